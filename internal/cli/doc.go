@@ -1,0 +1,26 @@
+// Package cli implements the "trellis <noun> <verb>" command line: one cobra
+// command per VPC Lattice control-plane operation, so that a person can drive
+// a Trellis server without the AWS CLI.
+//
+// The package owns:
+//
+//   - AddCommands, which attaches the global persistent flags (--endpoint,
+//     --region, --output, --data-dir) and every noun command to the root
+//     command built by cmd/trellis;
+//   - client construction from flags and environment (client.go), including
+//     the credential chain TRELLIS_ACCESS_KEY_ID → TRELLIS_ROOT_ACCESS_KEY_ID →
+//     <data-dir>/credentials.json, never ~/.aws or IMDS;
+//   - the conversion from Lattice wire JSON (--input-json) into the SDK's input
+//     types and the human-friendly flag parsers (input.go);
+//   - the conversion from SDK output structs back into the Lattice wire shape
+//     and the table renderer (output.go, wirenames.go);
+//   - error reporting ("Error: <Code>: <message>" on stderr).
+//
+// The CLI talks to the server only through aws-sdk-go-v2's vpclattice client,
+// so every command also exercises the REST/JSON wire format. It must never
+// import Trellis server packages, except from tests.
+//
+// Files are organised one per noun (service_network.go, service.go,
+// listener.go, rule.go, target_group.go, association.go, policy.go,
+// access_log.go, tag.go); command.go holds the generic verb builder.
+package cli

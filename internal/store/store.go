@@ -1,0 +1,53 @@
+// Package store is Trellis's durable key-value state: ordered keys, JSON
+// values, serializable transactions and a revision counter that watchers
+// follow. Backends (embedded bbolt now, etcd later) are proven alike by the
+// storetest suite.
+//
+// The store is deterministic: it never makes IDs or timestamps; the service
+// layer does. store imports nothing from Trellis.
+package store
+
+import (
+	"context"
+	"errors"
+)
+
+// ErrClosed is returned by a store after Close.
+var ErrClosed = errors.New("store: closed")
+
+// ReadTx reads a consistent view.
+type ReadTx interface {
+	// Get returns the value at key, or nil, false.
+	Get(key string) ([]byte, bool, error)
+	// Scan calls fn for every key with prefix, in key order, starting after
+	// the key `after` when it is non-empty. fn returns false to stop.
+	Scan(prefix, after string, fn func(key string, value []byte) (bool, error)) error
+	// Revision is the revision this view reflects.
+	Revision() int64
+}
+
+// Tx reads and writes atomically.
+type Tx interface {
+	ReadTx
+	Put(key string, value []byte) error
+	Delete(key string) error
+}
+
+// Store is a durable, transactional key-value store.
+type Store interface {
+	// View runs fn on a consistent read-only view.
+	View(ctx context.Context, fn func(ReadTx) error) error
+	// Update runs fn in a serializable read-write transaction. If fn returns
+	// nil, the changes are durable (on disk or on a quorum) before Update
+	// returns, and the revision increases by one when fn wrote anything.
+	// Update may run fn more than once (optimistic backends), so fn must have
+	// no side effects besides the transaction.
+	Update(ctx context.Context, fn func(Tx) error) (rev int64, err error)
+	// Watch returns a channel that receives the newest revision after every
+	// committed change (coalesced: a slow reader sees only the latest). The
+	// channel is closed when ctx ends or the store closes.
+	Watch(ctx context.Context) <-chan int64
+	// Revision returns the current revision.
+	Revision(ctx context.Context) (int64, error)
+	Close() error
+}
