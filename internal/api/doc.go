@@ -1,0 +1,11 @@
+// Package api is the AWS VPC Lattice wire format (restJson1) of the control
+// plane: SigV4 authentication of callers, routing on the escaped path (the
+// SDK escapes ARNs in path labels, '/' included), request decoding and
+// validation of wire-level members, response encoding, paging parameters,
+// and the one table that maps domain errors to AWS error types.
+//
+// Handlers are thin: decode, call internal/service, encode. The members each
+// operation returns are chosen here, per operation, as reference §2.3 lists
+// them. api imports service, model, arn and sigv4; nothing imports api but
+// internal/app.
+package api

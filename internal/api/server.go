@@ -1,0 +1,194 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/trellis-net/trellis/internal/model"
+	"github.com/trellis-net/trellis/internal/service"
+	"github.com/trellis-net/trellis/internal/sigv4"
+)
+
+// MaxBodyBytes bounds a request body; the largest Lattice request (a 10 KB
+// auth policy, 100 targets) is far below it.
+const MaxBodyBytes = 1 << 20
+
+// NativePrefix is where Trellis-native resources live.
+const NativePrefix = "/trellis/v1/"
+
+// Server serves the Lattice control-plane API.
+type Server struct {
+	svc      *service.Service
+	verifier *sigv4.Verifier
+	log      *slog.Logger
+	routes   []route
+	native   *http.ServeMux
+}
+
+// New returns the API handler. verifier authenticates every request except
+// GET /trellis/health.
+func New(svc *service.Service, verifier *sigv4.Verifier, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{svc: svc, verifier: verifier, log: log, native: http.NewServeMux()}
+	s.routes = s.table()
+	return s
+}
+
+// HandleNative registers a Trellis-native endpoint under /trellis/v1/
+// (pattern as for http.ServeMux, e.g. "GET /trellis/v1/vpcs/{vpcId}").
+// Requests reach it authenticated, with the caller in the context
+// (service.CallerFrom).
+func (s *Server) HandleNative(pattern string, h http.Handler) { s.native.Handle(pattern, h) }
+
+// request is what a handler sees.
+type request struct {
+	ctx    context.Context
+	params map[string]string
+	query  url.Values
+	body   []byte
+}
+
+func (r *request) param(name string) string { return r.params[name] }
+
+// handler returns the success status and body, or an error.
+type handler func(r *request) (status int, body any, err error)
+
+type route struct {
+	method string
+	segs   []string // literal or {label}
+	op     string
+	h      handler
+}
+
+func (s *Server) add(method, pattern, op string, h handler) route {
+	return route{method: method, segs: strings.Split(strings.Trim(pattern, "/"), "/"), op: op, h: h}
+}
+
+// match binds the request's escaped path against the routes. Each segment
+// is unescaped on its own, so an ARN escaped into one label stays one label.
+func (s *Server) match(method, escapedPath string) (*route, map[string]string, bool, error) {
+	raw := strings.Split(strings.Trim(escapedPath, "/"), "/")
+	segs := make([]string, len(raw))
+	for i, r := range raw {
+		u, err := url.PathUnescape(r)
+		if err != nil {
+			return nil, nil, false, model.CannotParse("path", "the request path is not correctly escaped")
+		}
+		segs[i] = u
+	}
+	pathMatched := false
+	for i := range s.routes {
+		rt := &s.routes[i]
+		if len(rt.segs) != len(segs) {
+			continue
+		}
+		var params map[string]string
+		ok := true
+		for j, p := range rt.segs {
+			if strings.HasPrefix(p, "{") {
+				if segs[j] == "" {
+					ok = false
+					break
+				}
+				if params == nil {
+					params = map[string]string{}
+				}
+				params[p[1:len(p)-1]] = segs[j]
+			} else if p != segs[j] {
+				ok = false
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		pathMatched = true
+		if rt.method == method {
+			return rt, params, true, nil
+		}
+	}
+	return nil, nil, pathMatched, nil
+}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	reqID := newRequestID()
+	w.Header().Set("x-amzn-RequestId", reqID)
+	ctx := r.Context()
+	if r.Method == http.MethodGet && r.URL.Path == "/trellis/health" {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"ok"}`)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, toWireError(ctx, s.log, model.Invalid("body", "the request body is larger than %d bytes", MaxBodyBytes)))
+			return
+		}
+		writeError(w, toWireError(ctx, s.log, model.CannotParse("body", "reading the request body: %v", err)))
+		return
+	}
+	sum := sha256.Sum256(body)
+	res, err := s.verifier.Verify(ctx, r, hex.EncodeToString(sum[:]))
+	if err != nil {
+		writeError(w, toWireError(ctx, s.log, err))
+		return
+	}
+	ctx = service.WithCaller(ctx, model.Caller{Account: res.Credential.Account, PrincipalARN: res.Credential.PrincipalARN})
+	if strings.HasPrefix(r.URL.Path, NativePrefix) {
+		r2 := r.WithContext(ctx)
+		r2.Body = io.NopCloser(strings.NewReader(string(body)))
+		s.native.ServeHTTP(w, r2)
+		return
+	}
+	rt, params, pathMatched, err := s.match(r.Method, r.URL.EscapedPath())
+	if err != nil {
+		writeError(w, toWireError(ctx, s.log, err))
+		return
+	}
+	if rt == nil {
+		we := wireError{Status: http.StatusNotFound, Type: "UnknownOperationException",
+			Body: obj{"message": fmt.Sprintf("No operation matches %s %s", r.Method, r.URL.EscapedPath())}}
+		if pathMatched {
+			we.Status = http.StatusMethodNotAllowed
+		}
+		writeError(w, we)
+		return
+	}
+	status, out, err := rt.h(&request{ctx: ctx, params: params, query: r.URL.Query(), body: body})
+	if err != nil {
+		s.log.DebugContext(ctx, "api error", "op", rt.op, "requestId", reqID, "err", err)
+		writeError(w, toWireError(ctx, s.log, err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if out == nil {
+		out = obj{}
+	}
+	if status != http.StatusNoContent {
+		_ = encodeJSON(w, out)
+	}
+}

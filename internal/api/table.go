@@ -1,0 +1,108 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/trellis-net/trellis/internal/model"
+)
+
+// table lists every operation of the Lattice API (reference §2.1).
+func (s *Server) table() []route {
+	const (
+		get, post, put, patch, del = http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete
+	)
+	ni := s.notSupported
+	return []route{
+		s.add(post, "/servicenetworks", "CreateServiceNetwork", s.createServiceNetwork),
+		s.add(get, "/servicenetworks/{serviceNetworkIdentifier}", "GetServiceNetwork", s.getServiceNetwork),
+		s.add(get, "/servicenetworks", "ListServiceNetworks", s.listServiceNetworks),
+		s.add(patch, "/servicenetworks/{serviceNetworkIdentifier}", "UpdateServiceNetwork", s.updateServiceNetwork),
+		s.add(del, "/servicenetworks/{serviceNetworkIdentifier}", "DeleteServiceNetwork", s.deleteServiceNetwork),
+
+		s.add(post, "/services", "CreateService", s.createService),
+		s.add(get, "/services/{serviceIdentifier}", "GetService", s.getService),
+		s.add(get, "/services", "ListServices", s.listServices),
+		s.add(patch, "/services/{serviceIdentifier}", "UpdateService", s.updateService),
+		s.add(del, "/services/{serviceIdentifier}", "DeleteService", s.deleteService),
+
+		s.add(post, "/services/{serviceIdentifier}/listeners", "CreateListener", s.createListener),
+		s.add(get, "/services/{serviceIdentifier}/listeners/{listenerIdentifier}", "GetListener", s.getListener),
+		s.add(get, "/services/{serviceIdentifier}/listeners", "ListListeners", s.listListeners),
+		s.add(patch, "/services/{serviceIdentifier}/listeners/{listenerIdentifier}", "UpdateListener", s.updateListener),
+		s.add(del, "/services/{serviceIdentifier}/listeners/{listenerIdentifier}", "DeleteListener", s.deleteListener),
+
+		s.add(post, "/services/{serviceIdentifier}/listeners/{listenerIdentifier}/rules", "CreateRule", s.createRule),
+		s.add(get, "/services/{serviceIdentifier}/listeners/{listenerIdentifier}/rules/{ruleIdentifier}", "GetRule", s.getRule),
+		s.add(get, "/services/{serviceIdentifier}/listeners/{listenerIdentifier}/rules", "ListRules", s.listRules),
+		s.add(patch, "/services/{serviceIdentifier}/listeners/{listenerIdentifier}/rules/{ruleIdentifier}", "UpdateRule", s.updateRule),
+		s.add(patch, "/services/{serviceIdentifier}/listeners/{listenerIdentifier}/rules", "BatchUpdateRule", s.batchUpdateRule),
+		s.add(del, "/services/{serviceIdentifier}/listeners/{listenerIdentifier}/rules/{ruleIdentifier}", "DeleteRule", s.deleteRule),
+
+		s.add(post, "/targetgroups", "CreateTargetGroup", s.createTargetGroup),
+		s.add(get, "/targetgroups/{targetGroupIdentifier}", "GetTargetGroup", s.getTargetGroup),
+		s.add(get, "/targetgroups", "ListTargetGroups", s.listTargetGroups),
+		s.add(patch, "/targetgroups/{targetGroupIdentifier}", "UpdateTargetGroup", s.updateTargetGroup),
+		s.add(del, "/targetgroups/{targetGroupIdentifier}", "DeleteTargetGroup", s.deleteTargetGroup),
+		s.add(post, "/targetgroups/{targetGroupIdentifier}/registertargets", "RegisterTargets", s.registerTargets),
+		s.add(post, "/targetgroups/{targetGroupIdentifier}/deregistertargets", "DeregisterTargets", s.deregisterTargets),
+		s.add(post, "/targetgroups/{targetGroupIdentifier}/listtargets", "ListTargets", s.listTargets),
+
+		s.add(post, "/servicenetworkserviceassociations", "CreateServiceNetworkServiceAssociation", s.createSNSA),
+		s.add(get, "/servicenetworkserviceassociations/{serviceNetworkServiceAssociationIdentifier}", "GetServiceNetworkServiceAssociation", s.getSNSA),
+		s.add(get, "/servicenetworkserviceassociations", "ListServiceNetworkServiceAssociations", s.listSNSAs),
+		s.add(del, "/servicenetworkserviceassociations/{serviceNetworkServiceAssociationIdentifier}", "DeleteServiceNetworkServiceAssociation", s.deleteSNSA),
+
+		s.add(post, "/servicenetworkvpcassociations", "CreateServiceNetworkVpcAssociation", s.createSNVA),
+		s.add(get, "/servicenetworkvpcassociations/{serviceNetworkVpcAssociationIdentifier}", "GetServiceNetworkVpcAssociation", s.getSNVA),
+		s.add(get, "/servicenetworkvpcassociations", "ListServiceNetworkVpcAssociations", s.listSNVAs),
+		s.add(patch, "/servicenetworkvpcassociations/{serviceNetworkVpcAssociationIdentifier}", "UpdateServiceNetworkVpcAssociation", s.updateSNVA),
+		s.add(del, "/servicenetworkvpcassociations/{serviceNetworkVpcAssociationIdentifier}", "DeleteServiceNetworkVpcAssociation", s.deleteSNVA),
+
+		s.add(put, "/authpolicy/{resourceIdentifier}", "PutAuthPolicy", s.putAuthPolicy),
+		s.add(get, "/authpolicy/{resourceIdentifier}", "GetAuthPolicy", s.getAuthPolicy),
+		s.add(del, "/authpolicy/{resourceIdentifier}", "DeleteAuthPolicy", s.deleteAuthPolicy),
+		s.add(put, "/resourcepolicy/{resourceArn}", "PutResourcePolicy", s.putResourcePolicy),
+		s.add(get, "/resourcepolicy/{resourceArn}", "GetResourcePolicy", s.getResourcePolicy),
+		s.add(del, "/resourcepolicy/{resourceArn}", "DeleteResourcePolicy", s.deleteResourcePolicy),
+
+		s.add(post, "/accesslogsubscriptions", "CreateAccessLogSubscription", s.createALS),
+		s.add(get, "/accesslogsubscriptions/{accessLogSubscriptionIdentifier}", "GetAccessLogSubscription", s.getALS),
+		s.add(get, "/accesslogsubscriptions", "ListAccessLogSubscriptions", s.listALSs),
+		s.add(patch, "/accesslogsubscriptions/{accessLogSubscriptionIdentifier}", "UpdateAccessLogSubscription", s.updateALS),
+		s.add(del, "/accesslogsubscriptions/{accessLogSubscriptionIdentifier}", "DeleteAccessLogSubscription", s.deleteALS),
+
+		s.add(post, "/tags/{resourceArn}", "TagResource", s.tagResource),
+		s.add(get, "/tags/{resourceArn}", "ListTagsForResource", s.listTags),
+		s.add(del, "/tags/{resourceArn}", "UntagResource", s.untagResource),
+
+		// Newer operations (resource gateways and configurations, endpoints,
+		// domain verification) answer a clear "not supported yet".
+		s.add(post, "/resourcegateways", "CreateResourceGateway", ni("CreateResourceGateway")),
+		s.add(get, "/resourcegateways/{resourceGatewayIdentifier}", "GetResourceGateway", ni("GetResourceGateway")),
+		s.add(get, "/resourcegateways", "ListResourceGateways", ni("ListResourceGateways")),
+		s.add(patch, "/resourcegateways/{resourceGatewayIdentifier}", "UpdateResourceGateway", ni("UpdateResourceGateway")),
+		s.add(del, "/resourcegateways/{resourceGatewayIdentifier}", "DeleteResourceGateway", ni("DeleteResourceGateway")),
+		s.add(post, "/resourceconfigurations", "CreateResourceConfiguration", ni("CreateResourceConfiguration")),
+		s.add(get, "/resourceconfigurations/{resourceConfigurationIdentifier}", "GetResourceConfiguration", ni("GetResourceConfiguration")),
+		s.add(get, "/resourceconfigurations", "ListResourceConfigurations", ni("ListResourceConfigurations")),
+		s.add(patch, "/resourceconfigurations/{resourceConfigurationIdentifier}", "UpdateResourceConfiguration", ni("UpdateResourceConfiguration")),
+		s.add(del, "/resourceconfigurations/{resourceConfigurationIdentifier}", "DeleteResourceConfiguration", ni("DeleteResourceConfiguration")),
+		s.add(post, "/servicenetworkresourceassociations", "CreateServiceNetworkResourceAssociation", ni("CreateServiceNetworkResourceAssociation")),
+		s.add(get, "/servicenetworkresourceassociations/{serviceNetworkResourceAssociationIdentifier}", "GetServiceNetworkResourceAssociation", ni("GetServiceNetworkResourceAssociation")),
+		s.add(get, "/servicenetworkresourceassociations", "ListServiceNetworkResourceAssociations", ni("ListServiceNetworkResourceAssociations")),
+		s.add(del, "/servicenetworkresourceassociations/{serviceNetworkResourceAssociationIdentifier}", "DeleteServiceNetworkResourceAssociation", ni("DeleteServiceNetworkResourceAssociation")),
+		s.add(get, "/servicenetworkvpcendpointassociations", "ListServiceNetworkVpcEndpointAssociations", ni("ListServiceNetworkVpcEndpointAssociations")),
+		s.add(get, "/resourceendpointassociations", "ListResourceEndpointAssociations", ni("ListResourceEndpointAssociations")),
+		s.add(del, "/resourceendpointassociations/{resourceEndpointAssociationIdentifier}", "DeleteResourceEndpointAssociation", ni("DeleteResourceEndpointAssociation")),
+		s.add(post, "/domainverifications", "StartDomainVerification", ni("StartDomainVerification")),
+		s.add(get, "/domainverifications/{domainVerificationIdentifier}", "GetDomainVerification", ni("GetDomainVerification")),
+		s.add(get, "/domainverifications", "ListDomainVerifications", ni("ListDomainVerifications")),
+		s.add(del, "/domainverifications/{domainVerificationIdentifier}", "DeleteDomainVerification", ni("DeleteDomainVerification")),
+	}
+}
+
+func (s *Server) notSupported(op string) handler {
+	return func(*request) (int, any, error) {
+		return 0, nil, model.NotImplemented(op)
+	}
+}

@@ -1,0 +1,137 @@
+package service
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/trellis-net/trellis/internal/arn"
+	"github.com/trellis-net/trellis/internal/model"
+	"github.com/trellis-net/trellis/internal/store"
+)
+
+// Target groups are shared by reference: a rule (default rules included)
+// whose action forwards to a target group writes one key
+// ref/tg/<tg>/<svc>/<rule>. These keys answer "which services use this
+// target group" (serviceArns, UNUSED status), guard DeleteTargetGroup, and
+// enforce that a target group serves listeners of one service only.
+
+func tgRefKey(tgID, svcID, ruleID string) string {
+	return pfxTGRef + tgID + "/" + svcID + "/" + ruleID
+}
+
+// tgServices returns the IDs of the services whose rules forward to tgID.
+func tgServices(tx store.ReadTx, tgID string) ([]string, error) {
+	var out []string
+	err := tx.Scan(pfxTGRef+tgID+"/", "", func(k string, _ []byte) (bool, error) {
+		rest := strings.TrimPrefix(k, pfxTGRef+tgID+"/")
+		svc, _, _ := strings.Cut(rest, "/")
+		if len(out) == 0 || out[len(out)-1] != svc {
+			out = append(out, svc)
+		}
+		return true, nil
+	})
+	return out, err
+}
+
+// resolveAction checks a rule action against the store and returns it with
+// target group identifiers normalised to IDs and single-group weights set:
+// every target group exists, belongs to the caller, is not used by another
+// service, and suits the listener's protocol.
+func (s *Service) resolveAction(tx store.ReadTx, c model.Caller, field, svcID, listenerProtocol string, a model.RuleAction) (model.RuleAction, error) {
+	if a.Forward == nil {
+		return a, nil
+	}
+	out := model.RuleAction{Forward: &model.ForwardAction{}}
+	for i, wtg := range a.Forward.TargetGroups {
+		f := field + ".forward.targetGroups[" + strconv.Itoa(i) + "].targetGroupIdentifier"
+		tg, err := s.loadTargetGroupField(tx, c, f, wtg.TargetGroupIdentifier)
+		if err != nil {
+			return model.RuleAction{}, err
+		}
+		users, err := tgServices(tx, tg.ID)
+		if err != nil {
+			return model.RuleAction{}, err
+		}
+		for _, u := range users {
+			if u != svcID {
+				return model.RuleAction{}, model.Conflict(model.TypeTargetGroup, tg.ID,
+					"target group %s is already used by service %s; a target group can serve one service only", tg.ID, u)
+			}
+		}
+		if err := checkListenerTargetGroup(f, listenerProtocol, tg); err != nil {
+			return model.RuleAction{}, err
+		}
+		w := wtg.Weight
+		if w == nil {
+			w = intPtr(1) // an omitted weight is an equal share
+		}
+		out.Forward.TargetGroups = append(out.Forward.TargetGroups,
+			model.WeightedTargetGroup{TargetGroupIdentifier: tg.ID, Weight: w})
+	}
+	return out, nil
+}
+
+// checkListenerTargetGroup enforces the protocol pairings of reference §5–6:
+// TLS_PASSTHROUGH listeners forward only to TCP target groups, HTTP(S)
+// listeners never do.
+func checkListenerTargetGroup(field, listenerProtocol string, tg *model.TargetGroup) error {
+	tcp := tg.Config != nil && tg.Config.Protocol == model.ProtocolTCP
+	if listenerProtocol == model.ProtocolTLSPassthrough && !tcp {
+		return model.Invalid(field, "a TLS_PASSTHROUGH listener can forward only to TCP target groups; %s is not one", tg.ID)
+	}
+	if listenerProtocol != model.ProtocolTLSPassthrough && tcp {
+		return model.Invalid(field, "TCP target group %s can be used only by TLS_PASSTHROUGH listeners", tg.ID)
+	}
+	return nil
+}
+
+// setRuleRefs replaces the target group references of one rule.
+func setRuleRefs(tx store.Tx, svcID, ruleID string, old, cur *model.RuleAction) error {
+	if old != nil && old.Forward != nil {
+		for _, w := range old.Forward.TargetGroups {
+			if err := tx.Delete(tgRefKey(w.TargetGroupIdentifier, svcID, ruleID)); err != nil {
+				return err
+			}
+		}
+	}
+	if cur != nil && cur.Forward != nil {
+		for _, w := range cur.Forward.TargetGroups {
+			if err := tx.Put(tgRefKey(w.TargetGroupIdentifier, svcID, ruleID), nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// serviceTargetGroupCount counts distinct target groups referenced by a
+// service's rules, for the target-groups-per-service quota.
+func serviceTargetGroupCount(tx store.ReadTx, svcID string, extra []string) (int, error) {
+	seen := map[string]bool{}
+	for _, id := range extra {
+		seen[id] = true
+	}
+	err := tx.Scan(pfxTGRef, "", func(k string, _ []byte) (bool, error) {
+		parts := strings.Split(strings.TrimPrefix(k, pfxTGRef), "/")
+		if len(parts) == 3 && parts[1] == svcID {
+			seen[parts[0]] = true
+		}
+		return true, nil
+	})
+	return len(seen), err
+}
+
+func (s *Service) loadTargetGroupField(tx store.ReadTx, c model.Caller, field, ident string) (*model.TargetGroup, error) {
+	ref, err := resolve(arn.TargetGroup, field, ident)
+	if err != nil {
+		return nil, err
+	}
+	tg, err := getJSON[model.TargetGroup](tx, pfxTargetGroup+ref.ID)
+	if err != nil {
+		return nil, err
+	}
+	if tg == nil {
+		return nil, model.NotFound(model.TypeTargetGroup, ref.ID)
+	}
+	return tg, owned(c, &tg.Meta, ref, model.TypeTargetGroup)
+}
