@@ -1,23 +1,52 @@
 package api
 
-import "github.com/trellis-net/trellis/internal/model"
+import "net/http"
 
-// Placeholder handlers; replaced by the real implementation.
 func (s *Server) putAuthPolicy(r *request) (int, any, error) {
-	return 0, nil, model.NotImplemented("putAuthPolicy")
+	var in struct {
+		Policy string `json:"policy"`
+	}
+	if err := decode(r.body, &in); err != nil {
+		return 0, nil, err
+	}
+	p, err := s.svc.PutAuthPolicy(r.ctx, r.param("resourceIdentifier"), in.Policy)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, obj{"policy": p.Policy, "state": p.State}, nil
 }
+
 func (s *Server) getAuthPolicy(r *request) (int, any, error) {
-	return 0, nil, model.NotImplemented("getAuthPolicy")
+	p, err := s.svc.GetAuthPolicy(r.ctx, r.param("resourceIdentifier"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, obj{"policy": p.Policy, "state": p.State}.
+		time("createdAt", p.CreatedAt).time("lastUpdatedAt", p.UpdatedAt), nil
 }
+
 func (s *Server) deleteAuthPolicy(r *request) (int, any, error) {
-	return 0, nil, model.NotImplemented("deleteAuthPolicy")
+	return http.StatusNoContent, nil, s.svc.DeleteAuthPolicy(r.ctx, r.param("resourceIdentifier"))
 }
+
 func (s *Server) putResourcePolicy(r *request) (int, any, error) {
-	return 0, nil, model.NotImplemented("putResourcePolicy")
+	var in struct {
+		Policy string `json:"policy"`
+	}
+	if err := decode(r.body, &in); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, obj{}, s.svc.PutResourcePolicy(r.ctx, r.param("resourceArn"), in.Policy)
 }
+
 func (s *Server) getResourcePolicy(r *request) (int, any, error) {
-	return 0, nil, model.NotImplemented("getResourcePolicy")
+	p, err := s.svc.GetResourcePolicy(r.ctx, r.param("resourceArn"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, obj{"policy": p}, nil
 }
+
 func (s *Server) deleteResourcePolicy(r *request) (int, any, error) {
-	return 0, nil, model.NotImplemented("deleteResourcePolicy")
+	return http.StatusNoContent, nil, s.svc.DeleteResourcePolicy(r.ctx, r.param("resourceArn"))
 }

@@ -1,14 +1,28 @@
 package api
 
-import "github.com/trellis-net/trellis/internal/model"
+import "net/http"
 
-// Placeholder handlers; replaced by the real implementation.
 func (s *Server) tagResource(r *request) (int, any, error) {
-	return 0, nil, model.NotImplemented("tagResource")
+	var in struct {
+		Tags map[string]string `json:"tags"`
+	}
+	if err := decode(r.body, &in); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, obj{}, s.svc.TagResource(r.ctx, r.param("resourceArn"), in.Tags)
 }
+
 func (s *Server) listTags(r *request) (int, any, error) {
-	return 0, nil, model.NotImplemented("listTags")
+	tags, err := s.svc.ListTagsForResource(r.ctx, r.param("resourceArn"))
+	if err != nil {
+		return 0, nil, err
+	}
+	if tags == nil {
+		tags = map[string]string{}
+	}
+	return http.StatusOK, obj{"tags": tags}, nil
 }
+
 func (s *Server) untagResource(r *request) (int, any, error) {
-	return 0, nil, model.NotImplemented("untagResource")
+	return http.StatusOK, obj{}, s.svc.UntagResource(r.ctx, r.param("resourceArn"), r.query["tagKeys"])
 }

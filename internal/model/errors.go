@@ -120,12 +120,15 @@ func (v *Validator) Err() error {
 	if len(v.fields) == 0 {
 		return nil
 	}
-	msgs := make([]string, len(v.fields))
-	for i, f := range v.fields {
-		msgs[i] = f.Name + ": " + f.Message
+	msg := v.fields[0].Message
+	if len(v.fields) > 1 {
+		msgs := make([]string, len(v.fields))
+		for i, f := range v.fields {
+			msgs[i] = f.Name + ": " + f.Message
+		}
+		msg = fmt.Sprintf("%d validation errors: %s", len(v.fields), strings.Join(msgs, "; "))
 	}
-	return &Error{Kind: KindValidation, Reason: ReasonFieldValidationFailed,
-		Message: "Invalid request: " + strings.Join(msgs, "; "), Fields: v.fields}
+	return &Error{Kind: KindValidation, Reason: ReasonFieldValidationFailed, Message: msg, Fields: v.fields}
 }
 
 func resourceTypeWords(t string) string {

@@ -1,0 +1,99 @@
+// Command trellis is the one Trellis binary: `trellis serve` runs the
+// server; every other subcommand is the CLI, which talks to a server through
+// the AWS SDK.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trellis-net/trellis/internal/app"
+	"github.com/trellis-net/trellis/internal/cli"
+	"github.com/trellis-net/trellis/internal/model"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	root := &cobra.Command{
+		Use:           "trellis",
+		Short:         "Self-hosted application networking with the Amazon VPC Lattice model and API",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(serveCommand(), versionCommand())
+	cli.AddCommands(root)
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "Error:", err)
+		os.Exit(1)
+	}
+}
+
+func versionCommand() *cobra.Command {
+	return &cobra.Command{Use: "version", Short: "Print the version", Args: cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), "trellis", version) }}
+}
+
+type quotaFlag struct{ q model.Quotas }
+
+func (f *quotaFlag) String() string { return "" }
+func (f *quotaFlag) Set(s string) error {
+	return f.q.Set(s)
+}
+func (f *quotaFlag) Type() string { return "name=value" }
+
+func serveCommand() *cobra.Command {
+	cfg := app.Config{Quotas: model.Quotas{}}
+	var logLevel string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run Trellis: the Lattice control-plane API on an embedded, durable store",
+		Long: `Run Trellis with the embedded store in --data-dir.
+
+Root credentials of the default account come from TRELLIS_ROOT_ACCESS_KEY_ID and
+TRELLIS_ROOT_SECRET_ACCESS_KEY; when unset, they are generated on first start and
+kept in DATA_DIR/credentials.json (mode 0600). The region is TRELLIS_REGION
+(default us-east-1), the default account ID TRELLIS_ACCOUNT_ID (default 000000000000).
+
+SIGTERM or SIGINT stops accepting connections, lets in-flight requests finish
+and exits.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var lvl slog.Level
+			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
+				return fmt.Errorf("--log-level: %w", err)
+			}
+			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			a, err := app.Start(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			werr := a.Wait(ctx)
+			cfg.Logger.Info("shutting down")
+			if err := a.Close(); err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+			return werr
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data-dir", "./trellis-data", "directory of the embedded store and generated credentials")
+	f.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:8686", "address of the control-plane API (AWS VPC Lattice wire format and /trellis/v1/)")
+	f.StringVar(&cfg.Region, "region", "", "region of this installation (default $TRELLIS_REGION or us-east-1)")
+	f.Var(&quotaFlag{cfg.Quotas}, "quota", "override a quota, e.g. --quota services=5000 (repeatable); names: service-networks, services, target-groups, target-groups-per-service, listeners-per-service, rules-per-listener, targets-per-target-group, vpc-associations-per-service-network, service-associations-per-service-network")
+	f.DurationVar(&cfg.DrainTime, "drain-time", time.Minute, "how long a deregistered target stays DRAINING")
+	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long SIGTERM waits for in-flight requests")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}

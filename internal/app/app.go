@@ -1,0 +1,167 @@
+// Package app is the only place that wires Trellis together: it opens the
+// store, builds the service and the API, and runs the listeners. Every
+// long-running part is started here and stopped here.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/trellis-net/trellis/internal/api"
+	"github.com/trellis-net/trellis/internal/identity"
+	"github.com/trellis-net/trellis/internal/model"
+	"github.com/trellis-net/trellis/internal/service"
+	"github.com/trellis-net/trellis/internal/sigv4"
+	"github.com/trellis-net/trellis/internal/store"
+	"github.com/trellis-net/trellis/internal/store/embedded"
+)
+
+// Config is the static configuration of `trellis serve`.
+type Config struct {
+	DataDir string
+	APIAddr string
+	Region  string
+	Quotas  model.Quotas
+	// DrainTime is how long deregistered targets stay DRAINING.
+	DrainTime time.Duration
+	// ShutdownTimeout bounds the graceful stop.
+	ShutdownTimeout time.Duration
+	Getenv          func(string) string
+	Logger          *slog.Logger
+}
+
+// App is a running Trellis.
+type App struct {
+	cfg     Config
+	log     *slog.Logger
+	store   store.Store
+	svc     *service.Service
+	root    identity.Root
+	apiLn   net.Listener
+	apiSrv  *http.Server
+	serveCh chan error
+}
+
+// Start opens the data directory and starts serving. The returned App runs
+// until Close.
+func Start(ctx context.Context, cfg Config) (*App, error) {
+	if cfg.Getenv == nil {
+		cfg.Getenv = os.Getenv
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Region == "" {
+		cfg.Region = cfg.Getenv("TRELLIS_REGION")
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = 15 * time.Second
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	root, src, credPath, err := identity.LoadRoot(cfg.DataDir, cfg.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	switch src {
+	case identity.Generated:
+		cfg.Logger.Info("generated root credentials of the default account", "file", credPath, "account", root.Account, "accessKeyId", root.AccessKeyID)
+	case identity.FromFile:
+		cfg.Logger.Info("root credentials of the default account", "file", credPath, "account", root.Account, "accessKeyId", root.AccessKeyID)
+	default:
+		cfg.Logger.Info("root credentials from the environment", "account", root.Account, "accessKeyId", root.AccessKeyID)
+	}
+	st, err := embedded.Open(filepath.Join(cfg.DataDir, "trellis.db"))
+	if err != nil {
+		return nil, err
+	}
+	token, err := dnsToken(ctx, st)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	svc := service.New(st, service.Config{Region: cfg.Region, DNSToken: token, Quotas: cfg.Quotas, DrainTime: cfg.DrainTime})
+	verifier := &sigv4.Verifier{Service: "vpc-lattice", Region: cfg.Region, Keys: identity.NewKeys(root)}
+	handler := api.New(svc, verifier, cfg.Logger)
+
+	ln, err := net.Listen("tcp", cfg.APIAddr)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("API listener: %w", err)
+	}
+	a := &App{cfg: cfg, log: cfg.Logger, store: st, svc: svc, root: root, apiLn: ln,
+		apiSrv:  &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
+		serveCh: make(chan error, 1)}
+	go func() { a.serveCh <- a.apiSrv.Serve(ln) }()
+	cfg.Logger.Info("control-plane API listening", "addr", ln.Addr().String(), "region", cfg.Region)
+	return a, nil
+}
+
+// dnsToken returns the installation's DNS partition token, made once.
+func dnsToken(ctx context.Context, st store.Store) (string, error) {
+	var tok string
+	_, err := st.Update(ctx, func(tx store.Tx) error {
+		b, ok, err := tx.Get("meta/dns-token")
+		if err != nil {
+			return err
+		}
+		if ok {
+			tok = string(b)
+			return nil
+		}
+		var r [4]byte
+		if _, err := rand.Read(r[:]); err != nil {
+			return err
+		}
+		tok = hex.EncodeToString(r[:])[:7]
+		return tx.Put("meta/dns-token", []byte(tok))
+	})
+	return tok, err
+}
+
+// APIAddr is the address the API listens on.
+func (a *App) APIAddr() string { return a.apiLn.Addr().String() }
+
+// Root returns the default account's root credentials.
+func (a *App) Root() identity.Root { return a.root }
+
+// Region returns the region.
+func (a *App) Region() string { return a.cfg.Region }
+
+// Wait blocks until a listener fails or ctx ends.
+func (a *App) Wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-a.serveCh:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	}
+}
+
+// Close stops accepting, lets in-flight requests finish (bounded by
+// ShutdownTimeout), then closes the store.
+func (a *App) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	err := a.apiSrv.Shutdown(ctx)
+	if cerr := a.store.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

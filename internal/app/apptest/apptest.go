@@ -1,0 +1,53 @@
+// Package apptest starts a real Trellis server for tests: a temporary data
+// directory, the embedded store, the API on a free loopback port.
+package apptest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/trellis-net/trellis/internal/app"
+	"github.com/trellis-net/trellis/internal/model"
+)
+
+// Server is a running test server.
+type Server struct {
+	App             *app.App
+	Endpoint        string // http://127.0.0.1:PORT
+	AccessKeyID     string
+	SecretAccessKey string
+	Region          string
+	Account         string
+	DataDir         string
+}
+
+// Options adjust the server.
+type Options struct {
+	DataDir string
+	Quotas  model.Quotas
+	Env     map[string]string
+}
+
+// Start starts a server that stops when the test ends.
+func Start(t testing.TB) *Server { return StartWith(t, Options{}) }
+
+// StartWith starts a server with options.
+func StartWith(t testing.TB, o Options) *Server {
+	t.Helper()
+	dir := o.DataDir
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	env := func(k string) string { return o.Env[k] }
+	a, err := app.Start(context.Background(), app.Config{DataDir: dir, APIAddr: "127.0.0.1:0", Quotas: o.Quotas,
+		Getenv: env, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatalf("start trellis: %v", err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	r := a.Root()
+	return &Server{App: a, Endpoint: "http://" + a.APIAddr(), AccessKeyID: r.AccessKeyID, SecretAccessKey: r.SecretAccessKey,
+		Region: a.Region(), Account: r.Account, DataDir: dir}
+}

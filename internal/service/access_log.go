@@ -1,0 +1,189 @@
+package service
+
+import (
+	"context"
+	"strings"
+
+	"github.com/trellis-net/trellis/internal/arn"
+	"github.com/trellis-net/trellis/internal/model"
+	"github.com/trellis-net/trellis/internal/store"
+)
+
+// CreateALSInput is CreateAccessLogSubscription's request.
+type CreateALSInput struct {
+	ResourceIdentifier    string
+	DestinationARN        string
+	ServiceNetworkLogType string
+	Tags                  map[string]string
+	ClientToken           *string `json:"-"`
+}
+
+// destinationKind names the destination type of an ARN (one subscription
+// per destination type per resource, as in Lattice): logs, s3, firehose,
+// or the ARN's service for anything else.
+func destinationKind(dest string) string {
+	a, err := arn.Parse(dest)
+	if err != nil {
+		return ""
+	}
+	if a.Service == "firehose" || strings.HasPrefix(a.Resource, "deliverystream/") {
+		return "firehose"
+	}
+	return a.Service
+}
+
+func checkDestination(v *model.Validator, dest string) {
+	model.CheckARN(v, "destinationArn", dest, 20, 2048)
+}
+
+// CreateAccessLogSubscription subscribes a destination to a network's or a
+// service's access logs.
+func (s *Service) CreateAccessLogSubscription(ctx context.Context, in CreateALSInput) (*model.AccessLogSubscription, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var v model.Validator
+	if in.ResourceIdentifier == "" {
+		v.Addf("resourceIdentifier", "resourceIdentifier is required")
+	}
+	checkDestination(&v, in.DestinationARN)
+	if t := in.ServiceNetworkLogType; t != "" && t != model.LogTypeService && t != model.LogTypeResource {
+		v.Addf("serviceNetworkLogType", "serviceNetworkLogType must be one of SERVICE, RESOURCE")
+	}
+	model.CheckTags(&v, "tags", in.Tags)
+	model.CheckClientToken(&v, in.ClientToken)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	var out *model.AccessLogSubscription
+	err = s.update(ctx, func(tx store.Tx) error {
+		o, err := s.loadPolicyOwner(tx, c, "resourceIdentifier", in.ResourceIdentifier, false)
+		if err != nil {
+			return err
+		}
+		logType := in.ServiceNetworkLogType
+		if o.Type == model.TypeServiceNetwork && logType == "" {
+			logType = model.LogTypeService
+		}
+		if o.Type == model.TypeService && logType != "" {
+			return model.Invalid("serviceNetworkLogType", "serviceNetworkLogType applies only to service networks")
+		}
+		out, err = idempotent(tx, c.Account, "CreateAccessLogSubscription", in.ClientToken, in, func() (*model.AccessLogSubscription, error) {
+			kind := destinationKind(in.DestinationARN)
+			var dup string
+			if err := scanJSON(tx, pfxALS, func(_ string, a *model.AccessLogSubscription) (bool, error) {
+				if a.ResourceID == o.ID && destinationKind(a.DestinationARN) == kind && a.ServiceNetworkLogType == logType {
+					dup = a.ID
+					return false, nil
+				}
+				return true, nil
+			}); err != nil {
+				return nil, err
+			}
+			if dup != "" {
+				return nil, model.Conflict(model.TypeAccessLogSubscription, dup,
+					"%s already has an access log subscription to a %s destination (%s)", o.ID, kind, dup)
+			}
+			a := &model.AccessLogSubscription{Meta: s.newMeta(c, arn.AccessLogSubscription, in.Tags),
+				ResourceID: o.ID, ResourceARN: o.ARN, DestinationARN: in.DestinationARN, ServiceNetworkLogType: logType}
+			return a, putJSON(tx, pfxALS+a.ID, a)
+		})
+		return err
+	})
+	return out, err
+}
+
+func (s *Service) loadALS(tx store.ReadTx, c model.Caller, ident string) (*model.AccessLogSubscription, error) {
+	ref, err := resolve(arn.AccessLogSubscription, "accessLogSubscriptionIdentifier", ident)
+	if err != nil {
+		return nil, err
+	}
+	a, err := getJSON[model.AccessLogSubscription](tx, pfxALS+ref.ID)
+	if err != nil {
+		return nil, err
+	}
+	if a == nil {
+		return nil, model.NotFound(model.TypeAccessLogSubscription, ref.ID)
+	}
+	return a, owned(c, &a.Meta, ref, model.TypeAccessLogSubscription)
+}
+
+// GetAccessLogSubscription describes a subscription.
+func (s *Service) GetAccessLogSubscription(ctx context.Context, ident string) (*model.AccessLogSubscription, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out *model.AccessLogSubscription
+	err = s.view(ctx, func(tx store.ReadTx) error {
+		out, err = s.loadALS(tx, c, ident)
+		return err
+	})
+	return out, err
+}
+
+// ListAccessLogSubscriptions lists the subscriptions of a network or service.
+func (s *Service) ListAccessLogSubscriptions(ctx context.Context, resourceIdent string, p Page) ([]*model.AccessLogSubscription, string, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	if resourceIdent == "" {
+		return nil, "", model.Invalid("resourceIdentifier", "resourceIdentifier is required")
+	}
+	var out []*model.AccessLogSubscription
+	var next string
+	err = s.view(ctx, func(tx store.ReadTx) error {
+		o, err := s.loadPolicyOwner(tx, c, "resourceIdentifier", resourceIdent, false)
+		if err != nil {
+			return err
+		}
+		out, next, err = listPage(tx, pfxALS, p, func(a *model.AccessLogSubscription) bool { return a.ResourceID == o.ID })
+		return err
+	})
+	return out, next, err
+}
+
+// UpdateAccessLogSubscription changes the destination, within its type.
+func (s *Service) UpdateAccessLogSubscription(ctx context.Context, ident, dest string) (*model.AccessLogSubscription, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var v model.Validator
+	checkDestination(&v, dest)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	var out *model.AccessLogSubscription
+	err = s.update(ctx, func(tx store.Tx) error {
+		a, err := s.loadALS(tx, c, ident)
+		if err != nil {
+			return err
+		}
+		if destinationKind(dest) != destinationKind(a.DestinationARN) {
+			return model.Invalid("destinationArn", "the new destination must be of the same type as the current one (%s)", destinationKind(a.DestinationARN))
+		}
+		a.DestinationARN = dest
+		a.UpdatedAt = s.now()
+		out = a
+		return putJSON(tx, pfxALS+a.ID, a)
+	})
+	return out, err
+}
+
+// DeleteAccessLogSubscription removes a subscription.
+func (s *Service) DeleteAccessLogSubscription(ctx context.Context, ident string) error {
+	c, err := caller(ctx)
+	if err != nil {
+		return err
+	}
+	return s.update(ctx, func(tx store.Tx) error {
+		a, err := s.loadALS(tx, c, ident)
+		if err != nil {
+			return err
+		}
+		return tx.Delete(pfxALS + a.ID)
+	})
+}

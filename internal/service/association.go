@@ -1,0 +1,441 @@
+package service
+
+import (
+	"context"
+	"slices"
+
+	"github.com/trellis-net/trellis/internal/arn"
+	"github.com/trellis-net/trellis/internal/model"
+	"github.com/trellis-net/trellis/internal/store"
+)
+
+// SNSADetail is a service network service association with the names and
+// ARNs of both ends.
+type SNSADetail struct {
+	*model.ServiceNetworkServiceAssociation
+	ServiceNetwork *model.ServiceNetwork
+	Service        *model.Service
+}
+
+// CreateSNSAInput is CreateServiceNetworkServiceAssociation's request.
+type CreateSNSAInput struct {
+	ServiceNetworkIdentifier string
+	ServiceIdentifier        string
+	Tags                     map[string]string
+	ClientToken              *string `json:"-"`
+}
+
+// CreateServiceNetworkServiceAssociation makes a service callable in a network.
+func (s *Service) CreateServiceNetworkServiceAssociation(ctx context.Context, in CreateSNSAInput) (SNSADetail, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return SNSADetail{}, err
+	}
+	var v model.Validator
+	if in.ServiceNetworkIdentifier == "" {
+		v.Addf("serviceNetworkIdentifier", "serviceNetworkIdentifier is required")
+	}
+	if in.ServiceIdentifier == "" {
+		v.Addf("serviceIdentifier", "serviceIdentifier is required")
+	}
+	model.CheckTags(&v, "tags", in.Tags)
+	model.CheckClientToken(&v, in.ClientToken)
+	if err := v.Err(); err != nil {
+		return SNSADetail{}, err
+	}
+	var out SNSADetail
+	err = s.update(ctx, func(tx store.Tx) error {
+		sn, err := s.loadServiceNetwork(tx, c, in.ServiceNetworkIdentifier)
+		if err != nil {
+			return err
+		}
+		svc, err := s.loadServiceField(tx, c, "serviceIdentifier", in.ServiceIdentifier)
+		if err != nil {
+			return err
+		}
+		a, err := idempotent(tx, c.Account, "CreateServiceNetworkServiceAssociation", in.ClientToken, in, func() (*model.ServiceNetworkServiceAssociation, error) {
+			var dup string
+			if err := scanJSON(tx, pfxSNSAbySvc+svc.ID+"/", func(k string, id *string) (bool, error) {
+				a, err := getJSON[model.ServiceNetworkServiceAssociation](tx, pfxSNSA+*id)
+				if err == nil && a != nil && a.ServiceNetworkID == sn.ID {
+					dup = a.ID
+					return false, nil
+				}
+				return true, err
+			}); err != nil {
+				return nil, err
+			}
+			if dup != "" {
+				return nil, model.Conflict(model.TypeServiceNetworkServiceAssociation, dup,
+					"service %s is already associated with service network %s", svc.ID, sn.ID)
+			}
+			n, err := countPrefix(tx, pfxSNSAbySN+sn.ID+"/")
+			if err != nil {
+				return nil, err
+			}
+			if err := s.quota(model.QuotaServiceAssociationsPerSN, sn.ID, n, 1); err != nil {
+				return nil, err
+			}
+			a := &model.ServiceNetworkServiceAssociation{Meta: s.newMeta(c, arn.ServiceNetworkServiceAssociation, in.Tags),
+				ServiceNetworkID: sn.ID, ServiceID: svc.ID, Status: model.StatusActive, CreatedBy: c.Account}
+			if err := putJSON(tx, pfxSNSAbySN+sn.ID+"/"+a.ID, a.ID); err != nil {
+				return nil, err
+			}
+			if err := putJSON(tx, pfxSNSAbySvc+svc.ID+"/"+a.ID, a.ID); err != nil {
+				return nil, err
+			}
+			return a, putJSON(tx, pfxSNSA+a.ID, a)
+		})
+		out = SNSADetail{a, sn, svc}
+		return err
+	})
+	return out, err
+}
+
+func (s *Service) loadSNSA(tx store.ReadTx, c model.Caller, ident string) (*model.ServiceNetworkServiceAssociation, error) {
+	ref, err := resolve(arn.ServiceNetworkServiceAssociation, "serviceNetworkServiceAssociationIdentifier", ident)
+	if err != nil {
+		return nil, err
+	}
+	a, err := getJSON[model.ServiceNetworkServiceAssociation](tx, pfxSNSA+ref.ID)
+	if err != nil {
+		return nil, err
+	}
+	if a == nil {
+		return nil, model.NotFound(model.TypeServiceNetworkServiceAssociation, ref.ID)
+	}
+	return a, owned(c, &a.Meta, ref, model.TypeServiceNetworkServiceAssociation)
+}
+
+func (s *Service) snsaDetail(tx store.ReadTx, a *model.ServiceNetworkServiceAssociation) (SNSADetail, error) {
+	sn, err := getJSON[model.ServiceNetwork](tx, pfxServiceNetwork+a.ServiceNetworkID)
+	if err != nil {
+		return SNSADetail{}, err
+	}
+	svc, err := getJSON[model.Service](tx, pfxService+a.ServiceID)
+	if err != nil {
+		return SNSADetail{}, err
+	}
+	if sn == nil || svc == nil {
+		return SNSADetail{}, model.NotFound(model.TypeServiceNetworkServiceAssociation, a.ID)
+	}
+	return SNSADetail{a, sn, svc}, nil
+}
+
+// GetServiceNetworkServiceAssociation describes an association.
+func (s *Service) GetServiceNetworkServiceAssociation(ctx context.Context, ident string) (SNSADetail, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return SNSADetail{}, err
+	}
+	var out SNSADetail
+	err = s.view(ctx, func(tx store.ReadTx) error {
+		a, err := s.loadSNSA(tx, c, ident)
+		if err != nil {
+			return err
+		}
+		out, err = s.snsaDetail(tx, a)
+		return err
+	})
+	return out, err
+}
+
+// ListServiceNetworkServiceAssociations lists associations filtered by
+// network and/or service; at least one filter is required.
+func (s *Service) ListServiceNetworkServiceAssociations(ctx context.Context, snIdent, svcIdent string, p Page) ([]SNSADetail, string, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	if snIdent == "" && svcIdent == "" {
+		return nil, "", model.Invalid("serviceNetworkIdentifier", "either serviceNetworkIdentifier or serviceIdentifier is required")
+	}
+	var out []SNSADetail
+	var next string
+	err = s.view(ctx, func(tx store.ReadTx) error {
+		var snID, svcID string
+		if snIdent != "" {
+			sn, err := s.loadServiceNetwork(tx, c, snIdent)
+			if err != nil {
+				return err
+			}
+			snID = sn.ID
+		}
+		if svcIdent != "" {
+			svc, err := s.loadServiceField(tx, c, "serviceIdentifier", svcIdent)
+			if err != nil {
+				return err
+			}
+			svcID = svc.ID
+		}
+		items, tok, err := listPage(tx, pfxSNSA, p, func(a *model.ServiceNetworkServiceAssociation) bool {
+			return (snID == "" || a.ServiceNetworkID == snID) && (svcID == "" || a.ServiceID == svcID)
+		})
+		if err != nil {
+			return err
+		}
+		next = tok
+		for _, a := range items {
+			d, err := s.snsaDetail(tx, a)
+			if err != nil {
+				return err
+			}
+			out = append(out, d)
+		}
+		return nil
+	})
+	return out, next, err
+}
+
+// DeleteServiceNetworkServiceAssociation removes a service from a network.
+func (s *Service) DeleteServiceNetworkServiceAssociation(ctx context.Context, ident string) (*model.ServiceNetworkServiceAssociation, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out *model.ServiceNetworkServiceAssociation
+	err = s.update(ctx, func(tx store.Tx) error {
+		a, err := s.loadSNSA(tx, c, ident)
+		if err != nil {
+			return err
+		}
+		for _, k := range []string{pfxSNSAbySN + a.ServiceNetworkID + "/" + a.ID, pfxSNSAbySvc + a.ServiceID + "/" + a.ID, pfxSNSA + a.ID} {
+			if err := tx.Delete(k); err != nil {
+				return err
+			}
+		}
+		a.Status = model.StatusDeleteInProgress
+		out = a
+		return nil
+	})
+	return out, err
+}
+
+// ---- VPC associations ----
+
+// SNVADetail is a VPC association with its network.
+type SNVADetail struct {
+	*model.ServiceNetworkVpcAssociation
+	ServiceNetwork *model.ServiceNetwork
+}
+
+// CreateSNVAInput is CreateServiceNetworkVpcAssociation's request.
+type CreateSNVAInput struct {
+	ServiceNetworkIdentifier string
+	VpcIdentifier            string
+	SecurityGroupIDs         []string
+	PrivateDNSEnabled        *bool
+	DNSOptions               *model.DNSOptions
+	Tags                     map[string]string
+	ClientToken              *string `json:"-"`
+}
+
+var privateDNSPreferences = []string{"VERIFIED_DOMAINS_ONLY", "ALL_DOMAINS", "VERIFIED_DOMAINS_AND_SPECIFIED_DOMAINS", "SPECIFIED_DOMAINS_ONLY"}
+
+// CreateServiceNetworkVpcAssociation lets a VPC's clients call a network's
+// services. A VPC has at most one such association.
+func (s *Service) CreateServiceNetworkVpcAssociation(ctx context.Context, in CreateSNVAInput) (SNVADetail, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return SNVADetail{}, err
+	}
+	var v model.Validator
+	if in.ServiceNetworkIdentifier == "" {
+		v.Addf("serviceNetworkIdentifier", "serviceNetworkIdentifier is required")
+	}
+	if !model.ValidVpcID(in.VpcIdentifier) {
+		v.Addf("vpcIdentifier", "vpcIdentifier must be a VPC ID: vpc- followed by 8 or 17 hexadecimal characters")
+	}
+	model.CheckSecurityGroups(&v, "securityGroupIds", in.SecurityGroupIDs, 0)
+	if o := in.DNSOptions; o != nil {
+		if o.PrivateDNSPreference != "" && !slices.Contains(privateDNSPreferences, o.PrivateDNSPreference) {
+			v.Addf("dnsOptions.privateDnsPreference", "privateDnsPreference must be one of %v", privateDNSPreferences)
+		}
+		if n := len(o.PrivateDNSSpecifiedDomains); n > 10 {
+			v.Addf("dnsOptions.privateDnsSpecifiedDomains", "privateDnsSpecifiedDomains must have at most 10 entries")
+		}
+	}
+	model.CheckTags(&v, "tags", in.Tags)
+	model.CheckClientToken(&v, in.ClientToken)
+	if err := v.Err(); err != nil {
+		return SNVADetail{}, err
+	}
+	var out SNVADetail
+	err = s.update(ctx, func(tx store.Tx) error {
+		sn, err := s.loadServiceNetwork(tx, c, in.ServiceNetworkIdentifier)
+		if err != nil {
+			return err
+		}
+		a, err := idempotent(tx, c.Account, "CreateServiceNetworkVpcAssociation", in.ClientToken, in, func() (*model.ServiceNetworkVpcAssociation, error) {
+			var existing string
+			if err := scanJSON(tx, pfxSNVAbyVpc+in.VpcIdentifier+"/", func(_ string, id *string) (bool, error) {
+				existing = *id
+				return false, nil
+			}); err != nil {
+				return nil, err
+			}
+			if existing != "" {
+				return nil, model.Conflict(model.TypeServiceNetworkVpcAssociation, existing,
+					"VPC %s is already associated with a service network (%s); a VPC can have one service network association", in.VpcIdentifier, existing)
+			}
+			n, err := countPrefix(tx, pfxSNVAbySN+sn.ID+"/")
+			if err != nil {
+				return nil, err
+			}
+			if err := s.quota(model.QuotaVpcAssociationsPerSN, sn.ID, n, 1); err != nil {
+				return nil, err
+			}
+			pdns := in.PrivateDNSEnabled
+			if pdns == nil {
+				pdns = boolPtr(true)
+			}
+			a := &model.ServiceNetworkVpcAssociation{Meta: s.newMeta(c, arn.ServiceNetworkVpcAssociation, in.Tags),
+				ServiceNetworkID: sn.ID, VpcID: in.VpcIdentifier, SecurityGroupIDs: in.SecurityGroupIDs,
+				PrivateDNSEnabled: pdns, DNSOptions: in.DNSOptions, Status: model.StatusActive, CreatedBy: c.Account}
+			if err := putJSON(tx, pfxSNVAbySN+sn.ID+"/"+a.ID, a.ID); err != nil {
+				return nil, err
+			}
+			if err := putJSON(tx, pfxSNVAbyVpc+a.VpcID+"/"+a.ID, a.ID); err != nil {
+				return nil, err
+			}
+			return a, putJSON(tx, pfxSNVA+a.ID, a)
+		})
+		out = SNVADetail{a, sn}
+		return err
+	})
+	return out, err
+}
+
+func (s *Service) loadSNVA(tx store.ReadTx, c model.Caller, ident string) (*model.ServiceNetworkVpcAssociation, error) {
+	ref, err := resolve(arn.ServiceNetworkVpcAssociation, "serviceNetworkVpcAssociationIdentifier", ident)
+	if err != nil {
+		return nil, err
+	}
+	a, err := getJSON[model.ServiceNetworkVpcAssociation](tx, pfxSNVA+ref.ID)
+	if err != nil {
+		return nil, err
+	}
+	if a == nil {
+		return nil, model.NotFound(model.TypeServiceNetworkVpcAssociation, ref.ID)
+	}
+	return a, owned(c, &a.Meta, ref, model.TypeServiceNetworkVpcAssociation)
+}
+
+func (s *Service) snvaDetail(tx store.ReadTx, a *model.ServiceNetworkVpcAssociation) (SNVADetail, error) {
+	sn, err := getJSON[model.ServiceNetwork](tx, pfxServiceNetwork+a.ServiceNetworkID)
+	if err != nil {
+		return SNVADetail{}, err
+	}
+	if sn == nil {
+		return SNVADetail{}, model.NotFound(model.TypeServiceNetworkVpcAssociation, a.ID)
+	}
+	return SNVADetail{a, sn}, nil
+}
+
+// GetServiceNetworkVpcAssociation describes a VPC association.
+func (s *Service) GetServiceNetworkVpcAssociation(ctx context.Context, ident string) (SNVADetail, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return SNVADetail{}, err
+	}
+	var out SNVADetail
+	err = s.view(ctx, func(tx store.ReadTx) error {
+		a, err := s.loadSNVA(tx, c, ident)
+		if err != nil {
+			return err
+		}
+		out, err = s.snvaDetail(tx, a)
+		return err
+	})
+	return out, err
+}
+
+// ListServiceNetworkVpcAssociations lists VPC associations filtered by
+// network and/or VPC; at least one filter is required.
+func (s *Service) ListServiceNetworkVpcAssociations(ctx context.Context, snIdent, vpcID string, p Page) ([]SNVADetail, string, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	if snIdent == "" && vpcID == "" {
+		return nil, "", model.Invalid("serviceNetworkIdentifier", "either serviceNetworkIdentifier or vpcIdentifier is required")
+	}
+	var out []SNVADetail
+	var next string
+	err = s.view(ctx, func(tx store.ReadTx) error {
+		var snID string
+		if snIdent != "" {
+			sn, err := s.loadServiceNetwork(tx, c, snIdent)
+			if err != nil {
+				return err
+			}
+			snID = sn.ID
+		}
+		items, tok, err := listPage(tx, pfxSNVA, p, func(a *model.ServiceNetworkVpcAssociation) bool {
+			return a.Account == c.Account && (snID == "" || a.ServiceNetworkID == snID) && (vpcID == "" || a.VpcID == vpcID)
+		})
+		if err != nil {
+			return err
+		}
+		next = tok
+		for _, a := range items {
+			d, err := s.snvaDetail(tx, a)
+			if err != nil {
+				return err
+			}
+			out = append(out, d)
+		}
+		return nil
+	})
+	return out, next, err
+}
+
+// UpdateServiceNetworkVpcAssociation replaces the security groups; an
+// association that has security groups must keep at least one.
+func (s *Service) UpdateServiceNetworkVpcAssociation(ctx context.Context, ident string, sgs []string) (*model.ServiceNetworkVpcAssociation, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var v model.Validator
+	model.CheckSecurityGroups(&v, "securityGroupIds", sgs, 1)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	var out *model.ServiceNetworkVpcAssociation
+	err = s.update(ctx, func(tx store.Tx) error {
+		a, err := s.loadSNVA(tx, c, ident)
+		if err != nil {
+			return err
+		}
+		a.SecurityGroupIDs = sgs
+		a.UpdatedAt = s.now()
+		out = a
+		return putJSON(tx, pfxSNVA+a.ID, a)
+	})
+	return out, err
+}
+
+// DeleteServiceNetworkVpcAssociation disconnects a VPC from a network.
+func (s *Service) DeleteServiceNetworkVpcAssociation(ctx context.Context, ident string) (*model.ServiceNetworkVpcAssociation, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out *model.ServiceNetworkVpcAssociation
+	err = s.update(ctx, func(tx store.Tx) error {
+		a, err := s.loadSNVA(tx, c, ident)
+		if err != nil {
+			return err
+		}
+		for _, k := range []string{pfxSNVAbySN + a.ServiceNetworkID + "/" + a.ID, pfxSNVAbyVpc + a.VpcID + "/" + a.ID, pfxSNVA + a.ID} {
+			if err := tx.Delete(k); err != nil {
+				return err
+			}
+		}
+		a.Status = model.StatusDeleteInProgress
+		out = a
+		return nil
+	})
+	return out, err
+}
