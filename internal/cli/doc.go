@@ -14,7 +14,11 @@
 //     types and the human-friendly flag parsers (input.go);
 //   - the conversion from SDK output structs back into the Lattice wire shape
 //     and the table renderer (output.go, wirenames.go);
-//   - error reporting ("Error: <Code>: <message>" on stderr).
+//   - error formatting: every command returns an error whose message is meant
+//     to follow "Error: " on stderr (cmd/trellis prints it and exits 1):
+//     "<ErrorCode>: <message>" for API errors (plus one "  - field: message"
+//     line per ValidationException fieldList entry), a usage hint for command
+//     line mistakes, which are detected before any request is sent.
 //
 // The CLI talks to the server only through aws-sdk-go-v2's vpclattice client,
 // so every command also exercises the REST/JSON wire format. It must never
@@ -22,5 +26,6 @@
 //
 // Files are organised one per noun (service_network.go, service.go,
 // listener.go, rule.go, target_group.go, association.go, policy.go,
-// access_log.go, tag.go); command.go holds the generic verb builder.
+// access_log.go, tag.go); command.go holds AddCommands and the generic verb
+// builder shared by all of them.
 package cli

@@ -1,0 +1,442 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/trellis-net/trellis/internal/app/apptest"
+)
+
+// trellisCLI runs CLI commands in-process against a real server.
+type trellisCLI struct {
+	t   *testing.T
+	srv *apptest.Server
+}
+
+func startCLI(t *testing.T) *trellisCLI {
+	t.Helper()
+	srv := apptest.Start(t)
+	t.Setenv(envEndpoint, "")
+	t.Setenv(envRegion, "")
+	t.Setenv(envAccessKeyID, srv.AccessKeyID)
+	t.Setenv(envSecretAccessKey, srv.SecretAccessKey)
+	t.Setenv(envSessionToken, "")
+	t.Setenv(envRootAccessKeyID, "")
+	t.Setenv(envRootSecretAccessKey, "")
+	t.Setenv(envDataDir, t.TempDir()) // no credentials.json there
+	return &trellisCLI{t: t, srv: srv}
+}
+
+func (c *trellisCLI) exec(args ...string) result {
+	full := append([]string{"--endpoint", c.srv.Endpoint, "--region", c.srv.Region}, args...)
+	return runCLI("", full...)
+}
+
+// ok runs a command that must succeed and returns its JSON output.
+func (c *trellisCLI) ok(args ...string) map[string]any {
+	c.t.Helper()
+	res := c.exec(args...)
+	if res.err != nil {
+		c.t.Fatalf("trellis %s: %v\nstderr: %s", strings.Join(args, " "), res.err, res.stderr)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(res.stdout), &m); err != nil {
+		c.t.Fatalf("trellis %s: output is not a JSON object: %v\n%s", strings.Join(args, " "), err, res.stdout)
+	}
+	return m
+}
+
+// text runs a command that must succeed and returns its raw output.
+func (c *trellisCLI) text(args ...string) string {
+	c.t.Helper()
+	res := c.exec(args...)
+	if res.err != nil {
+		c.t.Fatalf("trellis %s: %v\nstderr: %s", strings.Join(args, " "), res.err, res.stderr)
+	}
+	return res.stdout
+}
+
+// fails runs a command that must fail and returns what the user sees on
+// stderr.
+func (c *trellisCLI) fails(args ...string) string {
+	c.t.Helper()
+	res := c.exec(args...)
+	if res.err == nil {
+		c.t.Fatalf("trellis %s: succeeded, want an error\n%s", strings.Join(args, " "), res.stdout)
+	}
+	return res.stderr
+}
+
+// str returns the string at a dotted path of a JSON document.
+func str(t *testing.T, m map[string]any, path string) string {
+	t.Helper()
+	v, ok := lookupPath(m, path)
+	s, isStr := v.(string)
+	if !ok || !isStr || s == "" {
+		t.Fatalf("no string at %q in %v", path, m)
+	}
+	return s
+}
+
+// sub extracts the JSON at path as a canonical string, for comparisons.
+func sub(t *testing.T, m map[string]any, path string) string {
+	t.Helper()
+	v, ok := lookupPath(m, path)
+	if !ok {
+		t.Fatalf("nothing at %q in %v", path, m)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func canon(t *testing.T, js string) string {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(js), &v); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func TestCLIAgainstServer(t *testing.T) {
+	c := startCLI(t)
+
+	// Service network and service.
+	sn := c.ok("service-network", "create", "--name", "cli-net", "--tag", "team=core")
+	snID, snArn := str(t, sn, "id"), str(t, sn, "arn")
+	if !strings.HasPrefix(snID, "sn-") || !strings.Contains(snArn, ":servicenetwork/"+snID) {
+		t.Errorf("service network id/arn = %s %s", snID, snArn)
+	}
+	if got := str(t, sn, "name"); got != "cli-net" {
+		t.Errorf("name = %q", got)
+	}
+
+	svc := c.ok("svc", "create", "--name", "orders", "--tag", "team=orders")
+	svcID, svcArn := str(t, svc, "id"), str(t, svc, "arn")
+	if !strings.HasPrefix(svcID, "svc-") {
+		t.Errorf("service id = %s", svcID)
+	}
+	str(t, svc, "dnsEntry.domainName")
+	str(t, svc, "status")
+
+	got := c.ok("service", "get", svcID)
+	if str(t, got, "arn") != svcArn || str(t, got, "name") != "orders" {
+		t.Errorf("service get = %v", got)
+	}
+	str(t, got, "createdAt")
+
+	// Target groups and targets.
+	tg1 := c.ok("target-group", "create", "--name", "web-a", "--type", "IP", "--port", "8080", "--protocol", "HTTP",
+		"--vpc", "vpc-0123456789abcdef0", "--protocol-version", "HTTP1",
+		"--health-check-path", "/healthz", "--health-check-interval", "10", "--matcher", "200-299")
+	tg1ID := str(t, tg1, "id")
+	if got := str(t, tg1, "config.vpcIdentifier"); got != "vpc-0123456789abcdef0" {
+		t.Errorf("config.vpcIdentifier = %q", got)
+	}
+	if got := sub(t, tg1, "config.healthCheck.matcher"); got != `{"httpCode":"200-299"}` {
+		t.Errorf("matcher = %s", got)
+	}
+	tg2 := c.ok("tg", "create", "--input-json",
+		`{"name":"web-b","type":"IP","config":{"port":8080,"protocol":"HTTP","vpcIdentifier":"vpc-0123456789abcdef0"}}`)
+	tg2ID := str(t, tg2, "id")
+
+	reg := c.ok("tg", "register-targets", "--target-group", tg1ID, "--target", "127.0.0.1:8080", "--target", "127.0.0.2")
+	if n := len(reg["successful"].([]any)); n != 2 {
+		t.Errorf("register-targets successful = %v", reg)
+	}
+	targets := c.ok("tg", "list-targets", tg1ID)
+	if n := len(targets["items"].([]any)); n != 2 {
+		t.Errorf("list-targets = %v", targets)
+	}
+
+	// Listener with a weighted forward, then a rule.
+	ln := c.ok("listener", "create", "--service", svcID, "--name", "web", "--protocol", "HTTP", "--port", "80",
+		"--default-forward", tg1ID+"=90,"+tg2ID+"=10")
+	lnID := str(t, ln, "id")
+	wantForward := canon(t, fmt.Sprintf(`{"forward":{"targetGroups":[{"targetGroupIdentifier":%q,"weight":90},{"targetGroupIdentifier":%q,"weight":10}]}}`, tg1ID, tg2ID))
+	if got := sub(t, ln, "defaultAction"); got != wantForward {
+		t.Errorf("listener defaultAction = %s, want %s", got, wantForward)
+	}
+
+	rule := c.ok("rule", "create", "--service", svcID, "--listener", lnID, "--name", "api", "--priority", "10",
+		"--path-prefix", "/api", "--header", "x-env=exact:blue", "--method", "GET", "--forward", tg2ID+"=1")
+	ruleID := str(t, rule, "id")
+	wantMatch := canon(t, `{"httpMatch":{"method":"GET","pathMatch":{"match":{"prefix":"/api"}},"headerMatches":[{"name":"x-env","match":{"exact":"blue"}}]}}`)
+	gotRule := c.ok("rule", "get", "--service", svcID, "--listener", lnID, ruleID)
+	if got := sub(t, gotRule, "match"); !matchEquivalent(t, got, wantMatch) {
+		t.Errorf("rule match = %s, want %s", got, wantMatch)
+	}
+	if got := sub(t, gotRule, "action"); got != canon(t, fmt.Sprintf(`{"forward":{"targetGroups":[{"targetGroupIdentifier":%q,"weight":1}]}}`, tg2ID)) {
+		t.Errorf("rule action = %s", got)
+	}
+	rules := c.ok("rule", "list", "--service", svcID, "--listener", lnID)
+	if n := len(rules["items"].([]any)); n < 1 {
+		t.Errorf("rule list = %v", rules)
+	}
+
+	// A rule from wire JSON, and a server-side validation error.
+	c.ok("rule", "create", "--service", svcID, "--listener", lnID, "--input-json",
+		`{"name":"teapot","priority":20,"match":{"httpMatch":{"pathMatch":{"match":{"exact":"/tea"}}}},"action":{"fixedResponse":{"statusCode":500}}}`)
+	stderr := c.fails("rule", "create", "--service", svcID, "--listener", lnID, "--name", "dup", "--priority", "10",
+		"--path-prefix", "/dup", "--fixed-response", "404")
+	if !strings.HasPrefix(stderr, "Error: ") || !strings.Contains(stderr, "Exception: ") {
+		t.Errorf("duplicate priority stderr = %q, want Error: <Code>: <message>", stderr)
+	}
+	stderr = c.fails("svc", "create", "--name", "Not_A_Valid_Name!")
+	if !strings.HasPrefix(stderr, "Error: ValidationException: ") {
+		t.Errorf("invalid name stderr = %q", stderr)
+	}
+	t.Logf("validation error as printed:\n%s", stderr)
+	stderr = c.fails("svc", "get", "svc-0000000000000000f")
+	if !strings.HasPrefix(stderr, "Error: ResourceNotFoundException: ") {
+		t.Errorf("not found stderr = %q", stderr)
+	}
+
+	// Association, auth policy, tags.
+	snsa := c.ok("snsa", "create", "--service-network", snID, "--service", svcID)
+	snsaID := str(t, snsa, "id")
+	gotSnsa := c.ok("snsa", "get", snsaID)
+	if str(t, gotSnsa, "serviceId") != svcID || str(t, gotSnsa, "serviceNetworkId") != snID {
+		t.Errorf("snsa get = %v", gotSnsa)
+	}
+
+	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"*"}]}`
+	put := c.ok("auth-policy", "put", "--resource", svcID, "--policy", policy)
+	if canon(t, str(t, put, "policy")) != canon(t, policy) {
+		t.Errorf("put policy = %v", put)
+	}
+	gotPolicy := c.ok("auth-policy", "get", svcID)
+	if canon(t, str(t, gotPolicy, "policy")) != canon(t, policy) {
+		t.Errorf("get policy = %v", gotPolicy)
+	}
+
+	c.ok("tag", "add", "--resource-arn", svcArn, "--tag", "env=prod", "--tag", "tier=1")
+	tags := c.ok("tag", "list", svcArn)
+	if diff := cmp.Diff(map[string]any{"team": "orders", "env": "prod", "tier": "1"}, tags["tags"]); diff != "" {
+		t.Errorf("tags (-want +got):\n%s", diff)
+	}
+	c.ok("tag", "remove", "--resource-arn", svcArn, "--tag-key", "tier")
+	tags = c.ok("tag", "list", "--resource-arn", svcArn)
+	if diff := cmp.Diff(map[string]any{"team": "orders", "env": "prod"}, tags["tags"]); diff != "" {
+		t.Errorf("tags after remove (-want +got):\n%s", diff)
+	}
+
+	// Tables.
+	table := c.text("service", "list", "--output", "table")
+	lines := strings.Split(strings.TrimSpace(table), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "ID ") || !strings.Contains(lines[0], "STATUS") ||
+		!strings.HasPrefix(lines[1], svcID+" ") || !strings.Contains(lines[1], "orders") {
+		t.Errorf("service list table:\n%s", table)
+	}
+	table = c.text("tg", "list", "--output", "table", "--all")
+	if !strings.Contains(table, tg1ID) || !strings.Contains(table, tg2ID) || !strings.Contains(table, "vpc-0123456789abcdef0") {
+		t.Errorf("target group table:\n%s", table)
+	}
+	table = c.text("listener", "get", "--service", svcID, lnID, "--output", "table")
+	if !strings.Contains(table, "defaultAction.forward.targetGroups.0.weight") || !strings.HasPrefix(table, "FIELD") {
+		t.Errorf("listener get table:\n%s", table)
+	}
+
+	// Pagination: two service networks, one per page.
+	c.ok("sn", "create", "--name", "cli-net-2")
+	page := c.ok("sn", "list", "--max-results", "1")
+	if len(page["items"].([]any)) != 1 || page["nextToken"] == nil {
+		t.Errorf("first page = %v", page)
+	}
+	all := c.ok("sn", "list", "--max-results", "1", "--all")
+	if len(all["items"].([]any)) != 2 || all["nextToken"] != nil {
+		t.Errorf("--all = %v", all)
+	}
+
+	// Teardown.
+	c.ok("auth-policy", "delete", svcID)
+	c.ok("rule", "delete", "--service", svcID, "--listener", lnID, "--rule", ruleID)
+	c.ok("listener", "delete", "--service", svcID, "--listener", lnID)
+	c.ok("tg", "deregister-targets", "--target-group", tg1ID, "--target", "127.0.0.1:8080", "--target", "127.0.0.2")
+	c.ok("snsa", "delete", snsaID)
+	c.ok("tg", "delete", tg2ID)
+	c.ok("svc", "delete", svcID)
+	left := c.ok("svc", "list")
+	for _, it := range left["items"].([]any) {
+		if it.(map[string]any)["id"] == svcID && it.(map[string]any)["status"] != "DELETE_IN_PROGRESS" {
+			t.Errorf("service still listed after delete: %v", it)
+		}
+	}
+}
+
+// matchEquivalent compares two rule matches, allowing the server to fill in
+// defaults (such as caseSensitive) that the request left out.
+func matchEquivalent(t *testing.T, got, want string) bool {
+	t.Helper()
+	if got == want {
+		return true
+	}
+	var g, w any
+	json.Unmarshal([]byte(got), &g)
+	json.Unmarshal([]byte(want), &w)
+	return containsJSON(g, w)
+}
+
+// containsJSON reports whether every member of want is present in got.
+func containsJSON(got, want any) bool {
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, wv := range w {
+			if !containsJSON(g[k], wv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			return false
+		}
+		for i := range w {
+			if !containsJSON(g[i], w[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	return cmp.Equal(got, want)
+}
+
+// TestCLICredentialsFromDataDir uses the credentials.json the server writes
+// into its data directory, with no credentials in the environment.
+func TestCLICredentialsFromDataDir(t *testing.T) {
+	c := startCLI(t)
+	t.Setenv(envAccessKeyID, "")
+	t.Setenv(envSecretAccessKey, "")
+	res := c.exec("--data-dir", c.srv.DataDir, "service-network", "list")
+	if res.err != nil {
+		t.Fatalf("list with --data-dir credentials: %v\n%s", res.err, res.stderr)
+	}
+	var out map[string]any
+	if err := json.Unmarshal([]byte(res.stdout), &out); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := out["items"]; !ok {
+		t.Errorf("output = %s", res.stdout)
+	}
+
+	// Wrong credentials are rejected by the server.
+	t.Setenv(envAccessKeyID, c.srv.AccessKeyID)
+	t.Setenv(envSecretAccessKey, "wrong-secret")
+	stderr := c.fails("service-network", "list")
+	if !strings.HasPrefix(stderr, "Error: ") {
+		t.Errorf("stderr = %q", stderr)
+	}
+	t.Logf("bad signature error as printed: %s", stderr)
+}
+
+// TestCLIUpdatesAndOtherNouns covers the update verbs, batch-update, VPC
+// associations, access log subscriptions and resource policies.
+func TestCLIUpdatesAndOtherNouns(t *testing.T) {
+	c := startCLI(t)
+	const vpc = "vpc-0123456789abcdef0"
+	sn := c.ok("sn", "create", "--name", "upd-net")
+	snID, snArn := str(t, sn, "id"), str(t, sn, "arn")
+	if got := str(t, c.ok("sn", "update", snID, "--auth-type", "aws_iam"), "authType"); got != "AWS_IAM" {
+		t.Errorf("sn update authType = %q", got)
+	}
+	svc := c.ok("svc", "create", "--name", "billing")
+	svcID := str(t, svc, "id")
+	if got := str(t, c.ok("svc", "update", "--service", svcID, "--auth-type", "AWS_IAM"), "authType"); got != "AWS_IAM" {
+		t.Errorf("svc update authType = %q", got)
+	}
+
+	tg := c.ok("tg", "create", "--name", "billing-web", "--type", "IP", "--port", "8080", "--protocol", "HTTP", "--vpc", vpc)
+	tgID := str(t, tg, "id")
+	upd := c.ok("tg", "update", tgID, "--health-check-path", "/ready", "--health-check-enabled=false", "--matcher", "200-204")
+	if got := sub(t, upd, "config.healthCheck"); !matchEquivalent(t, got, `{"enabled":false,"path":"/ready","matcher":{"httpCode":"200-204"}}`) {
+		t.Errorf("tg update healthCheck = %s", got)
+	}
+
+	ln := c.ok("listener", "create", "--service", svcID, "--name", "http", "--protocol", "HTTP", "--default-fixed-response", "404")
+	lnID := str(t, ln, "id")
+	if got := sub(t, ln, "defaultAction"); got != `{"fixedResponse":{"statusCode":404}}` {
+		t.Errorf("listener defaultAction = %s", got)
+	}
+	lnUpd := c.ok("listener", "update", "--service", svcID, lnID, "--default-forward", tgID)
+	if got := sub(t, lnUpd, "defaultAction.forward.targetGroups.0.targetGroupIdentifier"); got != fmt.Sprintf("%q", tgID) {
+		t.Errorf("listener update defaultAction = %s", sub(t, lnUpd, "defaultAction"))
+	}
+	if items := c.ok("listener", "list", "--service", svcID)["items"].([]any); len(items) != 1 {
+		t.Errorf("listener list = %v", items)
+	}
+
+	ra := c.ok("rule", "create", "--service", svcID, "--listener", lnID, "--name", "first", "--priority", "1", "--path-exact", "/a", "--fixed-response", "404")
+	rb := c.ok("rule", "create", "--service", svcID, "--listener", lnID, "--name", "second", "--priority", "2", "--header", "x-user=prefix:adm", "--forward", tgID+"=100")
+	raID, rbID := str(t, ra, "id"), str(t, rb, "id")
+	ru := c.ok("rule", "update", "--service", svcID, "--listener", lnID, raID, "--priority", "3", "--path-prefix", "/b", "--case-sensitive")
+	if got := sub(t, ru, "priority"); got != "3" {
+		t.Errorf("rule update priority = %s", got)
+	}
+	if got := sub(t, ru, "match.httpMatch.pathMatch"); !matchEquivalent(t, got, `{"match":{"prefix":"/b"},"caseSensitive":true}`) {
+		t.Errorf("rule update pathMatch = %s", got)
+	}
+	batch := c.ok("rule", "batch-update", "--service", svcID, "--listener", lnID, "--rule-priority", raID+"=20", "--rule-priority", rbID+"=10")
+	if n := len(batch["successful"].([]any)); n != 2 {
+		t.Errorf("batch-update = %v", batch)
+	}
+	if got := sub(t, c.ok("rule", "get", "--service", svcID, "--listener", lnID, "--rule", rbID), "priority"); got != "10" {
+		t.Errorf("priority after batch-update = %s", got)
+	}
+
+	// VPC association.
+	snva := c.ok("snva", "create", "--service-network", snID, "--vpc", vpc, "--security-group-id", "sg-0123456789abcdef0")
+	snvaID := str(t, snva, "id")
+	if got := str(t, c.ok("snva", "get", snvaID), "vpcId"); got != vpc {
+		t.Errorf("snva vpcId = %q", got)
+	}
+	snvaUpd := c.ok("snva", "update", snvaID, "--security-group-id", "sg-0123456789abcdef1", "--security-group-id", "sg-01234567")
+	if got := sub(t, snvaUpd, "securityGroupIds"); got != `["sg-0123456789abcdef1","sg-01234567"]` {
+		t.Errorf("snva update securityGroupIds = %s", got)
+	}
+	table := c.text("snva", "list", "--service-network", snID, "--output", "table")
+	if !strings.Contains(table, snvaID) || !strings.Contains(table, vpc) {
+		t.Errorf("snva table:\n%s", table)
+	}
+
+	// Access log subscription.
+	dest := "arn:aws:logs:us-east-1:" + c.srv.Account + ":log-group:lattice"
+	als := c.ok("als", "create", "--resource", snID, "--destination-arn", dest, "--service-network-log-type", "service")
+	alsID := str(t, als, "id")
+	dest2 := dest + "-2"
+	if got := str(t, c.ok("als", "update", alsID, "--destination-arn", dest2), "destinationArn"); got != dest2 {
+		t.Errorf("als update destinationArn = %q", got)
+	}
+	if got := str(t, c.ok("als", "get", alsID), "destinationArn"); got != dest2 {
+		t.Errorf("als get destinationArn = %q", got)
+	}
+	if items := c.ok("als", "list", "--resource", snID, "--all")["items"].([]any); len(items) != 1 {
+		t.Errorf("als list = %v", items)
+	}
+	c.ok("als", "delete", alsID)
+
+	// Resource policy.
+	rp := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"vpc-lattice:CreateServiceNetworkVpcAssociation","Resource":"` + snArn + `"}]}`
+	c.ok("resource-policy", "put", "--resource-arn", snArn, "--policy", rp)
+	if got := str(t, c.ok("resource-policy", "get", snArn), "policy"); canon(t, got) != canon(t, rp) {
+		t.Errorf("resource policy = %s", got)
+	}
+	c.ok("resource-policy", "delete", snArn)
+
+	// Teardown.
+	c.ok("snva", "delete", snvaID)
+	c.ok("rule", "delete", "--service", svcID, "--listener", lnID, raID)
+	c.ok("rule", "delete", "--service", svcID, "--listener", lnID, rbID)
+	c.ok("listener", "delete", "--service", svcID, lnID)
+	c.ok("tg", "delete", tgID)
+	c.ok("svc", "delete", svcID)
+}
