@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -55,8 +56,26 @@ func freeAddr(t *testing.T) string {
 type server struct {
 	cmd    *exec.Cmd
 	addr   string
-	stderr *strings.Builder
+	stderr *syncBuffer
 	done   chan error
+}
+
+// syncBuffer collects the server's log lines while tests read them.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) WriteString(v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.WriteString(v)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // serve starts `trellis serve` and waits until its API answers.
@@ -64,7 +83,7 @@ func serve(t *testing.T, dataDir, addr string, env ...string) *server {
 	t.Helper()
 	cmd := exec.Command(binary, "serve", "--data-dir", dataDir, "--api-addr", addr)
 	cmd.Env = append(os.Environ(), env...)
-	s := &server{cmd: cmd, addr: addr, stderr: &strings.Builder{}, done: make(chan error, 1)}
+	s := &server{cmd: cmd, addr: addr, stderr: &syncBuffer{}, done: make(chan error, 1)}
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw
 	go func() {
@@ -180,6 +199,9 @@ func TestServeGeneratesCredentials(t *testing.T) {
 	}
 	if fi.Mode().Perm() != 0o600 {
 		t.Fatalf("credentials file mode %v, want 0600", fi.Mode().Perm())
+	}
+	for i := 0; i < 100 && !strings.Contains(s.stderr.String(), path); i++ {
+		time.Sleep(20 * time.Millisecond) // the log reader may lag the health check
 	}
 	if !strings.Contains(s.stderr.String(), path) {
 		t.Fatalf("serve did not say where the credentials are:\n%s", s.stderr.String())
