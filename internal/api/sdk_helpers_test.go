@@ -79,6 +79,17 @@ func (r result[T]) ok(t *testing.T) T {
 // the status and body, for golden files of the exact wire bytes.
 func raw(t *testing.T, s *apptest.Server, method, path string, body any) (int, http.Header, []byte) {
 	t.Helper()
+	return rawBody(t, s, method, path, body, time.Now())
+}
+
+// rawAt signs a bodyless request as if made at signedAt.
+func rawAt(t *testing.T, s *apptest.Server, method, path string, signedAt time.Time) (int, http.Header, []byte) {
+	t.Helper()
+	return rawBody(t, s, method, path, nil, signedAt)
+}
+
+func rawBody(t *testing.T, s *apptest.Server, method, path string, body any, signedAt time.Time) (int, http.Header, []byte) {
+	t.Helper()
 	var b []byte
 	if body != nil {
 		var err error
@@ -95,7 +106,7 @@ func raw(t *testing.T, s *apptest.Server, method, path string, body any) (int, h
 	}
 	sum := sha256.Sum256(b)
 	err = v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey},
-		req, hex.EncodeToString(sum[:]), "vpc-lattice", s.Region, time.Now())
+		req, hex.EncodeToString(sum[:]), "vpc-lattice", s.Region, signedAt)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,10 +3,12 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"regexp"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
@@ -252,4 +254,26 @@ func TestGoldenWire(t *testing.T) {
 	golden(t, "error-bad-identifier", st, b)
 	st, _, b = raw(t, s, "POST", "/services", map[string]any{"name": 42})
 	golden(t, "error-cannot-parse", st, b)
+}
+
+func TestSignatureClockSkewAndUnsigned(t *testing.T) {
+	t.Parallel()
+	s := apptest.Start(t)
+	for _, skew := range []time.Duration{-6 * time.Minute, 6 * time.Minute} {
+		status, h, body := rawAt(t, s, "GET", "/services", time.Now().Add(skew))
+		if status != 403 || h.Get("X-Amzn-ErrorType") != "InvalidSignatureException" {
+			t.Fatalf("skew %v: %d %s %s", skew, status, h.Get("X-Amzn-ErrorType"), body)
+		}
+	}
+	if status, _, body := rawAt(t, s, "GET", "/services", time.Now().Add(-4*time.Minute)); status != 200 {
+		t.Fatalf("skew of 4 minutes rejected: %d %s", status, body)
+	}
+	resp, err := http.Get(s.Endpoint + "/services")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 || resp.Header.Get("X-Amzn-ErrorType") != "MissingAuthenticationTokenException" {
+		t.Fatalf("unsigned: %d %s", resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"))
+	}
 }
