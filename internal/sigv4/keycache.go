@@ -1,0 +1,165 @@
+package sigv4
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding"
+	"encoding/hex"
+	"hash/maphash"
+	"strings"
+	"sync"
+)
+
+// signingKey is a derived SigV4 signing key, kept with the SHA-256 states
+// left after hashing key^ipad and key^opad, so that each HMAC costs two
+// fewer compression blocks than crypto/hmac and allocates nothing.
+type signingKey struct {
+	key   [32]byte
+	inner []byte // marshaled sha256 state after absorbing key XOR ipad
+	outer []byte // ... after absorbing key XOR opad
+}
+
+func hmacSHA256(key []byte, data string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(data))
+	return m.Sum(nil)
+}
+
+// deriveSigningKey computes
+// HMAC(HMAC(HMAC(HMAC("AWS4"+secret, date), region), service), "aws4_request").
+func deriveSigningKey(secret, date, region, service string) *signingKey {
+	k := hmacSHA256([]byte("AWS4"+secret), date)
+	k = hmacSHA256(k, region)
+	k = hmacSHA256(k, service)
+	k = hmacSHA256(k, scopeTerminator)
+	sk := &signingKey{}
+	copy(sk.key[:], k)
+
+	var ipad, opad [sha256.BlockSize]byte
+	copy(ipad[:], k)
+	copy(opad[:], k)
+	for i := range ipad {
+		ipad[i] ^= 0x36
+		opad[i] ^= 0x5c
+	}
+	h := sha256.New()
+	h.Write(ipad[:])
+	var err error
+	if sk.inner, err = h.(encoding.BinaryMarshaler).MarshalBinary(); err != nil {
+		panic("sigv4: sha256 state cannot be marshaled: " + err.Error())
+	}
+	h.Reset()
+	h.Write(opad[:])
+	if sk.outer, err = h.(encoding.BinaryMarshaler).MarshalBinary(); err != nil {
+		panic("sigv4: sha256 state cannot be marshaled: " + err.Error())
+	}
+	return sk
+}
+
+// mac appends HMAC-SHA256(key, msg) to s.mac[:0] and returns it.
+func (s *scratch) macSum(k *signingKey, msg []byte) []byte {
+	if err := s.hu.UnmarshalBinary(k.inner); err != nil {
+		panic("sigv4: sha256 state cannot be restored: " + err.Error())
+	}
+	s.h.Write(msg)
+	inner := s.h.Sum(s.mac[:0])
+	if err := s.hu.UnmarshalBinary(k.outer); err != nil {
+		panic("sigv4: sha256 state cannot be restored: " + err.Error())
+	}
+	s.h.Write(inner)
+	return s.h.Sum(inner[len(inner):len(inner)])
+}
+
+// signature computes the hex signature of the canonical request in s.canon
+// into s.sig, leaving the string to sign in s.sts.
+func (s *scratch) signature(k *signingKey, algorithm, amzDate, scope string) {
+	sum := sha256.Sum256(s.canon)
+	b := s.sts[:0]
+	b = append(b, algorithm...)
+	b = append(b, '\n')
+	b = append(b, amzDate...)
+	b = append(b, '\n')
+	b = append(b, scope...)
+	b = append(b, '\n')
+	b = hex.AppendEncode(b, sum[:])
+	s.sts = b
+	s.sig = hex.AppendEncode(s.sig[:0], s.macSum(k, b))
+}
+
+// keyCache caches derived signing keys by (secret, date, region, service).
+// Keys change once a day per access key, so the cache is tiny and read-mostly;
+// it is sharded to keep readers on different cores off one lock word.
+type keyCache struct {
+	seed   maphash.Seed
+	shards [keyCacheShards]keyCacheShard
+}
+
+const (
+	keyCacheShards   = 16
+	keyCacheShardMax = 256 // entries per shard
+)
+
+type cacheKey struct{ secret, date, region, service string }
+
+type keyCacheShard struct {
+	mu sync.RWMutex
+	m  map[cacheKey]*signingKey
+	_  [64]byte // keep shards on separate cache lines
+}
+
+// signingKeys is shared by all Verifiers: a derived key depends only on its
+// inputs, so sharing is safe.
+var signingKeys = newKeyCache()
+
+func newKeyCache() *keyCache { return &keyCache{seed: maphash.MakeSeed()} }
+
+func (c *keyCache) get(secret, date, region, service string) *signingKey {
+	sh := &c.shards[maphash.String(c.seed, secret)%keyCacheShards]
+	k := cacheKey{secret, date, region, service}
+	sh.mu.RLock()
+	sk := sh.m[k]
+	sh.mu.RUnlock()
+	if sk != nil {
+		return sk
+	}
+	sk = deriveSigningKey(secret, date, region, service)
+	// The strings may alias a request header; do not pin it in the cache.
+	k = cacheKey{strings.Clone(secret), strings.Clone(date), strings.Clone(region), strings.Clone(service)}
+	sh.mu.Lock()
+	if sh.m == nil {
+		sh.m = make(map[cacheKey]*signingKey)
+	}
+	if len(sh.m) >= keyCacheShardMax {
+		for old := range sh.m { // evict an arbitrary entry
+			delete(sh.m, old)
+			break
+		}
+	}
+	sh.m[k] = sk
+	sh.mu.Unlock()
+	return sk
+}
+
+// ctEqual compares in constant time (for equal lengths).
+func ctEqual(a []byte, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	var v byte
+	for i := 0; i < len(a); i++ {
+		v |= a[i] ^ b[i]
+	}
+	return subtle.ConstantTimeByteEq(v, 0) == 1
+}
+
+func ctEqualString(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	var v byte
+	for i := 0; i < len(a); i++ {
+		v |= a[i] ^ b[i]
+	}
+	return subtle.ConstantTimeByteEq(v, 0) == 1
+}

@@ -1,0 +1,335 @@
+package sigv4
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Credential is what a KeyStore knows about an access key.
+type Credential struct {
+	AccessKeyID     string
+	SecretAccessKey string
+	// SessionToken is non-empty for temporary credentials; the request must
+	// then carry the same X-Amz-Security-Token (and must carry none otherwise).
+	SessionToken string
+	Account      string // 12-digit account ID owning the key
+	PrincipalARN string // e.g. arn:aws:iam::123456789012:root
+}
+
+// KeyStore finds the secret behind an access key.
+type KeyStore interface {
+	// LookupAccessKey returns ErrUnknownAccessKey (wrapped or not) when the
+	// key does not exist. Any other error is passed back from Verify as is
+	// (wrapped), not as an *Error: it is a server fault, not the caller's.
+	// accessKeyID aliases the request's headers: clone it before keeping it.
+	LookupAccessKey(ctx context.Context, accessKeyID string) (Credential, error)
+}
+
+// Verifier checks SigV4 signatures for one signing name. Its fields are
+// configuration; it holds no other state and is safe for concurrent use.
+type Verifier struct {
+	Service string // required signing name, e.g. "vpc-lattice"
+	Region  string // if non-empty the credential scope region must equal it
+	Keys    KeyStore
+	Now     func() time.Time // nil means time.Now
+	MaxSkew time.Duration    // 0 means 5 minutes
+
+	// AllowUnsignedPayload (data plane) accepts
+	// x-amz-content-sha256: UNSIGNED-PAYLOAD.
+	AllowUnsignedPayload bool
+
+	// NormalizePath also accepts a signature over the RFC 3986-normalised
+	// path (empty, "." and ".." segments removed), as the AWS SigV4 test suite
+	// and signers such as botocore compute it, when the signature over the
+	// path as sent does not match. Leave it off unless the router in front of
+	// the handler normalises paths the same way (net/http.ServeMux redirects
+	// such paths), or a signature for /a/b would authenticate /a/x/../b.
+	NormalizePath bool
+}
+
+// maxAccessKeyIDLen is the longest access key ID looked up (IAM allows 128).
+const maxAccessKeyIDLen = 128
+
+// DefaultMaxSkew is the clock skew allowed when Verifier.MaxSkew is 0.
+const DefaultMaxSkew = 5 * time.Minute
+
+// Result describes a request whose signature verified.
+type Result struct {
+	Credential  Credential // as the KeyStore returned it, secret included: do not log
+	AccessKeyID string     // the access key named by the request
+	SignedAt    time.Time  // the request's X-Amz-Date (UTC)
+	Region      string     // credential scope region
+	Service     string     // credential scope service (== Verifier.Service)
+	Algorithm   string     // AWS4-HMAC-SHA256
+	Presigned   bool       // signature came in the query string
+	// ExpiresAt is when a presigned URL with X-Amz-Expires stops being valid
+	// (zero otherwise).
+	ExpiresAt     time.Time
+	SignedHeaders string // the SignedHeaders list, e.g. "host;x-amz-date"
+
+	// PayloadHash is the payload hash the signature covers: lowercase hex
+	// SHA-256, or UNSIGNED-PAYLOAD.
+	PayloadHash     string
+	UnsignedPayload bool // PayloadHash is UNSIGNED-PAYLOAD: the body is not authenticated
+	// PayloadHashFromHeader is true when Verify was given no payload hash and
+	// took a hex hash from x-amz-content-sha256 on trust: the caller must
+	// check that the body it reads hashes to PayloadHash before acting on it.
+	PayloadHashFromHeader bool
+}
+
+// IsSigned reports whether r carries any SigV4 material: an Authorization
+// header starting with "AWS4-", or an X-Amz-Algorithm query parameter.
+func IsSigned(r *http.Request) bool {
+	for _, v := range r.Header[hAuthorization] {
+		if strings.HasPrefix(v, "AWS4-") {
+			return true
+		}
+	}
+	return r.URL != nil && queryHasKey(r.URL.RawQuery, qAlgorithm)
+}
+
+// Verify checks the signature on r.
+//
+// payloadHash is the lowercase hex SHA-256 of the body the server read, or ""
+// if the caller did not read the body. With "", x-amz-content-sha256 must be
+// present and is used as is (UNSIGNED-PAYLOAD only if AllowUnsignedPayload;
+// see Result.PayloadHashFromHeader), except that a request declaring no body
+// at all (ContentLength 0, no Transfer-Encoding) is taken to have the empty
+// payload. If both the header and payloadHash are given and the header is not
+// UNSIGNED-PAYLOAD, they must agree. Verify does not read or consume r.Body.
+//
+// Every authentication failure is an *Error. Other errors (a failing
+// KeyStore, a misconfigured Verifier) are returned as they are.
+func (v *Verifier) Verify(ctx context.Context, r *http.Request, payloadHash string) (*Result, error) {
+	if v.Service == "" {
+		return nil, configError("Verifier.Service is empty")
+	}
+	if v.Keys == nil {
+		return nil, configError("Verifier.Keys is nil")
+	}
+	var p authParams
+	if err := parseRequest(r, &p); err != nil {
+		return nil, err
+	}
+	switch p.algorithm {
+	case AlgorithmHMAC:
+		return v.verifyHMAC(ctx, r, &p, payloadHash)
+	default:
+		// AlgorithmECDSA (SigV4A) lands here until it is implemented: it
+		// shares the canonical request, differs in credential scope (no
+		// region; X-Amz-Region-Set instead), string to sign and key.
+		return nil, errAlgorithm(p.algorithm)
+	}
+}
+
+func (v *Verifier) now() time.Time {
+	if v.Now != nil {
+		return v.Now()
+	}
+	return time.Now()
+}
+
+func (v *Verifier) maxSkew() time.Duration {
+	if v.MaxSkew > 0 {
+		return v.MaxSkew
+	}
+	return DefaultMaxSkew
+}
+
+// checkScope validates the credential scope against the Verifier and the
+// request date.
+func (v *Verifier) checkScope(p *authParams) (credentialScope, *Error) {
+	sc, ok := splitCredential(p.credential)
+	if !ok {
+		return sc, errBadCredential(p.credential)
+	}
+	if sc.Terminator != scopeTerminator {
+		return sc, invalidSig("Credential should be scoped with a valid terminator: '" + scopeTerminator + "', not '" + echo(sc.Terminator) + "'. ")
+	}
+	if sc.Service != v.Service {
+		return sc, invalidSig("Credential should be scoped to correct service: '" + v.Service + "'. ")
+	}
+	if sc.Region == "" || (v.Region != "" && sc.Region != v.Region) {
+		return sc, invalidSig("Credential should be scoped to a valid region. ")
+	}
+	if sc.Date != p.amzDate[:8] {
+		return sc, invalidSig("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '" +
+			echo(sc.Date) + "' != '" + p.amzDate[:8] + "', from '" + p.amzDate + "'.")
+	}
+	return sc, nil
+}
+
+// checkTime enforces the clock skew, and a presigned URL's expiry.
+func (v *Verifier) checkTime(p *authParams) *Error {
+	now := v.now().UTC()
+	skew := v.maxSkew()
+	if p.signedAt.After(now.Add(skew)) {
+		return errNotYetCurrent(p.signedAt, now, skew)
+	}
+	if p.presigned && p.expires > 0 {
+		window := time.Duration(p.expires) * time.Second
+		if now.After(p.signedAt.Add(window)) {
+			return errExpired(p.signedAt, now, window)
+		}
+		return nil
+	}
+	if p.signedAt.Before(now.Add(-skew)) {
+		return errExpired(p.signedAt, now, skew)
+	}
+	return nil
+}
+
+// payload decides which payload hash the canonical request carries.
+type payload struct {
+	hash       string
+	alt        string // a second hash to try (presigned: UNSIGNED-PAYLOAD), or ""
+	unsigned   bool
+	fromHeader bool
+}
+
+func isLowerHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func declaresNoBody(r *http.Request) bool {
+	return r.ContentLength == 0 && len(r.TransferEncoding) == 0 && (r.Body == nil || r.Body == http.NoBody)
+}
+
+func (v *Verifier) resolvePayload(r *http.Request, p *authParams, bodyHash string) (payload, *Error) {
+	h, ok, dup := singleHeader(r.Header, hContentSHA256)
+	if dup {
+		return payload{}, incomplete("The request carries more than one x-amz-content-sha256 header.")
+	}
+	switch {
+	case ok && h == UnsignedPayload:
+		if !v.AllowUnsignedPayload {
+			return payload{}, invalidSig("This service does not accept 'x-amz-content-sha256: UNSIGNED-PAYLOAD'; sign the payload.")
+		}
+		return payload{hash: UnsignedPayload, unsigned: true}, nil
+	case ok:
+		if !isLowerHex64(h) {
+			return payload{}, invalidSig("x-amz-content-sha256 must be UNSIGNED-PAYLOAD or the lowercase hex SHA-256 of the payload, got '" + echo(h) + "'.")
+		}
+		if bodyHash != "" && bodyHash != h {
+			return payload{}, invalidSig("The provided 'x-amz-content-sha256' header does not match what was computed.")
+		}
+		return payload{hash: h, fromHeader: bodyHash == ""}, nil
+	}
+	alt := ""
+	if p.presigned && v.AllowUnsignedPayload {
+		// Presigned URLs usually sign UNSIGNED-PAYLOAD (S3 style); nothing
+		// on the request says which was used.
+		alt = UnsignedPayload
+	}
+	switch {
+	case bodyHash != "":
+		return payload{hash: bodyHash, alt: alt}, nil
+	case declaresNoBody(r):
+		return payload{hash: EmptyPayloadHash, alt: alt}, nil
+	case alt != "":
+		return payload{hash: alt, unsigned: true}, nil
+	}
+	return payload{}, incomplete("The request must carry the 'x-amz-content-sha256' header.")
+}
+
+func (v *Verifier) verifyHMAC(ctx context.Context, r *http.Request, p *authParams, bodyHash string) (*Result, error) {
+	sc, serr := v.checkScope(p)
+	if serr != nil {
+		return nil, serr
+	}
+	if err := v.checkTime(p); err != nil {
+		return nil, err
+	}
+	pl, perr := v.resolvePayload(r, p, bodyHash)
+	if perr != nil {
+		return nil, perr
+	}
+	if len(sc.AccessKeyID) == 0 || len(sc.AccessKeyID) > maxAccessKeyIDLen {
+		return nil, errInvalidToken()
+	}
+	cred, err := v.Keys.LookupAccessKey(ctx, sc.AccessKeyID)
+	if err != nil {
+		if errors.Is(err, ErrUnknownAccessKey) {
+			return nil, errInvalidToken()
+		}
+		return nil, &lookupError{err}
+	}
+	if cred.SessionToken != "" || p.hasToken {
+		if !p.hasToken || !ctEqualString(cred.SessionToken, p.token) {
+			return nil, errInvalidToken()
+		}
+	}
+	if cred.AccessKeyID == "" {
+		cred.AccessKeyID = sc.AccessKeyID
+	}
+
+	key := signingKeys.get(cred.SecretAccessKey, sc.Date, sc.Region, sc.Service)
+	s := getScratch()
+	defer putScratch(s)
+
+	path := requestPath(r)
+	try := func(path, payloadHash string) (bool, error) {
+		if err := s.buildCanonicalRequest(r, path, p.presigned, p.signedHeaders, payloadHash); err != nil {
+			return false, err
+		}
+		s.signature(key, p.algorithm, p.amzDate, sc.Scope)
+		return ctEqual(s.sig, p.signature), nil
+	}
+	ok, err := try(path, pl.hash)
+	if err != nil {
+		return nil, incomplete("The query string has more than 10000 parameters.")
+	}
+	if !ok {
+		// Keep what the primary attempt computed for the error.
+		mismatch := errMismatch()
+		mismatch.CanonicalRequest = string(s.canon)
+		mismatch.StringToSign = string(s.sts)
+		alts := [2]string{"", pl.alt}
+		if v.NormalizePath {
+			if np := normalizePath(path); np != path {
+				alts[0] = np
+			}
+		}
+		switch {
+		case alts[1] != "" && tryOK(try(path, alts[1])):
+			pl.hash, pl.unsigned = alts[1], true
+		case alts[0] != "" && tryOK(try(alts[0], pl.hash)):
+		case alts[0] != "" && alts[1] != "" && tryOK(try(alts[0], alts[1])):
+			pl.hash, pl.unsigned = alts[1], true
+		default:
+			return nil, mismatch
+		}
+	}
+
+	res := &Result{
+		Credential:            cred,
+		AccessKeyID:           sc.AccessKeyID,
+		SignedAt:              p.signedAt,
+		Region:                sc.Region,
+		Service:               sc.Service,
+		Algorithm:             p.algorithm,
+		Presigned:             p.presigned,
+		SignedHeaders:         p.signedHeaders,
+		PayloadHash:           pl.hash,
+		UnsignedPayload:       pl.unsigned,
+		PayloadHashFromHeader: pl.fromHeader,
+	}
+	if p.presigned && p.expires > 0 {
+		res.ExpiresAt = p.signedAt.Add(time.Duration(p.expires) * time.Second)
+	}
+	return res, nil
+}
+
+func tryOK(ok bool, err error) bool { return ok && err == nil }
