@@ -111,7 +111,7 @@ func TestListenersRulesAndGuards(t *testing.T) {
 		}
 	}
 	match := &types.RuleMatchMemberHttpMatch{Value: types.HttpMatch{
-		PathMatch: &types.PathMatch{Match: &types.PathMatchTypeMemberPrefix{Value: "/api"}},
+		PathMatch:     &types.PathMatch{Match: &types.PathMatchTypeMemberPrefix{Value: "/api"}},
 		HeaderMatches: []types.HeaderMatch{{Name: aws.String("x-env"), Match: &types.HeaderMatchTypeMemberExact{Value: "canary"}}}}}
 	r1 := need(c.CreateRule(ctx, &vpclattice.CreateRuleInput{ServiceIdentifier: svc.Id, ListenerIdentifier: l.Id,
 		Name: aws.String("api"), Priority: aws.Int32(10), Match: match, Action: forward(map[string]int32{*green.Id: 1})})).ok(t)
