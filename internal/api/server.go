@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -42,6 +43,7 @@ func New(svc *service.Service, verifier *sigv4.Verifier, log *slog.Logger) *Serv
 	}
 	s := &Server{svc: svc, verifier: verifier, log: log, native: http.NewServeMux()}
 	s.routes = s.table()
+	s.nativeRoutes()
 	return s
 }
 
@@ -159,7 +161,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx = service.WithCaller(ctx, model.Caller{Account: res.Credential.Account, PrincipalARN: res.Credential.PrincipalARN})
 	if strings.HasPrefix(r.URL.Path, NativePrefix) {
 		r2 := r.WithContext(ctx)
-		r2.Body = io.NopCloser(strings.NewReader(string(body)))
+		r2.Body = io.NopCloser(bytes.NewReader(body))
 		s.native.ServeHTTP(w, r2)
 		return
 	}

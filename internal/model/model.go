@@ -290,3 +290,22 @@ type Caller struct {
 	Account      string
 	PrincipalARN string
 }
+
+// VPC modes.
+const (
+	VPCModeHost  = "host"  // clients reach an ingress on a loopback address; targets are dialed from the host
+	VPCModeNetns = "netns" // a Linux network namespace (not yet)
+)
+
+// VPC is a Trellis-native network where clients and targets live. Traffic
+// is attributed to the VPC whose ingress it entered through.
+type VPC struct {
+	ID             string    `json:"vpcId"`
+	ARN            string    `json:"arn"`
+	Account        string    `json:"account"`
+	Mode           string    `json:"mode"`
+	IngressAddress string    `json:"ingressAddress"`
+	AutoCreated    bool      `json:"autoCreated,omitempty"`
+	CreatedAt      time.Time `json:"createdAt"`
+	UpdatedAt      time.Time `json:"updatedAt"`
+}

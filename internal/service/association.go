@@ -285,6 +285,9 @@ func (s *Service) CreateServiceNetworkVpcAssociation(ctx context.Context, in Cre
 			if err := s.quota(model.QuotaVpcAssociationsPerSN, sn.ID, n, 1); err != nil {
 				return nil, err
 			}
+			if err := s.ensureVPC(tx, c, in.VpcIdentifier); err != nil {
+				return nil, err
+			}
 			pdns := in.PrivateDNSEnabled
 			if pdns == nil {
 				pdns = boolPtr(true)

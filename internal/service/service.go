@@ -8,12 +8,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/trellis-net/trellis/internal/arn"
 	"github.com/trellis-net/trellis/internal/model"
 	"github.com/trellis-net/trellis/internal/store"
+	"github.com/trellis-net/trellis/internal/store/schema"
 )
 
 // Config configures a Service.
@@ -26,8 +28,11 @@ type Config struct {
 	Quotas   model.Quotas
 	// DrainTime is how long a deregistered target stays DRAINING (default 1 minute).
 	DrainTime time.Duration
-	Now       func() time.Time
-	NewID     func(arn.Kind) string
+	// IngressPrefix is where host-mode VPCs get their ingress addresses
+	// (default 127.171.0.0/16).
+	IngressPrefix netip.Prefix
+	Now           func() time.Time
+	NewID         func(arn.Kind) string
 }
 
 // Service implements the Lattice operations on a store.
@@ -62,6 +67,9 @@ func New(st store.Store, cfg Config) *Service {
 	}
 	if cfg.DrainTime == 0 {
 		cfg.DrainTime = time.Minute
+	}
+	if !cfg.IngressPrefix.IsValid() {
+		cfg.IngressPrefix = DefaultIngressPrefix
 	}
 	if cfg.Quotas == nil {
 		cfg.Quotas = model.Quotas{}
@@ -122,25 +130,28 @@ func cloneTags(t map[string]string) map[string]string {
 
 // ---- keys ----
 
+// Key prefixes, from the one schema the snapshot compiler reads too.
 const (
-	pfxServiceNetwork = "sn/"
-	pfxService        = "svc/"
-	pfxListener       = "lst/"  // lst/<svc>/<listener>
-	pfxRule           = "rule/" // rule/<listener>/<rule>
-	pfxTargetGroup    = "tg/"
-	pfxTarget         = "tgt/" // tgt/<tg>/<id>/<port>
-	pfxSNSA           = "snsa/"
-	pfxSNVA           = "snva/"
-	pfxAuthPolicy     = "authpolicy/"
-	pfxResourcePolicy = "resourcepolicy/"
-	pfxALS            = "als/"
-	pfxName           = "name/"   // name/<kind>/<account>/<name> -> id
-	pfxToken          = "token/"  // token/<account>/<op>/<token>
-	pfxTGRef          = "ref/tg/" // ref/tg/<tg>/<svc>/<rule> -> "" : rules that forward to a TG
-	pfxSNSAbySN       = "idx/snsa-sn/"
-	pfxSNSAbySvc      = "idx/snsa-svc/"
-	pfxSNVAbySN       = "idx/snva-sn/"
-	pfxSNVAbyVpc      = "idx/snva-vpc/"
+	pfxServiceNetwork = schema.ServiceNetwork
+	pfxService        = schema.Service
+	pfxListener       = schema.Listener
+	pfxRule           = schema.Rule
+	pfxTargetGroup    = schema.TargetGroup
+	pfxTarget         = schema.Target
+	pfxSNSA           = schema.SNSA
+	pfxSNVA           = schema.SNVA
+	pfxAuthPolicy     = schema.AuthPolicy
+	pfxResourcePolicy = schema.ResourcePolicy
+	pfxALS            = schema.ALS
+	pfxVPC            = schema.VPC
+	pfxName           = schema.Name
+	pfxToken          = schema.Token
+	pfxTGRef          = schema.TGRef
+	pfxSNSAbySN       = schema.SNSAbySN
+	pfxSNSAbySvc      = schema.SNSAbySvc
+	pfxSNVAbySN       = schema.SNVAbySN
+	pfxSNVAbyVpc      = schema.SNVAbyVpc
+	pfxVPCAddr        = schema.VPCAddr
 )
 
 func nameKey(kind arn.Kind, account, name string) string {

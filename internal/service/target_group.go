@@ -195,6 +195,11 @@ func (s *Service) CreateTargetGroup(ctx context.Context, in CreateTargetGroupInp
 			if err := tx.Put(nk, []byte(tg.ID)); err != nil {
 				return nil, err
 			}
+			if tg.Config != nil && tg.Config.VpcIdentifier != "" {
+				if err := s.ensureVPC(tx, c, tg.Config.VpcIdentifier); err != nil {
+					return nil, err
+				}
+			}
 			return tg, putJSON(tx, pfxTargetGroup+tg.ID, tg)
 		})
 		return err

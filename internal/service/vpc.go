@@ -1,0 +1,188 @@
+package service
+
+import (
+	"context"
+	"net/netip"
+
+	"github.com/trellis-net/trellis/internal/model"
+	"github.com/trellis-net/trellis/internal/store"
+)
+
+// DefaultIngressPrefix is where host-mode VPCs get their ingress addresses.
+var DefaultIngressPrefix = netip.MustParsePrefix("127.171.0.0/16")
+
+func (s *Service) vpcARN(account, id string) string {
+	return "arn:" + s.cfg.Partition + ":ec2:" + s.cfg.Region + ":" + account + ":vpc/" + id
+}
+
+// allocateIngress returns the lowest free address of the ingress prefix.
+func (s *Service) allocateIngress(tx store.ReadTx) (netip.Addr, error) {
+	p := s.cfg.IngressPrefix
+	for a := p.Addr().Next(); p.Contains(a); a = a.Next() {
+		if !a.Next().IsValid() || !p.Contains(a.Next()) {
+			break // keep the last address of the range free, like a broadcast address
+		}
+		_, taken, err := tx.Get(pfxVPCAddr + a.String())
+		if err != nil {
+			return netip.Addr{}, err
+		}
+		if !taken {
+			return a, nil
+		}
+	}
+	return netip.Addr{}, model.QuotaExceeded(model.Quota{Name: "vpcs", Code: "ingress-addresses", ResourceType: "VPC",
+		Description: "Ingress addresses in " + p.String()}, "", p.Addr().BitLen())
+}
+
+func (s *Service) newVPC(tx store.Tx, c model.Caller, id, mode string, auto bool) (*model.VPC, error) {
+	addr, err := s.allocateIngress(tx)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	v := &model.VPC{ID: id, ARN: s.vpcARN(c.Account, id), Account: c.Account, Mode: mode,
+		IngressAddress: addr.String(), AutoCreated: auto, CreatedAt: now, UpdatedAt: now}
+	if err := tx.Put(pfxVPCAddr+v.IngressAddress, []byte(id)); err != nil {
+		return nil, err
+	}
+	return v, putJSON(tx, pfxVPC+id, v)
+}
+
+// ensureVPC creates a host-mode VPC the first time a resource refers to it.
+func (s *Service) ensureVPC(tx store.Tx, c model.Caller, id string) error {
+	v, err := getJSON[model.VPC](tx, pfxVPC+id)
+	if err != nil || v != nil {
+		return err
+	}
+	_, err = s.newVPC(tx, c, id, model.VPCModeHost, true)
+	return err
+}
+
+// PutVPC declares a VPC (creating it, or keeping it as it is when it
+// exists). Only host mode is supported so far.
+func (s *Service) PutVPC(ctx context.Context, id, mode string) (*model.VPC, bool, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	var v model.Validator
+	if !model.ValidVpcID(id) {
+		v.Addf("vpcId", "vpcId must be vpc- followed by 8 or 17 hexadecimal characters")
+	}
+	switch mode {
+	case "", model.VPCModeHost:
+	case model.VPCModeNetns:
+		v.Addf("mode", "mode netns (Linux network namespaces) is not supported yet; use host")
+	default:
+		v.Addf("mode", "mode must be host")
+	}
+	if err := v.Err(); err != nil {
+		return nil, false, err
+	}
+	var out *model.VPC
+	created := false
+	err = s.update(ctx, func(tx store.Tx) error {
+		cur, err := getJSON[model.VPC](tx, pfxVPC+id)
+		if err != nil {
+			return err
+		}
+		if cur != nil {
+			if cur.Account != c.Account {
+				return model.Conflict("VPC", id, "VPC %s belongs to another account", id)
+			}
+			if cur.AutoCreated {
+				cur.AutoCreated = false
+				cur.UpdatedAt = s.now()
+				if err := putJSON(tx, pfxVPC+id, cur); err != nil {
+					return err
+				}
+			}
+			out = cur
+			return nil
+		}
+		created = true
+		out, err = s.newVPC(tx, c, id, model.VPCModeHost, false)
+		return err
+	})
+	return out, created, err
+}
+
+func (s *Service) loadVPC(tx store.ReadTx, c model.Caller, id string) (*model.VPC, error) {
+	if !model.ValidVpcID(id) {
+		return nil, model.Invalid("vpcId", "vpcId must be vpc- followed by 8 or 17 hexadecimal characters")
+	}
+	v, err := getJSON[model.VPC](tx, pfxVPC+id)
+	if err != nil {
+		return nil, err
+	}
+	if v == nil || v.Account != c.Account {
+		return nil, model.NotFound("VPC", id)
+	}
+	return v, nil
+}
+
+// GetVPC describes a VPC.
+func (s *Service) GetVPC(ctx context.Context, id string) (*model.VPC, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out *model.VPC
+	err = s.view(ctx, func(tx store.ReadTx) error {
+		out, err = s.loadVPC(tx, c, id)
+		return err
+	})
+	return out, err
+}
+
+// ListVPCs lists the caller's VPCs.
+func (s *Service) ListVPCs(ctx context.Context, p Page) ([]*model.VPC, string, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	var out []*model.VPC
+	var next string
+	err = s.view(ctx, func(tx store.ReadTx) error {
+		out, next, err = listPage(tx, pfxVPC, p, func(v *model.VPC) bool { return v.Account == c.Account })
+		return err
+	})
+	return out, next, err
+}
+
+// DeleteVPC removes a VPC no association or target group refers to.
+func (s *Service) DeleteVPC(ctx context.Context, id string) error {
+	c, err := caller(ctx)
+	if err != nil {
+		return err
+	}
+	return s.update(ctx, func(tx store.Tx) error {
+		v, err := s.loadVPC(tx, c, id)
+		if err != nil {
+			return err
+		}
+		if busy, err := hasPrefix(tx, pfxSNVAbyVpc+id+"/"); err != nil || busy {
+			if err != nil {
+				return err
+			}
+			return model.Conflict("VPC", id, "VPC %s is associated with a service network; delete the association first", id)
+		}
+		var tg string
+		if err := scanJSON(tx, pfxTargetGroup, func(_ string, g *model.TargetGroup) (bool, error) {
+			if g.Config != nil && g.Config.VpcIdentifier == id {
+				tg = g.ID
+				return false, nil
+			}
+			return true, nil
+		}); err != nil {
+			return err
+		}
+		if tg != "" {
+			return model.Conflict("VPC", id, "target group %s is in VPC %s; delete it first", tg, id)
+		}
+		if err := tx.Delete(pfxVPCAddr + v.IngressAddress); err != nil {
+			return err
+		}
+		return tx.Delete(pfxVPC + id)
+	})
+}

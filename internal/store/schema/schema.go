@@ -1,0 +1,30 @@
+// Package schema is the key layout of Trellis's store: which prefix holds
+// which entity. The service layer writes through it and the snapshot
+// compiler reads through it, so neither needs the other. Values are the JSON
+// of internal/model entities.
+package schema
+
+// Key prefixes. Children live under their parent so a prefix scan lists them.
+const (
+	ServiceNetwork = "sn/"
+	Service        = "svc/"
+	Listener       = "lst/"  // lst/<svc>/<listener>
+	Rule           = "rule/" // rule/<listener>/<rule>
+	TargetGroup    = "tg/"
+	Target         = "tgt/" // tgt/<tg>/<id>/<port>
+	SNSA           = "snsa/"
+	SNVA           = "snva/"
+	AuthPolicy     = "authpolicy/"     // authpolicy/<sn-or-svc id>
+	ResourcePolicy = "resourcepolicy/" // resourcepolicy/<sn-or-svc id>
+	ALS            = "als/"
+	VPC            = "vpc/"    // Trellis-native VPCs
+	Name           = "name/"   // name/<kind>/<account>/<name> -> id
+	Token          = "token/"  // token/<account>/<op>/<token>
+	TGRef          = "ref/tg/" // ref/tg/<tg>/<svc>/<rule>: rules that forward to a target group
+	SNSAbySN       = "idx/snsa-sn/"
+	SNSAbySvc      = "idx/snsa-svc/"
+	SNVAbySN       = "idx/snva-sn/"
+	SNVAbyVpc      = "idx/snva-vpc/"
+	VPCAddr        = "idx/vpc-addr/" // idx/vpc-addr/<ingress address> -> vpc id
+	Meta           = "meta/"
+)
