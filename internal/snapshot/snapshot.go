@@ -1,0 +1,186 @@
+// Package snapshot compiles the store's state into the immutable routing
+// state the data plane reads: per VPC, host → service → listener (by port)
+// → rules in priority order → weighted target groups → targets.
+//
+// Compile is a pure function of the state (golden-tested); a Holder keeps
+// the current *Snapshot in an atomic.Pointer, swapped whole on every change
+// and never mutated after it is published, so the request path loads it once
+// per request without locks. Live state that must survive a swap (health,
+// connection pools, counters) is keyed by target outside the snapshot.
+//
+// snapshot imports store, store/schema, model and arn; never service or api.
+package snapshot
+
+import (
+	"net/netip"
+	"sync/atomic"
+
+	"github.com/trellis-net/trellis/internal/model"
+)
+
+// Snapshot is one compiled revision of the state.
+type Snapshot struct {
+	Revision int64
+	Region   string
+	// VPCs by ID.
+	VPCs map[string]*VPC
+	// ByIngress maps an ingress address to its VPC.
+	ByIngress map[netip.Addr]*VPC
+	// TargetGroups by ID: every target group, used or not (the health checker
+	// checks those a listener uses: InUse).
+	TargetGroups map[string]*TargetGroup
+}
+
+// VPC is a network clients call from.
+type VPC struct {
+	ID      string
+	ARN     string // arn:aws:ec2:REGION:ACCOUNT:vpc/ID — x-amzn-lattice-network SourceVpcArn
+	Account string
+	Mode    string
+	Ingress netip.Addr
+	// ServiceNetwork is the network the VPC is associated with, or nil.
+	ServiceNetwork *ServiceNetwork
+	// Hosts maps a lowercased host name (generated DNS name or custom
+	// domain) to a service reachable from this VPC: both the VPC and the
+	// service are associated with ServiceNetwork (the double association).
+	Hosts map[string]*Service
+	// Ports are the listener ports of the reachable services, sorted: the
+	// ingress listens on Ingress:port for each.
+	Ports []int
+}
+
+// ServiceNetwork is a network with its auth settings.
+type ServiceNetwork struct {
+	ID         string
+	ARN        string
+	Name       string
+	Account    string
+	AuthType   string
+	AuthPolicy string // raw JSON; compiled by the auth issue's policy engine
+}
+
+// Service is a callable service. Shared by every VPC that can reach it.
+type Service struct {
+	ID           string
+	ARN          string
+	Name         string
+	Account      string
+	DNSName      string
+	CustomDomain string
+	AuthType     string
+	AuthPolicy   string
+	// Listeners by port.
+	Listeners map[int]*Listener
+}
+
+// Listener is a protocol and port of a service.
+type Listener struct {
+	ID       string
+	ARN      string
+	Protocol string
+	Port     int
+	// Rules in evaluation order: custom rules by ascending priority, then
+	// the default rule (which always matches).
+	Rules []*Rule
+}
+
+// Rule is a compiled rule.
+type Rule struct {
+	ID        string
+	ARN       string
+	Name      string
+	Priority  int
+	IsDefault bool
+	Match     Match
+	Action    Action
+}
+
+// Match is a compiled HTTP match; every present criterion must hold.
+type Match struct {
+	Method  string // exact, case-sensitive; "" matches any
+	Path    *PathMatch
+	Headers []HeaderMatch
+}
+
+// PathMatch compares the request path.
+type PathMatch struct {
+	Exact         bool   // exact match, else prefix
+	Value         string // lowercased when !CaseSensitive
+	CaseSensitive bool
+}
+
+// Header match kinds.
+const (
+	HeaderExact = iota
+	HeaderPrefix
+	HeaderContains
+)
+
+// HeaderMatch compares one request header.
+type HeaderMatch struct {
+	Name          string // canonical MIME header key
+	Kind          int
+	Value         string // lowercased when !CaseSensitive
+	CaseSensitive bool
+}
+
+// Action is what a matching rule does: a fixed response, or a weighted
+// forward.
+type Action struct {
+	FixedStatus int // 404 or 500; 0 for a forward
+	Forward     []WeightedTargetGroup
+	// TotalWeight is the sum of the weights; 0 means no target group takes
+	// traffic (every weight is 0).
+	TotalWeight int
+}
+
+// WeightedTargetGroup is one target group of a forward action.
+type WeightedTargetGroup struct {
+	TargetGroup *TargetGroup
+	Weight      int
+	// Cumulative is the sum of the weights up to and including this one, so
+	// a pick is a search for the first Cumulative > n in [0, TotalWeight).
+	Cumulative int
+}
+
+// TargetGroup is a compiled target group.
+type TargetGroup struct {
+	ID                 string
+	ARN                string
+	Name               string
+	Account            string
+	Type               string // IP, INSTANCE, LAMBDA, ALB
+	Protocol           string // HTTP, HTTPS, TCP
+	ProtocolVersion    string // HTTP1, HTTP2, GRPC
+	Port               int
+	VpcID              string
+	LambdaEventVersion string
+	HealthCheck        *model.HealthCheckConfig // with defaults filled; nil for LAMBDA/ALB
+	// InUse reports whether some listener rule forwards to the group.
+	InUse bool
+	// ServiceIDs lists the services using it.
+	ServiceIDs []string
+	// Targets that take new requests (registered, not draining).
+	Targets []*Target
+	// Draining targets: no new requests, still health-checked for status.
+	Draining []*Target
+}
+
+// Target is one registered target.
+type Target struct {
+	ID   string // IP address, instance ID, or ARN
+	Port int
+	// Addr is where to dial in host mode (IP targets); invalid otherwise.
+	Addr netip.AddrPort
+	// Key identifies the target across snapshots: "<tg>/<id>/<port>".
+	Key string
+}
+
+// Holder publishes the current snapshot.
+type Holder struct{ p atomic.Pointer[Snapshot] }
+
+// Load returns the current snapshot (never nil once Store was called).
+func (h *Holder) Load() *Snapshot { return h.p.Load() }
+
+// Store publishes s.
+func (h *Holder) Store(s *Snapshot) { h.p.Store(s) }
