@@ -1,0 +1,262 @@
+package snapshot
+
+import (
+	"net/netip"
+	"net/textproto"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/trellis-net/trellis/internal/model"
+)
+
+// Options are the inputs of Compile besides the state.
+type Options struct {
+	Region    string
+	Partition string // default "aws"
+	// Now and DrainTime decide which deregistered targets still drain.
+	Now       time.Time
+	DrainTime time.Duration
+}
+
+// Compile turns a state into a snapshot. It is a pure function: the same
+// state and options give the same snapshot.
+func Compile(st *State, o Options) *Snapshot {
+	if o.Partition == "" {
+		o.Partition = "aws"
+	}
+	snap := &Snapshot{Revision: st.Revision, Region: o.Region, VPCs: map[string]*VPC{},
+		ByIngress: map[netip.Addr]*VPC{}, TargetGroups: map[string]*TargetGroup{}}
+
+	// Target groups and their targets.
+	for _, tg := range st.TargetGroups {
+		c := &TargetGroup{ID: tg.ID, ARN: tg.ARN, Name: tg.Name, Account: tg.Account, Type: tg.Type}
+		if cfg := tg.Config; cfg != nil {
+			c.Protocol, c.ProtocolVersion, c.VpcID = cfg.Protocol, cfg.ProtocolVersion, cfg.VpcIdentifier
+			c.LambdaEventVersion = cfg.LambdaEventStructureVersion
+			if cfg.Port != nil {
+				c.Port = *cfg.Port
+			}
+			if cfg.HealthCheck != nil {
+				c.HealthCheck = model.WithHealthCheckDefaults(cfg.HealthCheck, cfg.ProtocolVersion)
+			}
+		}
+		snap.TargetGroups[tg.ID] = c
+	}
+	sort.Slice(st.Targets, func(i, j int) bool { return targetLess(st.Targets[i], st.Targets[j]) })
+	for _, t := range st.Targets {
+		tg := snap.TargetGroups[t.TargetGroupID]
+		if tg == nil {
+			continue
+		}
+		ct := &Target{ID: t.ID, Port: t.Port, Key: TargetKey(t.TargetGroupID, t.ID, t.Port)}
+		if tg.Type == model.TargetGroupTypeIP {
+			if a, err := netip.ParseAddr(t.ID); err == nil && t.Port > 0 && t.Port < 65536 {
+				ct.Addr = netip.AddrPortFrom(a, uint16(t.Port))
+			}
+		}
+		switch {
+		case t.DeregisteredAt == nil:
+			tg.Targets = append(tg.Targets, ct)
+		case o.Now.Before(t.DeregisteredAt.Add(o.DrainTime)):
+			tg.Draining = append(tg.Draining, ct)
+		}
+	}
+
+	// Auth policies by owner.
+	policies := map[string]string{}
+	for _, p := range st.AuthPolicies {
+		policies[p.ResourceID] = p.Policy
+	}
+
+	// Services, listeners, rules.
+	services := map[string]*Service{}
+	for _, s := range st.Services {
+		cs := &Service{ID: s.ID, ARN: s.ARN, Name: s.Name, Account: s.Account, CustomDomain: strings.ToLower(s.CustomDomainName),
+			AuthType: s.AuthType, AuthPolicy: policies[s.ID], Listeners: map[int]*Listener{}}
+		if s.DNS != nil {
+			cs.DNSName = strings.ToLower(s.DNS.DomainName)
+		}
+		services[s.ID] = cs
+	}
+	listeners := map[string]*Listener{}
+	for _, l := range st.Listeners {
+		svc := services[l.ServiceID]
+		if svc == nil {
+			continue
+		}
+		cl := &Listener{ID: l.ID, ARN: l.ARN, Protocol: l.Protocol, Port: l.Port}
+		svc.Listeners[l.Port] = cl
+		listeners[l.ID] = cl
+	}
+	for _, r := range st.Rules {
+		l := listeners[r.ListenerID]
+		if l == nil {
+			continue
+		}
+		cr := &Rule{ID: r.ID, ARN: r.ARN, Name: r.Name, Priority: r.Priority, IsDefault: r.IsDefault,
+			Match: compileMatch(r.Match), Action: compileAction(r.Action, snap.TargetGroups)}
+		l.Rules = append(l.Rules, cr)
+		for _, w := range cr.Action.Forward {
+			w.TargetGroup.InUse = true
+			if !contains(w.TargetGroup.ServiceIDs, r.ServiceID) {
+				w.TargetGroup.ServiceIDs = append(w.TargetGroup.ServiceIDs, r.ServiceID)
+			}
+		}
+	}
+	for _, l := range listeners {
+		sort.Slice(l.Rules, func(i, j int) bool {
+			a, b := l.Rules[i], l.Rules[j]
+			if a.IsDefault != b.IsDefault {
+				return b.IsDefault
+			}
+			if a.Priority != b.Priority {
+				return a.Priority < b.Priority
+			}
+			return a.ID < b.ID
+		})
+	}
+	for _, tg := range snap.TargetGroups {
+		sort.Strings(tg.ServiceIDs)
+	}
+
+	// Networks and who is associated with what.
+	networks := map[string]*ServiceNetwork{}
+	for _, sn := range st.ServiceNetworks {
+		networks[sn.ID] = &ServiceNetwork{ID: sn.ID, ARN: sn.ARN, Name: sn.Name, Account: sn.Account,
+			AuthType: sn.AuthType, AuthPolicy: policies[sn.ID]}
+	}
+	servicesIn := map[string][]*Service{}
+	for _, a := range st.SNSAs {
+		if svc := services[a.ServiceID]; svc != nil && networks[a.ServiceNetworkID] != nil {
+			servicesIn[a.ServiceNetworkID] = append(servicesIn[a.ServiceNetworkID], svc)
+		}
+	}
+	networkOf := map[string]*ServiceNetwork{}
+	for _, a := range st.SNVAs {
+		if sn := networks[a.ServiceNetworkID]; sn != nil {
+			networkOf[a.VpcID] = sn
+		}
+	}
+
+	// VPCs: the double association decides which hosts each one reaches.
+	for _, v := range st.VPCs {
+		addr, err := netip.ParseAddr(v.IngressAddress)
+		if err != nil {
+			continue
+		}
+		cv := &VPC{ID: v.ID, ARN: v.ARN, Account: v.Account, Mode: v.Mode, Ingress: addr, Hosts: map[string]*Service{},
+			ServiceNetwork: networkOf[v.ID]}
+		if cv.ServiceNetwork != nil {
+			ports := map[int]bool{}
+			svcs := servicesIn[cv.ServiceNetwork.ID]
+			sort.Slice(svcs, func(i, j int) bool { return svcs[i].ID < svcs[j].ID })
+			for _, svc := range svcs {
+				if svc.DNSName != "" {
+					cv.Hosts[svc.DNSName] = svc
+				}
+				if svc.CustomDomain != "" {
+					cv.Hosts[svc.CustomDomain] = svc
+				}
+				for port, l := range svc.Listeners {
+					if l.Protocol == model.ProtocolHTTP {
+						ports[port] = true
+					}
+				}
+			}
+			for p := range ports {
+				cv.Ports = append(cv.Ports, p)
+			}
+			sort.Ints(cv.Ports)
+		}
+		snap.VPCs[cv.ID] = cv
+		snap.ByIngress[addr] = cv
+	}
+	return snap
+}
+
+// TargetKey is the key of a target's live state: "<tg>/<id>/<port>".
+func TargetKey(tgID, targetID string, port int) string {
+	return tgID + "/" + targetID + "/" + strconv.Itoa(port)
+}
+
+func targetLess(a, b *model.Target) bool {
+	if a.TargetGroupID != b.TargetGroupID {
+		return a.TargetGroupID < b.TargetGroupID
+	}
+	if a.ID != b.ID {
+		return a.ID < b.ID
+	}
+	return a.Port < b.Port
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func compileMatch(m *model.RuleMatch) Match {
+	if m == nil || m.HTTPMatch == nil {
+		return Match{}
+	}
+	h := m.HTTPMatch
+	out := Match{Method: h.Method}
+	if pm := h.PathMatch; pm != nil {
+		cs := pm.CaseSensitive != nil && *pm.CaseSensitive
+		p := &PathMatch{CaseSensitive: cs}
+		if pm.Match.Exact != nil {
+			p.Exact, p.Value = true, *pm.Match.Exact
+		} else if pm.Match.Prefix != nil {
+			p.Value = *pm.Match.Prefix
+		}
+		if !cs {
+			p.Value = strings.ToLower(p.Value)
+		}
+		out.Path = p
+	}
+	for _, hm := range h.HeaderMatches {
+		cs := hm.CaseSensitive != nil && *hm.CaseSensitive
+		c := HeaderMatch{Name: textproto.CanonicalMIMEHeaderKey(hm.Name), CaseSensitive: cs}
+		switch {
+		case hm.Match.Exact != nil:
+			c.Kind, c.Value = HeaderExact, *hm.Match.Exact
+		case hm.Match.Prefix != nil:
+			c.Kind, c.Value = HeaderPrefix, *hm.Match.Prefix
+		case hm.Match.Contains != nil:
+			c.Kind, c.Value = HeaderContains, *hm.Match.Contains
+		}
+		if !cs {
+			c.Value = strings.ToLower(c.Value)
+		}
+		out.Headers = append(out.Headers, c)
+	}
+	return out
+}
+
+func compileAction(a model.RuleAction, tgs map[string]*TargetGroup) Action {
+	if a.FixedResponse != nil && a.FixedResponse.StatusCode != nil {
+		return Action{FixedStatus: *a.FixedResponse.StatusCode}
+	}
+	var out Action
+	if a.Forward == nil {
+		return Action{FixedStatus: 500}
+	}
+	for _, w := range a.Forward.TargetGroups {
+		tg := tgs[w.TargetGroupIdentifier]
+		if tg == nil {
+			continue
+		}
+		weight := 1
+		if w.Weight != nil {
+			weight = *w.Weight
+		}
+		out.TotalWeight += weight
+		out.Forward = append(out.Forward, WeightedTargetGroup{TargetGroup: tg, Weight: weight, Cumulative: out.TotalWeight})
+	}
+	return out
+}

@@ -1,0 +1,122 @@
+package snapshot
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/trellis-net/trellis/internal/store"
+)
+
+// Watcher keeps a Holder current: it compiles the store's state at start
+// and again after every committed change (debounced, so a burst of writes
+// costs one compile), then tells its subscribers.
+type Watcher struct {
+	Store    store.Store
+	Holder   *Holder
+	Options  Options
+	Debounce time.Duration // default 5ms
+	Logger   *slog.Logger
+	// Refresh recompiles at least this often even without changes, so that
+	// drained targets leave the snapshot (default: the drain time).
+	Refresh time.Duration
+
+	mu   sync.Mutex
+	subs []chan struct{}
+}
+
+// Subscribe returns a channel that receives a value after every swap
+// (coalesced). Call before Start.
+func (w *Watcher) Subscribe() <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	w.mu.Lock()
+	w.subs = append(w.subs, ch)
+	w.mu.Unlock()
+	return ch
+}
+
+// Name names the runner.
+func (w *Watcher) Name() string { return "snapshot-watcher" }
+
+// Start compiles the first snapshot synchronously, then follows the store
+// until ctx ends.
+func (w *Watcher) Start(ctx context.Context) error {
+	if w.Debounce == 0 {
+		w.Debounce = 5 * time.Millisecond
+	}
+	if w.Logger == nil {
+		w.Logger = slog.Default()
+	}
+	if w.Refresh == 0 {
+		w.Refresh = w.Options.DrainTime
+		if w.Refresh <= 0 {
+			w.Refresh = time.Minute
+		}
+	}
+	changes := w.Store.Watch(ctx)
+	if err := w.compile(ctx); err != nil {
+		return err
+	}
+	go w.loop(ctx, changes)
+	return nil
+}
+
+func (w *Watcher) loop(ctx context.Context, changes <-chan int64) {
+	tick := time.NewTicker(w.Refresh)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case _, ok := <-changes:
+			if !ok {
+				return
+			}
+			// Debounce: let a burst of writes land, then compile once.
+			timer := time.NewTimer(w.Debounce)
+		drain:
+			for {
+				select {
+				case <-changes:
+				case <-timer.C:
+					break drain
+				case <-ctx.Done():
+					timer.Stop()
+					return
+				}
+			}
+		case <-tick.C:
+		}
+		if err := w.compile(ctx); err != nil && ctx.Err() == nil {
+			w.Logger.Error("compile snapshot", "err", err)
+		}
+	}
+}
+
+func (w *Watcher) compile(ctx context.Context) error {
+	start := time.Now()
+	var st *State
+	err := w.Store.View(ctx, func(tx store.ReadTx) error {
+		var err error
+		st, err = Load(tx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	o := w.Options
+	o.Now = time.Now()
+	snap := Compile(st, o)
+	w.Holder.Store(snap)
+	w.Logger.Debug("snapshot compiled", "revision", snap.Revision, "took", time.Since(start))
+	w.mu.Lock()
+	for _, ch := range w.subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+	w.mu.Unlock()
+	return nil
+}
