@@ -29,9 +29,9 @@ func accessLogSubscriptionCmd() *cobra.Command {
 		verb(verbSpec[createIn]{
 			use:     "create",
 			short:   "Create an access log subscription (CreateAccessLogSubscription)",
-			example: "  trellis access-log-subscription create --resource svc-0123 --destination-arn arn:aws:logs:us-east-1:111122223333:log-group:lattice",
+			example: "  trellis access-log-subscription create --resource orders --destination-arn arn:aws:logs:us-east-1:111122223333:log-group:lattice",
 			flags: func(fs *pflag.FlagSet) {
-				fs.String(flagResource, "", "service or service network ID or ARN")
+				fs.String(flagResource, "", "service or service network name, ID or ARN")
 				fs.String(flagDestinationArn, "", "ARN of the log destination")
 				fs.String("service-network-log-type", "", enumHelp("log type for service networks", enumValues(types.ServiceNetworkLogType("").Values())))
 				addTagFlags(fs)
@@ -68,7 +68,7 @@ func accessLogSubscriptionCmd() *cobra.Command {
 			use:   "list",
 			short: "List the access log subscriptions of a resource (ListAccessLogSubscriptions)",
 			flags: func(fs *pflag.FlagSet) {
-				fs.String(flagResource, "", "service or service network ID or ARN")
+				fs.String(flagResource, "", "service or service network name, ID or ARN")
 			},
 			apply: func(cmd *cobra.Command, in *listIn) error {
 				setString(cmd, flagResource, &in.ResourceIdentifier)

@@ -27,10 +27,10 @@ func snsaCmd() *cobra.Command {
 		verb(verbSpec[createIn]{
 			use:     "create",
 			short:   "Associate a service with a service network (CreateServiceNetworkServiceAssociation)",
-			example: "  trellis snsa create --service-network sn-0123 --service svc-0123",
+			example: "  trellis snsa create --service-network prod --service orders",
 			flags: func(fs *pflag.FlagSet) {
-				fs.String(flagServiceNetwork, "", "service network ID or ARN")
-				fs.String(flagService, "", "service ID or ARN")
+				fs.String(flagServiceNetwork, "", "service network name, ID or ARN")
+				fs.String(flagService, "", "service name, ID or ARN")
 				addTagFlags(fs)
 			},
 			apply: func(cmd *cobra.Command, in *createIn) error {
@@ -64,8 +64,8 @@ func snsaCmd() *cobra.Command {
 			use:   "list",
 			short: "List service network service associations (ListServiceNetworkServiceAssociations)",
 			flags: func(fs *pflag.FlagSet) {
-				fs.String(flagServiceNetwork, "", "only associations of this service network")
-				fs.String(flagService, "", "only associations of this service")
+				fs.String(flagServiceNetwork, "", "only associations of this service network (name, ID or ARN)")
+				fs.String(flagService, "", "only associations of this service (name, ID or ARN)")
 			},
 			apply: func(cmd *cobra.Command, in *listIn) error {
 				setString(cmd, flagServiceNetwork, &in.ServiceNetworkIdentifier)
@@ -116,9 +116,9 @@ func snvaCmd() *cobra.Command {
 		verb(verbSpec[createIn]{
 			use:     "create",
 			short:   "Associate a VPC with a service network (CreateServiceNetworkVpcAssociation)",
-			example: "  trellis snva create --service-network sn-0123 --vpc vpc-0123 --security-group-id sg-0123",
+			example: "  trellis snva create --service-network prod --vpc vpc-0123 --security-group-id sg-0123",
 			flags: func(fs *pflag.FlagSet) {
-				fs.String(flagServiceNetwork, "", "service network ID or ARN")
+				fs.String(flagServiceNetwork, "", "service network name, ID or ARN")
 				fs.String(flagVPC, "", "VPC identifier")
 				fs.StringArray(flagSecurityGroupID, nil, "security group ID (repeatable)")
 				fs.Bool("private-dns-enabled", false, "enable private DNS for the association")
@@ -166,7 +166,7 @@ func snvaCmd() *cobra.Command {
 			use:   "list",
 			short: "List service network VPC associations (ListServiceNetworkVpcAssociations)",
 			flags: func(fs *pflag.FlagSet) {
-				fs.String(flagServiceNetwork, "", "only associations of this service network")
+				fs.String(flagServiceNetwork, "", "only associations of this service network (name, ID or ARN)")
 				fs.String(flagVPC, "", "only associations of this VPC")
 			},
 			apply: func(cmd *cobra.Command, in *listIn) error {

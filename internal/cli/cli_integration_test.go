@@ -3,7 +3,12 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -13,8 +18,9 @@ import (
 
 // trellisCLI runs CLI commands in-process against a real server.
 type trellisCLI struct {
-	t   *testing.T
-	srv *apptest.Server
+	t        *testing.T
+	srv      *apptest.Server
+	endpoint string // the server's, or a recording proxy's
 }
 
 func startCLI(t *testing.T) *trellisCLI {
@@ -28,12 +34,51 @@ func startCLI(t *testing.T) *trellisCLI {
 	t.Setenv(envRootAccessKeyID, "")
 	t.Setenv(envRootSecretAccessKey, "")
 	t.Setenv(envDataDir, t.TempDir()) // no credentials.json there
-	return &trellisCLI{t: t, srv: srv}
+	return &trellisCLI{t: t, srv: srv, endpoint: srv.Endpoint}
 }
 
 func (c *trellisCLI) exec(args ...string) result {
-	full := append([]string{"--endpoint", c.srv.Endpoint, "--region", c.srv.Region}, args...)
+	full := append([]string{"--endpoint", c.endpoint, "--region", c.srv.Region}, args...)
 	return runCLI("", full...)
+}
+
+// writeRecorder remembers the requests, other than GETs, that went through a
+// proxy in front of the server.
+type writeRecorder struct {
+	mu     sync.Mutex
+	writes []string
+}
+
+// take returns the requests recorded since the last call.
+func (w *writeRecorder) take() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := w.writes
+	w.writes = nil
+	return out
+}
+
+// recordWrites sends the following commands through a reverse proxy that
+// records every request that may change something.
+func (c *trellisCLI) recordWrites() *writeRecorder {
+	c.t.Helper()
+	target, err := url.Parse(c.srv.Endpoint)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	w := &writeRecorder{}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			w.mu.Lock()
+			w.writes = append(w.writes, r.Method+" "+r.URL.Path)
+			w.mu.Unlock()
+		}
+		proxy.ServeHTTP(rw, r)
+	}))
+	c.t.Cleanup(srv.Close)
+	c.endpoint = srv.URL
+	return w
 }
 
 // ok runs a command that must succeed and returns its JSON output.
@@ -439,4 +484,127 @@ func TestCLIUpdatesAndOtherNouns(t *testing.T) {
 	c.ok("listener", "delete", "--service", svcID, lnID)
 	c.ok("tg", "delete", tgID)
 	c.ok("svc", "delete", svcID)
+}
+
+// TestCLIResolvesNames gives names where the API wants identifiers.
+func TestCLIResolvesNames(t *testing.T) {
+	c := startCLI(t)
+	sn := c.ok("sn", "create", "--name", "names-net")
+	snID := str(t, sn, "id")
+	svc := c.ok("svc", "create", "--name", "orders")
+	svcID, svcArn := str(t, svc, "id"), str(t, svc, "arn")
+	tgID := str(t, c.ok("tg", "create", "--name", "web-a", "--type", "IP", "--port", "8080", "--protocol", "HTTP",
+		"--vpc", "vpc-0123456789abcdef0"), "id")
+	writes := c.recordWrites()
+
+	ln := c.ok("listener", "create", "--service", "orders", "--name", "web", "--protocol", "HTTP", "--port", "80",
+		"--default-forward", "web-a=100")
+	lnID := str(t, ln, "id")
+	if got := str(t, ln, "serviceId"); got != svcID {
+		t.Errorf("listener serviceId = %q, want %q", got, svcID)
+	}
+	want := canon(t, fmt.Sprintf(`{"forward":{"targetGroups":[{"targetGroupIdentifier":%q,"weight":100}]}}`, tgID))
+	if got := sub(t, ln, "defaultAction"); got != want {
+		t.Errorf("listener defaultAction = %s, want %s", got, want)
+	}
+
+	snsa := c.ok("snsa", "create", "--service-network", "names-net", "--service", "orders")
+	gotSnsa := c.ok("snsa", "get", str(t, snsa, "id"))
+	if str(t, gotSnsa, "serviceId") != svcID || str(t, gotSnsa, "serviceNetworkId") != snID {
+		t.Errorf("snsa get = %v", gotSnsa)
+	}
+	if items := c.ok("snsa", "list", "--service", "orders")["items"].([]any); len(items) != 1 {
+		t.Errorf("snsa list --service orders = %v", items)
+	}
+
+	reg := c.ok("target-group", "register-targets", "--target-group", "web-a", "--target", "127.0.0.1:8080")
+	if n := len(reg["successful"].([]any)); n != 1 {
+		t.Errorf("register-targets = %v", reg)
+	}
+	if items := c.ok("tg", "list-targets", "web-a")["items"].([]any); len(items) != 1 {
+		t.Errorf("list-targets web-a = %v", items)
+	}
+
+	if got := str(t, c.ok("service", "get", "orders"), "id"); got != svcID {
+		t.Errorf("service get orders: id = %q, want %q", got, svcID)
+	}
+
+	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"*"}]}`
+	c.ok("auth-policy", "put", "--resource", "orders", "--policy", policy)
+	if got := str(t, c.ok("auth-policy", "get", svcID), "policy"); canon(t, got) != canon(t, policy) {
+		t.Errorf("auth policy of %s = %s", svcID, got)
+	}
+	c.ok("auth-policy", "put", "--resource", "names-net", "--policy", policy) // a service network
+	if got := str(t, c.ok("auth-policy", "get", snID), "policy"); canon(t, got) != canon(t, policy) {
+		t.Errorf("auth policy of %s = %s", snID, got)
+	}
+
+	rule := c.ok("rule", "create", "--service", "orders", "--listener", "web", "--name", "api", "--priority", "10",
+		"--path-prefix", "/api", "--forward", "web-a")
+	ruleID := str(t, rule, "id")
+	if got := str(t, rule, "arn"); !strings.Contains(got, ":service/"+svcID+"/listener/"+lnID+"/rule/") {
+		t.Errorf("rule arn = %q, want it under %s and %s", got, svcID, lnID)
+	}
+	if got := str(t, c.ok("rule", "get", "--service", "orders", "--listener", "web", "api"), "id"); got != ruleID {
+		t.Errorf("rule get by names: id = %q, want %q", got, ruleID)
+	}
+	c.ok("rule", "batch-update", "--service", "orders", "--listener", "web", "--rule-priority", "api=20")
+	if got := sub(t, c.ok("rule", "get", "--service", svcID, "--listener", lnID, ruleID), "priority"); got != "20" {
+		t.Errorf("priority after batch-update by name = %s", got)
+	}
+	writes.take()
+
+	// Unknown names: an error naming the name, and nothing changed.
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"listener", "create", "--service", "nosuch", "--name", "web2", "--protocol", "HTTP", "--default-fixed-response", "404"},
+			`no service named "nosuch"`},
+		{[]string{"listener", "create", "--service", "orders", "--name", "web2", "--protocol", "HTTP", "--port", "8080",
+			"--default-forward", "web-a=50,nosuch-tg=50"}, `no target group named "nosuch-tg"`},
+		{[]string{"snsa", "create", "--service-network", "nosuch-net", "--service", "orders"}, `no service network named "nosuch-net"`},
+		{[]string{"tg", "register-targets", "--target-group", "nosuch-tg", "--target", "127.0.0.3"}, `no target group named "nosuch-tg"`},
+		{[]string{"rule", "create", "--service", "orders", "--listener", "nosuch", "--name", "r2", "--priority", "30",
+			"--path-prefix", "/r2", "--fixed-response", "404"}, `no listener named "nosuch" in service ` + svcID},
+		{[]string{"rule", "delete", "--service", "orders", "--listener", "web", "nosuch"}, `no rule named "nosuch" in listener ` + lnID},
+		{[]string{"auth-policy", "delete", "nosuch"}, `no service or service network named "nosuch"`},
+		{[]string{"svc", "delete", "nosuch"}, `no service named "nosuch"`},
+	} {
+		stderr := c.fails(tt.args...)
+		if !strings.HasPrefix(stderr, "Error: ") || !strings.Contains(stderr, tt.want) {
+			t.Errorf("trellis %s: stderr = %q, want it to contain %q", strings.Join(tt.args, " "), stderr, tt.want)
+		}
+		if w := writes.take(); len(w) != 0 {
+			t.Errorf("trellis %s: sent %v, want no mutating request", strings.Join(tt.args, " "), w)
+		}
+	}
+	if items := c.ok("listener", "list", "--service", "orders")["items"].([]any); len(items) != 1 {
+		t.Errorf("listeners after failed creates = %v", items)
+	}
+	if items := c.ok("snsa", "list", "--service", svcID)["items"].([]any); len(items) != 1 {
+		t.Errorf("associations after failed create = %v", items)
+	}
+
+	// A service network with the name of a service: --resource is ambiguous.
+	c.ok("sn", "create", "--name", "orders")
+	stderr := c.fails("auth-policy", "delete", "--resource", "orders")
+	if !strings.Contains(stderr, `"orders" names more than one resource`) || !strings.Contains(stderr, svcID) ||
+		!strings.Contains(stderr, "give the ID or ARN") {
+		t.Errorf("ambiguous --resource: stderr = %q", stderr)
+	}
+	if w := writes.take(); len(w) != 1 || !strings.HasPrefix(w[0], "POST ") { // only the sn create
+		t.Errorf("writes = %v, want only the service network creation", w)
+	}
+	if got := str(t, c.ok("auth-policy", "get", svcArn), "policy"); canon(t, got) != canon(t, policy) { // ARNs are not looked up
+		t.Errorf("auth policy by ARN = %s", got)
+	}
+
+	// Teardown by name.
+	c.ok("rule", "delete", "--service", "orders", "--listener", "web", "api")
+	c.ok("listener", "delete", "--service", "orders", "web")
+	c.ok("tg", "deregister-targets", "--target-group", "web-a", "--target", "127.0.0.1:8080")
+	c.ok("snsa", "delete", str(t, snsa, "id"))
+	c.ok("auth-policy", "delete", "--resource", svcID)
+	c.ok("svc", "delete", "orders")
 }

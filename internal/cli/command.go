@@ -62,7 +62,9 @@ func (e *cliError) Unwrap() error { return e.err }
 // report turns err into a *cliError with a user-facing message:
 //
 //	<ErrorCode>: <message>            for API errors, then "  - name: message"
-//	                                  for each ValidationException field
+//	                                  for each ValidationException field,
+//	                                  unless the only field just repeats
+//	                                  the message
 //	<problem>\nRun '<cmd> --help' ... for usage errors
 //	cannot reach the Trellis API: ... for transport errors
 func report(cmd *cobra.Command, err error) error {
@@ -83,7 +85,7 @@ func report(cmd *cobra.Command, err error) error {
 	case errors.As(err, &ae):
 		fmt.Fprintf(&b, "%s: %s", ae.ErrorCode(), ae.ErrorMessage())
 		var ve *types.ValidationException
-		if errors.As(err, &ve) {
+		if errors.As(err, &ve) && !fieldListRepeatsMessage(ve.FieldList, ae.ErrorMessage()) {
 			for _, f := range ve.FieldList {
 				fmt.Fprintf(&b, "\n  - %s: %s", deref(f.Name), deref(f.Message))
 			}
@@ -95,6 +97,12 @@ func report(cmd *cobra.Command, err error) error {
 		b.WriteString(err.Error())
 	}
 	return &cliError{msg: b.String(), err: err}
+}
+
+// fieldListRepeatsMessage reports whether a ValidationException's field list
+// adds nothing to its message: a single field whose message is the message.
+func fieldListRepeatsMessage(fields []types.ValidationExceptionField, msg string) bool {
+	return len(fields) == 1 && deref(fields[0].Message) == msg
 }
 
 func deref[T any](p *T) T {
@@ -282,6 +290,10 @@ func runVerb[I any](cmd *cobra.Command, args []string, s *verbSpec[I]) error {
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	// Names become IDs here, after every local check and before the request.
+	if err := resolveNames(ctx, client, fs, in); err != nil {
+		return err
 	}
 	res, err := s.call(ctx, client, in, all)
 	if err != nil {

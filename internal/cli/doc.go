@@ -17,8 +17,13 @@
 //   - error formatting: every command returns an error whose message is meant
 //     to follow "Error: " on stderr (cmd/trellis prints it and exits 1):
 //     "<ErrorCode>: <message>" for API errors (plus one "  - field: message"
-//     line per ValidationException fieldList entry), a usage hint for command
-//     line mistakes, which are detected before any request is sent.
+//     line per ValidationException fieldList entry, unless the list is a
+//     single field repeating the message), a usage hint for command line
+//     mistakes, which are detected before any request is sent;
+//   - name resolution (resolve.go): flags that take a service network,
+//     service, target group, listener or rule identifier also accept its
+//     name, which is looked up with the List operations and replaced by the
+//     ID after the local checks and before the request.
 //
 // The CLI talks to the server only through aws-sdk-go-v2's vpclattice client,
 // so every command also exercises the REST/JSON wire format. It must never

@@ -307,7 +307,7 @@ func readPolicyFile(name string, stdin io.Reader) (string, error) {
 // ---------------------------------------------------------------------------
 // Flag parsers
 
-// parseWeightedTargetGroups parses "tg-a=90,tg-b=10" (weights optional) from
+// parseWeightedTargetGroups parses "web-a=90,web-b=10" (weights optional) from
 // one or more flag values.
 func parseWeightedTargetGroups(values []string) ([]types.WeightedTargetGroup, error) {
 	var out []types.WeightedTargetGroup
@@ -320,13 +320,13 @@ func parseWeightedTargetGroups(values []string) ([]types.WeightedTargetGroup, er
 			id, w, hasW := strings.Cut(part, "=")
 			id = strings.TrimSpace(id)
 			if id == "" {
-				return nil, fmt.Errorf("invalid target group %q: want ID[=WEIGHT]", part)
+				return nil, fmt.Errorf("invalid target group %q: want TG[=WEIGHT]", part)
 			}
 			tg := types.WeightedTargetGroup{TargetGroupIdentifier: ptr(id)}
 			if hasW {
 				n, err := strconv.ParseInt(strings.TrimSpace(w), 10, 32)
 				if err != nil {
-					return nil, fmt.Errorf("invalid weight in %q: want ID=WEIGHT with an integer weight", part)
+					return nil, fmt.Errorf("invalid weight in %q: want TG=WEIGHT with an integer weight", part)
 				}
 				tg.Weight = ptr(int32(n))
 			}
@@ -334,7 +334,7 @@ func parseWeightedTargetGroups(values []string) ([]types.WeightedTargetGroup, er
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no target groups given: want ID[=WEIGHT],...")
+		return nil, fmt.Errorf("no target groups given: want TG[=WEIGHT],...")
 	}
 	return out, nil
 }

@@ -17,7 +17,7 @@ const (
 
 // addActionFlags defines a forward flag and a fixed-response flag.
 func addActionFlags(fs *pflag.FlagSet, forward, fixed string) {
-	fs.StringArray(forward, nil, "forward to target groups: TG[=WEIGHT],... (repeatable)")
+	fs.StringArray(forward, nil, "forward to target groups: TG[=WEIGHT],... where TG is a target group name, ID or ARN (repeatable)")
 	fs.String(fixed, "", "respond with this HTTP status code, e.g. 404")
 }
 
@@ -53,18 +53,18 @@ func listenerCmd() *cobra.Command {
 		updateIn = vpclattice.UpdateListenerInput
 		deleteIn = vpclattice.DeleteListenerInput
 	)
-	serviceFlag := func(fs *pflag.FlagSet) { fs.String(flagService, "", "service ID or ARN") }
+	serviceFlag := func(fs *pflag.FlagSet) { fs.String(flagService, "", "service name, ID or ARN") }
 	idFlags := func(fs *pflag.FlagSet) {
 		serviceFlag(fs)
-		fs.String(flagListener, "", "listener ID or ARN")
+		fs.String(flagListener, "", "listener name, ID or ARN")
 	}
 	protocolHelp := enumHelp("listener protocol", enumValues(types.ListenerProtocol("").Values()))
 	return nounCmd("listener", []string{"listeners"}, "Manage listeners of a service",
 		verb(verbSpec[createIn]{
 			use:   "create",
 			short: "Create a listener (CreateListener)",
-			example: "  trellis listener create --service svc-0123 --name web --protocol HTTP --port 80 --default-forward tg-aaa=90,tg-bbb=10\n" +
-				"  trellis listener create --service svc-0123 --name web --protocol HTTP --default-fixed-response 404",
+			example: "  trellis listener create --service orders --name web --protocol HTTP --port 80 --default-forward web-a=90,web-b=10\n" +
+				"  trellis listener create --service svc-0123456789abcdef0 --name web --protocol HTTP --default-fixed-response 404",
 			flags: func(fs *pflag.FlagSet) {
 				serviceFlag(fs)
 				fs.String("name", "", "name of the listener")

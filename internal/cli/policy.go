@@ -45,13 +45,13 @@ func authPolicyCmd() *cobra.Command {
 		getIn    = vpclattice.GetAuthPolicyInput
 		deleteIn = vpclattice.DeleteAuthPolicyInput
 	)
-	idFlag := func(fs *pflag.FlagSet) { fs.String(flagResource, "", "service or service network ID or ARN") }
+	idFlag := func(fs *pflag.FlagSet) { fs.String(flagResource, "", "service or service network name, ID or ARN") }
 	return nounCmd("auth-policy", []string{"auth-policies"}, "Manage the auth policy of a service or service network",
 		verb(verbSpec[putIn]{
 			use:   "put",
 			short: "Create or replace an auth policy (PutAuthPolicy)",
-			example: "  trellis auth-policy put --resource svc-0123 --policy-file policy.json\n" +
-				"  cat policy.json | trellis auth-policy put --resource sn-0123 --policy-file -",
+			example: "  trellis auth-policy put --resource orders --policy-file policy.json\n" +
+				"  cat policy.json | trellis auth-policy put --resource prod --policy-file -",
 			idFlag: flagResource,
 			flags: func(fs *pflag.FlagSet) {
 				idFlag(fs)

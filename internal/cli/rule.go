@@ -108,19 +108,19 @@ func ruleCmd() *cobra.Command {
 		batchIn  = vpclattice.BatchUpdateRuleInput
 	)
 	parentFlags := func(fs *pflag.FlagSet) {
-		fs.String(flagService, "", "service ID or ARN")
-		fs.String(flagListener, "", "listener ID or ARN")
+		fs.String(flagService, "", "service name, ID or ARN")
+		fs.String(flagListener, "", "listener name, ID or ARN")
 	}
 	idFlags := func(fs *pflag.FlagSet) {
 		parentFlags(fs)
-		fs.String(flagRule, "", "rule ID or ARN")
+		fs.String(flagRule, "", "rule name, ID or ARN")
 	}
 	return nounCmd("rule", []string{"rules"}, "Manage listener rules",
 		verb(verbSpec[createIn]{
 			use:   "create",
 			short: "Create a listener rule (CreateRule)",
-			example: "  trellis rule create --service svc-0123 --listener listener-0123 --name api --priority 10 \\\n" +
-				"      --path-prefix /api --header 'x-env=exact:blue' --method GET --forward tg-aaa=90,tg-bbb=10\n" +
+			example: "  trellis rule create --service orders --listener web --name api --priority 10 \\\n" +
+				"      --path-prefix /api --header 'x-env=exact:blue' --method GET --forward web-a=90,web-b=10\n" +
 				"  trellis rule create --service S --listener L --input-json file://rule.json",
 			flags: func(fs *pflag.FlagSet) {
 				parentFlags(fs)
@@ -202,7 +202,7 @@ func ruleCmd() *cobra.Command {
 			use:     "update",
 			short:   "Update a listener rule (UpdateRule)",
 			idFlag:  flagRule,
-			example: "  trellis rule update --service S --listener L --rule rule-0123 --priority 20 --forward tg-aaa",
+			example: "  trellis rule update --service orders --listener web --rule api --priority 20 --forward web-a",
 			flags: func(fs *pflag.FlagSet) {
 				idFlags(fs)
 				fs.Int32(flagPriority, 0, "rule priority")
@@ -251,11 +251,11 @@ func ruleCmd() *cobra.Command {
 		verb(verbSpec[batchIn]{
 			use:   "batch-update",
 			short: "Update several listener rules at once (BatchUpdateRule)",
-			example: "  trellis rule batch-update --service S --listener L --rule-priority rule-aaa=20 --rule-priority rule-bbb=10\n" +
-				"  trellis rule batch-update --service S --listener L --input-json '{\"rules\":[{\"ruleIdentifier\":\"rule-aaa\",\"priority\":5}]}'",
+			example: "  trellis rule batch-update --service orders --listener web --rule-priority api=20 --rule-priority admin=10\n" +
+				"  trellis rule batch-update --service S --listener L --input-json '{\"rules\":[{\"ruleIdentifier\":\"rule-0123456789abcdef0\",\"priority\":5}]}'",
 			flags: func(fs *pflag.FlagSet) {
 				parentFlags(fs)
-				fs.StringArray(flagRulePriority, nil, "set a rule's priority: RULE=PRIORITY (repeatable)")
+				fs.StringArray(flagRulePriority, nil, "set a rule's priority: RULE=PRIORITY where RULE is a rule name, ID or ARN (repeatable)")
 			},
 			apply: func(cmd *cobra.Command, in *batchIn) error {
 				setString(cmd, flagService, &in.ServiceIdentifier)

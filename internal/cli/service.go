@@ -20,7 +20,7 @@ func serviceCmd() *cobra.Command {
 		deleteIn = vpclattice.DeleteServiceInput
 	)
 	idFlag := func(fs *pflag.FlagSet) {
-		fs.String(flagService, "", "service ID or ARN")
+		fs.String(flagService, "", "service name, ID or ARN")
 	}
 	return nounCmd("service", []string{"svc", "services"}, "Manage services",
 		verb(verbSpec[createIn]{

@@ -22,7 +22,7 @@ func serviceNetworkCmd() *cobra.Command {
 		deleteIn = vpclattice.DeleteServiceNetworkInput
 	)
 	idFlag := func(fs *pflag.FlagSet) {
-		fs.String(flagServiceNetwork, "", "service network ID or ARN")
+		fs.String(flagServiceNetwork, "", "service network name, ID or ARN")
 	}
 	return nounCmd("service-network", []string{"sn", "service-networks"}, "Manage service networks",
 		verb(verbSpec[createIn]{

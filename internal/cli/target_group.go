@@ -76,7 +76,7 @@ func targetGroupCmd() *cobra.Command {
 		deregisterIn = vpclattice.DeregisterTargetsInput
 		targetsIn    = vpclattice.ListTargetsInput
 	)
-	idFlag := func(fs *pflag.FlagSet) { fs.String(flagTargetGroup, "", "target group ID or ARN") }
+	idFlag := func(fs *pflag.FlagSet) { fs.String(flagTargetGroup, "", "target group name, ID or ARN") }
 	typeHelp := enumHelp("target group type", enumValues(types.TargetGroupType("").Values()))
 	return nounCmd("target-group", []string{"tg", "target-groups"}, "Manage target groups and their targets",
 		verb(verbSpec[createIn]{
@@ -168,7 +168,7 @@ func targetGroupCmd() *cobra.Command {
 			use:     "update",
 			short:   "Update a target group's health check (UpdateTargetGroup)",
 			idFlag:  flagTargetGroup,
-			example: "  trellis target-group update tg-0123 --health-check-path /ready --matcher 200",
+			example: "  trellis target-group update web-a --health-check-path /ready --matcher 200",
 			flags: func(fs *pflag.FlagSet) {
 				idFlag(fs)
 				addHealthCheckFlags(fs)
@@ -203,7 +203,7 @@ func targetGroupCmd() *cobra.Command {
 		verb(verbSpec[registerIn]{
 			use:     "register-targets",
 			short:   "Register targets with a target group (RegisterTargets)",
-			example: "  trellis target-group register-targets --target-group tg-0123 --target 127.0.0.1:8080 --target 127.0.0.2",
+			example: "  trellis target-group register-targets --target-group web-a --target 127.0.0.1:8080 --target 127.0.0.2",
 			flags: func(fs *pflag.FlagSet) {
 				idFlag(fs)
 				fs.StringArray(flagTarget, nil, "target ID[:PORT], [IPV6]:PORT or id=ID,port=PORT (repeatable)")
@@ -223,7 +223,7 @@ func targetGroupCmd() *cobra.Command {
 		verb(verbSpec[deregisterIn]{
 			use:     "deregister-targets",
 			short:   "Deregister targets from a target group (DeregisterTargets)",
-			example: "  trellis target-group deregister-targets --target-group tg-0123 --target 127.0.0.1:8080",
+			example: "  trellis target-group deregister-targets --target-group web-a --target 127.0.0.1:8080",
 			flags: func(fs *pflag.FlagSet) {
 				idFlag(fs)
 				fs.StringArray(flagTarget, nil, "target ID[:PORT], [IPV6]:PORT or id=ID,port=PORT (repeatable)")
