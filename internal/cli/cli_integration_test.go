@@ -608,3 +608,24 @@ func TestCLIResolvesNames(t *testing.T) {
 	c.ok("auth-policy", "delete", "--resource", svcID)
 	c.ok("svc", "delete", "orders")
 }
+
+func TestCLIVPCs(t *testing.T) {
+	c := startCLI(t)
+	v := c.ok("vpc", "put", "vpc-0000000000000000a")
+	if str(t, v, "ingressAddress") != "127.171.0.1" || str(t, v, "mode") != "host" {
+		t.Fatalf("vpc put: %v", v)
+	}
+	if got := str(t, c.ok("vpc", "get", "vpc-0000000000000000a"), "vpcId"); got != "vpc-0000000000000000a" {
+		t.Fatalf("vpc get: %s", got)
+	}
+	if table := c.text("vpc", "list", "--output", "table"); !strings.Contains(table, "127.171.0.1") || !strings.Contains(table, "INGRESS") {
+		t.Fatalf("vpc list table:\n%s", table)
+	}
+	c.text("vpc", "delete", "vpc-0000000000000000a")
+	if msg := c.fails("vpc", "get", "vpc-0000000000000000a"); !strings.Contains(msg, "ResourceNotFoundException") {
+		t.Fatalf("vpc get after delete: %s", msg)
+	}
+	if msg := c.fails("vpc", "put", "vpc-nope"); !strings.Contains(msg, "ValidationException") {
+		t.Fatalf("bad id: %s", msg)
+	}
+}

@@ -31,6 +31,7 @@ func AddCommands(root *cobra.Command) {
 		resourcePolicyCmd(),
 		accessLogSubscriptionCmd(),
 		tagCmd(),
+		vpcCmd(),
 	)
 }
 
