@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"syscall"
@@ -53,16 +54,21 @@ func (f *quotaFlag) Type() string { return "name=value" }
 
 func serveCommand() *cobra.Command {
 	cfg := app.Config{Quotas: model.Quotas{}}
-	var logLevel string
+	var logLevel, ingressCIDR string
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run Trellis: the Lattice control-plane API on an embedded, durable store",
+		Short: "Run Trellis: the Lattice control-plane API on an embedded, durable store, and the data plane",
 		Long: `Run Trellis with the embedded store in --data-dir.
 
 Root credentials of the default account come from TRELLIS_ROOT_ACCESS_KEY_ID and
 TRELLIS_ROOT_SECRET_ACCESS_KEY; when unset, they are generated on first start and
 kept in DATA_DIR/credentials.json (mode 0600). The region is TRELLIS_REGION
 (default us-east-1), the default account ID TRELLIS_ACCOUNT_ID (default 000000000000).
+
+The data plane gives every VPC (host mode) an ingress address from --ingress-cidr:
+a client of that VPC reaches a service's listener on port P at ADDRESS:P, naming
+the service in the Host header (its generated DNS name or custom domain).
+GET /trellis/v1/vpcs/VPC_ID (or 'trellis vpc get VPC_ID') tells the address.
 
 SIGTERM or SIGINT stops accepting connections, lets in-flight requests finish
 and exits.`,
@@ -72,6 +78,11 @@ and exits.`,
 			if err := lvl.UnmarshalText([]byte(logLevel)); err != nil {
 				return fmt.Errorf("--log-level: %w", err)
 			}
+			p, err := netip.ParsePrefix(ingressCIDR)
+			if err != nil || !p.Addr().Is4() || !p.Addr().IsLoopback() {
+				return fmt.Errorf("--ingress-cidr %q: want an IPv4 loopback prefix such as 127.171.0.0/16", ingressCIDR)
+			}
+			cfg.IngressPrefix = p.Masked()
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
@@ -94,6 +105,8 @@ and exits.`,
 	f.Var(&quotaFlag{cfg.Quotas}, "quota", "override a quota, e.g. --quota services=5000 (repeatable); names: service-networks, services, target-groups, target-groups-per-service, listeners-per-service, rules-per-listener, targets-per-target-group, vpc-associations-per-service-network, service-associations-per-service-network")
 	f.DurationVar(&cfg.DrainTime, "drain-time", time.Minute, "how long a deregistered target stays DRAINING")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long SIGTERM waits for in-flight requests")
+	f.StringVar(&ingressCIDR, "ingress-cidr", "127.171.0.0/16", "loopback range from which each host-mode VPC gets its ingress address (the data plane listens on ADDRESS:PORT for every listener port the VPC reaches)")
+	f.DurationVar(&cfg.RequestTimeout, "request-timeout", time.Minute, "how long the data plane waits for a target's response headers before answering 504")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }

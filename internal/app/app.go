@@ -12,15 +12,21 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/trellis-net/trellis/internal/api"
+	"github.com/trellis-net/trellis/internal/dataplane/health"
+	"github.com/trellis-net/trellis/internal/dataplane/proxy"
+	"github.com/trellis-net/trellis/internal/dataplane/upstream"
 	"github.com/trellis-net/trellis/internal/identity"
 	"github.com/trellis-net/trellis/internal/model"
 	"github.com/trellis-net/trellis/internal/service"
 	"github.com/trellis-net/trellis/internal/sigv4"
+	"github.com/trellis-net/trellis/internal/snapshot"
+	"github.com/trellis-net/trellis/internal/snapshot/watch"
 	"github.com/trellis-net/trellis/internal/store"
 	"github.com/trellis-net/trellis/internal/store/embedded"
 )
@@ -35,8 +41,17 @@ type Config struct {
 	DrainTime time.Duration
 	// ShutdownTimeout bounds the graceful stop.
 	ShutdownTimeout time.Duration
-	Getenv          func(string) string
-	Logger          *slog.Logger
+	// IngressPrefix is where host-mode VPCs get ingress addresses
+	// (default 127.171.0.0/16).
+	IngressPrefix netip.Prefix
+	// RequestTimeout is how long the data plane waits for a target's
+	// response headers before answering 504 (default 60s).
+	RequestTimeout time.Duration
+	// HealthCheckSecond is the length of one configured second of health
+	// check intervals and timeouts (default time.Second; tests shorten it).
+	HealthCheckSecond time.Duration
+	Getenv            func(string) string
+	Logger            *slog.Logger
 }
 
 // App is a running Trellis.
@@ -49,6 +64,11 @@ type App struct {
 	apiLn   net.Listener
 	apiSrv  *http.Server
 	serveCh chan error
+
+	cancel  context.CancelFunc // stops the snapshot watcher and the data plane loops
+	holder  *snapshot.Holder
+	proxy   *proxy.Proxy
+	checker *health.Checker
 }
 
 // Start opens the data directory and starts serving. The returned App runs
@@ -93,16 +113,49 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 		st.Close()
 		return nil, err
 	}
-	svc := service.New(st, service.Config{Region: cfg.Region, DNSToken: token, Quotas: cfg.Quotas, DrainTime: cfg.DrainTime})
+	svc := service.New(st, service.Config{Region: cfg.Region, DNSToken: token, Quotas: cfg.Quotas, DrainTime: cfg.DrainTime,
+		IngressPrefix: cfg.IngressPrefix})
+
+	// The data plane: a snapshot compiled from the store, the health
+	// checker and the ingress proxy, both following the snapshot.
+	runCtx, cancel := context.WithCancel(context.Background())
+	holder := &snapshot.Holder{}
+	registry := &upstream.Registry{}
+	drain := cfg.DrainTime
+	if drain == 0 {
+		drain = time.Minute
+	}
+	watcher := &watch.Watcher{Store: st, Holder: holder, Logger: cfg.Logger,
+		Options: snapshot.Options{Region: cfg.Region, DrainTime: drain}}
+	proxyChanges, healthChanges := watcher.Subscribe(), watcher.Subscribe()
+	if err := watcher.Start(runCtx); err != nil {
+		cancel()
+		st.Close()
+		return nil, fmt.Errorf("compile the first snapshot: %w", err)
+	}
+	checker := health.New(health.Config{Holder: holder, Registry: registry, Logger: cfg.Logger, IntervalScale: cfg.HealthCheckSecond})
+	svc.SetTargetHealth(checker)
+	px := proxy.New(proxy.Config{Holder: holder, Registry: registry,
+		Picker: &upstream.Picker{Registry: registry}, RequestTimeout: cfg.RequestTimeout, Logger: cfg.Logger})
+	checker.Sync()
+	if err := px.Sync(runCtx); err != nil {
+		cfg.Logger.Warn("data plane: some ingress listeners failed", "err", err)
+	}
+	go checker.Run(runCtx, healthChanges)
+	go px.Run(runCtx, proxyChanges)
 	verifier := &sigv4.Verifier{Service: "vpc-lattice", Region: cfg.Region, Keys: identity.NewKeys(root)}
 	handler := api.New(svc, verifier, cfg.Logger)
 
 	ln, err := net.Listen("tcp", cfg.APIAddr)
 	if err != nil {
+		cancel()
+		_ = px.Close(context.Background())
+		checker.Close()
 		st.Close()
 		return nil, fmt.Errorf("API listener: %w", err)
 	}
 	a := &App{cfg: cfg, log: cfg.Logger, store: st, svc: svc, root: root, apiLn: ln,
+		cancel: cancel, holder: holder, proxy: px, checker: checker,
 		apiSrv:  &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
 		serveCh: make(chan error, 1)}
 	go func() { a.serveCh <- a.apiSrv.Serve(ln) }()
@@ -138,6 +191,9 @@ func (a *App) APIAddr() string { return a.apiLn.Addr().String() }
 // Root returns the default account's root credentials.
 func (a *App) Root() identity.Root { return a.root }
 
+// Snapshot returns the data plane's current snapshot.
+func (a *App) Snapshot() *snapshot.Snapshot { return a.holder.Load() }
+
 // Region returns the region.
 func (a *App) Region() string { return a.cfg.Region }
 
@@ -160,6 +216,11 @@ func (a *App) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
 	err := a.apiSrv.Shutdown(ctx)
+	if perr := a.proxy.Close(ctx); err == nil {
+		err = perr
+	}
+	a.cancel()
+	a.checker.Close()
 	if cerr := a.store.Close(); err == nil {
 		err = cerr
 	}

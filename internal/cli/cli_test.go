@@ -513,6 +513,7 @@ func TestCommandTree(t *testing.T) {
 		"resource-policy":                     {"delete", "get", "put"},
 		"access-log-subscription":             {"create", "delete", "get", "list", "update"},
 		"tag":                                 {"add", "list", "remove"},
+		"vpc":                                 {"delete", "get", "list", "put"},
 	}
 	root := newTestRoot()
 	got := map[string][]string{}

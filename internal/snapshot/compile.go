@@ -11,6 +11,22 @@ import (
 	"github.com/trellis-net/trellis/internal/model"
 )
 
+// State is everything Compile needs, read from the store in one view
+// (internal/snapshot/watch.Load).
+type State struct {
+	Revision        int64
+	ServiceNetworks []*model.ServiceNetwork
+	Services        []*model.Service
+	Listeners       []*model.Listener
+	Rules           []*model.Rule
+	TargetGroups    []*model.TargetGroup
+	Targets         []*model.Target
+	SNSAs           []*model.ServiceNetworkServiceAssociation
+	SNVAs           []*model.ServiceNetworkVpcAssociation
+	AuthPolicies    []*model.AuthPolicy
+	VPCs            []*model.VPC
+}
+
 // Options are the inputs of Compile besides the state.
 type Options struct {
 	Region    string

@@ -16,6 +16,7 @@ import (
 	"github.com/trellis-net/trellis/internal/model"
 	"github.com/trellis-net/trellis/internal/service"
 	"github.com/trellis-net/trellis/internal/snapshot"
+	"github.com/trellis-net/trellis/internal/snapshot/watch"
 	"github.com/trellis-net/trellis/internal/store"
 	"github.com/trellis-net/trellis/internal/store/embedded"
 )
@@ -61,7 +62,7 @@ func (f *fixture) compile() *snapshot.Snapshot {
 	var st *snapshot.State
 	err := f.st.View(f.ctx, func(tx store.ReadTx) error {
 		var err error
-		st, err = snapshot.Load(tx)
+		st, err = watch.Load(tx)
 		return err
 	})
 	if err != nil {

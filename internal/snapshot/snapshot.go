@@ -8,7 +8,8 @@
 // per request without locks. Live state that must survive a swap (health,
 // connection pools, counters) is keyed by target outside the snapshot.
 //
-// snapshot imports store, store/schema, model and arn; never service or api.
+// snapshot imports only model: the data plane depends on it and must never
+// depend on the store. internal/snapshot/watch feeds it from the store.
 package snapshot
 
 import (

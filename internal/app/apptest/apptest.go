@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/trellis-net/trellis/internal/app"
 	"github.com/trellis-net/trellis/internal/model"
@@ -28,6 +29,11 @@ type Options struct {
 	DataDir string
 	Quotas  model.Quotas
 	Env     map[string]string
+	// HealthCheckSecond shortens health check intervals and timeouts:
+	// one configured second lasts this long (default a real second).
+	HealthCheckSecond time.Duration
+	// RequestTimeout is the data plane's wait for response headers.
+	RequestTimeout time.Duration
 }
 
 // Start starts a server that stops when the test ends.
@@ -42,7 +48,7 @@ func StartWith(t testing.TB, o Options) *Server {
 	}
 	env := func(k string) string { return o.Env[k] }
 	a, err := app.Start(context.Background(), app.Config{DataDir: dir, APIAddr: "127.0.0.1:0", Quotas: o.Quotas,
-		Getenv: env, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		HealthCheckSecond: o.HealthCheckSecond, RequestTimeout: o.RequestTimeout, Getenv: env, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatalf("start trellis: %v", err)
 	}

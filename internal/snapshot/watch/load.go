@@ -1,32 +1,23 @@
-package snapshot
+// Package watch feeds the snapshot from the store: Load reads the state in
+// one consistent view, and the Watcher recompiles and publishes a new
+// snapshot after every committed change. It is the only bridge between the
+// store and the data plane, so that the data plane's packages, which import
+// internal/snapshot, never depend on the store.
+package watch
 
 import (
 	"encoding/json"
 	"fmt"
 
 	"github.com/trellis-net/trellis/internal/model"
+	"github.com/trellis-net/trellis/internal/snapshot"
 	"github.com/trellis-net/trellis/internal/store"
 	"github.com/trellis-net/trellis/internal/store/schema"
 )
 
-// State is everything Compile needs, read from the store in one view.
-type State struct {
-	Revision        int64
-	ServiceNetworks []*model.ServiceNetwork
-	Services        []*model.Service
-	Listeners       []*model.Listener
-	Rules           []*model.Rule
-	TargetGroups    []*model.TargetGroup
-	Targets         []*model.Target
-	SNSAs           []*model.ServiceNetworkServiceAssociation
-	SNVAs           []*model.ServiceNetworkVpcAssociation
-	AuthPolicies    []*model.AuthPolicy
-	VPCs            []*model.VPC
-}
-
 // Load reads the state from a consistent view of the store.
-func Load(tx store.ReadTx) (*State, error) {
-	st := &State{Revision: tx.Revision()}
+func Load(tx store.ReadTx) (*snapshot.State, error) {
+	st := &snapshot.State{Revision: tx.Revision()}
 	var err error
 	if st.ServiceNetworks, err = loadAll[model.ServiceNetwork](tx, schema.ServiceNetwork); err != nil {
 		return nil, err

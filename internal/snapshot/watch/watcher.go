@@ -1,4 +1,4 @@
-package snapshot
+package watch
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/trellis-net/trellis/internal/snapshot"
 	"github.com/trellis-net/trellis/internal/store"
 )
 
@@ -14,8 +15,8 @@ import (
 // costs one compile), then tells its subscribers.
 type Watcher struct {
 	Store    store.Store
-	Holder   *Holder
-	Options  Options
+	Holder   *snapshot.Holder
+	Options  snapshot.Options
 	Debounce time.Duration // default 5ms
 	Logger   *slog.Logger
 	// Refresh recompiles at least this often even without changes, so that
@@ -96,7 +97,7 @@ func (w *Watcher) loop(ctx context.Context, changes <-chan int64) {
 
 func (w *Watcher) compile(ctx context.Context) error {
 	start := time.Now()
-	var st *State
+	var st *snapshot.State
 	err := w.Store.View(ctx, func(tx store.ReadTx) error {
 		var err error
 		st, err = Load(tx)
@@ -107,7 +108,7 @@ func (w *Watcher) compile(ctx context.Context) error {
 	}
 	o := w.Options
 	o.Now = time.Now()
-	snap := Compile(st, o)
+	snap := snapshot.Compile(st, o)
 	w.Holder.Store(snap)
 	w.Logger.Debug("snapshot compiled", "revision", snap.Revision, "took", time.Since(start))
 	w.mu.Lock()

@@ -1,0 +1,86 @@
+// Package archtest keeps the architecture true: it fails when a package
+// imports (directly or through others) a package its layer must not see.
+package archtest
+
+import (
+	"go/build"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/trellis-net/trellis/"
+
+// rules: packages under a prefix must not depend on these packages.
+var rules = []struct {
+	pkg       string
+	forbidden []string
+}{
+	{"internal/dataplane/", []string{"internal/store", "internal/store/schema", "internal/service", "internal/api", "internal/app", "internal/cli"}},
+	{"internal/snapshot", []string{"internal/service", "internal/api", "internal/app", "internal/dataplane"}},
+	{"internal/service", []string{"internal/api", "internal/app", "internal/dataplane", "internal/snapshot"}},
+	{"internal/store", []string{"internal/service", "internal/api", "internal/model", "internal/snapshot"}},
+	{"internal/model", []string{"internal/store", "internal/service", "internal/api"}},
+	{"internal/arn", []string{"internal/"}},
+	{"internal/sigv4", []string{"internal/"}},
+	{"internal/cli", []string{"internal/service", "internal/api", "internal/store", "internal/app"}},
+}
+
+func root(t *testing.T) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// deps returns the module packages pkg depends on, transitively.
+func deps(t *testing.T, dir, pkg string, seen map[string]bool) {
+	if seen[pkg] {
+		return
+	}
+	seen[pkg] = true
+	p, err := build.Import(module+pkg, dir, 0)
+	if err != nil {
+		t.Fatalf("import %s: %v", pkg, err)
+	}
+	for _, imp := range p.Imports {
+		if strings.HasPrefix(imp, module) {
+			deps(t, dir, strings.TrimPrefix(imp, module), seen)
+		}
+	}
+}
+
+func TestLayering(t *testing.T) {
+	dir := root(t)
+	var pkgs []string
+	matches, _ := filepath.Glob(filepath.Join(dir, "internal", "*"))
+	more, _ := filepath.Glob(filepath.Join(dir, "internal", "*", "*"))
+	for _, m := range append(matches, more...) {
+		if p, err := build.ImportDir(m, 0); err == nil && !strings.HasSuffix(m, "testdata") {
+			rel, _ := filepath.Rel(dir, m)
+			_ = p
+			pkgs = append(pkgs, filepath.ToSlash(rel))
+		}
+	}
+	if len(pkgs) < 10 {
+		t.Fatalf("found only %d packages: %v", len(pkgs), pkgs)
+	}
+	for _, pkg := range pkgs {
+		seen := map[string]bool{}
+		deps(t, dir, pkg, seen)
+		for _, r := range rules {
+			if !strings.HasPrefix(pkg, r.pkg) {
+				continue
+			}
+			for dep := range seen {
+				if dep == pkg {
+					continue
+				}
+				for _, f := range r.forbidden {
+					if dep == f || strings.HasPrefix(dep, f+"/") || (strings.HasSuffix(f, "/") && strings.HasPrefix(dep, f)) {
+						t.Errorf("%s depends on %s, which its layer must not use", pkg, dep)
+					}
+				}
+			}
+		}
+	}
+}

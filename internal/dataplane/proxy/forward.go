@@ -1,0 +1,246 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/trellis-net/trellis/internal/snapshot"
+)
+
+// errUpstreamTimeout is the cancel cause of a request whose target did not
+// answer with headers within RequestTimeout.
+var errUpstreamTimeout = errors.New("upstream request timeout")
+
+// forward sends r (its header already prepared) to a target of tg and
+// streams the answer back.
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, tg *snapshot.TargetGroup, tr *http.Transport, scheme string) {
+	target, st := p.picker.Pick(tg, "")
+	if target == nil {
+		textError(w, http.StatusServiceUnavailable, "no targets registered in target group "+tg.ID+"\n")
+		return
+	}
+
+	// The timeout covers the time to the response headers (retry
+	// included), not the body: the timer cancels the request only until it
+	// is stopped when the headers arrive.
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
+	timer := time.AfterFunc(p.cfg.RequestTimeout, func() { cancel(errUpstreamTimeout) })
+
+	retryable := canRetry(r)
+	var (
+		res *http.Response
+		err error
+	)
+	for attempt := 0; ; attempt++ {
+		if !target.Addr.IsValid() {
+			timer.Stop()
+			textError(w, http.StatusBadGateway, "target "+target.ID+" of target group "+tg.ID+" has no address to dial\n")
+			return
+		}
+		out := outboundRequest(ctx, r, scheme, target)
+		st.Acquire()
+		res, err = tr.RoundTrip(out)
+		if err == nil {
+			break
+		}
+		st.Release()
+		if context.Cause(ctx) == errUpstreamTimeout {
+			break
+		}
+		if r.Context().Err() != nil {
+			break // the client is gone
+		}
+		if !isDialError(err) {
+			break
+		}
+		// Passive detection: the target refused (or could not be reached);
+		// keep it out of rotation for a while.
+		st.MarkDown(time.Now().Add(p.cfg.PassiveDownFor))
+		p.log.Debug("target unreachable; marked down", "target", target.Key, "err", err)
+		if attempt > 0 || !retryable {
+			break
+		}
+		next, nst := p.picker.Pick(tg, target.Key)
+		if next == nil || next.Key == target.Key {
+			break
+		}
+		target, st = next, nst
+	}
+	fired := !timer.Stop()
+	if err != nil || fired {
+		if err == nil {
+			// The timer fired just as the headers arrived; the request's
+			// context is (being) cancelled, so the body is lost.
+			st.Release()
+			res.Body.Close()
+		}
+		p.answerError(w, r, target, err, fired)
+		return
+	}
+	defer st.Release()
+	p.copyResponse(w, res)
+}
+
+// outboundRequest is the request to the target: a shallow copy of r on ctx
+// with the target's address. Host and the (prepared) header pass through.
+func outboundRequest(ctx context.Context, r *http.Request, scheme string, t *snapshot.Target) *http.Request {
+	out := r.WithContext(ctx)
+	u := *r.URL
+	u.Scheme = scheme
+	u.Host = t.Addr.String()
+	u.User = nil
+	out.URL = &u
+	out.RequestURI = ""
+	out.Close = false
+	return out
+}
+
+// canRetry reports whether r may be sent again to another target after a
+// connection failure: an idempotent method and no body to replay.
+func canRetry(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+	default:
+		return false
+	}
+	return r.ContentLength == 0 && (r.Body == nil || r.Body == http.NoBody)
+}
+
+// isDialError reports whether err happened while connecting to the target,
+// so nothing of the request was sent.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+func (p *Proxy) answerError(w http.ResponseWriter, r *http.Request, t *snapshot.Target, err error, timedOut bool) {
+	if timedOut {
+		textError(w, http.StatusGatewayTimeout, "upstream request timeout\n")
+		return
+	}
+	if r.Context().Err() != nil {
+		// The client went away; nobody reads this answer.
+		p.log.Debug("client gone before the target answered", "target", t.Key, "err", err)
+		textError(w, http.StatusBadGateway, "client closed the request\n")
+		return
+	}
+	p.log.Debug("target failed", "target", t.Key, "err", err)
+	textError(w, http.StatusBadGateway, "target "+t.Addr.String()+" failed: "+shortReason(err)+"\n")
+}
+
+// shortReason names a transport failure in a few words.
+func shortReason(err error) string {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "no route to target"
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		if isDialError(err) {
+			return "connect timeout"
+		}
+		return "timeout"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed before a response"
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Op + ": " + op.Err.Error()
+	}
+	s := err.Error()
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return s
+}
+
+// copyResponse streams the target's response to the client.
+func (p *Proxy) copyResponse(w http.ResponseWriter, res *http.Response) {
+	defer res.Body.Close()
+	removeHopByHop(res.Header, false)
+	rh := w.Header()
+	reqID := rh[hdrRequestID]
+	for k, v := range res.Header {
+		rh[k] = v
+	}
+	rh[hdrRequestID] = reqID // ours, not the target's
+	if n := len(res.Trailer); n > 0 {
+		// Announce the trailers the target declared (HTTP/1 needs them
+		// up front to keep the trailer section).
+		keys := make([]string, 0, n)
+		for k := range res.Trailer {
+			keys = append(keys, k)
+		}
+		rh["Trailer"] = []string{strings.Join(keys, ", ")}
+	}
+	w.WriteHeader(res.StatusCode)
+
+	// Stream: flush every chunk when the length is unknown (chunked,
+	// HTTP/2, gRPC) or for server-sent events; otherwise the server's
+	// buffer flushes as it fills.
+	flush := res.ContentLength == -1 || isEventStream(res.Header)
+	fl, _ := w.(http.Flusher)
+	if fl == nil {
+		flush = false
+	}
+	if flush {
+		fl.Flush()
+	}
+	bufp := bufPool.Get().(*[]byte)
+	err := copyBody(w, fl, res.Body, *bufp, flush)
+	bufPool.Put(bufp)
+	if err != nil {
+		if errors.Is(err, errClientWrite) {
+			return
+		}
+		// The target broke off the body after the headers went out: abort
+		// the client's response so it sees a truncated body, not a
+		// complete one.
+		p.log.Debug("target body failed", "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	for k, v := range res.Trailer {
+		rh[http.TrailerPrefix+k] = v
+	}
+}
+
+var errClientWrite = errors.New("client write failed")
+
+func copyBody(w io.Writer, fl http.Flusher, body io.Reader, buf []byte, flush bool) error {
+	for {
+		n, rerr := body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return errClientWrite
+			}
+			if flush {
+				fl.Flush()
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+}
+
+func isEventStream(h http.Header) bool {
+	const es = "text/event-stream"
+	ct := h["Content-Type"]
+	return len(ct) > 0 && len(ct[0]) >= len(es) && strings.EqualFold(ct[0][:len(es)], es)
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}

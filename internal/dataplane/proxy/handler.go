@@ -1,0 +1,355 @@
+package proxy
+
+import (
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/trellis-net/trellis/internal/dataplane/route"
+	"github.com/trellis-net/trellis/internal/snapshot"
+)
+
+// handler serves one ingress socket: it knows the VPC and port the socket
+// belongs to, which is all the attribution a request gets.
+type handler struct {
+	p       *Proxy
+	vpcID   string
+	port    int
+	portHdr []string // X-Forwarded-Port value, shared read-only
+
+	// Small caches of derived header values, keyed by the snapshot objects
+	// they derive from (immutable, so pointer equality is enough).
+	netHdr    atomic.Pointer[netHdrCache]
+	targetHdr atomic.Pointer[targetHdrCache]
+}
+
+type netHdrCache struct {
+	vpc *snapshot.VPC
+	v   []string
+}
+
+type targetHdrCache struct {
+	svc *snapshot.Service
+	sn  *snapshot.ServiceNetwork
+	tg  *snapshot.TargetGroup
+	v   []string
+}
+
+// Header names, in canonical form.
+const (
+	hdrRequestID      = "X-Amzn-Requestid"
+	hdrLatticeNetwork = "X-Amzn-Lattice-Network"
+	hdrLatticeTarget  = "X-Amzn-Lattice-Target"
+	hdrXFF            = "X-Forwarded-For"
+	hdrXFPort         = "X-Forwarded-Port"
+	hdrXFProto        = "X-Forwarded-Proto"
+	maxRequestIDLen   = 512
+)
+
+var (
+	protoHTTP = []string{"http"}
+	emptyHdr  = []string{""}
+)
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	reqID := requestID(r)
+	w.Header()[hdrRequestID] = reqID
+
+	snap := h.p.cfg.Holder.Load()
+	var vpc *snapshot.VPC
+	if snap != nil {
+		vpc = snap.VPCs[h.vpcID]
+	}
+	if vpc == nil {
+		nonExistentService(w, r.Host, h.vpcID)
+		return
+	}
+	svc := lookupHost(vpc.Hosts, r.Host)
+	if svc == nil {
+		// Not a service this VPC reaches through its service network (the
+		// double association), or no service at all: no target is dialed.
+		nonExistentService(w, r.Host, h.vpcID)
+		return
+	}
+	lst := svc.Listeners[h.port]
+	if lst == nil {
+		textError(w, http.StatusNotFound, "Non Existent Service: service "+svc.Name+" has no listener on port "+strconv.Itoa(h.port)+"\n")
+		return
+	}
+	rule := route.Match(lst, r)
+	if rule == nil {
+		textError(w, http.StatusNotFound, "no rule of listener "+lst.ID+" matches\n")
+		return
+	}
+	a := &rule.Action
+	if a.FixedStatus != 0 {
+		// Lattice sends a fixed response without a body.
+		w.WriteHeader(a.FixedStatus)
+		return
+	}
+	if r.Method == http.MethodConnect {
+		// No tunnels through an HTTP listener.
+		textError(w, http.StatusMethodNotAllowed, "CONNECT is not supported\n")
+		return
+	}
+	if a.TotalWeight <= 0 {
+		textError(w, http.StatusServiceUnavailable, "no target group takes traffic (every weight of rule "+rule.ID+" is 0)\n")
+		return
+	}
+	tg := route.PickGroup(a, rand.IntN(a.TotalWeight))
+	if tg == nil {
+		textError(w, http.StatusServiceUnavailable, "no target group takes traffic\n")
+		return
+	}
+	if tg.Type != "" && tg.Type != "IP" {
+		textError(w, http.StatusBadGateway, "target type "+tg.Type+" is not supported in host mode yet (target group "+tg.ID+")\n")
+		return
+	}
+	tr, scheme := h.p.transport(tg)
+	if tr == nil {
+		textError(w, http.StatusBadGateway, "target group protocol "+tg.Protocol+" is not supported behind an HTTP listener (target group "+tg.ID+")\n")
+		return
+	}
+	h.prepareRequestHeaders(r, vpc, svc, tg, reqID)
+	h.p.forward(w, r, tg, tr, scheme)
+}
+
+// transport returns the shared transport for tg's protocol and version and
+// the URL scheme to use with it, or nil for a protocol HTTP cannot reach.
+func (p *Proxy) transport(tg *snapshot.TargetGroup) (*http.Transport, string) {
+	h2 := tg.ProtocolVersion == "HTTP2" || tg.ProtocolVersion == "GRPC"
+	switch tg.Protocol {
+	case "HTTP", "":
+		if h2 {
+			return p.h2c, "http"
+		}
+		return p.h1, "http"
+	case "HTTPS":
+		if h2 {
+			return p.h2TLS, "https"
+		}
+		return p.h1TLS, "https"
+	}
+	return nil, ""
+}
+
+// lookupHost finds the service named by a Host header: lowercased, without
+// port and trailing dot. It does not allocate for names up to 253 bytes.
+func lookupHost(hosts map[string]*snapshot.Service, host string) *snapshot.Service {
+	host = hostOnly(host)
+	upper := false
+	for i := 0; i < len(host); i++ {
+		if c := host[i]; 'A' <= c && c <= 'Z' {
+			upper = true
+			break
+		}
+	}
+	if !upper {
+		return hosts[host]
+	}
+	var buf [253]byte
+	if len(host) > len(buf) {
+		return hosts[strings.ToLower(host)]
+	}
+	b := buf[:len(host)]
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b[i] = c
+	}
+	return hosts[string(b)] // the compiler does not allocate for this lookup
+}
+
+// hostOnly strips the port (and IPv6 brackets) and a trailing dot.
+func hostOnly(host string) string {
+	if len(host) > 0 && host[0] == '[' {
+		if i := strings.IndexByte(host, ']'); i > 0 {
+			return host[1:i]
+		}
+		return host
+	}
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.IndexByte(host, ':') == i {
+		host = host[:i]
+	}
+	return strings.TrimSuffix(host, ".")
+}
+
+func nonExistentService(w http.ResponseWriter, host, vpcID string) {
+	name := strings.ToLower(hostOnly(host))
+	if name == "" {
+		name = "(none)"
+	}
+	textError(w, http.StatusNotFound, "Non Existent Service: no service named "+name+" is reachable from "+vpcID+"\n")
+}
+
+// textError answers a short plain-text error.
+func textError(w http.ResponseWriter, status int, msg string) {
+	hd := w.Header()
+	hd["Content-Type"] = textPlain
+	hd["X-Content-Type-Options"] = nosniff
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(msg))
+}
+
+var (
+	textPlain = []string{"text/plain; charset=utf-8"}
+	nosniff   = []string{"nosniff"}
+)
+
+// requestID returns the X-Amzn-Requestid value: the client's (its first
+// value, truncated to 512 bytes) or a new UUID-style one.
+func requestID(r *http.Request) []string {
+	if v := r.Header[hdrRequestID]; len(v) > 0 && v[0] != "" {
+		if len(v) == 1 && len(v[0]) <= maxRequestIDLen {
+			return v
+		}
+		id := v[0]
+		if len(id) > maxRequestIDLen {
+			id = id[:maxRequestIDLen]
+		}
+		return []string{id}
+	}
+	return []string{newUUID()}
+}
+
+// newUUID returns a random (version 4) UUID. Request IDs need to be unique,
+// not unpredictable, so the fast per-P generator is enough.
+func newUUID() string {
+	const hex = "0123456789abcdef"
+	var u [16]byte
+	a, b := rand.Uint64(), rand.Uint64()
+	for i := range 8 {
+		u[i] = byte(a >> (8 * i))
+		u[8+i] = byte(b >> (8 * i))
+	}
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	var s [36]byte
+	j := 0
+	for i, c := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			s[j] = '-'
+			j++
+		}
+		s[j], s[j+1] = hex[c>>4], hex[c&0x0f]
+		j += 2
+	}
+	return string(s[:])
+}
+
+// prepareRequestHeaders turns the client's header into the one the target
+// gets (in place: the incoming request belongs to this handler).
+func (h *handler) prepareRequestHeaders(r *http.Request, vpc *snapshot.VPC, svc *snapshot.Service, tg *snapshot.TargetGroup, reqID []string) {
+	hd := r.Header
+	removeHopByHop(hd, true)
+
+	if ip := clientIP(r.RemoteAddr); ip != "" {
+		if v := hd[hdrXFF]; len(v) == 1 {
+			v[0] = ip // reuse the client's slice; its value is overwritten
+		} else {
+			hd[hdrXFF] = []string{ip}
+		}
+	} else {
+		delete(hd, hdrXFF)
+	}
+	hd[hdrXFPort] = h.portHdr
+	hd[hdrXFProto] = protoHTTP
+	hd[hdrLatticeNetwork] = h.networkHeader(vpc)
+	hd[hdrLatticeTarget] = h.targetHeader(vpc, svc, tg)
+	hd[hdrRequestID] = reqID
+	if _, ok := hd["User-Agent"]; !ok {
+		// Keep the client's absence of a User-Agent (net/http would add one).
+		hd["User-Agent"] = emptyHdr
+	}
+}
+
+func (h *handler) networkHeader(vpc *snapshot.VPC) []string {
+	if c := h.netHdr.Load(); c != nil && c.vpc == vpc {
+		return c.v
+	}
+	c := &netHdrCache{vpc: vpc, v: []string{"SourceVpcArn=" + vpc.ARN}}
+	h.netHdr.Store(c)
+	return c.v
+}
+
+func (h *handler) targetHeader(vpc *snapshot.VPC, svc *snapshot.Service, tg *snapshot.TargetGroup) []string {
+	sn := vpc.ServiceNetwork
+	if c := h.targetHdr.Load(); c != nil && c.svc == svc && c.sn == sn && c.tg == tg {
+		return c.v
+	}
+	snARN := ""
+	if sn != nil {
+		snARN = sn.ARN
+	}
+	c := &targetHdrCache{svc: svc, sn: sn, tg: tg,
+		v: []string{"ServiceArn=" + svc.ARN + ";ServiceNetworkArn=" + snARN + ";TargetGroupArn=" + tg.ARN}}
+	h.targetHdr.Store(c)
+	return c.v
+}
+
+// clientIP is the IP of the TCP peer ("ip:port" or "[ip]:port").
+func clientIP(remote string) string {
+	i := strings.LastIndexByte(remote, ':')
+	if i < 0 {
+		return remote
+	}
+	host := remote[:i]
+	if len(host) >= 2 && host[0] == '[' && host[len(host)-1] == ']' {
+		host = host[1 : len(host)-1]
+	}
+	return host
+}
+
+// removeHopByHop deletes the hop-by-hop headers (RFC 9110 §7.6.1): those
+// Connection lists, Connection itself, Keep-Alive, Proxy-*, TE (except
+// "trailers", which a request may carry to the target), Trailer,
+// Transfer-Encoding and Upgrade. For a request it also strips every
+// client-sent X-Amzn-Lattice-* header: only the data plane writes those.
+func removeHopByHop(hd http.Header, request bool) {
+	for _, v := range hd["Connection"] {
+		for v != "" {
+			var tok string
+			tok, v, _ = strings.Cut(v, ",")
+			if tok = strings.TrimSpace(tok); tok != "" {
+				delete(hd, http.CanonicalHeaderKey(tok))
+			}
+		}
+	}
+	delete(hd, "Connection")
+	delete(hd, "Keep-Alive")
+	delete(hd, "Trailer")
+	delete(hd, "Transfer-Encoding")
+	delete(hd, "Upgrade")
+	if te, ok := hd["Te"]; ok {
+		if request && hasToken(te, "trailers") {
+			hd["Te"] = teTrailers
+		} else {
+			delete(hd, "Te")
+		}
+	}
+	for k := range hd {
+		if strings.HasPrefix(k, "Proxy-") || (request && strings.HasPrefix(k, "X-Amzn-Lattice-")) {
+			delete(hd, k)
+		}
+	}
+}
+
+var teTrailers = []string{"trailers"}
+
+func hasToken(values []string, token string) bool {
+	for _, v := range values {
+		for v != "" {
+			var tok string
+			tok, v, _ = strings.Cut(v, ",")
+			tok, _, _ = strings.Cut(tok, ";")
+			if strings.EqualFold(strings.TrimSpace(tok), token) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,432 @@
+// Package proxy is the HTTP data plane of host-mode VPCs: it listens on
+// every VPC's ingress address, on each port a reachable service listens on,
+// and forwards each request to a target chosen by the service's rules.
+//
+// A request is attributed to a VPC by the socket it entered (ingress
+// address and port), never by anything in the request. It then goes
+// through: service lookup by Host among the services the VPC can reach (the
+// double association; anything else is 404 "Non Existent Service" and no
+// target is dialed) → listener by port → first matching rule → fixed
+// response, or weighted target group pick → target pick (round robin or
+// least outstanding over available targets, failing open) → upstream round
+// trip with the Lattice headers, a time-to-headers timeout, passive
+// down-marking of targets that refuse connections and one retry elsewhere
+// for idempotent requests without a body.
+//
+// The routing state is read from the current snapshot, loaded once per
+// request; live target state comes from the upstream registry. The proxy
+// never reads the store.
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/trellis-net/trellis/internal/dataplane/upstream"
+	"github.com/trellis-net/trellis/internal/model"
+	"github.com/trellis-net/trellis/internal/snapshot"
+)
+
+// Defaults of Config.
+const (
+	DefaultRequestTimeout = 60 * time.Second
+	DefaultPassiveDownFor = 10 * time.Second
+	DefaultDrainTimeout   = 60 * time.Second
+	// DialTimeout bounds connecting to a target (below the request timeout,
+	// a dial that times out marks the target down like a refused one).
+	DialTimeout = 10 * time.Second
+)
+
+// ErrClosed is returned by Sync after Close.
+var ErrClosed = errors.New("proxy: closed")
+
+// Config configures a Proxy.
+type Config struct {
+	// Holder publishes the current snapshot (required).
+	Holder *snapshot.Holder
+	// Registry holds the live target state (the picker reads and the
+	// proxy marks targets in it); a new one when nil. When Picker has its
+	// own Registry, that one is used.
+	Registry *upstream.Registry
+	// Picker chooses targets; round robin over Registry when nil. A Picker
+	// without a Registry gets this one.
+	Picker *upstream.Picker
+	// RequestTimeout bounds the time from the start of forwarding to the
+	// target's response headers (a slow body after them is not limited);
+	// past it the client gets 504. Default 60s.
+	RequestTimeout time.Duration
+	// PassiveDownFor is how long a target whose connection failed stays out
+	// of rotation (unless an active health check passes first). Default 10s.
+	PassiveDownFor time.Duration
+	// DrainTimeout bounds the graceful close of a socket that Sync no longer
+	// wants: in-flight requests get this long to finish before their
+	// connections are closed. Default 60s. (Close is bounded by its ctx.)
+	DrainTimeout time.Duration
+	// Logger; slog.Default() when nil.
+	Logger *slog.Logger
+}
+
+// Proxy is the data plane of host-mode VPCs. Its methods are safe for
+// concurrent use.
+type Proxy struct {
+	cfg    Config
+	log    *slog.Logger
+	picker *upstream.Picker
+
+	// Upstream transports by target group protocol and version; shared by
+	// every target so connection pools survive snapshot swaps.
+	h1, h1TLS, h2c, h2TLS *http.Transport
+
+	mu       sync.Mutex // guards the fields below; never taken on the request path
+	closed   bool
+	sockets  map[sockKey]*socket
+	draining map[*socket]struct{}
+}
+
+// sockKey identifies a wanted socket: the VPC it serves and where.
+type sockKey struct {
+	vpc  string
+	addr netip.AddrPort
+}
+
+// socket is one listening socket and the server behind it.
+type socket struct {
+	key    sockKey
+	ln     net.Listener
+	srv    *http.Server
+	served chan struct{} // closed when Serve has returned
+	done   chan struct{} // closed when the socket is fully shut down
+	dead   atomic.Bool   // Serve failed on its own: reopen on the next Sync
+}
+
+// New returns a Proxy serving nothing yet; call Sync (or Run) to open the
+// sockets of the current snapshot.
+func New(cfg Config) *Proxy {
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.PassiveDownFor <= 0 {
+		cfg.PassiveDownFor = DefaultPassiveDownFor
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = DefaultDrainTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Registry == nil {
+		if cfg.Picker != nil && cfg.Picker.Registry != nil {
+			cfg.Registry = cfg.Picker.Registry
+		} else {
+			cfg.Registry = new(upstream.Registry)
+		}
+	}
+	if cfg.Picker == nil {
+		cfg.Picker = &upstream.Picker{Registry: cfg.Registry, Policy: upstream.RoundRobin}
+	} else if cfg.Picker.Registry == nil {
+		cfg.Picker.Registry = cfg.Registry
+	}
+	p := &Proxy{
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "proxy"),
+		picker:   cfg.Picker,
+		sockets:  map[sockKey]*socket{},
+		draining: map[*socket]struct{}{},
+	}
+	p.h1 = newTransport(false, false)
+	p.h1TLS = newTransport(true, false)
+	p.h2c = newTransport(false, true)
+	p.h2TLS = newTransport(true, true)
+	return p
+}
+
+func newTransport(useTLS, h2 bool) *http.Transport {
+	d := &net.Dialer{Timeout: DialTimeout, KeepAlive: 30 * time.Second}
+	protos := new(http.Protocols)
+	switch {
+	case h2 && useTLS:
+		protos.SetHTTP2(true)
+	case h2:
+		protos.SetUnencryptedHTTP2(true)
+	default:
+		protos.SetHTTP1(true)
+	}
+	t := &http.Transport{
+		Proxy:                 nil, // never an environment proxy
+		DialContext:           d.DialContext,
+		MaxIdleConns:          0, // no global limit
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   DialTimeout,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true, // pass bodies and Accept-Encoding through untouched
+		Protocols:             protos,
+	}
+	if useTLS {
+		// Lattice does not validate target certificates.
+		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // documented Lattice behaviour
+	}
+	return t
+}
+
+// wanted returns the sockets the snapshot asks for: every port of every
+// host-mode VPC with an ingress address.
+func wanted(snap *snapshot.Snapshot) map[sockKey]struct{} {
+	want := map[sockKey]struct{}{}
+	if snap == nil {
+		return want
+	}
+	for _, vpc := range snap.VPCs {
+		if vpc == nil || !vpc.Ingress.IsValid() {
+			continue
+		}
+		if vpc.Mode != "" && vpc.Mode != model.VPCModeHost {
+			continue // network namespaces are served elsewhere (not yet)
+		}
+		for _, port := range vpc.Ports {
+			if port <= 0 || port > 65535 {
+				continue
+			}
+			want[sockKey{vpc: vpc.ID, addr: netip.AddrPortFrom(vpc.Ingress, uint16(port))}] = struct{}{}
+		}
+	}
+	return want
+}
+
+// Sync reconciles the listening sockets with the current snapshot: it opens
+// a socket for every wanted VPC ingress address and port that has none, and
+// gracefully closes sockets no longer wanted (they stop accepting at once;
+// their in-flight requests finish, up to DrainTimeout). A socket that
+// cannot be bound is logged and tried again on the next Sync; the returned
+// error joins those bind errors, and every other socket is serving. Sync
+// does not wait for draining sockets.
+func (p *Proxy) Sync(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrClosed
+	}
+	snap := p.cfg.Holder.Load()
+	want := wanted(snap)
+
+	// Close first, so an address that moved to another VPC can be rebound.
+	for k, s := range p.sockets {
+		_, keep := want[k]
+		if keep && !s.dead.Load() {
+			continue
+		}
+		delete(p.sockets, k)
+		if keep {
+			p.log.Warn("reopening ingress socket", "vpc", k.vpc, "addr", k.addr.String())
+		} else {
+			p.log.Info("closing ingress socket", "vpc", k.vpc, "addr", k.addr.String())
+		}
+		p.drain(s, p.cfg.DrainTimeout)
+	}
+
+	keys := make([]sockKey, 0, len(want))
+	for k := range want {
+		if _, ok := p.sockets[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b sockKey) int { return a.addr.Compare(b.addr) })
+	var errs []error
+	for _, k := range keys {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, err)
+			break
+		}
+		s, err := p.open(ctx, k)
+		if err != nil {
+			p.log.Error("cannot open ingress socket; will retry on the next sync", "vpc", k.vpc, "addr", k.addr.String(), "err", err)
+			errs = append(errs, fmt.Errorf("vpc %s: listen on %s: %w", k.vpc, k.addr, err))
+			continue
+		}
+		p.sockets[k] = s
+		p.log.Info("ingress socket open", "vpc", k.vpc, "addr", k.addr.String())
+	}
+
+	// Round-robin positions of target groups that left the snapshot.
+	if snap != nil {
+		p.picker.Forget(func(id string) bool { _, ok := snap.TargetGroups[id]; return ok })
+	}
+	return errors.Join(errs...)
+}
+
+func (p *Proxy) open(ctx context.Context, k sockKey) (*socket, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", k.addr.String())
+	if err != nil {
+		return nil, err
+	}
+	protos := new(http.Protocols)
+	protos.SetHTTP1(true)
+	protos.SetUnencryptedHTTP2(true)
+	h := &handler{
+		p:       p,
+		vpcID:   k.vpc,
+		port:    int(k.addr.Port()),
+		portHdr: []string{strconv.Itoa(int(k.addr.Port()))},
+	}
+	s := &socket{
+		key: k,
+		ln:  &onceCloseListener{Listener: ln},
+		srv: &http.Server{
+			Handler:           h,
+			Protocols:         protos,
+			ReadHeaderTimeout: 30 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
+		},
+		served: make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	go func() {
+		defer close(s.served)
+		if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			p.log.Error("ingress socket failed; will reopen on the next sync", "vpc", k.vpc, "addr", k.addr.String(), "err", err)
+			s.dead.Store(true)
+		}
+	}()
+	return s, nil
+}
+
+// drain stops s accepting at once and shuts it down in the background,
+// letting in-flight requests finish for up to timeout. Called with p.mu held.
+func (p *Proxy) drain(s *socket, timeout time.Duration) {
+	_ = s.ln.Close() // synchronously: the address is free when drain returns
+	p.draining[s] = struct{}{}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		if err := s.srv.Shutdown(ctx); err != nil {
+			p.log.Warn("ingress socket did not drain in time; closing its connections", "addr", s.key.addr.String(), "err", err)
+			_ = s.srv.Close()
+		}
+		<-s.served
+		p.mu.Lock()
+		delete(p.draining, s)
+		p.mu.Unlock()
+		close(s.done)
+	}()
+}
+
+// Run calls Sync once, then on each notification on changes, until ctx
+// ends or changes is closed. After a Sync that could not open every socket
+// it tries again with a backoff (1s doubling to 30s) even without a
+// notification. It does not close the sockets: call Close.
+func (p *Proxy) Run(ctx context.Context, changes <-chan struct{}) error {
+	const minBackoff, maxBackoff = time.Second, 30 * time.Second
+	backoff := minBackoff
+	var retry *time.Timer
+	defer func() {
+		if retry != nil {
+			retry.Stop()
+		}
+	}()
+	for {
+		err := p.Sync(ctx)
+		if errors.Is(err, ErrClosed) {
+			return err
+		}
+		var retryC <-chan time.Time
+		if err != nil && ctx.Err() == nil {
+			if retry == nil {
+				retry = time.NewTimer(backoff)
+			} else {
+				retry.Reset(backoff)
+			}
+			retryC = retry.C
+			backoff = min(2*backoff, maxBackoff)
+		} else {
+			backoff = minBackoff
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case _, ok := <-changes:
+			if !ok {
+				return nil
+			}
+		case <-retryC:
+		}
+	}
+}
+
+// Close stops every socket from accepting and waits until in-flight
+// requests have finished, or until ctx ends, when it closes the remaining
+// connections and returns ctx's error. Sync fails after Close.
+func (p *Proxy) Close(ctx context.Context) error {
+	p.mu.Lock()
+	p.closed = true
+	for k, s := range p.sockets {
+		delete(p.sockets, k)
+		// Bounded by ctx below; the drain timeout only covers a Close
+		// whose ctx never ends.
+		p.drain(s, p.cfg.DrainTimeout)
+	}
+	pending := make([]*socket, 0, len(p.draining))
+	for s := range p.draining {
+		pending = append(pending, s)
+	}
+	p.mu.Unlock()
+
+	var err error
+	for _, s := range pending {
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+			_ = s.srv.Close()
+			<-s.done
+			err = ctx.Err()
+		}
+	}
+	for _, t := range []*http.Transport{p.h1, p.h1TLS, p.h2c, p.h2TLS} {
+		t.CloseIdleConnections()
+	}
+	return err
+}
+
+// Addrs returns the addresses of the open sockets ("ip:port"), sorted.
+func (p *Proxy) Addrs() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	keys := make([]netip.AddrPort, 0, len(p.sockets))
+	for k, s := range p.sockets {
+		if !s.dead.Load() {
+			keys = append(keys, k.addr)
+		}
+	}
+	slices.SortFunc(keys, netip.AddrPort.Compare)
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = k.String()
+	}
+	return out
+}
+
+// onceCloseListener lets the proxy close a listener before Shutdown does,
+// without Shutdown reporting the second close as an error.
+type onceCloseListener struct {
+	net.Listener
+	once sync.Once
+	err  error
+}
+
+func (l *onceCloseListener) Close() error {
+	l.once.Do(func() { l.err = l.Listener.Close() })
+	return l.err
+}
