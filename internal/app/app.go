@@ -127,7 +127,7 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	}
 	watcher := &watch.Watcher{Store: st, Holder: holder, Logger: cfg.Logger,
 		Options: snapshot.Options{Region: cfg.Region, DrainTime: drain}}
-	proxyChanges, healthChanges := watcher.Subscribe(), watcher.Subscribe()
+	proxyChanges, healthChanges, pruneChanges := watcher.Subscribe(), watcher.Subscribe(), watcher.Subscribe()
 	if err := watcher.Start(runCtx); err != nil {
 		cancel()
 		st.Close()
@@ -142,6 +142,7 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 		cfg.Logger.Warn("data plane: some ingress listeners failed", "err", err)
 	}
 	go checker.Run(runCtx, healthChanges)
+	go pruneRegistry(runCtx, holder, registry, pruneChanges)
 	go px.Run(runCtx, proxyChanges)
 	verifier := &sigv4.Verifier{Service: "vpc-lattice", Region: cfg.Region, Keys: identity.NewKeys(root)}
 	handler := api.New(svc, verifier, cfg.Logger)
@@ -161,6 +162,29 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	go func() { a.serveCh <- a.apiSrv.Serve(ln) }()
 	cfg.Logger.Info("control-plane API listening", "addr", ln.Addr().String(), "region", cfg.Region)
 	return a, nil
+}
+
+// pruneRegistry drops the live state of targets that left the snapshot, so
+// the registry does not grow with every target ever registered.
+func pruneRegistry(ctx context.Context, holder *snapshot.Holder, reg *upstream.Registry, changes <-chan struct{}) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-changes:
+		}
+		snap := holder.Load()
+		keep := map[string]bool{}
+		for _, tg := range snap.TargetGroups {
+			for _, t := range tg.Targets {
+				keep[t.Key] = true
+			}
+			for _, t := range tg.Draining {
+				keep[t.Key] = true
+			}
+		}
+		reg.Retain(func(key string) bool { return keep[key] })
+	}
 }
 
 // dnsToken returns the installation's DNS partition token, made once.
