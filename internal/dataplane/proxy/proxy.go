@@ -108,6 +108,9 @@ type socket struct {
 	served chan struct{} // closed when Serve has returned
 	done   chan struct{} // closed when the socket is fully shut down
 	dead   atomic.Bool   // Serve failed on its own: reopen on the next Sync
+	// stopping is set before the listener is closed on purpose, so that
+	// Serve's "use of closed network connection" is not reported as a failure.
+	stopping atomic.Bool
 }
 
 // New returns a Proxy serving nothing yet; call Sync (or Run) to open the
@@ -296,7 +299,7 @@ func (p *Proxy) open(ctx context.Context, k sockKey) (*socket, error) {
 	}
 	go func() {
 		defer close(s.served)
-		if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !s.stopping.Load() {
 			p.log.Error("ingress socket failed; will reopen on the next sync", "vpc", k.vpc, "addr", k.addr.String(), "err", err)
 			s.dead.Store(true)
 		}
@@ -307,6 +310,7 @@ func (p *Proxy) open(ctx context.Context, k sockKey) (*socket, error) {
 // drain stops s accepting at once and shuts it down in the background,
 // letting in-flight requests finish for up to timeout. Called with p.mu held.
 func (p *Proxy) drain(s *socket, timeout time.Duration) {
+	s.stopping.Store(true)
 	_ = s.ln.Close() // synchronously: the address is free when drain returns
 	p.draining[s] = struct{}{}
 	go func() {
