@@ -81,7 +81,13 @@ func (s *syncBuffer) String() string {
 // serve starts `trellis serve` and waits until its API answers.
 func serve(t *testing.T, dataDir, addr string, env ...string) *server {
 	t.Helper()
-	cmd := exec.Command(binary, "serve", "--data-dir", dataDir, "--api-addr", addr)
+	return serveWith(t, dataDir, addr, nil, env...)
+}
+
+// serveWith starts `trellis serve` with extra flags.
+func serveWith(t *testing.T, dataDir, addr string, flags []string, env ...string) *server {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"serve", "--data-dir", dataDir, "--api-addr", addr}, flags...)...)
 	cmd.Env = append(os.Environ(), env...)
 	s := &server{cmd: cmd, addr: addr, stderr: &syncBuffer{}, done: make(chan error, 1)}
 	pr, pw := io.Pipe()
