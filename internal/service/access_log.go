@@ -95,18 +95,8 @@ func (s *Service) CreateAccessLogSubscription(ctx context.Context, in CreateALSI
 }
 
 func (s *Service) loadALS(tx store.ReadTx, c model.Caller, ident string) (*model.AccessLogSubscription, error) {
-	ref, err := resolve(arn.AccessLogSubscription, "accessLogSubscriptionIdentifier", ident)
-	if err != nil {
-		return nil, err
-	}
-	a, err := getJSON[model.AccessLogSubscription](tx, pfxALS+ref.ID)
-	if err != nil {
-		return nil, err
-	}
-	if a == nil {
-		return nil, model.NotFound(model.TypeAccessLogSubscription, ref.ID)
-	}
-	return a, owned(c, &a.Meta, ref, model.TypeAccessLogSubscription)
+	return loadOwned[model.AccessLogSubscription](tx, c, arn.AccessLogSubscription, pfxALS, model.TypeAccessLogSubscription,
+		"accessLogSubscriptionIdentifier", ident)
 }
 
 // GetAccessLogSubscription describes a subscription.

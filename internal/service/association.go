@@ -93,18 +93,8 @@ func (s *Service) CreateServiceNetworkServiceAssociation(ctx context.Context, in
 }
 
 func (s *Service) loadSNSA(tx store.ReadTx, c model.Caller, ident string) (*model.ServiceNetworkServiceAssociation, error) {
-	ref, err := resolve(arn.ServiceNetworkServiceAssociation, "serviceNetworkServiceAssociationIdentifier", ident)
-	if err != nil {
-		return nil, err
-	}
-	a, err := getJSON[model.ServiceNetworkServiceAssociation](tx, pfxSNSA+ref.ID)
-	if err != nil {
-		return nil, err
-	}
-	if a == nil {
-		return nil, model.NotFound(model.TypeServiceNetworkServiceAssociation, ref.ID)
-	}
-	return a, owned(c, &a.Meta, ref, model.TypeServiceNetworkServiceAssociation)
+	return loadOwned[model.ServiceNetworkServiceAssociation](tx, c, arn.ServiceNetworkServiceAssociation, pfxSNSA,
+		model.TypeServiceNetworkServiceAssociation, "serviceNetworkServiceAssociationIdentifier", ident)
 }
 
 func (s *Service) snsaDetail(tx store.ReadTx, a *model.ServiceNetworkServiceAssociation) (SNSADetail, error) {
@@ -310,18 +300,8 @@ func (s *Service) CreateServiceNetworkVpcAssociation(ctx context.Context, in Cre
 }
 
 func (s *Service) loadSNVA(tx store.ReadTx, c model.Caller, ident string) (*model.ServiceNetworkVpcAssociation, error) {
-	ref, err := resolve(arn.ServiceNetworkVpcAssociation, "serviceNetworkVpcAssociationIdentifier", ident)
-	if err != nil {
-		return nil, err
-	}
-	a, err := getJSON[model.ServiceNetworkVpcAssociation](tx, pfxSNVA+ref.ID)
-	if err != nil {
-		return nil, err
-	}
-	if a == nil {
-		return nil, model.NotFound(model.TypeServiceNetworkVpcAssociation, ref.ID)
-	}
-	return a, owned(c, &a.Meta, ref, model.TypeServiceNetworkVpcAssociation)
+	return loadOwned[model.ServiceNetworkVpcAssociation](tx, c, arn.ServiceNetworkVpcAssociation, pfxSNVA,
+		model.TypeServiceNetworkVpcAssociation, "serviceNetworkVpcAssociationIdentifier", ident)
 }
 
 func (s *Service) snvaDetail(tx store.ReadTx, a *model.ServiceNetworkVpcAssociation) (SNVADetail, error) {

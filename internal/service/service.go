@@ -255,6 +255,29 @@ func owned(c model.Caller, m *model.Meta, ref arn.Ref, resourceType string) erro
 	return nil
 }
 
+// metaPtr is a pointer to an entity that embeds model.Meta.
+type metaPtr[T any] interface {
+	*T
+	GetMeta() *model.Meta
+}
+
+// loadOwned resolves an ID-or-ARN identifier of kind (field names it in
+// errors), reads the entity at prefix+ID and checks the caller owns it.
+func loadOwned[T any, P metaPtr[T]](tx store.ReadTx, c model.Caller, kind arn.Kind, prefix, resourceType, field, ident string) (*T, error) {
+	ref, err := resolve(kind, field, ident)
+	if err != nil {
+		return nil, err
+	}
+	v, err := getJSON[T](tx, prefix+ref.ID)
+	if err != nil {
+		return nil, err
+	}
+	if v == nil {
+		return nil, model.NotFound(resourceType, ref.ID)
+	}
+	return v, owned(c, P(v).GetMeta(), ref, resourceType)
+}
+
 // ---- pagination ----
 
 // Page asks for one page of a list.

@@ -84,18 +84,7 @@ func (s *Service) loadServiceNetwork(tx store.ReadTx, c model.Caller, ident stri
 }
 
 func (s *Service) loadServiceNetworkField(tx store.ReadTx, c model.Caller, field, ident string) (*model.ServiceNetwork, error) {
-	ref, err := resolve(arn.ServiceNetwork, field, ident)
-	if err != nil {
-		return nil, err
-	}
-	sn, err := getJSON[model.ServiceNetwork](tx, pfxServiceNetwork+ref.ID)
-	if err != nil {
-		return nil, err
-	}
-	if sn == nil {
-		return nil, model.NotFound(model.TypeServiceNetwork, ref.ID)
-	}
-	return sn, owned(c, &sn.Meta, ref, model.TypeServiceNetwork)
+	return loadOwned[model.ServiceNetwork](tx, c, arn.ServiceNetwork, pfxServiceNetwork, model.TypeServiceNetwork, field, ident)
 }
 
 // ServiceNetworkDetail is a service network with its association counts.

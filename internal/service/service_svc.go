@@ -111,18 +111,7 @@ func (s *Service) loadService(tx store.ReadTx, c model.Caller, ident string) (*m
 }
 
 func (s *Service) loadServiceField(tx store.ReadTx, c model.Caller, field, ident string) (*model.Service, error) {
-	ref, err := resolve(arn.Service, field, ident)
-	if err != nil {
-		return nil, err
-	}
-	svc, err := getJSON[model.Service](tx, pfxService+ref.ID)
-	if err != nil {
-		return nil, err
-	}
-	if svc == nil {
-		return nil, model.NotFound(model.TypeService, ref.ID)
-	}
-	return svc, owned(c, &svc.Meta, ref, model.TypeService)
+	return loadOwned[model.Service](tx, c, arn.Service, pfxService, model.TypeService, field, ident)
 }
 
 // GetService describes a service.

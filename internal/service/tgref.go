@@ -122,16 +122,5 @@ func serviceTargetGroupCount(tx store.ReadTx, svcID string, extra []string) (int
 }
 
 func (s *Service) loadTargetGroupField(tx store.ReadTx, c model.Caller, field, ident string) (*model.TargetGroup, error) {
-	ref, err := resolve(arn.TargetGroup, field, ident)
-	if err != nil {
-		return nil, err
-	}
-	tg, err := getJSON[model.TargetGroup](tx, pfxTargetGroup+ref.ID)
-	if err != nil {
-		return nil, err
-	}
-	if tg == nil {
-		return nil, model.NotFound(model.TypeTargetGroup, ref.ID)
-	}
-	return tg, owned(c, &tg.Meta, ref, model.TypeTargetGroup)
+	return loadOwned[model.TargetGroup](tx, c, arn.TargetGroup, pfxTargetGroup, model.TypeTargetGroup, field, ident)
 }
