@@ -25,6 +25,9 @@ type State struct {
 	SNVAs           []*model.ServiceNetworkVpcAssociation
 	AuthPolicies    []*model.AuthPolicy
 	VPCs            []*model.VPC
+	Accounts        []*model.Account
+	Principals      []*model.Principal
+	AccessKeys      []*model.AccessKey
 }
 
 // Options are the inputs of Compile besides the state.
@@ -34,6 +37,9 @@ type Options struct {
 	// Now and DrainTime decide which deregistered targets still drain.
 	Now       time.Time
 	DrainTime time.Duration
+	// Roots are root credentials that live outside the store (the default
+	// account's, from the environment or the data directory).
+	Roots []model.AccessKey
 }
 
 // Compile turns a state into a snapshot. It is a pure function: the same
@@ -189,7 +195,57 @@ func Compile(st *State, o Options) *Snapshot {
 		snap.VPCs[cv.ID] = cv
 		snap.ByIngress[addr] = cv
 	}
+	snap.Identities = compileIdentities(st, o)
 	return snap
+}
+
+// compileIdentities indexes every usable access key by its ID with what
+// the data plane needs to know about its holder.
+func compileIdentities(st *State, o Options) map[string]*Identity {
+	accounts := map[string]*model.Account{}
+	for _, a := range st.Accounts {
+		accounts[a.ID] = a
+	}
+	principals := map[string]*model.Principal{}
+	for _, p := range st.Principals {
+		principals[p.ARN] = p
+	}
+	out := map[string]*Identity{}
+	add := func(k *model.AccessKey) {
+		if k.Status != "" && k.Status != "Active" {
+			return
+		}
+		if k.Expiration != nil && !o.Now.Before(*k.Expiration) {
+			return
+		}
+		id := &Identity{AccessKeyID: k.ID, Secret: k.Secret, SessionToken: k.SessionToken, PrincipalARN: k.PrincipalARN,
+			Account: k.Account, SessionName: k.SessionName, PrincipalType: "Account"}
+		if k.Expiration != nil {
+			id.Expiration = *k.Expiration
+		}
+		if a := accounts[k.Account]; a != nil {
+			id.OrgID, id.OrgPath = a.OrgID, a.OrgPath
+		}
+		if p := principals[k.PrincipalARN]; p != nil {
+			id.Tags = p.Tags
+			id.PrincipalType = "User"
+			if p.Type == model.PrincipalTypeRole {
+				id.PrincipalType = "AssumedRole"
+			}
+		}
+		if k.SessionARN != "" {
+			// The caller is the session; policies name the role.
+			id.RoleARN, id.PrincipalARN, id.PrincipalType = k.PrincipalARN, k.SessionARN, "AssumedRole"
+		}
+		out[k.ID] = id
+	}
+	for i := range o.Roots {
+		add(&o.Roots[i])
+	}
+	for _, k := range st.AccessKeys {
+		add(k)
+	}
+	return out
 }
 
 // TargetKey is the key of a target's live state: "<tg>/<id>/<port>".

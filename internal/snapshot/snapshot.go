@@ -15,6 +15,7 @@ package snapshot
 import (
 	"net/netip"
 	"sync/atomic"
+	"time"
 
 	"github.com/trellis-net/trellis/internal/model"
 )
@@ -30,6 +31,28 @@ type Snapshot struct {
 	// TargetGroups by ID: every target group, used or not (the health checker
 	// checks those a listener uses: InUse).
 	TargetGroups map[string]*TargetGroup
+	// Identities by access key ID: who holds each usable key.
+	Identities map[string]*Identity
+}
+
+// Identity is an access key and its holder, for data-plane SigV4 and the
+// policy keys aws:Principal*.
+type Identity struct {
+	AccessKeyID  string
+	Secret       string
+	SessionToken string    // temporary credentials only
+	Expiration   time.Time // zero: does not expire
+	// PrincipalARN is the caller as policies see it: the root
+	// (arn:aws:iam::ACCOUNT:root), a user or role ARN, or for an assumed
+	// role the session ARN (arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION).
+	PrincipalARN  string
+	RoleARN       string // for sessions: the role assumed
+	SessionName   string
+	PrincipalType string // Account (root), User, AssumedRole
+	Account       string
+	OrgID         string
+	OrgPath       string
+	Tags          map[string]string
 }
 
 // VPC is a network clients call from.

@@ -49,6 +49,15 @@ func Load(tx store.ReadTx) (*snapshot.State, error) {
 	if st.VPCs, err = loadAll[model.VPC](tx, schema.VPC); err != nil {
 		return nil, err
 	}
+	if st.Accounts, err = loadAll[model.Account](tx, schema.Account); err != nil {
+		return nil, err
+	}
+	if st.Principals, err = loadAll[model.Principal](tx, schema.Principal); err != nil {
+		return nil, err
+	}
+	if st.AccessKeys, err = loadAll[model.AccessKey](tx, schema.AccessKey); err != nil {
+		return nil, err
+	}
 	return st, nil
 }
 

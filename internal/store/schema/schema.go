@@ -17,10 +17,13 @@ const (
 	AuthPolicy     = "authpolicy/"     // authpolicy/<sn-or-svc id>
 	ResourcePolicy = "resourcepolicy/" // resourcepolicy/<sn-or-svc id>
 	ALS            = "als/"
-	VPC            = "vpc/"    // Trellis-native VPCs
-	Name           = "name/"   // name/<kind>/<account>/<name> -> id
-	Token          = "token/"  // token/<account>/<op>/<token>
-	TGRef          = "ref/tg/" // ref/tg/<tg>/<svc>/<rule>: rules that forward to a target group
+	VPC            = "vpc/"       // Trellis-native VPCs
+	Account        = "account/"   // account/<id>
+	Principal      = "principal/" // principal/<arn>
+	AccessKey      = "accesskey/" // accesskey/<id>
+	Name           = "name/"      // name/<kind>/<account>/<name> -> id
+	Token          = "token/"     // token/<account>/<op>/<token>
+	TGRef          = "ref/tg/"    // ref/tg/<tg>/<svc>/<rule>: rules that forward to a target group
 	SNSAbySN       = "idx/snsa-sn/"
 	SNSAbySvc      = "idx/snsa-svc/"
 	SNVAbySN       = "idx/snva-sn/"
