@@ -44,6 +44,7 @@ func New(svc *service.Service, verifier *sigv4.Verifier, log *slog.Logger) *Serv
 	s := &Server{svc: svc, verifier: verifier, log: log, native: http.NewServeMux()}
 	s.routes = s.table()
 	s.nativeRoutes()
+	s.identityRoutes()
 	return s
 }
 

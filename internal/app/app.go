@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/trellis-net/trellis/internal/api"
+	"github.com/trellis-net/trellis/internal/dataplane/auth"
 	"github.com/trellis-net/trellis/internal/dataplane/health"
 	"github.com/trellis-net/trellis/internal/dataplane/proxy"
 	"github.com/trellis-net/trellis/internal/dataplane/upstream"
@@ -114,7 +115,12 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	svc := service.New(st, service.Config{Region: cfg.Region, DNSToken: token, Quotas: cfg.Quotas, DrainTime: cfg.DrainTime,
-		IngressPrefix: cfg.IngressPrefix})
+		IngressPrefix: cfg.IngressPrefix, AdminAccount: root.Account})
+	// The default account exists implicitly; its record makes it listable.
+	if err := svc.EnsureAccount(ctx, root.Account, "default"); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("default account: %w", err)
+	}
 
 	// The data plane: a snapshot compiled from the store, the health
 	// checker and the ingress proxy, both following the snapshot.
@@ -126,7 +132,8 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 		drain = time.Minute
 	}
 	watcher := &watch.Watcher{Store: st, Holder: holder, Logger: cfg.Logger,
-		Options: snapshot.Options{Region: cfg.Region, DrainTime: drain}}
+		Options: snapshot.Options{Region: cfg.Region, DrainTime: drain, Roots: []model.AccessKey{{ID: root.AccessKeyID,
+			Secret: root.SecretAccessKey, PrincipalARN: root.PrincipalARN(), Account: root.Account, Status: "Active"}}}}
 	proxyChanges, healthChanges, pruneChanges := watcher.Subscribe(), watcher.Subscribe(), watcher.Subscribe()
 	if err := watcher.Start(runCtx); err != nil {
 		cancel()
@@ -135,7 +142,7 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	}
 	checker := health.New(health.Config{Holder: holder, Registry: registry, Logger: cfg.Logger, IntervalScale: cfg.HealthCheckSecond})
 	svc.SetTargetHealth(checker)
-	px := proxy.New(proxy.Config{Holder: holder, Registry: registry,
+	px := proxy.New(proxy.Config{Holder: holder, Registry: registry, Auth: auth.New(holder, cfg.Region, nil),
 		Picker: &upstream.Picker{Registry: registry}, RequestTimeout: cfg.RequestTimeout, Logger: cfg.Logger})
 	checker.Sync()
 	if err := px.Sync(runCtx); err != nil {
@@ -144,8 +151,17 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	go checker.Run(runCtx, healthChanges)
 	go pruneRegistry(runCtx, holder, registry, pruneChanges)
 	go px.Run(runCtx, proxyChanges)
-	verifier := &sigv4.Verifier{Service: "vpc-lattice", Region: cfg.Region, Keys: identity.NewKeys(root)}
+	// Root credentials first, then the access keys in the store.
+	verifier := &sigv4.Verifier{Service: "vpc-lattice", Region: cfg.Region, Keys: identity.NewChain(identity.NewKeys(root), svc)}
 	handler := api.New(svc, verifier, cfg.Logger)
+	// `trellis auth simulate`: the data plane's own evaluation, on the live
+	// snapshot, for services of the caller's account (or any, for the
+	// administrator).
+	handler.HandleNative("POST "+api.NativePrefix+"auth/simulate", auth.SimulateHandler(holder,
+		func(ctx context.Context, owner string) bool {
+			c, ok := service.CallerFrom(ctx)
+			return ok && (c.Account == owner || c.Account == root.Account)
+		}))
 
 	ln, err := net.Listen("tcp", cfg.APIAddr)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -367,3 +368,5 @@ func TestDataPlaneWeightChangePropagates(t *testing.T) {
 	t.Logf("weight change served after %v", time.Since(start))
 	_ = bytes.MinRead
 }
+
+func asErr[T error](err error, target *T) bool { return errors.As(err, target) }

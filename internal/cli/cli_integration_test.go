@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -627,5 +628,48 @@ func TestCLIVPCs(t *testing.T) {
 	}
 	if msg := c.fails("vpc", "put", "vpc-nope"); !strings.Contains(msg, "ValidationException") {
 		t.Fatalf("bad id: %s", msg)
+	}
+}
+
+func TestCLIAuthSimulate(t *testing.T) {
+	c := startCLI(t)
+	c.ok("service-network", "create", "--name", "simnet", "--auth-type", "AWS_IAM")
+	svc := c.ok("service", "create", "--name", "simsvc", "--auth-type", "AWS_IAM")
+	c.ok("snsa", "create", "--service-network", "simnet", "--service", "simsvc")
+	c.ok("snva", "create", "--service-network", "simnet", "--vpc", "vpc-0000000000000000c")
+	c.ok("auth-policy", "put", "--resource", "simnet", "--policy",
+		`{"Statement":[{"Sid":"Everyone","Effect":"Allow","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"*"}]}`)
+	c.ok("auth-policy", "put", "--resource", "simsvc", "--policy",
+		`{"Statement":[{"Sid":"ReadOnly","Effect":"Allow","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"*",`+
+			`"Condition":{"StringEquals":{"vpc-lattice-svcs:RequestMethod":"GET"}}},`+
+			`{"Sid":"NoAdmin","Effect":"Deny","Principal":"*","Action":"*","Resource":"`+str(t, svc, "arn")+`/admin/*"}]}`)
+	var out string
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		out = c.text("auth", "simulate", "--source-vpc", "vpc-0000000000000000c", "--service", "simsvc", "--method", "POST", "--path", "/orders")
+		if strings.Contains(out, "ReadOnly") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, want := range []string{"Service network", "Allow by Everyone", "NoMatch", "condition StringEquals vpc-lattice-svcs:RequestMethod", "denied"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("simulate POST: missing %q in\n%s", want, out)
+		}
+	}
+	out = c.text("auth", "simulate", "--source-vpc", "vpc-0000000000000000c", "--service", "simsvc", "--path", "/admin/x",
+		"--principal", "arn:aws:iam::000000000000:root")
+	if !strings.Contains(out, "Deny by NoAdmin") || !strings.Contains(out, "arn:aws:iam::000000000000:root") {
+		t.Fatalf("simulate admin:\n%s", out)
+	}
+	out = c.text("auth", "simulate", "--source-vpc", "vpc-0000000000000000c", "--service", "simsvc", "--path", "/orders")
+	if !strings.Contains(out, "allowed") {
+		t.Fatalf("simulate GET:\n%s", out)
+	}
+	c.ok("vpc", "put", "vpc-0000000000000000d")
+	time.Sleep(100 * time.Millisecond) // the data plane's snapshot follows the store within milliseconds
+	js := c.ok("auth", "simulate", "--source-vpc", "vpc-0000000000000000d", "--service", "simsvc", "--output", "json")
+	if js["reachable"] != false {
+		t.Fatalf("a VPC outside the network: %v", js)
 	}
 }

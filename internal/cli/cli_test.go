@@ -514,6 +514,11 @@ func TestCommandTree(t *testing.T) {
 		"access-log-subscription":             {"create", "delete", "get", "list", "update"},
 		"tag":                                 {"add", "list", "remove"},
 		"vpc":                                 {"delete", "get", "list", "put"},
+		"account":                             {"delete", "get", "list", "put"},
+		"principal":                           {"delete", "get", "list", "put"},
+		"access-key":                          {"create", "delete", "list"},
+		"sts":                                 {"assume-role"},
+		"auth":                                {"simulate"},
 	}
 	root := newTestRoot()
 	got := map[string][]string{}

@@ -32,6 +32,11 @@ func AddCommands(root *cobra.Command) {
 		accessLogSubscriptionCmd(),
 		tagCmd(),
 		vpcCmd(),
+		authCmd(),
+		accountCmd(),
+		principalCmd(),
+		accessKeyCmd(),
+		stsCmd(),
 	)
 }
 

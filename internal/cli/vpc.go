@@ -72,21 +72,34 @@ func nativeCall(cmd *cobra.Command, method, path string, body any, columns []col
 	if err != nil {
 		return err
 	}
+	v, err := nativeDo(cmd, method, path, body)
+	if err != nil || v == nil {
+		return err
+	}
+	if format == "table" {
+		return writeTable(cmd.OutOrStdout(), v, columns)
+	}
+	return writeJSON(cmd.OutOrStdout(), v)
+}
+
+// nativeDo sends a signed request to /trellis/v1/PATH and returns the
+// decoded answer (nil for an empty one).
+func nativeDo(cmd *cobra.Command, method, path string, body any) (any, error) {
 	ep := strings.TrimSuffix(flagString(cmd, flagEndpoint, envOr(envEndpoint, DefaultEndpoint)), "/")
 	region := flagString(cmd, flagRegion, envOr(envRegion, defaultRegion))
 	creds, err := resolveCredentials(os.Getenv, flagString(cmd, flagDataDir, envOr(envDataDir, defaultDataDir)))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var payload []byte
 	if body != nil {
 		if payload, err = json.Marshal(body); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	req, err := http.NewRequestWithContext(cmd.Context(), method, ep+"/trellis/v1/"+path, bytes.NewReader(payload))
 	if err != nil {
-		return usageErrorf("invalid --endpoint %q: %v", ep, err)
+		return nil, usageErrorf("invalid --endpoint %q: %v", ep, err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -96,16 +109,16 @@ func nativeCall(cmd *cobra.Command, method, path string, body any, columns []col
 		SecretAccessKey: creds.SecretAccessKey, SessionToken: creds.SessionToken},
 		req, hex.EncodeToString(sum[:]), "vpc-lattice", region, time.Now())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	resp, err := (&http.Client{Timeout: requestTimeout}).Do(req)
 	if err != nil {
-		return fmt.Errorf("cannot reach the Trellis API at %s: %w (is 'trellis serve' running? see --endpoint)", ep, err)
+		return nil, fmt.Errorf("cannot reach the Trellis API at %s: %w (is 'trellis serve' running? see --endpoint)", ep, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if resp.StatusCode >= 300 {
 		var e struct {
@@ -116,17 +129,14 @@ func nativeCall(cmd *cobra.Command, method, path string, body any, columns []col
 		if code == "" {
 			code = resp.Status
 		}
-		return &nativeError{code: code, msg: e.Message}
+		return nil, &nativeError{code: code, msg: e.Message}
 	}
 	if resp.StatusCode == http.StatusNoContent || len(b) == 0 {
-		return nil
+		return nil, nil
 	}
 	var v any
 	if err := json.Unmarshal(b, &v); err != nil {
-		return fmt.Errorf("decoding the answer: %w", err)
+		return nil, fmt.Errorf("decoding the answer: %w", err)
 	}
-	if format == "table" {
-		return writeTable(cmd.OutOrStdout(), v, columns)
-	}
-	return writeJSON(cmd.OutOrStdout(), v)
+	return v, nil
 }

@@ -1,7 +1,7 @@
-// Package identity knows who holds which access keys. For now that is the
-// root principal of the default account, whose credentials come from the
-// environment or are generated once and kept in the data directory.
-// Accounts, principals and their keys arrive with the auth issue.
+// Package identity knows who holds which access keys: the root principal of
+// the default account, whose credentials come from the environment or are
+// generated once and kept in the data directory, and (through Chain) the
+// access keys of accounts, roles, users and sessions kept in the store.
 package identity
 
 import (

@@ -6,6 +6,7 @@ import (
 
 	"github.com/trellis-net/trellis/internal/arn"
 	"github.com/trellis-net/trellis/internal/model"
+	authpolicy "github.com/trellis-net/trellis/internal/policy"
 	"github.com/trellis-net/trellis/internal/store"
 )
 
@@ -79,6 +80,11 @@ func (s *Service) PutAuthPolicy(ctx context.Context, ident, policy string) (Auth
 	model.CheckPolicyDocument(&v, "policy", policy, model.MaxAuthPolicyLen)
 	if err := v.Err(); err != nil {
 		return AuthPolicyResult{}, err
+	}
+	// Compile it now, as the data plane will: a policy that would not
+	// compile is refused with what is wrong and where.
+	if _, err := authpolicy.Parse(policy); err != nil {
+		return AuthPolicyResult{}, model.Invalid("policy", "policy is not a valid auth policy: %v", err)
 	}
 	var out AuthPolicyResult
 	err = s.update(ctx, func(tx store.Tx) error {

@@ -31,8 +31,13 @@ type Config struct {
 	// IngressPrefix is where host-mode VPCs get their ingress addresses
 	// (default 127.171.0.0/16).
 	IngressPrefix netip.Prefix
-	Now           func() time.Time
-	NewID         func(arn.Kind) string
+	// AdminAccount is the installation's default account: its root is the
+	// administrator, the only caller that may create, change and delete
+	// accounts and manage other accounts' identities. Empty means no caller
+	// is the administrator.
+	AdminAccount string
+	Now          func() time.Time
+	NewID        func(arn.Kind) string
 }
 
 // Service implements the Lattice operations on a store.

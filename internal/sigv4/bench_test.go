@@ -6,8 +6,9 @@ import (
 	"testing"
 )
 
-// BenchmarkVerify measures Verify on requests signed by the SDK signer and
-// parsed as a server sees them. The KeyStore is an in-memory map.
+// BenchmarkVerify measures Verify on requests signed by the SDK signer (the
+// test-only SigV4A signer for sigv4a) and parsed as a server sees them. The
+// KeyStore is an in-memory map.
 func BenchmarkVerify(b *testing.B) {
 	body := []byte(`{"name":"payments","authType":"AWS_IAM","tags":{"env":"prod"}}`)
 	cases := []struct {
@@ -31,13 +32,19 @@ func BenchmarkVerify(b *testing.B) {
 				"Content-Type": {"application/json"}}}, ""},
 		{"presigned", newVerifier("vpc-lattice"),
 			signSpec{method: "GET", target: "/services?X-Amz-Expires=300"}, ""},
+		// The data plane's SigV4A request: ECDSA P-256 verification
+		// dominates (the derived public key is cached).
+		{"sigv4a", dataPlaneA(), unsignedGet, ""},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			var r *http.Request
-			if c.name == "presigned" {
+			switch c.name {
+			case "presigned":
 				r = sdkPresign(b, c.spec)
-			} else {
+			case "sigv4a":
+				r = signA(b, c.spec, "*")
+			default:
 				r = sdkSign(b, c.spec)
 			}
 			ctx := context.Background()
@@ -80,6 +87,17 @@ func TestVerifyAllocations(t *testing.T) {
 		})
 		if n > 1 {
 			t.Errorf("%s %s: %v allocations per Verify, want 1", c.spec.method, c.spec.target, n)
+		}
+	}
+}
+
+// BenchmarkDeriveECDSAKey measures a SigV4A key derivation, the cost of a
+// key cache miss.
+func BenchmarkDeriveECDSAKey(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := deriveECDSAKey(testAKID, testSecret); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

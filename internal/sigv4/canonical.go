@@ -43,8 +43,9 @@ type scratch struct {
 	sts   []byte // string to sign
 	qbuf  []byte // encoded query keys and values
 	pairs []qpair
-	mac   []byte // HMAC work area, 64 bytes
-	sig   []byte // hex signature
+	mac   []byte               // HMAC work area, 64 bytes
+	sig   []byte               // hex signature
+	der   [maxECDSASigLen]byte // SigV4A: the decoded signature
 	h     hash.Hash
 	hu    encoding.BinaryUnmarshaler
 }
@@ -319,6 +320,8 @@ func commonHeaderKey(name string) string {
 		return "X-Amz-Content-Sha256"
 	case "x-amz-security-token":
 		return "X-Amz-Security-Token"
+	case "x-amz-region-set":
+		return "X-Amz-Region-Set"
 	case "x-amz-target":
 		return "X-Amz-Target"
 	case "x-amz-user-agent":

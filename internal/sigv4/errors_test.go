@@ -137,9 +137,14 @@ func TestFailures(t *testing.T) {
 		{name: "wrong algorithm", req: withAuthz(jsonPost, func(a string) string {
 			return strings.Replace(a, "AWS4-HMAC-SHA256", "AWS4-HMAC-SHA512", 1)
 		}), code: CodeIncompleteSignature, status: 400, msgPart: "Unsupported AWS 'algorithm': 'AWS4-HMAC-SHA512'"},
-		{name: "sigv4a not yet", req: withAuthz(jsonPost, func(a string) string {
+		{name: "sigv4a without region set", req: withAuthz(jsonPost, func(a string) string {
 			return strings.Replace(a, "AWS4-HMAC-SHA256", AlgorithmECDSA, 1)
-		}), code: CodeIncompleteSignature, status: 400, msgPart: AlgorithmECDSA},
+		}), code: CodeIncompleteSignature, status: 400, msgPart: "'X-Amz-Region-Set' header for '" + AlgorithmECDSA + "'"},
+		{name: "sigv4a with a SigV4 credential scope", req: mutate(jsonPost, func(r *http.Request) {
+			r.Header.Set("X-Amz-Region-Set", "*")
+			r.Header.Set("Authorization", strings.Replace(strings.Replace(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256", AlgorithmECDSA, 1),
+				";x-amz-date", ";x-amz-date;x-amz-region-set", 1))
+		}), code: CodeIncompleteSignature, status: 400, msgPart: "Credential must have exactly 4 slash-delimited elements"},
 		{name: "host not signed", req: bare("/", map[string]string{"X-Amz-Date": "20260101T001000Z",
 			"Authorization": strings.Replace(goodAuthz, "host;x-amz-date", "x-amz-date", 1)}),
 			code: CodeIncompleteSignature, status: 400, msg: "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."},

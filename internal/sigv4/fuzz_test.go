@@ -1,6 +1,7 @@
 package sigv4
 
 import (
+	"encoding/hex"
 	"net/url"
 	"slices"
 	"strings"
@@ -25,6 +26,12 @@ func FuzzParseAuthorization(f *testing.F) {
 		"AWS4-HMAC-SHA256 Credential=A, Credential=B",
 		"Bearer eyJhbGciOiJIUzI1NiJ9",
 		"AWS4-ECDSA-P256-SHA256 Credential=AKID/20150830/service/aws4_request, SignedHeaders=host;x-amz-region-set, Signature=3045",
+		"AWS4-ECDSA-P256-SHA256 Credential=AKIDEXAMPLE/20150830/service/aws4_request, SignedHeaders=host;x-amz-date;x-amz-region-set;x-amz-security-token, " +
+			"Signature=3046022100c73cca08380c72b8adb0ead5f9b51ad34ef1518bce21d7a7b43cd1a5c8cd38bc022100b9891d3e8828d1aafd32b946a42a235a6c7a6d762791595d1fb4513a50377257",
+		"AWS4-ECDSA-P256-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/vpc-lattice-svcs/aws4_request,SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-region-set,Signature=304402203f5f",
+		"AWS4-ECDSA-P256-SHA256 Credential=AKID/20150830/us-east-1/service/aws4_request, SignedHeaders=host, Signature=",
+		"AWS4-ECDSA-P256-SHA256 Credential=/, SignedHeaders=;, Signature=zz",
+		"AWS4-ECDSA-P256-SHA256\tCredential=A/b/c/d\t,SignedHeaders=x-amz-region-set",
 		",,, =,==, Signature==",
 	} {
 		f.Add(s)
@@ -62,6 +69,23 @@ func FuzzParseAuthorization(f *testing.F) {
 			}
 		} else if strings.Count(a.Credential, "/") == 4 {
 			t.Fatalf("splitCredential rejected %q", a.Credential)
+		}
+		if sc, ok := splitCredentialA(a.Credential); ok {
+			joined := strings.Join([]string{sc.AccessKeyID, sc.Date, sc.Service, sc.Terminator}, "/")
+			if joined != a.Credential || sc.AccessKeyID+"/"+sc.Scope != a.Credential || sc.Region != "" {
+				t.Fatalf("splitCredentialA(%q) = %+v", a.Credential, sc)
+			}
+		} else if strings.Count(a.Credential, "/") == 3 {
+			t.Fatalf("splitCredentialA rejected %q", a.Credential)
+		}
+		// The signature of a SigV4A header decodes only as a bounded DER blob.
+		var der [maxECDSASigLen]byte
+		if b, ok := decodeECDSASig(&der, a.Signature); ok {
+			if len(b) == 0 || len(b) > maxECDSASigLen || hex.EncodeToString(b) != strings.ToLower(a.Signature) {
+				t.Fatalf("decodeECDSASig(%q) = %x", a.Signature, b)
+			}
+		} else if _, err := hex.DecodeString(a.Signature); err == nil && a.Signature != "" && len(a.Signature) <= 2*maxECDSASigLen {
+			t.Fatalf("decodeECDSASig rejected %q", a.Signature)
 		}
 		if _, ok := checkSignedHeaders(a.SignedHeaders); ok {
 			names := strings.Split(a.SignedHeaders, ";")

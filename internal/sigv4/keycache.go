@@ -71,9 +71,14 @@ func (s *scratch) macSum(k *signingKey, msg []byte) []byte {
 	return s.h.Sum(inner[len(inner):len(inner)])
 }
 
-// signature computes the hex signature of the canonical request in s.canon
-// into s.sig, leaving the string to sign in s.sts.
-func (s *scratch) signature(k *signingKey, algorithm, amzDate, scope string) {
+// appendStringToSign writes the string to sign of the canonical request in
+// s.canon into s.sts:
+//
+//	ALGORITHM \n AMZ-DATE \n SCOPE \n hex(SHA-256(canonical request))
+//
+// SigV4 and SigV4A differ only in the algorithm name and the scope (SigV4A's
+// has no region).
+func (s *scratch) appendStringToSign(algorithm, amzDate, scope string) {
 	sum := sha256.Sum256(s.canon)
 	b := s.sts[:0]
 	b = append(b, algorithm...)
@@ -84,15 +89,23 @@ func (s *scratch) signature(k *signingKey, algorithm, amzDate, scope string) {
 	b = append(b, '\n')
 	b = hex.AppendEncode(b, sum[:])
 	s.sts = b
-	s.sig = hex.AppendEncode(s.sig[:0], s.macSum(k, b))
 }
 
-// keyCache caches derived signing keys by (secret, date, region, service).
-// Keys change once a day per access key, so the cache is tiny and read-mostly;
-// it is sharded to keep readers on different cores off one lock word.
-type keyCache struct {
+// signature computes the hex SigV4 signature of the canonical request in
+// s.canon into s.sig, leaving the string to sign in s.sts.
+func (s *scratch) signature(k *signingKey, algorithm, amzDate, scope string) {
+	s.appendStringToSign(algorithm, amzDate, scope)
+	s.sig = hex.AppendEncode(s.sig[:0], s.macSum(k, s.sts))
+}
+
+// shardedCache is a bounded map from derived-key inputs to derived keys.
+// Keys change rarely (a SigV4 key once a day per access key, a SigV4A key
+// never), so the cache is tiny and read-mostly; it is sharded to keep readers
+// on different cores off one lock word. The shard is chosen by hashing a
+// string component of the key (the secret).
+type shardedCache[K comparable, V any] struct {
 	seed   maphash.Seed
-	shards [keyCacheShards]keyCacheShard
+	shards [keyCacheShards]cacheShard[K, V]
 }
 
 const (
@@ -100,35 +113,30 @@ const (
 	keyCacheShardMax = 256 // entries per shard
 )
 
-type cacheKey struct{ secret, date, region, service string }
-
-type keyCacheShard struct {
+type cacheShard[K comparable, V any] struct {
 	mu sync.RWMutex
-	m  map[cacheKey]*signingKey
+	m  map[K]V
 	_  [64]byte // keep shards on separate cache lines
 }
 
-// signingKeys is shared by all Verifiers: a derived key depends only on its
-// inputs, so sharing is safe.
-var signingKeys = newKeyCache()
+func (c *shardedCache[K, V]) shard(h string) *cacheShard[K, V] {
+	return &c.shards[maphash.String(c.seed, h)%keyCacheShards]
+}
 
-func newKeyCache() *keyCache { return &keyCache{seed: maphash.MakeSeed()} }
-
-func (c *keyCache) get(secret, date, region, service string) *signingKey {
-	sh := &c.shards[maphash.String(c.seed, secret)%keyCacheShards]
-	k := cacheKey{secret, date, region, service}
+func (c *shardedCache[K, V]) lookup(h string, k K) (V, bool) {
+	sh := c.shard(h)
 	sh.mu.RLock()
-	sk := sh.m[k]
+	v, ok := sh.m[k]
 	sh.mu.RUnlock()
-	if sk != nil {
-		return sk
-	}
-	sk = deriveSigningKey(secret, date, region, service)
-	// The strings may alias a request header; do not pin it in the cache.
-	k = cacheKey{strings.Clone(secret), strings.Clone(date), strings.Clone(region), strings.Clone(service)}
+	return v, ok
+}
+
+// store adds k; the caller must not pass strings that alias a request.
+func (c *shardedCache[K, V]) store(h string, k K, v V) {
+	sh := c.shard(h)
 	sh.mu.Lock()
 	if sh.m == nil {
-		sh.m = make(map[cacheKey]*signingKey)
+		sh.m = make(map[K]V)
 	}
 	if len(sh.m) >= keyCacheShardMax {
 		for old := range sh.m { // evict an arbitrary entry
@@ -136,8 +144,34 @@ func (c *keyCache) get(secret, date, region, service string) *signingKey {
 			break
 		}
 	}
-	sh.m[k] = sk
+	sh.m[k] = v
 	sh.mu.Unlock()
+}
+
+// keyCache caches derived SigV4 signing keys by (secret, date, region,
+// service).
+type keyCache struct {
+	shardedCache[cacheKey, *signingKey]
+}
+
+type cacheKey struct{ secret, date, region, service string }
+
+// signingKeys is shared by all Verifiers: a derived key depends only on its
+// inputs, so sharing is safe.
+var signingKeys = newKeyCache()
+
+func newKeyCache() *keyCache {
+	return &keyCache{shardedCache[cacheKey, *signingKey]{seed: maphash.MakeSeed()}}
+}
+
+func (c *keyCache) get(secret, date, region, service string) *signingKey {
+	if sk, ok := c.lookup(secret, cacheKey{secret, date, region, service}); ok {
+		return sk
+	}
+	sk := deriveSigningKey(secret, date, region, service)
+	// The strings may alias a request header; do not pin it in the cache.
+	secret = strings.Clone(secret)
+	c.store(secret, cacheKey{secret, strings.Clone(date), strings.Clone(region), strings.Clone(service)}, sk)
 	return sk
 }
 

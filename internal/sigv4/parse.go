@@ -8,9 +8,9 @@ import (
 )
 
 const (
-	// AlgorithmHMAC is SigV4's algorithm name, the only one verified today.
+	// AlgorithmHMAC is SigV4's algorithm name.
 	AlgorithmHMAC = "AWS4-HMAC-SHA256"
-	// AlgorithmECDSA is SigV4A's algorithm name: recognised, not yet verified.
+	// AlgorithmECDSA is SigV4A's algorithm name (see sigv4a.go).
 	AlgorithmECDSA = "AWS4-ECDSA-P256-SHA256"
 
 	// UnsignedPayload is the x-amz-content-sha256 value of a request whose
@@ -35,6 +35,7 @@ const (
 	qSignedHeaders = "X-Amz-SignedHeaders"
 	qSignature     = "X-Amz-Signature"
 	qSecurityToken = "X-Amz-Security-Token"
+	qRegionSet     = "X-Amz-Region-Set" // SigV4A
 )
 
 // Canonical header keys read directly from http.Header.
@@ -44,6 +45,7 @@ const (
 	hDate          = "Date"
 	hSecurityToken = "X-Amz-Security-Token"
 	hContentSHA256 = "X-Amz-Content-Sha256"
+	hRegionSet     = "X-Amz-Region-Set" // SigV4A
 )
 
 // authHeader is the parsed form of an Authorization header value. Its strings
@@ -183,7 +185,7 @@ type credentialScope struct {
 }
 
 // splitCredential splits a SigV4 Credential into its five elements.
-// (SigV4A's credential has no region: it will get its own splitter.)
+// (SigV4A's credential has no region: see splitCredentialA.)
 func splitCredential(c string) (credentialScope, bool) {
 	var parts [5]string
 	rest := c
@@ -252,7 +254,7 @@ func errBadDate(s string) *Error {
 
 // signedHeaderFlags are facts about a SignedHeaders list.
 type signedHeaderFlags struct {
-	host, amzDate, date bool
+	host, amzDate, date, regionSet bool
 }
 
 // checkSignedHeaders validates a SignedHeaders list: non-empty, ';'-separated,
@@ -281,6 +283,8 @@ func checkSignedHeaders(list string) (signedHeaderFlags, bool) {
 			f.amzDate = true
 		case "date":
 			f.date = true
+		case "x-amz-region-set":
+			f.regionSet = true
 		}
 		prev = name
 		if !more {
@@ -311,8 +315,8 @@ func errBadSignedHeaders(list string) *Error {
 	return incomplete("SignedHeaders must be a non-empty, ';'-separated, sorted list of distinct lowercase header names, got '" + echo(list) + "'.")
 }
 
-// authParams is the SigV4 material found on a request, whichever form it
-// came in.
+// authParams is the SigV4 or SigV4A material found on a request, whichever
+// form it came in.
 type authParams struct {
 	presigned     bool
 	algorithm     string
@@ -324,6 +328,7 @@ type authParams struct {
 	expires       int64 // presigned only; 0 if X-Amz-Expires is absent
 	token         string
 	hasToken      bool
+	regionSet     string // SigV4A only: X-Amz-Region-Set, never empty
 	flags         signedHeaderFlags
 }
 
@@ -420,19 +425,43 @@ func parseHeaderForm(r *http.Request, authz string, p *authParams) *Error {
 	if dup {
 		return incomplete("The request carries more than one X-Amz-Security-Token header.")
 	}
+	if p.algorithm == AlgorithmECDSA {
+		return regionSetHeader(r, p)
+	}
+	return nil
+}
+
+// regionSetHeader reads SigV4A's X-Amz-Region-Set header, which must be
+// signed.
+func regionSetHeader(r *http.Request, p *authParams) *Error {
+	rs, ok, dup := singleHeader(r.Header, hRegionSet)
+	if dup {
+		return incomplete("The request carries more than one X-Amz-Region-Set header.")
+	}
+	if _, nonEmpty := regionSetAllows(rs, ""); !ok || !nonEmpty {
+		if p.presigned {
+			return incomplete("AWS query-string parameters must include '" + qRegionSet + "'. Re-examine the query-string parameters.")
+		}
+		return incomplete("Authorization header requires existence of a 'X-Amz-Region-Set' header for '" + AlgorithmECDSA + "'.")
+	}
+	if !p.flags.regionSet {
+		return incomplete("'X-Amz-Region-Set' must be a 'SignedHeader' in the AWS Authorization.")
+	}
+	p.regionSet = rs
 	return nil
 }
 
 func errAlgorithm(alg string) *Error {
-	return incomplete("Unsupported AWS 'algorithm': '" + echo(alg) + "'. Only '" + AlgorithmHMAC + "' is supported.")
+	return incomplete("Unsupported AWS 'algorithm': '" + echo(alg) + "'. Only '" + AlgorithmHMAC + "' and '" + AlgorithmECDSA + "' are supported.")
 }
 
 // parsePresigned reads the X-Amz-* query parameters of a presigned request.
 func parsePresigned(r *http.Request, rawQuery string, p *authParams) *Error {
 	p.presigned = true
-	var vals [7]string
-	var have [7]bool
-	names := [7]string{qAlgorithm, qCredential, qDate, qExpires, qSignedHeaders, qSignature, qSecurityToken}
+	var vals [8]string
+	var have [8]bool
+	dupRegionSet := false
+	names := [8]string{qAlgorithm, qCredential, qDate, qExpires, qSignedHeaders, qSignature, qSecurityToken, qRegionSet}
 	for q := rawQuery; q != ""; {
 		var seg string
 		seg, q, _ = strings.Cut(q, "&")
@@ -456,6 +485,11 @@ func parsePresigned(r *http.Request, rawQuery string, p *authParams) *Error {
 			}
 			dv, err := url.QueryUnescape(v)
 			if err != nil {
+				break
+			}
+			if have[i] && n == qRegionSet {
+				// Only SigV4A reads it: an error only if that is the algorithm.
+				dupRegionSet = true
 				break
 			}
 			if have[i] {
@@ -508,6 +542,21 @@ func parsePresigned(r *http.Request, rawQuery string, p *authParams) *Error {
 			return incomplete("The request carries more than one X-Amz-Security-Token header.")
 		}
 	}
+	if p.algorithm != AlgorithmECDSA {
+		return nil
+	}
+	// SigV4A: the region set is a query parameter (covered by the canonical
+	// query), or else a signed header.
+	if !have[7] {
+		return regionSetHeader(r, p)
+	}
+	if dupRegionSet {
+		return incomplete("AWS query-string parameters must not repeat '" + qRegionSet + "'. Re-examine the query-string parameters.")
+	}
+	if _, nonEmpty := regionSetAllows(vals[7], ""); !nonEmpty {
+		return incomplete("AWS query-string parameters must include '" + qRegionSet + "'. Re-examine the query-string parameters.")
+	}
+	p.regionSet = vals[7]
 	return nil
 }
 

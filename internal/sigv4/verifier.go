@@ -2,6 +2,7 @@ package sigv4
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"errors"
 	"net/http"
 	"strings"
@@ -28,11 +29,15 @@ type KeyStore interface {
 	LookupAccessKey(ctx context.Context, accessKeyID string) (Credential, error)
 }
 
-// Verifier checks SigV4 signatures for one signing name. Its fields are
-// configuration; it holds no other state and is safe for concurrent use.
+// Verifier checks SigV4 and SigV4A signatures for one signing name. Its
+// fields are configuration; it holds no other state and is safe for
+// concurrent use.
 type Verifier struct {
 	Service string // required signing name, e.g. "vpc-lattice"
-	Region  string // if non-empty the credential scope region must equal it
+	// Region, if non-empty, is the only region accepted: a SigV4 credential
+	// scope must name it, a SigV4A X-Amz-Region-Set must have an entry
+	// matching it ("*", "us-*", "us-east-1").
+	Region  string
 	Keys    KeyStore
 	Now     func() time.Time // nil means time.Now
 	MaxSkew time.Duration    // 0 means 5 minutes
@@ -61,10 +66,13 @@ type Result struct {
 	Credential  Credential // as the KeyStore returned it, secret included: do not log
 	AccessKeyID string     // the access key named by the request
 	SignedAt    time.Time  // the request's X-Amz-Date (UTC)
-	Region      string     // credential scope region
-	Service     string     // credential scope service (== Verifier.Service)
-	Algorithm   string     // AWS4-HMAC-SHA256
-	Presigned   bool       // signature came in the query string
+	// Region is the credential scope region (SigV4), or the X-Amz-Region-Set
+	// value that matched Verifier.Region, e.g. "*" or "us-east-1,us-west-2"
+	// (SigV4A).
+	Region    string
+	Service   string // credential scope service (== Verifier.Service)
+	Algorithm string // AlgorithmHMAC (SigV4) or AlgorithmECDSA (SigV4A)
+	Presigned bool   // signature came in the query string
 	// ExpiresAt is when a presigned URL with X-Amz-Expires stops being valid
 	// (zero otherwise).
 	ExpiresAt     time.Time
@@ -115,14 +123,10 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, payloadHash stri
 		return nil, err
 	}
 	switch p.algorithm {
-	case AlgorithmHMAC:
-		return v.verifyHMAC(ctx, r, &p, payloadHash)
-	default:
-		// AlgorithmECDSA (SigV4A) lands here until it is implemented: it
-		// shares the canonical request, differs in credential scope (no
-		// region; X-Amz-Region-Set instead), string to sign and key.
-		return nil, errAlgorithm(p.algorithm)
+	case AlgorithmHMAC, AlgorithmECDSA:
+		return v.verify(ctx, r, &p, payloadHash)
 	}
+	return nil, errAlgorithm(p.algorithm)
 }
 
 func (v *Verifier) now() time.Time {
@@ -139,27 +143,41 @@ func (v *Verifier) maxSkew() time.Duration {
 	return DefaultMaxSkew
 }
 
-// checkScope validates the credential scope against the Verifier and the
-// request date.
+// checkScope validates the SigV4 credential scope against the Verifier and
+// the request date.
 func (v *Verifier) checkScope(p *authParams) (credentialScope, *Error) {
 	sc, ok := splitCredential(p.credential)
 	if !ok {
 		return sc, errBadCredential(p.credential)
 	}
-	if sc.Terminator != scopeTerminator {
-		return sc, invalidSig("Credential should be scoped with a valid terminator: '" + scopeTerminator + "', not '" + echo(sc.Terminator) + "'. ")
-	}
-	if sc.Service != v.Service {
-		return sc, invalidSig("Credential should be scoped to correct service: '" + v.Service + "'. ")
+	if err := v.checkTerminatorService(&sc); err != nil {
+		return sc, err
 	}
 	if sc.Region == "" || (v.Region != "" && sc.Region != v.Region) {
 		return sc, invalidSig("Credential should be scoped to a valid region. ")
 	}
-	if sc.Date != p.amzDate[:8] {
-		return sc, invalidSig("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '" +
-			echo(sc.Date) + "' != '" + p.amzDate[:8] + "', from '" + p.amzDate + "'.")
+	if err := checkScopeDate(&sc, p); err != nil {
+		return sc, err
 	}
 	return sc, nil
+}
+
+func (v *Verifier) checkTerminatorService(sc *credentialScope) *Error {
+	if sc.Terminator != scopeTerminator {
+		return invalidSig("Credential should be scoped with a valid terminator: '" + scopeTerminator + "', not '" + echo(sc.Terminator) + "'. ")
+	}
+	if sc.Service != v.Service {
+		return invalidSig("Credential should be scoped to correct service: '" + v.Service + "'. ")
+	}
+	return nil
+}
+
+func checkScopeDate(sc *credentialScope, p *authParams) *Error {
+	if sc.Date != p.amzDate[:8] {
+		return invalidSig("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '" +
+			echo(sc.Date) + "' != '" + p.amzDate[:8] + "', from '" + p.amzDate + "'.")
+	}
+	return nil
 }
 
 // checkTime enforces the clock skew, and a presigned URL's expiry.
@@ -244,8 +262,18 @@ func (v *Verifier) resolvePayload(r *http.Request, p *authParams, bodyHash strin
 	return payload{}, incomplete("The request must carry the 'x-amz-content-sha256' header.")
 }
 
-func (v *Verifier) verifyHMAC(ctx context.Context, r *http.Request, p *authParams, bodyHash string) (*Result, error) {
-	sc, serr := v.checkScope(p)
+// verify checks a SigV4 or SigV4A signature: they differ in the credential
+// scope, the key and the last step (HMAC or ECDSA), not in the canonical
+// request.
+func (v *Verifier) verify(ctx context.Context, r *http.Request, p *authParams, bodyHash string) (*Result, error) {
+	sigv4a := p.algorithm == AlgorithmECDSA
+	var sc credentialScope
+	var serr *Error
+	if sigv4a {
+		sc, serr = v.checkScopeA(p)
+	} else {
+		sc, serr = v.checkScope(p)
+	}
 	if serr != nil {
 		return nil, serr
 	}
@@ -275,14 +303,29 @@ func (v *Verifier) verifyHMAC(ctx context.Context, r *http.Request, p *authParam
 		cred.AccessKeyID = sc.AccessKeyID
 	}
 
-	key := signingKeys.get(cred.SecretAccessKey, sc.Date, sc.Region, sc.Service)
+	var key *signingKey
+	var pub *ecdsa.PublicKey
+	var der []byte // SigV4A: the DER signature, nil if it is not one
 	s := getScratch()
 	defer putScratch(s)
+	if sigv4a {
+		// Derived from the access key ID the client signed with.
+		if pub, err = ecdsaKeys.get(sc.AccessKeyID, cred.SecretAccessKey); err != nil {
+			return nil, errMismatch()
+		}
+		der, _ = decodeECDSASig(&s.der, p.signature)
+	} else {
+		key = signingKeys.get(cred.SecretAccessKey, sc.Date, sc.Region, sc.Service)
+	}
 
 	path := requestPath(r)
 	try := func(path, payloadHash string) (bool, error) {
 		if err := s.buildCanonicalRequest(r, path, p.presigned, p.signedHeaders, payloadHash); err != nil {
 			return false, err
+		}
+		if sigv4a {
+			s.appendStringToSign(p.algorithm, p.amzDate, sc.Scope)
+			return der != nil && s.verifyECDSA(pub, der), nil
 		}
 		s.signature(key, p.algorithm, p.amzDate, sc.Scope)
 		return ctEqual(s.sig, p.signature), nil
@@ -313,11 +356,15 @@ func (v *Verifier) verifyHMAC(ctx context.Context, r *http.Request, p *authParam
 		}
 	}
 
+	region := sc.Region
+	if sigv4a {
+		region = p.regionSet
+	}
 	res := &Result{
 		Credential:            cred,
 		AccessKeyID:           sc.AccessKeyID,
 		SignedAt:              p.signedAt,
-		Region:                sc.Region,
+		Region:                region,
 		Service:               sc.Service,
 		Algorithm:             p.algorithm,
 		Presigned:             p.presigned,

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/trellis-net/trellis/internal/model"
+	"github.com/trellis-net/trellis/internal/policy"
 )
 
 // State is everything Compile needs, read from the store in one view
@@ -97,6 +98,7 @@ func Compile(st *State, o Options) *Snapshot {
 	for _, s := range st.Services {
 		cs := &Service{ID: s.ID, ARN: s.ARN, Name: s.Name, Account: s.Account, CustomDomain: strings.ToLower(s.CustomDomainName),
 			AuthType: s.AuthType, AuthPolicy: policies[s.ID], Listeners: map[int]*Listener{}}
+		cs.Policy, cs.PolicyError = compilePolicy(cs.AuthPolicy)
 		if s.DNS != nil {
 			cs.DNSName = strings.ToLower(s.DNS.DomainName)
 		}
@@ -146,8 +148,10 @@ func Compile(st *State, o Options) *Snapshot {
 	// Networks and who is associated with what.
 	networks := map[string]*ServiceNetwork{}
 	for _, sn := range st.ServiceNetworks {
-		networks[sn.ID] = &ServiceNetwork{ID: sn.ID, ARN: sn.ARN, Name: sn.Name, Account: sn.Account,
+		csn := &ServiceNetwork{ID: sn.ID, ARN: sn.ARN, Name: sn.Name, Account: sn.Account,
 			AuthType: sn.AuthType, AuthPolicy: policies[sn.ID]}
+		csn.Policy, csn.PolicyError = compilePolicy(csn.AuthPolicy)
+		networks[sn.ID] = csn
 	}
 	servicesIn := map[string][]*Service{}
 	for _, a := range st.SNSAs {
@@ -199,6 +203,20 @@ func Compile(st *State, o Options) *Snapshot {
 	return snap
 }
 
+// compilePolicy compiles an auth policy. Policies are checked when they
+// are put, so an error here means a policy stored by an older version; the
+// level then denies, as with no policy.
+func compilePolicy(doc string) (*policy.Policy, string) {
+	if doc == "" {
+		return nil, ""
+	}
+	p, err := policy.Parse(doc)
+	if err != nil {
+		return nil, err.Error()
+	}
+	return p, ""
+}
+
 // compileIdentities indexes every usable access key by its ID with what
 // the data plane needs to know about its holder.
 func compileIdentities(st *State, o Options) map[string]*Identity {
@@ -237,6 +255,10 @@ func compileIdentities(st *State, o Options) map[string]*Identity {
 			// The caller is the session; policies name the role.
 			id.RoleARN, id.PrincipalARN, id.PrincipalType = k.PrincipalARN, k.SessionARN, "AssumedRole"
 		}
+		if id.PrincipalType == "User" {
+			id.Username = id.PrincipalARN[strings.LastIndexByte(id.PrincipalARN, '/')+1:]
+		}
+		id.Header, id.TagsHeader = identityHeaders(id)
 		out[k.ID] = id
 	}
 	for i := range o.Roots {
@@ -246,6 +268,41 @@ func compileIdentities(st *State, o Options) map[string]*Identity {
 		add(k)
 	}
 	return out
+}
+
+// identityHeaders formats x-amzn-lattice-identity and
+// x-amzn-lattice-identity-tags (reference §7.1): "Key=value;" pairs, with
+// ';' inside tag values escaped as "\;".
+func identityHeaders(id *Identity) ([]string, []string) {
+	var b strings.Builder
+	b.WriteString("Principal=" + id.PrincipalARN + ";")
+	if id.OrgID != "" {
+		b.WriteString("PrincipalOrgID=" + id.OrgID + ";")
+	}
+	if id.OrgPath != "" {
+		b.WriteString("PrincipalOrgPath=" + id.OrgPath + ";")
+	}
+	if id.SessionName != "" {
+		b.WriteString("SessionName=" + id.SessionName + ";")
+	}
+	b.WriteString("Type=AWS_IAM")
+	var t strings.Builder
+	t.WriteString("principal=" + id.PrincipalARN + ";")
+	if id.OrgID != "" {
+		t.WriteString("principalorgid=" + id.OrgID + ";")
+	}
+	if id.OrgPath != "" {
+		t.WriteString("principalorgpath=" + id.OrgPath + ";")
+	}
+	keys := make([]string, 0, len(id.Tags))
+	for k := range id.Tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		t.WriteString(k + "=" + strings.ReplaceAll(id.Tags[k], ";", `\;`) + ";")
+	}
+	return []string{b.String()}, []string{strings.TrimSuffix(t.String(), ";")}
 }
 
 // TargetKey is the key of a target's live state: "<tg>/<id>/<port>".

@@ -119,7 +119,7 @@ func buildWorld(t *testing.T, f *fixture) {
 	ok[service.SNSADetail](t)(f.svc.CreateServiceNetworkServiceAssociation(f.ctx, service.CreateSNSAInput{ServiceNetworkIdentifier: other.ID, ServiceIdentifier: hidden.ID}))
 	ok[service.SNVADetail](t)(f.svc.CreateServiceNetworkVpcAssociation(f.ctx, service.CreateSNVAInput{ServiceNetworkIdentifier: sn.ID, VpcIdentifier: "vpc-00000000000000002"}))
 	ok[service.SNVADetail](t)(f.svc.CreateServiceNetworkVpcAssociation(f.ctx, service.CreateSNVAInput{ServiceNetworkIdentifier: other.ARN, VpcIdentifier: "vpc-00000000000000003"}))
-	if _, err := f.svc.PutAuthPolicy(f.ctx, sn.ID, `{"Statement":[]}`); err != nil {
+	if _, err := f.svc.PutAuthPolicy(f.ctx, sn.ID, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"*"}]}`); err != nil {
 		t.Fatal(err)
 	}
 }

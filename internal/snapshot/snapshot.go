@@ -8,7 +8,7 @@
 // per request without locks. Live state that must survive a swap (health,
 // connection pools, counters) is keyed by target outside the snapshot.
 //
-// snapshot imports only model: the data plane depends on it and must never
+// snapshot imports only model and policy: the data plane depends on it and must never
 // depend on the store. internal/snapshot/watch feeds it from the store.
 package snapshot
 
@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/trellis-net/trellis/internal/model"
+	"github.com/trellis-net/trellis/internal/policy"
 )
 
 // Snapshot is one compiled revision of the state.
@@ -53,6 +54,11 @@ type Identity struct {
 	OrgID         string
 	OrgPath       string
 	Tags          map[string]string
+	Username      string // users only: the name in their ARN
+	// Header and TagsHeader are the values of x-amzn-lattice-identity and
+	// x-amzn-lattice-identity-tags sent to targets, made once at compile.
+	Header     []string
+	TagsHeader []string
 }
 
 // VPC is a network clients call from.
@@ -80,7 +86,11 @@ type ServiceNetwork struct {
 	Name       string
 	Account    string
 	AuthType   string
-	AuthPolicy string // raw JSON; compiled by the auth issue's policy engine
+	AuthPolicy string // raw JSON
+	// Policy is AuthPolicy compiled; nil when there is none (or it did not
+	// compile: PolicyError says why). An AWS_IAM level without one denies.
+	Policy      *policy.Policy
+	PolicyError string
 }
 
 // Service is a callable service. Shared by every VPC that can reach it.
@@ -93,6 +103,8 @@ type Service struct {
 	CustomDomain string
 	AuthType     string
 	AuthPolicy   string
+	Policy       *policy.Policy // compiled AuthPolicy; see ServiceNetwork.Policy
+	PolicyError  string
 	// Listeners by port.
 	Listeners map[int]*Listener
 }

@@ -3,10 +3,12 @@ package proxy
 import (
 	"math/rand/v2"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync/atomic"
 
+	"github.com/trellis-net/trellis/internal/dataplane/auth"
 	"github.com/trellis-net/trellis/internal/dataplane/route"
 	"github.com/trellis-net/trellis/internal/snapshot"
 )
@@ -39,13 +41,15 @@ type targetHdrCache struct {
 
 // Header names, in canonical form.
 const (
-	hdrRequestID      = "X-Amzn-Requestid"
-	hdrLatticeNetwork = "X-Amzn-Lattice-Network"
-	hdrLatticeTarget  = "X-Amzn-Lattice-Target"
-	hdrXFF            = "X-Forwarded-For"
-	hdrXFPort         = "X-Forwarded-Port"
-	hdrXFProto        = "X-Forwarded-Proto"
-	maxRequestIDLen   = 512
+	hdrRequestID           = "X-Amzn-Requestid"
+	hdrLatticeNetwork      = "X-Amzn-Lattice-Network"
+	hdrLatticeTarget       = "X-Amzn-Lattice-Target"
+	hdrLatticeIdentity     = "X-Amzn-Lattice-Identity"
+	hdrLatticeIdentityTags = "X-Amzn-Lattice-Identity-Tags"
+	hdrXFF                 = "X-Forwarded-For"
+	hdrXFPort              = "X-Forwarded-Port"
+	hdrXFProto             = "X-Forwarded-Proto"
+	maxRequestIDLen        = 512
 )
 
 var (
@@ -77,6 +81,20 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if lst == nil {
 		textError(w, http.StatusNotFound, "Non Existent Service: service "+svc.Name+" has no listener on port "+strconv.Itoa(h.port)+"\n")
 		return
+	}
+	var id *snapshot.Identity
+	if h.p.cfg.Auth != nil && auth.Needed(vpc, svc) {
+		var peer netip.Addr
+		if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+			peer = ap.Addr().Unmap()
+		}
+		o := h.p.cfg.Auth.Check(r.Context(), snap, vpc, svc, h.port, r, peer)
+		if !o.Allowed {
+			h.p.log.Debug("request denied", "vpc", vpc.ID, "service", svc.ID, "level", o.Level, "statement", o.Statement, "reason", o.Message)
+			textError(w, o.Status, o.Message+"\n")
+			return
+		}
+		id = o.Identity
 	}
 	rule := route.Match(lst, r)
 	if rule == nil {
@@ -112,7 +130,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		textError(w, http.StatusBadGateway, "target group protocol "+tg.Protocol+" is not supported behind an HTTP listener (target group "+tg.ID+")\n")
 		return
 	}
-	h.prepareRequestHeaders(r, vpc, svc, tg, reqID)
+	h.prepareRequestHeaders(r, vpc, svc, tg, reqID, id)
 	h.p.forward(w, r, tg, tr, scheme)
 }
 
@@ -243,7 +261,7 @@ func newUUID() string {
 
 // prepareRequestHeaders turns the client's header into the one the target
 // gets (in place: the incoming request belongs to this handler).
-func (h *handler) prepareRequestHeaders(r *http.Request, vpc *snapshot.VPC, svc *snapshot.Service, tg *snapshot.TargetGroup, reqID []string) {
+func (h *handler) prepareRequestHeaders(r *http.Request, vpc *snapshot.VPC, svc *snapshot.Service, tg *snapshot.TargetGroup, reqID []string, id *snapshot.Identity) {
 	hd := r.Header
 	removeHopByHop(hd, true)
 
@@ -261,6 +279,11 @@ func (h *handler) prepareRequestHeaders(r *http.Request, vpc *snapshot.VPC, svc 
 	hd[hdrLatticeNetwork] = h.networkHeader(vpc)
 	hd[hdrLatticeTarget] = h.targetHeader(vpc, svc, tg)
 	hd[hdrRequestID] = reqID
+	if id != nil {
+		// The caller's identity, when SigV4 authenticated it (§7.1).
+		hd[hdrLatticeIdentity] = id.Header
+		hd[hdrLatticeIdentityTags] = id.TagsHeader
+	}
 	if _, ok := hd["User-Agent"]; !ok {
 		// Keep the client's absence of a User-Agent (net/http would add one).
 		hd["User-Agent"] = emptyHdr

@@ -33,6 +33,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/trellis-net/trellis/internal/dataplane/auth"
 	"github.com/trellis-net/trellis/internal/dataplane/upstream"
 	"github.com/trellis-net/trellis/internal/model"
 	"github.com/trellis-net/trellis/internal/snapshot"
@@ -73,6 +74,9 @@ type Config struct {
 	// wants: in-flight requests get this long to finish before their
 	// connections are closed. Default 60s. (Close is bounded by its ctx.)
 	DrainTimeout time.Duration
+	// Auth authenticates and authorizes requests to services whose network
+	// or own auth type is AWS_IAM; nil lets every request through.
+	Auth *auth.Authorizer
 	// Logger; slog.Default() when nil.
 	Logger *slog.Logger
 }
