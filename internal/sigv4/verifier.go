@@ -112,21 +112,32 @@ func IsSigned(r *http.Request) bool {
 // Every authentication failure is an *Error. Other errors (a failing
 // KeyStore, a misconfigured Verifier) are returned as they are.
 func (v *Verifier) Verify(ctx context.Context, r *http.Request, payloadHash string) (*Result, error) {
+	res := new(Result)
+	if err := v.VerifyInto(ctx, r, payloadHash, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// VerifyInto is Verify writing the result into res, so that a hot path can
+// keep the Result on its stack: with it, verification allocates nothing.
+// res is written only on success.
+func (v *Verifier) VerifyInto(ctx context.Context, r *http.Request, payloadHash string, res *Result) error {
 	if v.Service == "" {
-		return nil, configError("Verifier.Service is empty")
+		return configError("Verifier.Service is empty")
 	}
 	if v.Keys == nil {
-		return nil, configError("Verifier.Keys is nil")
+		return configError("Verifier.Keys is nil")
 	}
 	var p authParams
 	if err := parseRequest(r, &p); err != nil {
-		return nil, err
+		return err
 	}
 	switch p.algorithm {
 	case AlgorithmHMAC, AlgorithmECDSA:
-		return v.verify(ctx, r, &p, payloadHash)
+		return v.verify(ctx, r, &p, payloadHash, res)
 	}
-	return nil, errAlgorithm(p.algorithm)
+	return errAlgorithm(p.algorithm)
 }
 
 func (v *Verifier) now() time.Time {
@@ -265,7 +276,7 @@ func (v *Verifier) resolvePayload(r *http.Request, p *authParams, bodyHash strin
 // verify checks a SigV4 or SigV4A signature: they differ in the credential
 // scope, the key and the last step (HMAC or ECDSA), not in the canonical
 // request.
-func (v *Verifier) verify(ctx context.Context, r *http.Request, p *authParams, bodyHash string) (*Result, error) {
+func (v *Verifier) verify(ctx context.Context, r *http.Request, p *authParams, bodyHash string, res *Result) error {
 	sigv4a := p.algorithm == AlgorithmECDSA
 	var sc credentialScope
 	var serr *Error
@@ -275,28 +286,28 @@ func (v *Verifier) verify(ctx context.Context, r *http.Request, p *authParams, b
 		sc, serr = v.checkScope(p)
 	}
 	if serr != nil {
-		return nil, serr
+		return serr
 	}
 	if err := v.checkTime(p); err != nil {
-		return nil, err
+		return err
 	}
 	pl, perr := v.resolvePayload(r, p, bodyHash)
 	if perr != nil {
-		return nil, perr
+		return perr
 	}
 	if len(sc.AccessKeyID) == 0 || len(sc.AccessKeyID) > maxAccessKeyIDLen {
-		return nil, errInvalidToken()
+		return errInvalidToken()
 	}
 	cred, err := v.Keys.LookupAccessKey(ctx, sc.AccessKeyID)
 	if err != nil {
 		if errors.Is(err, ErrUnknownAccessKey) {
-			return nil, errInvalidToken()
+			return errInvalidToken()
 		}
-		return nil, &lookupError{err}
+		return &lookupError{err}
 	}
 	if cred.SessionToken != "" || p.hasToken {
 		if !p.hasToken || !ctEqualString(cred.SessionToken, p.token) {
-			return nil, errInvalidToken()
+			return errInvalidToken()
 		}
 	}
 	if cred.AccessKeyID == "" {
@@ -311,7 +322,7 @@ func (v *Verifier) verify(ctx context.Context, r *http.Request, p *authParams, b
 	if sigv4a {
 		// Derived from the access key ID the client signed with.
 		if pub, err = ecdsaKeys.get(sc.AccessKeyID, cred.SecretAccessKey); err != nil {
-			return nil, errMismatch()
+			return errMismatch()
 		}
 		der, _ = decodeECDSASig(&s.der, p.signature)
 	} else {
@@ -332,7 +343,7 @@ func (v *Verifier) verify(ctx context.Context, r *http.Request, p *authParams, b
 	}
 	ok, err := try(path, pl.hash)
 	if err != nil {
-		return nil, incomplete("The query string has more than 10000 parameters.")
+		return incomplete("The query string has more than 10000 parameters.")
 	}
 	if !ok {
 		// Keep what the primary attempt computed for the error.
@@ -352,7 +363,7 @@ func (v *Verifier) verify(ctx context.Context, r *http.Request, p *authParams, b
 		case alts[0] != "" && alts[1] != "" && tryOK(try(alts[0], alts[1])):
 			pl.hash, pl.unsigned = alts[1], true
 		default:
-			return nil, mismatch
+			return mismatch
 		}
 	}
 
@@ -360,7 +371,7 @@ func (v *Verifier) verify(ctx context.Context, r *http.Request, p *authParams, b
 	if sigv4a {
 		region = p.regionSet
 	}
-	res := &Result{
+	*res = Result{
 		Credential:            cred,
 		AccessKeyID:           sc.AccessKeyID,
 		SignedAt:              p.signedAt,
@@ -376,7 +387,7 @@ func (v *Verifier) verify(ctx context.Context, r *http.Request, p *authParams, b
 	if p.presigned && p.expires > 0 {
 		res.ExpiresAt = p.signedAt.Add(time.Duration(p.expires) * time.Second)
 	}
-	return res, nil
+	return nil
 }
 
 func tryOK(ok bool, err error) bool { return ok && err == nil }

@@ -99,8 +99,8 @@ type scratch struct {
 func (a *Authorizer) Check(ctx context.Context, snap *snapshot.Snapshot, vpc *snapshot.VPC, svc *snapshot.Service, port int, r *http.Request, clientIP netip.Addr) Outcome {
 	var id *snapshot.Identity
 	if sigv4.IsSigned(r) {
-		res, err := a.verifier.Verify(ctx, r, "")
-		if err != nil {
+		var res sigv4.Result
+		if err := a.verifier.VerifyInto(ctx, r, "", &res); err != nil {
 			msg := err.Error()
 			if se, ok := err.(*sigv4.Error); ok {
 				msg = se.Code + ": " + se.Message
