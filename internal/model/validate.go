@@ -162,13 +162,15 @@ func CheckARN(v *Validator, field, s string, minLen, maxLen int) {
 	}
 }
 
-// ValidVpcID reports whether s is vpc- followed by 8 or 17 hex characters.
-func ValidVpcID(s string) bool { return prefixedHex(s, "vpc-") }
+// ValidVpcID reports whether s is vpc- followed by 8 or 17 lowercase
+// letters and digits (the API model's pattern; real IDs are hexadecimal).
+func ValidVpcID(s string) bool { return prefixedID(s, "vpc-") }
 
-// ValidSecurityGroupID reports whether s is sg- followed by 8 or 17 hex characters.
-func ValidSecurityGroupID(s string) bool { return prefixedHex(s, "sg-") }
+// ValidSecurityGroupID reports whether s is sg- followed by 8 or 17
+// lowercase letters and digits.
+func ValidSecurityGroupID(s string) bool { return prefixedID(s, "sg-") }
 
-func prefixedHex(s, prefix string) bool {
+func prefixedID(s, prefix string) bool {
 	if !strings.HasPrefix(s, prefix) {
 		return false
 	}
@@ -178,7 +180,7 @@ func prefixedHex(s, prefix string) bool {
 	}
 	for i := 0; i < len(rest); i++ {
 		c := rest[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'z') {
 			return false
 		}
 	}
@@ -193,7 +195,7 @@ func CheckSecurityGroups(v *Validator, field string, ids []string, minN int) {
 	seen := map[string]bool{}
 	for _, id := range ids {
 		if !ValidSecurityGroupID(id) {
-			v.Addf(field, "%q is not a security group ID (sg- followed by 8 or 17 hexadecimal characters)", id)
+			v.Addf(field, "%q is not a security group ID (sg- followed by 8 or 17 lowercase letters and digits)", id)
 		}
 		if seen[id] {
 			v.Addf(field, "security group %q is listed twice", id)

@@ -234,7 +234,7 @@ func (s *Service) CreateServiceNetworkVpcAssociation(ctx context.Context, in Cre
 		v.Addf("serviceNetworkIdentifier", "serviceNetworkIdentifier is required")
 	}
 	if !model.ValidVpcID(in.VpcIdentifier) {
-		v.Addf("vpcIdentifier", "vpcIdentifier must be a VPC ID: vpc- followed by 8 or 17 hexadecimal characters")
+		v.Addf("vpcIdentifier", "vpcIdentifier must be a VPC ID: vpc- followed by 8 or 17 lowercase letters and digits")
 	}
 	model.CheckSecurityGroups(&v, "securityGroupIds", in.SecurityGroupIDs, 0)
 	if o := in.DNSOptions; o != nil {

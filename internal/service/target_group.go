@@ -77,7 +77,7 @@ func normaliseTargetGroupConfig(v *model.Validator, typ string, cfg *model.Targe
 	case in.VpcIdentifier == "":
 		v.Addf("config.vpcIdentifier", "config.vpcIdentifier is required for %s target groups", typ)
 	case !model.ValidVpcID(in.VpcIdentifier):
-		v.Addf("config.vpcIdentifier", "config.vpcIdentifier must be vpc- followed by 8 or 17 hexadecimal characters")
+		v.Addf("config.vpcIdentifier", "config.vpcIdentifier must be vpc- followed by 8 or 17 lowercase letters and digits")
 	}
 
 	// Port: given, or the protocol's default.
@@ -302,7 +302,7 @@ func (s *Service) ListTargetGroups(ctx context.Context, in ListTargetGroupsInput
 	}
 	var v model.Validator
 	if in.VpcIdentifier != "" && !model.ValidVpcID(in.VpcIdentifier) {
-		v.Addf("vpcIdentifier", "vpcIdentifier must be vpc- followed by 8 or 17 hexadecimal characters")
+		v.Addf("vpcIdentifier", "vpcIdentifier must be vpc- followed by 8 or 17 lowercase letters and digits")
 	}
 	if in.TargetGroupType != "" && !validTargetGroupType(in.TargetGroupType) {
 		v.Addf("targetGroupType", "targetGroupType must be one of IP, INSTANCE, LAMBDA, ALB")

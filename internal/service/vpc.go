@@ -67,7 +67,7 @@ func (s *Service) PutVPC(ctx context.Context, id, mode string) (*model.VPC, bool
 	}
 	var v model.Validator
 	if !model.ValidVpcID(id) {
-		v.Addf("vpcId", "vpcId must be vpc- followed by 8 or 17 hexadecimal characters")
+		v.Addf("vpcId", "vpcId must be vpc- followed by 8 or 17 lowercase letters and digits")
 	}
 	switch mode {
 	case "", model.VPCModeHost:
@@ -109,7 +109,7 @@ func (s *Service) PutVPC(ctx context.Context, id, mode string) (*model.VPC, bool
 
 func (s *Service) loadVPC(tx store.ReadTx, c model.Caller, id string) (*model.VPC, error) {
 	if !model.ValidVpcID(id) {
-		return nil, model.Invalid("vpcId", "vpcId must be vpc- followed by 8 or 17 hexadecimal characters")
+		return nil, model.Invalid("vpcId", "vpcId must be vpc- followed by 8 or 17 lowercase letters and digits")
 	}
 	v, err := getJSON[model.VPC](tx, pfxVPC+id)
 	if err != nil {
