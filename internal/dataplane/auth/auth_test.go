@@ -153,3 +153,33 @@ func BenchmarkEvaluateOnly(b *testing.B) {
 		}
 	}
 }
+
+func TestCheckAssumedRoleSession(t *testing.T) {
+	doc := `{"Version":"2012-10-17","Statement":[{"Sid":"Readers","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/reader"},
+		"Action":"vpc-lattice-svcs:Invoke","Resource":"*"}]}`
+	a, snap, vpc, svc := fixture(t, allowTeam, doc)
+	snap.Identities["ASIASESSION000000001"] = &snapshot.Identity{AccessKeyID: "ASIASESSION000000001", Secret: "session-secret",
+		SessionToken: "token-1", Account: "111122223333", OrgID: "o-abcdefghij", PrincipalType: "AssumedRole",
+		PrincipalARN: "arn:aws:sts::111122223333:assumed-role/reader/alice", RoleARN: "arn:aws:iam::111122223333:role/reader",
+		SessionName: "alice"}
+	ip := netip.MustParseAddr("127.0.0.1")
+	sign := func(token string) *http.Request {
+		r, _ := http.NewRequest("GET", "http://127.171.0.1/orders", nil)
+		r.Host = host
+		r.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")
+		_ = v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: "ASIASESSION000000001",
+			SecretAccessKey: "session-secret", SessionToken: token}, r, "UNSIGNED-PAYLOAD", "vpc-lattice-svcs", "us-east-1", time.Now())
+		r.RequestURI = r.URL.RequestURI()
+		return r
+	}
+	o := a.Check(context.Background(), snap, vpc, svc, 80, sign("token-1"), ip)
+	if !o.Allowed || o.Identity.SessionName != "alice" {
+		t.Fatalf("session allowed by a role principal: %+v", o)
+	}
+	if o := a.Check(context.Background(), snap, vpc, svc, 80, sign("forged-token"), ip); o.Allowed || o.Level != LevelIdentity {
+		t.Fatalf("wrong session token: %+v", o)
+	}
+	if o := a.Check(context.Background(), snap, vpc, svc, 80, sign(""), ip); o.Allowed {
+		t.Fatalf("missing session token: %+v", o)
+	}
+}
