@@ -257,9 +257,10 @@ func (v *Verifier) resolvePayload(r *http.Request, p *authParams, bodyHash strin
 		return payload{hash: h, fromHeader: bodyHash == ""}, nil
 	}
 	alt := ""
-	if p.presigned && v.AllowUnsignedPayload {
-		// Presigned URLs usually sign UNSIGNED-PAYLOAD (S3 style); nothing
-		// on the request says which was used.
+	if v.AllowUnsignedPayload {
+		// Presigned URLs usually sign UNSIGNED-PAYLOAD (S3 style), and some
+		// clients sign it without sending the header; nothing on the request
+		// says which was used, so both are tried.
 		alt = UnsignedPayload
 	}
 	switch {

@@ -107,7 +107,9 @@ func (a *Authorizer) Check(ctx context.Context, snap *snapshot.Snapshot, vpc *sn
 			}
 			return Outcome{Status: http.StatusForbidden, Level: LevelIdentity, Message: msg}
 		}
-		if !res.UnsignedPayload {
+		// Lattice does not sign payloads: UNSIGNED-PAYLOAD, or the hash of
+		// the empty body of a request that has none, and nothing else.
+		if !res.UnsignedPayload && !(res.PayloadHash == sigv4.EmptyPayloadHash && r.ContentLength == 0) {
 			return Outcome{Status: http.StatusForbidden, Level: LevelIdentity,
 				Message: "IncompleteSignatureException: VPC Lattice does not support payload signing: sign with x-amz-content-sha256: UNSIGNED-PAYLOAD"}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,15 +109,34 @@ func TestCheck(t *testing.T) {
 	if o := a2.Check(context.Background(), snap2, vpc2, svc2, 80, signed(t, "GET", "/orders/1", "AKIAUSER000000000001", "user-secret"), ip); o.Allowed || o.Level != LevelService {
 		t.Fatalf("AWS_IAM with no policy: %+v", o)
 	}
-	// A payload hash instead of UNSIGNED-PAYLOAD is refused.
-	r, _ := http.NewRequest("GET", "http://127.171.0.1/orders/1", nil)
-	r.Host = host
-	_ = v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: "AKIAUSER000000000001", SecretAccessKey: "user-secret"},
-		r, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "vpc-lattice-svcs", "us-east-1", time.Now())
-	r.Header.Set("X-Amz-Content-Sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-	r.RequestURI = r.URL.RequestURI()
-	if o := a.Check(context.Background(), snap, vpc, svc, 80, r, ip); o.Allowed || o.Level != LevelIdentity {
-		t.Fatalf("signed payload: %+v", o)
+	// Clients that sign UNSIGNED-PAYLOAD (or an empty body's hash) without
+	// sending x-amz-content-sha256 are accepted; a signed non-empty payload
+	// is refused, as Lattice does not support payload signing.
+	const emptyHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+	for _, tc := range []struct {
+		name, hash, header, body string
+		allowed                  bool
+	}{
+		{"unsigned payload without the header", "UNSIGNED-PAYLOAD", "", "", true},
+		{"empty body hash without the header", emptyHash, "", "", true},
+		{"empty body hash in the header", emptyHash, emptyHash, "", true},
+		{"signed body", "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824", "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824", "hello", false},
+	} {
+		r, _ := http.NewRequest("POST", "http://127.171.0.1/orders/1", strings.NewReader(tc.body))
+		if tc.body == "" {
+			r, _ = http.NewRequest("GET", "http://127.171.0.1/orders/1", nil)
+		}
+		r.Host = host
+		if tc.header != "" {
+			r.Header.Set("X-Amz-Content-Sha256", tc.header)
+		}
+		_ = v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: "AKIAUSER000000000001", SecretAccessKey: "user-secret"},
+			r, tc.hash, "vpc-lattice-svcs", "us-east-1", time.Now())
+		r.RequestURI = r.URL.RequestURI()
+		o := a.Check(context.Background(), snap, vpc, svc, 80, r, ip)
+		if tc.allowed != (o.Level != LevelIdentity) {
+			t.Fatalf("%s: %+v", tc.name, o)
+		}
 	}
 }
 
