@@ -23,8 +23,9 @@ type Watcher struct {
 	// drained targets leave the snapshot (default: the drain time).
 	Refresh time.Duration
 
-	mu   sync.Mutex
-	subs []chan struct{}
+	mu     sync.Mutex
+	subs   []chan struct{}
+	loader Loader // used only by the compile loop
 }
 
 // Subscribe returns a channel that receives a value after every swap
@@ -100,7 +101,7 @@ func (w *Watcher) compile(ctx context.Context) error {
 	var st *snapshot.State
 	err := w.Store.View(ctx, func(tx store.ReadTx) error {
 		var err error
-		st, err = Load(tx)
+		st, err = w.loader.Load(tx)
 		return err
 	})
 	if err != nil {
