@@ -253,14 +253,9 @@ func TestDataPlaneDoubleAssociation(t *testing.T) {
 		t.Fatalf("inside: %d %s", st, body)
 	}
 	before := b.hits.Load()
-	// The other VPC has no listener on that port at all, or answers 404: never the target.
-	req, _ := http.NewRequest("GET", fmt.Sprintf("http://%s:%d/", outside, 18081), nil)
-	req.Host = host
-	if resp, err := client.Do(req); err == nil {
-		resp.Body.Close()
-		if resp.StatusCode != 404 {
-			t.Fatalf("a VPC of another network got %d", resp.StatusCode)
-		}
+	// The other VPC's ingress answers 404 "Non Existent Service": never the target.
+	if st, body, _ := get(t, outside, 18081, host, "/", nil); st != 404 || !strings.Contains(body, "Non Existent Service") {
+		t.Fatalf("a VPC of another network got %d %q", st, body)
 	}
 	if b.hits.Load() != before {
 		t.Fatal("a VPC of another network reached the target")
@@ -270,14 +265,8 @@ func TestDataPlaneDoubleAssociation(t *testing.T) {
 	need(w.c.DeleteServiceNetworkServiceAssociation(ctx, &vpclattice.DeleteServiceNetworkServiceAssociationInput{
 		ServiceNetworkServiceAssociationIdentifier: list.Items[0].Id})).ok(t)
 	eventually(t, 3*time.Second, "service unreachable", func() bool {
-		req, _ := http.NewRequest("GET", fmt.Sprintf("http://%s:%d/", inside, 18081), nil)
-		req.Host = host
-		resp, err := client.Do(req)
-		if err != nil {
-			return true // the ingress closed the port: nothing reachable
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 404
+		st, _, _ := get(t, inside, 18081, host, "/", nil)
+		return st == 404
 	})
 }
 

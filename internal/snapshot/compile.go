@@ -166,6 +166,16 @@ func Compile(st *State, o Options) *Snapshot {
 		}
 	}
 
+	var allPorts []int
+	seenPort := map[int]bool{}
+	for _, l := range listeners {
+		if l.Protocol == model.ProtocolHTTP && !seenPort[l.Port] {
+			seenPort[l.Port] = true
+			allPorts = append(allPorts, l.Port)
+		}
+	}
+	sort.Ints(allPorts)
+
 	// VPCs: the double association decides which hosts each one reaches.
 	for _, v := range st.VPCs {
 		addr, err := netip.ParseAddr(v.IngressAddress)
@@ -175,7 +185,6 @@ func Compile(st *State, o Options) *Snapshot {
 		cv := &VPC{ID: v.ID, ARN: v.ARN, Account: v.Account, Mode: v.Mode, Ingress: addr, Hosts: map[string]*Service{},
 			ServiceNetwork: networkOf[v.ID]}
 		if cv.ServiceNetwork != nil {
-			ports := map[int]bool{}
 			svcs := servicesIn[cv.ServiceNetwork.ID]
 			sort.Slice(svcs, func(i, j int) bool { return svcs[i].ID < svcs[j].ID })
 			for _, svc := range svcs {
@@ -185,17 +194,13 @@ func Compile(st *State, o Options) *Snapshot {
 				if svc.CustomDomain != "" {
 					cv.Hosts[svc.CustomDomain] = svc
 				}
-				for port, l := range svc.Listeners {
-					if l.Protocol == model.ProtocolHTTP {
-						ports[port] = true
-					}
-				}
 			}
-			for p := range ports {
-				cv.Ports = append(cv.Ports, p)
-			}
-			sort.Ints(cv.Ports)
 		}
+		// Every VPC listens on every HTTP listener port of the installation,
+		// reachable services or not, so that a request for a service the VPC
+		// does not reach gets Lattice's 404 "Non Existent Service" rather
+		// than a refused connection. Ports is shared and read-only.
+		cv.Ports = allPorts
 		snap.VPCs[cv.ID] = cv
 		snap.ByIngress[addr] = cv
 	}

@@ -249,8 +249,8 @@ func TestCompileRemovesServiceWithAssociation(t *testing.T) {
 	if n := len(after.VPCs["vpc-00000000000000002"].Hosts); n != 0 {
 		t.Fatalf("service still reachable after leaving the network: %d hosts", n)
 	}
-	if len(after.VPCs["vpc-00000000000000002"].Ports) != 0 {
-		t.Fatal("ports still open for a VPC that reaches nothing")
+	if got := after.VPCs["vpc-00000000000000002"].Ports; len(got) != 2 {
+		t.Fatalf("ports %v: every VPC keeps listening on every listener port, so unreachable services answer 404", got)
 	}
 	if snap.VPCs["vpc-00000000000000002"].Hosts["orders.example.com"] == nil {
 		t.Fatal("the old snapshot changed: snapshots must be immutable")

@@ -74,8 +74,9 @@ type VPC struct {
 	// domain) to a service reachable from this VPC: both the VPC and the
 	// service are associated with ServiceNetwork (the double association).
 	Hosts map[string]*Service
-	// Ports are the listener ports of the reachable services, sorted: the
-	// ingress listens on Ingress:port for each.
+	// Ports are the HTTP listener ports of every service, sorted: the
+	// ingress listens on Ingress:port for each, so that a request for an
+	// unreachable service still gets an HTTP answer (404).
 	Ports []int
 }
 
