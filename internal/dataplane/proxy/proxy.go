@@ -91,6 +91,9 @@ type Proxy struct {
 	// Upstream transports by target group protocol and version; shared by
 	// every target so connection pools survive snapshot swaps.
 	h1, h1TLS, h2c, h2TLS *http.Transport
+	// h1up is the proxy's own HTTP/1.1 client, used instead of h1 (see
+	// h1upstream.go); h1 stays as the marker of that protocol.
+	h1up *h1Upstream
 
 	mu       sync.Mutex // guards the fields below; never taken on the request path
 	closed   bool
@@ -152,6 +155,7 @@ func New(cfg Config) *Proxy {
 		draining: map[*socket]struct{}{},
 	}
 	p.h1 = newTransport(false, false)
+	p.h1up = newH1Upstream()
 	p.h1TLS = newTransport(true, false)
 	p.h2c = newTransport(false, true)
 	p.h2TLS = newTransport(true, true)
@@ -405,6 +409,7 @@ func (p *Proxy) Close(ctx context.Context) error {
 	for _, t := range []*http.Transport{p.h1, p.h1TLS, p.h2c, p.h2TLS} {
 		t.CloseIdleConnections()
 	}
+	p.h1up.closeIdle()
 	return err
 }
 

@@ -1,0 +1,611 @@
+package proxy
+
+// The HTTP/1.1 upstream path: for target groups of protocol HTTP and
+// version HTTP1 the proxy talks to the target itself instead of through
+// net/http.Transport. A request runs synchronously on the handler's
+// goroutine over a pooled keep-alive connection: no per-connection read and
+// write goroutines, no channel hand-offs, no per-request context or timer.
+//
+//   - Pool: one LIFO stack of idle connections per target address (at most
+//     h1MaxIdlePerTarget); a connection idle for h1IdleTimeout is closed,
+//     lazily on checkout and by a timer that runs only while a stack holds
+//     connections.
+//   - Request: request line, Host, the prepared header (minus Expect,
+//     Content-Length and Transfer-Encoding, which the proxy writes itself),
+//     then the body: Content-Length when known, else chunked. "Expect:
+//     100-continue" is not passed on: the client already got its 100
+//     Continue from the server side when the handler started reading the
+//     body, and the body is streamed to the target straight away. A body is
+//     written by a helper goroutine while the response is read (full
+//     duplex, so a target that answers before reading everything cannot
+//     deadlock the exchange); a request without a body uses no goroutine.
+//   - Response: http.ReadResponse (chunked bodies, trailers, HEAD/204/304,
+//     Connection: close, HTTP/1.0), skipping 1xx informational answers.
+//   - Timeouts: the connection's deadline is the request deadline until the
+//     response headers arrive, then cleared. A client that goes away sets
+//     the deadline in the past (one context.AfterFunc per request), which
+//     aborts a blocked read or write.
+//   - Reuse: a connection goes back to the pool only when the response
+//     body was read to EOF, the request was written completely, neither
+//     side asked to close and the client did not go away; otherwise it is
+//     closed.
+//   - Stale connections: a request without a body that fails on a reused
+//     connection before any response byte arrived is sent again once on a
+//     fresh connection to the same target (idle connections at least as old
+//     as the stale one are dropped too).
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/trellis-net/trellis/internal/snapshot"
+)
+
+const (
+	h1MaxIdlePerTarget = 256
+	h1IdleTimeout      = 90 * time.Second
+	h1BufSize          = 4 << 10
+)
+
+var (
+	h1ReaderPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, h1BufSize) }}
+	h1WriterPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, h1BufSize) }}
+	// aLongTimeAgo is a deadline that makes blocked I/O return at once.
+	aLongTimeAgo = time.Unix(1, 0)
+	errH1Closed  = errors.New("proxy: upstream pool closed")
+	errH1Status  = errors.New("unexpected 101 Switching Protocols from the target")
+)
+
+// h1Upstream holds the idle connections of every HTTP/1.1 target.
+type h1Upstream struct {
+	dialer net.Dialer
+
+	mu     sync.RWMutex
+	pools  map[netip.AddrPort]*h1Pool
+	closed atomic.Bool
+}
+
+func newH1Upstream() *h1Upstream {
+	return &h1Upstream{
+		dialer: net.Dialer{Timeout: DialTimeout, KeepAlive: 30 * time.Second},
+		pools:  map[netip.AddrPort]*h1Pool{},
+	}
+}
+
+// pool returns the pool of addr, creating it on first use.
+func (u *h1Upstream) pool(addr netip.AddrPort) *h1Pool {
+	u.mu.RLock()
+	p := u.pools[addr]
+	u.mu.RUnlock()
+	if p != nil {
+		return p
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if p = u.pools[addr]; p == nil {
+		p = &h1Pool{u: u, addr: addr}
+		u.pools[addr] = p
+	}
+	return p
+}
+
+// closeIdle closes every idle connection; connections in use are closed
+// when their request ends.
+func (u *h1Upstream) closeIdle() {
+	u.closed.Store(true)
+	u.mu.Lock()
+	pools := make([]*h1Pool, 0, len(u.pools))
+	for _, p := range u.pools {
+		pools = append(pools, p)
+	}
+	u.mu.Unlock()
+	for _, p := range pools {
+		p.drop(time.Time{}, true)
+	}
+}
+
+// h1Pool is the LIFO stack of idle connections to one target address.
+type h1Pool struct {
+	u    *h1Upstream
+	addr netip.AddrPort
+
+	mu    sync.Mutex
+	idle  []*h1Conn // oldest first
+	sweep *time.Timer
+	armed bool
+}
+
+// get pops the most recently used idle connection, closing expired ones.
+func (p *h1Pool) get(now time.Time) *h1Conn {
+	p.mu.Lock()
+	for n := len(p.idle); n > 0; n = len(p.idle) {
+		c := p.idle[n-1]
+		p.idle[n-1] = nil
+		p.idle = p.idle[:n-1]
+		if now.Sub(c.idleSince) < h1IdleTimeout {
+			p.mu.Unlock()
+			return c
+		}
+		// The newest is expired, so are all the others.
+		old := p.idle
+		p.idle = p.idle[:0]
+		p.mu.Unlock()
+		c.close()
+		for i, o := range old {
+			o.close()
+			old[i] = nil
+		}
+		return nil
+	}
+	p.mu.Unlock()
+	return nil
+}
+
+// put returns c to the pool, or closes it when the pool is full or closed.
+func (p *h1Pool) put(c *h1Conn, now time.Time) {
+	if p.u.closed.Load() {
+		c.close()
+		return
+	}
+	c.idleSince = now
+	c.reused = true
+	p.mu.Lock()
+	if len(p.idle) >= h1MaxIdlePerTarget {
+		p.mu.Unlock()
+		c.close()
+		return
+	}
+	p.idle = append(p.idle, c)
+	if !p.armed {
+		p.armed = true
+		if p.sweep == nil {
+			p.sweep = time.AfterFunc(h1IdleTimeout, p.expire)
+		} else {
+			p.sweep.Reset(h1IdleTimeout)
+		}
+	}
+	p.mu.Unlock()
+}
+
+// expire closes the connections idle for h1IdleTimeout and re-arms the
+// timer while some remain.
+func (p *h1Pool) expire() {
+	now := time.Now()
+	p.mu.Lock()
+	i := 0
+	for i < len(p.idle) && now.Sub(p.idle[i].idleSince) >= h1IdleTimeout {
+		i++
+	}
+	dead := make([]*h1Conn, i)
+	copy(dead, p.idle[:i])
+	n := copy(p.idle, p.idle[i:])
+	clear(p.idle[n:])
+	p.idle = p.idle[:n]
+	if len(p.idle) > 0 {
+		p.sweep.Reset(h1IdleTimeout - now.Sub(p.idle[0].idleSince))
+	} else {
+		p.armed = false
+	}
+	p.mu.Unlock()
+	for _, c := range dead {
+		c.close()
+	}
+}
+
+// drop closes the idle connections idle since before (or at) t, or all of
+// them when all is set.
+func (p *h1Pool) drop(t time.Time, all bool) {
+	p.mu.Lock()
+	i := 0
+	for i < len(p.idle) && (all || !p.idle[i].idleSince.After(t)) {
+		i++
+	}
+	dead := make([]*h1Conn, i)
+	copy(dead, p.idle[:i])
+	n := copy(p.idle, p.idle[i:])
+	clear(p.idle[n:])
+	p.idle = p.idle[:n]
+	p.mu.Unlock()
+	for _, c := range dead {
+		c.close()
+	}
+}
+
+// h1Conn is one keep-alive connection to a target.
+type h1Conn struct {
+	pool      *h1Pool
+	nc        net.Conn
+	br        *bufio.Reader
+	bw        *bufio.Writer
+	idleSince time.Time
+	reused    bool // it served a request before
+	// abortIO makes blocked I/O on nc fail (the client-gone hook), built
+	// once per connection.
+	abortIO func()
+
+	// The current exchange.
+	body     h1Body
+	res      *http.Response
+	stop     func() bool // unregisters the client-gone hook
+	writeErr chan error  // the body writer's result, when a goroutine writes the body
+	wrote    bool        // the request was written completely
+}
+
+func (c *h1Conn) close() {
+	_ = c.nc.Close()
+	if c.br != nil {
+		c.br.Reset(nil)
+		h1ReaderPool.Put(c.br)
+		c.br = nil
+	}
+	if c.bw != nil {
+		c.bw.Reset(nil)
+		h1WriterPool.Put(c.bw)
+		c.bw = nil
+	}
+}
+
+func (u *h1Upstream) dial(ctx context.Context, p *h1Pool, deadline time.Time) (*h1Conn, error) {
+	d := u.dialer
+	d.Deadline = deadline
+	nc, err := d.DialContext(ctx, "tcp", p.addr.String())
+	if err != nil {
+		return nil, err
+	}
+	br := h1ReaderPool.Get().(*bufio.Reader)
+	br.Reset(nc)
+	bw := h1WriterPool.Get().(*bufio.Writer)
+	bw.Reset(nc)
+	return &h1Conn{pool: p, nc: nc, br: br, bw: bw,
+		abortIO: func() { _ = nc.SetDeadline(aLongTimeAgo) }}, nil
+}
+
+// h1Body is the response body handed to copyResponse: it notes whether the
+// body was read to the end and, on Close, returns the connection to its
+// pool or closes it.
+type h1Body struct {
+	c   *h1Conn
+	rc  io.ReadCloser
+	eof bool
+}
+
+func (b *h1Body) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err == io.EOF {
+		b.eof = true
+	}
+	return n, err
+}
+
+func (b *h1Body) Close() error {
+	c := b.c
+	if c == nil {
+		return nil
+	}
+	b.c = nil
+	c.finish(b.eof)
+	return nil
+}
+
+// finish ends the exchange: the connection goes back to the pool when it
+// can carry another request, otherwise it is closed.
+func (c *h1Conn) finish(bodyEOF bool) {
+	reuse := bodyEOF && !c.res.Close
+	if !c.stop() {
+		reuse = false // the client went away: the deadline is in the past
+	}
+	c.reapWriter()
+	if !c.wrote {
+		reuse = false
+	}
+	if reuse && c.br.Buffered() > 0 {
+		reuse = false // unsolicited bytes after the response
+	}
+	c.res = nil
+	c.body.rc = nil
+	c.stop = nil
+	if reuse {
+		c.pool.put(c, time.Now())
+		return
+	}
+	c.close()
+}
+
+// forwardH1 is forward for HTTP/1.1 target groups over the proxy's own
+// client.
+func (p *Proxy) forwardH1(w http.ResponseWriter, r *http.Request, tg *snapshot.TargetGroup) {
+	target, st := p.picker.Pick(tg, "")
+	if target == nil {
+		textError(w, http.StatusServiceUnavailable, "no targets registered in target group "+tg.ID+"\n")
+		return
+	}
+	now := time.Now()
+	deadline := now.Add(p.cfg.RequestTimeout)
+	retryable := canRetry(r)
+	staleRetried := false
+	var (
+		c   *h1Conn
+		err error
+	)
+	for attempt := 0; ; {
+		if !target.Addr.IsValid() {
+			textError(w, http.StatusBadGateway, "target "+target.ID+" of target group "+tg.ID+" has no address to dial\n")
+			return
+		}
+		pool := p.h1up.pool(target.Addr)
+		fresh := staleRetried
+		if !fresh {
+			c = pool.get(now)
+		} else {
+			c = nil
+		}
+		st.Acquire()
+		if c == nil {
+			c, err = p.h1up.dial(r.Context(), pool, deadline)
+			if err != nil {
+				st.Release()
+				if r.Context().Err() != nil || !time.Now().Before(deadline) {
+					break // the client is gone, or the request timed out
+				}
+				if !isDialError(err) {
+					break
+				}
+				st.MarkDown(time.Now().Add(p.cfg.PassiveDownFor))
+				p.log.Debug("target unreachable; marked down", "target", target.Key, "err", err)
+				if attempt > 0 || !retryable {
+					break
+				}
+				attempt++
+				next, nst := p.picker.Pick(tg, target.Key)
+				if next == nil || next.Key == target.Key {
+					break
+				}
+				target, st = next, nst
+				continue
+			}
+		}
+		var gotByte bool
+		gotByte, err = c.roundTrip(r, deadline)
+		if err == nil {
+			break
+		}
+		st.Release()
+		reused := c.reused
+		idleSince := c.idleSince
+		c.abort()
+		c = nil
+		if r.Context().Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			break
+		}
+		if reused && !gotByte && retryable && !staleRetried {
+			// The target closed the idle connection while the request
+			// was on its way: send it again on a new connection; the
+			// connections idle at least as long are likely dead too.
+			pool.drop(idleSince, false)
+			p.log.Debug("stale upstream connection; retrying on a new one", "target", target.Key, "err", err)
+			staleRetried = true
+			continue
+		}
+		break
+	}
+	if err != nil {
+		timedOut := r.Context().Err() == nil && !time.Now().Before(deadline)
+		p.answerError(w, r, target, err, timedOut)
+		return
+	}
+	defer st.Release()
+	p.copyResponse(w, c.res)
+}
+
+// roundTrip writes r on c and reads the response headers into c.res (whose
+// Body must be closed to end the exchange). gotByte reports whether any
+// byte of a response arrived before a failure. On error the caller aborts c.
+func (c *h1Conn) roundTrip(r *http.Request, deadline time.Time) (gotByte bool, err error) {
+	c.wrote = false
+	c.writeErr = nil
+	nc := c.nc
+	c.stop = context.AfterFunc(r.Context(), c.abortIO)
+	if err := nc.SetDeadline(deadline); err != nil {
+		return false, err
+	}
+	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
+	c.writeHeader(r, hasBody)
+	if !hasBody {
+		if err := c.bw.Flush(); err != nil {
+			return false, err
+		}
+		c.wrote = true
+	} else {
+		ch := make(chan error, 1)
+		c.writeErr = ch
+		go func(bw *bufio.Writer) {
+			err, clientSide := writeBody(bw, r)
+			if clientSide {
+				// The client's body broke off: the target waits for the
+				// rest in vain. (A write error is left to the response
+				// read, which may still get the target's early answer.)
+				_ = nc.Close()
+			}
+			ch <- err
+		}(c.bw)
+	}
+
+	if _, err := c.br.Peek(1); err != nil {
+		return false, err
+	}
+	for {
+		res, err := http.ReadResponse(c.br, r)
+		if err != nil {
+			return true, err
+		}
+		if res.StatusCode == http.StatusSwitchingProtocols {
+			return true, errH1Status
+		}
+		if res.StatusCode >= 100 && res.StatusCode < 200 {
+			continue // informational (100 Continue, 103 Early Hints): not passed on
+		}
+		if err := nc.SetDeadline(time.Time{}); err != nil {
+			return true, err
+		}
+		c.res = res
+		c.body = h1Body{c: c, rc: res.Body}
+		res.Body = &c.body
+		return true, nil
+	}
+}
+
+// abort ends a failed exchange: the connection is closed.
+func (c *h1Conn) abort() {
+	if c.stop != nil {
+		c.stop()
+		c.stop = nil
+	}
+	c.reapWriter()
+	c.res = nil
+	c.close()
+}
+
+// reapWriter collects the body writer's result when it is done. A writer
+// still running (the target answered before the whole body was sent, or
+// the exchange failed) keeps the connection's write buffer for itself; the
+// connection is closed under it, which ends it at its next write. Like
+// net/http.Transport, the handler does not wait for it: a slow client body
+// must not hold the response.
+func (c *h1Conn) reapWriter() {
+	if c.writeErr == nil {
+		return
+	}
+	select {
+	case err := <-c.writeErr:
+		c.wrote = err == nil
+	default:
+		c.wrote = false
+		c.bw = nil // the writer's now
+		_ = c.nc.Close()
+	}
+	c.writeErr = nil
+}
+
+// writeHeader buffers the request line and header section.
+func (c *h1Conn) writeHeader(r *http.Request, hasBody bool) {
+	bw := c.bw
+	bw.WriteString(r.Method)
+	bw.WriteByte(' ')
+	bw.WriteString(requestTarget(r))
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	bw.WriteString(r.Host)
+	bw.WriteString("\r\n")
+	for k, vs := range r.Header {
+		switch k {
+		case "Host", "Content-Length", "Transfer-Encoding", "Expect", "Connection":
+			continue
+		case "User-Agent":
+			if len(vs) == 0 || vs[0] == "" {
+				continue // no User-Agent, as the client sent none
+			}
+		}
+		for _, v := range vs {
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			bw.WriteString(v)
+			bw.WriteString("\r\n")
+		}
+	}
+	switch {
+	case !hasBody:
+		if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
+			bw.WriteString("Content-Length: 0\r\n")
+		}
+	case r.ContentLength > 0:
+		var num [20]byte
+		bw.WriteString("Content-Length: ")
+		bw.Write(strconv.AppendInt(num[:0], r.ContentLength, 10))
+		bw.WriteString("\r\n")
+	default:
+		bw.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	bw.WriteString("\r\n")
+}
+
+// requestTarget is the origin-form request target of r.
+func requestTarget(r *http.Request) string {
+	if u := r.RequestURI; u != "" && (u[0] == '/' || u == "*") {
+		return u
+	}
+	return r.URL.RequestURI()
+}
+
+// writeBody streams r's body after the buffered header and flushes;
+// chunked when the length is unknown (each chunk flushed as it is read, so
+// a streaming body streams), with the request's trailers.
+func writeBody(bw *bufio.Writer, r *http.Request) (err error, clientSide bool) {
+	bufp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bufp)
+	buf := *bufp
+	if r.ContentLength > 0 {
+		left := r.ContentLength
+		for left > 0 {
+			b := buf
+			if int64(len(b)) > left {
+				b = b[:left]
+			}
+			n, err := r.Body.Read(b)
+			if n > 0 {
+				left -= int64(n)
+				if _, werr := bw.Write(b[:n]); werr != nil {
+					return werr, false
+				}
+			}
+			if err == io.EOF {
+				if left > 0 {
+					return io.ErrUnexpectedEOF, true
+				}
+				break
+			}
+			if err != nil {
+				return err, true
+			}
+		}
+		return bw.Flush(), false
+	}
+	var hex [16]byte
+	for {
+		n, err := r.Body.Read(buf)
+		if n > 0 {
+			bw.Write(strconv.AppendInt(hex[:0], int64(n), 16))
+			bw.WriteString("\r\n")
+			bw.Write(buf[:n])
+			bw.WriteString("\r\n")
+			if werr := bw.Flush(); werr != nil {
+				return werr, false
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err, true
+		}
+	}
+	bw.WriteString("0\r\n")
+	for k, vs := range r.Trailer {
+		for _, v := range vs {
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			bw.WriteString(v)
+			bw.WriteString("\r\n")
+		}
+	}
+	bw.WriteString("\r\n")
+	return bw.Flush(), false
+}
