@@ -46,6 +46,7 @@ type options struct {
 	cpuProxy    string
 	cpuLoad     string
 	gap         time.Duration
+	features    bool
 }
 
 func main() {
@@ -62,6 +63,7 @@ func main() {
 		results   = flag.String("results", "", "where to write the results JSON (default: full bench/results/full.json, quick a temp file)")
 		report    = flag.String("report", "", "only regenerate the docs from this results JSON")
 		keep      = flag.Bool("keep", false, "keep the temp directory (configs, logs)")
+		features  = flag.Bool("features", true, "run the features phase (trellis with 100 services, rules, a split, auth; as a ratio to trellis plain)")
 		cidr      = flag.String("ingress-cidr", "127.203.0.0/24", "Trellis's --ingress-cidr (away from the default, so a developer's Trellis does not collide)")
 	)
 	flag.Parse()
@@ -89,7 +91,7 @@ func main() {
 		return
 	}
 	o := options{mode: *mode, capDur: *capDur, rounds: *rounds, warmup: *warmup, latDur: *latDur, latRounds: *latRounds,
-		docs: *docs, results: *results, keep: *keep, ingressCIDR: *cidr, cpuProxy: "0", cpuLoad: "1", targets: map[string]bool{}}
+		docs: *docs, results: *results, keep: *keep, ingressCIDR: *cidr, features: *features, cpuProxy: "0", cpuLoad: "1", targets: map[string]bool{}}
 	switch o.mode {
 	case "quick":
 		def(&o.capDur, 2*time.Second)
@@ -382,6 +384,21 @@ func run(root string, o *options) (*Results, error) {
 				gap()
 			}
 			alive()
+		}
+	}
+
+	// Trellis with its features on, each as a ratio to trellis plain.
+	if o.features {
+		var plain *Target
+		for _, t := range ok {
+			if t.Name == "trellis" {
+				plain = t
+			}
+		}
+		if plain == nil {
+			res.Skipped = append(res.Skipped, SkipNote{Target: "trellis", What: "features", Why: "trellis is not running"})
+		} else {
+			runFeatures(e, o, res, plain, fail, gap, alive)
 		}
 	}
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"time"
 )
@@ -172,8 +173,17 @@ func secs(d time.Duration) string { return strconv.Itoa(int((d + time.Second/2) 
 
 // runWrk: closed loop, HTTP/1.1, one thread, 64 connections.
 func runWrk(cpu string, t *Target, d time.Duration) CapRun {
-	args := loadCmd(cpu, "wrk", "-t1", "-c64", "-d"+secs(d)+"s", "--timeout", "5s",
-		"-H", "Host: "+t.Host, "http://"+t.Addr+"/")
+	return runWrkH(cpu, t, d, nil)
+}
+
+// runWrkH is runWrk with extra request headers (the features phase's SigV4
+// signature).
+func runWrkH(cpu string, t *Target, d time.Duration, hdr http.Header) CapRun {
+	args := loadCmd(cpu, "wrk", "-t1", "-c64", "-d"+secs(d)+"s", "--timeout", "5s", "-H", "Host: "+t.Host)
+	for _, k := range sortedKeys(hdr) {
+		args = append(args, "-H", k+": "+hdr.Get(k))
+	}
+	args = append(args, "http://"+t.Addr+"/")
 	out, err := runCmd(d+30*time.Second, nil, "taskset", args...)
 	r := CapRun{Target: t.Name}
 	if err != nil {
@@ -287,4 +297,13 @@ func summarize(xs []float64) summary {
 		med = (s[n/2-1] + s[n/2]) / 2
 	}
 	return summary{median: med, min: s[0], max: s[len(s)-1]}
+}
+
+func sortedKeys(h http.Header) []string {
+	ks := make([]string, 0, len(h))
+	for k := range h {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
 }

@@ -24,6 +24,9 @@ type Results struct {
 	Latency  []LatRun   `json:"latency"`
 	Failures []string   `json:"failures,omitempty"`
 	Skipped  []SkipNote `json:"skipped,omitempty"`
+	// The features phase: Trellis with features on, as a ratio to plain.
+	FeatureConfigs []FeatureConfig `json:"featureConfigs,omitempty"`
+	Features       []FeatureRun    `json:"features,omitempty"`
 }
 
 // SkipNote says why a target was left out of a measurement.
@@ -150,6 +153,8 @@ func markdown(r *Results) string {
 	for _, s := range r.Skipped {
 		p("\n%s skipped for %s: %s\n", s.Target, s.What, s.Why)
 	}
+
+	featuresSection(&b, r)
 
 	p("\n### Added latency at fixed rates (open loop)\n\n")
 	p("`bench/loadgen`, HTTP/1.1, %s per run after a %s warm-up, %d round(s) per target and rate, interleaved. "+
@@ -330,4 +335,59 @@ func updateDocs(path string, r *Results) error {
 	}
 	out := s[:i+len(beginMarker)] + "\n" + markdown(r) + s[j:]
 	return os.WriteFile(path, []byte(out), 0o644)
+}
+
+// featuresSection renders the features phase: Trellis's HTTP/1.1 capacity
+// with features on, each configuration as a ratio to trellis plain measured
+// in the same rounds.
+func featuresSection(b *bytes.Buffer, r *Results) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	p("\n### Trellis with its features on, HTTP/1.1\n\n")
+	const accessLogs = "Access logs are not measured: Trellis does not write access logs yet " +
+		"(the access-log-subscription API stores subscriptions, the data plane does not log), so there is nothing to measure.\n"
+	if len(r.Features) == 0 {
+		p("Not measured in this run (the features phase came later than this run's results; `make bench` measures it). ")
+		p(accessLogs)
+		return
+	}
+	p("`wrk -t1 -c64 -d%s`, same pinning as above, %d round(s) interleaving (each round starting one configuration later) *trellis plain* (the trellis target above) "+
+		"and one separately configured Trellis instance per configuration, after a %s warm-up each; "+
+		"÷ plain is the ratio of medians. Every instance was checked before measuring (the service's Host gets the backend's body, "+
+		"an unknown Host 404, an unsigned request 403 where auth is on). Signed configurations send one SigV4 signature "+
+		"(`vpc-lattice-svcs`, `UNSIGNED-PAYLOAD`) made right before each wrk run, so auth is verified on every request "+
+		"but the client does not sign each one.\n\n",
+		r.Params.CapDuration, r.Params.Rounds, r.Params.Warmup)
+	by := map[string][]float64{}
+	broken := map[string]int{}
+	for _, c := range r.Features {
+		if c.broken() {
+			broken[c.Config]++
+			continue
+		}
+		by[c.Config] = append(by[c.Config], c.ReqPerSec)
+	}
+	plain := summarize(by[plainName]).median
+	p("| configuration | median req/s | min–max | ÷ plain |\n|---|---:|---:|---:|\n")
+	for _, fc := range r.FeatureConfigs {
+		xs := by[fc.Name]
+		note := ""
+		if broken[fc.Name] > 0 {
+			note = fmt.Sprintf(" (%d run(s) failed)", broken[fc.Name])
+		}
+		if len(xs) == 0 {
+			p("| %s%s | failed | | |\n", fc.Name, note)
+			continue
+		}
+		s := summarize(xs)
+		ratio := "—"
+		if plain > 0 {
+			ratio = fmt.Sprintf("%.2f", s.median/plain)
+		}
+		p("| %s%s | %s | %s–%s | %s |\n", fc.Name, note, thousands(s.median), thousands(s.min), thousands(s.max), ratio)
+	}
+	p("\n")
+	for _, fc := range r.FeatureConfigs {
+		p("- *%s*: %s\n", fc.Name, fc.About)
+	}
+	p("\n" + accessLogs)
 }

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -59,83 +58,15 @@ const trellisVPC = "vpc-0be7c4a11ce5d0001"
 // startTrellis starts `trellis serve` with a fresh data directory and
 // configures it through its API with the trellis CLI: one service network,
 // one service, one HTTP listener, one IP target group with the backend, the
-// service association and the VPC association. It sets e.host to the
-// service's DNS name.
+// service association and the VPC association (launchTrellis with no
+// features). It sets e.host to the service's DNS name.
 func startTrellis(e *env, ingressCIDR string) (*Target, error) {
-	apiPort, err := freePort()
+	t, _, _, err := launchTrellis(e, "trellis", ingressCIDR, featureSet{})
 	if err != nil {
 		return nil, err
 	}
-	lport, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	data := filepath.Join(e.dir, "trellis-data")
-	api := "127.0.0.1:" + strconv.Itoa(apiPort)
-	bin := filepath.Join(e.bin, "trellis")
-	p, err := startProc("trellis", e.cpuProxy, filepath.Join(e.dir, "trellis.log"), []string{"GOMAXPROCS=1"},
-		bin, "serve", "--data-dir", data, "--api-addr", api, "--ingress-cidr", ingressCIDR, "--log-level", "warn")
-	if err != nil {
-		return nil, err
-	}
-	if err := waitTCP(p, api, 20*time.Second); err != nil {
-		return nil, err
-	}
-	cliEnv := []string{"TRELLIS_ENDPOINT=http://" + api, "TRELLIS_DATA_DIR=" + data}
-	cli := func(args ...string) (map[string]any, error) {
-		out, err := runCmd(30*time.Second, cliEnv, bin, args...)
-		if err != nil {
-			return nil, fmt.Errorf("trellis CLI: %w", err)
-		}
-		var v map[string]any
-		if strings.TrimSpace(out) != "" {
-			if err := json.Unmarshal([]byte(out), &v); err != nil {
-				return nil, fmt.Errorf("trellis %s: answer is not JSON: %v: %q", strings.Join(args, " "), err, out)
-			}
-		}
-		return v, nil
-	}
-	_, backendPort, _ := strings.Cut(e.backend, ":")
-	lp := strconv.Itoa(lport)
-	steps := [][]string{
-		{"service-network", "create", "--name", "bench-net"},
-		{"service", "create", "--name", "bench-svc"},
-		{"target-group", "create", "--name", "bench-tg", "--type", "IP", "--protocol", "HTTP", "--port", backendPort, "--vpc", trellisVPC},
-		{"target-group", "register-targets", "--target-group", "bench-tg", "--target", e.backend},
-		{"listener", "create", "--service", "bench-svc", "--name", "web", "--protocol", "HTTP", "--port", lp, "--default-forward", "bench-tg=100"},
-		{"service-network-service-association", "create", "--service-network", "bench-net", "--service", "bench-svc"},
-		{"service-network-vpc-association", "create", "--service-network", "bench-net", "--vpc", trellisVPC},
-	}
-	for _, s := range steps {
-		if _, err := cli(s...); err != nil {
-			return nil, err
-		}
-	}
-	vpc, err := cli("vpc", "get", trellisVPC)
-	if err != nil {
-		return nil, err
-	}
-	ingress, _ := vpc["ingressAddress"].(string)
-	if ingress == "" {
-		return nil, fmt.Errorf("trellis vpc get %s: no ingressAddress in %v", trellisVPC, vpc)
-	}
-	svc, err := cli("service", "get", "bench-svc")
-	if err != nil {
-		return nil, err
-	}
-	dns, _ := svc["dnsEntry"].(map[string]any)
-	host, _ := dns["domainName"].(string)
-	if host == "" {
-		return nil, fmt.Errorf("trellis service get bench-svc: no dnsEntry.domainName in %v", svc)
-	}
-	e.host = host
-	addr := ingress + ":" + lp
-	if err := waitTCP(p, addr, 10*time.Second); err != nil {
-		return nil, fmt.Errorf("trellis ingress: %w", err)
-	}
-	return &Target{Name: "trellis", Addr: addr, H2CAddr: addr, Host: host, StrictHost: true,
-		H2CNote: "the ingress serves HTTP/1.1 and h2c on the same socket",
-		Setup:   "service network, service, HTTP listener, IP target group (health checks on), VPC association; GOMAXPROCS=1"}, nil
+	e.host = t.Host
+	return t, nil
 }
 
 // startNginx: one worker, no access log, an upstream with a keep-alive pool,
