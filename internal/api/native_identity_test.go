@@ -2,12 +2,7 @@ package api_test
 
 import (
 	"bytes"
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"io"
-	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -15,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 
@@ -58,36 +52,9 @@ func (a answer) items(t *testing.T) []map[string]any {
 // call sends a SigV4-signed request to a native endpoint with c.
 func call(t *testing.T, s *apptest.Server, c creds, method, path string, body any) answer {
 	t.Helper()
-	var b []byte
-	if body != nil {
-		var err error
-		if b, err = json.Marshal(body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	req, err := http.NewRequest(method, s.Endpoint+path, bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	sum := sha256.Sum256(b)
-	err = v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: c.id, SecretAccessKey: c.secret, SessionToken: c.token},
-		req, hex.EncodeToString(sum[:]), "vpc-lattice", s.Region, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return answer{status: resp.StatusCode, typ: resp.Header.Get("X-Amzn-ErrorType"), body: out}
+	status, h, out := signedRequest(t, s, aws.Credentials{AccessKeyID: c.id, SecretAccessKey: c.secret, SessionToken: c.token},
+		method, path, body, time.Now())
+	return answer{status: status, typ: h.Get("X-Amzn-ErrorType"), body: out}
 }
 
 // want fails unless the answer has the status (and, for errors, the type).

@@ -90,6 +90,13 @@ func rawAt(t *testing.T, s *apptest.Server, method, path string, signedAt time.T
 
 func rawBody(t *testing.T, s *apptest.Server, method, path string, body any, signedAt time.Time) (int, http.Header, []byte) {
 	t.Helper()
+	return signedRequest(t, s, aws.Credentials{AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey}, method, path, body, signedAt)
+}
+
+// signedRequest sends a request signed with creds as of signedAt (JSON body
+// when body is not nil) and returns the status, header and body.
+func signedRequest(t *testing.T, s *apptest.Server, creds aws.Credentials, method, path string, body any, signedAt time.Time) (int, http.Header, []byte) {
+	t.Helper()
 	var b []byte
 	if body != nil {
 		var err error
@@ -105,9 +112,7 @@ func rawBody(t *testing.T, s *apptest.Server, method, path string, body any, sig
 		req.Header.Set("Content-Type", "application/json")
 	}
 	sum := sha256.Sum256(b)
-	err = v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey},
-		req, hex.EncodeToString(sum[:]), "vpc-lattice", s.Region, signedAt)
-	if err != nil {
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "vpc-lattice", s.Region, signedAt); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.DefaultClient.Do(req)
