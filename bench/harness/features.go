@@ -27,6 +27,7 @@ type featureSet struct {
 	Rules         int  `json:"rules"`         // non-matching custom rules before the default action
 	Split         bool `json:"split"`         // default action forwards 90/10 to two target groups
 	Auth          bool `json:"auth"`          // AWS_IAM on the network and the service, allow policy with one condition; requests are SigV4-signed
+	StdServer     bool `json:"stdServer"`     // --ingress-server net-http: Go's standard server instead of Trellis's own HTTP/1.x server
 }
 
 // featureVariant is one configuration of the features phase, measured as a
@@ -53,6 +54,8 @@ var featureVariants = []featureVariant{
 		featureSet{Auth: true}, "127.175.0.0/16"},
 	{"all on", "all four above together",
 		featureSet{ExtraServices: 99, Rules: 5, Split: true, Auth: true}, "127.176.0.0/16"},
+	{"net/http server", "plain configuration served by Go's standard HTTP server (`--ingress-server net-http`) instead of Trellis's own HTTP/1.x server: what the purpose-built server buys",
+		featureSet{StdServer: true}, "127.177.0.0/16"},
 }
 
 // FeatureRun is one capacity run of the features phase.
@@ -136,8 +139,11 @@ func launchTrellis(e *env, procName, ingressCIDR string, f featureSet) (*Target,
 	data := filepath.Join(e.dir, slug+"-data")
 	api := "127.0.0.1:" + strconv.Itoa(apiPort)
 	bin := filepath.Join(e.bin, "trellis")
-	p, err := startProc(procName, e.cpuProxy, filepath.Join(e.dir, slug+".log"), []string{"GOMAXPROCS=1"},
-		bin, "serve", "--data-dir", data, "--api-addr", api, "--ingress-cidr", ingressCIDR, "--log-level", "warn")
+	args := []string{"serve", "--data-dir", data, "--api-addr", api, "--ingress-cidr", ingressCIDR, "--log-level", "warn"}
+	if f.StdServer {
+		args = append(args, "--ingress-server", "net-http")
+	}
+	p, err := startProc(procName, e.cpuProxy, filepath.Join(e.dir, slug+".log"), []string{"GOMAXPROCS=1"}, bin, args...)
 	if err != nil {
 		return nil, nil, "", err
 	}

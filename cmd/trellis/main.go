@@ -54,7 +54,7 @@ func (f *quotaFlag) Type() string { return "name=value" }
 
 func serveCommand() *cobra.Command {
 	cfg := app.Config{Quotas: model.Quotas{}}
-	var logLevel, ingressCIDR string
+	var logLevel, ingressCIDR, ingressServer string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run Trellis: the Lattice control-plane API on an embedded, durable store, and the data plane",
@@ -83,6 +83,13 @@ and exits.`,
 				return fmt.Errorf("--ingress-cidr %q: want an IPv4 loopback prefix such as 127.171.0.0/16", ingressCIDR)
 			}
 			cfg.IngressPrefix = p.Masked()
+			switch ingressServer {
+			case "trellis":
+			case "net-http":
+				cfg.StdHTTPServer = true
+			default:
+				return fmt.Errorf("--ingress-server %q: want trellis or net-http", ingressServer)
+			}
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
@@ -107,6 +114,7 @@ and exits.`,
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long SIGTERM waits for in-flight requests")
 	f.StringVar(&ingressCIDR, "ingress-cidr", "127.171.0.0/16", "loopback range from which each host-mode VPC gets its ingress address (the data plane listens on ADDRESS:PORT for every listener port the VPC reaches)")
 	f.DurationVar(&cfg.RequestTimeout, "request-timeout", time.Minute, "how long the data plane waits for a target's response headers before answering 504")
+	f.StringVar(&ingressServer, "ingress-server", "trellis", "HTTP/1.x server of the data plane's sockets: trellis (built for the proxy) or net-http (Go's standard server, a fallback)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }

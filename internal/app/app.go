@@ -48,6 +48,9 @@ type Config struct {
 	// RequestTimeout is how long the data plane waits for a target's
 	// response headers before answering 504 (default 60s).
 	RequestTimeout time.Duration
+	// StdHTTPServer serves the data plane's sockets with net/http's server
+	// instead of Trellis's own HTTP/1.x server.
+	StdHTTPServer bool
 	// HealthCheckSecond is the length of one configured second of health
 	// check intervals and timeouts (default time.Second; tests shorten it).
 	HealthCheckSecond time.Duration
@@ -143,7 +146,8 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	checker := health.New(health.Config{Holder: holder, Registry: registry, Logger: cfg.Logger, IntervalScale: cfg.HealthCheckSecond})
 	svc.SetTargetHealth(checker)
 	px := proxy.New(proxy.Config{Holder: holder, Registry: registry, Auth: auth.New(holder, cfg.Region, nil),
-		Picker: &upstream.Picker{Registry: registry}, RequestTimeout: cfg.RequestTimeout, Logger: cfg.Logger})
+		Picker: &upstream.Picker{Registry: registry}, RequestTimeout: cfg.RequestTimeout, Logger: cfg.Logger,
+		StdServer: cfg.StdHTTPServer})
 	checker.Sync()
 	if err := px.Sync(runCtx); err != nil {
 		cfg.Logger.Warn("data plane: some ingress listeners failed", "err", err)

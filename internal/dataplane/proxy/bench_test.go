@@ -46,8 +46,13 @@ func benchBackend(b *testing.B) *backend {
 // over a pooled keep-alive connection). Allocations include the client's
 // and both servers' (see BenchmarkDirect for the share without the proxy).
 func BenchmarkProxy(b *testing.B) {
+	b.Run("server=trellis", func(b *testing.B) { benchProxy(b, false) })
+	b.Run("server=net-http", func(b *testing.B) { benchProxy(b, true) })
+}
+
+func benchProxy(b *testing.B, std bool) {
 	be := benchBackend(b)
-	e := newEnv(b, nil)
+	e := newEnv(b, func(c *Config) { c.StdServer = std })
 	port := freePort(b, netip.MustParseAddr("127.0.0.1"))
 	tg := ipGroup("tg-bench", be.addr())
 	svc := service("svc-0bench", "bench.example.com", port,

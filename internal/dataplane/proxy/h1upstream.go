@@ -236,7 +236,8 @@ type h1Conn struct {
 	// The current exchange.
 	body     h1Body
 	res      *http.Response
-	stop     func() bool // unregisters the client-gone hook
+	stop     func() bool // unregisters the client-gone hook (other contexts)
+	cctx     *connCtx    // the client connection's context, when it is one of ours
 	writeErr chan error  // the body writer's result, when a goroutine writes the body
 	wrote    bool        // the request was written completely
 }
@@ -301,7 +302,7 @@ func (b *h1Body) Close() error {
 // can carry another request, otherwise it is closed.
 func (c *h1Conn) finish(bodyEOF bool) {
 	reuse := bodyEOF && !c.res.Close
-	if !c.stop() {
+	if !c.unhook() {
 		reuse = false // the client went away: the deadline is in the past
 	}
 	c.reapWriter()
@@ -313,7 +314,6 @@ func (c *h1Conn) finish(bodyEOF bool) {
 	}
 	c.res = nil
 	c.body.rc = nil
-	c.stop = nil
 	if reuse {
 		c.pool.put(c, time.Now())
 		return
@@ -414,7 +414,20 @@ func (c *h1Conn) roundTrip(r *http.Request, deadline time.Time) (gotByte bool, e
 	c.wrote = false
 	c.writeErr = nil
 	nc := c.nc
-	c.stop = context.AfterFunc(r.Context(), c.abortIO)
+	// Abort the exchange when the client goes away: through the server's
+	// connection context without allocating, else with context.AfterFunc.
+	switch ctx := r.Context().(type) {
+	case *connCtx:
+		c.cctx = ctx
+		if !ctx.setAbort(&c.abortIO) {
+			c.cctx = nil
+			return false, context.Canceled
+		}
+	default:
+		if ctx.Done() != nil {
+			c.stop = context.AfterFunc(ctx, c.abortIO)
+		}
+	}
 	if err := nc.SetDeadline(deadline); err != nil {
 		return false, err
 	}
@@ -466,13 +479,24 @@ func (c *h1Conn) roundTrip(r *http.Request, deadline time.Time) (gotByte bool, e
 
 // abort ends a failed exchange: the connection is closed.
 func (c *h1Conn) abort() {
-	if c.stop != nil {
-		c.stop()
-		c.stop = nil
-	}
+	c.unhook()
 	c.reapWriter()
 	c.res = nil
 	c.close()
+}
+
+// unhook removes the client-gone hook of the exchange; false when it fired.
+func (c *h1Conn) unhook() bool {
+	ok := true
+	if c.cctx != nil {
+		ok = c.cctx.clearAbort(&c.abortIO)
+		c.cctx = nil
+	}
+	if c.stop != nil {
+		ok = c.stop()
+		c.stop = nil
+	}
+	return ok
 }
 
 // reapWriter collects the body writer's result when it is done. A writer

@@ -79,6 +79,9 @@ type Config struct {
 	Auth *auth.Authorizer
 	// Logger; slog.Default() when nil.
 	Logger *slog.Logger
+	// StdServer serves the ingress sockets with net/http's server instead
+	// of the proxy's own HTTP/1.x server (h1server.go); for comparisons.
+	StdServer bool
 }
 
 // Proxy is the data plane of host-mode VPCs. Its methods are safe for
@@ -94,6 +97,8 @@ type Proxy struct {
 	// h1up is the proxy's own HTTP/1.1 client, used instead of h1 (see
 	// h1upstream.go); h1 stays as the marker of that protocol.
 	h1up *h1Upstream
+	// watch finds long-running requests whose client may be gone.
+	watch *goneWatch
 
 	mu       sync.Mutex // guards the fields below; never taken on the request path
 	closed   bool
@@ -111,13 +116,21 @@ type sockKey struct {
 type socket struct {
 	key    sockKey
 	ln     net.Listener
-	srv    *http.Server
+	srv    server
 	served chan struct{} // closed when Serve has returned
 	done   chan struct{} // closed when the socket is fully shut down
 	dead   atomic.Bool   // Serve failed on its own: reopen on the next Sync
 	// stopping is set before the listener is closed on purpose, so that
 	// Serve's "use of closed network connection" is not reported as a failure.
 	stopping atomic.Bool
+}
+
+// server is what serves a socket: the proxy's own HTTP/1.x server, or
+// net/http's when Config.StdServer is set.
+type server interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	Close() error
 }
 
 // New returns a Proxy serving nothing yet; call Sync (or Run) to open the
@@ -156,6 +169,7 @@ func New(cfg Config) *Proxy {
 	}
 	p.h1 = newTransport(false, false)
 	p.h1up = newH1Upstream()
+	p.watch = newGoneWatch()
 	p.h1TLS = newTransport(true, false)
 	p.h2c = newTransport(false, true)
 	p.h2TLS = newTransport(true, true)
@@ -291,17 +305,23 @@ func (p *Proxy) open(ctx context.Context, k sockKey) (*socket, error) {
 		port:    int(k.addr.Port()),
 		portHdr: []string{strconv.Itoa(int(k.addr.Port()))},
 	}
-	s := &socket{
-		key: k,
-		ln:  &onceCloseListener{Listener: ln},
-		srv: &http.Server{
+	var srv server
+	if p.cfg.StdServer {
+		srv = &http.Server{
 			Handler:           h,
 			Protocols:         protos,
 			ReadHeaderTimeout: 30 * time.Second,
 			IdleTimeout:       120 * time.Second,
 			MaxHeaderBytes:    64 << 10,
 			ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
-		},
+		}
+	} else {
+		srv = newH1Server(h, p.log, p.watch)
+	}
+	s := &socket{
+		key:    k,
+		ln:     &onceCloseListener{Listener: ln},
+		srv:    srv,
 		served: make(chan struct{}),
 		done:   make(chan struct{}),
 	}
