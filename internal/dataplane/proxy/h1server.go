@@ -862,6 +862,18 @@ func (b *srvBody) readTrailer() error {
 
 func (b *srvBody) Close() error { return nil } // the server ends the body after the handler
 
+// mustClose reports, as the response begins, a body that is not read yet
+// and could not be skipped after the response: chunked, larger than
+// srvMaxDiscard, or awaiting its 100 Continue. A reader in the middle of a
+// read counts as not done.
+func (b *srvBody) mustClose() bool {
+	if !b.mu.TryLock() {
+		return true
+	}
+	defer b.mu.Unlock()
+	return !b.done && !b.closed && (b.cr != nil || b.remaining > srvMaxDiscard || b.expect)
+}
+
 // close ends the body when the handler returns: unread reports a body not
 // read to its end; ok is false when someone is still reading it (the
 // connection must close).
@@ -972,6 +984,11 @@ func (w *h1Response) commit() {
 		}
 	}
 	if w.req.Close || w.c.srv.shutdown.Load() {
+		w.closeAfter = true
+	}
+	if b, ok := w.req.Body.(*srvBody); ok && b.mustClose() {
+		// Answered before the body was read, and the rest is too large
+		// (or of unknown size) to skip afterwards: say so now.
 		w.closeAfter = true
 	}
 	if tv := w.header["Trailer"]; len(tv) > 0 {
