@@ -189,28 +189,42 @@ func TestKeyCache(t *testing.T) {
 			t.Fatalf("%v shares a key", other)
 		}
 	}
-	// Bounded, and safe under concurrent use.
+	// Bounded by construction (a fixed table), and safe under concurrent
+	// use: every get returns the key of its own inputs, while other
+	// goroutines fill and overwrite slots.
 	var wg sync.WaitGroup
 	for g := 0; g < 4; g++ {
 		wg.Add(1)
 		go func(g int) {
 			defer wg.Done()
-			for i := 0; i < 3*keyCacheShards*keyCacheShardMax/4; i++ {
-				c.get(strconv.Itoa(g)+"/"+strconv.Itoa(i), "20260101", "us-east-1", "vpc-lattice")
+			for i := 0; i < 2*keyCacheSlots; i++ {
+				secret := strconv.Itoa(g) + "/" + strconv.Itoa(i%(keyCacheSlots/2))
+				got := c.get(secret, "20260101", "us-east-1", "vpc-lattice")
+				if i%97 == 0 && got.key != deriveSigningKey(secret, "20260101", "us-east-1", "vpc-lattice").key {
+					t.Errorf("%s: wrong key", secret)
+					return
+				}
+				if got.in != (cacheKey{secret, "20260101", "us-east-1", "vpc-lattice"}) {
+					t.Errorf("%s: entry for %v", secret, got.in)
+					return
+				}
 			}
 		}(g)
 	}
 	wg.Wait()
 	total := 0
-	for i := range c.shards {
-		if n := len(c.shards[i].m); n > keyCacheShardMax {
-			t.Fatalf("shard %d has %d entries", i, n)
-		} else {
-			total += n
+	for i := range c.slots {
+		if c.slots[i].Load() != nil {
+			total++
 		}
 	}
-	if total == 0 {
-		t.Fatal("cache is empty")
+	if total < keyCacheSlots/2 {
+		t.Fatalf("only %d of %d slots used", total, keyCacheSlots)
+	}
+	// A recently used key is still found after the churn.
+	x := c.get("fresh", "20260101", "us-east-1", "vpc-lattice")
+	if y := c.get("fresh", "20260101", "us-east-1", "vpc-lattice"); y != x {
+		t.Fatal("cache miss right after a store")
 	}
 }
 

@@ -73,45 +73,86 @@ func isAuthSep(c byte) bool { return c == ',' || c == ' ' || c == '\t' }
 // without an equal sign. Unknown parameters are ignored; a repeated one is an
 // error. It does not check that all three parameters are present: see
 // missingAuthParams.
+//
+// In other words the parameters are the maximal runs of bytes other than
+// ',', ' ' and '\t' after the algorithm. The commas are found with
+// strings.IndexByte; a comma-separated part that has no byte below 0x21
+// (the usual case) is one parameter, found without looking at its bytes one
+// by one.
 func parseAuthorization(v string) (authHeader, *Error) {
 	var a authHeader
-	i := 0
-	for i < len(v) && !isAuthSep(v[i]) {
-		i++
-	}
+	i := indexAuthSep(v)
 	a.Algorithm = v[:i]
 	rest := v[i:]
 	for rest != "" {
-		// Commas first (IndexByte is fast); a part that still holds
-		// whitespace is split again.
 		var part string
 		if j := strings.IndexByte(rest, ','); j >= 0 {
 			part, rest = rest[:j], rest[j+1:]
 		} else {
 			part, rest = rest, ""
 		}
-		part = trimSpaceTab(part)
+		for part != "" && (part[0] == ' ' || part[0] == '\t') {
+			part = part[1:]
+		}
 		if part == "" {
 			continue
 		}
-		if strings.IndexByte(part, ' ') < 0 && strings.IndexByte(part, '\t') < 0 {
+		if !hasByteBelow0x21(part) {
 			if err := a.param(part, v); err != nil {
 				return a, err
 			}
 			continue
 		}
+		// Some space, tab (or other control byte, which is not a
+		// separator): split the part the slow way.
 		for part != "" {
-			j := 0
-			for j < len(part) && !isAuthSep(part[j]) {
-				j++
-			}
-			if err := a.param(part[:j], v); err != nil {
-				return a, err
+			j := indexAuthSep(part)
+			if j > 0 {
+				if err := a.param(part[:j], v); err != nil {
+					return a, err
+				}
 			}
 			part = trimSpaceTab(part[j:])
 		}
 	}
 	return a, nil
+}
+
+// indexAuthSep returns the index of the first ',', ' ' or '\t' in s, or
+// len(s).
+func indexAuthSep(s string) int {
+	for i := 0; i < len(s); i++ {
+		if isAuthSep(s[i]) {
+			return i
+		}
+	}
+	return len(s)
+}
+
+// hasByteBelow0x21 reports whether s has a byte below 0x21 (a space, a tab,
+// or another control byte). Whole 8-byte words are tested at once with the
+// SWAR test "(x - 0x2121..21) &^ x & 0x8080..80 != 0", which is true exactly
+// when some byte of x is below 0x21: the lowest such byte always borrows and
+// sets its top bit; a byte with its top bit set never counts (&^ x clears
+// it); and a spurious flag can only come from a borrow out of a lower byte
+// that is itself below 0x21.
+func hasByteBelow0x21(s string) bool {
+	const (
+		lo = 0x0101010101010101
+		hi = 0x8080808080808080
+	)
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if x := load64(s[i:]); (x-lo*0x21)&^x&hi != 0 {
+			return true
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] < 0x21 {
+			return true
+		}
+	}
+	return false
 }
 
 func trimSpaceTab(s string) string {
@@ -219,33 +260,57 @@ func parseAmzDate(s string) (time.Time, bool) {
 	if len(s) != 16 || s[8] != 'T' || s[15] != 'Z' {
 		return time.Time{}, false
 	}
-	num := func(i, n int) (int, bool) {
-		v := 0
-		for _, c := range []byte(s[i : i+n]) {
-			if c < '0' || c > '9' {
-				return 0, false
-			}
-			v = v*10 + int(c-'0')
+	// Every byte but the 'T' and the 'Z' must be a digit.
+	for i := 0; i < 15; i++ {
+		if i != 8 && s[i]-'0' > 9 {
+			return time.Time{}, false
 		}
-		return v, true
 	}
-	y, ok1 := num(0, 4)
-	mo, ok2 := num(4, 2)
-	d, ok3 := num(6, 2)
-	h, ok4 := num(9, 2)
-	mi, ok5 := num(11, 2)
-	sec, ok6 := num(13, 2)
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
+	n2 := func(i int) int { return int(s[i]-'0')*10 + int(s[i+1]-'0') }
+	y, mo, d := n2(0)*100+n2(2), n2(4), n2(6)
+	h, mi, sec := n2(9), n2(11), n2(13)
+	if mo < 1 || mo > 12 || d < 1 || d > daysIn(mo, y) || h > 23 || mi > 59 || sec > 59 {
 		return time.Time{}, false
 	}
-	if mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59 {
-		return time.Time{}, false
+	// time.Unix is much cheaper than time.Date, which normalises its
+	// arguments and looks up the zone.
+	secs := daysFromCivil(y, mo, d)*86400 + int64(h*3600+mi*60+sec)
+	return time.Unix(secs, 0).UTC(), true
+}
+
+// daysIn returns the number of days in month m (1-12) of year y (proleptic
+// Gregorian, as time.Date).
+func daysIn(m, y int) int {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
 	}
-	t := time.Date(y, time.Month(mo), d, h, mi, sec, 0, time.UTC)
-	if t.Day() != d { // e.g. February 30th normalised into March
-		return time.Time{}, false
+	return 31
+}
+
+// daysFromCivil returns the number of days from 1970-01-01 to the valid
+// proleptic Gregorian date y-m-d (Howard Hinnant's days_from_civil).
+func daysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
 	}
-	return t, true
+	era := y / 400
+	if y < 0 {
+		era = (y - 399) / 400
+	}
+	yoe := y - era*400 // [0, 399]
+	mp := m - 3        // March-based month, [0, 11]
+	if m <= 2 {
+		mp = m + 9
+	}
+	doy := (153*mp+2)/5 + d - 1            // [0, 365]
+	doe := yoe*365 + yoe/4 - yoe/100 + doy // [0, 146096]
+	return int64(era)*146097 + int64(doe) - 719468
 }
 
 func errBadDate(s string) *Error {
@@ -259,22 +324,19 @@ type signedHeaderFlags struct {
 
 // checkSignedHeaders validates a SignedHeaders list: non-empty, ';'-separated,
 // lowercase header-name tokens in strictly ascending order (as every signer
-// produces it, and as it appears in the canonical request).
+// produces it, and as it appears in the canonical request). It makes one
+// pass over the list.
 func checkSignedHeaders(list string) (signedHeaderFlags, bool) {
 	var f signedHeaderFlags
-	if list == "" {
-		return f, false
-	}
 	prev := ""
-	for rest := list; ; {
-		name, tail, more := strings.Cut(rest, ";")
-		if name == "" || (prev != "" && name <= prev) {
-			return f, false
+	for start := 0; ; {
+		end := start
+		for end < len(list) && isLowerTokenByte(list[end]) {
+			end++
 		}
-		for i := 0; i < len(name); i++ {
-			if !isLowerTokenByte(name[i]) {
-				return f, false
-			}
+		name := list[start:end]
+		if name == "" || (start > 0 && name <= prev) {
+			return f, false
 		}
 		switch name {
 		case "host":
@@ -286,11 +348,13 @@ func checkSignedHeaders(list string) (signedHeaderFlags, bool) {
 		case "x-amz-region-set":
 			f.regionSet = true
 		}
-		prev = name
-		if !more {
+		if end == len(list) {
 			return f, true
 		}
-		rest = tail
+		if list[end] != ';' {
+			return f, false
+		}
+		prev, start = name, end+1
 	}
 }
 
@@ -330,12 +394,20 @@ type authParams struct {
 	hasToken      bool
 	regionSet     string // SigV4A only: X-Amz-Region-Set, never empty
 	flags         signedHeaderFlags
+	now           time.Time // the current time; zero: ask the Verifier
+	known         knownHeaders
+	authz         string    // header form: the Authorization header
+	memo          *authMemo // header form: the memo of authz's prefix, if any
 }
 
 // singleHeader returns the only value of the canonical header key k; dup
 // reports a header given more than once.
 func singleHeader(h http.Header, k string) (v string, ok, dup bool) {
-	vs := h[k]
+	return singleValue(h[k])
+}
+
+// singleValue is singleHeader given the header's values.
+func singleValue(vs []string) (v string, ok, dup bool) {
 	switch len(vs) {
 	case 0:
 		return "", false, false
@@ -347,7 +419,12 @@ func singleHeader(h http.Header, k string) (v string, ok, dup bool) {
 
 // parseRequest finds the SigV4 material on r and checks its syntax.
 func parseRequest(r *http.Request, p *authParams) *Error {
-	authz, hasAuthz, dupAuthz := singleHeader(r.Header, hAuthorization)
+	return parseRequestAuthz(r, r.Header[hAuthorization], p)
+}
+
+// parseRequestAuthz is parseRequest given the Authorization header values.
+func parseRequestAuthz(r *http.Request, authzValues []string, p *authParams) *Error {
+	authz, hasAuthz, dupAuthz := singleValue(authzValues)
 	rawQuery := ""
 	if r.URL != nil {
 		rawQuery = r.URL.RawQuery
@@ -370,13 +447,25 @@ func parseRequest(r *http.Request, p *authParams) *Error {
 }
 
 func parseHeaderForm(r *http.Request, authz string, p *authParams) *Error {
-	a, err := parseAuthorization(authz)
-	if err != nil {
-		return err
+	var a authHeader
+	p.authz = authz
+	if m := authMemos.lookup(authz); m != nil {
+		// What parseAuthorization would return (see memoPrefix).
+		a = authHeader{Algorithm: m.algorithm, Credential: m.credential, SignedHeaders: m.signedHeaders,
+			Signature: authz[len(authz)-64:], have: haveAll}
+		p.memo = m
+	} else {
+		var err *Error
+		if a, err = parseAuthorization(authz); err != nil {
+			return err
+		}
 	}
-	amzDate, hasAmzDate, dupDate := singleHeader(r.Header, hAmzDate)
+	amzDateValues := r.Header[hAmzDate]
+	amzDate, hasAmzDate, dupDate := singleValue(amzDateValues)
 	dateHeader := false
-	if !hasAmzDate {
+	if hasAmzDate {
+		p.known.amzDate, p.known.haveAmzDate = amzDateValues, true
+	} else {
 		amzDate, hasAmzDate, dupDate = singleHeader(r.Header, hDate)
 		dateHeader = true
 	}
@@ -395,7 +484,9 @@ func parseHeaderForm(r *http.Request, authz string, p *authParams) *Error {
 	p.signature = a.Signature
 
 	var ok bool
-	if p.flags, ok = checkSignedHeaders(a.SignedHeaders); !ok {
+	if p.memo != nil {
+		p.flags = p.memo.flags
+	} else if p.flags, ok = checkSignedHeaders(a.SignedHeaders); !ok {
 		return errBadSignedHeaders(a.SignedHeaders)
 	}
 	if !p.flags.host {

@@ -91,12 +91,18 @@ type Result struct {
 // IsSigned reports whether r carries any SigV4 material: an Authorization
 // header starting with "AWS4-", or an X-Amz-Algorithm query parameter.
 func IsSigned(r *http.Request) bool {
-	for _, v := range r.Header[hAuthorization] {
+	return hasSigV4Prefix(r.Header[hAuthorization]) || (r.URL != nil && queryHasKey(r.URL.RawQuery, qAlgorithm))
+}
+
+// hasSigV4Prefix reports whether an Authorization header value starts with
+// "AWS4-".
+func hasSigV4Prefix(authz []string) bool {
+	for _, v := range authz {
 		if strings.HasPrefix(v, "AWS4-") {
 			return true
 		}
 	}
-	return r.URL != nil && queryHasKey(r.URL.RawQuery, qAlgorithm)
+	return false
 }
 
 // Verify checks the signature on r.
@@ -123,6 +129,28 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, payloadHash stri
 // keep the Result on its stack: with it, verification allocates nothing.
 // res is written only on success.
 func (v *Verifier) VerifyInto(ctx context.Context, r *http.Request, payloadHash string, res *Result) error {
+	return v.verifyInto(ctx, r, r.Header[hAuthorization], payloadHash, time.Time{}, res)
+}
+
+// VerifyIfSigned is IsSigned followed, for a signed request, by VerifyInto,
+// with now as the current time instead of what Verifier.Now returns (so that
+// a caller which needs the time anyway reads the clock once per request).
+// signed is false, and err nil, for a request without SigV4 material: the
+// caller treats it as anonymous. res is written only on success.
+func (v *Verifier) VerifyIfSigned(ctx context.Context, r *http.Request, payloadHash string, now time.Time, res *Result) (signed bool, err error) {
+	authz := r.Header[hAuthorization]
+	if !hasSigV4Prefix(authz) && (r.URL == nil || !queryHasKey(r.URL.RawQuery, qAlgorithm)) {
+		return false, nil
+	}
+	if now.IsZero() {
+		now = v.now()
+	}
+	return true, v.verifyInto(ctx, r, authz, payloadHash, now, res)
+}
+
+// verifyInto is VerifyInto given the Authorization header values and the
+// current time (zero: read it from the Verifier when it is needed).
+func (v *Verifier) verifyInto(ctx context.Context, r *http.Request, authz []string, payloadHash string, now time.Time, res *Result) error {
 	if v.Service == "" {
 		return configError("Verifier.Service is empty")
 	}
@@ -130,11 +158,12 @@ func (v *Verifier) VerifyInto(ctx context.Context, r *http.Request, payloadHash 
 		return configError("Verifier.Keys is nil")
 	}
 	var p authParams
-	if err := parseRequest(r, &p); err != nil {
+	if err := parseRequestAuthz(r, authz, &p); err != nil {
 		return err
 	}
 	switch p.algorithm {
 	case AlgorithmHMAC, AlgorithmECDSA:
+		p.now = now
 		return v.verify(ctx, r, &p, payloadHash, res)
 	}
 	return errAlgorithm(p.algorithm)
@@ -157,10 +186,27 @@ func (v *Verifier) maxSkew() time.Duration {
 // checkScope validates the SigV4 credential scope against the Verifier and
 // the request date.
 func (v *Verifier) checkScope(p *authParams) (credentialScope, *Error) {
+	if p.memo != nil {
+		// Split already (the memo holds only credentials that split).
+		return v.checkSplitScope(p.memo.scope, p)
+	}
+	if sc, ok := v.expectedScope(p); ok {
+		return sc, nil
+	}
+	return v.checkScopeSplit(p)
+}
+
+// checkScopeSplit is checkScope without the fast paths.
+func (v *Verifier) checkScopeSplit(p *authParams) (credentialScope, *Error) {
 	sc, ok := splitCredential(p.credential)
 	if !ok {
 		return sc, errBadCredential(p.credential)
 	}
+	return v.checkSplitScope(sc, p)
+}
+
+// checkSplitScope is checkScope once the credential is split into sc.
+func (v *Verifier) checkSplitScope(sc credentialScope, p *authParams) (credentialScope, *Error) {
 	if err := v.checkTerminatorService(&sc); err != nil {
 		return sc, err
 	}
@@ -171,6 +217,34 @@ func (v *Verifier) checkScope(p *authParams) (credentialScope, *Error) {
 		return sc, err
 	}
 	return sc, nil
+}
+
+// expectedScope is the fast path of checkScope, for a Verifier with a
+// Region: it recognises a credential whose scope is exactly the one that
+// passes every check of checkScope ("DATE/REGION/SERVICE/aws4_request" with
+// the request's date and the Verifier's region and service) by comparing
+// it from the end, without splitting it. ok is false for anything else,
+// which checkScope then splits and judges (or rejects) in full.
+func (v *Verifier) expectedScope(p *authParams) (sc credentialScope, ok bool) {
+	const term = "/" + scopeTerminator
+	c, reg, svc := p.credential, v.Region, v.Service
+	n := 8 + 1 + len(reg) + 1 + len(svc) + len(term) // the scope's length
+	if reg == "" || len(c) <= n || c[len(c)-n-1] != '/' {
+		return sc, false
+	}
+	akid, scope := c[:len(c)-n-1], c[len(c)-n:]
+	if scope[:8] != p.amzDate[:8] || scope[8] != '/' ||
+		scope[9:9+len(reg)] != reg || scope[9+len(reg)] != '/' ||
+		scope[10+len(reg):n-len(term)] != svc || scope[n-len(term):] != term {
+		return sc, false
+	}
+	// splitCredential would split the same way only if no element holds
+	// a '/'. (The date is eight digits: parseAmzDate checked them.)
+	if strings.IndexByte(akid, '/') >= 0 || strings.IndexByte(reg, '/') >= 0 || strings.IndexByte(svc, '/') >= 0 {
+		return sc, false
+	}
+	return credentialScope{AccessKeyID: akid, Date: scope[:8], Region: reg, Service: svc,
+		Terminator: scopeTerminator, Scope: scope}, true
 }
 
 func (v *Verifier) checkTerminatorService(sc *credentialScope) *Error {
@@ -193,7 +267,11 @@ func checkScopeDate(sc *credentialScope, p *authParams) *Error {
 
 // checkTime enforces the clock skew, and a presigned URL's expiry.
 func (v *Verifier) checkTime(p *authParams) *Error {
-	now := v.now().UTC()
+	now := p.now
+	if now.IsZero() {
+		now = v.now()
+	}
+	now = now.UTC()
 	skew := v.maxSkew()
 	if p.signedAt.After(now.Add(skew)) {
 		return errNotYetCurrent(p.signedAt, now, skew)
@@ -237,7 +315,9 @@ func declaresNoBody(r *http.Request) bool {
 }
 
 func (v *Verifier) resolvePayload(r *http.Request, p *authParams, bodyHash string) (payload, *Error) {
-	h, ok, dup := singleHeader(r.Header, hContentSHA256)
+	vs, present := r.Header[hContentSHA256]
+	p.known.contentSHA256, p.known.haveContentSHA256 = vs, present
+	h, ok, dup := singleValue(vs)
 	if dup {
 		return payload{}, incomplete("The request carries more than one x-amz-content-sha256 header.")
 	}
@@ -326,13 +406,15 @@ func (v *Verifier) verify(ctx context.Context, r *http.Request, p *authParams, b
 			return errMismatch()
 		}
 		der, _ = decodeECDSASig(&s.der, p.signature)
+	} else if p.memo != nil {
+		key = p.memo.signingKey(cred.SecretAccessKey, sc.Date, sc.Region, sc.Service)
 	} else {
 		key = signingKeys.get(cred.SecretAccessKey, sc.Date, sc.Region, sc.Service)
 	}
 
 	path := requestPath(r)
 	try := func(path, payloadHash string) (bool, error) {
-		if err := s.buildCanonicalRequest(r, path, p.presigned, p.signedHeaders, payloadHash); err != nil {
+		if err := s.buildCanonical(r, path, p.presigned, p.signedHeaders, payloadHash, &p.known); err != nil {
 			return false, err
 		}
 		if sigv4a {
@@ -368,6 +450,10 @@ func (v *Verifier) verify(ctx context.Context, r *http.Request, p *authParams, b
 		}
 	}
 
+	if !sigv4a && p.memo == nil && p.authz != "" {
+		// Verified: remember its prefix for the client's next request.
+		authMemos.store(p.authz, key)
+	}
 	region := sc.Region
 	if sigv4a {
 		region = p.regionSet

@@ -98,9 +98,12 @@ type scratch struct {
 // and of svc. port is the listener port; clientIP the TCP peer.
 func (a *Authorizer) Check(ctx context.Context, snap *snapshot.Snapshot, vpc *snapshot.VPC, svc *snapshot.Service, port int, r *http.Request, clientIP netip.Addr) Outcome {
 	var id *snapshot.Identity
-	if sigv4.IsSigned(r) {
-		var res sigv4.Result
-		if err := a.verifier.VerifyInto(ctx, r, "", &res); err != nil {
+	// One clock read serves the signature's skew check and the policies'
+	// aws:CurrentTime.
+	now := a.now()
+	var res sigv4.Result
+	if signed, err := a.verifier.VerifyIfSigned(ctx, r, "", now, &res); signed {
+		if err != nil {
 			msg := err.Error()
 			if se, ok := err.(*sigv4.Error); ok {
 				msg = se.Code + ": " + se.Message
@@ -131,7 +134,7 @@ func (a *Authorizer) Check(ctx context.Context, snap *snapshot.Snapshot, vpc *sn
 	q := &s.req
 	*q = policy.Request{
 		Anonymous: id == nil, PrincipalType: "Anonymous",
-		SourceIP: clientIP, CurrentTime: a.now(), Action: Action,
+		SourceIP: clientIP, CurrentTime: now, Action: Action,
 		Resource: unsafe.String(unsafe.SliceData(s.buf), len(s.buf)),
 		Port:     port, Method: r.Method, Header: r.Header, RawQuery: r.URL.RawQuery,
 		ServiceARN: svc.ARN, SourceVPC: vpc.ID, SourceVPCOwnerAccount: vpc.Account,
