@@ -122,10 +122,11 @@ func (s *scratch) signature(k *signingKey, algorithm, amzDate, scope string) {
 	s.sig = appendHex(s.sig[:0], s.macSum(k, s.sts))
 }
 
-// shardedCache is a bounded map from derived-key inputs to derived keys.
-// Keys change rarely (a SigV4 key once a day per access key, a SigV4A key
-// never), so the cache is tiny and read-mostly; it is sharded to keep readers
-// on different cores off one lock word. The shard is chosen by hashing a
+// shardedCache is a bounded map from derived-key inputs to derived keys,
+// used for SigV4A public keys (SigV4 signing keys, looked up on every
+// request, live in the lock-free keyCache below). Keys change rarely, so the
+// cache is tiny and read-mostly; it is sharded to keep readers on different
+// cores off one lock word. The shard is chosen by hashing a
 // string component of the key (the secret).
 type shardedCache[K comparable, V any] struct {
 	seed   maphash.Seed
