@@ -820,42 +820,15 @@ func (b *srvBody) Read(p []byte) (int, error) {
 // readTrailer reads the trailer section after the last chunk into the
 // request's Trailer.
 func (b *srvBody) readTrailer() error {
-	br := b.c.br
-	var section []byte
-	for {
-		line, err := br.ReadSlice('\n')
-		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return err
-		}
-		if len(line) == 1 || (len(line) == 2 && line[0] == '\r') {
-			break
-		}
-		if len(section)+len(line) > srvMaxTrailerBytes {
-			return headError("trailer section too large")
-		}
-		section = append(section, line...)
-	}
-	if len(section) == 0 {
-		return nil
-	}
-	fields, err := parseFields(section, 0, nil)
-	if err != nil {
+	t, err := readTrailerSection(b.c.br)
+	if err != nil || len(t) == 0 {
 		return err
 	}
-	s := string(section)
 	if b.req.Trailer == nil {
 		b.req.Trailer = http.Header{}
 	}
-	for _, f := range fields {
-		k := s[f.n0:f.n1]
-		switch k {
-		case "Transfer-Encoding", "Trailer", "Content-Length", "Host":
-			continue
-		}
-		b.req.Trailer[k] = append(b.req.Trailer[k], s[f.v0:f.v1])
+	for k, vs := range t {
+		b.req.Trailer[k] = append(b.req.Trailer[k], vs...)
 	}
 	return nil
 }

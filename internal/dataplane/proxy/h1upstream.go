@@ -233,6 +233,14 @@ type h1Conn struct {
 	// once per connection.
 	abortIO func()
 
+	// Response parsing state, reused by every exchange (h1response.go).
+	scratch  []byte
+	fields   []field
+	hdr      http.Header
+	resp     http.Response
+	lim      io.LimitedReader
+	deadline time.Time // the deadline set on nc (zero: none)
+
 	// The current exchange.
 	body     h1Body
 	res      *http.Response
@@ -276,11 +284,15 @@ func (u *h1Upstream) dial(ctx context.Context, p *h1Pool, deadline time.Time) (*
 // pool or closes it.
 type h1Body struct {
 	c   *h1Conn
-	rc  io.ReadCloser
+	rc  io.Reader
 	eof bool
 }
 
 func (b *h1Body) Read(p []byte) (int, error) {
+	if b.rc == nil {
+		b.eof = true // a response without a body
+		return 0, io.EOF
+	}
 	n, err := b.rc.Read(p)
 	if err == io.EOF {
 		b.eof = true
@@ -331,6 +343,10 @@ func (p *Proxy) forwardH1(w http.ResponseWriter, r *http.Request, tg *snapshot.T
 	}
 	now := time.Now()
 	deadline := now.Add(p.cfg.RequestTimeout)
+	// A pooled connection keeps its deadline when it is at most slack
+	// earlier than this request's: one deadline change per connection and
+	// second or so instead of two per request.
+	slack := min(time.Second, p.cfg.RequestTimeout/16)
 	retryable := canRetry(r)
 	staleRetried := false
 	var (
@@ -375,7 +391,7 @@ func (p *Proxy) forwardH1(w http.ResponseWriter, r *http.Request, tg *snapshot.T
 			}
 		}
 		var gotByte bool
-		gotByte, err = c.roundTrip(r, deadline)
+		gotByte, err = c.roundTrip(r, deadline, slack)
 		if err == nil {
 			break
 		}
@@ -410,7 +426,9 @@ func (p *Proxy) forwardH1(w http.ResponseWriter, r *http.Request, tg *snapshot.T
 // roundTrip writes r on c and reads the response headers into c.res (whose
 // Body must be closed to end the exchange). gotByte reports whether any
 // byte of a response arrived before a failure. On error the caller aborts c.
-func (c *h1Conn) roundTrip(r *http.Request, deadline time.Time) (gotByte bool, err error) {
+// The time to the response headers is bounded by deadline (give or take
+// slack, see forwardH1).
+func (c *h1Conn) roundTrip(r *http.Request, deadline time.Time, slack time.Duration) (gotByte bool, err error) {
 	c.wrote = false
 	c.writeErr = nil
 	nc := c.nc
@@ -428,8 +446,11 @@ func (c *h1Conn) roundTrip(r *http.Request, deadline time.Time) (gotByte bool, e
 			c.stop = context.AfterFunc(ctx, c.abortIO)
 		}
 	}
-	if err := nc.SetDeadline(deadline); err != nil {
-		return false, err
+	if c.deadline.IsZero() || c.deadline.Before(deadline.Add(-slack)) || c.deadline.After(deadline) {
+		if err := nc.SetDeadline(deadline); err != nil {
+			return false, err
+		}
+		c.deadline = deadline
 	}
 	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
 	c.writeHeader(r, hasBody)
@@ -457,7 +478,7 @@ func (c *h1Conn) roundTrip(r *http.Request, deadline time.Time) (gotByte bool, e
 		return false, err
 	}
 	for {
-		res, err := http.ReadResponse(c.br, r)
+		res, err := c.readResponse(r.Method)
 		if err != nil {
 			return true, err
 		}
@@ -467,12 +488,16 @@ func (c *h1Conn) roundTrip(r *http.Request, deadline time.Time) (gotByte bool, e
 		if res.StatusCode >= 100 && res.StatusCode < 200 {
 			continue // informational (100 Continue, 103 Early Hints): not passed on
 		}
-		if err := nc.SetDeadline(time.Time{}); err != nil {
-			return true, err
+		// The body is not bounded by the deadline: clear it, unless the
+		// body is all in the buffer already (no more socket reads).
+		inBuffer := c.body.rc == nil || (c.body.rc == &c.lim && int64(c.br.Buffered()) >= c.lim.N)
+		if !inBuffer && !c.deadline.IsZero() {
+			if err := nc.SetDeadline(time.Time{}); err != nil {
+				return true, err
+			}
+			c.deadline = time.Time{}
 		}
 		c.res = res
-		c.body = h1Body{c: c, rc: res.Body}
-		res.Body = &c.body
 		return true, nil
 	}
 }

@@ -1,0 +1,229 @@
+package proxy
+
+// Reading a target's HTTP/1.x response head, the cheap way (h1parse.go):
+// one string for the head, one slice of values; the http.Response, its
+// header map and the body reader belong to the upstream connection and
+// are reused by its next exchange (an exchange ends before the connection
+// goes back to its pool, and copyResponse copies what it keeps).
+//
+// Framing follows RFC 9112 §6.3: no body for HEAD, 1xx, 204 and 304;
+// chunked when Transfer-Encoding ends in chunked (a Content-Length beside
+// it is dropped); delimited by the close for any other transfer coding or
+// when neither header is there; else Content-Length, which must be one
+// valid number (repeated identical values allowed).
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"strings"
+)
+
+const h1MaxResponseHead = 1 << 20 // as net/http.Transport's MaxResponseHeaderBytes default
+
+// errBadResponse is a response head the proxy cannot use.
+type errBadResponse string
+
+func (e errBadResponse) Error() string { return "malformed response from the target: " + string(e) }
+
+// readResponse reads the next response head on c into c.resp, with its body
+// reader, for a request with method.
+func (c *h1Conn) readResponse(method string) (*http.Response, error) {
+	head, n, err := readHead(c.br, h1MaxResponseHead, c.scratch)
+	if err != nil {
+		if errors.Is(err, errHeadTooLarge) {
+			return nil, errBadResponse("head too large")
+		}
+		var he headError
+		if errors.As(err, &he) {
+			return nil, errBadResponse(string(he))
+		}
+		return nil, err
+	}
+	if n == 0 {
+		c.scratch = head[:0]
+	}
+	line, off := splitLine(head)
+	// "HTTP/1.1 200 OK": version, three-digit code, optional reason.
+	if len(line) < 12 || string(line[:5]) != "HTTP/" || line[6] != '.' || line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
+		return nil, errBadResponse("status line")
+	}
+	var minor int
+	switch string(line[5:8]) {
+	case "1.1":
+		minor = 1
+	case "1.0":
+	default:
+		return nil, errBadResponse("unsupported version " + string(line[:8]))
+	}
+	code := 0
+	for _, d := range line[9:12] {
+		if d < '0' || d > '9' {
+			return nil, errBadResponse("status code")
+		}
+		code = code*10 + int(d-'0')
+	}
+	if code < 100 {
+		return nil, errBadResponse("status code")
+	}
+	fields, err := parseFields(head, off, c.fields[:0])
+	c.fields = fields
+	if err != nil {
+		return nil, errBadResponse(err.Error())
+	}
+	s := string(head)
+	if n > 0 {
+		_, _ = c.br.Discard(n)
+	}
+
+	h := c.hdr
+	if h == nil {
+		h = make(http.Header, len(fields))
+		c.hdr = h
+	} else {
+		clear(h)
+	}
+	vals := make([]string, len(fields))
+	for i, f := range fields {
+		name, value := s[f.n0:f.n1], s[f.v0:f.v1]
+		if old, ok := h[name]; ok {
+			h[name] = append(old, value)
+			continue
+		}
+		vals[i] = value
+		h[name] = vals[i : i+1 : i+1]
+	}
+
+	res := &c.resp
+	*res = http.Response{
+		Status: s[9:len(line)], StatusCode: code, Proto: s[:8], ProtoMajor: 1, ProtoMinor: minor,
+		Header: h, ContentLength: -1,
+	}
+	conn := h["Connection"]
+	res.Close = hasToken(conn, "close") || (minor == 0 && !hasToken(conn, "keep-alive"))
+
+	noBody := method == http.MethodHead || code < 200 || code == http.StatusNoContent || code == http.StatusNotModified
+	var cl int64 = -1
+	if cv, ok := h["Content-Length"]; ok {
+		cl = parseLength(strings.TrimSpace(cv[0]))
+		for _, v := range cv[1:] {
+			if strings.TrimSpace(v) != cv[0] {
+				cl = -1
+			}
+		}
+		if cl < 0 {
+			if _, te := h["Transfer-Encoding"]; !te && !noBody {
+				return nil, errBadResponse("Content-Length")
+			}
+		}
+	}
+	c.body = h1Body{c: c}
+	switch {
+	case noBody:
+		if method == http.MethodHead && cl >= 0 {
+			res.ContentLength = cl // the length a GET would have had
+		} else {
+			res.ContentLength = 0
+		}
+	case h["Transfer-Encoding"] != nil:
+		te := h["Transfer-Encoding"]
+		last := strings.TrimSpace(te[len(te)-1])
+		if i := strings.LastIndexByte(last, ','); i >= 0 {
+			last = strings.TrimSpace(last[i+1:])
+		}
+		delete(h, "Content-Length")
+		if strings.EqualFold(last, "chunked") {
+			delete(h, "Transfer-Encoding")
+			res.TransferEncoding = teChunked
+			if tv, ok := h["Trailer"]; ok {
+				res.Trailer = declaredTrailers(tv)
+				delete(h, "Trailer")
+			}
+			c.body.rc = &chunkedBody{cr: httputil.NewChunkedReader(c.br), br: c.br, res: res}
+		} else {
+			res.Close = true // another coding: the body runs to the close
+			c.body.rc = c.br
+		}
+	case cl >= 0:
+		res.ContentLength = cl
+		if cl > 0 {
+			c.lim = io.LimitedReader{R: c.br, N: cl}
+			c.body.rc = &c.lim
+		}
+	default:
+		res.Close = true // no length: the body runs to the close
+		c.body.rc = c.br
+	}
+	res.Body = &c.body
+	return res, nil
+}
+
+// chunkedBody decodes a chunked body and reads the trailer section after
+// the last chunk into the response's Trailer.
+type chunkedBody struct {
+	cr  io.Reader
+	br  *bufio.Reader
+	res *http.Response
+}
+
+func (b *chunkedBody) Read(p []byte) (int, error) {
+	n, err := b.cr.Read(p)
+	if err == io.EOF {
+		t, terr := readTrailerSection(b.br)
+		if terr != nil {
+			return n, terr
+		}
+		for k, vs := range t {
+			if b.res.Trailer == nil {
+				b.res.Trailer = http.Header{}
+			}
+			b.res.Trailer[k] = append(b.res.Trailer[k], vs...)
+		}
+	}
+	return n, err
+}
+
+// readTrailerSection reads the field lines after a last chunk, through the
+// empty line; nil when there are none.
+func readTrailerSection(br *bufio.Reader) (http.Header, error) {
+	var section []byte
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			if err == bufio.ErrBufferFull {
+				err = headError("trailer line too long")
+			}
+			return nil, err
+		}
+		if len(line) == 1 || (len(line) == 2 && line[0] == '\r') {
+			break
+		}
+		if len(section)+len(line) > srvMaxTrailerBytes {
+			return nil, headError("trailer section too large")
+		}
+		section = append(section, line...)
+	}
+	if len(section) == 0 {
+		return nil, nil
+	}
+	fields, err := parseFields(section, 0, nil)
+	if err != nil {
+		return nil, err
+	}
+	s := string(section)
+	t := http.Header{}
+	for _, f := range fields {
+		k := s[f.n0:f.n1]
+		switch k {
+		case "Transfer-Encoding", "Trailer", "Content-Length", "Host":
+			continue
+		}
+		t[k] = append(t[k], s[f.v0:f.v1])
+	}
+	return t, nil
+}
