@@ -7,8 +7,8 @@ package proxy
 // goes back to its pool, and copyResponse copies what it keeps).
 //
 // Framing follows RFC 9112 §6.3: no body for HEAD, 1xx, 204 and 304;
-// chunked when Transfer-Encoding ends in chunked (a Content-Length beside
-// it is dropped); delimited by the close for any other transfer coding or
+// chunked when an HTTP/1.1 Transfer-Encoding ends in chunked (a
+// Content-Length beside it is dropped); delimited by the close for any other transfer coding or
 // when neither header is there; else Content-Length, which must be one
 // valid number (repeated identical values allowed).
 
@@ -134,7 +134,7 @@ func (c *h1Conn) readResponse(method string) (*http.Response, error) {
 			last = strings.TrimSpace(last[i+1:])
 		}
 		delete(h, "Content-Length")
-		if strings.EqualFold(last, "chunked") {
+		if strings.EqualFold(last, "chunked") && minor == 1 {
 			delete(h, "Transfer-Encoding")
 			res.TransferEncoding = teChunked
 			if tv, ok := h["Trailer"]; ok {
@@ -143,7 +143,9 @@ func (c *h1Conn) readResponse(method string) (*http.Response, error) {
 			}
 			c.body.rc = &chunkedBody{cr: httputil.NewChunkedReader(c.br), br: c.br, res: res}
 		} else {
-			res.Close = true // another coding: the body runs to the close
+			// Another coding, or an HTTP/1.0 message, where the field is
+			// faulty framing (RFC 9112 §6.1): the body runs to the close.
+			res.Close = true
 			c.body.rc = c.br
 		}
 	case cl >= 0:
@@ -156,6 +158,7 @@ func (c *h1Conn) readResponse(method string) (*http.Response, error) {
 		res.Close = true // no length: the body runs to the close
 		c.body.rc = c.br
 	}
+	delete(h, "Trailer") // announced trailers are in res.Trailer (chunked bodies only)
 	res.Body = &c.body
 	return res, nil
 }
