@@ -60,6 +60,7 @@ const (
 	srvWatchEvery      = 100 * time.Millisecond
 	srvDeadlineSlack   = time.Second
 	srvMaxTrailerBytes = 64 << 10
+	srvLinger          = 500 * time.Millisecond
 )
 
 var (
@@ -257,6 +258,7 @@ type srvConn struct {
 	deadline time.Time // the read deadline set on nc (zero: none)
 	handed   bool      // handed to the HTTP/2 server
 	noPool   bool      // a body reader may still hold br: do not pool it
+	linger   bool      // close after a lingering drain (a body was left unread)
 
 	// contMu orders a "100 Continue" (sent by the body's reader) and the
 	// response header (the handler's) on bw.
@@ -638,6 +640,9 @@ func (c *srvConn) serveRequest(req *http.Request, expect bool) (keep bool) {
 	} else if unread && (body.cr != nil || body.remaining > srvMaxDiscard || body.expect || body.err != nil) {
 		w.closeAfter = true
 	}
+	// Closing with the client's body still coming would reset the
+	// connection before the client reads the answer: linger instead.
+	c.linger = unread && w.closeAfter
 	w.finish()
 	clear(w.header)
 	if w.err != nil || w.closeAfter {
@@ -689,6 +694,9 @@ func (c *srvConn) close() {
 		return // the HTTP/2 server owns the socket and the reader now
 	}
 	c.state.Store(stateClosed)
+	if c.linger {
+		c.lingeringClose()
+	}
 	_ = c.nc.Close()
 	c.ctx.cancel()
 	c.srv.remove(c)
@@ -699,6 +707,20 @@ func (c *srvConn) close() {
 	srvReaderPool.Put(c.br)
 	c.bw.Reset(nil)
 	srvWriterPool.Put(c.bw)
+}
+
+// lingeringClose shuts the write side and reads what the client still
+// sends for a moment (as net/http does), so that its unread body does not
+// make the close a reset that destroys the response in flight.
+func (c *srvConn) lingeringClose() {
+	tc, ok := c.nc.(interface{ CloseWrite() error })
+	if !ok || tc.CloseWrite() != nil {
+		return
+	}
+	if c.nc.SetReadDeadline(time.Now().Add(srvLinger)) != nil {
+		return
+	}
+	_, _ = io.Copy(io.Discard, c.nc)
 }
 
 // startWatch (the watchdog's goroutine) starts the background read of a
