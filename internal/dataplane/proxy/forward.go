@@ -172,10 +172,15 @@ func shortReason(err error) string {
 // copyResponse streams the target's response to the client.
 func (p *Proxy) copyResponse(w http.ResponseWriter, res *http.Response) {
 	defer res.Body.Close()
-	removeHopByHop(res.Header, false)
 	rh := w.Header()
 	reqID := rh[hdrRequestID]
+	// The target's header without its hop-by-hop fields (removeHopByHop's
+	// rules for a response, in the same pass as the copy).
+	conn := res.Header["Connection"]
 	for k, v := range res.Header {
+		if hopByHopResponse(k) || (conn != nil && hasToken(conn, k)) {
+			continue
+		}
 		rh[k] = v
 	}
 	rh[hdrRequestID] = reqID // ours, not the target's
@@ -217,6 +222,16 @@ func (p *Proxy) copyResponse(w http.ResponseWriter, res *http.Response) {
 	for k, v := range res.Trailer {
 		rh[http.TrailerPrefix+k] = v
 	}
+}
+
+// hopByHopResponse reports the header names a proxy does not pass on in a
+// response: the hop-by-hop fields of RFC 9110 §7.6.1 and Proxy-*.
+func hopByHopResponse(k string) bool {
+	switch k {
+	case "Connection", "Keep-Alive", "Trailer", "Transfer-Encoding", "Upgrade", "Te":
+		return true
+	}
+	return strings.HasPrefix(k, "Proxy-")
 }
 
 var errClientWrite = errors.New("client write failed")

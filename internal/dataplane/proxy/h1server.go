@@ -21,6 +21,10 @@ package proxy
 //     starts a one-byte background read that notices the client closing.
 //     A target's connection is aborted through a hook on the context,
 //     without allocating (h1upstream.go).
+//   - Reads: before waiting for the next request the goroutine yields, so
+//     that under load the request is usually there when it reads (no
+//     EAGAIN and park); the upstream side does the same before reading a
+//     response (h1upstream.go).
 //   - Deadlines: an idle deadline is set once per second of requests, not
 //     per request; a head that does not arrive in one read gets the
 //     header timeout; a request body clears the deadline (uploads may be
@@ -45,6 +49,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"runtime"
 	"strconv"
@@ -151,6 +156,10 @@ func (s *h1Server) Serve(ln net.Listener) error {
 func (s *h1Server) newConn(nc net.Conn) *srvConn {
 	c := &srvConn{srv: s, nc: nc, remote: nc.RemoteAddr().String()}
 	c.ctx.done = make(chan struct{})
+	if ap, err := netip.ParseAddrPort(c.remote); err == nil {
+		c.ctx.peer = ap.Addr().Unmap()
+		c.ctx.peerHdr = []string{clientIP(c.remote)}
+	}
 	c.br = srvReaderPool.Get().(*bufio.Reader)
 	c.br.Reset(connReader{c})
 	c.bw = srvWriterPool.Get().(*bufio.Writer)
@@ -332,20 +341,25 @@ func (c *srvConn) serve() {
 // deadline and sets the header deadline when the head is not all there.
 func (c *srvConn) waitRequest() bool {
 	if c.br.Buffered() == 0 {
-		now := time.Now()
+		now := c.srv.watch.now()
 		if want := now.Add(c.srv.idleTimeout); c.deadline.IsZero() || c.deadline.Before(want.Add(-srvDeadlineSlack)) || c.deadline.After(want) {
 			if c.nc.SetReadDeadline(want) != nil {
 				return false
 			}
 			c.deadline = want
 		}
+		// Let the other connections run first: under load the next
+		// request has often arrived by then, and the read below finds it
+		// instead of failing with EAGAIN and parking (a system call and a
+		// poller round trip saved); idle, this returns at once.
+		runtime.Gosched()
 		if _, err := c.br.Peek(1); err != nil {
 			return false // closed, reset or idle too long: nothing to answer
 		}
 	}
 	if b, _ := c.br.Peek(c.br.Buffered()); headEnd(b) < 0 {
 		// The head arrives in pieces: bound the time it may take.
-		want := time.Now().Add(c.srv.readHeaderTimeout)
+		want := c.srv.watch.now().Add(c.srv.readHeaderTimeout)
 		if c.nc.SetReadDeadline(want) != nil {
 			return false
 		}
@@ -1195,6 +1209,11 @@ var dateCache atomic.Pointer[cachedDate]
 // support, it carries one allocation-free abort hook for the upstream
 // exchange in progress.
 type connCtx struct {
+	// The client's address (for auth) and its X-Forwarded-For value,
+	// computed once per connection.
+	peer    netip.Addr
+	peerHdr []string
+
 	done  chan struct{}
 	gone  atomic.Bool
 	abort atomic.Pointer[func()]
@@ -1277,6 +1296,10 @@ func (c *connCtx) AfterFunc(f func()) func() bool {
 // goneWatch finds requests that run long enough to need client-gone
 // detection. One per proxy; its goroutine runs while connections exist.
 type goneWatch struct {
+	// clock is a coarse time (Unix ns), refreshed at each tick while
+	// connections exist: for deadlines that tolerate a second of slack.
+	clock atomic.Int64
+
 	mu      sync.Mutex
 	conns   map[*srvConn]struct{}
 	running bool
@@ -1290,10 +1313,15 @@ func (g *goneWatch) add(c *srvConn) {
 	g.conns[c] = struct{}{}
 	if !g.running {
 		g.running = true
+		g.clock.Store(time.Now().UnixNano())
 		go g.run()
 	}
 	g.mu.Unlock()
 }
+
+// now is the coarse time: at most srvWatchEvery behind while connections
+// exist (the only time the server reads it).
+func (g *goneWatch) now() time.Time { return time.Unix(0, g.clock.Load()) }
 
 func (g *goneWatch) remove(c *srvConn) {
 	g.mu.Lock()
@@ -1304,7 +1332,8 @@ func (g *goneWatch) remove(c *srvConn) {
 func (g *goneWatch) run() {
 	t := time.NewTicker(srvWatchEvery)
 	defer t.Stop()
-	for range t.C {
+	for now := range t.C {
+		g.clock.Store(now.UnixNano())
 		if !g.sweep() {
 			return
 		}

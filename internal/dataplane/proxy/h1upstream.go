@@ -43,6 +43,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -157,9 +158,12 @@ func (p *h1Pool) put(c *h1Conn, now time.Time) {
 		c.close()
 		return
 	}
-	c.idleSince = now
 	c.reused = true
 	p.mu.Lock()
+	if n := len(p.idle); n > 0 && now.Before(p.idle[n-1].idleSince) {
+		now = p.idle[n-1].idleSince // keep the stack ordered by idle time
+	}
+	c.idleSince = now
 	if len(p.idle) >= h1MaxIdlePerTarget {
 		p.mu.Unlock()
 		c.close()
@@ -240,6 +244,7 @@ type h1Conn struct {
 	resp     http.Response
 	lim      io.LimitedReader
 	deadline time.Time // the deadline set on nc (zero: none)
+	lastUse  time.Time // when the current exchange began (its idle time starts there)
 
 	// The current exchange.
 	body     h1Body
@@ -327,7 +332,7 @@ func (c *h1Conn) finish(bodyEOF bool) {
 	c.res = nil
 	c.body.rc = nil
 	if reuse {
-		c.pool.put(c, time.Now())
+		c.pool.put(c, c.lastUse)
 		return
 	}
 	c.close()
@@ -391,6 +396,7 @@ func (p *Proxy) forwardH1(w http.ResponseWriter, r *http.Request, tg *snapshot.T
 			}
 		}
 		var gotByte bool
+		c.lastUse = now
 		gotByte, err = c.roundTrip(r, deadline, slack)
 		if err == nil {
 			break
@@ -474,6 +480,10 @@ func (c *h1Conn) roundTrip(r *http.Request, deadline time.Time, slack time.Durat
 		}(c.bw)
 	}
 
+	// The target answers in microseconds at best: let other goroutines
+	// run meanwhile, so the read usually finds the answer instead of
+	// failing with EAGAIN and parking.
+	runtime.Gosched()
 	if _, err := c.br.Peek(1); err != nil {
 		return false, err
 	}

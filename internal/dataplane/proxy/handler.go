@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/trellis-net/trellis/internal/dataplane/auth"
 	"github.com/trellis-net/trellis/internal/dataplane/route"
@@ -85,7 +86,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var id *snapshot.Identity
 	if h.p.cfg.Auth != nil && auth.Needed(vpc, svc) {
 		var peer netip.Addr
-		if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		if cc, ok := r.Context().(*connCtx); ok {
+			peer = cc.peer
+		} else if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 			peer = ap.Addr().Unmap()
 		}
 		o := h.p.cfg.Auth.Check(r.Context(), snap, vpc, svc, h.port, r, peer)
@@ -231,12 +234,34 @@ func requestID(r *http.Request) []string {
 		}
 		return []string{id}
 	}
-	return []string{newUUID()}
+	return newRequestID()
 }
 
-// newUUID returns a random (version 4) UUID. Request IDs need to be unique,
-// not unpredictable, so the fast per-P generator is enough.
+// requestIDBuf holds a generated request ID and the one-element header
+// value naming it, in one allocation.
+type requestIDBuf struct {
+	v [1]string
+	b [36]byte
+}
+
+// newRequestID returns a header value holding a new UUID.
+func newRequestID() []string {
+	p := new(requestIDBuf)
+	fillUUID(&p.b)
+	p.v[0] = unsafe.String(&p.b[0], len(p.b)) // p.b is never written again
+	return p.v[:]
+}
+
+// newUUID returns a random (version 4) UUID.
 func newUUID() string {
+	var s [36]byte
+	fillUUID(&s)
+	return string(s[:])
+}
+
+// fillUUID writes a random (version 4) UUID. Request IDs need to be
+// unique, not unpredictable, so the fast per-P generator is enough.
+func fillUUID(s *[36]byte) {
 	const hex = "0123456789abcdef"
 	var u [16]byte
 	a, b := rand.Uint64(), rand.Uint64()
@@ -246,7 +271,6 @@ func newUUID() string {
 	}
 	u[6] = u[6]&0x0f | 0x40
 	u[8] = u[8]&0x3f | 0x80
-	var s [36]byte
 	j := 0
 	for i, c := range u {
 		if i == 4 || i == 6 || i == 8 || i == 10 {
@@ -256,7 +280,6 @@ func newUUID() string {
 		s[j], s[j+1] = hex[c>>4], hex[c&0x0f]
 		j += 2
 	}
-	return string(s[:])
 }
 
 // prepareRequestHeaders turns the client's header into the one the target
@@ -265,7 +288,9 @@ func (h *handler) prepareRequestHeaders(r *http.Request, vpc *snapshot.VPC, svc 
 	hd := r.Header
 	removeHopByHop(hd, true)
 
-	if ip := clientIP(r.RemoteAddr); ip != "" {
+	if cc, ok := r.Context().(*connCtx); ok && cc.peerHdr != nil {
+		hd[hdrXFF] = cc.peerHdr // computed once per connection, read-only
+	} else if ip := clientIP(r.RemoteAddr); ip != "" {
 		if v := hd[hdrXFF]; len(v) == 1 {
 			v[0] = ip // reuse the client's slice; its value is overwritten
 		} else {
