@@ -1,9 +1,11 @@
 package proxy
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"testing"
 
 	"github.com/trellis-net/trellis/internal/snapshot"
@@ -68,4 +70,29 @@ func benchProxy(b *testing.B, std bool) {
 func BenchmarkDirect(b *testing.B) {
 	be := benchBackend(b)
 	benchGet(b, be.URL+"/api/items?id=1", "bench.example.com")
+}
+
+// BenchmarkProxyServices compares a request through a VPC that reaches one
+// service with the same request through a VPC that reaches 10,000 (each
+// with its own listener and target group; the measured one among them):
+// the data plane's cost must not grow with the size of the installation.
+func BenchmarkProxyServices(b *testing.B) {
+	for _, n := range []int{1, 10000} {
+		b.Run("services="+strconv.Itoa(n), func(b *testing.B) {
+			be := benchBackend(b)
+			e := newEnv(b, nil)
+			port := freePort(b, netip.MustParseAddr("127.0.0.1"))
+			svcs := make([]*snapshot.Service, 0, n)
+			for i := 1; i < n; i++ {
+				id := fmt.Sprintf("svc-%017d", i)
+				svcs = append(svcs, service(id, "", port, defaultRule(to(ipGroup("tg-"+id, be.addr())))))
+			}
+			svcs = append(svcs, service("svc-0bench", "bench.example.com", port, defaultRule(to(ipGroup("tg-bench", be.addr())))))
+			v := e.simple(svcs...)
+			if len(v.Hosts) < n {
+				b.Fatalf("%d hosts, want at least %d", len(v.Hosts), n)
+			}
+			benchGet(b, "http://"+netip.AddrPortFrom(v.Ingress, uint16(port)).String()+"/api/items?id=1", "bench.example.com")
+		})
+	}
 }

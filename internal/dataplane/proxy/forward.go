@@ -22,10 +22,6 @@ var errUpstreamTimeout = errors.New("upstream request timeout")
 // forward sends r (its header already prepared) to a target of tg and
 // streams the answer back.
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, tg *snapshot.TargetGroup, tr *http.Transport, scheme string) {
-	if tr == p.h1 {
-		p.forwardH1(w, r, tg) // HTTP/1.1 targets: the proxy's own client
-		return
-	}
 	target, st := p.picker.Pick(tg, "")
 	if target == nil {
 		textError(w, http.StatusServiceUnavailable, "no targets registered in target group "+tg.ID+"\n")

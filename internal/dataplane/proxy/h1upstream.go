@@ -340,7 +340,7 @@ func (c *h1Conn) finish(bodyEOF bool) {
 
 // forwardH1 is forward for HTTP/1.1 target groups over the proxy's own
 // client.
-func (p *Proxy) forwardH1(w http.ResponseWriter, r *http.Request, tg *snapshot.TargetGroup) {
+func (p *Proxy) forwardH1(w http.ResponseWriter, r *http.Request, tg *snapshot.TargetGroup, fwd *fwdHeaders) {
 	target, st := p.picker.Pick(tg, "")
 	if target == nil {
 		textError(w, http.StatusServiceUnavailable, "no targets registered in target group "+tg.ID+"\n")
@@ -397,7 +397,7 @@ func (p *Proxy) forwardH1(w http.ResponseWriter, r *http.Request, tg *snapshot.T
 		}
 		var gotByte bool
 		c.lastUse = now
-		gotByte, err = c.roundTrip(r, deadline, slack)
+		gotByte, err = c.roundTrip(r, fwd, deadline, slack)
 		if err == nil {
 			break
 		}
@@ -434,7 +434,7 @@ func (p *Proxy) forwardH1(w http.ResponseWriter, r *http.Request, tg *snapshot.T
 // byte of a response arrived before a failure. On error the caller aborts c.
 // The time to the response headers is bounded by deadline (give or take
 // slack, see forwardH1).
-func (c *h1Conn) roundTrip(r *http.Request, deadline time.Time, slack time.Duration) (gotByte bool, err error) {
+func (c *h1Conn) roundTrip(r *http.Request, fwd *fwdHeaders, deadline time.Time, slack time.Duration) (gotByte bool, err error) {
 	c.wrote = false
 	c.writeErr = nil
 	nc := c.nc
@@ -459,7 +459,7 @@ func (c *h1Conn) roundTrip(r *http.Request, deadline time.Time, slack time.Durat
 		c.deadline = deadline
 	}
 	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
-	c.writeHeader(r, hasBody)
+	c.writeHeader(r, fwd, hasBody)
 	if !hasBody {
 		if err := c.bw.Flush(); err != nil {
 			return false, err
@@ -555,8 +555,9 @@ func (c *h1Conn) reapWriter() {
 	c.writeErr = nil
 }
 
-// writeHeader buffers the request line and header section.
-func (c *h1Conn) writeHeader(r *http.Request, hasBody bool) {
+// writeHeader buffers the request line and header section: the client's
+// fields that pass (passRequestField), then the proxy's (fwd).
+func (c *h1Conn) writeHeader(r *http.Request, fwd *fwdHeaders, hasBody bool) {
 	bw := c.bw
 	bw.WriteString(r.Method)
 	bw.WriteByte(' ')
@@ -564,22 +565,27 @@ func (c *h1Conn) writeHeader(r *http.Request, hasBody bool) {
 	bw.WriteString(" HTTP/1.1\r\nHost: ")
 	bw.WriteString(r.Host)
 	bw.WriteString("\r\n")
+	conn := r.Header["Connection"]
 	for k, vs := range r.Header {
-		switch k {
-		case "Host", "Content-Length", "Transfer-Encoding", "Expect", "Connection":
-			continue
-		case "User-Agent":
-			if len(vs) == 0 || vs[0] == "" {
-				continue // no User-Agent, as the client sent none
+		if !passRequestField(k, conn) {
+			if k == "Te" && hasToken(vs, "trailers") {
+				bw.WriteString("Te: trailers\r\n") // the one TE a request may carry on
 			}
+			continue
 		}
-		for _, v := range vs {
-			bw.WriteString(k)
-			bw.WriteString(": ")
-			bw.WriteString(v)
-			bw.WriteString("\r\n")
+		if k == "User-Agent" && (len(vs) == 0 || vs[0] == "") {
+			continue // no User-Agent, as the client sent none
 		}
+		writeFieldValues(bw, k, vs)
 	}
+	writeFieldValues(bw, hdrXFF, fwd.xff)
+	writeFieldValues(bw, hdrXFPort, fwd.port)
+	writeFieldValues(bw, hdrXFProto, fwd.proto)
+	writeFieldValues(bw, hdrLatticeNetwork, fwd.network)
+	writeFieldValues(bw, hdrLatticeTarget, fwd.target)
+	writeFieldValues(bw, hdrRequestID, fwd.reqID)
+	writeFieldValues(bw, hdrLatticeIdentity, fwd.identity)
+	writeFieldValues(bw, hdrLatticeIdentityTags, fwd.identityTags)
 	switch {
 	case !hasBody:
 		if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
@@ -594,6 +600,16 @@ func (c *h1Conn) writeHeader(r *http.Request, hasBody bool) {
 		bw.WriteString("Transfer-Encoding: chunked\r\n")
 	}
 	bw.WriteString("\r\n")
+}
+
+// writeFieldValues writes a field line for each of vs.
+func writeFieldValues(bw *bufio.Writer, k string, vs []string) {
+	for _, v := range vs {
+		bw.WriteString(k)
+		bw.WriteString(": ")
+		bw.WriteString(v)
+		bw.WriteString("\r\n")
+	}
 }
 
 // requestTarget is the origin-form request target of r.

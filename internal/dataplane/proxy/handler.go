@@ -133,7 +133,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		textError(w, http.StatusBadGateway, "target group protocol "+tg.Protocol+" is not supported behind an HTTP listener (target group "+tg.ID+")\n")
 		return
 	}
-	h.prepareRequestHeaders(r, vpc, svc, tg, reqID, id)
+	fwd := h.forwardHeaders(r, vpc, svc, tg, reqID, id)
+	if tr == h.p.h1 {
+		// HTTP/1.1 targets: the proxy's own client writes the client's
+		// header, filtered, and these fields without building a new map.
+		h.p.forwardH1(w, r, tg, &fwd)
+		return
+	}
+	fwd.apply(r.Header)
 	h.p.forward(w, r, tg, tr, scheme)
 }
 
@@ -282,37 +289,69 @@ func fillUUID(s *[36]byte) {
 	}
 }
 
-// prepareRequestHeaders turns the client's header into the one the target
-// gets (in place: the incoming request belongs to this handler).
-func (h *handler) prepareRequestHeaders(r *http.Request, vpc *snapshot.VPC, svc *snapshot.Service, tg *snapshot.TargetGroup, reqID []string, id *snapshot.Identity) {
-	hd := r.Header
-	removeHopByHop(hd, true)
+// fwdHeaders are the fields the target gets besides the client's own
+// (whose hop-by-hop fields, X-Forwarded-* and X-Amzn-Lattice-* are not
+// passed on). The slices are shared and read-only.
+type fwdHeaders struct {
+	xff, port, proto, network, target, reqID []string
+	identity, identityTags                   []string // nil for anonymous callers
+}
 
+// forwardHeaders returns the fields the proxy adds toward the target.
+func (h *handler) forwardHeaders(r *http.Request, vpc *snapshot.VPC, svc *snapshot.Service, tg *snapshot.TargetGroup, reqID []string, id *snapshot.Identity) fwdHeaders {
+	f := fwdHeaders{port: h.portHdr, proto: protoHTTP, network: h.networkHeader(vpc),
+		target: h.targetHeader(vpc, svc, tg), reqID: reqID}
 	if cc, ok := r.Context().(*connCtx); ok && cc.peerHdr != nil {
-		hd[hdrXFF] = cc.peerHdr // computed once per connection, read-only
+		f.xff = cc.peerHdr // computed once per connection
 	} else if ip := clientIP(r.RemoteAddr); ip != "" {
-		if v := hd[hdrXFF]; len(v) == 1 {
-			v[0] = ip // reuse the client's slice; its value is overwritten
-		} else {
-			hd[hdrXFF] = []string{ip}
-		}
+		f.xff = []string{ip}
+	}
+	if id != nil {
+		// The caller's identity, when SigV4 authenticated it (§7.1).
+		f.identity, f.identityTags = id.Header, id.TagsHeader
+	}
+	return f
+}
+
+// apply turns the client's header into the one the target gets, in place
+// (the incoming request belongs to this handler): for the transports that
+// take a header map.
+func (f *fwdHeaders) apply(hd http.Header) {
+	removeHopByHop(hd, true)
+	if f.xff != nil {
+		hd[hdrXFF] = f.xff
 	} else {
 		delete(hd, hdrXFF)
 	}
-	hd[hdrXFPort] = h.portHdr
-	hd[hdrXFProto] = protoHTTP
-	hd[hdrLatticeNetwork] = h.networkHeader(vpc)
-	hd[hdrLatticeTarget] = h.targetHeader(vpc, svc, tg)
-	hd[hdrRequestID] = reqID
-	if id != nil {
-		// The caller's identity, when SigV4 authenticated it (§7.1).
-		hd[hdrLatticeIdentity] = id.Header
-		hd[hdrLatticeIdentityTags] = id.TagsHeader
+	hd[hdrXFPort] = f.port
+	hd[hdrXFProto] = f.proto
+	hd[hdrLatticeNetwork] = f.network
+	hd[hdrLatticeTarget] = f.target
+	hd[hdrRequestID] = f.reqID
+	if f.identity != nil {
+		hd[hdrLatticeIdentity] = f.identity
+		hd[hdrLatticeIdentityTags] = f.identityTags
 	}
 	if _, ok := hd["User-Agent"]; !ok {
 		// Keep the client's absence of a User-Agent (net/http would add one).
 		hd["User-Agent"] = emptyHdr
 	}
+}
+
+// passRequestField reports whether a client's header field goes on to the
+// target as it is: not hop-by-hop (RFC 9110 §7.6.1, conn being the
+// Connection values), not a field the proxy writes itself, not a Proxy-*
+// or X-Amzn-Lattice-* one. TE is handled by the caller.
+func passRequestField(k string, conn []string) bool {
+	switch k {
+	case "Host", "Content-Length", "Transfer-Encoding", "Expect", "Connection", "Keep-Alive", "Trailer", "Upgrade", "Te",
+		hdrXFF, hdrXFPort, hdrXFProto, hdrRequestID:
+		return false
+	}
+	if strings.HasPrefix(k, "Proxy-") || strings.HasPrefix(k, "X-Amzn-Lattice-") {
+		return false
+	}
+	return conn == nil || !hasToken(conn, k)
 }
 
 func (h *handler) networkHeader(vpc *snapshot.VPC) []string {
