@@ -221,9 +221,10 @@ func isToken(s string) bool {
 
 // buildHeader makes the header map of a head copied into s.
 func buildHeader(s string, fields []field) http.Header {
-	// Room for the fields the proxy adds to a request on its way (the
-	// X-Forwarded-* and Lattice ones), so the map need not grow.
-	h := make(http.Header, len(fields)+7)
+	// Sized for the fields only: up to 8 a map is one small allocation,
+	// and the proxy writes its own fields toward HTTP/1.1 targets without
+	// adding them to the map.
+	h := make(http.Header, len(fields))
 	vals := make([]string, len(fields))
 	for i, f := range fields {
 		name, value := s[f.n0:f.n1], s[f.v0:f.v1]
