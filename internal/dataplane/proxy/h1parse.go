@@ -225,6 +225,13 @@ func buildHeader(s string, fields []field) http.Header {
 	// and the proxy writes its own fields toward HTTP/1.1 targets without
 	// adding them to the map.
 	h := make(http.Header, len(fields))
+	fillHeader(h, s, fields)
+	return h
+}
+
+// fillHeader adds the fields of a head copied into s to h; their values
+// share one new slice.
+func fillHeader(h http.Header, s string, fields []field) {
 	vals := make([]string, len(fields))
 	for i, f := range fields {
 		name, value := s[f.n0:f.n1], s[f.v0:f.v1]
@@ -235,5 +242,4 @@ func buildHeader(s string, fields []field) http.Header {
 		vals[i] = value
 		h[name] = vals[i : i+1 : i+1]
 	}
-	return h
 }

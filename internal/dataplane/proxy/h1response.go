@@ -85,16 +85,7 @@ func (c *h1Conn) readResponse(method string) (*http.Response, error) {
 	} else {
 		clear(h)
 	}
-	vals := make([]string, len(fields))
-	for i, f := range fields {
-		name, value := s[f.n0:f.n1], s[f.v0:f.v1]
-		if old, ok := h[name]; ok {
-			h[name] = append(old, value)
-			continue
-		}
-		vals[i] = value
-		h[name] = vals[i : i+1 : i+1]
-	}
+	fillHeader(h, s, fields)
 
 	res := &c.resp
 	*res = http.Response{
