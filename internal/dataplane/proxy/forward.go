@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/trellis-net/trellis/internal/dataplane/upstream"
 	"github.com/trellis-net/trellis/internal/snapshot"
 )
 
@@ -62,15 +63,8 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, tg *snapshot.Tar
 		if !isDialError(err) {
 			break
 		}
-		// Passive detection: the target refused (or could not be reached);
-		// keep it out of rotation for a while.
-		st.MarkDown(time.Now().Add(p.cfg.PassiveDownFor))
-		p.log.Debug("target unreachable; marked down", "target", target.Key, "err", err)
-		if attempt > 0 || !retryable {
-			break
-		}
-		next, nst := p.picker.Pick(tg, target.Key)
-		if next == nil || next.Key == target.Key {
+		next, nst := p.dialFailed(tg, target, st, err, attempt == 0 && retryable)
+		if next == nil {
 			break
 		}
 		target, st = next, nst
@@ -88,6 +82,22 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, tg *snapshot.Tar
 	}
 	defer st.Release()
 	p.copyResponse(w, res)
+}
+
+// dialFailed handles a target that could not be reached: passive detection
+// keeps it out of rotation for a while; when retry is allowed it returns
+// another target of tg to try, else nil.
+func (p *Proxy) dialFailed(tg *snapshot.TargetGroup, target *snapshot.Target, st *upstream.State, err error, retry bool) (*snapshot.Target, *upstream.State) {
+	st.MarkDown(time.Now().Add(p.cfg.PassiveDownFor))
+	p.log.Debug("target unreachable; marked down", "target", target.Key, "err", err)
+	if !retry {
+		return nil, nil
+	}
+	next, nst := p.picker.Pick(tg, target.Key)
+	if next == nil || next.Key == target.Key {
+		return nil, nil
+	}
+	return next, nst
 }
 
 // outboundRequest is the request to the target: a shallow copy of r on ctx
@@ -170,14 +180,13 @@ func (p *Proxy) copyResponse(w http.ResponseWriter, res *http.Response) {
 	defer res.Body.Close()
 	rh := w.Header()
 	reqID := rh[hdrRequestID]
-	// The target's header without its hop-by-hop fields (removeHopByHop's
-	// rules for a response, in the same pass as the copy).
+	// The target's header without its hop-by-hop fields, filtered in the
+	// copy.
 	conn := res.Header["Connection"]
 	for k, v := range res.Header {
-		if hopByHopResponse(k) || (conn != nil && hasToken(conn, k)) {
-			continue
+		if !dropField(k, conn, false) {
+			rh[k] = v
 		}
-		rh[k] = v
 	}
 	rh[hdrRequestID] = reqID // ours, not the target's
 	if n := len(res.Trailer); n > 0 {
@@ -218,16 +227,6 @@ func (p *Proxy) copyResponse(w http.ResponseWriter, res *http.Response) {
 	for k, v := range res.Trailer {
 		rh[http.TrailerPrefix+k] = v
 	}
-}
-
-// hopByHopResponse reports the header names a proxy does not pass on in a
-// response: the hop-by-hop fields of RFC 9110 §7.6.1 and Proxy-*.
-func hopByHopResponse(k string) bool {
-	switch k {
-	case "Connection", "Keep-Alive", "Trailer", "Transfer-Encoding", "Upgrade", "Te":
-		return true
-	}
-	return strings.HasPrefix(k, "Proxy-")
 }
 
 var errClientWrite = errors.New("client write failed")

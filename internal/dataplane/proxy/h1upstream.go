@@ -138,14 +138,10 @@ func (p *h1Pool) get(now time.Time) *h1Conn {
 			return c
 		}
 		// The newest is expired, so are all the others.
-		old := p.idle
-		p.idle = p.idle[:0]
+		old := p.takeOldest(len(p.idle))
 		p.mu.Unlock()
 		c.close()
-		for i, o := range old {
-			o.close()
-			old[i] = nil
-		}
+		closeAll(old)
 		return nil
 	}
 	p.mu.Unlock()
@@ -190,20 +186,14 @@ func (p *h1Pool) expire() {
 	for i < len(p.idle) && now.Sub(p.idle[i].idleSince) >= h1IdleTimeout {
 		i++
 	}
-	dead := make([]*h1Conn, i)
-	copy(dead, p.idle[:i])
-	n := copy(p.idle, p.idle[i:])
-	clear(p.idle[n:])
-	p.idle = p.idle[:n]
+	dead := p.takeOldest(i)
 	if len(p.idle) > 0 {
 		p.sweep.Reset(h1IdleTimeout - now.Sub(p.idle[0].idleSince))
 	} else {
 		p.armed = false
 	}
 	p.mu.Unlock()
-	for _, c := range dead {
-		c.close()
-	}
+	closeAll(dead)
 }
 
 // drop closes the idle connections idle since before (or at) t, or all of
@@ -214,13 +204,24 @@ func (p *h1Pool) drop(t time.Time, all bool) {
 	for i < len(p.idle) && (all || !p.idle[i].idleSince.After(t)) {
 		i++
 	}
+	dead := p.takeOldest(i)
+	p.mu.Unlock()
+	closeAll(dead)
+}
+
+// takeOldest removes the i oldest idle connections and returns them.
+// Called with p.mu held.
+func (p *h1Pool) takeOldest(i int) []*h1Conn {
 	dead := make([]*h1Conn, i)
 	copy(dead, p.idle[:i])
 	n := copy(p.idle, p.idle[i:])
 	clear(p.idle[n:])
 	p.idle = p.idle[:n]
-	p.mu.Unlock()
-	for _, c := range dead {
+	return dead
+}
+
+func closeAll(cs []*h1Conn) {
+	for _, c := range cs {
 		c.close()
 	}
 }
@@ -381,16 +382,11 @@ func (p *Proxy) forwardH1(w http.ResponseWriter, r *http.Request, tg *snapshot.T
 				if !isDialError(err) {
 					break
 				}
-				st.MarkDown(time.Now().Add(p.cfg.PassiveDownFor))
-				p.log.Debug("target unreachable; marked down", "target", target.Key, "err", err)
-				if attempt > 0 || !retryable {
+				next, nst := p.dialFailed(tg, target, st, err, attempt == 0 && retryable)
+				if next == nil {
 					break
 				}
 				attempt++
-				next, nst := p.picker.Pick(tg, target.Key)
-				if next == nil || next.Key == target.Key {
-					break
-				}
 				target, st = next, nst
 				continue
 			}

@@ -317,7 +317,7 @@ func (h *handler) forwardHeaders(r *http.Request, vpc *snapshot.VPC, svc *snapsh
 // (the incoming request belongs to this handler): for the transports that
 // take a header map.
 func (f *fwdHeaders) apply(hd http.Header) {
-	removeHopByHop(hd, true)
+	removeHopByHop(hd)
 	if f.xff != nil {
 		hd[hdrXFF] = f.xff
 	} else {
@@ -339,19 +339,15 @@ func (f *fwdHeaders) apply(hd http.Header) {
 }
 
 // passRequestField reports whether a client's header field goes on to the
-// target as it is: not hop-by-hop (RFC 9110 §7.6.1, conn being the
-// Connection values), not a field the proxy writes itself, not a Proxy-*
-// or X-Amzn-Lattice-* one. TE is handled by the caller.
+// target as it is toward an HTTP/1.1 target, whose client writes the
+// framing fields and the proxy's own itself: not dropped (dropField), not
+// one of those. TE is handled by the caller.
 func passRequestField(k string, conn []string) bool {
 	switch k {
-	case "Host", "Content-Length", "Transfer-Encoding", "Expect", "Connection", "Keep-Alive", "Trailer", "Upgrade", "Te",
-		hdrXFF, hdrXFPort, hdrXFProto, hdrRequestID:
+	case "Host", "Content-Length", "Expect", hdrXFF, hdrXFPort, hdrXFProto, hdrRequestID:
 		return false
 	}
-	if strings.HasPrefix(k, "Proxy-") || strings.HasPrefix(k, "X-Amzn-Lattice-") {
-		return false
-	}
-	return conn == nil || !hasToken(conn, k)
+	return !dropField(k, conn, true)
 }
 
 func (h *handler) networkHeader(vpc *snapshot.VPC) []string {
@@ -391,37 +387,34 @@ func clientIP(remote string) string {
 	return host
 }
 
-// removeHopByHop deletes the hop-by-hop headers (RFC 9110 §7.6.1): those
-// Connection lists, Connection itself, Keep-Alive, Proxy-*, TE (except
-// "trailers", which a request may carry to the target), Trailer,
-// Transfer-Encoding and Upgrade. For a request it also strips every
-// client-sent X-Amzn-Lattice-* header: only the data plane writes those.
-func removeHopByHop(hd http.Header, request bool) {
-	for _, v := range hd["Connection"] {
-		for v != "" {
-			var tok string
-			tok, v, _ = strings.Cut(v, ",")
-			if tok = strings.TrimSpace(tok); tok != "" {
-				delete(hd, http.CanonicalHeaderKey(tok))
-			}
-		}
+// dropField reports a header field a proxy does not pass on: the
+// hop-by-hop fields of RFC 9110 §7.6.1 (Connection, Keep-Alive, Proxy-*,
+// TE, Trailer, Transfer-Encoding, Upgrade, and what conn, the Connection
+// values, lists); in a request also every client-sent X-Amzn-Lattice-*
+// field, which only the data plane writes. The one rule for both
+// directions and every upstream transport.
+func dropField(k string, conn []string, request bool) bool {
+	switch k {
+	case "Connection", "Keep-Alive", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
 	}
-	delete(hd, "Connection")
-	delete(hd, "Keep-Alive")
-	delete(hd, "Trailer")
-	delete(hd, "Transfer-Encoding")
-	delete(hd, "Upgrade")
-	if te, ok := hd["Te"]; ok {
-		if request && hasToken(te, "trailers") {
-			hd["Te"] = teTrailers
-		} else {
-			delete(hd, "Te")
-		}
+	if strings.HasPrefix(k, "Proxy-") || (request && strings.HasPrefix(k, "X-Amzn-Lattice-")) {
+		return true
 	}
+	return conn != nil && hasToken(conn, k)
+}
+
+// removeHopByHop deletes from a request header what dropField drops,
+// keeping "TE: trailers", which a request may carry to the target.
+func removeHopByHop(hd http.Header) {
+	conn, te := hd["Connection"], hd["Te"]
 	for k := range hd {
-		if strings.HasPrefix(k, "Proxy-") || (request && strings.HasPrefix(k, "X-Amzn-Lattice-")) {
+		if dropField(k, conn, true) {
 			delete(hd, k)
 		}
+	}
+	if hasToken(te, "trailers") {
+		hd["Te"] = teTrailers
 	}
 }
 
