@@ -229,18 +229,9 @@ type credentialScope struct {
 // (SigV4A's credential has no region: see splitCredentialA.)
 func splitCredential(c string) (credentialScope, bool) {
 	var parts [5]string
-	rest := c
-	for n := 0; n < 4; n++ {
-		i := strings.IndexByte(rest, '/')
-		if i < 0 {
-			return credentialScope{}, false
-		}
-		parts[n], rest = rest[:i], rest[i+1:]
-	}
-	if strings.IndexByte(rest, '/') >= 0 {
+	if !splitExactly(c, parts[:]) {
 		return credentialScope{}, false
 	}
-	parts[4] = rest
 	return credentialScope{
 		AccessKeyID: parts[0],
 		Date:        parts[1],
@@ -249,6 +240,23 @@ func splitCredential(c string) (credentialScope, bool) {
 		Terminator:  parts[4],
 		Scope:       c[len(parts[0])+1:],
 	}, true
+}
+
+// splitExactly splits c on '/' into exactly len(parts) elements.
+func splitExactly(c string, parts []string) bool {
+	rest := c
+	for n := 0; n < len(parts)-1; n++ {
+		i := strings.IndexByte(rest, '/')
+		if i < 0 {
+			return false
+		}
+		parts[n], rest = rest[:i], rest[i+1:]
+	}
+	if strings.IndexByte(rest, '/') >= 0 {
+		return false
+	}
+	parts[len(parts)-1] = rest
+	return true
 }
 
 func errBadCredential(c string) *Error {

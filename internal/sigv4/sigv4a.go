@@ -148,18 +148,9 @@ func (c *ecdsaKeyCache) get(accessKeyID, secret string) (*ecdsa.PublicKey, error
 // splitCredentialA splits a SigV4A Credential, "AKID/date/service/term".
 func splitCredentialA(c string) (credentialScope, bool) {
 	var parts [4]string
-	rest := c
-	for n := 0; n < 3; n++ {
-		i := strings.IndexByte(rest, '/')
-		if i < 0 {
-			return credentialScope{}, false
-		}
-		parts[n], rest = rest[:i], rest[i+1:]
-	}
-	if strings.IndexByte(rest, '/') >= 0 {
+	if !splitExactly(c, parts[:]) {
 		return credentialScope{}, false
 	}
-	parts[3] = rest
 	return credentialScope{
 		AccessKeyID: parts[0],
 		Date:        parts[1],
