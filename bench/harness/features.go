@@ -127,14 +127,11 @@ func readCreds(dataDir string) (aws.Credentials, string, error) {
 // It returns the target (Host = the measured service's DNS name) and, when
 // auth is on, a signer.
 func launchTrellis(e *env, procName, ingressCIDR string, f featureSet) (*Target, *signer, string, error) {
-	apiPort, err := freePort()
+	ports, err := freePorts(2)
 	if err != nil {
 		return nil, nil, "", err
 	}
-	lport, err := freePort()
-	if err != nil {
-		return nil, nil, "", err
-	}
+	apiPort, lport := ports[0], ports[1]
 	slug := strings.NewReplacer(" ", "-", "/", "-").Replace(procName)
 	data := filepath.Join(e.dir, slug+"-data")
 	api := "127.0.0.1:" + strconv.Itoa(apiPort)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -159,6 +160,31 @@ func freePort() (int, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// freePorts returns n distinct loopback ports nothing listens on right now.
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for len(ports) < n {
+		p, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(ports, p) {
+			ports = append(ports, p)
+		}
+	}
+	return ports, nil
+}
+
+// waitAll waits until each of addrs accepts connections (see waitTCP).
+func waitAll(p *proc, timeout time.Duration, addrs ...string) error {
+	for _, a := range addrs {
+		if err := waitTCP(p, a, timeout); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // runCmd runs a command to completion within timeout and returns its

@@ -78,14 +78,11 @@ func startNginx(e *env) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	p1, err := freePort()
+	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
 	}
-	p2, err := freePort()
-	if err != nil {
-		return nil, err
-	}
+	p1, p2 := ports[0], ports[1]
 	dir := filepath.Join(e.dir, "nginx")
 	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o777); err != nil {
 		return nil, err
@@ -147,10 +144,8 @@ http {
 		return nil, err
 	}
 	a1, a2 := "127.0.0.1:"+strconv.Itoa(p1), "127.0.0.1:"+strconv.Itoa(p2)
-	for _, a := range []string{a1, a2} {
-		if err := waitTCP(p, a, 10*time.Second); err != nil {
-			return nil, err
-		}
+	if err := waitAll(p, 10*time.Second, a1, a2); err != nil {
+		return nil, err
 	}
 	return &Target{Name: "nginx", Addr: a1, H2CAddr: a2, Host: e.host,
 		H2CNote: "`listen ... http2` on a cleartext socket (prior knowledge only), so a second port",
@@ -165,14 +160,11 @@ func startHAProxy(e *env) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	p1, err := freePort()
+	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
 	}
-	p2, err := freePort()
-	if err != nil {
-		return nil, err
-	}
+	p1, p2 := ports[0], ports[1]
 	dir := filepath.Join(e.dir, "haproxy")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -217,10 +209,8 @@ backend no_such_host
 		return nil, err
 	}
 	a1, a2 := "127.0.0.1:"+strconv.Itoa(p1), "127.0.0.1:"+strconv.Itoa(p2)
-	for _, a := range []string{a1, a2} {
-		if err := waitTCP(p, a, 10*time.Second); err != nil {
-			return nil, err
-		}
+	if err := waitAll(p, 10*time.Second, a1, a2); err != nil {
+		return nil, err
 	}
 	return &Target{Name: "haproxy", Addr: a1, H2CAddr: a2, Host: e.host,
 		H2CNote: "a second bind with `proto h2`",
