@@ -52,10 +52,23 @@ func headEnd(b []byte) int {
 // br's buffer already, the common case) returns a slice of that buffer,
 // valid until the caller discards n bytes from br; otherwise the head is
 // gathered into scratch (n is then 0: it was consumed). Leading empty lines
-// are skipped (RFC 9112 §2.2). max bounds the head's size.
-func readHead(br *bufio.Reader, max int, scratch []byte) (head []byte, n int, err error) {
+// are skipped (RFC 9112 §2.2). max bounds the head's size. wait, when not
+// nil, is called once before the first read that has to wait for bytes
+// not buffered yet (the server bounds the time a head may take there).
+func readHead(br *bufio.Reader, max int, scratch []byte, wait func() error) (head []byte, n int, err error) {
+	waited := false
+	more := func(need int) error {
+		if wait == nil || waited || br.Buffered() >= need {
+			return nil
+		}
+		waited = true
+		return wait()
+	}
 	// Skip a few empty lines before the start line.
 	for range 4 {
+		if err := more(1); err != nil {
+			return nil, 0, err
+		}
 		b, err := br.Peek(1)
 		if err != nil {
 			return nil, 0, err
@@ -64,6 +77,9 @@ func readHead(br *bufio.Reader, max int, scratch []byte) (head []byte, n int, er
 			break
 		}
 		if b[0] == '\r' {
+			if err := more(2); err != nil {
+				return nil, 0, err
+			}
 			if b, err = br.Peek(2); err != nil {
 				return nil, 0, err
 			}
@@ -90,6 +106,9 @@ func readHead(br *bufio.Reader, max int, scratch []byte) (head []byte, n int, er
 			break // a head larger than the buffer: gather it below
 		}
 		// Wait for more bytes.
+		if err := more(br.Buffered() + 1); err != nil {
+			return nil, 0, err
+		}
 		if _, err := br.Peek(br.Buffered() + 1); err != nil {
 			if errors.Is(err, bufio.ErrBufferFull) {
 				break
@@ -98,6 +117,9 @@ func readHead(br *bufio.Reader, max int, scratch []byte) (head []byte, n int, er
 		}
 	}
 	// Slow path: line by line into scratch.
+	if err := more(br.Size() + 1); err != nil {
+		return nil, 0, err
+	}
 	head = scratch[:0]
 	for {
 		line, err := br.ReadSlice('\n')

@@ -31,7 +31,7 @@ func (e errBadResponse) Error() string { return "malformed response from the tar
 // readResponse reads the next response head on c into c.resp, with its body
 // reader, for a request with method.
 func (c *h1Conn) readResponse(method string) (*http.Response, error) {
-	head, n, err := readHead(c.br, h1MaxResponseHead, c.scratch)
+	head, n, err := readHead(c.br, h1MaxResponseHead, c.scratch, nil)
 	if err != nil {
 		if errors.Is(err, errHeadTooLarge) {
 			return nil, errBadResponse("head too large")

@@ -338,7 +338,7 @@ func (c *srvConn) serve() {
 }
 
 // waitRequest waits for the first byte of the next request under the idle
-// deadline and sets the header deadline when the head is not all there.
+// deadline.
 func (c *srvConn) waitRequest() bool {
 	if c.br.Buffered() == 0 {
 		now := c.srv.watch.now()
@@ -357,22 +357,25 @@ func (c *srvConn) waitRequest() bool {
 			return false // closed, reset or idle too long: nothing to answer
 		}
 	}
-	if b, _ := c.br.Peek(c.br.Buffered()); headEnd(b) < 0 {
-		// The head arrives in pieces: bound the time it may take.
-		want := c.srv.watch.now().Add(c.srv.readHeaderTimeout)
-		if c.nc.SetReadDeadline(want) != nil {
-			return false
-		}
-		c.deadline = want
-	}
 	return true
+}
+
+// headerDeadline bounds the time a head that arrives in pieces may take
+// (readHead calls it before it has to wait).
+func (c *srvConn) headerDeadline() error {
+	want := c.srv.watch.now().Add(c.srv.readHeaderTimeout)
+	if err := c.nc.SetReadDeadline(want); err != nil {
+		return err
+	}
+	c.deadline = want
+	return nil
 }
 
 // readRequest reads and checks a request head and makes the request.
 // expect reports an "Expect: 100-continue" to answer on the first body
 // read.
 func (c *srvConn) readRequest(first bool) (req *http.Request, expect bool, err error) {
-	head, n, err := readHead(c.br, c.srv.maxHeaderBytes, c.scratch)
+	head, n, err := readHead(c.br, c.srv.maxHeaderBytes, c.scratch, c.headerDeadline)
 	if err != nil {
 		return nil, false, err
 	}

@@ -610,7 +610,7 @@ func FuzzH1Request(f *testing.F) {
 		a, b := net.Pipe()
 		defer a.Close()
 		defer b.Close()
-		c := &srvConn{srv: &h1Server{maxHeaderBytes: 64 << 10}, nc: a, remote: "127.0.0.1:1"}
+		c := &srvConn{srv: &h1Server{maxHeaderBytes: 64 << 10, watch: newGoneWatch()}, nc: a, remote: "127.0.0.1:1"}
 		c.br = bufio.NewReaderSize(bytes.NewReader(data), srvBufSize)
 		req, _, err := c.readRequest(true)
 		if err != nil {
