@@ -3,6 +3,7 @@ package snapshot
 import (
 	"net/netip"
 	"net/textproto"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,6 +30,7 @@ type State struct {
 	Accounts        []*model.Account
 	Principals      []*model.Principal
 	AccessKeys      []*model.AccessKey
+	AccessLogs      []*model.AccessLogSubscription
 }
 
 // Options are the inputs of Compile besides the state.
@@ -153,6 +155,7 @@ func Compile(st *State, o Options) *Snapshot {
 		csn.Policy, csn.PolicyError = compilePolicy(csn.AuthPolicy)
 		networks[sn.ID] = csn
 	}
+	compileAccessLogs(st.AccessLogs, services, networks)
 	servicesIn := map[string][]*Service{}
 	for _, a := range st.SNSAs {
 		if svc := services[a.ServiceID]; svc != nil && networks[a.ServiceNetworkID] != nil {
@@ -206,6 +209,27 @@ func Compile(st *State, o Options) *Snapshot {
 	}
 	snap.Identities = compileIdentities(st, o)
 	return snap
+}
+
+// compileAccessLogs attaches the access log subscriptions to their
+// services and networks, in ID order. A network's RESOURCE subscriptions
+// are for resource configurations, which have no requests to log here.
+func compileAccessLogs(subs []*model.AccessLogSubscription, services map[string]*Service, networks map[string]*ServiceNetwork) {
+	for _, a := range subs {
+		ls := &LogSubscription{ID: a.ID, ARN: a.ARN, ResourceID: a.ResourceID, Account: a.Account, DestinationARN: a.DestinationARN}
+		if svc := services[a.ResourceID]; svc != nil {
+			svc.AccessLogs = append(svc.AccessLogs, ls)
+		} else if sn := networks[a.ResourceID]; sn != nil && a.ServiceNetworkLogType != model.LogTypeResource {
+			sn.AccessLogs = append(sn.AccessLogs, ls)
+		}
+	}
+	byID := func(a, b *LogSubscription) int { return strings.Compare(a.ID, b.ID) }
+	for _, svc := range services {
+		slices.SortFunc(svc.AccessLogs, byID)
+	}
+	for _, sn := range networks {
+		slices.SortFunc(sn.AccessLogs, byID)
+	}
 }
 
 // compilePolicy compiles an auth policy. Policies are checked when they

@@ -119,6 +119,13 @@ func buildWorld(t *testing.T, f *fixture) {
 	ok[service.SNSADetail](t)(f.svc.CreateServiceNetworkServiceAssociation(f.ctx, service.CreateSNSAInput{ServiceNetworkIdentifier: other.ID, ServiceIdentifier: hidden.ID}))
 	ok[service.SNVADetail](t)(f.svc.CreateServiceNetworkVpcAssociation(f.ctx, service.CreateSNVAInput{ServiceNetworkIdentifier: sn.ID, VpcIdentifier: "vpc-00000000000000002"}))
 	ok[service.SNVADetail](t)(f.svc.CreateServiceNetworkVpcAssociation(f.ctx, service.CreateSNVAInput{ServiceNetworkIdentifier: other.ARN, VpcIdentifier: "vpc-00000000000000003"}))
+	for _, in := range []service.CreateALSInput{
+		{ResourceIdentifier: orders.ID, DestinationARN: "arn:aws:logs:us-east-1:111122223333:log-group:orders"},
+		{ResourceIdentifier: sn.ID, DestinationARN: "arn:aws:s3:::prod-logs"},
+		{ResourceIdentifier: sn.ARN, DestinationARN: "arn:aws:s3:::prod-logs", ServiceNetworkLogType: "RESOURCE"},
+	} {
+		ok[*model.AccessLogSubscription](t)(f.svc.CreateAccessLogSubscription(f.ctx, in))
+	}
 	if _, err := f.svc.PutAuthPolicy(f.ctx, sn.ID, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"*"}]}`); err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +166,7 @@ func render(s *snapshot.Snapshot) any {
 				listeners[fmt.Sprint(port)] = m{"id": l.ID, "protocol": l.Protocol, "rules": rules}
 			}
 			svcs[svc.ID] = m{"arn": svc.ARN, "dns": svc.DNSName, "customDomain": svc.CustomDomain, "authType": svc.AuthType,
-				"authPolicy": svc.AuthPolicy, "listeners": listeners}
+				"authPolicy": svc.AuthPolicy, "listeners": listeners, "accessLogs": svc.AccessLogs}
 		}
 		var sn any
 		if v.ServiceNetwork != nil {
@@ -217,6 +224,14 @@ func TestCompileGolden(t *testing.T) {
 	rules := prod.Hosts["orders.example.com"].Listeners[8080].Rules
 	if rules[0].Name != "canary" || rules[1].Name != "admin" || !rules[2].IsDefault {
 		t.Fatalf("rule order: %s %s %v", rules[0].Name, rules[1].Name, rules[2].IsDefault)
+	}
+	// Access logs: the service's own subscription; the network's SERVICE
+	// subscription, not its RESOURCE one.
+	if al := prod.Hosts["orders.example.com"].AccessLogs; len(al) != 1 || al[0].DestinationARN != "arn:aws:logs:us-east-1:111122223333:log-group:orders" {
+		t.Fatalf("service access logs: %+v", al)
+	}
+	if al := prod.ServiceNetwork.AccessLogs; len(al) != 1 || al[0].DestinationARN != "arn:aws:s3:::prod-logs" || al[0].ResourceID != prod.ServiceNetwork.ID {
+		t.Fatalf("network access logs: %+v", al)
 	}
 	if ByIngress := snap.ByIngress[prod.Ingress]; ByIngress != prod {
 		t.Fatal("ByIngress does not index the VPC")

@@ -92,6 +92,18 @@ type ServiceNetwork struct {
 	// compile: PolicyError says why). An AWS_IAM level without one denies.
 	Policy      *policy.Policy
 	PolicyError string
+	// AccessLogs are the network's subscriptions of log type SERVICE: every
+	// request through the network to any of its services is logged to them.
+	AccessLogs []*LogSubscription
+}
+
+// LogSubscription is an access log subscription, by ID.
+type LogSubscription struct {
+	ID             string
+	ARN            string
+	ResourceID     string // the service network or service it belongs to
+	Account        string // its owner (the resource's owner)
+	DestinationARN string
 }
 
 // Service is a callable service. Shared by every VPC that can reach it.
@@ -106,6 +118,8 @@ type Service struct {
 	AuthPolicy   string
 	Policy       *policy.Policy // compiled AuthPolicy; see ServiceNetwork.Policy
 	PolicyError  string
+	// AccessLogs are the service's own access log subscriptions.
+	AccessLogs []*LogSubscription
 	// Listeners by port.
 	Listeners map[int]*Listener
 }

@@ -82,6 +82,9 @@ func (l *Loader) Load(tx store.ReadTx) (*snapshot.State, error) {
 	if st.AccessKeys, err = loadAll[model.AccessKey](l, tx, schema.AccessKey); err != nil {
 		return nil, err
 	}
+	if st.AccessLogs, err = loadAll[model.AccessLogSubscription](l, tx, schema.ALS); err != nil {
+		return nil, err
+	}
 	for k := range l.cache {
 		if !l.seen[k] {
 			delete(l.cache, k) // deleted from the store
