@@ -1,0 +1,149 @@
+package accesslog
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/trellis-net/trellis/internal/arn"
+	"github.com/trellis-net/trellis/internal/snapshot"
+)
+
+// A destination ARN becomes a place under Config.Dir:
+//
+//	arn:aws:logs:REGION:ACCOUNT:log-group:GROUP[:*]
+//	    cloudwatch/ACCOUNT/REGION/GROUP/RESOURCE-ID.log
+//	arn:aws:firehose:REGION:ACCOUNT:deliverystream/NAME
+//	    firehose/ACCOUNT/REGION/NAME.log
+//	arn:aws:s3:::BUCKET[/PREFIX...]
+//	    s3/BUCKET/PREFIX.../AWSLogs/ACCOUNT/VpcLattice/AccessLogs/REGION/YYYY/MM/DD/RESOURCE-ID/
+//	      ACCOUNT_VpcLatticeAccessLogs_REGION_RESOURCE-ID_YYYYMMDDTHHmmZ_HASH.json.gz
+//
+// A CloudWatch log group is a directory and each subscribed resource's
+// stream a file in it; a Firehose stream is one file whatever the resource
+// (Firehose has no streams within a stream); S3 follows Lattice's object
+// key layout, with ACCOUNT the subscription owner's and REGION Trellis's
+// own (S3 ARNs name neither), one object per resource and 5-minute window.
+//
+// Every part taken from an ARN or a subscription goes through component,
+// so whatever a caller managed to store in a destination ARN (slashes,
+// "..", NUL) stays one path component under Dir. The files themselves are
+// also opened through an os.Root, which refuses to leave Dir even through
+// a symbolic link.
+
+// target is where one subscription's records go. Subscriptions whose
+// targets have the same key share one sink.
+type target struct {
+	key   string
+	lines bool   // JSON lines in one file (CloudWatch, Firehose); else S3 gzip objects
+	path  string // lines: the file, relative to Dir
+	// S3: the directory up to and including REGION, relative to Dir, and
+	// the sanitized parts of the object names.
+	base, account, region, resource string
+}
+
+// errUnsupported marks destination ARNs of a kind Trellis does not deliver to.
+var errUnsupported = errors.New("not a CloudWatch Logs log group, Firehose delivery stream or S3 bucket ARN")
+
+// resolveTarget finds where the records of sub go; region is the region of
+// S3 object keys.
+func resolveTarget(sub *snapshot.LogSubscription, region string) (target, error) {
+	a, err := arn.Parse(sub.DestinationARN)
+	if err != nil {
+		return target{}, errUnsupported
+	}
+	switch {
+	case a.Service == "logs" && strings.HasPrefix(a.Resource, "log-group:"):
+		group := strings.TrimSuffix(strings.TrimPrefix(a.Resource, "log-group:"), ":*")
+		if group == "" || a.Region == "" || a.Account == "" {
+			return target{}, errors.New("log group ARN without a region, account or name")
+		}
+		if sub.ResourceID == "" {
+			return target{}, errors.New("subscription without a resource ID")
+		}
+		p := filepath.Join("cloudwatch", component(a.Account), component(a.Region), component(group), component(sub.ResourceID)+".log")
+		return target{key: p, lines: true, path: p}, nil
+	case a.Service == "firehose" && strings.HasPrefix(a.Resource, "deliverystream/"):
+		name := strings.TrimPrefix(a.Resource, "deliverystream/")
+		if name == "" || a.Region == "" || a.Account == "" {
+			return target{}, errors.New("delivery stream ARN without a region, account or name")
+		}
+		p := filepath.Join("firehose", component(a.Account), component(a.Region), component(name)+".log")
+		return target{key: p, lines: true, path: p}, nil
+	case a.Service == "s3" && a.Region == "" && a.Account == "":
+		parts := strings.Split(a.Resource, "/")
+		if parts[0] == "" {
+			return target{}, errors.New("S3 ARN without a bucket")
+		}
+		if sub.ResourceID == "" || sub.Account == "" {
+			return target{}, errors.New("subscription without a resource ID or account")
+		}
+		elems := []string{"s3"}
+		for _, p := range parts {
+			if p != "" {
+				elems = append(elems, component(p))
+			}
+		}
+		t := target{account: component(sub.Account), region: component(region), resource: component(sub.ResourceID)}
+		elems = append(elems, "AWSLogs", t.account, "VpcLattice", "AccessLogs", t.region)
+		t.base = filepath.Join(elems...)
+		// NUL cannot be in a path, so no lines key equals an S3 key.
+		t.key = t.base + "\x00" + t.resource
+		return t, nil
+	}
+	return target{}, errUnsupported
+}
+
+// s3Window is the length of the time window of one S3 object.
+const s3Window = 5 * time.Minute
+
+// objectPath names a new S3 object for the window starting at w (UTC),
+// relative to Dir; its last 8 characters before the extension are random,
+// as in Lattice, so that objects of one window never collide.
+func (t *target) objectPath(w time.Time) string {
+	name := fmt.Sprintf("%s_VpcLatticeAccessLogs_%s_%s_%s_%08x.json.gz",
+		t.account, t.region, t.resource, w.Format("20060102T1504Z"), rand.Uint32())
+	return filepath.Join(t.base, w.Format("2006"), w.Format("01"), w.Format("02"), t.resource, name)
+}
+
+// component makes s one safe path component: bytes outside
+// [A-Za-z0-9._#+=@-] are percent-encoded, and so is a leading '.', so that
+// no component is "", ".", ".." or hidden, and none holds a separator. It
+// is injective: '%' itself is encoded.
+func component(s string) string {
+	if s == "" {
+		return "%"
+	}
+	clean := s[0] != '.'
+	for i := 0; clean && i < len(s); i++ {
+		clean = pathSafe(s[i])
+	}
+	if clean {
+		return s
+	}
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if pathSafe(c) && (i > 0 || c != '.') {
+			b.WriteByte(c)
+		} else {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&0xf])
+		}
+	}
+	return b.String()
+}
+
+func pathSafe(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("._#+=@-", c) >= 0
+}

@@ -1,0 +1,13 @@
+package accesslog
+
+// The failureReason values Lattice writes (Entry.FailureReason).
+const (
+	TargetConnectionError  = "TargetConnectionError"
+	TargetProtocolError    = "TargetProtocolError"
+	TargetDataTimeout      = "TargetDataTimeout"
+	TargetConnectionClosed = "TargetConnectionClosed"
+	ClientConnectionClosed = "ClientConnectionClosed"
+	ClientAccessDenied     = "ClientAccessDenied"
+	ClientProtocolError    = "ClientProtocolError"
+	InternalError          = "InternalError"
+)
