@@ -28,6 +28,7 @@ type featureSet struct {
 	Split         bool `json:"split"`         // default action forwards 90/10 to two target groups
 	Auth          bool `json:"auth"`          // AWS_IAM on the network and the service, allow policy with one condition; requests are SigV4-signed
 	StdServer     bool `json:"stdServer"`     // --ingress-server net-http: Go's standard server instead of Trellis's own HTTP/1.x server
+	AccessLogs    bool `json:"accessLogs"`    // access log subscriptions on the service (CloudWatch Logs group) and the network (S3 bucket); both written to the data directory
 }
 
 // featureVariant is one configuration of the features phase, measured as a
@@ -52,8 +53,10 @@ var featureVariants = []featureVariant{
 		featureSet{Split: true}, "127.174.0.0/16"},
 	{"auth on", "AWS_IAM on network and service, allow policy with one condition (RequestMethod = GET); every request SigV4-signed (UNSIGNED-PAYLOAD)",
 		featureSet{Auth: true}, "127.175.0.0/16"},
-	{"all on", "all four above together",
-		featureSet{ExtraServices: 99, Rules: 5, Split: true, Auth: true}, "127.176.0.0/16"},
+	{"access logs on", "access log subscriptions on the service (CloudWatch Logs group) and on the network (S3 bucket): every request is written twice, as a JSON line and into a gzip object, under the data directory",
+		featureSet{AccessLogs: true}, "127.178.0.0/16"},
+	{"all on", "all five above together",
+		featureSet{ExtraServices: 99, Rules: 5, Split: true, Auth: true, AccessLogs: true}, "127.176.0.0/16"},
 	{"net/http server", "plain configuration served by Go's standard HTTP server (`--ingress-server net-http`) instead of Trellis's own HTTP/1.x server: what the purpose-built server buys",
 		featureSet{StdServer: true}, "127.177.0.0/16"},
 }
@@ -222,6 +225,11 @@ func launchTrellis(e *env, procName, ingressCIDR string, f featureSet) (*Target,
 			[]string{"auth-policy", "put", "--resource", "bench-net", "--policy", string(doc)},
 			[]string{"auth-policy", "put", "--resource", "bench-svc", "--policy", string(doc)})
 	}
+	if f.AccessLogs {
+		steps = append(steps,
+			[]string{"access-log-subscription", "create", "--resource", "bench-svc", "--destination-arn", "arn:aws:logs:us-east-1:000000000000:log-group:bench"},
+			[]string{"access-log-subscription", "create", "--resource", "bench-net", "--destination-arn", "arn:aws:s3:::bench-logs"})
+	}
 	steps = append(steps,
 		[]string{"service-network-service-association", "create", "--service-network", "bench-net", "--service", "bench-svc"},
 		[]string{"service-network-vpc-association", "create", "--service-network", "bench-net", "--vpc", trellisVPC})
@@ -308,9 +316,32 @@ func launchTrellis(e *env, procName, ingressCIDR string, f featureSet) (*Target,
 	if err := waitTCP(p, addr, 10*time.Second); err != nil {
 		return nil, nil, "", fmt.Errorf("trellis ingress: %w", err)
 	}
-	return &Target{Name: procName, Addr: addr, H2CAddr: addr, Host: host, StrictHost: true,
+	t := &Target{Name: procName, Addr: addr, H2CAddr: addr, Host: host, StrictHost: true,
 		H2CNote: "the ingress serves HTTP/1.1 and h2c on the same socket",
-		Setup:   "service network, service, HTTP listener, IP target group (health checks on), VPC association; GOMAXPROCS=1"}, sg, extraHost, nil
+		Setup:   "service network, service, HTTP listener, IP target group (health checks on), VPC association; GOMAXPROCS=1"}
+	if f.AccessLogs {
+		t.AccessLogGlob = filepath.Join(data, "accesslogs", "cloudwatch", "*", "*", "bench", "*.log")
+	}
+	return t, sg, extraHost, nil
+}
+
+// accessLogged checks that a file matching glob holds an access log
+// record (a JSON line) of a request with the given Host.
+func accessLogged(glob, host string) error {
+	files, _ := filepath.Glob(glob)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			var rec map[string]any
+			if json.Unmarshal([]byte(line), &rec) == nil && rec["hostHeader"] == host && rec["responseCode"] == float64(200) {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("no access log record of a 200 for Host %s in %s (files: %v)", host, glob, files)
 }
 
 // getH1 sends one HTTP/1.1 GET / to addr with the given Host and headers.
@@ -378,6 +409,9 @@ func verifyFeature(t *Target, sg *signer, extraHost string) error {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		err := check()
+		if err == nil && t.AccessLogGlob != "" {
+			err = accessLogged(t.AccessLogGlob, t.Host)
+		}
 		if err == nil {
 			return nil
 		}

@@ -20,6 +20,9 @@ type Target struct {
 	Host string `json:"host"`
 	// StrictHost: an unknown Host must be answered 404 (Trellis).
 	StrictHost bool `json:"-"`
+	// AccessLogGlob matches the file where the proxy writes the access log
+	// of Host's requests (Trellis with access logs on); "" when none.
+	AccessLogGlob string `json:"-"`
 }
 
 // env is everything the targets share.

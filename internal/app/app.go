@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/trellis-net/trellis/internal/api"
+	"github.com/trellis-net/trellis/internal/dataplane/accesslog"
 	"github.com/trellis-net/trellis/internal/dataplane/auth"
 	"github.com/trellis-net/trellis/internal/dataplane/health"
 	"github.com/trellis-net/trellis/internal/dataplane/proxy"
@@ -48,6 +49,9 @@ type Config struct {
 	// RequestTimeout is how long the data plane waits for a target's
 	// response headers before answering 504 (default 60s).
 	RequestTimeout time.Duration
+	// AccessLogDir is where access logs of subscribed services and
+	// networks are written (default DATA_DIR/accesslogs).
+	AccessLogDir string
 	// StdHTTPServer serves the data plane's sockets with net/http's server
 	// instead of Trellis's own HTTP/1.x server.
 	StdHTTPServer bool
@@ -73,6 +77,7 @@ type App struct {
 	holder  *snapshot.Holder
 	proxy   *proxy.Proxy
 	checker *health.Checker
+	alog    *accesslog.Logger
 }
 
 // Start opens the data directory and starts serving. The returned App runs
@@ -145,9 +150,19 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	}
 	checker := health.New(health.Config{Holder: holder, Registry: registry, Logger: cfg.Logger, IntervalScale: cfg.HealthCheckSecond})
 	svc.SetTargetHealth(checker)
+	if cfg.AccessLogDir == "" {
+		cfg.AccessLogDir = filepath.Join(cfg.DataDir, "accesslogs")
+	}
+	alog, err := accesslog.New(accesslog.Config{Dir: cfg.AccessLogDir, Region: cfg.Region, Logger: cfg.Logger})
+	if err != nil {
+		cancel()
+		checker.Close()
+		st.Close()
+		return nil, fmt.Errorf("access logs: %w", err)
+	}
 	px := proxy.New(proxy.Config{Holder: holder, Registry: registry, Auth: auth.New(holder, cfg.Region, nil),
 		Picker: &upstream.Picker{Registry: registry}, RequestTimeout: cfg.RequestTimeout, Logger: cfg.Logger,
-		StdServer: cfg.StdHTTPServer})
+		StdServer: cfg.StdHTTPServer, AccessLog: alog})
 	checker.Sync()
 	if err := px.Sync(runCtx); err != nil {
 		cfg.Logger.Warn("data plane: some ingress listeners failed", "err", err)
@@ -171,12 +186,13 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		cancel()
 		_ = px.Close(context.Background())
+		_ = alog.Close()
 		checker.Close()
 		st.Close()
 		return nil, fmt.Errorf("API listener: %w", err)
 	}
 	a := &App{cfg: cfg, log: cfg.Logger, store: st, svc: svc, root: root, apiLn: ln,
-		cancel: cancel, holder: holder, proxy: px, checker: checker,
+		cancel: cancel, holder: holder, proxy: px, checker: checker, alog: alog,
 		apiSrv:  &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
 		serveCh: make(chan error, 1)}
 	go func() { a.serveCh <- a.apiSrv.Serve(ln) }()
@@ -262,6 +278,10 @@ func (a *App) Close() error {
 	err := a.apiSrv.Shutdown(ctx)
 	if perr := a.proxy.Close(ctx); err == nil {
 		err = perr
+	}
+	// After the proxy: the last requests' records are written too.
+	if lerr := a.alog.Close(); err == nil {
+		err = lerr
 	}
 	a.cancel()
 	a.checker.Close()

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/trellis-net/trellis/internal/dataplane/accesslog"
 	"github.com/trellis-net/trellis/internal/dataplane/upstream"
 	"github.com/trellis-net/trellis/internal/snapshot"
 )
@@ -22,7 +23,7 @@ var errUpstreamTimeout = errors.New("upstream request timeout")
 
 // forward sends r (its header already prepared) to a target of tg and
 // streams the answer back.
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, tg *snapshot.TargetGroup, tr *http.Transport, scheme string) {
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, tg *snapshot.TargetGroup, tr *http.Transport, scheme string, rl *reqLog) {
 	target, st := p.picker.Pick(tg, "")
 	if target == nil {
 		textError(w, http.StatusServiceUnavailable, "no targets registered in target group "+tg.ID+"\n")
@@ -49,8 +50,14 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, tg *snapshot.Tar
 		}
 		out := outboundRequest(ctx, r, scheme, target)
 		st.Acquire()
+		if rl != nil {
+			rl.e.Target, rl.sentAt = target.Addr, time.Now()
+		}
 		res, err = tr.RoundTrip(out)
 		if err == nil {
+			if rl != nil {
+				rl.headersAt = time.Now()
+			}
 			break
 		}
 		st.Release()
@@ -77,11 +84,11 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, tg *snapshot.Tar
 			st.Release()
 			res.Body.Close()
 		}
-		p.answerError(w, r, target, err, fired)
+		p.answerError(w, r, target, err, fired, rl)
 		return
 	}
 	defer st.Release()
-	p.copyResponse(w, res)
+	p.copyResponse(w, res, rl)
 }
 
 // dialFailed handles a target that could not be reached: passive detection
@@ -132,7 +139,10 @@ func isDialError(err error) bool {
 	return errors.As(err, &op) && op.Op == "dial"
 }
 
-func (p *Proxy) answerError(w http.ResponseWriter, r *http.Request, t *snapshot.Target, err error, timedOut bool) {
+func (p *Proxy) answerError(w http.ResponseWriter, r *http.Request, t *snapshot.Target, err error, timedOut bool, rl *reqLog) {
+	if rl != nil {
+		rl.e.FailureReason = targetFailure(err, timedOut, r.Context().Err() != nil)
+	}
 	if timedOut {
 		textError(w, http.StatusGatewayTimeout, "upstream request timeout\n")
 		return
@@ -176,7 +186,7 @@ func shortReason(err error) string {
 }
 
 // copyResponse streams the target's response to the client.
-func (p *Proxy) copyResponse(w http.ResponseWriter, res *http.Response) {
+func (p *Proxy) copyResponse(w http.ResponseWriter, res *http.Response, rl *reqLog) {
 	defer res.Body.Close()
 	rh := w.Header()
 	reqID := rh[hdrRequestID]
@@ -216,7 +226,13 @@ func (p *Proxy) copyResponse(w http.ResponseWriter, res *http.Response) {
 	bufPool.Put(bufp)
 	if err != nil {
 		if errors.Is(err, errClientWrite) {
+			if rl != nil {
+				rl.e.FailureReason = accesslog.ClientConnectionClosed
+			}
 			return
+		}
+		if rl != nil {
+			rl.e.FailureReason = targetFailure(err, false, false)
 		}
 		// The target broke off the body after the headers went out: abort
 		// the client's response so it sees a truncated body, not a

@@ -158,6 +158,7 @@ func (s *h1Server) newConn(nc net.Conn) *srvConn {
 	c.ctx.done = make(chan struct{})
 	if ap, err := netip.ParseAddrPort(c.remote); err == nil {
 		c.ctx.peer = ap.Addr().Unmap()
+		c.ctx.peerAddrPort = netip.AddrPortFrom(c.ctx.peer, ap.Port())
 		c.ctx.peerHdr = []string{clientIP(c.remote)}
 	}
 	c.br = srvReaderPool.Get().(*bufio.Reader)
@@ -796,6 +797,7 @@ type srvBody struct {
 	cr        io.Reader // chunked decoding; nil for a Content-Length body
 	mu        sync.Mutex
 	remaining int64 // Content-Length bodies
+	read      int64 // bytes of the body read so far
 	expect    bool  // "100 Continue" still to send
 	done      bool  // read to the end
 	closed    bool  // the handler returned
@@ -847,6 +849,7 @@ func (b *srvBody) Read(p []byte) (int, error) {
 			}
 		}
 	}
+	b.read += int64(n)
 	if err != nil && err != io.EOF {
 		b.err = err
 	}
@@ -1214,8 +1217,9 @@ var dateCache atomic.Pointer[cachedDate]
 type connCtx struct {
 	// The client's address (for auth) and its X-Forwarded-For value,
 	// computed once per connection.
-	peer    netip.Addr
-	peerHdr []string
+	peer         netip.Addr
+	peerAddrPort netip.AddrPort
+	peerHdr      []string
 
 	done  chan struct{}
 	gone  atomic.Bool

@@ -341,7 +341,7 @@ func (c *h1Conn) finish(bodyEOF bool) {
 
 // forwardH1 is forward for HTTP/1.1 target groups over the proxy's own
 // client.
-func (p *Proxy) forwardH1(w http.ResponseWriter, r *http.Request, tg *snapshot.TargetGroup, fwd *fwdHeaders) {
+func (p *Proxy) forwardH1(w http.ResponseWriter, r *http.Request, tg *snapshot.TargetGroup, fwd *fwdHeaders, rl *reqLog) {
 	target, st := p.picker.Pick(tg, "")
 	if target == nil {
 		textError(w, http.StatusServiceUnavailable, "no targets registered in target group "+tg.ID+"\n")
@@ -363,6 +363,9 @@ func (p *Proxy) forwardH1(w http.ResponseWriter, r *http.Request, tg *snapshot.T
 		if !target.Addr.IsValid() {
 			textError(w, http.StatusBadGateway, "target "+target.ID+" of target group "+tg.ID+" has no address to dial\n")
 			return
+		}
+		if rl != nil {
+			rl.e.Target = target.Addr
 		}
 		pool := p.h1up.pool(target.Addr)
 		fresh := staleRetried
@@ -393,8 +396,14 @@ func (p *Proxy) forwardH1(w http.ResponseWriter, r *http.Request, tg *snapshot.T
 		}
 		var gotByte bool
 		c.lastUse = now
+		if rl != nil {
+			rl.sentAt = time.Now()
+		}
 		gotByte, err = c.roundTrip(r, fwd, deadline, slack)
 		if err == nil {
+			if rl != nil {
+				rl.headersAt = time.Now()
+			}
 			break
 		}
 		st.Release()
@@ -417,12 +426,15 @@ func (p *Proxy) forwardH1(w http.ResponseWriter, r *http.Request, tg *snapshot.T
 		break
 	}
 	if err != nil {
-		timedOut := r.Context().Err() == nil && !time.Now().Before(deadline)
-		p.answerError(w, r, target, err, timedOut)
+		// A pooled connection's deadline may be up to slack earlier than
+		// this request's: its expiry is this request's timeout too.
+		timedOut := r.Context().Err() == nil && (!time.Now().Before(deadline) ||
+			(errors.Is(err, os.ErrDeadlineExceeded) && !isDialError(err)))
+		p.answerError(w, r, target, err, timedOut, rl)
 		return
 	}
 	defer st.Release()
-	p.copyResponse(w, c.res)
+	p.copyResponse(w, c.res, rl)
 }
 
 // roundTrip writes r on c and reads the response headers into c.res (whose

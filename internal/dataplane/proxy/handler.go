@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/trellis-net/trellis/internal/dataplane/accesslog"
 	"github.com/trellis-net/trellis/internal/dataplane/auth"
 	"github.com/trellis-net/trellis/internal/dataplane/route"
 	"github.com/trellis-net/trellis/internal/snapshot"
@@ -72,6 +73,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	svc := lookupHost(vpc.Hosts, r.Host)
+	// The access log record, when the service or the network has
+	// subscriptions; nil otherwise (and nothing is spent on it).
+	var rl *reqLog
+	if h.p.cfg.AccessLog != nil && ((svc != nil && len(svc.AccessLogs) > 0) ||
+		(vpc.ServiceNetwork != nil && len(vpc.ServiceNetwork.AccessLogs) > 0)) {
+		rl = reqLogPool.Get().(*reqLog)
+		w = h.startLog(w, r, rl, vpc, svc, reqID[0])
+		defer h.finishLog(w, r, rl) // also when the response is aborted (a panic on its way up)
+	}
 	if svc == nil {
 		// Not a service this VPC reaches through its service network (the
 		// double association), or no service at all: no target is dialed.
@@ -83,6 +93,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		textError(w, http.StatusNotFound, "Non Existent Service: service "+svc.Name+" has no listener on port "+strconv.Itoa(h.port)+"\n")
 		return
 	}
+	if rl != nil {
+		rl.e.ListenerID, rl.e.ListenerType = lst.ID, lst.Protocol
+	}
 	var id *snapshot.Identity
 	if h.p.cfg.Auth != nil && auth.Needed(vpc, svc) {
 		var peer netip.Addr
@@ -92,6 +105,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			peer = ap.Addr().Unmap()
 		}
 		o := h.p.cfg.Auth.Check(r.Context(), snap, vpc, svc, h.port, r, peer)
+		if rl != nil {
+			rl.e.AuthChecked, rl.e.Caller = true, o.Identity
+			if !o.Allowed {
+				rl.e.AuthDeniedReason, rl.e.FailureReason = o.Level, accesslog.ClientAccessDenied
+			}
+		}
 		if !o.Allowed {
 			h.p.log.Debug("request denied", "vpc", vpc.ID, "service", svc.ID, "level", o.Level, "statement", o.Statement, "reason", o.Message)
 			textError(w, o.Status, o.Message+"\n")
@@ -124,6 +143,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		textError(w, http.StatusServiceUnavailable, "no target group takes traffic\n")
 		return
 	}
+	if rl != nil {
+		rl.e.TargetGroupARN, rl.e.DestinationVPCID = tg.ARN, tg.VpcID
+		rl.grpc = tg.ProtocolVersion == "GRPC"
+	}
 	if tg.Type != "" && tg.Type != "IP" {
 		textError(w, http.StatusBadGateway, "target type "+tg.Type+" is not supported in host mode yet (target group "+tg.ID+")\n")
 		return
@@ -137,11 +160,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if tr == h.p.h1 {
 		// HTTP/1.1 targets: the proxy's own client writes the client's
 		// header, filtered, and these fields without building a new map.
-		h.p.forwardH1(w, r, tg, &fwd)
+		h.p.forwardH1(w, r, tg, &fwd, rl)
 		return
 	}
 	fwd.apply(r.Header)
-	h.p.forward(w, r, tg, tr, scheme)
+	h.p.forward(w, r, tg, tr, scheme, rl)
 }
 
 // transport returns the shared transport for tg's protocol and version and

@@ -77,6 +77,9 @@ type Config struct {
 	// Auth authenticates and authorizes requests to services whose network
 	// or own auth type is AWS_IAM; nil lets every request through.
 	Auth *auth.Authorizer
+	// AccessLog receives the record of every request to a service or
+	// network with access log subscriptions; nil writes none.
+	AccessLog AccessLogger
 	// Logger; slog.Default() when nil.
 	Logger *slog.Logger
 	// StdServer serves the ingress sockets with net/http's server instead

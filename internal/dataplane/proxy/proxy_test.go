@@ -493,6 +493,13 @@ func TestTimeout(t *testing.T) {
 	}
 	// Headers in time, body after the timeout: not cut.
 	expect(t, e.get(v, port, svc.DNSName, "/slow-body"), 200, "late body")
+	// On a pooled connection, whose deadline may be a little earlier than
+	// the request's: still a timeout (504), not a failed target (502).
+	// (The pause makes the kept deadline fire measurably early: slack is
+	// 12.5 ms with this RequestTimeout.)
+	expect(t, e.get(v, port, svc.DNSName, "/fast"), 200, "")
+	time.Sleep(8 * time.Millisecond)
+	expect(t, e.get(v, port, svc.DNSName, "/slow-headers"), 504, "upstream request timeout")
 	if st := e.reg.Get(tg.Targets[0].Key); !st.Available(time.Now().UnixNano()) || st.Outstanding() != 0 {
 		t.Fatalf("slow target: available=%v outstanding=%d", st.Available(time.Now().UnixNano()), st.Outstanding())
 	}

@@ -1,0 +1,201 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/trellis-net/trellis/internal/dataplane/accesslog"
+	"github.com/trellis-net/trellis/internal/snapshot"
+)
+
+// AccessLogger receives a record of every request to a service or network
+// with access log subscriptions (accesslog.Logger).
+type AccessLogger interface {
+	Log(e *accesslog.Entry, svcSubs, snSubs []*snapshot.LogSubscription)
+}
+
+// reqLog gathers a request's access log record as the request goes
+// through the proxy. It exists only while access logging is configured;
+// the record is written only when the service or its network has
+// subscriptions.
+type reqLog struct {
+	e       accesslog.Entry
+	svcSubs []*snapshot.LogSubscription
+	snSubs  []*snapshot.LogSubscription
+	grpc    bool
+	// When the request went to the target and when its response headers
+	// came back; zero when it did not get that far.
+	sentAt, headersAt time.Time
+	body              *countingBody // net/http servers: counts the request body
+}
+
+var reqLogPool = sync.Pool{New: func() any { return new(reqLog) }}
+
+// startLog begins the record of r, a request from vpc for svc (nil when
+// the VPC reaches no such service). w is the writer the rest of the proxy
+// must use: net/http's writers get wrapped to learn the status and size.
+func (h *handler) startLog(w http.ResponseWriter, r *http.Request, rl *reqLog, vpc *snapshot.VPC, svc *snapshot.Service, reqID string) http.ResponseWriter {
+	e := &rl.e
+	e.Start = time.Now()
+	e.RequestID = reqID
+	e.GRPCStatus = -1
+	e.RequestToTarget, e.ResponseFromTarget = -1, -1
+	e.SourceVPCID, e.SourceVPCARN = vpc.ID, vpc.ARN
+	if sn := vpc.ServiceNetwork; sn != nil {
+		rl.snSubs, e.ServiceNetworkARN = sn.AccessLogs, sn.ARN
+	}
+	if svc != nil {
+		rl.svcSubs, e.ServiceARN = svc.AccessLogs, svc.ARN
+	}
+	if _, ok := w.(*h1Response); ok {
+		return w
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		rl.body = &countingBody{rc: r.Body}
+		r.Body = rl.body
+	}
+	return &statsWriter{ResponseWriter: w}
+}
+
+// finishLog completes the record once the response is over (or aborted),
+// hands it to the logger and recycles rl.
+func (h *handler) finishLog(w http.ResponseWriter, r *http.Request, rl *reqLog) {
+	defer func() {
+		*rl = reqLog{}
+		reqLogPool.Put(rl)
+	}()
+	end := time.Now()
+	e := &rl.e
+	switch w := w.(type) {
+	case *h1Response:
+		e.Status, e.BytesSent = w.status, w.written
+		if b, ok := r.Body.(*srvBody); ok {
+			e.BytesReceived = b.read
+		}
+	case *statsWriter:
+		e.Status, e.BytesSent = w.status, w.written
+		if rl.body != nil {
+			e.BytesReceived = rl.body.n
+		}
+	}
+	if e.Status == 0 {
+		e.Status = http.StatusOK // nothing written: the server answers 200 with no body
+	}
+	if cc, ok := r.Context().(*connCtx); ok && cc.peerAddrPort.IsValid() {
+		e.Source = cc.peerAddrPort
+	} else if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		e.Source = ap
+	}
+	e.Method, e.Path, e.Host = r.Method, r.RequestURI, r.Host
+	if e.Path == "" && r.URL != nil {
+		e.Path = r.URL.RequestURI()
+	}
+	e.Protocol = r.Proto
+	if r.ProtoMajor == 2 {
+		e.Protocol = "HTTP/2"
+	}
+	if ua := r.Header["User-Agent"]; len(ua) > 0 {
+		e.UserAgent = ua[0]
+	}
+	if rl.grpc {
+		e.GRPCStatus = grpcStatus(w.Header())
+	}
+	e.Duration = end.Sub(e.Start)
+	if !rl.sentAt.IsZero() {
+		e.RequestToTarget = rl.sentAt.Sub(e.Start)
+	}
+	if !rl.headersAt.IsZero() {
+		e.ResponseFromTarget = end.Sub(rl.headersAt)
+	}
+	if e.FailureReason == "" && r.Context().Err() != nil {
+		e.FailureReason = accesslog.ClientConnectionClosed
+	}
+	h.p.cfg.AccessLog.Log(e, rl.svcSubs, rl.snSubs)
+}
+
+// grpcStatus is the grpc-status a response ended with (trailer, or header
+// of a trailers-only response); -1 when there is none.
+func grpcStatus(hd http.Header) int {
+	v := hd[http.TrailerPrefix+"Grpc-Status"]
+	if len(v) == 0 {
+		v = hd["Grpc-Status"]
+	}
+	if len(v) == 0 {
+		return -1
+	}
+	n, err := strconv.Atoi(v[0])
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// targetFailure names why a target exchange failed, as Lattice's
+// failureReason does.
+func targetFailure(err error, timedOut, clientGone bool) string {
+	var bad errBadResponse
+	switch {
+	case clientGone:
+		return accesslog.ClientConnectionClosed
+	case isDialError(err):
+		return accesslog.TargetConnectionError
+	case timedOut, errors.Is(err, os.ErrDeadlineExceeded):
+		return accesslog.TargetDataTimeout
+	case errors.As(err, &bad), errors.Is(err, errH1Status), errors.Is(err, errHeadTooLarge):
+		return accesslog.TargetProtocolError
+	}
+	return accesslog.TargetConnectionClosed
+}
+
+// statsWriter notes the status and body size of a response written
+// through net/http's server (the proxy's own server keeps them itself).
+type statsWriter struct {
+	http.ResponseWriter
+	status  int
+	written int64
+}
+
+func (w *statsWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statsWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.written += int64(n)
+	return n, err
+}
+
+func (w *statsWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (w *statsWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// countingBody counts the request body bytes read.
+type countingBody struct {
+	rc io.ReadCloser
+	n  int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	b.n += int64(n)
+	return n, err
+}
+
+func (b *countingBody) Close() error { return b.rc.Close() }
