@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -227,6 +228,15 @@ func TestListenersRulesAndGuards(t *testing.T) {
 	}
 	need(c.UpdateAccessLogSubscription(ctx, &vpclattice.UpdateAccessLogSubscriptionInput{AccessLogSubscriptionIdentifier: als.Arn,
 		DestinationArn: aws.String("arn:aws:logs:us-east-1:000000000000:log-group:lattice2")})).ok(t)
+	// Only destinations the data plane can deliver to; nothing is created otherwise.
+	for _, bad := range []string{"arn:aws:sqs:us-east-1:000000000000:queue-name", "arn:aws:logs:us-east-1:000000000000:destination:x",
+		"arn:aws:s3:us-east-1:000000000000:accesspoint/ap", "arn:aws:firehose:us-east-1:000000000000:deliverystream/"} {
+		_, err := c.CreateAccessLogSubscription(ctx, &vpclattice.CreateAccessLogSubscriptionInput{ResourceIdentifier: svc.Id, DestinationArn: aws.String(bad)})
+		var ve *types.ValidationException
+		if !errors.As(err, &ve) || len(ve.FieldList) != 1 || *ve.FieldList[0].Name != "destinationArn" {
+			t.Fatalf("destination %s: %v, want a ValidationException naming destinationArn", bad, err)
+		}
+	}
 	lals := need(c.ListAccessLogSubscriptions(ctx, &vpclattice.ListAccessLogSubscriptionsInput{ResourceIdentifier: sn.Arn})).ok(t)
 	if len(lals.Items) != 1 || *lals.Items[0].DestinationArn != "arn:aws:logs:us-east-1:000000000000:log-group:lattice2" {
 		t.Fatalf("als list %+v", lals.Items)

@@ -646,8 +646,11 @@ func TestCLIAuthSimulate(t *testing.T) {
 	var out string
 	deadline := time.Now().Add(3 * time.Second)
 	for {
-		out = c.text("auth", "simulate", "--source-vpc", "vpc-0000000000000000c", "--service", "simsvc", "--method", "POST", "--path", "/orders")
-		if strings.Contains(out, "ReadOnly") || time.Now().After(deadline) {
+		// Until the data plane's snapshot has the VPC, simulate says it
+		// does not know it: retried like an answer without the policy.
+		res := c.exec("auth", "simulate", "--source-vpc", "vpc-0000000000000000c", "--service", "simsvc", "--method", "POST", "--path", "/orders")
+		out = res.stdout + res.stderr
+		if (res.err == nil && strings.Contains(out, "ReadOnly")) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -32,8 +32,36 @@ func destinationKind(dest string) string {
 	return a.Service
 }
 
+// checkDestination accepts the destinations Lattice delivers to (and the
+// data plane writes to, see internal/dataplane/accesslog): a CloudWatch
+// Logs log group, an S3 bucket (with an optional prefix) or a Firehose
+// delivery stream.
 func checkDestination(v *model.Validator, dest string) {
-	model.CheckARN(v, "destinationArn", dest, 20, 2048)
+	const field = "destinationArn"
+	if len(dest) < 20 || len(dest) > 2048 {
+		model.CheckARN(v, field, dest, 20, 2048)
+		return
+	}
+	a, err := arn.Parse(dest)
+	if err != nil {
+		v.Addf(field, "%s must be an ARN", field)
+		return
+	}
+	ok := false
+	switch a.Service {
+	case "logs":
+		group := strings.TrimSuffix(strings.TrimPrefix(a.Resource, "log-group:"), ":*")
+		ok = strings.HasPrefix(a.Resource, "log-group:") && group != "" && a.Region != "" && a.Account != ""
+	case "s3":
+		bucket, _, _ := strings.Cut(a.Resource, "/")
+		ok = bucket != "" && a.Region == "" && a.Account == ""
+	case "firehose":
+		ok = strings.HasPrefix(a.Resource, "deliverystream/") && len(a.Resource) > len("deliverystream/") && a.Region != "" && a.Account != ""
+	}
+	if !ok {
+		v.Addf(field, "%s must be the ARN of a CloudWatch Logs log group (arn:aws:logs:REGION:ACCOUNT:log-group:NAME), "+
+			"an S3 bucket (arn:aws:s3:::BUCKET[/PREFIX]) or a Firehose delivery stream (arn:aws:firehose:REGION:ACCOUNT:deliverystream/NAME)", field)
+	}
 }
 
 // CreateAccessLogSubscription subscribes a destination to a network's or a
