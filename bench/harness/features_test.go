@@ -14,7 +14,7 @@ func TestFeaturesSection(t *testing.T) {
 	r := &Results{Params: Params{CapDuration: "10s", Rounds: 2, Warmup: "3s"}}
 	var b bytes.Buffer
 	featuresSection(&b, r)
-	if !strings.Contains(b.String(), "Not measured in this run") || !strings.Contains(b.String(), "access logs") {
+	if !strings.Contains(b.String(), "Not measured in this run") || !strings.Contains(b.String(), "Access logs were not measured") {
 		t.Fatalf("no features: %q", b.String())
 	}
 	r.FeatureConfigs = []FeatureConfig{{Name: plainName}, {Name: "auth on"}, {Name: "all on"}}
@@ -28,6 +28,16 @@ func TestFeaturesSection(t *testing.T) {
 	b.Reset()
 	featuresSection(&b, r)
 	out := b.String()
+	if !strings.Contains(out, "Access logs were not measured") {
+		t.Errorf("a run without the access logs variant does not say so:\n%s", out)
+	}
+	// A run with it does not claim otherwise.
+	r.FeatureConfigs = append(r.FeatureConfigs, FeatureConfig{Name: "access logs on", Set: featureSet{AccessLogs: true}})
+	b.Reset()
+	featuresSection(&b, r)
+	if strings.Contains(b.String(), "Access logs were not measured") {
+		t.Errorf("a run with the access logs variant says they were not measured:\n%s", b.String())
+	}
 	for _, want := range []string{
 		"| trellis plain | 41,000 | 40,000–42,000 | 1.00 |",
 		"| auth on | 30,500 | 30,000–31,000 | 0.74 |",
