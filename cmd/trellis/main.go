@@ -55,6 +55,7 @@ func (f *quotaFlag) Type() string { return "name=value" }
 func serveCommand() *cobra.Command {
 	cfg := app.Config{Quotas: model.Quotas{}}
 	var logLevel, ingressCIDR, ingressServer string
+	var gcFloorMiB uint64
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run Trellis: the Lattice control-plane API on an embedded, durable store, and the data plane",
@@ -91,6 +92,7 @@ and exits.`,
 				return fmt.Errorf("--ingress-server %q: want trellis or net-http", ingressServer)
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+			cfg.GCFloor = gcFloorMiB << 20
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			a, err := app.Start(ctx, cfg)
@@ -116,6 +118,7 @@ and exits.`,
 	f.DurationVar(&cfg.RequestTimeout, "request-timeout", time.Minute, "how long the data plane waits for a target's response headers before answering 504")
 	f.StringVar(&cfg.AccessLogDir, "access-log-dir", "", "where access logs of services and networks with access log subscriptions are written, by destination ARN (default DATA_DIR/accesslogs; see docs/access-logs.md)")
 	f.StringVar(&ingressServer, "ingress-server", "trellis", "HTTP/1.x server of the data plane's sockets: trellis (built for the proxy) or net-http (Go's standard server, a fallback)")
+	f.Uint64Var(&gcFloorMiB, "gc-floor-mib", 64, "let the heap grow by at least this many MiB between garbage collections (fewer collections for a small heap; 0: Go's default pacing; ignored when GOGC is set)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }

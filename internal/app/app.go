@@ -23,6 +23,7 @@ import (
 	"github.com/trellis-net/trellis/internal/dataplane/health"
 	"github.com/trellis-net/trellis/internal/dataplane/proxy"
 	"github.com/trellis-net/trellis/internal/dataplane/upstream"
+	"github.com/trellis-net/trellis/internal/gcfloor"
 	"github.com/trellis-net/trellis/internal/identity"
 	"github.com/trellis-net/trellis/internal/model"
 	"github.com/trellis-net/trellis/internal/service"
@@ -55,6 +56,10 @@ type Config struct {
 	// StdHTTPServer serves the data plane's sockets with net/http's server
 	// instead of Trellis's own HTTP/1.x server.
 	StdHTTPServer bool
+	// GCFloor lets the heap grow by at least this many bytes between
+	// garbage collections (internal/gcfloor); 0 leaves Go's pacing alone.
+	// A process setting: only for the one App of a process.
+	GCFloor uint64
 	// HealthCheckSecond is the length of one configured second of health
 	// check intervals and timeouts (default time.Second; tests shorten it).
 	HealthCheckSecond time.Duration
@@ -167,6 +172,7 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	if err := px.Sync(runCtx); err != nil {
 		cfg.Logger.Warn("data plane: some ingress listeners failed", "err", err)
 	}
+	go gcfloor.Run(runCtx, cfg.GCFloor, time.Second, cfg.Logger)
 	go checker.Run(runCtx, healthChanges)
 	go pruneRegistry(runCtx, holder, registry, pruneChanges)
 	go px.Run(runCtx, proxyChanges)

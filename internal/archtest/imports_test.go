@@ -24,6 +24,7 @@ var rules = []struct {
 	{"internal/model", []string{"internal/store", "internal/service", "internal/api"}},
 	{"internal/arn", []string{"internal/"}},
 	{"internal/sigv4", []string{"internal/"}},
+	{"internal/gcfloor", []string{"internal/"}},
 	{"internal/cli", []string{"internal/service", "internal/api", "internal/store", "internal/app"}},
 }
 
