@@ -2,7 +2,6 @@ package accesslog
 
 import (
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/trellis-net/trellis/internal/snapshot"
 )
@@ -48,8 +49,12 @@ type Config struct {
 }
 
 const (
-	// wakeAt is the buffer size at which Log wakes the flusher early.
-	wakeAt = 64 << 10
+	// wakeAt is the buffer size at which Log wakes the flusher early. Each
+	// flush of a destination costs a few system calls besides the write
+	// (the path's Stat through the Root, an S3 object's gzip member), so
+	// batches are large: at 1 MiB, 10% less CPU per logged request than at
+	// 64 KiB with two destinations (benchmark of the data plane under wrk).
+	wakeAt = 1 << 20
 	// idleClose is how long a destination's file stays open with nothing
 	// to write.
 	idleClose = 2 * time.Minute

@@ -299,7 +299,7 @@ func TestWriteFailure(t *testing.T) {
 }
 
 // The background flusher writes on its own: on its interval, and early
-// when a buffer passes 64 KiB.
+// when a buffer passes wakeAt.
 func TestBackgroundFlush(t *testing.T) {
 	t.Run("interval", func(t *testing.T) {
 		l, _, _ := newLogger(t, Config{FlushInterval: 10 * time.Millisecond})
