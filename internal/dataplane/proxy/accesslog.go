@@ -119,6 +119,37 @@ func (h *handler) finishLog(w http.ResponseWriter, r *http.Request, rl *reqLog) 
 	h.p.cfg.AccessLog.Log(e, rl.svcSubs, rl.snSubs)
 }
 
+// rejected records a request the server refused before routing it
+// (malformed: 400, 431, 501, 505) in the access logs of the socket's
+// network: it names no service, so only the network's subscriptions get it.
+func (h *handler) rejected(status int, peer netip.AddrPort, bytesSent int64) {
+	if h.p.cfg.AccessLog == nil {
+		return
+	}
+	snap := h.p.cfg.Holder.Load()
+	if snap == nil {
+		return
+	}
+	vpc := snap.VPCs[h.vpcID]
+	if vpc == nil || vpc.ServiceNetwork == nil || len(vpc.ServiceNetwork.AccessLogs) == 0 {
+		return
+	}
+	rl := reqLogPool.Get().(*reqLog)
+	defer func() {
+		*rl = reqLog{}
+		reqLogPool.Put(rl)
+	}()
+	e := &rl.e
+	e.Start = time.Now()
+	e.RequestID = newUUID()
+	e.GRPCStatus, e.RequestToTarget, e.ResponseFromTarget = -1, -1, -1
+	e.SourceVPCID, e.SourceVPCARN = vpc.ID, vpc.ARN
+	e.ServiceNetworkARN = vpc.ServiceNetwork.ARN
+	e.Source, e.Status, e.BytesSent = peer, status, bytesSent
+	e.FailureReason = accesslog.ClientProtocolError
+	h.p.cfg.AccessLog.Log(e, nil, vpc.ServiceNetwork.AccessLogs)
+}
+
 // grpcStatus is the grpc-status a response ended with (trailer, or header
 // of a trailers-only response); -1 when there is none.
 func grpcStatus(hd http.Header) int {

@@ -1,7 +1,9 @@
 package proxy
 
 import (
+	"bufio"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -156,5 +158,47 @@ func TestAccessLogEntries(t *testing.T) {
 				t.Errorf("a request to a service without subscriptions was logged")
 			}
 		})
+	}
+}
+
+// A request the server refuses before routing (here two Host fields: 400)
+// is in the network's access logs as a ClientProtocolError.
+func TestAccessLogRejected(t *testing.T) {
+	rec := new(recorder)
+	e := newEnv(t, func(c *Config) { c.AccessLog = rec })
+	be := newBackend(t, "b", nil)
+	port := freePort(t, netip.MustParseAddr("127.0.0.1"))
+	svc := service("svc-0rej", "", port, defaultRule(to(ipGroup("tg-rej", be.addr()))))
+	sn := network("sn-0a000000000000002")
+	sn.AccessLogs = []*snapshot.LogSubscription{{ID: "als-0net", ResourceID: sn.ID, DestinationARN: "arn:aws:s3:::b"}}
+	v := vpcIn("vpc-0a000000000000002", nextIngress(), sn, svc)
+	e.publish(snapshotOf(v))
+
+	conn, err := net.Dial("tcp", netip.AddrPortFrom(v.Ingress, uint16(port)).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "GET /x HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil || res.StatusCode != 400 {
+		t.Fatalf("two Host fields: %v %v", res, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for rec.count() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the rejected request was not logged")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	r := rec.recs[0]
+	if g := r.e; g.Status != 400 || g.FailureReason != accesslog.ClientProtocolError || g.ServiceNetworkARN != sn.ARN ||
+		g.SourceVPCID != v.ID || g.ServiceARN != "" || !g.Source.Addr().IsLoopback() || len(g.RequestID) != 36 || g.BytesSent == 0 {
+		t.Errorf("record: %+v", g)
+	}
+	if len(r.svcSubs) != 0 || len(r.snSubs) != 1 || r.snSubs[0].ID != "als-0net" {
+		t.Errorf("subscriptions: %v %v", r.svcSubs, r.snSubs)
 	}
 }

@@ -702,6 +702,15 @@ func (c *srvConn) reject(err error) {
 	bw.WriteString("\r\n\r\n")
 	bw.WriteString(text)
 	_ = bw.Flush()
+	if h, ok := c.srv.handler.(rejectHook); ok {
+		h.rejected(code, c.ctx.peerAddrPort, int64(len(text)))
+	}
+}
+
+// rejectHook is told of every request the server answered itself because
+// it could not take it (a handler that keeps access logs records them).
+type rejectHook interface {
+	rejected(status int, peer netip.AddrPort, bytesSent int64)
 }
 
 func (c *srvConn) close() {
