@@ -117,6 +117,7 @@ and exits.`,
 	f.StringVar(&ingressCIDR, "ingress-cidr", "127.171.0.0/16", "loopback range from which each host-mode VPC gets its ingress address (the data plane listens on ADDRESS:PORT for every listener port the VPC reaches)")
 	f.DurationVar(&cfg.RequestTimeout, "request-timeout", time.Minute, "how long the data plane waits for a target's response headers before answering 504")
 	f.StringVar(&cfg.AccessLogDir, "access-log-dir", "", "where access logs of services and networks with access log subscriptions are written, by destination ARN (default DATA_DIR/accesslogs; see docs/access-logs.md)")
+	f.DurationVar(&cfg.AccessLogS3Interval, "access-log-s3-interval", time.Minute, "how long an S3 access log object collects records (written as NAME.json.gz.partial) before it is sealed as NAME.json.gz")
 	f.StringVar(&ingressServer, "ingress-server", "trellis", "HTTP/1.x server of the data plane's sockets: trellis (built for the proxy) or net-http (Go's standard server, a fallback)")
 	f.Uint64Var(&gcFloorMiB, "gc-floor-mib", 64, "let the heap grow by at least this many MiB between garbage collections (fewer collections for a small heap; 0: Go's default pacing; ignored when GOGC is set)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")

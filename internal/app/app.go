@@ -53,6 +53,9 @@ type Config struct {
 	// AccessLogDir is where access logs of subscribed services and
 	// networks are written (default DATA_DIR/accesslogs).
 	AccessLogDir string
+	// AccessLogS3Interval is how long an S3 access log object collects
+	// records before it is sealed (default 1 minute).
+	AccessLogS3Interval time.Duration
 	// StdHTTPServer serves the data plane's sockets with net/http's server
 	// instead of Trellis's own HTTP/1.x server.
 	StdHTTPServer bool
@@ -158,7 +161,8 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.AccessLogDir == "" {
 		cfg.AccessLogDir = filepath.Join(cfg.DataDir, "accesslogs")
 	}
-	alog, err := accesslog.New(accesslog.Config{Dir: cfg.AccessLogDir, Region: cfg.Region, Logger: cfg.Logger})
+	alog, err := accesslog.New(accesslog.Config{Dir: cfg.AccessLogDir, Region: cfg.Region, Logger: cfg.Logger,
+		S3ObjectInterval: cfg.AccessLogS3Interval})
 	if err != nil {
 		cancel()
 		checker.Close()

@@ -34,6 +34,9 @@ type Options struct {
 	HealthCheckSecond time.Duration
 	// RequestTimeout is the data plane's wait for response headers.
 	RequestTimeout time.Duration
+	// AccessLogS3Interval is how long an S3 access log object collects
+	// records before it is sealed (default a minute).
+	AccessLogS3Interval time.Duration
 }
 
 // Start starts a server that stops when the test ends.
@@ -48,7 +51,7 @@ func StartWith(t testing.TB, o Options) *Server {
 	}
 	env := func(k string) string { return o.Env[k] }
 	a, err := app.Start(context.Background(), app.Config{DataDir: dir, APIAddr: "127.0.0.1:0", Quotas: o.Quotas,
-		HealthCheckSecond: o.HealthCheckSecond, RequestTimeout: o.RequestTimeout, Getenv: env, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		HealthCheckSecond: o.HealthCheckSecond, RequestTimeout: o.RequestTimeout, AccessLogS3Interval: o.AccessLogS3Interval, Getenv: env, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatalf("start trellis: %v", err)
 	}

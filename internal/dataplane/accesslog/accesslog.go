@@ -12,7 +12,8 @@
 //	                 → DIR/firehose/ACCOUNT/REGION/NAME.log (JSON lines)
 //	S3               arn:aws:s3:::BUCKET[/PREFIX]
 //	                 → DIR/s3/BUCKET/[PREFIX/]AWSLogs/ACCOUNT/VpcLattice/AccessLogs/REGION/YYYY/MM/DD/RESOURCE-ID/
-//	                   ACCOUNT_VpcLatticeAccessLogs_REGION_RESOURCE-ID_YYYYMMDDTHHmmZ_HASH.json.gz (one object per 5 minutes)
+//	                   ACCOUNT_VpcLatticeAccessLogs_REGION_RESOURCE-ID_YYYYMMDDTHHmmZ_HASH.json.gz
+//	                   (written as ….json.gz.partial, sealed by a rename after Config.S3ObjectInterval)
 //
 // The request path only encodes the record and appends it to in-memory
 // buffers; a background goroutine writes them out at least every

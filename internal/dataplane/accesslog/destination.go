@@ -26,7 +26,8 @@ import (
 // stream a file in it; a Firehose stream is one file whatever the resource
 // (Firehose has no streams within a stream); S3 follows Lattice's object
 // key layout, with ACCOUNT the subscription owner's and REGION Trellis's
-// own (S3 ARNs name neither), one object per resource and 5-minute window.
+// own (S3 ARNs name neither), objects of one resource and at most one
+// 5-minute window, sealed by a rename from NAME.json.gz.partial (sink.go).
 //
 // Every part taken from an ARN or a subscription goes through component,
 // so whatever a caller managed to store in a destination ARN (slashes,

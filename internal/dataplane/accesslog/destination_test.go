@@ -70,7 +70,8 @@ func TestDestinationLayout(t *testing.T) {
 			l.Log(entryFor("/"+s.sub.id), nil, one(ls))
 		}
 	}
-	if err := l.Flush(); err != nil {
+	// Close seals the S3 objects (until then they are NAME.json.gz.partial).
+	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
 	got := files(t, l.root.Name())

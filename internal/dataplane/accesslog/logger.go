@@ -43,6 +43,12 @@ type Config struct {
 	// Logger receives warnings: unusable destinations, failed writes,
 	// dropped records (default slog.Default()).
 	Logger *slog.Logger
+	// S3ObjectInterval is how long an S3 object collects records before it
+	// is sealed (renamed to its .json.gz name) and a new one is started
+	// (default 1 minute; an object never spans two 5-minute windows). Until
+	// then it is written as NAME.json.gz.partial. Shorter intervals show
+	// records sooner, longer ones make fewer objects.
+	S3ObjectInterval time.Duration
 	// Now is the clock of S3 windows and object names, and of the idle
 	// and warning timers (default time.Now).
 	Now func() time.Time
@@ -73,6 +79,7 @@ type Logger struct {
 	maxPending int
 	log        *slog.Logger
 	now        func() time.Time
+	s3Every    time.Duration
 
 	lines   sync.Pool // *[]byte: Log's scratch buffer
 	routes  atomic.Pointer[map[subKey]*sink]
@@ -124,6 +131,9 @@ func New(cfg Config) (*Logger, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.S3ObjectInterval <= 0 {
+		cfg.S3ObjectInterval = time.Minute
+	}
 	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("accesslog: %w", err)
 	}
@@ -132,7 +142,7 @@ func New(cfg Config) (*Logger, error) {
 		return nil, fmt.Errorf("accesslog: %w", err)
 	}
 	l := &Logger{
-		root: root, region: cfg.Region, maxPending: cfg.MaxPending, log: cfg.Logger, now: cfg.Now,
+		root: root, region: cfg.Region, maxPending: cfg.MaxPending, log: cfg.Logger, now: cfg.Now, s3Every: cfg.S3ObjectInterval,
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 		sinks: map[string]*sink{}, warned: map[string]bool{},
 	}
@@ -274,7 +284,7 @@ func (l *Logger) Close() error {
 	defer l.flushMu.Unlock()
 	err := l.flush(true)
 	for _, s := range l.batch {
-		if cerr := s.closeFile(); cerr != nil {
+		if cerr := l.closeFile(s); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("access logs: close %s: %w", s.dest, cerr))
 		}
 	}

@@ -35,18 +35,24 @@ func TestNewCreatesDir(t *testing.T) {
 	}
 }
 
-// s3Objects returns the objects of the S3 subscription of TestS3Windows.
-func s3Objects(t *testing.T, l *Logger) []string {
+// s3Objects returns the sealed objects of the S3 subscription of the S3
+// tests; s3Partial the object still being written.
+func s3Objects(t *testing.T, l *Logger) []string { return s3Glob(t, l, "*.json.gz") }
+func s3Partial(t *testing.T, l *Logger) []string { return s3Glob(t, l, "*.json.gz.partial") }
+
+func s3Glob(t *testing.T, l *Logger, pattern string) []string {
 	t.Helper()
-	names, err := filepath.Glob(filepath.Join(l.root.Name(), "s3", "b", "AWSLogs", acct, "VpcLattice", "AccessLogs", "us-east-1", "*", "*", "*", snID, "*.json.gz"))
+	names, err := filepath.Glob(filepath.Join(l.root.Name(), "s3", "b", "AWSLogs", acct, "VpcLattice", "AccessLogs", "us-east-1", "*", "*", "*", snID, pattern))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return names
 }
 
+// An object collects the records of one 5-minute window (at most): each
+// flush appends one gzip member; Close seals the last one.
 func TestS3Windows(t *testing.T) {
-	l, clock, _ := newLogger(t, Config{})
+	l, clock, _ := newLogger(t, Config{S3ObjectInterval: time.Hour})
 	s := sub("als-s3", snID, acct, "arn:aws:s3:::b")
 	l.Log(entryFor("/1"), nil, one(s))
 	must(t, l.Flush())
@@ -54,13 +60,20 @@ func TestS3Windows(t *testing.T) {
 	l.Log(entryFor("/3"), nil, one(s))
 	clock.Advance(time.Minute) // 07:09:09, still the 07:05 window
 	must(t, l.Flush())
+	if objs := s3Objects(t, l); len(objs) != 0 {
+		t.Fatalf("sealed objects %q within the window and the interval", objs)
+	}
 	clock.Advance(time.Minute) // 07:10:09: the 07:10 window
 	l.Log(entryFor("/4"), nil, one(s))
 	must(t, l.Flush())
+	if objs, part := s3Objects(t, l), s3Partial(t, l); len(objs) != 1 || len(part) != 1 {
+		t.Fatalf("after the window changed: sealed %q, partial %q; want one each", objs, part)
+	}
+	must(t, l.Close())
 
 	objs := s3Objects(t, l)
-	if len(objs) != 2 {
-		t.Fatalf("objects %q, want 2", objs)
+	if len(objs) != 2 || len(s3Partial(t, l)) != 0 {
+		t.Fatalf("objects %q (partial %q), want 2 sealed", objs, s3Partial(t, l))
 	}
 	slices.Sort(objs) // by window: the names differ first there
 	for i, want := range []struct {
@@ -80,6 +93,32 @@ func TestS3Windows(t *testing.T) {
 		if n := countMembers(t, objs[i]); n != want.members {
 			t.Errorf("%s: %d gzip members, want %d", objs[i], n, want.members)
 		}
+	}
+}
+
+// An object is sealed once it is S3ObjectInterval old, with or without new
+// records, and the next records start another.
+func TestS3ObjectInterval(t *testing.T) {
+	l, clock, _ := newLogger(t, Config{S3ObjectInterval: 30 * time.Second})
+	s := sub("als-s3", snID, acct, "arn:aws:s3:::b")
+	l.Log(entryFor("/1"), nil, one(s))
+	must(t, l.Flush())
+	if len(s3Objects(t, l)) != 0 || len(s3Partial(t, l)) != 1 {
+		t.Fatalf("a new object is visible as .json.gz before it is sealed: %q", s3Objects(t, l))
+	}
+	clock.Advance(30 * time.Second)
+	must(t, l.Flush()) // no records: seals on time
+	objs := s3Objects(t, l)
+	if len(objs) != 1 || len(s3Partial(t, l)) != 0 {
+		t.Fatalf("after the interval: sealed %q, partial %q", objs, s3Partial(t, l))
+	}
+	if got := paths(readRecords(t, objs[0])); !slices.Equal(got, []string{"/1"}) {
+		t.Errorf("records %q", got)
+	}
+	l.Log(entryFor("/2"), nil, one(s))
+	must(t, l.Flush())
+	if part := s3Partial(t, l); len(part) != 1 || strings.TrimSuffix(part[0], ".partial") == objs[0] {
+		t.Fatalf("the next records: partial %q after %q", part, objs[0])
 	}
 }
 
@@ -119,22 +158,24 @@ func must(t *testing.T, err error) {
 	}
 }
 
-// An S3 object that disappears (an uploader took it) is not recreated
-// under the same name.
+// An S3 object that disappears while it is written (someone took the
+// .partial file) is not recreated under the same name: the next records
+// start another object.
 func TestS3ObjectGone(t *testing.T) {
 	l, _, _ := newLogger(t, Config{})
 	s := sub("als-s3", snID, acct, "arn:aws:s3:::b")
 	l.Log(entryFor("/1"), nil, one(s))
 	must(t, l.Flush())
-	first := s3Objects(t, l)
+	first := s3Partial(t, l)
 	if len(first) != 1 {
 		t.Fatalf("objects %q", first)
 	}
 	must(t, os.Remove(first[0]))
 	l.Log(entryFor("/2"), nil, one(s))
 	must(t, l.Flush())
+	must(t, l.Close())
 	second := s3Objects(t, l)
-	if len(second) != 1 || second[0] == first[0] {
+	if len(second) != 1 || second[0]+".partial" == first[0] {
 		t.Fatalf("objects %q after %q was removed", second, first)
 	}
 	if got := paths(readRecords(t, second[0])); !slices.Equal(got, []string{"/2"}) {

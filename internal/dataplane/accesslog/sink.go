@@ -40,6 +40,8 @@ type sink struct {
 	fi       os.FileInfo // f's, to compare with what its path names now
 	name     string      // f's path, relative to Dir
 	window   time.Time   // S3: the 5-minute window of f
+	opened   time.Time   // S3: when f was started
+	object   string      // S3: the name f gets when it is sealed ("" for lines files)
 	lastData time.Time   // the last flush that had records
 	lastWarn time.Time   // the last write failure reported
 }
@@ -85,6 +87,9 @@ func (l *Logger) flushSink(s *sink, now time.Time, final bool) error {
 	}
 	s.mu.Unlock()
 	var err error
+	if len(batch) == 0 {
+		l.sealIfDue(s, now) // an S3 object is sealed on time without new records too
+	}
 	switch {
 	case len(batch) > 0:
 		s.lastData = now
@@ -98,7 +103,7 @@ func (l *Logger) flushSink(s *sink, now time.Time, final bool) error {
 			err = fmt.Errorf("access logs: %s: %w", s.dest, err)
 		}
 	case now.Sub(s.lastData) >= idleClose && (s.f != nil || cap(batch) > 0):
-		if cerr := s.closeFile(); cerr != nil {
+		if cerr := l.closeFile(s); cerr != nil {
 			l.log.Debug("access logs: close an idle file", "destination", s.dest, "err", cerr)
 		}
 		batch = nil
@@ -128,7 +133,7 @@ func (l *Logger) writeLines(s *sink, b []byte) error {
 		}
 		size = s.fi.Size()
 	}
-	return s.writeAll(b, size)
+	return l.writeAll(s, b, size)
 }
 
 // writeS3 appends b as one gzip member to the object of the window now is
@@ -136,25 +141,24 @@ func (l *Logger) writeLines(s *sink, b []byte) error {
 // gone (moved away by an uploader, say: a new name keeps it from being
 // overwritten).
 func (l *Logger) writeS3(s *sink, b []byte, now time.Time) error {
-	w := now.UTC().Truncate(s3Window)
+	l.sealIfDue(s, now)
 	size, ok := l.current(s)
-	if ok && !w.Equal(s.window) {
-		ok = false
-		if err := s.closeFile(); err != nil {
-			l.log.Debug("access logs: close an S3 object", "destination", s.dest, "err", err)
-		}
-	}
 	if !ok {
+		w := now.UTC().Truncate(s3Window)
 		var err error
 		for range 3 { // names are random: try another if one is taken
-			if err = l.open(s, s.t.objectPath(w), os.O_EXCL); !errors.Is(err, fs.ErrExist) {
+			name := s.t.objectPath(w)
+			if err = l.open(s, name+partial, os.O_EXCL); !errors.Is(err, fs.ErrExist) {
+				if err == nil {
+					s.object = name
+				}
 				break
 			}
 		}
 		if err != nil {
 			return err
 		}
-		s.window, size = w, 0
+		s.window, s.opened, size = w, now, 0
 	}
 	if l.gz == nil {
 		// The fastest level, of klauspost/compress's gzip (about twice as
@@ -169,7 +173,26 @@ func (l *Logger) writeS3(s *sink, b []byte, now time.Time) error {
 	l.gzBuf.Reset()
 	_, _ = l.gz.Write(b) // a bytes.Buffer does not fail
 	_ = l.gz.Close()
-	return s.writeAll(l.gzBuf.Bytes(), size)
+	return l.writeAll(s, l.gzBuf.Bytes(), size)
+}
+
+// partial ends the name of an S3 object still being written: it gets its
+// object name (the same without the suffix) when sealed, so that a reader
+// of *.json.gz only ever sees complete objects, as in S3.
+const partial = ".partial"
+
+// sealIfDue seals s's S3 object when its window is over or it has been
+// open for the logger's S3 object interval.
+func (l *Logger) sealIfDue(s *sink, now time.Time) {
+	if s.f == nil || s.object == "" {
+		return
+	}
+	if now.UTC().Truncate(s3Window).Equal(s.window) && now.Sub(s.opened) < l.s3Every {
+		return
+	}
+	if err := l.closeFile(s); err != nil {
+		l.log.Debug("access logs: seal an S3 object", "destination", s.dest, "err", err)
+	}
 }
 
 // current reports whether s's open file is still the file at its path, and
@@ -180,7 +203,7 @@ func (l *Logger) current(s *sink) (int64, bool) {
 	}
 	fi, err := l.root.Stat(s.name)
 	if err != nil || !os.SameFile(fi, s.fi) {
-		_ = s.closeFile()
+		_ = l.closeFile(s)
 		return 0, false
 	}
 	return fi.Size(), true
@@ -207,20 +230,28 @@ func (l *Logger) open(s *sink, name string, flag int) error {
 
 // writeAll appends b to s's file, which was size bytes long; on failure it
 // cuts the file back to size and closes it, to reopen on the next write.
-func (s *sink) writeAll(b []byte, size int64) error {
+func (l *Logger) writeAll(s *sink, b []byte, size int64) error {
 	if _, err := s.f.Write(b); err != nil {
 		_ = s.f.Truncate(size)
-		_ = s.closeFile()
+		_ = l.closeFile(s)
 		return err
 	}
 	return nil
 }
 
-func (s *sink) closeFile() error {
+// closeFile closes s's file; an S3 object is sealed: renamed from its
+// staging name to its object name, complete.
+func (l *Logger) closeFile(s *sink) error {
 	if s.f == nil {
 		return nil
 	}
 	err := s.f.Close()
 	s.f, s.fi = nil, nil
+	if s.object != "" {
+		if rerr := l.root.Rename(s.name, s.object); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			err = errors.Join(err, rerr)
+		}
+		s.object = ""
+	}
 	return err
 }
