@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"strings"
 
 	"github.com/trellis-net/trellis/internal/arn"
 	"github.com/trellis-net/trellis/internal/model"
@@ -19,17 +18,11 @@ type CreateALSInput struct {
 }
 
 // destinationKind names the destination type of an ARN (one subscription
-// per destination type per resource, as in Lattice): logs, s3, firehose,
-// or the ARN's service for anything else.
+// per destination type per resource, as in Lattice): logs, s3 or firehose;
+// "" for an ARN that is none of them (stored by an older version).
 func destinationKind(dest string) string {
-	a, err := arn.Parse(dest)
-	if err != nil {
-		return ""
-	}
-	if a.Service == "firehose" || strings.HasPrefix(a.Resource, "deliverystream/") {
-		return "firehose"
-	}
-	return a.Service
+	d, _ := arn.ParseLogDestination(dest)
+	return d.Kind
 }
 
 // checkDestination accepts the destinations Lattice delivers to (and the
@@ -42,23 +35,7 @@ func checkDestination(v *model.Validator, dest string) {
 		model.CheckARN(v, field, dest, 20, 2048)
 		return
 	}
-	a, err := arn.Parse(dest)
-	if err != nil {
-		v.Addf(field, "%s must be an ARN", field)
-		return
-	}
-	ok := false
-	switch a.Service {
-	case "logs":
-		group := strings.TrimSuffix(strings.TrimPrefix(a.Resource, "log-group:"), ":*")
-		ok = strings.HasPrefix(a.Resource, "log-group:") && group != "" && a.Region != "" && a.Account != ""
-	case "s3":
-		bucket, _, _ := strings.Cut(a.Resource, "/")
-		ok = bucket != "" && a.Region == "" && a.Account == ""
-	case "firehose":
-		ok = strings.HasPrefix(a.Resource, "deliverystream/") && len(a.Resource) > len("deliverystream/") && a.Region != "" && a.Account != ""
-	}
-	if !ok {
+	if _, err := arn.ParseLogDestination(dest); err != nil {
 		v.Addf(field, "%s must be the ARN of a CloudWatch Logs log group (arn:aws:logs:REGION:ACCOUNT:log-group:NAME), "+
 			"an S3 bucket (arn:aws:s3:::BUCKET[/PREFIX]) or a Firehose delivery stream (arn:aws:firehose:REGION:ACCOUNT:deliverystream/NAME)", field)
 	}

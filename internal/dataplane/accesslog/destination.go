@@ -46,56 +46,41 @@ type target struct {
 	base, account, region, resource string
 }
 
-// errUnsupported marks destination ARNs of a kind Trellis does not deliver to.
-var errUnsupported = errors.New("not a CloudWatch Logs log group, Firehose delivery stream or S3 bucket ARN")
-
 // resolveTarget finds where the records of sub go; region is the region of
-// S3 object keys.
+// S3 object keys. The destination ARN is parsed as the API checked it
+// (arn.ParseLogDestination); anything else is not delivered.
 func resolveTarget(sub *snapshot.LogSubscription, region string) (target, error) {
-	a, err := arn.Parse(sub.DestinationARN)
+	d, err := arn.ParseLogDestination(sub.DestinationARN)
 	if err != nil {
-		return target{}, errUnsupported
+		return target{}, err
 	}
-	switch {
-	case a.Service == "logs" && strings.HasPrefix(a.Resource, "log-group:"):
-		group := strings.TrimSuffix(strings.TrimPrefix(a.Resource, "log-group:"), ":*")
-		if group == "" || a.Region == "" || a.Account == "" {
-			return target{}, errors.New("log group ARN without a region, account or name")
-		}
-		if sub.ResourceID == "" {
-			return target{}, errors.New("subscription without a resource ID")
-		}
-		p := filepath.Join("cloudwatch", component(a.Account), component(a.Region), component(group), component(sub.ResourceID)+".log")
-		return target{key: p, lines: true, path: p}, nil
-	case a.Service == "firehose" && strings.HasPrefix(a.Resource, "deliverystream/"):
-		name := strings.TrimPrefix(a.Resource, "deliverystream/")
-		if name == "" || a.Region == "" || a.Account == "" {
-			return target{}, errors.New("delivery stream ARN without a region, account or name")
-		}
-		p := filepath.Join("firehose", component(a.Account), component(a.Region), component(name)+".log")
-		return target{key: p, lines: true, path: p}, nil
-	case a.Service == "s3" && a.Region == "" && a.Account == "":
-		parts := strings.Split(a.Resource, "/")
-		if parts[0] == "" {
-			return target{}, errors.New("S3 ARN without a bucket")
-		}
-		if sub.ResourceID == "" || sub.Account == "" {
-			return target{}, errors.New("subscription without a resource ID or account")
-		}
-		elems := []string{"s3"}
-		for _, p := range parts {
-			if p != "" {
-				elems = append(elems, component(p))
-			}
-		}
-		t := target{account: component(sub.Account), region: component(region), resource: component(sub.ResourceID)}
-		elems = append(elems, "AWSLogs", t.account, "VpcLattice", "AccessLogs", t.region)
-		t.base = filepath.Join(elems...)
-		// NUL cannot be in a path, so no lines key equals an S3 key.
-		t.key = t.base + "\x00" + t.resource
-		return t, nil
+	if sub.ResourceID == "" {
+		return target{}, errors.New("subscription without a resource ID")
 	}
-	return target{}, errUnsupported
+	switch d.Kind {
+	case arn.LogsDestination:
+		p := filepath.Join("cloudwatch", component(d.Account), component(d.Region), component(d.Name), component(sub.ResourceID)+".log")
+		return target{key: p, lines: true, path: p}, nil
+	case arn.FirehoseDestination:
+		p := filepath.Join("firehose", component(d.Account), component(d.Region), component(d.Name)+".log")
+		return target{key: p, lines: true, path: p}, nil
+	}
+	// S3.
+	if sub.Account == "" {
+		return target{}, errors.New("subscription without an account")
+	}
+	elems := []string{"s3", component(d.Name)}
+	for _, p := range strings.Split(d.Prefix, "/") {
+		if p != "" {
+			elems = append(elems, component(p))
+		}
+	}
+	t := target{account: component(sub.Account), region: component(region), resource: component(sub.ResourceID)}
+	elems = append(elems, "AWSLogs", t.account, "VpcLattice", "AccessLogs", t.region)
+	t.base = filepath.Join(elems...)
+	// NUL cannot be in a path, so no lines key equals an S3 key.
+	t.key = t.base + "\x00" + t.resource
+	return t, nil
 }
 
 // s3Window is the length of the time window of one S3 object.
