@@ -37,10 +37,10 @@ type reqLog struct {
 
 var reqLogPool = sync.Pool{New: func() any { return new(reqLog) }}
 
-// startLog begins the record of r, a request from vpc for svc (nil when
-// the VPC reaches no such service). w is the writer the rest of the proxy
-// must use: net/http's writers get wrapped to learn the status and size.
-func (h *handler) startLog(w http.ResponseWriter, r *http.Request, rl *reqLog, vpc *snapshot.VPC, svc *snapshot.Service, reqID string) http.ResponseWriter {
+// newReqLog begins the record of a request from vpc for svc (nil when the
+// VPC reaches no such service), from the pool; release returns it.
+func newReqLog(vpc *snapshot.VPC, svc *snapshot.Service, reqID string) *reqLog {
+	rl := reqLogPool.Get().(*reqLog)
 	e := &rl.e
 	e.Start = time.Now()
 	e.RequestID = reqID
@@ -53,6 +53,18 @@ func (h *handler) startLog(w http.ResponseWriter, r *http.Request, rl *reqLog, v
 	if svc != nil {
 		rl.svcSubs, e.ServiceARN = svc.AccessLogs, svc.ARN
 	}
+	return rl
+}
+
+func (rl *reqLog) release() {
+	*rl = reqLog{}
+	reqLogPool.Put(rl)
+}
+
+// wrap returns the writer the rest of the proxy must use for r: net/http's
+// writers get wrapped to learn the status and size (the proxy's own server
+// keeps them), and their request bodies to count what is read.
+func (rl *reqLog) wrap(w http.ResponseWriter, r *http.Request) http.ResponseWriter {
 	if _, ok := w.(*h1Response); ok {
 		return w
 	}
@@ -66,10 +78,7 @@ func (h *handler) startLog(w http.ResponseWriter, r *http.Request, rl *reqLog, v
 // finishLog completes the record once the response is over (or aborted),
 // hands it to the logger and recycles rl.
 func (h *handler) finishLog(w http.ResponseWriter, r *http.Request, rl *reqLog) {
-	defer func() {
-		*rl = reqLog{}
-		reqLogPool.Put(rl)
-	}()
+	defer rl.release()
 	end := time.Now()
 	e := &rl.e
 	switch w := w.(type) {
@@ -134,20 +143,12 @@ func (h *handler) rejected(status int, peer netip.AddrPort, bytesSent int64) {
 	if vpc == nil || vpc.ServiceNetwork == nil || len(vpc.ServiceNetwork.AccessLogs) == 0 {
 		return
 	}
-	rl := reqLogPool.Get().(*reqLog)
-	defer func() {
-		*rl = reqLog{}
-		reqLogPool.Put(rl)
-	}()
+	rl := newReqLog(vpc, nil, newUUID())
+	defer rl.release()
 	e := &rl.e
-	e.Start = time.Now()
-	e.RequestID = newUUID()
-	e.GRPCStatus, e.RequestToTarget, e.ResponseFromTarget = -1, -1, -1
-	e.SourceVPCID, e.SourceVPCARN = vpc.ID, vpc.ARN
-	e.ServiceNetworkARN = vpc.ServiceNetwork.ARN
 	e.Source, e.Status, e.BytesSent = peer, status, bytesSent
 	e.FailureReason = accesslog.ClientProtocolError
-	h.p.cfg.AccessLog.Log(e, nil, vpc.ServiceNetwork.AccessLogs)
+	h.p.cfg.AccessLog.Log(e, nil, rl.snSubs)
 }
 
 // grpcStatus is the grpc-status a response ended with (trailer, or header

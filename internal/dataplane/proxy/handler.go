@@ -78,8 +78,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var rl *reqLog
 	if h.p.cfg.AccessLog != nil && ((svc != nil && len(svc.AccessLogs) > 0) ||
 		(vpc.ServiceNetwork != nil && len(vpc.ServiceNetwork.AccessLogs) > 0)) {
-		rl = reqLogPool.Get().(*reqLog)
-		w = h.startLog(w, r, rl, vpc, svc, reqID[0])
+		rl = newReqLog(vpc, svc, reqID[0])
+		w = rl.wrap(w, r)
 		defer h.finishLog(w, r, rl) // also when the response is aborted (a panic on its way up)
 	}
 	if svc == nil {
