@@ -47,18 +47,20 @@ func New(holder *snapshot.Holder, region string, now func() time.Time) *Authoriz
 		now = time.Now
 	}
 	return &Authorizer{holder: holder, now: now, verifier: &sigv4.Verifier{Service: "vpc-lattice-svcs", Region: region,
-		Keys: snapshotKeys{holder}, Now: now, AllowUnsignedPayload: true}}
+		Now: now, AllowUnsignedPayload: true}}
 }
 
-// snapshotKeys serves access keys from the current snapshot.
-type snapshotKeys struct{ h *snapshot.Holder }
+// snapshotKeys serves access keys from one snapshot: the request's, so that
+// the key and the identity it names come from the same revision (a key
+// created or deleted between two loads can neither be half-known nor
+// outlive its identity).
+type snapshotKeys struct{ snap *snapshot.Snapshot }
 
 func (k snapshotKeys) LookupAccessKey(_ context.Context, id string) (sigv4.Credential, error) {
-	snap := k.h.Load()
-	if snap == nil {
+	if k.snap == nil {
 		return sigv4.Credential{}, sigv4.ErrUnknownAccessKey
 	}
-	i := snap.Identities[id]
+	i := k.snap.Identities[id]
 	if i == nil {
 		return sigv4.Credential{}, sigv4.ErrUnknownAccessKey
 	}
@@ -102,7 +104,11 @@ func (a *Authorizer) Check(ctx context.Context, snap *snapshot.Snapshot, vpc *sn
 	// aws:CurrentTime.
 	now := a.now()
 	var res sigv4.Result
-	if signed, err := a.verifier.VerifyIfSigned(ctx, r, "", now, &res); signed {
+	// The verifier is configuration only (its caches are shared); a copy
+	// on the stack reads keys from the request's snapshot.
+	v := *a.verifier
+	v.Keys = snapshotKeys{snap}
+	if signed, err := v.VerifyIfSigned(ctx, r, "", now, &res); signed {
 		if err != nil {
 			msg := err.Error()
 			if se, ok := err.(*sigv4.Error); ok {

@@ -203,3 +203,28 @@ func TestCheckAssumedRoleSession(t *testing.T) {
 		t.Fatalf("missing session token: %+v", o)
 	}
 }
+
+// TestCheckOneSnapshot: the access key and the identity it names come from
+// the snapshot the request was routed with, whatever the holder has swapped
+// in since (issue 10, finding 6: a key created between two loads was
+// refused as unknown; a key deleted in between was still verified).
+func TestCheckOneSnapshot(t *testing.T) {
+	a, snap, vpc, svc := fixture(t, allowTeam, svcDoc)
+	ip := netip.MustParseAddr("127.0.0.1")
+	r := func() *http.Request { return signed(t, "GET", "/orders/1", "AKIAUSER000000000001", "user-secret") }
+
+	// The holder moves on to a revision without the key: the request's
+	// snapshot still has it, so it is known and verified.
+	a.holder.Store(&snapshot.Snapshot{Identities: map[string]*snapshot.Identity{}})
+	if o := a.Check(context.Background(), snap, vpc, svc, 80, r(), ip); !o.Allowed {
+		t.Fatalf("key of the request's snapshot refused: %+v", o)
+	}
+	// And the other way round: a key only the newer revision has is
+	// unknown to a request routed with the older one.
+	a.holder.Store(snap)
+	old := &snapshot.Snapshot{Identities: map[string]*snapshot.Identity{}}
+	if o := a.Check(context.Background(), old, vpc, svc, 80, r(), ip); o.Allowed || o.Level != LevelIdentity ||
+		!strings.Contains(o.Message, "UnrecognizedClient") {
+		t.Fatalf("key unknown to the request's snapshot: %+v", o)
+	}
+}
