@@ -265,3 +265,16 @@ func fillHeader(h http.Header, s string, fields []field) {
 		h[name] = vals[i : i+1 : i+1]
 	}
 }
+
+// validFieldValue reports a field value without control bytes other than
+// HTAB (RFC 9110 §5.5: no CR, LF or NUL, which could end the field or the
+// head early). The writers check every value they send, whatever checked
+// it before.
+func validFieldValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}

@@ -1062,12 +1062,20 @@ func (w *h1Response) writeFields(bw *bufio.Writer, dropLength bool) {
 	}
 }
 
-// writeField writes "k: v\r\n", with any CR or LF in v turned into spaces.
+// writeField writes "k: v\r\n", with any control byte in v but HTAB (CR,
+// LF and NUL among them) turned into a space, so one field is never read
+// as two (net/http's server does the same for CR and LF).
 func writeField(bw *bufio.Writer, k, v string) {
 	bw.WriteString(k)
 	bw.WriteString(": ")
-	if strings.ContainsAny(v, "\r\n") {
-		v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
+	if !validFieldValue(v) {
+		b := []byte(v)
+		for i, c := range b {
+			if (c < 0x20 && c != '\t') || c == 0x7f {
+				b[i] = ' '
+			}
+		}
+		v = string(b)
 	}
 	bw.WriteString(v)
 	bw.WriteString("\r\n")

@@ -467,7 +467,9 @@ func (c *h1Conn) roundTrip(r *http.Request, fwd *fwdHeaders, deadline time.Time,
 		c.deadline = deadline
 	}
 	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
-	c.writeHeader(r, fwd, hasBody)
+	if err := c.writeHeader(r, fwd, hasBody); err != nil {
+		return false, err // nothing was flushed; the caller closes c
+	}
 	if !hasBody {
 		if err := c.bw.Flush(); err != nil {
 			return false, err
@@ -564,15 +566,23 @@ func (c *h1Conn) reapWriter() {
 }
 
 // writeHeader buffers the request line and header section: the client's
-// fields that pass (passRequestField), then the proxy's (fwd).
-func (c *h1Conn) writeHeader(r *http.Request, fwd *fwdHeaders, hasBody bool) {
+// fields that pass (passRequestField), then the proxy's (fwd). It returns
+// errFieldValue, having sent nothing, when a value is unfit to write.
+func (c *h1Conn) writeHeader(r *http.Request, fwd *fwdHeaders, hasBody bool) error {
 	bw := c.bw
+	target := requestTarget(r)
+	for i := 0; i < len(target); i++ {
+		if c := target[i]; c <= ' ' || c == 0x7f {
+			return errFieldValue // a space or CR LF would end the request line early
+		}
+	}
 	bw.WriteString(r.Method)
 	bw.WriteByte(' ')
-	bw.WriteString(requestTarget(r))
+	bw.WriteString(target)
 	bw.WriteString(" HTTP/1.1\r\nHost: ")
 	bw.WriteString(r.Host)
 	bw.WriteString("\r\n")
+	ok := true
 	conn := r.Header["Connection"]
 	for k, vs := range r.Header {
 		if !passRequestField(k, conn) {
@@ -584,16 +594,20 @@ func (c *h1Conn) writeHeader(r *http.Request, fwd *fwdHeaders, hasBody bool) {
 		if k == "User-Agent" && (len(vs) == 0 || vs[0] == "") {
 			continue // no User-Agent, as the client sent none
 		}
-		writeFieldValues(bw, k, vs)
+		ok = writeFieldValues(bw, k, vs) && ok
 	}
-	writeFieldValues(bw, hdrXFF, fwd.xff)
-	writeFieldValues(bw, hdrXFPort, fwd.port)
-	writeFieldValues(bw, hdrXFProto, fwd.proto)
-	writeFieldValues(bw, hdrLatticeNetwork, fwd.network)
-	writeFieldValues(bw, hdrLatticeTarget, fwd.target)
-	writeFieldValues(bw, hdrRequestID, fwd.reqID)
-	writeFieldValues(bw, hdrLatticeIdentity, fwd.identity)
-	writeFieldValues(bw, hdrLatticeIdentityTags, fwd.identityTags)
+	ok = writeFieldValues(bw, hdrXFF, fwd.xff) && ok
+	ok = writeFieldValues(bw, hdrXFPort, fwd.port) && ok
+	ok = writeFieldValues(bw, hdrXFProto, fwd.proto) && ok
+	ok = writeFieldValues(bw, hdrLatticeNetwork, fwd.network) && ok
+	ok = writeFieldValues(bw, hdrLatticeTarget, fwd.target) && ok
+	ok = writeFieldValues(bw, hdrSourceVpc, fwd.sourceVpc) && ok
+	ok = writeFieldValues(bw, hdrRequestID, fwd.reqID) && ok
+	ok = writeFieldValues(bw, hdrLatticeIdentity, fwd.identity) && ok
+	ok = writeFieldValues(bw, hdrLatticeIdentityTags, fwd.identityTags) && ok
+	if !ok || !validFieldValue(r.Host) {
+		return errFieldValue
+	}
 	switch {
 	case !hasBody:
 		if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
@@ -608,17 +622,31 @@ func (c *h1Conn) writeHeader(r *http.Request, fwd *fwdHeaders, hasBody bool) {
 		bw.WriteString("Transfer-Encoding: chunked\r\n")
 	}
 	bw.WriteString("\r\n")
+	return nil
 }
 
-// writeFieldValues writes a field line for each of vs.
-func writeFieldValues(bw *bufio.Writer, k string, vs []string) {
+// writeFieldValues writes a field line for each of vs. It refuses a value
+// holding CR, LF, NUL or another control byte (validFieldValue): written
+// as it is, such a value would end the field, or the whole head, early and
+// make the target read fields or a request that no rule or policy judged.
+// Everything the proxy forwards was checked where it was accepted; this is
+// the last line of defence, so it fails the exchange instead of guessing.
+func writeFieldValues(bw *bufio.Writer, k string, vs []string) bool {
 	for _, v := range vs {
+		if !validFieldValue(v) {
+			return false
+		}
 		bw.WriteString(k)
 		bw.WriteString(": ")
 		bw.WriteString(v)
 		bw.WriteString("\r\n")
 	}
+	return true
 }
+
+// errFieldValue fails an exchange whose head would hold an invalid field
+// value; nothing of it is sent.
+var errFieldValue = errors.New("a header field value holds a control character")
 
 // requestTarget is the origin-form request target of r.
 func requestTarget(r *http.Request) string {
@@ -682,7 +710,13 @@ func writeBody(bw *bufio.Writer, r *http.Request) (err error, clientSide bool) {
 	}
 	bw.WriteString("0\r\n")
 	for k, vs := range r.Trailer {
+		if !passTrailerField(k) {
+			continue
+		}
 		for _, v := range vs {
+			if !validFieldValue(v) {
+				continue
+			}
 			bw.WriteString(k)
 			bw.WriteString(": ")
 			bw.WriteString(v)

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/netip"
@@ -22,6 +23,7 @@ type handler struct {
 	vpcID   string
 	port    int
 	portHdr []string // X-Forwarded-Port value, shared read-only
+	vpcHdr  []string // X-Amzn-Source-Vpc value (the socket's VPC), shared read-only
 
 	// Small caches of derived header values, keyed by the snapshot objects
 	// they derive from (immutable, so pointer equality is enough).
@@ -48,6 +50,7 @@ const (
 	hdrLatticeTarget       = "X-Amzn-Lattice-Target"
 	hdrLatticeIdentity     = "X-Amzn-Lattice-Identity"
 	hdrLatticeIdentityTags = "X-Amzn-Lattice-Identity-Tags"
+	hdrSourceVpc           = "X-Amzn-Source-Vpc"
 	hdrXFF                 = "X-Forwarded-For"
 	hdrXFPort              = "X-Forwarded-Port"
 	hdrXFProto             = "X-Forwarded-Proto"
@@ -157,6 +160,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fwd := h.forwardHeaders(r, vpc, svc, tg, reqID, id)
+	if r.Trailer != nil {
+		filterTrailer(r.Trailer) // the names announced up front; the values are filtered again at the end
+	}
 	if tr == h.p.h1 {
 		// HTTP/1.1 targets: the proxy's own client writes the client's
 		// header, filtered, and these fields without building a new map.
@@ -164,6 +170,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fwd.apply(r.Header)
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+		// Trailers are filled in when the body ends: filter them then, before
+		// the transport writes them (the own HTTP/1.1 client filters as it
+		// writes).
+		r.Body = &trailerFilter{ReadCloser: r.Body, r: r}
+	}
 	h.p.forward(w, r, tg, tr, scheme, rl)
 }
 
@@ -316,14 +328,14 @@ func fillUUID(s *[36]byte) {
 // (whose hop-by-hop fields, X-Forwarded-* and X-Amzn-Lattice-* are not
 // passed on). The slices are shared and read-only.
 type fwdHeaders struct {
-	xff, port, proto, network, target, reqID []string
-	identity, identityTags                   []string // nil for anonymous callers
+	xff, port, proto, network, target, reqID, sourceVpc []string
+	identity, identityTags                              []string // nil for anonymous callers
 }
 
 // forwardHeaders returns the fields the proxy adds toward the target.
 func (h *handler) forwardHeaders(r *http.Request, vpc *snapshot.VPC, svc *snapshot.Service, tg *snapshot.TargetGroup, reqID []string, id *snapshot.Identity) fwdHeaders {
 	f := fwdHeaders{port: h.portHdr, proto: protoHTTP, network: h.networkHeader(vpc),
-		target: h.targetHeader(vpc, svc, tg), reqID: reqID}
+		target: h.targetHeader(vpc, svc, tg), reqID: reqID, sourceVpc: h.vpcHdr}
 	if cc, ok := r.Context().(*connCtx); ok && cc.peerHdr != nil {
 		f.xff = cc.peerHdr // computed once per connection
 	} else if ip := clientIP(r.RemoteAddr); ip != "" {
@@ -350,6 +362,7 @@ func (f *fwdHeaders) apply(hd http.Header) {
 	hd[hdrXFProto] = f.proto
 	hd[hdrLatticeNetwork] = f.network
 	hd[hdrLatticeTarget] = f.target
+	hd[hdrSourceVpc] = f.sourceVpc
 	hd[hdrRequestID] = f.reqID
 	if f.identity != nil {
 		hd[hdrLatticeIdentity] = f.identity
@@ -413,18 +426,103 @@ func clientIP(remote string) string {
 // dropField reports a header field a proxy does not pass on: the
 // hop-by-hop fields of RFC 9110 §7.6.1 (Connection, Keep-Alive, Proxy-*,
 // TE, Trailer, Transfer-Encoding, Upgrade, and what conn, the Connection
-// values, lists); in a request also every client-sent X-Amzn-Lattice-*
-// field, which only the data plane writes. The one rule for both
-// directions and every upstream transport.
+// values, lists); in a request also every client-sent field the data plane
+// asserts itself (asserted). The one rule for both directions and every
+// upstream transport.
 func dropField(k string, conn []string, request bool) bool {
 	switch k {
 	case "Connection", "Keep-Alive", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
 		return true
 	}
-	if strings.HasPrefix(k, "Proxy-") || (request && strings.HasPrefix(k, "X-Amzn-Lattice-")) {
+	if strings.HasPrefix(k, "Proxy-") || (request && asserted(k)) {
 		return true
 	}
 	return conn != nil && hasToken(conn, k)
+}
+
+// asserted reports a request field only the data plane may write: every
+// X-Amzn-Lattice-* field (identity, identity tags, network, target) and
+// X-Amzn-Source-Vpc, in any letter case. A name holding '_' counts as the
+// field it spells with '-' instead, whatever it is: CGI-style servers
+// (PHP, WSGI, Rack, many frameworks) read both X_Amzn_Lattice_Identity and
+// X-Amzn-Lattice-Identity as HTTP_X_AMZN_LATTICE_IDENTITY, so a client could
+// otherwise smuggle a value in under a spelling the strip does not see.
+// The underscore spellings of the X-Forwarded-* fields and of the request
+// ID, which the data plane overwrites, go too (nginx drops every name with
+// an underscore by default; Trellis drops only these).
+func asserted(k string) bool {
+	if len(k) >= len(latticePrefix) && foldDash(k[:len(latticePrefix)], latticePrefix) {
+		return true
+	}
+	if foldDash(k, "x-amzn-source-vpc") {
+		return true
+	}
+	if strings.IndexByte(k, '_') < 0 {
+		return false
+	}
+	for _, a := range overwritten {
+		if foldDash(k, a) {
+			return true
+		}
+	}
+	return false
+}
+
+const latticePrefix = "x-amzn-lattice-"
+
+// overwritten are the fields the proxy writes itself whose dash spelling is
+// replaced, not dropped (passRequestField, fwdHeaders.apply).
+var overwritten = [...]string{"x-forwarded-for", "x-forwarded-port", "x-forwarded-proto", "x-forwarded-host", "x-amzn-requestid"}
+
+// foldDash reports whether k equals lower (lower case, '-' separated),
+// ignoring ASCII case and reading '_' in k as '-'.
+func foldDash(k, lower string) bool {
+	if len(k) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		switch {
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		case c == '_':
+			c = '-'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// passTrailerField reports whether a client's trailer field goes on to the
+// target. Trailers arrive after the data plane judged the request, so
+// nothing it asserts or judges may come in through them: not the fields a
+// request drops (dropField), not those it overwrites, and none of the fields
+// RFC 9110 §6.5.1 forbids in a trailer section — framing, routing,
+// authentication, request modifiers and content metadata.
+func passTrailerField(k string) bool {
+	if dropField(k, nil, true) {
+		return false
+	}
+	switch k {
+	case "Host", "Content-Length", "Content-Type", "Content-Encoding", "Content-Range", "Content-Location",
+		"Authorization", "Cookie", "Set-Cookie", "Expect", "Max-Forwards", "Pragma", "Range", "Cache-Control",
+		"If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since", "If-Range",
+		hdrXFF, hdrXFPort, hdrXFProto, hdrRequestID, "X-Forwarded-Host", "Forwarded",
+		"X-Amz-Date", "X-Amz-Security-Token", "X-Amz-Content-Sha256", "X-Amz-Region-Set":
+		return false
+	}
+	return isToken(k)
+}
+
+// filterTrailer deletes from t, in place, what passTrailerField refuses.
+func filterTrailer(t http.Header) {
+	for k := range t {
+		if !passTrailerField(k) {
+			delete(t, k)
+		}
+	}
 }
 
 // removeHopByHop deletes from a request header what dropField drops,
@@ -455,4 +553,19 @@ func hasToken(values []string, token string) bool {
 		}
 	}
 	return false
+}
+
+// trailerFilter passes a request body through and, when it ends, removes
+// from the request's trailers what passTrailerField refuses.
+type trailerFilter struct {
+	io.ReadCloser
+	r *http.Request
+}
+
+func (b *trailerFilter) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && b.r.Trailer != nil {
+		filterTrailer(b.r.Trailer)
+	}
+	return n, err
 }

@@ -307,6 +307,7 @@ func (p *Proxy) open(ctx context.Context, k sockKey) (*socket, error) {
 		vpcID:   k.vpc,
 		port:    int(k.addr.Port()),
 		portHdr: []string{strconv.Itoa(int(k.addr.Port()))},
+		vpcHdr:  []string{k.vpc},
 	}
 	var srv server
 	if p.cfg.StdServer {

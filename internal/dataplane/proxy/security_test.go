@@ -1,0 +1,303 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/trellis-net/trellis/internal/dataplane/auth"
+	"github.com/trellis-net/trellis/internal/policy"
+	"github.com/trellis-net/trellis/internal/snapshot"
+)
+
+// targetRecorder is a backend that keeps every request's header and trailer as
+// the target received them.
+type targetRecorder struct {
+	*backend
+	mu       sync.Mutex
+	headers  []http.Header
+	trailers []http.Header
+	bodies   []string
+}
+
+func newTargetRecorder(t *testing.T) *targetRecorder {
+	rc := &targetRecorder{}
+	rc.backend = newBackend(t, "rec", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		rc.mu.Lock()
+		rc.headers = append(rc.headers, r.Header.Clone())
+		rc.trailers = append(rc.trailers, r.Trailer.Clone())
+		rc.bodies = append(rc.bodies, string(b))
+		rc.mu.Unlock()
+		io.WriteString(w, "ok")
+	})
+	return rc
+}
+
+func (rc *targetRecorder) last(t *testing.T) (http.Header, http.Header, string) {
+	t.Helper()
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if len(rc.headers) == 0 {
+		t.Fatal("the target received nothing")
+	}
+	n := len(rc.headers) - 1
+	return rc.headers[n], rc.trailers[n], rc.bodies[n]
+}
+
+// spoofed are fields only the data plane may write, as a client might send
+// them: the real names, other letter cases and underscore spellings that
+// CGI-style servers read as the real ones.
+var spoofed = http.Header{
+	"X-Amzn-Source-Vpc":            {"vpc-0spoofed0000000"},
+	"X-Amzn-Lattice-Identity":      {"Principal=arn:aws:iam::999999999999:root"},
+	"X-Amzn-Lattice-Identity-Tags": {"principal=arn:aws:iam::999999999999:root"},
+	"X-Amzn-Lattice-Network":       {"SourceVpcArn=spoofed"},
+	"X-Amzn-Lattice-Target":        {"ServiceArn=spoofed"},
+	"X-Amzn-Lattice-Future":        {"spoofed"},
+	"X_Amzn_Lattice_Identity":      {"Principal=arn:aws:iam::999999999999:root"},
+	"X-amzn_lattice-identity-tags": {"principal=spoofed"},
+	"X_amzn_source_vpc":            {"vpc-0spoofed0000000"},
+	"X_Forwarded_For":              {"203.0.113.9"},
+	"X-Forwarded_Proto":            {"https"},
+	"X_Amzn_Requestid":             {"spoofed"},
+}
+
+// TestAssertedFieldsStripped: whatever a client writes in a field the data
+// plane asserts — in the header or as a trailer, in any spelling — never
+// reaches the target, over every client protocol and toward every target
+// protocol (issue 10, finding 4).
+func TestAssertedFieldsStripped(t *testing.T) {
+	for _, std := range []bool{false, true} {
+		name := "own server"
+		if std {
+			name = "net/http server"
+		}
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, func(c *Config) { c.StdServer = std })
+			rec := newTargetRecorder(t)
+			port := freePort(t, netip.MustParseAddr("127.0.0.1"))
+			h1 := ipGroup("tg-s1", rec.addr())
+			h2 := ipGroup("tg-s2", rec.addr())
+			h2.ProtocolVersion = "HTTP2"
+			svc := service("svc-0strip", "strip.example.com", port,
+				rule("r-h2", 1, snapshot.Match{Path: &snapshot.PathMatch{Value: "/h2"}}, to(h2)),
+				defaultRule(to(h1)))
+			v := e.simple(svc)
+			base := "http://" + netip.AddrPortFrom(v.Ingress, uint16(port)).String()
+
+			clients := map[string]*http.Client{"h1": e.client, "h2c": h2cClient(t)}
+			for cname, c := range clients {
+				for _, path := range []string{"/", "/h2"} {
+					t.Run(cname+path, func(t *testing.T) {
+						pr, pw := io.Pipe()
+						req, _ := http.NewRequest("POST", base+path, pr)
+						req.Host = "strip.example.com"
+						req.ContentLength = -1 // chunked over HTTP/1.1, so trailers can follow
+						for k, vs := range spoofed {
+							req.Header[k] = vs
+						}
+						req.Trailer = http.Header{}
+						for k := range spoofed {
+							req.Trailer[k] = nil
+						}
+						extra := []string{"X-Checksum", "X-Forwarded-For"}
+						if cname == "h1" {
+							// HTTP/2 servers refuse this one themselves
+							// (PROTOCOL_ERROR), the proxy's included.
+							extra = append(extra, "Authorization")
+						}
+						for _, k := range extra {
+							req.Trailer[k] = nil
+						}
+						go func() {
+							io.WriteString(pw, "payload")
+							for k, vs := range spoofed {
+								req.Trailer[k] = vs
+							}
+							req.Trailer["X-Checksum"] = []string{"abc"}
+							if cname == "h1" {
+								req.Trailer["Authorization"] = []string{"AWS4-HMAC-SHA256 spoofed"}
+							}
+							req.Trailer["X-Forwarded-For"] = []string{"203.0.113.9"}
+							pw.Close()
+						}()
+						res, err := c.Do(req)
+						if err != nil {
+							t.Fatal(err)
+						}
+						io.Copy(io.Discard, res.Body)
+						res.Body.Close()
+						if res.StatusCode != 200 {
+							t.Fatalf("status %d", res.StatusCode)
+						}
+						h, tr, body := rec.last(t)
+						if body != "payload" {
+							t.Fatalf("body %q", body)
+						}
+						if got := h["X-Amzn-Source-Vpc"]; len(got) != 1 || got[0] != v.ID {
+							t.Errorf("X-Amzn-Source-Vpc %q, want the socket's VPC %s", got, v.ID)
+						}
+						if got := h["X-Forwarded-For"]; len(got) != 1 || got[0] != "127.0.0.1" {
+							t.Errorf("X-Forwarded-For %q", got)
+						}
+						for k, vs := range h {
+							if strings.Contains(strings.ToLower(k), "spoofed") || strings.Contains(strings.Join(vs, ","), "spoofed") ||
+								strings.Contains(strings.Join(vs, ","), "999999999999") || strings.Contains(strings.Join(vs, ","), "203.0.113.9") {
+								t.Errorf("target got the client's %s: %q", k, vs)
+							}
+							if strings.Contains(k, "_") {
+								t.Errorf("target got the underscore field %s: %q", k, vs)
+							}
+						}
+						for k, vs := range tr {
+							if k != "X-Checksum" {
+								t.Errorf("target got trailer %s: %q", k, vs)
+							}
+						}
+						if got := tr.Get("X-Checksum"); got != "abc" && len(tr) > 0 {
+							t.Errorf("a plain trailer was lost or changed: %q", got)
+						}
+					})
+				}
+			}
+		})
+	}
+}
+
+// TestTrailerRaw sends the forbidden trailers over a raw connection, as no
+// well-behaved client would (undeclared, and in other letter cases).
+func TestTrailerRaw(t *testing.T) {
+	e := newEnv(t, nil)
+	rec := newTargetRecorder(t)
+	port := freePort(t, netip.MustParseAddr("127.0.0.1"))
+	svc := service("svc-0traw", "traw.example.com", port, defaultRule(to(ipGroup("tg-traw", rec.addr()))))
+	v := e.simple(svc)
+	c, err := net.Dial("tcp", netip.AddrPortFrom(v.Ingress, uint16(port)).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "POST /up HTTP/1.1\r\nHost: traw.example.com\r\nTransfer-Encoding: chunked\r\n\r\n"+
+		"3\r\nabc\r\n0\r\nContent-Length: 0\r\nHost: other.example.com\r\nx-amzn-lattice-identity: Principal=arn:aws:iam::999999999999:root\r\n"+
+		"X-AMZN-SOURCE-VPC: vpc-0spoofed0000000\r\nx_amzn_lattice_network: spoofed\r\nX-Ok: 1\r\n\r\n")
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, res.Body)
+	if res.StatusCode != 200 {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+	h, tr, body := rec.last(t)
+	if body != "abc" {
+		t.Fatalf("body %q", body)
+	}
+	if h.Get("X-Amzn-Source-Vpc") != v.ID {
+		t.Errorf("X-Amzn-Source-Vpc %q", h.Get("X-Amzn-Source-Vpc"))
+	}
+	for k, vs := range tr {
+		if k != "X-Ok" {
+			t.Errorf("target got trailer %s: %q", k, vs)
+		}
+	}
+}
+
+func TestAsserted(t *testing.T) {
+	for k, want := range map[string]bool{
+		"X-Amzn-Lattice-Identity": true, "X-Amzn-Lattice-Anything": true, "X_Amzn_Lattice_Identity": true,
+		"X-AMZN-LATTICE-X": true, "X-Amzn-Source-Vpc": true, "X_amzn_source_vpc": true, "X_Forwarded_For": true,
+		"X-Forwarded_Port": true, "X_Amzn_Requestid": true,
+		"X-Forwarded-For": false, "X-Amzn-Requestid": false, "X-Amzn-Lattice": false, "X-Amzn-Source-Vpcs": false,
+		"X_Custom": false, "Content-Type": false, "X-Amzn-Trace-Id": false,
+	} {
+		if got := asserted(k); got != want {
+			t.Errorf("asserted(%q) = %v, want %v", k, got, want)
+		}
+	}
+}
+
+// TestInjectedIdentityRefused: an identity whose header value holds CR LF
+// (stored before the identity API checked it, say) never reaches a target
+// as more fields or a second request: the writer refuses the exchange and
+// the target receives no byte of it (issue 10, finding 1, defence in depth).
+func TestInjectedIdentityRefused(t *testing.T) {
+	holder := new(snapshot.Holder)
+	e := newEnv(t, func(c *Config) {
+		c.Holder = holder
+		c.Auth = auth.New(holder, region, nil)
+	})
+	e.holder = holder
+	got := make(chan []byte, 4)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+				b, _ := io.ReadAll(c)
+				got <- b
+			}()
+		}
+	}()
+	port := freePort(t, netip.MustParseAddr("127.0.0.1"))
+	svc := service("svc-0inj", "inj.example.com", port, defaultRule(to(ipGroup("tg-inj", ln.Addr().String()))))
+	svc.AuthType = "AWS_IAM"
+	p, err := policy.Parse(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"*"}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Policy = p
+	v := vpcIn("vpc-0a000000000000001", nextIngress(), network("sn-0a000000000000001"), svc)
+	snap := snapshotOf(v)
+	snap.Identities = map[string]*snapshot.Identity{"AKIAINJECTED00000001": {
+		AccessKeyID: "AKIAINJECTED00000001", Secret: "s3cret", Account: account,
+		PrincipalARN: "arn:aws:iam::" + account + ":user/blue", PrincipalType: "User",
+		Header:     []string{"Principal=arn:aws:iam::" + account + ":user/blue"},
+		TagsHeader: []string{"team=blue\r\nX-Injected: yes\r\nContent-Length: 0\r\n\r\nGET /admin/x HTTP/1.1\r\nHost: inj.example.com"},
+	}}
+	e.publish(snap)
+
+	req, _ := http.NewRequest("GET", "http://"+netip.AddrPortFrom(v.Ingress, uint16(port)).String()+"/x", nil)
+	req.Host = "inj.example.com"
+	req.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")
+	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: "AKIAINJECTED00000001", SecretAccessKey: "s3cret"},
+		req, "UNSIGNED-PAYLOAD", "vpc-lattice-svcs", region, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadGateway {
+		t.Errorf("status %d, want 502", res.StatusCode)
+	}
+	select {
+	case b := <-got:
+		if len(b) > 0 {
+			t.Fatalf("the target received %q", b)
+		}
+	case <-time.After(3 * time.Second):
+		// Nothing was even connected, or nothing arrived: both fine.
+	}
+}
