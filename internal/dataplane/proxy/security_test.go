@@ -301,3 +301,84 @@ func TestInjectedIdentityRefused(t *testing.T) {
 		// Nothing was even connected, or nothing arrived: both fine.
 	}
 }
+
+// rawTarget is a TCP server that reads request heads and lets answer write
+// whatever bytes it likes for the n-th request it has read (from 1), on the
+// same connection.
+func rawTarget(t *testing.T, answer func(n int, head string) string) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var mu sync.Mutex
+	n := 0
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					var head strings.Builder
+					for {
+						line, err := br.ReadString('\n')
+						if err != nil {
+							return
+						}
+						head.WriteString(line)
+						if line == "\r\n" {
+							break
+						}
+					}
+					mu.Lock()
+					n++
+					k := n
+					mu.Unlock()
+					if _, err := io.WriteString(c, answer(k, head.String())); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestUnsolicitedBytesNotReused: a target that answers one request with
+// more bytes than the response (a second response, a body on a HEAD or
+// beyond Content-Length) does not get that connection back: the next
+// caller's answer is its own, never the leftover (issue 10, finding 1: a
+// pooled connection is reused only when the exchange ended exactly at a
+// message boundary).
+func TestUnsolicitedBytesNotReused(t *testing.T) {
+	for _, tc := range []struct {
+		name, method, first string
+	}{
+		{"second response", "GET", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirstHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nPOISON"},
+		{"beyond content-length", "GET", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirstPOISON"},
+		{"body on HEAD", "HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nPOISON"},
+		{"body on 304", "GET", "HTTP/1.1 304 Not Modified\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nPOISON"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := rawTarget(t, func(n int, head string) string {
+				if n == 1 {
+					return tc.first
+				}
+				return "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond"
+			})
+			e, url, host := h1Env(t, addr)
+			res, _ := e.send(t, tc.method, url+"/1", host, nil, nil)
+			if res.StatusCode >= 500 {
+				t.Fatalf("first: %d", res.StatusCode)
+			}
+			res, body := e.send(t, "GET", url+"/2", host, nil, nil)
+			if res.StatusCode != 200 || body != "second" {
+				t.Fatalf("second caller got %d %q", res.StatusCode, body)
+			}
+		})
+	}
+}
