@@ -91,6 +91,7 @@ type h1Server struct {
 	watch             *goneWatch
 	readHeaderTimeout time.Duration
 	idleTimeout       time.Duration
+	sendTimeout       time.Duration // see connWriter
 	maxHeaderBytes    int
 
 	// Cleartext HTTP/2 (prior knowledge) connections go to h2.
@@ -112,6 +113,7 @@ func newH1Server(h http.Handler, log *slog.Logger, watch *goneWatch) *h1Server {
 		watch:             watch,
 		readHeaderTimeout: 30 * time.Second,
 		idleTimeout:       120 * time.Second,
+		sendTimeout:       60 * time.Second,
 		maxHeaderBytes:    64 << 10,
 		conns:             map[*srvConn]struct{}{},
 		h2ln:              newConnListener(),
@@ -164,7 +166,7 @@ func (s *h1Server) newConn(nc net.Conn) *srvConn {
 	c.br = srvReaderPool.Get().(*bufio.Reader)
 	c.br.Reset(connReader{c})
 	c.bw = srvWriterPool.Get().(*bufio.Writer)
-	c.bw.Reset(nc)
+	c.bw.Reset(connWriter{c})
 	c.res.c = c
 	c.res.header = make(http.Header)
 	s.mu.Lock()
@@ -263,12 +265,13 @@ type srvConn struct {
 	res    h1Response // reused by every request
 	state  atomic.Int32
 
-	fields   []field
-	scratch  []byte
-	deadline time.Time // the read deadline set on nc (zero: none)
-	handed   bool      // handed to the HTTP/2 server
-	noPool   bool      // a body reader may still hold br: do not pool it
-	linger   bool      // close after a lingering drain (a body was left unread)
+	fields    []field
+	scratch   []byte
+	deadline  time.Time // the read deadline set on nc (zero: none)
+	wdeadline time.Time // the write deadline set on nc (connWriter)
+	handed    bool      // handed to the HTTP/2 server
+	noPool    bool      // a body reader may still hold br: do not pool it
+	linger    bool      // close after a lingering drain (a body was left unread)
 
 	// contMu orders a "100 Continue" (sent by the body's reader) and the
 	// response header (the handler's) on bw.
@@ -298,6 +301,27 @@ func (r connReader) Read(p []byte) (int, error) {
 		return 1, nil
 	}
 	return c.nc.Read(p)
+}
+
+// connWriter is what the connection's bufio.Writer writes to: the socket,
+// under a send timeout. A client that stops reading (a slow-read attack,
+// or a peer that vanished without a FIN) would otherwise hold the
+// connection, its handler and the target's connection for ever; as nginx's
+// send_timeout, a write that cannot make progress for srvSendTimeout fails.
+// The deadline is moved only when it is more than srvDeadlineSlack behind,
+// by the coarse clock: no timer change per write.
+type connWriter struct{ c *srvConn }
+
+func (w connWriter) Write(p []byte) (int, error) {
+	c := w.c
+	want := c.srv.watch.now().Add(c.srv.sendTimeout)
+	if c.wdeadline.Before(want.Add(-srvDeadlineSlack)) {
+		if err := c.nc.SetWriteDeadline(want); err != nil {
+			return 0, err
+		}
+		c.wdeadline = want
+	}
+	return c.nc.Write(p)
 }
 
 func (c *srvConn) serve() {

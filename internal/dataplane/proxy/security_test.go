@@ -382,3 +382,43 @@ func TestUnsolicitedBytesNotReused(t *testing.T) {
 		})
 	}
 }
+
+// TestSlowReader: a client that sends a request and then never reads does
+// not hold its handler for ever: a write that makes no progress for the
+// send timeout fails, and the handler returns.
+func TestSlowReader(t *testing.T) {
+	done := make(chan error, 1)
+	chunk := make([]byte, 64<<10)
+	s := newH1Server(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for {
+			if _, err := w.Write(chunk); err != nil {
+				done <- err
+				return
+			}
+		}
+	}), testLogger(t), newGoneWatch())
+	s.sendTimeout = 300 * time.Millisecond
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ln) }()
+	t.Cleanup(func() { ln.Close(); s.Close(); <-served })
+
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.(*net.TCPConn).SetReadBuffer(4 << 10)
+	io.WriteString(c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("write succeeded")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the handler is still writing to a client that does not read")
+	}
+}
