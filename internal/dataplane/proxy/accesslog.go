@@ -172,9 +172,12 @@ func grpcStatus(hd http.Header) int {
 // failureReason does.
 func targetFailure(err error, timedOut, clientGone bool) string {
 	var bad errBadResponse
+	var body *clientBodyError
 	switch {
 	case clientGone:
 		return accesslog.ClientConnectionClosed
+	case errors.As(err, &body):
+		return accesslog.ClientProtocolError
 	case isDialError(err):
 		return accesslog.TargetConnectionError
 	case timedOut, errors.Is(err, os.ErrDeadlineExceeded):

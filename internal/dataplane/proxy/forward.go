@@ -147,6 +147,12 @@ func (p *Proxy) answerError(w http.ResponseWriter, r *http.Request, t *snapshot.
 		textError(w, http.StatusGatewayTimeout, "upstream request timeout\n")
 		return
 	}
+	if body := (*clientBodyError)(nil); errors.As(err, &body) {
+		// The client's fault, not the target's.
+		p.log.Debug("client request body failed", "target", t.Key, "err", err)
+		textError(w, http.StatusBadRequest, "malformed or incomplete request body\n")
+		return
+	}
 	if r.Context().Err() != nil {
 		// The client went away; nobody reads this answer.
 		p.log.Debug("client gone before the target answered", "target", t.Key, "err", err)

@@ -250,10 +250,11 @@ type h1Conn struct {
 	// The current exchange.
 	body     h1Body
 	res      *http.Response
-	stop     func() bool // unregisters the client-gone hook (other contexts)
-	cctx     *connCtx    // the client connection's context, when it is one of ours
-	writeErr chan error  // the body writer's result, when a goroutine writes the body
-	wrote    bool        // the request was written completely
+	stop     func() bool                     // unregisters the client-gone hook (other contexts)
+	cctx     *connCtx                        // the client connection's context, when it is one of ours
+	writeErr chan error                      // the body writer's result, when a goroutine writes the body
+	bodyErr  atomic.Pointer[clientBodyError] // the client's body failed (set by the body writer)
+	wrote    bool                            // the request was written completely
 }
 
 func (c *h1Conn) close() {
@@ -445,6 +446,7 @@ func (p *Proxy) forwardH1(w http.ResponseWriter, r *http.Request, tg *snapshot.T
 func (c *h1Conn) roundTrip(r *http.Request, fwd *fwdHeaders, deadline time.Time, slack time.Duration) (gotByte bool, err error) {
 	c.wrote = false
 	c.writeErr = nil
+	c.bodyErr.Store(nil)
 	nc := c.nc
 	// Abort the exchange when the client goes away: through the server's
 	// connection context without allocating, else with context.AfterFunc.
@@ -482,8 +484,10 @@ func (c *h1Conn) roundTrip(r *http.Request, fwd *fwdHeaders, deadline time.Time,
 			err, clientSide := writeBody(bw, r)
 			if clientSide {
 				// The client's body broke off: the target waits for the
-				// rest in vain. (A write error is left to the response
-				// read, which may still get the target's early answer.)
+				// rest in vain, and must not keep half a request. (A write
+				// error is left to the response read, which may still get
+				// the target's early answer.)
+				c.bodyErr.Store(&clientBodyError{err})
 				_ = nc.Close()
 			}
 			ch <- err
@@ -495,11 +499,17 @@ func (c *h1Conn) roundTrip(r *http.Request, fwd *fwdHeaders, deadline time.Time,
 	// failing with EAGAIN and parking.
 	runtime.Gosched()
 	if _, err := c.br.Peek(1); err != nil {
+		if be := c.bodyErr.Load(); be != nil {
+			return false, be
+		}
 		return false, err
 	}
 	for {
 		res, err := c.readResponse(r.Method)
 		if err != nil {
+			if be := c.bodyErr.Load(); be != nil {
+				return false, be // the client's body failed, which closed the connection
+			}
 			return true, err
 		}
 		if res.StatusCode == http.StatusSwitchingProtocols {

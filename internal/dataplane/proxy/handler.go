@@ -171,10 +171,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	fwd.apply(r.Header)
 	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
-		// Trailers are filled in when the body ends: filter them then, before
-		// the transport writes them (the own HTTP/1.1 client filters as it
-		// writes).
-		r.Body = &trailerFilter{ReadCloser: r.Body, r: r}
+		r.Body = &clientBody{ReadCloser: r.Body, r: r}
 	}
 	h.p.forward(w, r, tg, tr, scheme, rl)
 }
@@ -555,17 +552,34 @@ func hasToken(values []string, token string) bool {
 	return false
 }
 
-// trailerFilter passes a request body through and, when it ends, removes
-// from the request's trailers what passTrailerField refuses.
-type trailerFilter struct {
+// clientBody is the client's request body on its way to a target through a
+// net/http transport (the own HTTP/1.1 client does the same as it writes).
+// Trailers are filled in when the body ends: it filters them then, before
+// the transport writes them. A failure to read the body is marked as the
+// client's (clientBodyError), so the answer blames the client.
+type clientBody struct {
 	io.ReadCloser
 	r *http.Request
 }
 
-func (b *trailerFilter) Read(p []byte) (int, error) {
+func (b *clientBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	if err == io.EOF && b.r.Trailer != nil {
-		filterTrailer(b.r.Trailer)
+	if err == io.EOF {
+		if b.r.Trailer != nil {
+			filterTrailer(b.r.Trailer)
+		}
+	} else if err != nil {
+		err = &clientBodyError{err}
 	}
 	return n, err
 }
+
+// clientBodyError is a client's request body that failed while it was
+// being sent to a target: malformed chunked framing, a body shorter than
+// its Content-Length, a reset stream. The client is answered 400 (access
+// log: ClientProtocolError), not 502, and the target's connection is
+// closed, so it never keeps half a request.
+type clientBodyError struct{ err error }
+
+func (e *clientBodyError) Error() string { return "client request body: " + e.err.Error() }
+func (e *clientBodyError) Unwrap() error { return e.err }

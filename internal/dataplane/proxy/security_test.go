@@ -422,3 +422,76 @@ func TestSlowReader(t *testing.T) {
 		t.Fatal("the handler is still writing to a client that does not read")
 	}
 }
+
+// TestMalformedClientBody: a client whose body breaks its own framing is
+// answered 400, not 502 as if the target had failed, and the target's
+// connection is closed rather than left holding half a request, over an
+// HTTP/1.1 target and an h2c one (issue 10, finding 5).
+func TestMalformedClientBody(t *testing.T) {
+	type got struct {
+		body string
+		err  error
+	}
+	seen := make(chan got, 16)
+	be := newBackend(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		seen <- got{string(b), err}
+		if err == nil {
+			io.WriteString(w, "complete")
+		}
+	})
+	e := newEnv(t, nil)
+	port := freePort(t, netip.MustParseAddr("127.0.0.1"))
+	h2 := ipGroup("tg-mb2", be.addr())
+	h2.ProtocolVersion = "HTTP2"
+	svc := service("svc-0mb", "mb.example.com", port,
+		rule("r-h2", 1, snapshot.Match{Path: &snapshot.PathMatch{Value: "/h2"}}, to(h2)),
+		defaultRule(to(ipGroup("tg-mb1", be.addr()))))
+	v := e.simple(svc)
+	addr := netip.AddrPortFrom(v.Ingress, uint16(port)).String()
+	for _, path := range []string{"/h1", "/h2"} {
+		for _, tc := range []struct{ name, framing, body string }{
+			{"bad chunk size", "Transfer-Encoding: chunked", "5\r\nhello\r\nzz\r\nmore\r\n0\r\n\r\n"},
+			{"chunk longer than its size", "Transfer-Encoding: chunked", "3\r\nhello\r\n0\r\n\r\n"},
+			{"short body", "Content-Length: 100", "only a little"},
+		} {
+			t.Run(path+" "+tc.name, func(t *testing.T) {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				hits := be.hits.Load()
+				io.WriteString(c, "POST "+path+" HTTP/1.1\r\nHost: mb.example.com\r\n"+tc.framing+"\r\n\r\n"+tc.body)
+				c.(*net.TCPConn).CloseWrite() // the short body ends here
+				_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+				res, err := http.ReadResponse(bufio.NewReader(c), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, res.Body)
+				if res.StatusCode != http.StatusBadRequest {
+					t.Errorf("status %d, want 400", res.StatusCode)
+				}
+				// Either nothing of the request reached the target (the body
+				// failed before the proxy flushed a byte), or its handler saw
+				// the body end in an error: never a complete request, never a
+				// handler still waiting for the rest.
+				if be.hits.Load() == hits {
+					time.Sleep(200 * time.Millisecond)
+				}
+				if be.hits.Load() == hits {
+					return
+				}
+				select {
+				case g := <-seen:
+					if g.err == nil {
+						t.Errorf("the target read a complete request: %q", g.body)
+					}
+				case <-time.After(20 * time.Second):
+					t.Fatal("the target still waits for the rest of the request")
+				}
+			})
+		}
+	}
+}
