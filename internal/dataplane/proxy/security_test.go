@@ -495,3 +495,75 @@ func TestMalformedClientBody(t *testing.T) {
 		}
 	}
 }
+
+// TestNoSmuggling sends requests whose framing two HTTP parsers could read
+// differently, each followed by a request to /admin that a lenient reader
+// would see as a second request. The proxy re-frames every body it
+// forwards, so the target can only ever see what the proxy parsed: it must
+// never receive a request for /admin, and ambiguous framing is refused.
+func TestNoSmuggling(t *testing.T) {
+	var mu sync.Mutex
+	var heads []string
+	addr := rawTarget(t, func(n int, head string) string {
+		mu.Lock()
+		heads = append(heads, head)
+		mu.Unlock()
+		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	})
+	e, _, host := h1Env(t, addr)
+	_ = e
+	smuggled := "GET /admin/x HTTP/1.1\r\nHost: " + host + "\r\n\r\n"
+	for _, tc := range []struct {
+		name, head, body string
+		status           int  // 0: any answer but 2xx for the /admin part
+		control          bool // a well-framed pipelined request: /admin must arrive (the check works)
+	}{
+		{"control: pipelined", "Content-Length: 4", "abcd" + smuggled, 200, true},
+		{"CL.TE", "Content-Length: 6\r\nTransfer-Encoding: chunked", "0\r\n\r\n" + smuggled, 400, false},
+		{"TE.CL", "Transfer-Encoding: chunked\r\nContent-Length: 3", "8\r\nSMUGGLED\r\n0\r\n\r\n" + smuggled, 400, false},
+		{"TE twice", "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity", "0\r\n\r\n" + smuggled, 501, false},
+		{"TE list", "Transfer-Encoding: identity, chunked", "0\r\n\r\n" + smuggled, 501, false},
+		{"TE lookalike", "Transfer-Encoding: xchunked", "0\r\n\r\n" + smuggled, 501, false},
+		{"TE space before colon", "Transfer-Encoding : chunked", "0\r\n\r\n" + smuggled, 400, false},
+		{"TE folded", "X-A: 1\r\n Transfer-Encoding: chunked", "0\r\n\r\n" + smuggled, 400, false},
+		{"CL twice, different", "Content-Length: 0\r\nContent-Length: 44", smuggled, 400, false},
+		{"CL with sign", "Content-Length: +44", smuggled, 400, false},
+		{"CL list", "Content-Length: 44, 0", smuggled, 400, false},
+		{"bare LF in chunk size", "Transfer-Encoding: chunked", "0\n\n" + smuggled, 0, false},
+		{"chunk size overflow", "Transfer-Encoding: chunked", "ffffffffffffffffff1\r\nA\r\n0\r\n\r\n" + smuggled, 0, false},
+		{"NUL in header", "X-A: a\x00b", smuggled, 400, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mu.Lock()
+			heads = nil
+			mu.Unlock()
+			c, err := net.Dial("tcp", e.px.Addrs()[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			io.WriteString(c, "POST /public HTTP/1.1\r\nHost: "+host+"\r\n"+tc.head+"\r\n\r\n"+tc.body)
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			br := bufio.NewReader(c)
+			for i := 0; i < 2; i++ {
+				res, err := http.ReadResponse(br, nil)
+				if err != nil {
+					break
+				}
+				io.Copy(io.Discard, res.Body)
+				if i == 0 && tc.status != 0 && res.StatusCode != tc.status {
+					t.Errorf("status %d, want %d", res.StatusCode, tc.status)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			admin := false
+			for _, h := range heads {
+				admin = admin || strings.Contains(h, "/admin")
+			}
+			if admin != tc.control {
+				t.Errorf("the target received /admin: %v, want %v; heads:\n%s", admin, tc.control, heads)
+			}
+		})
+	}
+}
