@@ -307,3 +307,17 @@ func TestAllocations(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryByteClassified guards the class table: a byte without a class
+// would reach clean's panic.
+func TestEveryByteClassified(t *testing.T) {
+	t.Parallel()
+	for c := 0; c < 256; c++ {
+		if class[c] == 0 {
+			t.Errorf("byte %#02x has no class", c)
+		}
+		if _, err := Normalize("/a" + string([]byte{byte(c)})); err != nil && !isSentinel(err) {
+			t.Errorf("byte %#02x: unexpected error %v", c, err)
+		}
+	}
+}
