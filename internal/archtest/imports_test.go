@@ -25,6 +25,7 @@ var rules = []struct {
 	{"internal/arn", []string{"internal/"}},
 	{"internal/sigv4", []string{"internal/"}},
 	{"internal/gcfloor", []string{"internal/"}},
+	{"internal/dataplane/pathnorm", []string{"internal/"}},
 	{"internal/cli", []string{"internal/service", "internal/api", "internal/store", "internal/app"}},
 }
 
