@@ -33,6 +33,9 @@ type reqLog struct {
 	// came back; zero when it did not get that far.
 	sentAt, headersAt time.Time
 	body              *countingBody // net/http servers: counts the request body
+	// target is the request-target the target received (the normalised
+	// path and the query); "" when the request was refused before.
+	target string
 }
 
 var reqLogPool = sync.Pool{New: func() any { return new(reqLog) }}
@@ -102,7 +105,9 @@ func (h *handler) finishLog(w http.ResponseWriter, r *http.Request, rl *reqLog) 
 		e.Source = ap
 	}
 	e.Method, e.Path, e.Host = r.Method, r.RequestURI, r.Host
-	if e.Path == "" && r.URL != nil {
+	if rl.target != "" {
+		e.Path = rl.target // the path that was judged and forwarded
+	} else if e.Path == "" && r.URL != nil {
 		e.Path = r.URL.RequestURI()
 	}
 	e.Protocol = r.Proto

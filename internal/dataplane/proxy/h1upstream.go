@@ -580,7 +580,10 @@ func (c *h1Conn) reapWriter() {
 // errFieldValue, having sent nothing, when a value is unfit to write.
 func (c *h1Conn) writeHeader(r *http.Request, fwd *fwdHeaders, hasBody bool) error {
 	bw := c.bw
-	target := requestTarget(r)
+	target := fwd.reqTarget
+	if target == "" {
+		target = requestTarget(r)
+	}
 	for i := 0; i < len(target); i++ {
 		if c := target[i]; c <= ' ' || c == 0x7f {
 			return errFieldValue // a space or CR LF would end the request line early

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/trellis-net/trellis/internal/dataplane/accesslog"
 	"github.com/trellis-net/trellis/internal/dataplane/auth"
+	"github.com/trellis-net/trellis/internal/dataplane/pathnorm"
 	"github.com/trellis-net/trellis/internal/dataplane/route"
 	"github.com/trellis-net/trellis/internal/snapshot"
 )
@@ -84,6 +86,19 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rl = newReqLog(vpc, svc, reqID[0])
 		w = rl.wrap(w, r)
 		defer h.finishLog(w, r, rl) // also when the response is aborted (a panic on its way up)
+	}
+	// The one path of this request: normalised once, judged by the rules
+	// and the policies, forwarded to the target and logged.
+	target, perr := normalizeTarget(r)
+	if perr != nil {
+		if rl != nil {
+			rl.e.FailureReason = accesslog.ClientProtocolError
+		}
+		textError(w, http.StatusBadRequest, "invalid request path: "+perr.Error()+"\n")
+		return
+	}
+	if rl != nil {
+		rl.target = target
 	}
 	if svc == nil {
 		// Not a service this VPC reaches through its service network (the
@@ -160,6 +175,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fwd := h.forwardHeaders(r, vpc, svc, tg, reqID, id)
+	fwd.reqTarget = target
 	if r.Trailer != nil {
 		filterTrailer(r.Trailer) // the names announced up front; the values are filtered again at the end
 	}
@@ -327,6 +343,9 @@ func fillUUID(s *[36]byte) {
 type fwdHeaders struct {
 	xff, port, proto, network, target, reqID, sourceVpc []string
 	identity, identityTags                              []string // nil for anonymous callers
+	// reqTarget is the origin-form request-target to send: the normalised
+	// path and the client's query (normalizeTarget).
+	reqTarget string
 }
 
 // forwardHeaders returns the fields the proxy adds toward the target.
@@ -583,3 +602,39 @@ type clientBodyError struct{ err error }
 
 func (e *clientBodyError) Error() string { return "client request body: " + e.err.Error() }
 func (e *clientBodyError) Unwrap() error { return e.err }
+
+// normalizeTarget normalises the request's path once, at the ingress
+// (pathnorm, docs/path-normalisation.md): r.URL.Path becomes the decoded
+// normal path that rules and policies judge, r.URL.RawPath its escaped form,
+// and the returned origin-form target (normal path and the query as sent)
+// is what the target receives and the access log records. r.RequestURI
+// keeps the target exactly as sent: a SigV4 signature covers those bytes.
+// A path that no normal form can stand for is an error (400).
+func normalizeTarget(r *http.Request) (string, error) {
+	raw := r.RequestURI
+	if raw == "" {
+		raw = r.URL.RequestURI() // a request made in-process
+	}
+	if r.Method == http.MethodConnect {
+		return raw, nil // authority-form; refused once routed (405)
+	}
+	if raw == "*" && r.Method != http.MethodOptions {
+		return "", errAsterisk
+	}
+	forward, path, err := pathnorm.Target(raw)
+	if err != nil {
+		return "", err
+	}
+	escaped := forward
+	if i := strings.IndexByte(escaped, '?'); i >= 0 {
+		escaped = escaped[:i]
+	}
+	if r.URL.Path != path || (r.URL.RawPath != "" && r.URL.RawPath != escaped) {
+		// The transports that take a URL send RawPath when it is a valid
+		// encoding of Path: this one.
+		r.URL.Path, r.URL.RawPath = path, escaped
+	}
+	return forward, nil
+}
+
+var errAsterisk = errors.New("the asterisk-form request target is for OPTIONS only")

@@ -567,3 +567,122 @@ func TestNoSmuggling(t *testing.T) {
 		})
 	}
 }
+
+// pathTricks are spellings of /admin/x that some reader of the target's
+// path takes for /admin/x (issue 10, finding 2), with a few variants.
+var pathTricks = []string{
+	"//admin/x", "/./admin/x", "/public/../admin/x", "/%2e%2e/admin/x", "/%2fadmin/x", "/admin;x=1/x",
+	"/;/admin/x", "/admin\\x", "/public%00/../admin/x", "/%2E/admin/x", "/.%2e/admin/x", "/public/%2e%2e/admin/x",
+	"/%61dmin/x", "/ADMIN/../admin/x", "///admin//x", "/public/..%2fadmin/x", "/public/..;/admin/x",
+	"/public%2f..%2fadmin/x", "/admin%5cx", "/admin/x%00", "/x/../../admin/x", "/admin/./x", "/public/.%2E/admin/x",
+}
+
+// TestPathTricks: with a service policy denying <service>/admin/* and,
+// on another service, a rule sending prefix /admin to a fixed 404, no
+// spelling of /admin/x reaches a target — in origin form, in absolute form
+// and over h2c — and what a target receives is the normal path the rule and
+// the policy judged.
+func TestPathTricks(t *testing.T) {
+	holder := new(snapshot.Holder)
+	e := newEnv(t, func(c *Config) {
+		c.Holder = holder
+		c.Auth = auth.New(holder, region, nil)
+	})
+	e.holder = holder
+	var mu sync.Mutex
+	var paths []string
+	be := newBackend(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.RequestURI)
+		mu.Unlock()
+		io.WriteString(w, "target")
+	})
+	port := freePort(t, netip.MustParseAddr("127.0.0.1"))
+	bypolicy := service("svc-0pol", "pol.example.com", port, defaultRule(to(ipGroup("tg-pol", be.addr()))))
+	bypolicy.AuthType = "AWS_IAM"
+	p, err := policy.Parse(`{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"*"},
+		{"Sid":"NoAdmin","Effect":"Deny","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"` + bypolicy.ARN + `/admin/*"}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bypolicy.Policy = p
+	byrule := service("svc-0rul", "rul.example.com", port,
+		rule("r-admin", 1, snapshot.Match{Path: &snapshot.PathMatch{Value: "/admin"}}, snapshot.Action{FixedStatus: 404}),
+		defaultRule(to(ipGroup("tg-rul", be.addr()))))
+	v := vpcIn("vpc-0a000000000000001", nextIngress(), network("sn-0a000000000000001"), bypolicy, byrule)
+	e.publish(snapshotOf(v))
+	addr := netip.AddrPortFrom(v.Ingress, uint16(port)).String()
+
+	raw := func(host, target string) int {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "GET "+target+" HTTP/1.1\r\nHost: "+host+"\r\nConnection: close\r\n\r\n")
+		res, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", target, err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	h2 := h2cClient(t)
+	viaH2 := func(host, path string) int {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
+		req.URL.Opaque = "//" + addr + path // sent as :path byte for byte
+		req.Host = host
+		res, err := h2.Do(req)
+		if err != nil {
+			return 400 // the client refused to send it: nothing reached anyone
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for _, host := range []string{"pol.example.com", "rul.example.com"} {
+		for _, trick := range pathTricks {
+			for form, send := range map[string]func() int{
+				"origin":   func() int { return raw(host, trick) },
+				"absolute": func() int { return raw(host, "http://"+host+trick) },
+				"h2c":      func() int { return viaH2(host, trick) },
+			} {
+				mu.Lock()
+				paths = nil
+				mu.Unlock()
+				st := send()
+				mu.Lock()
+				got := paths
+				mu.Unlock()
+				if st == 200 || len(got) > 0 {
+					t.Errorf("%s %s %q: status %d, the target received %q", host, form, trick, st, got)
+				}
+				if st != 400 && st != 403 && st != 404 {
+					t.Errorf("%s %s %q: status %d", host, form, trick, st)
+				}
+			}
+		}
+	}
+	// What is allowed arrives in its normal form.
+	for in, want := range map[string]string{
+		"//public//x": "/public/x", "/public/./a/../x?q=%2F..": "/public/x?q=%2F..", "/%70ublic/%7euser": "/public/~user",
+		"/public/a%2a": "/public/a%2A", "http://pol.example.com/public/x?y": "/public/x?y",
+	} {
+		for _, host := range []string{"pol.example.com", "rul.example.com"} {
+			mu.Lock()
+			paths = nil
+			mu.Unlock()
+			if st := raw(host, in); st != 200 {
+				t.Fatalf("%s %q: status %d", host, in, st)
+			}
+			mu.Lock()
+			got := paths
+			mu.Unlock()
+			if len(got) != 1 || got[0] != want {
+				t.Errorf("%s %q: the target received %q, want %q", host, in, got, want)
+			}
+		}
+	}
+}
