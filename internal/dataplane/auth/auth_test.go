@@ -228,3 +228,44 @@ func TestCheckOneSnapshot(t *testing.T) {
 		t.Fatalf("key unknown to the request's snapshot: %+v", o)
 	}
 }
+
+// TestCheckScope: a signature is good for the data plane's signing name
+// and region only: one made for the control plane (vpc-lattice), another
+// AWS service or another region is refused, as is one too old to replay.
+func TestCheckScope(t *testing.T) {
+	a, snap, vpc, svc := fixture(t, allowTeam, svcDoc)
+	ip := netip.MustParseAddr("127.0.0.1")
+	sign := func(service, region string, at time.Time) *http.Request {
+		r, _ := http.NewRequest("GET", "http://127.171.0.1/orders/1", nil)
+		r.Host = host
+		r.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")
+		if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: "AKIAUSER000000000001", SecretAccessKey: "user-secret"},
+			r, "UNSIGNED-PAYLOAD", service, region, at); err != nil {
+			t.Fatal(err)
+		}
+		r.RequestURI = r.URL.RequestURI()
+		return r
+	}
+	now := time.Now()
+	if o := a.Check(context.Background(), snap, vpc, svc, 80, sign("vpc-lattice-svcs", "us-east-1", now), ip); !o.Allowed {
+		t.Fatalf("control: %+v", o)
+	}
+	for name, r := range map[string]*http.Request{
+		"control-plane signing name": sign("vpc-lattice", "us-east-1", now),
+		"other service":              sign("execute-api", "us-east-1", now),
+		"other region":               sign("vpc-lattice-svcs", "eu-west-1", now),
+		"replayed after 6 minutes":   sign("vpc-lattice-svcs", "us-east-1", now.Add(-6*time.Minute)),
+		"from the future":            sign("vpc-lattice-svcs", "us-east-1", now.Add(6*time.Minute)),
+	} {
+		if o := a.Check(context.Background(), snap, vpc, svc, 80, r, ip); o.Allowed || o.Level != LevelIdentity {
+			t.Errorf("%s: %+v", name, o)
+		}
+	}
+	// The signature covers the path: the same signed header on another path
+	// is refused.
+	r := sign("vpc-lattice-svcs", "us-east-1", now)
+	r.URL.Path, r.RequestURI = "/orders/2", "/orders/2"
+	if o := a.Check(context.Background(), snap, vpc, svc, 80, r, ip); o.Allowed || o.Level != LevelIdentity {
+		t.Errorf("signature moved to another path: %+v", o)
+	}
+}
