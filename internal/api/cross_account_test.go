@@ -160,8 +160,9 @@ func TestCrossAccountVPCs(t *testing.T) {
 	// The auth simulator does not show B A's VPC either.
 	sim := call(t, s, w.credB, "POST", "/trellis/v1/auth/simulate", map[string]any{"sourceVpc": w.vpcA, "service": *w.svc.Id})
 	want(t, "B simulates from A's VPC", sim, 400, "ValidationException")
-	if strings.Contains(string(sim.body), "reachable") || strings.Contains(string(sim.body), w.vpcA+" ") {
-		t.Fatalf("simulate tells B about A's VPC: %s", sim.body)
+	unknown := call(t, s, w.credB, "POST", "/trellis/v1/auth/simulate", map[string]any{"sourceVpc": "vpc-0000000000000f00f", "service": *w.svc.Id})
+	if strings.ReplaceAll(string(unknown.body), "vpc-0000000000000f00f", w.vpcA) != string(sim.body) {
+		t.Fatalf("simulate answers A's VPC %s unlike an unknown one %s", sim.body, unknown.body)
 	}
 	carol := newAccountWithUser(t, s, s.Account, "carol")
 	want(t, "a default-account user is not the administrator", call(t, s, carol, "POST", "/trellis/v1/auth/simulate",
@@ -309,8 +310,15 @@ func TestCrossAccountLatticeResources(t *testing.T) {
 		notFound(t, "B's rule updated to forward to A's target group", err)
 		batch, err := b.BatchUpdateRule(ctx, &vpclattice.BatchUpdateRuleInput{ServiceIdentifier: w.svcB.Id, ListenerIdentifier: w.lB.Id,
 			Rules: []types.RuleUpdate{{RuleIdentifier: rb.Id, Action: forward(map[string]int32{*w.tg.Id: 1})}}})
-		if err == nil && (len(batch.Successful) != 0 || len(batch.Unsuccessful) != 1) {
-			t.Fatalf("batch update to A's target group: ok %+v failed %+v", batch.Successful, batch.Unsuccessful)
+		if err != nil || len(batch.Successful) != 0 || len(batch.Unsuccessful) != 1 {
+			t.Fatalf("batch update to A's target group: %v", err)
+		}
+		if f := batch.Unsuccessful[0]; *f.FailureCode != "ResourceNotFoundException" {
+			t.Fatalf("batch update to A's target group: %s %s", *f.FailureCode, *f.FailureMessage)
+		}
+		gr := need(b.GetRule(ctx, &vpclattice.GetRuleInput{ServiceIdentifier: w.svcB.Id, ListenerIdentifier: w.lB.Id, RuleIdentifier: rb.Id})).ok(t)
+		if fw, ok := gr.Action.(*types.RuleActionMemberForward); !ok || *fw.Value.TargetGroups[0].TargetGroupIdentifier != *w.tgB.Id {
+			t.Fatalf("B's rule changed: %+v", gr.Action)
 		}
 		// Nothing of A's target group moved.
 		if tg := need(w.a.GetTargetGroup(ctx, &vpclattice.GetTargetGroupInput{TargetGroupIdentifier: w.tg.Id})).ok(t); len(tg.ServiceArns) != 1 || tg.ServiceArns[0] != *w.svc.Arn {
@@ -386,11 +394,19 @@ func TestCrossAccountLatticeResources(t *testing.T) {
 		accessDenied(t, "B's service with A's certificate", err)
 		_, err = b.UpdateService(ctx, &vpclattice.UpdateServiceInput{ServiceIdentifier: w.svcB.Id, CertificateArn: aws.String(cert)})
 		accessDenied(t, "B's service updated to A's certificate", err)
-		for _, l := range []*vpclattice.ListServicesOutput{need(b.ListServices(ctx, &vpclattice.ListServicesInput{})).ok(t)} {
-			for _, it := range l.Items {
-				if *it.Id == *w.svc.Id {
-					t.Fatal("B lists A's service")
-				}
+		for _, it := range need(b.ListServices(ctx, &vpclattice.ListServicesInput{})).ok(t).Items {
+			if *it.Id == *w.svc.Id {
+				t.Fatal("B lists A's service")
+			}
+		}
+		for _, it := range need(b.ListServiceNetworks(ctx, &vpclattice.ListServiceNetworksInput{})).ok(t).Items {
+			if *it.Id == *w.sn.Id {
+				t.Fatal("B lists A's network")
+			}
+		}
+		for _, it := range need(b.ListTargetGroups(ctx, &vpclattice.ListTargetGroupsInput{})).ok(t).Items {
+			if *it.Id == *w.tg.Id {
+				t.Fatal("B lists A's target group")
 			}
 		}
 	})
