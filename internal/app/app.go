@@ -184,12 +184,12 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	verifier := &sigv4.Verifier{Service: "vpc-lattice", Region: cfg.Region, Keys: identity.NewChain(identity.NewKeys(root), svc)}
 	handler := api.New(svc, verifier, cfg.Logger)
 	// `trellis auth simulate`: the data plane's own evaluation, on the live
-	// snapshot, for services of the caller's account (or any, for the
-	// administrator).
+	// snapshot, for VPCs and services of the caller's account (or any, for
+	// the administrator: the default account's root, not its users).
 	handler.HandleNative("POST "+api.NativePrefix+"auth/simulate", auth.SimulateHandler(holder,
 		func(ctx context.Context, owner string) bool {
 			c, ok := service.CallerFrom(ctx)
-			return ok && (c.Account == owner || c.Account == root.Account)
+			return ok && (c.Account == owner || svc.IsAdmin(c))
 		}))
 
 	ln, err := net.Listen("tcp", cfg.APIAddr)

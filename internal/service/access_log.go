@@ -61,6 +61,9 @@ func (s *Service) CreateAccessLogSubscription(ctx context.Context, in CreateALSI
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
+	if err := s.checkForeignARN(c, "destinationArn", "the access log destination", in.DestinationARN); err != nil {
+		return nil, err
+	}
 	var out *model.AccessLogSubscription
 	err = s.update(ctx, func(tx store.Tx) error {
 		o, err := s.loadPolicyOwner(tx, c, "resourceIdentifier", in.ResourceIdentifier, false)
@@ -149,6 +152,9 @@ func (s *Service) UpdateAccessLogSubscription(ctx context.Context, ident, dest s
 	var v model.Validator
 	checkDestination(&v, dest)
 	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.checkForeignARN(c, "destinationArn", "the access log destination", dest); err != nil {
 		return nil, err
 	}
 	var out *model.AccessLogSubscription

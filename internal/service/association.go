@@ -257,6 +257,11 @@ func (s *Service) CreateServiceNetworkVpcAssociation(ctx context.Context, in Cre
 			return err
 		}
 		a, err := idempotent(tx, c.Account, "CreateServiceNetworkVpcAssociation", in.ClientToken, in, func() (*model.ServiceNetworkVpcAssociation, error) {
+			// Ownership first: another account's VPC is refused before
+			// anything about its associations is told (issue 10, finding 3).
+			if err := s.ensureVPC(tx, c, in.VpcIdentifier); err != nil {
+				return nil, err
+			}
 			var existing string
 			if err := scanJSON(tx, pfxSNVAbyVpc+in.VpcIdentifier+"/", func(_ string, id *string) (bool, error) {
 				existing = *id
@@ -273,9 +278,6 @@ func (s *Service) CreateServiceNetworkVpcAssociation(ctx context.Context, in Cre
 				return nil, err
 			}
 			if err := s.quota(model.QuotaVpcAssociationsPerSN, sn.ID, n, 1); err != nil {
-				return nil, err
-			}
-			if err := s.ensureVPC(tx, c, in.VpcIdentifier); err != nil {
 				return nil, err
 			}
 			pdns := in.PrivateDNSEnabled
@@ -302,6 +304,39 @@ func (s *Service) CreateServiceNetworkVpcAssociation(ctx context.Context, in Cre
 func (s *Service) loadSNVA(tx store.ReadTx, c model.Caller, ident string) (*model.ServiceNetworkVpcAssociation, error) {
 	return loadOwned[model.ServiceNetworkVpcAssociation](tx, c, arn.ServiceNetworkVpcAssociation, pfxSNVA,
 		model.TypeServiceNetworkVpcAssociation, "serviceNetworkVpcAssociationIdentifier", ident)
+}
+
+// loadSNVAToDelete loads an association its caller may delete: its own,
+// or one of a VPC the caller owns. An association of another account on
+// the caller's VPC can only come from before VPCs had owners (issue 10,
+// finding 3: another account associated the VPC first); the VPC's owner
+// removes it so that it can associate its VPC itself.
+func (s *Service) loadSNVAToDelete(tx store.ReadTx, c model.Caller, ident string) (*model.ServiceNetworkVpcAssociation, error) {
+	a, err := s.loadSNVA(tx, c, ident)
+	if model.KindOf(err) != model.KindNotFound {
+		return a, err
+	}
+	ref, rerr := resolve(arn.ServiceNetworkVpcAssociation, "serviceNetworkVpcAssociationIdentifier", ident)
+	if rerr != nil {
+		return nil, err
+	}
+	other, gerr := getJSON[model.ServiceNetworkVpcAssociation](tx, pfxSNVA+ref.ID)
+	if gerr != nil || other == nil || (ref.ARN.Resource != "" && ref.ARN.String() != other.ARN) {
+		return nil, storeErrOr(gerr, err)
+	}
+	v, gerr := getJSON[model.VPC](tx, pfxVPC+other.VpcID)
+	if gerr != nil || v == nil || v.Account != c.Account {
+		return nil, storeErrOr(gerr, err)
+	}
+	return other, nil
+}
+
+// storeErrOr returns the store's error when there is one, else the answer.
+func storeErrOr(storeErr, answer error) error {
+	if storeErr != nil {
+		return storeErr
+	}
+	return answer
 }
 
 func (s *Service) snvaDetail(tx store.ReadTx, a *model.ServiceNetworkVpcAssociation) (SNVADetail, error) {
@@ -407,7 +442,7 @@ func (s *Service) DeleteServiceNetworkVpcAssociation(ctx context.Context, ident 
 	}
 	var out *model.ServiceNetworkVpcAssociation
 	err = s.update(ctx, func(tx store.Tx) error {
-		a, err := s.loadSNVA(tx, c, ident)
+		a, err := s.loadSNVAToDelete(tx, c, ident)
 		if err != nil {
 			return err
 		}

@@ -40,11 +40,11 @@ const (
 	pfxAccessKey = schema.AccessKey
 )
 
-// Identity limits.
+// Identity limits (IAM's, from model).
 const (
-	MaxAccountNameLen = 128
-	MaxIAMNameLen     = 64
-	MaxIAMPathLen     = 512
+	MaxAccountNameLen = model.MaxAccountNameLength
+	MaxIAMNameLen     = model.MaxIAMNameLen
+	MaxIAMPathLen     = model.MaxIAMPathLen
 	MaxPrincipalARN   = 2048
 )
 
@@ -107,19 +107,6 @@ type PutAccountInput struct {
 	OrgPath *string
 }
 
-func checkPrintable(v *model.Validator, field, s string, maxLen int) {
-	if len(s) > maxLen {
-		v.Addf(field, "%s must be at most %d characters long", field, maxLen)
-		return
-	}
-	for _, r := range s {
-		if r < ' ' || r == 0x7f {
-			v.Addf(field, "%s must not contain control characters", field)
-			return
-		}
-	}
-}
-
 func lowerAlnum(s string, minLen, maxLen int) bool {
 	if len(s) < minLen || len(s) > maxLen {
 		return false
@@ -172,7 +159,7 @@ func (s *Service) PutAccount(ctx context.Context, id string, in PutAccountInput)
 	var v model.Validator
 	checkAccountID(&v, "accountId", id)
 	if in.Name != nil {
-		checkPrintable(&v, "name", *in.Name, MaxAccountNameLen)
+		model.CheckAccountName(&v, "name", *in.Name)
 	}
 	if in.OrgID != nil && *in.OrgID != "" && !ValidOrgID(*in.OrgID) {
 		v.Addf("orgId", "orgId must be o- followed by 10 to 32 lowercase letters or digits")
@@ -373,22 +360,6 @@ type PrincipalName struct {
 	Name    string
 }
 
-func iamNameChar(c byte) bool {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strings.IndexByte("_+=,.@-", c) >= 0
-}
-
-func validIAMName(s string, minLen, maxLen int) bool {
-	if len(s) < minLen || len(s) > maxLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !iamNameChar(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
 // ParsePrincipalARN validates the ARN of an IAM role or user
 // (arn:aws:iam::ACCOUNT:role/NAME, :user/NAME, with an optional path
 // role/path/to/NAME), recording what is wrong under field.
@@ -418,25 +389,23 @@ func (s *Service) ParsePrincipalARN(v *model.Validator, field, principalARN stri
 	if typ != model.PrincipalTypeRole && typ != model.PrincipalTypeUser {
 		return bad("the resource must be role/NAME or user/NAME")
 	}
-	segs := strings.Split(rest, "/")
-	name := segs[len(segs)-1]
-	if !validIAMName(name, 1, MaxIAMNameLen) {
+	// IAM: the name is [\w+=,.@-]{1,64}; the path "/" or
+	// /[\x21-\x7E]+/ of at most 512 characters. A path may hold ';', '='
+	// and '\\' (IAM allows them): the identity headers escape them.
+	cut := strings.LastIndexByte(rest, '/')
+	path, name := "/"+rest[:cut+1], rest[cut+1:]
+	if !model.ValidIAMName(name, 1, MaxIAMNameLen) {
 		return bad("the name must be 1 to 64 letters, digits and _+=,.@-")
 	}
-	path := "/"
-	for _, seg := range segs[:len(segs)-1] {
-		if seg == "" {
+	if path != "/" {
+		switch {
+		case len(path) > MaxIAMPathLen:
+			return bad("the path must be at most 512 characters long")
+		case strings.Contains(path, "//") || strings.HasPrefix(rest, "/"):
 			return bad("the path must not have empty segments")
+		case !model.ValidIAMPath(path):
+			return bad("the path may contain only printable ASCII characters")
 		}
-		for i := 0; i < len(seg); i++ {
-			if seg[i] < 0x21 || seg[i] > 0x7e {
-				return bad("the path may contain only printable ASCII characters")
-			}
-		}
-		path += seg + "/"
-	}
-	if len(path) > MaxIAMPathLen {
-		return bad("the path must be at most 512 characters long")
 	}
 	return PrincipalName{Account: a.Account, Type: typ, Path: path, Name: name}
 }
@@ -451,7 +420,7 @@ func (s *Service) PutPrincipal(ctx context.Context, principalARN string, tags ma
 	}
 	var v model.Validator
 	pn := s.ParsePrincipalARN(&v, "principalArn", principalARN)
-	model.CheckTags(&v, "tags", tags)
+	model.CheckIAMTags(&v, "tags", tags)
 	if err := v.Err(); err != nil {
 		return nil, false, err
 	}

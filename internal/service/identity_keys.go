@@ -274,7 +274,11 @@ type AssumeRoleInput struct {
 	DurationSeconds *int // default 3600
 }
 
-func validSessionName(s string) bool { return validIAMName(s, 2, 64) }
+// validSessionName reports whether s is a role session name: IAM's
+// [\w+=,.@-]{2,64}.
+func validSessionName(s string) bool {
+	return model.ValidIAMName(s, model.MinSessionNameLen, model.MaxSessionNameLen)
+}
 
 // AssumeRole returns temporary credentials of a role: an ASIA access key,
 // its secret and session token, valid for the requested duration. Any

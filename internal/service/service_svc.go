@@ -57,6 +57,9 @@ func (s *Service) CreateService(ctx context.Context, in CreateServiceInput) (*mo
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
+	if err := s.checkForeignARN(c, "certificateArn", "certificate", in.CertificateArn); err != nil {
+		return nil, err
+	}
 	var out *model.Service
 	err = s.update(ctx, func(tx store.Tx) error {
 		out, err = idempotent(tx, c.Account, "CreateService", in.ClientToken, in, func() (*model.Service, error) {
@@ -165,6 +168,11 @@ func (s *Service) UpdateService(ctx context.Context, in UpdateServiceInput) (*mo
 	checkIdleTimeout(&v, in.IdleTimeoutSeconds)
 	if err := v.Err(); err != nil {
 		return nil, err
+	}
+	if in.CertificateArn != nil {
+		if err := s.checkForeignARN(c, "certificateArn", "certificate", *in.CertificateArn); err != nil {
+			return nil, err
+		}
 	}
 	var out *model.Service
 	err = s.update(ctx, func(tx store.Tx) error {

@@ -217,6 +217,10 @@ func (s *Service) RegisterTargets(ctx context.Context, ident string, targets []T
 				out.Unsuccessful = append(out.Unsuccessful, targetFailure(in, tg.Type, port, TargetFailureValidation, err))
 				continue
 			}
+			if err := s.checkTargetAccount(c, tg, i, in.ID); err != nil {
+				out.Unsuccessful = append(out.Unsuccessful, targetFailure(in, tg.Type, port, TargetFailureAccessDenied, err))
+				continue
+			}
 			key := targetKey(tg.ID, in.ID, port)
 			t, exists := live[key]
 			if exists && t.DeregisteredAt == nil {

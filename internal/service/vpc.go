@@ -48,11 +48,52 @@ func (s *Service) newVPC(tx store.Tx, c model.Caller, id, mode string, auto bool
 	return v, putJSON(tx, pfxVPC+id, v)
 }
 
-// ensureVPC creates a host-mode VPC the first time a resource refers to it.
+// A VPC belongs to its owner account: the account that declared it (PUT
+// /trellis/v1/vpcs/{id}), or whose association or target group named it
+// first and so created it in host mode. As in AWS, where only the VPC's
+// owner associates it with a service network or creates target groups in
+// it, another account can neither use it in what it creates, nor change,
+// delete or see it; the installation's administrator may, as everywhere.
+//
+// The answers differ by what the caller does, and are the same for every
+// VPC another account owns:
+//   - reading or deleting it (GET, DELETE, the list) answers
+//     ResourceNotFoundException, as for every Lattice resource of another
+//     account: the caller cannot see it;
+//   - naming it in what the caller creates or declares
+//     (CreateServiceNetworkVpcAssociation, CreateTargetGroup, PUT) answers
+//     AccessDeniedException, which is what AWS answers when a caller names a
+//     VPC it has no rights on. A "not found" would be no more discreet here:
+//     naming an unknown VPC creates it, so the refusal itself shows that the
+//     ID is taken.
+
+// mayUseVPC reports whether c may use or change VPC v: its owner and the
+// administrator may.
+func (s *Service) mayUseVPC(c model.Caller, v *model.VPC) bool {
+	return v.Account == c.Account || s.IsAdmin(c)
+}
+
+// errVPCOfAnotherAccount is the AccessDeniedException of a caller naming a
+// VPC it does not own in what it creates (see above).
+func errVPCOfAnotherAccount(c model.Caller, id, action string) error {
+	return model.AccessDenied("%s is not authorized to %s VPC %s: the VPC belongs to another account, and only its owner may",
+		who(c), action, id)
+}
+
+// ensureVPC checks that the caller may use VPC id in what it creates (an
+// association, a target group), creating the VPC in host mode, owned by the
+// caller, the first time a resource names it. Every operation that names a
+// VPC goes through here.
 func (s *Service) ensureVPC(tx store.Tx, c model.Caller, id string) error {
 	v, err := getJSON[model.VPC](tx, pfxVPC+id)
-	if err != nil || v != nil {
+	if err != nil {
 		return err
+	}
+	if v != nil {
+		if !s.mayUseVPC(c, v) {
+			return errVPCOfAnotherAccount(c, id, "use")
+		}
+		return nil
 	}
 	_, err = s.newVPC(tx, c, id, model.VPCModeHost, true)
 	return err
@@ -87,8 +128,8 @@ func (s *Service) PutVPC(ctx context.Context, id, mode string) (*model.VPC, bool
 			return err
 		}
 		if cur != nil {
-			if cur.Account != c.Account {
-				return model.Conflict("VPC", id, "VPC %s belongs to another account", id)
+			if !s.mayUseVPC(c, cur) {
+				return errVPCOfAnotherAccount(c, id, "declare")
 			}
 			if cur.AutoCreated {
 				cur.AutoCreated = false
@@ -115,8 +156,8 @@ func (s *Service) loadVPC(tx store.ReadTx, c model.Caller, id string) (*model.VP
 	if err != nil {
 		return nil, err
 	}
-	if v == nil || v.Account != c.Account {
-		return nil, model.NotFound("VPC", id)
+	if v == nil || !s.mayUseVPC(c, v) {
+		return nil, model.NotFound("VPC", id) // another account's VPC is not visible
 	}
 	return v, nil
 }
@@ -135,7 +176,7 @@ func (s *Service) GetVPC(ctx context.Context, id string) (*model.VPC, error) {
 	return out, err
 }
 
-// ListVPCs lists the caller's VPCs.
+// ListVPCs lists the caller's VPCs (every VPC, for the administrator).
 func (s *Service) ListVPCs(ctx context.Context, p Page) ([]*model.VPC, string, error) {
 	c, err := caller(ctx)
 	if err != nil {
@@ -144,7 +185,7 @@ func (s *Service) ListVPCs(ctx context.Context, p Page) ([]*model.VPC, string, e
 	var out []*model.VPC
 	var next string
 	err = s.view(ctx, func(tx store.ReadTx) error {
-		out, next, err = listPage(tx, pfxVPC, p, func(v *model.VPC) bool { return v.Account == c.Account })
+		out, next, err = listPage(tx, pfxVPC, p, func(v *model.VPC) bool { return s.mayUseVPC(c, v) })
 		return err
 	})
 	return out, next, err

@@ -207,7 +207,7 @@ func Compile(st *State, o Options) *Snapshot {
 		snap.VPCs[cv.ID] = cv
 		snap.ByIngress[addr] = cv
 	}
-	snap.Identities = compileIdentities(st, o)
+	snap.Identities, snap.Warnings = compileIdentities(st, o)
 	return snap
 }
 
@@ -247,8 +247,9 @@ func compilePolicy(doc string) (*policy.Policy, string) {
 }
 
 // compileIdentities indexes every usable access key by its ID with what
-// the data plane needs to know about its holder.
-func compileIdentities(st *State, o Options) map[string]*Identity {
+// the data plane needs to know about its holder. It also returns the
+// warnings of the identity headers (fields left out), sorted and once each.
+func compileIdentities(st *State, o Options) (map[string]*Identity, []string) {
 	accounts := map[string]*model.Account{}
 	for _, a := range st.Accounts {
 		accounts[a.ID] = a
@@ -258,6 +259,14 @@ func compileIdentities(st *State, o Options) map[string]*Identity {
 		principals[p.ARN] = p
 	}
 	out := map[string]*Identity{}
+	warned := map[string]bool{}
+	var warnings []string
+	warn := func(w string) {
+		if !warned[w] {
+			warned[w] = true
+			warnings = append(warnings, w)
+		}
+	}
 	add := func(k *model.AccessKey) {
 		if k.Status != "" && k.Status != "Active" {
 			return
@@ -287,7 +296,7 @@ func compileIdentities(st *State, o Options) map[string]*Identity {
 		if id.PrincipalType == "User" {
 			id.Username = id.PrincipalARN[strings.LastIndexByte(id.PrincipalARN, '/')+1:]
 		}
-		id.Header, id.TagsHeader = identityHeaders(id)
+		id.Header, id.TagsHeader = identityHeaders(id, warn)
 		out[k.ID] = id
 	}
 	for i := range o.Roots {
@@ -296,42 +305,8 @@ func compileIdentities(st *State, o Options) map[string]*Identity {
 	for _, k := range st.AccessKeys {
 		add(k)
 	}
-	return out
-}
-
-// identityHeaders formats x-amzn-lattice-identity and
-// x-amzn-lattice-identity-tags (reference §7.1): "Key=value;" pairs, with
-// ';' inside tag values escaped as "\;".
-func identityHeaders(id *Identity) ([]string, []string) {
-	var b strings.Builder
-	b.WriteString("Principal=" + id.PrincipalARN + ";")
-	if id.OrgID != "" {
-		b.WriteString("PrincipalOrgID=" + id.OrgID + ";")
-	}
-	if id.OrgPath != "" {
-		b.WriteString("PrincipalOrgPath=" + id.OrgPath + ";")
-	}
-	if id.SessionName != "" {
-		b.WriteString("SessionName=" + id.SessionName + ";")
-	}
-	b.WriteString("Type=AWS_IAM")
-	var t strings.Builder
-	t.WriteString("principal=" + id.PrincipalARN + ";")
-	if id.OrgID != "" {
-		t.WriteString("principalorgid=" + id.OrgID + ";")
-	}
-	if id.OrgPath != "" {
-		t.WriteString("principalorgpath=" + id.OrgPath + ";")
-	}
-	keys := make([]string, 0, len(id.Tags))
-	for k := range id.Tags {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		t.WriteString(k + "=" + strings.ReplaceAll(id.Tags[k], ";", `\;`) + ";")
-	}
-	return []string{b.String()}, []string{strings.TrimSuffix(t.String(), ";")}
+	sort.Strings(warnings)
+	return out, warnings
 }
 
 // TargetKey is the key of a target's live state: "<tg>/<id>/<port>".

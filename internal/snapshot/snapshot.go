@@ -34,6 +34,10 @@ type Snapshot struct {
 	TargetGroups map[string]*TargetGroup
 	// Identities by access key ID: who holds each usable key.
 	Identities map[string]*Identity
+	// Warnings says what Compile left out of the state because it could not
+	// be used safely (stored data the API would refuse today), sorted; the
+	// watcher logs each once.
+	Warnings []string
 }
 
 // Identity is an access key and its holder, for data-plane SigV4 and the

@@ -56,7 +56,7 @@ func Simulate(snap *snapshot.Snapshot, in SimulateInput) (SimulateOutput, error)
 	out := SimulateOutput{Principal: "anonymous"}
 	vpc := snap.VPCs[in.SourceVpc]
 	if vpc == nil {
-		return out, model.Invalid("sourceVpc", "no VPC %q (see GET /trellis/v1/vpcs)", in.SourceVpc)
+		return out, errNoVPC(in.SourceVpc)
 	}
 	if in.Path == "" {
 		in.Path = "/"
@@ -166,6 +166,13 @@ func Simulate(snap *snapshot.Snapshot, in SimulateInput) (SimulateOutput, error)
 
 var nowFunc = time.Now
 
+// errNoVPC is the answer for a VPC the snapshot does not hold, or that the
+// caller may not see (another account's: GET /trellis/v1/vpcs/{id} answers
+// 404 for it too).
+func errNoVPC(id string) error {
+	return model.Invalid("sourceVpc", "no VPC %q (see GET /trellis/v1/vpcs)", id)
+}
+
 func findService(snap *snapshot.Snapshot, vpc *snapshot.VPC, s string) *snapshot.Service {
 	s = strings.ToLower(s)
 	if svc := vpc.Hosts[s]; svc != nil {
@@ -208,8 +215,11 @@ func typeOf(arn string) string {
 }
 
 // SimulateHandler serves POST /trellis/v1/auth/simulate with the current
-// snapshot. allowed reports whether the caller in ctx may see decisions
-// about a service of the given owner account.
+// snapshot. allowed reports whether the caller in ctx may see what belongs
+// to the given owner account: the source VPC and the decisions about the
+// service. Another account's VPC is answered as a VPC that does not exist,
+// before anything about it (which network it is in, which services it
+// reaches) is told.
 func SimulateHandler(holder *snapshot.Holder, allowed func(ctx context.Context, owner string) bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var in SimulateInput
@@ -219,6 +229,10 @@ func SimulateHandler(holder *snapshot.Holder, allowed func(ctx context.Context, 
 			return
 		}
 		snap := holder.Load()
+		if vpc := snap.VPCs[in.SourceVpc]; vpc != nil && !allowed(r.Context(), vpc.Account) {
+			writeErr(w, errNoVPC(in.SourceVpc))
+			return
+		}
 		out, err := Simulate(snap, in)
 		if err != nil {
 			writeErr(w, err)

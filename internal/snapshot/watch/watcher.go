@@ -3,6 +3,7 @@ package watch
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -110,7 +111,9 @@ func (w *Watcher) compile(ctx context.Context) error {
 	o := w.Options
 	o.Now = time.Now()
 	snap := snapshot.Compile(st, o)
+	prev := w.Holder.Load()
 	w.Holder.Store(snap)
+	w.logWarnings(prev, snap)
 	w.Logger.Debug("snapshot compiled", "revision", snap.Revision, "took", time.Since(start))
 	w.mu.Lock()
 	for _, ch := range w.subs {
@@ -121,4 +124,19 @@ func (w *Watcher) compile(ctx context.Context) error {
 	}
 	w.mu.Unlock()
 	return nil
+}
+
+// logWarnings logs what snap left out of the state (Snapshot.Warnings)
+// that the previous snapshot did not already: each once, not on every
+// recompile.
+func (w *Watcher) logWarnings(prev, snap *snapshot.Snapshot) {
+	var before []string
+	if prev != nil {
+		before = prev.Warnings
+	}
+	for _, msg := range snap.Warnings {
+		if _, seen := slices.BinarySearch(before, msg); !seen {
+			w.Logger.Warn("snapshot: " + msg)
+		}
+	}
 }
