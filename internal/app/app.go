@@ -149,7 +149,7 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	}
 	watcher := &watch.Watcher{Store: st, Holder: holder, Logger: cfg.Logger,
 		Options: snapshot.Options{Region: cfg.Region, DrainTime: drain, Roots: []model.AccessKey{{ID: root.AccessKeyID,
-			Secret: root.SecretAccessKey, PrincipalARN: root.PrincipalARN(), Account: root.Account, Status: "Active"}}}}
+			Secret: root.SecretAccessKey, PrincipalARN: root.PrincipalARN(), Account: root.Account, Status: "Active"}}, AdminAccount: root.Account}}
 	proxyChanges, healthChanges, pruneChanges := watcher.Subscribe(), watcher.Subscribe(), watcher.Subscribe()
 	if err := watcher.Start(runCtx); err != nil {
 		cancel()

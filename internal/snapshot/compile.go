@@ -43,6 +43,9 @@ type Options struct {
 	// Roots are root credentials that live outside the store (the default
 	// account's, from the environment or the data directory).
 	Roots []model.AccessKey
+	// AdminAccount is the installation administrator's account (the
+	// default account), which may act in every account.
+	AdminAccount string
 }
 
 // Compile turns a state into a snapshot. It is a pure function: the same
@@ -162,8 +165,18 @@ func Compile(st *State, o Options) *Snapshot {
 			servicesIn[a.ServiceNetworkID] = append(servicesIn[a.ServiceNetworkID], svc)
 		}
 	}
+	// A VPC association joins a VPC to a network only when the VPC's owner
+	// (or the administrator) made it: one that another account made before
+	// the API refused that (issue 10, finding 3) routes nothing.
+	vpcOwner := map[string]string{}
+	for _, v := range st.VPCs {
+		vpcOwner[v.ID] = v.Account
+	}
 	networkOf := map[string]*ServiceNetwork{}
 	for _, a := range st.SNVAs {
+		if owner := vpcOwner[a.VpcID]; owner != "" && a.Account != owner && (o.AdminAccount == "" || a.Account != o.AdminAccount) {
+			continue
+		}
 		if sn := networks[a.ServiceNetworkID]; sn != nil {
 			networkOf[a.VpcID] = sn
 		}

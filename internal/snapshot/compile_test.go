@@ -271,3 +271,30 @@ func TestCompileRemovesServiceWithAssociation(t *testing.T) {
 		t.Fatal("the old snapshot changed: snapshots must be immutable")
 	}
 }
+
+// TestCompileIgnoresSquattedVPCAssociation: a VPC association made by an
+// account that neither owns the VPC nor administers the installation (one
+// stored before the API refused it) joins the VPC to no network (issue 10,
+// finding 3).
+func TestCompileIgnoresSquattedVPCAssociation(t *testing.T) {
+	const owner, squatter, admin = "111111111111", "222222222222", "000000000000"
+	state := func(by string) *snapshot.State {
+		return &snapshot.State{
+			VPCs: []*model.VPC{{ID: "vpc-0a000000000000001", Account: owner, Mode: "host", IngressAddress: "127.171.0.1"}},
+			ServiceNetworks: []*model.ServiceNetwork{{Meta: model.Meta{ID: "sn-0a000000000000001", Account: by},
+				Name: "net", AuthType: "NONE"}},
+			SNVAs: []*model.ServiceNetworkVpcAssociation{{Meta: model.Meta{ID: "snva-0a000000000000001", Account: by},
+				ServiceNetworkID: "sn-0a000000000000001", VpcID: "vpc-0a000000000000001"}},
+		}
+	}
+	for by, joined := range map[string]bool{owner: true, admin: true, squatter: false} {
+		snap := snapshot.Compile(state(by), snapshot.Options{Region: "us-east-1", AdminAccount: admin})
+		v := snap.VPCs["vpc-0a000000000000001"]
+		if v == nil {
+			t.Fatal("VPC not compiled")
+		}
+		if got := v.ServiceNetwork != nil; got != joined {
+			t.Errorf("association made by %s: joined %v, want %v", by, got, joined)
+		}
+	}
+}
