@@ -488,7 +488,7 @@ const latticePrefix = "x-amzn-lattice-"
 
 // overwritten are the fields the proxy writes itself whose dash spelling is
 // replaced, not dropped (passRequestField, fwdHeaders.apply).
-var overwritten = [...]string{"x-forwarded-for", "x-forwarded-port", "x-forwarded-proto", "x-forwarded-host", "x-amzn-requestid"}
+var overwritten = [...]string{"x-forwarded-for", "x-forwarded-port", "x-forwarded-proto", "x-amzn-requestid"}
 
 // foldDash reports whether k equals lower (lower case, '-' separated),
 // ignoring ASCII case and reading '_' in k as '-'.
