@@ -6,11 +6,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/trellis-net/trellis/internal/store"
 )
@@ -32,9 +35,26 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
-// Open opens (creating if needed) the database file at path.
+// ErrInUse is returned (wrapped) by Open when another process holds the
+// database file.
+var ErrInUse = errors.New("in use by another trellis process")
+
+// lockTimeout is how long Open waits for the file lock. bbolt holds an
+// exclusive flock for as long as a database is open, so a lock that is
+// not free at once belongs to a running process (the kernel drops the
+// lock of one that died): waiting long would only delay the error.
+const lockTimeout = time.Second
+
+// Open opens (creating if needed) the database file at path. When another
+// process has it open, Open fails after about a second with ErrInUse
+// naming the file's directory, the data directory of `trellis serve`. (The
+// flock does not tell which process holds it.)
 func Open(path string) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("open store %s: the data directory %s is %w (its lock on %s is held); stop it or use another data directory",
+			path, filepath.Dir(path), ErrInUse, filepath.Base(path))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}

@@ -2,7 +2,9 @@ package embedded
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/trellis-net/trellis/internal/store"
@@ -49,4 +51,34 @@ func TestReopenKeepsDataAndRevision(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestOpenInUse: a second Open of a database another Store holds (as a
+// second `trellis serve` on the same data directory would) fails soon, saying
+// the data directory is in use, instead of bbolt's bare "timeout"; once the
+// first closes, it opens.
+func TestOpenInUse(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "trellis.db")
+	first, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := Open(path)
+	if err == nil {
+		second.Close()
+		first.Close()
+		t.Fatal("a second Open of a held database succeeded")
+	}
+	if !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), "data directory "+dir+" is in use by another trellis process") {
+		t.Fatalf("error %q", err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Open(path)
+	if err != nil {
+		t.Fatalf("Open after the holder closed: %v", err)
+	}
+	again.Close()
 }
