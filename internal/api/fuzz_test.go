@@ -8,8 +8,8 @@ import (
 )
 
 // FuzzMatch binds arbitrary escaped paths against the route table: it must
-// never panic, and a bound label never contains an unescaped path the
-// router would have split.
+// never panic, a bound label is never empty, and the identifier check of a
+// matched route answers only validation errors.
 func FuzzMatch(f *testing.F) {
 	s := &Server{}
 	s.routes = s.table()
@@ -36,6 +36,12 @@ func FuzzMatch(f *testing.F) {
 			if v == "" {
 				t.Fatalf("empty label %s", k)
 			}
+		}
+		if rt == nil {
+			return
+		}
+		if err := checkIdentifiers(rt, params, nil, nil); err != nil && model.KindOf(err) != model.KindValidation {
+			t.Fatalf("identifier check: non-validation error %v", err)
 		}
 	})
 }

@@ -21,6 +21,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
+	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/trellis-net/trellis/internal/app/apptest"
@@ -56,6 +57,24 @@ func wantAPIError(t *testing.T, err error, code string) smithy.APIError {
 		t.Fatalf("want %s, got %s: %s", code, ae.ErrorCode(), ae.ErrorMessage())
 	}
 	return ae
+}
+
+// wantFields asserts err is a ValidationException naming exactly fields.
+func wantFields(t *testing.T, err error, fields ...string) *types.ValidationException {
+	t.Helper()
+	wantAPIError(t, err, "ValidationException")
+	var ve *types.ValidationException
+	if !errorsAs(err, &ve) {
+		t.Fatalf("not a typed ValidationException: %v", err)
+	}
+	var got []string
+	for _, f := range ve.FieldList {
+		got = append(got, *f.Name)
+	}
+	if strings.Join(got, ",") != strings.Join(fields, ",") {
+		t.Fatalf("fields %v, want %v (%s)", got, fields, *ve.Message)
+	}
+	return ve
 }
 
 type result[T any] struct {

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -72,10 +73,56 @@ type route struct {
 	segs   []string // literal or {label}
 	op     string
 	h      handler
+	// queryIdents and bodyIdents name the identifier members the operation
+	// takes in its query string and at the top of its JSON body; path labels
+	// are identifiers by their names. See checkIdentifiers.
+	queryIdents, bodyIdents []string
 }
 
 func (s *Server) add(method, pattern, op string, h handler) route {
 	return route{method: method, segs: strings.Split(strings.Trim(pattern, "/"), "/"), op: op, h: h}
+}
+
+// query declares the operation's optional identifier query parameters.
+func (rt route) query(members ...string) route { rt.queryIdents = members; return rt }
+
+// body declares the operation's required top-level identifier members.
+func (rt route) body(members ...string) route { rt.bodyIdents = members; return rt }
+
+// checkIdentifiers checks every identifier of a request — path labels,
+// query parameters, top-level body members — before anything else of the
+// request is decoded or checked, so that a malformed identifier is what
+// the ValidationException names (one place for every operation; the
+// service checks identifiers nested deeper, such as a forward action's
+// target groups, first among their request's members too). A body that is
+// not a JSON object, or a member that is not a string, is left to the
+// operation's decoding, which reports it.
+func checkIdentifiers(rt *route, params map[string]string, q url.Values, body []byte) error {
+	var v model.Validator
+	for _, seg := range rt.segs {
+		if strings.HasPrefix(seg, "{") {
+			label := seg[1 : len(seg)-1]
+			v.Identifier(model.CheckIdentifierMember(label, params[label]))
+		}
+	}
+	for _, m := range rt.queryIdents {
+		if vals, ok := q[m]; ok {
+			v.Identifier(model.CheckIdentifierMember(m, vals[0]))
+		}
+	}
+	if len(rt.bodyIdents) > 0 {
+		var members map[string]json.RawMessage
+		if len(body) == 0 || json.Unmarshal(body, &members) == nil {
+			for _, m := range rt.bodyIdents {
+				var s string
+				if raw, ok := members[m]; ok && json.Unmarshal(raw, &s) != nil {
+					continue
+				}
+				v.Identifier(model.CheckIdentifierMember(m, s))
+			}
+		}
+	}
+	return v.Err()
 }
 
 // match binds the request's escaped path against the routes. Each segment
@@ -180,7 +227,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, we)
 		return
 	}
-	status, out, err := rt.h(&request{ctx: ctx, params: params, query: r.URL.Query(), body: body})
+	query := r.URL.Query()
+	if err := checkIdentifiers(rt, params, query, body); err != nil {
+		writeError(w, toWireError(ctx, s.log, err))
+		return
+	}
+	status, out, err := rt.h(&request{ctx: ctx, params: params, query: query, body: body})
 	if err != nil {
 		s.log.DebugContext(ctx, "api error", "op", rt.op, "requestId", reqID, "err", err)
 		writeError(w, toWireError(ctx, s.log, err))

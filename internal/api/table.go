@@ -6,7 +6,10 @@ import (
 	"github.com/trellis-net/trellis/internal/model"
 )
 
-// table lists every operation of the Lattice API (reference §2.1).
+// table lists every operation of the Lattice API (reference §2.1). Path
+// labels named like identifier members ({serviceIdentifier}, ...) are
+// checked as such before the operation runs; query and body declare the
+// identifier members an operation takes elsewhere (checkIdentifiers).
 func (s *Server) table() []route {
 	const (
 		get, post, put, patch, del = http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete
@@ -40,21 +43,25 @@ func (s *Server) table() []route {
 
 		s.add(post, "/targetgroups", "CreateTargetGroup", s.createTargetGroup),
 		s.add(get, "/targetgroups/{targetGroupIdentifier}", "GetTargetGroup", s.getTargetGroup),
-		s.add(get, "/targetgroups", "ListTargetGroups", s.listTargetGroups),
+		s.add(get, "/targetgroups", "ListTargetGroups", s.listTargetGroups).query("vpcIdentifier"),
 		s.add(patch, "/targetgroups/{targetGroupIdentifier}", "UpdateTargetGroup", s.updateTargetGroup),
 		s.add(del, "/targetgroups/{targetGroupIdentifier}", "DeleteTargetGroup", s.deleteTargetGroup),
 		s.add(post, "/targetgroups/{targetGroupIdentifier}/registertargets", "RegisterTargets", s.registerTargets),
 		s.add(post, "/targetgroups/{targetGroupIdentifier}/deregistertargets", "DeregisterTargets", s.deregisterTargets),
 		s.add(post, "/targetgroups/{targetGroupIdentifier}/listtargets", "ListTargets", s.listTargets),
 
-		s.add(post, "/servicenetworkserviceassociations", "CreateServiceNetworkServiceAssociation", s.createSNSA),
+		s.add(post, "/servicenetworkserviceassociations", "CreateServiceNetworkServiceAssociation", s.createSNSA).
+			body("serviceNetworkIdentifier", "serviceIdentifier"),
 		s.add(get, "/servicenetworkserviceassociations/{serviceNetworkServiceAssociationIdentifier}", "GetServiceNetworkServiceAssociation", s.getSNSA),
-		s.add(get, "/servicenetworkserviceassociations", "ListServiceNetworkServiceAssociations", s.listSNSAs),
+		s.add(get, "/servicenetworkserviceassociations", "ListServiceNetworkServiceAssociations", s.listSNSAs).
+			query("serviceNetworkIdentifier", "serviceIdentifier"),
 		s.add(del, "/servicenetworkserviceassociations/{serviceNetworkServiceAssociationIdentifier}", "DeleteServiceNetworkServiceAssociation", s.deleteSNSA),
 
-		s.add(post, "/servicenetworkvpcassociations", "CreateServiceNetworkVpcAssociation", s.createSNVA),
+		s.add(post, "/servicenetworkvpcassociations", "CreateServiceNetworkVpcAssociation", s.createSNVA).
+			body("serviceNetworkIdentifier", "vpcIdentifier"),
 		s.add(get, "/servicenetworkvpcassociations/{serviceNetworkVpcAssociationIdentifier}", "GetServiceNetworkVpcAssociation", s.getSNVA),
-		s.add(get, "/servicenetworkvpcassociations", "ListServiceNetworkVpcAssociations", s.listSNVAs),
+		s.add(get, "/servicenetworkvpcassociations", "ListServiceNetworkVpcAssociations", s.listSNVAs).
+			query("serviceNetworkIdentifier", "vpcIdentifier"),
 		s.add(patch, "/servicenetworkvpcassociations/{serviceNetworkVpcAssociationIdentifier}", "UpdateServiceNetworkVpcAssociation", s.updateSNVA),
 		s.add(del, "/servicenetworkvpcassociations/{serviceNetworkVpcAssociationIdentifier}", "DeleteServiceNetworkVpcAssociation", s.deleteSNVA),
 
@@ -65,9 +72,9 @@ func (s *Server) table() []route {
 		s.add(get, "/resourcepolicy/{resourceArn}", "GetResourcePolicy", s.getResourcePolicy),
 		s.add(del, "/resourcepolicy/{resourceArn}", "DeleteResourcePolicy", s.deleteResourcePolicy),
 
-		s.add(post, "/accesslogsubscriptions", "CreateAccessLogSubscription", s.createALS),
+		s.add(post, "/accesslogsubscriptions", "CreateAccessLogSubscription", s.createALS).body("resourceIdentifier"),
 		s.add(get, "/accesslogsubscriptions/{accessLogSubscriptionIdentifier}", "GetAccessLogSubscription", s.getALS),
-		s.add(get, "/accesslogsubscriptions", "ListAccessLogSubscriptions", s.listALSs),
+		s.add(get, "/accesslogsubscriptions", "ListAccessLogSubscriptions", s.listALSs).query("resourceIdentifier"),
 		s.add(patch, "/accesslogsubscriptions/{accessLogSubscriptionIdentifier}", "UpdateAccessLogSubscription", s.updateALS),
 		s.add(del, "/accesslogsubscriptions/{accessLogSubscriptionIdentifier}", "DeleteAccessLogSubscription", s.deleteALS),
 

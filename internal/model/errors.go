@@ -99,8 +99,21 @@ func AccessDenied(format string, args ...any) *Error {
 	return &Error{Kind: KindAccessDenied, Message: fmt.Sprintf(format, args...)}
 }
 
-// Validator collects field errors so that one response names every bad field.
-type Validator struct{ fields []FieldError }
+// Validator collects field errors so that one response names every bad
+// field. Invalid identifiers are kept apart: when there is one, the
+// response names the invalid identifiers only, whatever else is wrong (see
+// identifier.go).
+type Validator struct{ fields, idents []FieldError }
+
+// Identifier records the fields of a validation error from
+// ParseIdentifier, ParsePolicyOwner or CheckIdentifierMember as invalid
+// identifiers; nil and other errors are ignored.
+func (v *Validator) Identifier(err error) {
+	var e *Error
+	if errors.As(err, &e) && e.Kind == KindValidation {
+		v.idents = append(v.idents, e.Fields...)
+	}
+}
 
 // Addf records an invalid field.
 func (v *Validator) Addf(field, format string, args ...any) {
@@ -115,20 +128,25 @@ func (v *Validator) Merge(err error) {
 	}
 }
 
-// Err returns nil when nothing was recorded, else a ValidationException.
+// Err returns nil when nothing was recorded, else a ValidationException:
+// of the invalid identifiers when there are any, else of every bad field.
 func (v *Validator) Err() error {
-	if len(v.fields) == 0 {
+	fields := v.fields
+	if len(v.idents) > 0 {
+		fields = v.idents
+	}
+	if len(fields) == 0 {
 		return nil
 	}
-	msg := v.fields[0].Message
-	if len(v.fields) > 1 {
-		msgs := make([]string, len(v.fields))
-		for i, f := range v.fields {
+	msg := fields[0].Message
+	if len(fields) > 1 {
+		msgs := make([]string, len(fields))
+		for i, f := range fields {
 			msgs[i] = f.Name + ": " + f.Message
 		}
-		msg = fmt.Sprintf("%d validation errors: %s", len(v.fields), strings.Join(msgs, "; "))
+		msg = fmt.Sprintf("%d validation errors: %s", len(fields), strings.Join(msgs, "; "))
 	}
-	return &Error{Kind: KindValidation, Reason: ReasonFieldValidationFailed, Message: msg, Fields: v.fields}
+	return &Error{Kind: KindValidation, Reason: ReasonFieldValidationFailed, Message: msg, Fields: fields}
 }
 
 func resourceTypeWords(t string) string {

@@ -242,8 +242,8 @@ func CheckRuleAction(v *Validator, field string, a *RuleAction) {
 		seen := map[string]bool{}
 		for i, tg := range tgs {
 			f := field + ".forward.targetGroups[" + strconv.Itoa(i) + "]"
-			if tg.TargetGroupIdentifier == "" {
-				v.Addf(f+".targetGroupIdentifier", "targetGroupIdentifier is required")
+			if _, err := ParseIdentifier(arn.TargetGroup, f+".targetGroupIdentifier", tg.TargetGroupIdentifier); err != nil {
+				v.Identifier(err)
 			} else if seen[tg.TargetGroupIdentifier] {
 				v.Addf(f+".targetGroupIdentifier", "target group %s is listed twice", tg.TargetGroupIdentifier)
 			}

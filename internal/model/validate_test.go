@@ -97,11 +97,16 @@ func TestCheckRuleMatchAndAction(t *testing.T) {
 		{"too many headers", &RuleMatch{HTTPMatch: &HTTPMatch{HeaderMatches: make([]HeaderMatch, 6)}},
 			&RuleAction{Forward: &ForwardAction{}}, nil /* checked below by count */},
 		{"both actions", &RuleMatch{HTTPMatch: &HTTPMatch{Method: "POST"}},
-			&RuleAction{Forward: &ForwardAction{TargetGroups: []WeightedTargetGroup{{TargetGroupIdentifier: "tg-1"}}},
+			&RuleAction{Forward: &ForwardAction{TargetGroups: []WeightedTargetGroup{{TargetGroupIdentifier: "tg-0123456789abcdef0"}}},
 				FixedResponse: &FixedResponseAction{StatusCode: i(404)}}, []string{"action"}},
 		{"weight out of range", &RuleMatch{HTTPMatch: &HTTPMatch{Method: "POST"}},
-			&RuleAction{Forward: &ForwardAction{TargetGroups: []WeightedTargetGroup{{TargetGroupIdentifier: "tg-1", Weight: i(1000)}}}},
+			&RuleAction{Forward: &ForwardAction{TargetGroups: []WeightedTargetGroup{{TargetGroupIdentifier: "tg-0123456789abcdef0", Weight: i(1000)}}}},
 			[]string{"action.forward.targetGroups[0].weight"}},
+		// A malformed target group identifier is reported alone, before
+		// the other members (here the path and the weight).
+		{"bad target group identifier", &RuleMatch{HTTPMatch: &HTTPMatch{PathMatch: &PathMatch{Match: MatchType{Exact: s("api")}}}},
+			&RuleAction{Forward: &ForwardAction{TargetGroups: []WeightedTargetGroup{{TargetGroupIdentifier: "tg-1", Weight: i(1000)}}}},
+			[]string{"action.forward.targetGroups[0].targetGroupIdentifier"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

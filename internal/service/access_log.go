@@ -49,9 +49,7 @@ func (s *Service) CreateAccessLogSubscription(ctx context.Context, in CreateALSI
 		return nil, err
 	}
 	var v model.Validator
-	if in.ResourceIdentifier == "" {
-		v.Addf("resourceIdentifier", "resourceIdentifier is required")
-	}
+	v.Identifier(model.CheckIdentifierMember("resourceIdentifier", in.ResourceIdentifier))
 	checkDestination(&v, in.DestinationARN)
 	if t := in.ServiceNetworkLogType; t != "" && t != model.LogTypeService && t != model.LogTypeResource {
 		v.Addf("serviceNetworkLogType", "serviceNetworkLogType must be one of SERVICE, RESOURCE")
@@ -150,6 +148,7 @@ func (s *Service) UpdateAccessLogSubscription(ctx context.Context, ident, dest s
 		return nil, err
 	}
 	var v model.Validator
+	checkIdentifier(&v, arn.AccessLogSubscription, "accessLogSubscriptionIdentifier", ident)
 	checkDestination(&v, dest)
 	if err := v.Err(); err != nil {
 		return nil, err

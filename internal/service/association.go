@@ -32,12 +32,8 @@ func (s *Service) CreateServiceNetworkServiceAssociation(ctx context.Context, in
 		return SNSADetail{}, err
 	}
 	var v model.Validator
-	if in.ServiceNetworkIdentifier == "" {
-		v.Addf("serviceNetworkIdentifier", "serviceNetworkIdentifier is required")
-	}
-	if in.ServiceIdentifier == "" {
-		v.Addf("serviceIdentifier", "serviceIdentifier is required")
-	}
+	checkIdentifier(&v, arn.ServiceNetwork, "serviceNetworkIdentifier", in.ServiceNetworkIdentifier)
+	checkIdentifier(&v, arn.Service, "serviceIdentifier", in.ServiceIdentifier)
 	model.CheckTags(&v, "tags", in.Tags)
 	model.CheckClientToken(&v, in.ClientToken)
 	if err := v.Err(); err != nil {

@@ -29,12 +29,11 @@ func (s *Service) listenerARN(account, svcID, listenerID string) string {
 	return s.arnOf(account, arn.Service.ResourceType+"/"+svcID+"/"+arn.Listener.ResourceType+"/"+listenerID)
 }
 
-// checkIdentifier records a malformed ID-or-ARN identifier in v, so that a
-// ValidationException names it together with the other bad fields.
+// checkIdentifier records a malformed ID-or-ARN identifier in v, which
+// then reports it alone, before any other member of the request.
 func checkIdentifier(v *model.Validator, kind arn.Kind, field, ident string) {
-	if _, err := resolve(kind, field, ident); err != nil {
-		v.Merge(err)
-	}
+	_, err := resolve(kind, field, ident)
+	v.Identifier(err)
 }
 
 func checkListenerProtocol(v *model.Validator, field, p string) {

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"strings"
 
 	"github.com/trellis-net/trellis/internal/arn"
 	"github.com/trellis-net/trellis/internal/model"
@@ -19,39 +18,25 @@ type policyOwner struct {
 	Type     string
 }
 
+// loadPolicyOwner loads the service network or service ident names (its ID
+// or ARN, or only its ARN when arnOnly), checking the caller owns it.
 func (s *Service) loadPolicyOwner(tx store.ReadTx, c model.Caller, field, ident string, arnOnly bool) (policyOwner, error) {
-	invalid := model.Invalid(field, "%s must be the ID or ARN of a service network or a service", field)
-	if arnOnly {
-		invalid = model.Invalid(field, "%s must be the ARN of a service network or a service", field)
-		if !strings.HasPrefix(ident, "arn:") {
-			return policyOwner{}, invalid
-		}
+	ref, err := model.ParsePolicyOwner(field, ident, arnOnly)
+	if err != nil {
+		return policyOwner{}, err
 	}
-	kind := arn.Service
-	if strings.HasPrefix(ident, "arn:") {
-		ref, err := arn.ParseLattice(ident)
-		if err != nil {
-			return policyOwner{}, invalid
-		}
-		kind = ref.Kind
-	} else if strings.HasPrefix(ident, "sn-") {
-		kind = arn.ServiceNetwork
-	}
-	switch kind {
-	case arn.ServiceNetwork:
+	if ref.Kind == arn.ServiceNetwork {
 		sn, err := s.loadServiceNetworkField(tx, c, field, ident)
 		if err != nil {
 			return policyOwner{}, err
 		}
 		return policyOwner{sn.ID, sn.ARN, sn.AuthType, model.TypeServiceNetwork}, nil
-	case arn.Service:
-		svc, err := s.loadServiceField(tx, c, field, ident)
-		if err != nil {
-			return policyOwner{}, err
-		}
-		return policyOwner{svc.ID, svc.ARN, svc.AuthType, model.TypeService}, nil
 	}
-	return policyOwner{}, invalid
+	svc, err := s.loadServiceField(tx, c, field, ident)
+	if err != nil {
+		return policyOwner{}, err
+	}
+	return policyOwner{svc.ID, svc.ARN, svc.AuthType, model.TypeService}, nil
 }
 
 // AuthPolicyResult is an auth policy with its state.
@@ -74,9 +59,7 @@ func (s *Service) PutAuthPolicy(ctx context.Context, ident, policy string) (Auth
 		return AuthPolicyResult{}, err
 	}
 	var v model.Validator
-	if ident == "" {
-		v.Addf("resourceIdentifier", "resourceIdentifier is required")
-	}
+	v.Identifier(model.CheckIdentifierMember("resourceIdentifier", ident))
 	model.CheckPolicyDocument(&v, "policy", policy, model.MaxAuthPolicyLen)
 	if err := v.Err(); err != nil {
 		return AuthPolicyResult{}, err
@@ -156,9 +139,8 @@ func (s *Service) PutResourcePolicy(ctx context.Context, resourceARN, policy str
 		return err
 	}
 	var v model.Validator
-	if resourceARN == "" {
-		v.Addf("resourceArn", "resourceArn is required")
-	}
+	_, err = model.ParsePolicyOwner("resourceArn", resourceARN, true)
+	v.Identifier(err)
 	model.CheckPolicyDocument(&v, "policy", policy, model.MaxResourcePolicy)
 	if err := v.Err(); err != nil {
 		return err

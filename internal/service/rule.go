@@ -335,7 +335,7 @@ func (s *Service) BatchUpdateRule(ctx context.Context, in BatchUpdateRuleInput) 
 	}
 	for i, u := range in.Rules {
 		if u.RuleIdentifier == "" {
-			v.Addf("rules["+strconv.Itoa(i)+"].ruleIdentifier", "ruleIdentifier is required")
+			v.Identifier(model.Invalid("rules["+strconv.Itoa(i)+"].ruleIdentifier", "ruleIdentifier is required"))
 		}
 	}
 	if err := v.Err(); err != nil {
@@ -379,6 +379,7 @@ func (s *Service) batchUpdateRuleTx(tx store.Tx, c model.Caller, svc *model.Serv
 		entries[i] = e
 		prefix := "rules[" + strconv.Itoa(i) + "]."
 		var v model.Validator
+		checkIdentifier(&v, arn.Rule, prefix+"ruleIdentifier", u.RuleIdentifier)
 		checkRuleUpdate(&v, prefix, u)
 		if err := v.Err(); err != nil {
 			if err := asFailure(e, err); err != nil {

@@ -222,30 +222,10 @@ func deletePrefix(tx store.Tx, prefix string) error {
 
 // ---- identifiers ----
 
-var kindWords = map[arn.Kind]string{
-	arn.ServiceNetwork: "service network", arn.Service: "service", arn.Listener: "listener", arn.Rule: "rule",
-	arn.TargetGroup: "target group", arn.ServiceNetworkServiceAssociation: "service network service association",
-	arn.ServiceNetworkVpcAssociation: "service network VPC association", arn.AccessLogSubscription: "access log subscription",
-}
-
 // resolve turns an ID-or-ARN identifier into an ID of kind. A malformed
 // identifier is a ValidationException naming field.
 func resolve(kind arn.Kind, field, ident string) (arn.Ref, error) {
-	if ident == "" {
-		return arn.Ref{}, model.Invalid(field, "%s is required", field)
-	}
-	if strings.HasPrefix(ident, "arn:") {
-		ref, err := arn.ParseLattice(ident)
-		if err != nil || ref.Kind != kind {
-			return arn.Ref{}, model.Invalid(field, "%s must be the ID or ARN of a %s", field, kindWords[kind])
-		}
-		return ref, nil
-	}
-	if !arn.ValidID(kind, ident) {
-		return arn.Ref{}, model.Invalid(field, "%s must be the ID or ARN of a %s (%s- followed by 17 lowercase hexadecimal characters)",
-			field, kindWords[kind], kind.Prefix)
-	}
-	return arn.Ref{Kind: kind, ID: ident}, nil
+	return model.ParseIdentifier(kind, field, ident)
 }
 
 // owned returns NotFound unless the resource belongs to the caller's account

@@ -155,6 +155,7 @@ func (s *Service) UpdateServiceNetwork(ctx context.Context, ident, authType stri
 		return nil, err
 	}
 	var v model.Validator
+	checkIdentifier(&v, arn.ServiceNetwork, "serviceNetworkIdentifier", ident)
 	if authType == "" {
 		v.Addf("authType", "authType is required")
 	}

@@ -161,6 +161,7 @@ func (s *Service) UpdateService(ctx context.Context, in UpdateServiceInput) (*mo
 		return nil, err
 	}
 	var v model.Validator
+	checkIdentifier(&v, arn.Service, "serviceIdentifier", in.Identifier)
 	model.CheckAuthType(&v, "authType", in.AuthType)
 	if in.CertificateArn != nil && *in.CertificateArn != "" {
 		model.CheckARN(&v, "certificateArn", *in.CertificateArn, 20, 2048)

@@ -120,6 +120,7 @@ func (s *Service) retag(ctx context.Context, resourceARN string, change func(map
 // TagResource adds or replaces tags.
 func (s *Service) TagResource(ctx context.Context, resourceARN string, tags map[string]string) error {
 	var v model.Validator
+	v.Identifier(model.CheckIdentifierMember("resourceArn", resourceARN))
 	if len(tags) == 0 {
 		v.Addf("tags", "tags must have at least one entry")
 	}
@@ -139,6 +140,7 @@ func (s *Service) TagResource(ctx context.Context, resourceARN string, tags map[
 // UntagResource removes tags by key.
 func (s *Service) UntagResource(ctx context.Context, resourceARN string, keys []string) error {
 	var v model.Validator
+	v.Identifier(model.CheckIdentifierMember("resourceArn", resourceARN))
 	if len(keys) > 200 {
 		v.Addf("tagKeys", "tagKeys must have at most 200 entries")
 	}

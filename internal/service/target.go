@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trellis-net/trellis/internal/arn"
 	"github.com/trellis-net/trellis/internal/model"
 	"github.com/trellis-net/trellis/internal/store"
 )
@@ -194,6 +195,7 @@ func (s *Service) RegisterTargets(ctx context.Context, ident string, targets []T
 		return TargetsResult{}, err
 	}
 	var v model.Validator
+	checkIdentifier(&v, arn.TargetGroup, "targetGroupIdentifier", ident)
 	checkTargetList(&v, targets, 1, model.MaxTargetsPerCall)
 	if err := v.Err(); err != nil {
 		return TargetsResult{}, err
@@ -264,6 +266,7 @@ func (s *Service) DeregisterTargets(ctx context.Context, ident string, targets [
 		return TargetsResult{}, err
 	}
 	var v model.Validator
+	checkIdentifier(&v, arn.TargetGroup, "targetGroupIdentifier", ident)
 	checkTargetList(&v, targets, 1, model.MaxTargetsPerCall)
 	if err := v.Err(); err != nil {
 		return TargetsResult{}, err
@@ -311,6 +314,7 @@ func (s *Service) ListTargets(ctx context.Context, in ListTargetsInput) ([]Targe
 		return nil, "", err
 	}
 	var v model.Validator
+	checkIdentifier(&v, arn.TargetGroup, "targetGroupIdentifier", in.Identifier)
 	checkTargetList(&v, in.Targets, 0, MaxListTargetsFilter)
 	for i, f := range in.Targets {
 		if f.ID == "" {

@@ -77,7 +77,7 @@ func normaliseTargetGroupConfig(v *model.Validator, typ string, cfg *model.Targe
 	case in.VpcIdentifier == "":
 		v.Addf("config.vpcIdentifier", "config.vpcIdentifier is required for %s target groups", typ)
 	case !model.ValidVpcID(in.VpcIdentifier):
-		v.Addf("config.vpcIdentifier", "config.vpcIdentifier must be vpc- followed by 8 or 17 lowercase letters and digits")
+		v.Identifier(model.Invalid("config.vpcIdentifier", "config.vpcIdentifier must be a VPC ID: vpc- followed by 8 or 17 lowercase letters and digits"))
 	}
 
 	// Port: given, or the protocol's default.
@@ -301,8 +301,8 @@ func (s *Service) ListTargetGroups(ctx context.Context, in ListTargetGroupsInput
 		return nil, "", err
 	}
 	var v model.Validator
-	if in.VpcIdentifier != "" && !model.ValidVpcID(in.VpcIdentifier) {
-		v.Addf("vpcIdentifier", "vpcIdentifier must be vpc- followed by 8 or 17 lowercase letters and digits")
+	if in.VpcIdentifier != "" {
+		v.Identifier(model.CheckIdentifierMember("vpcIdentifier", in.VpcIdentifier))
 	}
 	if in.TargetGroupType != "" && !validTargetGroupType(in.TargetGroupType) {
 		v.Addf("targetGroupType", "targetGroupType must be one of IP, INSTANCE, LAMBDA, ALB")
@@ -401,6 +401,7 @@ func (s *Service) UpdateTargetGroup(ctx context.Context, in UpdateTargetGroupInp
 		return nil, err
 	}
 	var v model.Validator
+	checkIdentifier(&v, arn.TargetGroup, "targetGroupIdentifier", in.Identifier)
 	if in.HealthCheck == nil {
 		v.Addf("healthCheck", "healthCheck is required")
 	}

@@ -376,8 +376,13 @@ func TestListTargetGroupsFilters(t *testing.T) {
 			}
 		})
 	}
+	// An invalid identifier is reported alone, before the other members.
 	_, _, err := s.ListTargetGroups(ctx, ListTargetGroupsInput{VpcIdentifier: "vpc-nope", TargetGroupType: "NLB"})
-	if got := tgFields(err); !slices.Equal(got, []string{"targetGroupType", "vpcIdentifier"}) {
+	if got := tgFields(err); !slices.Equal(got, []string{"vpcIdentifier"}) {
+		t.Errorf("fields %v (%v)", got, err)
+	}
+	_, _, err = s.ListTargetGroups(ctx, ListTargetGroupsInput{TargetGroupType: "NLB"})
+	if got := tgFields(err); !slices.Equal(got, []string{"targetGroupType"}) {
 		t.Errorf("fields %v (%v)", got, err)
 	}
 	g, err := s.GetTargetGroup(ctx, a.ID)
