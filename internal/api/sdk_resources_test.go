@@ -119,7 +119,7 @@ func TestListenersRulesAndGuards(t *testing.T) {
 	r2 := need(c.CreateRule(ctx, &vpclattice.CreateRuleInput{ServiceIdentifier: svc.Id, ListenerIdentifier: l.Id,
 		Name: aws.String("other"), Priority: aws.Int32(20), Match: &types.RuleMatchMemberHttpMatch{Value: types.HttpMatch{Method: aws.String("POST")}},
 		Action: fixed(404)})).ok(t)
-	for _, p := range []int32{0, 101} {
+	for _, p := range []int32{0, 2001} {
 		_, err := c.CreateRule(ctx, &vpclattice.CreateRuleInput{ServiceIdentifier: svc.Id, ListenerIdentifier: l.Id,
 			Name: aws.String("oob"), Priority: aws.Int32(p), Match: match, Action: fixed(404)})
 		wantAPIError(t, err, "ValidationException")

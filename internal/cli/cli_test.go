@@ -381,8 +381,8 @@ func TestAPIErrors(t *testing.T) {
 		{
 			name: "validation with field list",
 			reply: reply{status: 400, errType: "ValidationException", body: `{"message":"Invalid request","reason":"fieldValidationFailed",
-				"fieldList":[{"name":"name","message":"must match ^[a-z]"},{"name":"priority","message":"must be 1-100"}]}`},
-			wantStderr: "Error: ValidationException: Invalid request\n  - name: must match ^[a-z]\n  - priority: must be 1-100\n",
+				"fieldList":[{"name":"name","message":"must match ^[a-z]"},{"name":"priority","message":"must be 1-2000"}]}`},
+			wantStderr: "Error: ValidationException: Invalid request\n  - name: must match ^[a-z]\n  - priority: must be 1-2000\n",
 		},
 		{
 			name: "validation with one field repeating the message",
@@ -399,8 +399,8 @@ func TestAPIErrors(t *testing.T) {
 		{
 			name: "validation with two fields, one repeating the message",
 			reply: reply{status: 400, errType: "ValidationException", body: `{"message":"name is required","reason":"fieldValidationFailed",
-				"fieldList":[{"name":"name","message":"name is required"},{"name":"priority","message":"must be 1-100"}]}`},
-			wantStderr: "Error: ValidationException: name is required\n  - name: name is required\n  - priority: must be 1-100\n",
+				"fieldList":[{"name":"name","message":"name is required"},{"name":"priority","message":"must be 1-2000"}]}`},
+			wantStderr: "Error: ValidationException: name is required\n  - name: name is required\n  - priority: must be 1-2000\n",
 		},
 		{
 			name:       "validation without field list",

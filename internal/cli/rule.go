@@ -125,7 +125,7 @@ func ruleCmd() *cobra.Command {
 			flags: func(fs *pflag.FlagSet) {
 				parentFlags(fs)
 				fs.String("name", "", "name of the rule")
-				fs.Int32(flagPriority, 0, "rule priority (lower is evaluated first)")
+				fs.Int32(flagPriority, 0, "rule priority, 1-2000, unique within the listener (lower is evaluated first)")
 				addMatchFlags(fs)
 				addActionFlags(fs, flagForward, flagFixedResponse)
 				addTagFlags(fs)
@@ -205,7 +205,7 @@ func ruleCmd() *cobra.Command {
 			example: "  trellis rule update --service orders --listener web --rule api --priority 20 --forward web-a",
 			flags: func(fs *pflag.FlagSet) {
 				idFlags(fs)
-				fs.Int32(flagPriority, 0, "rule priority")
+				fs.Int32(flagPriority, 0, "rule priority, 1-2000, unique within the listener")
 				addMatchFlags(fs)
 				addActionFlags(fs, flagForward, flagFixedResponse)
 			},
@@ -255,7 +255,7 @@ func ruleCmd() *cobra.Command {
 				"  trellis rule batch-update --service S --listener L --input-json '{\"rules\":[{\"ruleIdentifier\":\"rule-0123456789abcdef0\",\"priority\":5}]}'",
 			flags: func(fs *pflag.FlagSet) {
 				parentFlags(fs)
-				fs.StringArray(flagRulePriority, nil, "set a rule's priority: RULE=PRIORITY where RULE is a rule name, ID or ARN (repeatable)")
+				fs.StringArray(flagRulePriority, nil, "set a rule's priority: RULE=PRIORITY where RULE is a rule name, ID or ARN and PRIORITY 1-2000 (repeatable)")
 			},
 			apply: func(cmd *cobra.Command, in *batchIn) error {
 				setString(cmd, flagService, &in.ServiceIdentifier)

@@ -12,7 +12,7 @@ import (
 // Limits from reference §4.
 const (
 	MinPriority        = 1
-	MaxPriority        = 100
+	MaxPriority        = 2000 // the API model's range; the console offers 1–100
 	MaxTargetGroupsFwd = 10
 	MaxWeight          = 999
 	MaxHeaderMatches   = 5

@@ -141,7 +141,7 @@ func TestCreateRuleChecks(t *testing.T) {
 		{"reserved prefix", in("rule-1", intPtr(2), lrPrefix("/a"), lrFixed(404)), model.KindValidation},
 		{"no priority", in("abc", nil, lrPrefix("/a"), lrFixed(404)), model.KindValidation},
 		{"priority 0", in("abc", intPtr(0), lrPrefix("/a"), lrFixed(404)), model.KindValidation},
-		{"priority 101", in("abc", intPtr(101), lrPrefix("/a"), lrFixed(404)), model.KindValidation},
+		{"priority 2001", in("abc", intPtr(2001), lrPrefix("/a"), lrFixed(404)), model.KindValidation},
 		{"no match", in("abc", intPtr(2), nil, lrFixed(404)), model.KindValidation},
 		{"empty match", in("abc", intPtr(2), &model.RuleMatch{HTTPMatch: &model.HTTPMatch{}}, lrFixed(404)), model.KindValidation},
 		{"bad path", in("abc", intPtr(2), lrPrefix("no-slash"), lrFixed(404)), model.KindValidation},
