@@ -17,7 +17,7 @@ const (
 
 // addActionFlags defines a forward flag and a fixed-response flag.
 func addActionFlags(fs *pflag.FlagSet, forward, fixed string) {
-	fs.StringArray(forward, nil, "forward to target groups: TG[=WEIGHT],... where TG is a target group name, ID or ARN (repeatable)")
+	fs.StringArray(forward, nil, "forward to target groups: TG[=WEIGHT],... where TG is a target group name, ID or ARN and WEIGHT 0-999 (default 100) (repeatable)")
 	fs.String(fixed, "", "respond with this HTTP status code, e.g. 404")
 }
 

@@ -13,6 +13,7 @@ import (
 const (
 	MinPriority        = 1
 	MaxPriority        = 2000 // the API model's range; the console offers 1–100
+	DefaultWeight      = 100  // an omitted forward weight, as the AWS CLI guide and Terraform have it
 	MaxTargetGroupsFwd = 10
 	MaxWeight          = 999
 	MaxHeaderMatches   = 5

@@ -153,8 +153,8 @@ func TestListenerCRUD(t *testing.T) {
 	if l2.Port != 443 {
 		t.Errorf("HTTPS default port = %d, want 443", l2.Port)
 	}
-	if w := l2.DefaultAction.Forward.TargetGroups[0]; w.Weight == nil || *w.Weight != 1 {
-		t.Errorf("single target group weight not normalised: %+v", w)
+	if w := l2.DefaultAction.Forward.TargetGroups[0]; w.Weight == nil || *w.Weight != model.DefaultWeight {
+		t.Errorf("single target group weight not normalised to %d: %+v", model.DefaultWeight, w)
 	}
 
 	items, next, err := e.s.ListListeners(e.ctx, svc.ID, Page{MaxResults: 1})

@@ -34,7 +34,9 @@ func tgServices(tx store.ReadTx, tgID string) ([]string, error) {
 }
 
 // resolveAction checks a rule action against the store and returns it with
-// target group identifiers normalised to IDs and single-group weights set:
+// target group identifiers normalised to IDs and omitted weights set to
+// model.DefaultWeight (100, what the AWS CLI guide shows and Terraform's
+// provider sends for a group without a weight; stored, so it is echoed):
 // every target group exists, belongs to the caller, is not used by another
 // service, and suits the listener's protocol.
 func (s *Service) resolveAction(tx store.ReadTx, c model.Caller, field, svcID, listenerProtocol string, a model.RuleAction) (model.RuleAction, error) {
@@ -63,7 +65,7 @@ func (s *Service) resolveAction(tx store.ReadTx, c model.Caller, field, svcID, l
 		}
 		w := wtg.Weight
 		if w == nil {
-			w = intPtr(1) // an omitted weight is an equal share
+			w = intPtr(model.DefaultWeight)
 		}
 		out.Forward.TargetGroups = append(out.Forward.TargetGroups,
 			model.WeightedTargetGroup{TargetGroupIdentifier: tg.ID, Weight: w})
