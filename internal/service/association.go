@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"slices"
+	"strings"
 
 	"github.com/trellis-net/trellis/internal/arn"
 	"github.com/trellis-net/trellis/internal/model"
@@ -65,6 +66,9 @@ func (s *Service) CreateServiceNetworkServiceAssociation(ctx context.Context, in
 				return nil, model.Conflict(model.TypeServiceNetworkServiceAssociation, dup,
 					"service %s is already associated with service network %s", svc.ID, sn.ID)
 			}
+			if err := checkCustomDomainInNetwork(tx, sn, svc); err != nil {
+				return nil, err
+			}
 			n, err := countPrefix(tx, pfxSNSAbySN+sn.ID+"/")
 			if err != nil {
 				return nil, err
@@ -86,6 +90,41 @@ func (s *Service) CreateServiceNetworkServiceAssociation(ctx context.Context, in
 		return err
 	})
 	return out, err
+}
+
+// checkCustomDomainInNetwork refuses to add svc to sn when another service
+// of sn has the same custom domain name (compared without case, as DNS
+// names are): clients of the network would not know which one a name
+// means. This check is enough for every VPC too: a VPC reaches the
+// services of the one network it is associated with (a VPC has at most one
+// service network VPC association, CreateServiceNetworkVpcAssociation), so
+// two services reachable from one VPC are always in one network.
+func checkCustomDomainInNetwork(tx store.ReadTx, sn *model.ServiceNetwork, svc *model.Service) error {
+	if svc.CustomDomainName == "" {
+		return nil
+	}
+	var clash *model.Service
+	err := scanJSON(tx, pfxSNSAbySN+sn.ID+"/", func(_ string, id *string) (bool, error) {
+		a, err := getJSON[model.ServiceNetworkServiceAssociation](tx, pfxSNSA+*id)
+		if err != nil || a == nil || a.ServiceID == svc.ID {
+			return err == nil, err
+		}
+		other, err := getJSON[model.Service](tx, pfxService+a.ServiceID)
+		if err != nil {
+			return false, err
+		}
+		if other != nil && strings.EqualFold(other.CustomDomainName, svc.CustomDomainName) {
+			clash = other
+			return false, nil
+		}
+		return true, nil
+	})
+	if err != nil || clash == nil {
+		return err
+	}
+	return model.Conflict(model.TypeService, clash.ID,
+		"custom domain name %q is already used by service %s in service network %s; the services of a network must have distinct custom domain names",
+		svc.CustomDomainName, clash.ID, sn.ID)
 }
 
 func (s *Service) loadSNSA(tx store.ReadTx, c model.Caller, ident string) (*model.ServiceNetworkServiceAssociation, error) {

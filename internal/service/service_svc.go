@@ -36,6 +36,29 @@ func checkIdleTimeout(v *model.Validator, p *int) {
 	}
 }
 
+// Custom domain names need not be unique: Lattice requires them unique only
+// among the services reachable together, i.e. within one service network
+// (CreateServiceNetworkServiceAssociation checks it, see
+// checkCustomDomainInNetwork). Versions before this rule kept a global
+// index name/domain/<domain> -> service ID and refused a second service with
+// the same domain; nothing reads those keys any more, so a store written by
+// such a version works as it is, and a key goes when its service does.
+const legacyDomainPrefix = pfxName + "domain/"
+
+// deleteLegacyDomainKey removes the old global index key of svc's custom
+// domain, if an older version wrote it for this very service.
+func deleteLegacyDomainKey(tx store.Tx, svc *model.Service) error {
+	if svc.CustomDomainName == "" {
+		return nil
+	}
+	k := legacyDomainPrefix + strings.ToLower(svc.CustomDomainName)
+	v, ok, err := tx.Get(k)
+	if err != nil || !ok || string(v) != svc.ID {
+		return err
+	}
+	return tx.Delete(k)
+}
+
 // CreateService creates a service.
 func (s *Service) CreateService(ctx context.Context, in CreateServiceInput) (*model.Service, error) {
 	c, err := caller(ctx)
@@ -70,16 +93,6 @@ func (s *Service) CreateService(ctx context.Context, in CreateServiceInput) (*mo
 				}
 				return nil, model.Conflict(model.TypeService, in.Name, "a service named %q already exists", in.Name)
 			}
-			if in.CustomDomainName != "" {
-				dk := pfxName + "domain/" + strings.ToLower(in.CustomDomainName)
-				if _, taken, err := tx.Get(dk); err != nil || taken {
-					if err != nil {
-						return nil, err
-					}
-					return nil, model.Conflict(model.TypeService, in.CustomDomainName,
-						"custom domain name %q is already used by another service", in.CustomDomainName)
-				}
-			}
 			n, err := s.countOwned(tx, pfxService, c.Account)
 			if err != nil {
 				return nil, err
@@ -96,11 +109,6 @@ func (s *Service) CreateService(ctx context.Context, in CreateServiceInput) (*mo
 			svc.DNS = &model.DNSEntry{DomainName: s.DNSName(svc.Name, svc.ID), HostedZoneID: s.HostedZoneID()}
 			if err := tx.Put(nk, []byte(svc.ID)); err != nil {
 				return nil, err
-			}
-			if svc.CustomDomainName != "" {
-				if err := tx.Put(pfxName+"domain/"+strings.ToLower(svc.CustomDomainName), []byte(svc.ID)); err != nil {
-					return nil, err
-				}
 			}
 			return svc, putJSON(tx, pfxService+svc.ID, svc)
 		})
@@ -237,10 +245,8 @@ func (s *Service) DeleteService(ctx context.Context, ident string) (*model.Servi
 		if err := tx.Delete(nameKey(arn.Service, svc.Account, svc.Name)); err != nil {
 			return err
 		}
-		if svc.CustomDomainName != "" {
-			if err := tx.Delete(pfxName + "domain/" + strings.ToLower(svc.CustomDomainName)); err != nil {
-				return err
-			}
+		if err := deleteLegacyDomainKey(tx, svc); err != nil {
+			return err
 		}
 		svc.Status = model.StatusDeleteInProgress
 		out = svc

@@ -298,3 +298,41 @@ func TestCompileIgnoresSquattedVPCAssociation(t *testing.T) {
 		}
 	}
 }
+
+// TestCompileSameCustomDomainInTwoNetworks: two services may share a custom
+// domain name when no service network has both (the API refuses the
+// association that would put both in one). Each VPC maps the name to the
+// service of its own network. A forward action without weights gets
+// weight 100 for its one group, and the whole draw goes to that group.
+func TestCompileSameCustomDomainInTwoNetworks(t *testing.T) {
+	f := newFixture(t)
+	var vpcs []string
+	for i, name := range []string{"blue", "green"} {
+		sn := ok[*model.ServiceNetwork](t)(f.svc.CreateServiceNetwork(f.ctx, service.CreateServiceNetworkInput{Name: name}))
+		svc := ok[*model.Service](t)(f.svc.CreateService(f.ctx, service.CreateServiceInput{Name: name, CustomDomainName: "API.example.com"}))
+		tg := ok[*model.TargetGroup](t)(f.svc.CreateTargetGroup(f.ctx, service.CreateTargetGroupInput{Name: name, Type: "IP",
+			Config: &model.TargetGroupConfig{Port: ip(8080), Protocol: "HTTP", VpcIdentifier: "vpc-00000000000000001"}}))
+		ok[*model.Listener](t)(f.svc.CreateListener(f.ctx, service.CreateListenerInput{ServiceIdentifier: svc.ID, Name: "web",
+			Protocol: "HTTP", Port: ip(8080), DefaultAction: &model.RuleAction{Forward: &model.ForwardAction{
+				TargetGroups: []model.WeightedTargetGroup{{TargetGroupIdentifier: tg.ID}}}}}))
+		ok[service.SNSADetail](t)(f.svc.CreateServiceNetworkServiceAssociation(f.ctx, service.CreateSNSAInput{ServiceNetworkIdentifier: sn.ID, ServiceIdentifier: svc.ID}))
+		vpc := fmt.Sprintf("vpc-0000000000000001%d", i)
+		ok[service.SNVADetail](t)(f.svc.CreateServiceNetworkVpcAssociation(f.ctx, service.CreateSNVAInput{ServiceNetworkIdentifier: sn.ID, VpcIdentifier: vpc}))
+		vpcs = append(vpcs, vpc)
+	}
+	snap := f.compile()
+	for i, name := range []string{"blue", "green"} {
+		v := snap.VPCs[vpcs[i]]
+		svc := v.Hosts["api.example.com"]
+		if svc == nil || svc.Name != name {
+			t.Fatalf("VPC %s maps api.example.com to %+v, want service %s", vpcs[i], svc, name)
+		}
+		if len(v.Hosts) != 2 { // the generated name and the custom domain
+			t.Fatalf("VPC %s hosts %v", vpcs[i], v.Hosts)
+		}
+		a := svc.Listeners[8080].Rules[0].Action
+		if len(a.Forward) != 1 || a.Forward[0].Weight != 100 || a.Forward[0].Cumulative != 100 || a.TotalWeight != 100 {
+			t.Fatalf("service %s default action %+v", name, a)
+		}
+	}
+}
