@@ -301,6 +301,10 @@ func TestCLIAgainstServer(t *testing.T) {
 
 	// Teardown.
 	c.ok("auth-policy", "delete", svcID)
+	// Without a policy, get succeeds with the state and no policy.
+	if got := c.ok("auth-policy", "get", svcID); got["policy"] != nil || got["state"] != "Inactive" {
+		t.Errorf("auth-policy get without a policy = %v", got)
+	}
 	c.ok("rule", "delete", "--service", svcID, "--listener", lnID, "--rule", ruleID)
 	c.ok("listener", "delete", "--service", svcID, "--listener", lnID)
 	c.ok("tg", "deregister-targets", "--target-group", tg1ID, "--target", "127.0.0.1:8080", "--target", "127.0.0.2")
@@ -477,6 +481,9 @@ func TestCLIUpdatesAndOtherNouns(t *testing.T) {
 		t.Errorf("resource policy = %s", got)
 	}
 	c.ok("resource-policy", "delete", snArn)
+	if got := c.ok("resource-policy", "get", snArn); got["policy"] != nil {
+		t.Errorf("resource-policy get without a policy = %v", got)
+	}
 
 	// Teardown.
 	c.ok("snva", "delete", snvaID)

@@ -142,6 +142,12 @@ var outputCases = []struct {
 		},
 	},
 	{
+		// A service or network without an auth policy: Lattice answers
+		// 200 with its state and no policy.
+		name: "get_auth_policy_none",
+		v:    &vpclattice.GetAuthPolicyOutput{State: types.AuthPolicyStateInactive},
+	},
+	{
 		name: "batch_update_rule",
 		v: &vpclattice.BatchUpdateRuleOutput{
 			Successful: []types.RuleUpdateSuccess{{

@@ -70,8 +70,10 @@ func authPolicyCmd() *cobra.Command {
 			},
 		}),
 		verb(verbSpec[getIn]{
-			use:    "get",
-			short:  "Show an auth policy (GetAuthPolicy)",
+			use:   "get",
+			short: "Show an auth policy (GetAuthPolicy)",
+			long: "Show the auth policy of a service or service network and its state (Active when the auth type is AWS_IAM).\n" +
+				"A service or network without an auth policy shows only its state; one that does not exist is an error.",
 			idFlag: flagResource,
 			flags:  idFlag,
 			apply: func(cmd *cobra.Command, in *getIn) error {
@@ -130,8 +132,10 @@ func resourcePolicyCmd() *cobra.Command {
 			},
 		}),
 		verb(verbSpec[getIn]{
-			use:    "get",
-			short:  "Show a resource policy (GetResourcePolicy)",
+			use:   "get",
+			short: "Show a resource policy (GetResourcePolicy)",
+			long: "Show the resource policy of a service or service network.\n" +
+				"One without a resource policy shows an empty object; one that does not exist is an error.",
 			idFlag: flagResourceArn,
 			flags:  idFlag,
 			apply: func(cmd *cobra.Command, in *getIn) error {

@@ -41,6 +41,7 @@ func (s *Service) loadPolicyOwner(tx store.ReadTx, c model.Caller, field, ident 
 
 // AuthPolicyResult is an auth policy with its state.
 type AuthPolicyResult struct {
+	// AuthPolicy is nil when the network or service has none (GetAuthPolicy).
 	*model.AuthPolicy
 	State string // Active when the owner's auth type is AWS_IAM
 }
@@ -90,7 +91,10 @@ func (s *Service) PutAuthPolicy(ctx context.Context, ident, policy string) (Auth
 	return out, err
 }
 
-// GetAuthPolicy returns the auth policy of a network or service.
+// GetAuthPolicy returns the auth policy of a network or service. A network
+// or service without one answers with no policy (AuthPolicy nil) and the
+// state its auth type gives, as Lattice answers 200 without a policy
+// member; only a network or service that does not exist is NotFound.
 func (s *Service) GetAuthPolicy(ctx context.Context, ident string) (AuthPolicyResult, error) {
 	c, err := caller(ctx)
 	if err != nil {
@@ -105,9 +109,6 @@ func (s *Service) GetAuthPolicy(ctx context.Context, ident string) (AuthPolicyRe
 		ap, err := getJSON[model.AuthPolicy](tx, pfxAuthPolicy+o.ID)
 		if err != nil {
 			return err
-		}
-		if ap == nil {
-			return model.NotFound(model.TypeAuthPolicy, o.ID)
 		}
 		out = AuthPolicyResult{ap, policyState(o.AuthType)}
 		return nil
@@ -154,13 +155,14 @@ func (s *Service) PutResourcePolicy(ctx context.Context, resourceARN, policy str
 	})
 }
 
-// GetResourcePolicy returns the resource policy of a network or service.
-func (s *Service) GetResourcePolicy(ctx context.Context, resourceARN string) (string, error) {
+// GetResourcePolicy returns the resource policy of a network or service;
+// ok is false when it has none (Lattice answers 200 without a policy
+// member), and only a network or service that does not exist is NotFound.
+func (s *Service) GetResourcePolicy(ctx context.Context, resourceARN string) (policy string, ok bool, err error) {
 	c, err := caller(ctx)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
-	var out string
 	err = s.view(ctx, func(tx store.ReadTx) error {
 		o, err := s.loadPolicyOwner(tx, c, "resourceArn", resourceARN, true)
 		if err != nil {
@@ -170,13 +172,12 @@ func (s *Service) GetResourcePolicy(ctx context.Context, resourceARN string) (st
 		if err != nil {
 			return err
 		}
-		if rp == nil {
-			return model.NotFound(model.TypeResourcePolicy, o.ARN)
+		if rp != nil {
+			policy, ok = rp.Policy, true
 		}
-		out = rp.Policy
 		return nil
 	})
-	return out, err
+	return policy, ok, err
 }
 
 // DeleteResourcePolicy removes the resource policy of a network or service.
