@@ -2,14 +2,16 @@ package api
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/trellis-net/trellis/internal/model"
 )
 
 // FuzzMatch binds arbitrary escaped paths against the route table: it must
-// never panic, a bound label is never empty, and the identifier check of a
-// matched route answers only validation errors.
+// never panic, a bound label is never empty, a path with an empty, "." or
+// ".." segment names no operation, and the identifier check of a matched
+// route answers only validation errors.
 func FuzzMatch(f *testing.F) {
 	s := &Server{}
 	s.routes = s.table()
@@ -18,6 +20,7 @@ func FuzzMatch(f *testing.F) {
 		"/tags/arn%3Aaws%3Avpc-lattice%3Aus-east-1%3A000000000000%3Aservice%2Fsvc-0123456789abcdef0",
 		"/services/svc-0123456789abcdef0/listeners/listener-0123456789abcdef0/rules",
 		"/%zz", "//", "/services/%2F/listeners", "",
+		"/services/../services", "/./services", "/services/", "/services/%2E%2E/listeners",
 	} {
 		f.Add("GET", seed)
 	}
@@ -39,6 +42,11 @@ func FuzzMatch(f *testing.F) {
 		}
 		if rt == nil {
 			return
+		}
+		for _, seg := range strings.Split(path[1:], "/") {
+			if seg == "" || seg == "." || seg == ".." {
+				t.Fatalf("%q matched %s", path, rt.op)
+			}
 		}
 		if err := checkIdentifiers(rt, params, nil, nil); err != nil && model.KindOf(err) != model.KindValidation {
 			t.Fatalf("identifier check: non-validation error %v", err)

@@ -127,10 +127,23 @@ func checkIdentifiers(rt *route, params map[string]string, q url.Values, body []
 
 // match binds the request's escaped path against the routes. Each segment
 // is unescaped on its own, so an ARN escaped into one label stays one label.
+//
+// A path is matched as sent, never normalised: its signature was verified
+// over the path as sent (sigv4 does not normalise either, as the AWS SDKs
+// do not for vpc-lattice), so a path with an empty, "." or ".." segment
+// ("//services", "/services/../services", "/services/") names no operation
+// and gets the unknown-operation answer, rather than being routed as
+// another path that was not what was signed.
 func (s *Server) match(method, escapedPath string) (*route, map[string]string, bool, error) {
-	raw := strings.Split(strings.Trim(escapedPath, "/"), "/")
+	if !strings.HasPrefix(escapedPath, "/") {
+		return nil, nil, false, nil
+	}
+	raw := strings.Split(escapedPath[1:], "/")
 	segs := make([]string, len(raw))
 	for i, r := range raw {
+		if r == "" || r == "." || r == ".." {
+			return nil, nil, false, nil
+		}
 		u, err := url.PathUnescape(r)
 		if err != nil {
 			return nil, nil, false, model.CannotParse("path", "the request path is not correctly escaped")

@@ -14,6 +14,14 @@
 // "vpc-lattice-svcs", which usually carry
 // "x-amz-content-sha256: UNSIGNED-PAYLOAD" (Verifier.AllowUnsignedPayload).
 //
+// The canonical URI is the request's path exactly as the client sent it
+// (RequestURI), percent-encoded once more, and never normalised: the AWS
+// SDKs sign "/a/../b" or "//a" as they are for both vpc-lattice signing
+// names (only S3 differs, by not encoding again), so a signature over any
+// other path would be a different request. Verifier.NormalizePath, off
+// unless asked for, also accepts signatures over the RFC 3986-normalised
+// path (as botocore computes them).
+//
 // Verify dispatches on the algorithm the request names. AWS4-HMAC-SHA256
 // (SigV4) signs with an HMAC key derived per day, region and service.
 // AWS4-ECDSA-P256-SHA256 (SigV4A, sigv4a.go) signs the same canonical

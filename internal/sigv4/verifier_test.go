@@ -374,3 +374,54 @@ func wantAPIError(t *testing.T, err error, code, msg string) {
 type staticProvider struct{ c aws.Credentials }
 
 func (p staticProvider) Retrieve(context.Context) (aws.Credentials, error) { return p.c, nil }
+
+// TestDotAndEmptySegmentsVerifyAsSent: the AWS SDK signs the path exactly
+// as the client sends it for both of Lattice's signing names (its signer
+// escapes the path once more but never removes ".", ".." or empty
+// segments; only S3 differs, by not escaping), so the verifier checks the
+// signature against the path as sent, on the control plane
+// ("vpc-lattice", payload hash) and on the data plane ("vpc-lattice-svcs",
+// UNSIGNED-PAYLOAD) alike. A signature over the normalised path does not
+// authenticate the unnormalised one unless NormalizePath asks for it.
+func TestDotAndEmptySegmentsVerifyAsSent(t *testing.T) {
+	paths := []string{"/services/../services", "//services", "/./services", "/services/", "/a//b/./c/../d", "/a/%2E%2E/b"}
+	for _, service := range []string{"vpc-lattice", "vpc-lattice-svcs"} {
+		for _, p := range paths {
+			t.Run(service+p, func(t *testing.T) {
+				spec := signSpec{target: p, service: service}
+				v := newVerifier(service)
+				if service == "vpc-lattice-svcs" {
+					spec.payload = UnsignedPayload
+					spec.header = http.Header{"X-Amz-Content-Sha256": {UnsignedPayload}}
+					v.AllowUnsignedPayload = true
+				}
+				r := sdkSign(t, spec)
+				if r.RequestURI != p {
+					t.Fatalf("the server received %q", r.RequestURI)
+				}
+				if _, err := v.Verify(context.Background(), r, ""); err != nil {
+					t.Fatalf("Verify %s: %v", p, err)
+				}
+				// Signed over the normalised path, sent unnormalised.
+				np := normalizePath(p)
+				if np == p {
+					return
+				}
+				spec.target = np
+				signed := sdkSign(t, spec)
+				sent, err := http.NewRequest(signed.Method, "http://"+testHost+p, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sent.Header = signed.Header
+				r = overTheWire(t, sent)
+				_, err = v.Verify(context.Background(), r, "")
+				asError(t, err, CodeInvalidSignature, 403)
+				v.NormalizePath = true
+				if _, err := v.Verify(context.Background(), r, ""); err != nil {
+					t.Fatalf("NormalizePath: %v", err)
+				}
+			})
+		}
+	}
+}
