@@ -40,6 +40,21 @@ type Picker struct {
 // unhealthy — still avoiding exclude unless it is the only target. It
 // returns nil, nil when tg has no targets.
 func (p *Picker) Pick(tg *snapshot.TargetGroup, exclude string) (*snapshot.Target, *State) {
+	except := [1]string{exclude}
+	if t, s := p.PickExcept(tg, except[:]); t != nil {
+		return t, s
+	}
+	if len(tg.Targets) == 0 {
+		return nil, nil
+	}
+	t := tg.Targets[0] // the excluded target is the only one
+	return t, p.Registry.Get(t.Key)
+}
+
+// PickExcept is Pick avoiding every target whose Key is in except (the
+// targets a request already tried); it returns nil, nil when no other
+// target is left.
+func (p *Picker) PickExcept(tg *snapshot.TargetGroup, except []string) (*snapshot.Target, *State) {
 	targets := tg.Targets
 	n := len(targets)
 	if n == 0 {
@@ -54,29 +69,25 @@ func (p *Picker) Pick(tg *snapshot.TargetGroup, exclude string) (*snapshot.Targe
 	rr := p.counter(tg.ID)
 	c := rr.picks.Add(1) - 1
 	if p.Policy == LeastOutstanding {
-		if t, s := p.least(targets, c, exclude, now, true); t != nil {
+		if t, s := p.least(targets, c, except, now, true); t != nil {
 			return t, s
 		}
-		if t, s := p.least(targets, c, exclude, now, false); t != nil {
-			return t, s
-		}
-		t := targets[c%uint64(n)]
-		return t, p.Registry.Get(t.Key)
+		return p.least(targets, c, except, now, false)
 	}
 
 	// Round robin. Fast path: the target whose turn it is can take it.
 	t := targets[c%uint64(n)]
-	if t.Key != exclude {
+	if !excluded(t.Key, except) {
 		if s := p.Registry.Get(t.Key); s.Available(now) {
 			return t, s
 		}
 	}
 	// Slow path: choose evenly among the eligible targets, available ones
-	// first, then (failing open) any but exclude, then anything.
+	// first, then (failing open) any not excluded.
 	for _, needAvailable := range [2]bool{true, false} {
 		k := 0
 		for _, t := range targets {
-			if p.eligible(t, exclude, now, needAvailable) {
+			if p.eligible(t, except, now, needAvailable) {
 				k++
 			}
 		}
@@ -85,7 +96,7 @@ func (p *Picker) Pick(tg *snapshot.TargetGroup, exclude string) (*snapshot.Targe
 		}
 		want := (rr.slow.Add(1) - 1) % uint64(k)
 		for _, t := range targets {
-			if p.eligible(t, exclude, now, needAvailable) {
+			if p.eligible(t, except, now, needAvailable) {
 				if want == 0 {
 					return t, p.Registry.Get(t.Key)
 				}
@@ -93,11 +104,20 @@ func (p *Picker) Pick(tg *snapshot.TargetGroup, exclude string) (*snapshot.Targe
 			}
 		}
 	}
-	return t, p.Registry.Get(t.Key)
+	return nil, nil
 }
 
-func (p *Picker) eligible(t *snapshot.Target, exclude string, now int64, needAvailable bool) bool {
-	if t.Key == exclude {
+func excluded(key string, except []string) bool {
+	for _, k := range except {
+		if k == key {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Picker) eligible(t *snapshot.Target, except []string, now int64, needAvailable bool) bool {
+	if excluded(t.Key, except) {
 		return false
 	}
 	return !needAvailable || p.Registry.Get(t.Key).Available(now)
@@ -106,10 +126,10 @@ func (p *Picker) eligible(t *snapshot.Target, exclude string, now int64, needAva
 // least returns the eligible target with the fewest outstanding requests;
 // among several with that count it takes the (c mod ties)-th, so ties
 // rotate round robin.
-func (p *Picker) least(targets []*snapshot.Target, c uint64, exclude string, now int64, needAvailable bool) (*snapshot.Target, *State) {
+func (p *Picker) least(targets []*snapshot.Target, c uint64, except []string, now int64, needAvailable bool) (*snapshot.Target, *State) {
 	minOut, ties := int64(0), uint64(0)
 	for _, t := range targets {
-		if t.Key == exclude {
+		if excluded(t.Key, except) {
 			continue
 		}
 		s := p.Registry.Get(t.Key)
@@ -135,7 +155,7 @@ func (p *Picker) least(targets []*snapshot.Target, c uint64, exclude string, now
 		bestOut int64
 	)
 	for _, t := range targets {
-		if t.Key == exclude {
+		if excluded(t.Key, except) {
 			continue
 		}
 		s := p.Registry.Get(t.Key)

@@ -85,9 +85,11 @@ func TestPickSkipsUnavailable(t *testing.T) {
 	now += int64(11 * time.Second)
 	eq(t, counts(t, p, tg, "", 300), map[string]int{"10.0.0.1": 100, "10.0.0.3": 100, "10.0.0.4": 100})
 
-	// A passing active check clears a passive mark at once.
+	// A passing active check clears a passive mark at once (a status of
+	// HEALTHY alone does not: see TestFailedCheckKeepsMarkDown).
 	p.Registry.Get(tg.Targets[2].Key).MarkDown(time.Unix(0, now).Add(time.Hour))
 	p.Registry.Get(tg.Targets[2].Key).SetHealth(HealthHealthy, "")
+	p.Registry.Get(tg.Targets[2].Key).ClearMarkDown()
 	eq(t, counts(t, p, tg, "", 300), map[string]int{"10.0.0.1": 100, "10.0.0.3": 100, "10.0.0.4": 100})
 }
 

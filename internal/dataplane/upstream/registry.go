@@ -1,8 +1,30 @@
 // Package upstream holds the live state of targets that must outlive a
 // snapshot swap: active health (written by the health checker), passive
-// health (written by the proxy when a connection is refused), and
-// outstanding requests (for least-outstanding balancing). State is keyed by
+// health (written by the proxy after each attempt: refused connections,
+// outlier ejections, stalls), and requests in flight (for
+// least-outstanding balancing and stall detection). State is keyed by
 // snapshot.Target.Key and read lock-free on the request path.
+//
+// What takes a target out of rotation (State.Available), and what brings
+// it back:
+//   - an active health check: UNHEALTHY after the unhealthy threshold of
+//     failed checks, until the healthy threshold of passing checks
+//     (internal/dataplane/health);
+//   - a refused (or otherwise failed) connection: marked down at once for
+//     the proxy's PassiveDownFor; a failing active check extends a standing
+//     mark-down to the next check, and a passing one clears it, so a checked
+//     target that refuses connections stays out until a check passes, and an
+//     unchecked one is tried again after PassiveDownFor;
+//   - outlier ejection (outlier.go): consecutive failed attempts (5xx
+//     answers, connection failures, resets, timeouts) eject the target for
+//     BaseEjectionTime × times ejected, capped, never more than
+//     MaxEjectionPercent of a group's targets;
+//   - a stall (outlier.go): requests await the target's answer and none
+//     came for StallTimeout.
+//
+// Every check on the request path is a few atomic loads; reporting an
+// attempt is one or two atomic adds. Nothing allocates and nothing locks but
+// an ejection (rare).
 package upstream
 
 import (
@@ -34,13 +56,37 @@ func (h Health) String() string {
 	return "INITIAL"
 }
 
-// State is the live state of one target.
+// State is the live state of one target. Its zero value is usable (no
+// outlier detection); Registry.Get returns states with the registry's
+// OutlierDetection.
 type State struct {
 	health      atomic.Int32
 	reason      atomic.Pointer[string]
 	passiveDown atomic.Int64 // unix nanos until which the target is considered down; 0 = not
-	outstanding atomic.Int64
+
+	// inflight packs two counts so that a request changes both with one
+	// atomic add: the requests in flight (low 32 bits, for
+	// least-outstanding balancing) and, of those, the ones still awaiting
+	// the target's response headers (high 32 bits, for stall detection).
+	// Each count only falls after it rose for the same request, so neither
+	// half ever borrows from the other.
+	inflight     atomic.Int64
+	pendingSince atomic.Int64 // unix nanos when the awaiting count last rose from 0
+	lastAnswer   atomic.Int64 // unix nanos of the last response headers (1 ms resolution)
+
+	failures     atomic.Int32 // consecutive failed attempts
+	ejections    atomic.Int32 // times ejected (the ejection time's multiplier)
+	ejectedUntil atomic.Int64 // unix nanos; 0 = never ejected
+
+	od *OutlierDetection // nil: no outlier detection, no stall detection
 }
+
+const (
+	pendingOne  = int64(1) << 32
+	countMask   = pendingOne - 1
+	beginDelta  = pendingOne + 1
+	answerEvery = int64(time.Millisecond) // resolution of lastAnswer: fewer writes to a shared line
+)
 
 // Health returns the active status and its reason code.
 func (s *State) Health() (Health, string) {
@@ -51,7 +97,9 @@ func (s *State) Health() (Health, string) {
 	return h, ""
 }
 
-// SetHealth records an active check result.
+// SetHealth records an active check status. It does not touch a passive
+// mark-down: a passing check clears it (ClearMarkDown), a failing one must
+// never make the target look better (KeepDown).
 func (s *State) SetHealth(h Health, reason string) {
 	s.health.Store(int32(h))
 	if reason == "" {
@@ -59,37 +107,111 @@ func (s *State) SetHealth(h Health, reason string) {
 	} else {
 		s.reason.Store(&reason)
 	}
-	if h == HealthHealthy {
-		s.passiveDown.Store(0)
-	}
 }
 
 // MarkDown takes the target out of rotation until `until` (passive
 // detection: a refused connection), unless an active check passes first.
 func (s *State) MarkDown(until time.Time) { s.passiveDown.Store(until.UnixNano()) }
 
+// ClearMarkDown ends a passive mark-down: an active check passed, so the
+// target accepts connections again.
+func (s *State) ClearMarkDown() {
+	if s.passiveDown.Load() != 0 {
+		s.passiveDown.Store(0)
+	}
+}
+
+// KeepDown extends a mark-down standing at now to at least until (unix
+// nanos): a failed active check keeps a target that refused connections out
+// of rotation until the next check, however short the mark-down was. A
+// target not marked down at now is left alone.
+func (s *State) KeepDown(now, until int64) {
+	for {
+		d := s.passiveDown.Load()
+		if d == 0 || d <= now || d >= until {
+			return
+		}
+		if s.passiveDown.CompareAndSwap(d, until) {
+			return
+		}
+	}
+}
+
+// MarkedDown reports whether a passive mark-down stands at now.
+func (s *State) MarkedDown(now int64) bool {
+	d := s.passiveDown.Load()
+	return d != 0 && now < d
+}
+
 // Available reports whether the target may take new requests now: not
-// actively unhealthy and not passively down.
+// actively unhealthy, not passively down, not ejected and not stalled.
 func (s *State) Available(now int64) bool {
 	if Health(s.health.Load()) == HealthUnhealthy {
 		return false
 	}
-	d := s.passiveDown.Load()
-	return d == 0 || now >= d
+	if d := s.passiveDown.Load(); d != 0 && now < d {
+		return false
+	}
+	if e := s.ejectedUntil.Load(); e != 0 && now < e {
+		return false
+	}
+	return !s.Stalled(now)
 }
 
-// Acquire counts a request in flight; Release ends it.
-func (s *State) Acquire() { s.outstanding.Add(1) }
+// Acquire counts a request in flight without stall tracking; Release ends
+// it. The proxy uses Begin, Answered and End instead.
+func (s *State) Acquire() { s.inflight.Add(1) }
 
 // Release ends a request counted by Acquire.
-func (s *State) Release() { s.outstanding.Add(-1) }
+func (s *State) Release() { s.inflight.Add(-1) }
+
+// Begin counts a request sent to the target at now (unix nanos): in
+// flight, and awaiting the target's answer until Answered.
+func (s *State) Begin(now int64) {
+	// Note the start of a wait before counting it, so that a concurrent
+	// Stalled never pairs the new count with an old start.
+	if s.inflight.Load()>>32 == 0 {
+		s.pendingSince.Store(now)
+	}
+	s.inflight.Add(beginDelta)
+}
+
+// Answered records that the target's response headers for a request
+// counted by Begin arrived at now: it is no longer awaited, and the target
+// made progress.
+func (s *State) Answered(now int64) {
+	if now-s.lastAnswer.Load() >= answerEvery {
+		s.lastAnswer.Store(now)
+	}
+	s.inflight.Add(-pendingOne)
+}
+
+// End ends a request counted by Begin; answered tells whether Answered was
+// called for it.
+func (s *State) End(answered bool) {
+	if answered {
+		s.inflight.Add(-1)
+	} else {
+		s.inflight.Add(-beginDelta)
+	}
+}
 
 // Outstanding returns the requests in flight.
-func (s *State) Outstanding() int64 { return s.outstanding.Load() }
+func (s *State) Outstanding() int64 { return s.inflight.Load() & countMask }
+
+// Awaiting returns the requests in flight whose response headers have not
+// arrived yet.
+func (s *State) Awaiting() int64 { return s.inflight.Load() >> 32 }
 
 // Registry maps target keys to their state.
 type Registry struct {
-	m sync.Map // string → *State
+	// Outlier configures outlier ejection and stall detection of every
+	// state the registry makes; nil means DefaultOutlierDetection. Set it
+	// before the first Get.
+	Outlier *OutlierDetection
+
+	m       sync.Map   // string → *State
+	ejectMu sync.Mutex // serializes ejections, so MaxEjectionPercent holds
 }
 
 // Get returns the state of key, creating it on first use.
@@ -97,7 +219,11 @@ func (r *Registry) Get(key string) *State {
 	if v, ok := r.m.Load(key); ok {
 		return v.(*State)
 	}
-	v, _ := r.m.LoadOrStore(key, new(State))
+	od := r.Outlier
+	if od == nil {
+		od = &DefaultOutlierDetection
+	}
+	v, _ := r.m.LoadOrStore(key, &State{od: od})
 	return v.(*State)
 }
 
