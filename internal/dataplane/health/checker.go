@@ -4,18 +4,45 @@
 // registry, where the proxy reads it on the request path and the control
 // plane reads it for ListTargets (through TargetStatus).
 //
-// One prober goroutine runs per probed target. Sync reconciles the probers
-// with the current snapshot: a prober whose configuration did not change
-// keeps running (and its state and counters survive the swap), one whose
-// configuration changed restarts with the new one, and probers of targets
-// that left are stopped.
+// No goroutine per target: one scheduler keeps a timer heap of the probed
+// targets, ordered by when each is due, and starts a check in its own
+// goroutine when one is due, at most Config.MaxConcurrentChecks at a time.
+// A probed target costs a small struct and a heap slot (see
+// BenchmarkChecker10k), and the HTTP clients are shared per protocol (a
+// fresh connection per check all the same, as Lattice closes the probe
+// connection after each check).
+//
+// When checks start:
+//   - on the checker's first Sync (a restart), the first checks of the
+//     targets are spread at random over their interval, so that thousands
+//     of targets neither delay the start nor all probe at once; until its
+//     first check a target is INITIAL (and takes traffic);
+//   - a target that appears in a later Sync (registered while running, or
+//     its group now in use) is checked at once: Lattice makes a new target
+//     HEALTHY after one passing check, and that should not wait an interval;
+//   - a target whose check configuration changed is checked again within a
+//     second (spread), keeping its status.
+//
+// Then each target is checked every interval, counted from the start of its
+// previous check.
+//
+// Sync reconciles the probed targets with the current snapshot: a target
+// whose configuration did not change keeps its schedule, state and counters
+// across the swap; one whose configuration changed restarts with the new
+// one; targets that left are no longer probed, and a check of theirs still
+// running is cancelled and its result dropped.
 //
 // health imports snapshot, upstream and model; never store, service or api.
 package health
 
 import (
+	"container/heap"
 	"context"
+	"crypto/tls"
 	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
 	"net/netip"
 	"sync"
 	"time"
@@ -32,6 +59,9 @@ const UserAgent = "Trellis-HealthChecker/1.0"
 // general code Lattice documents. The precise cause (timeout, refused
 // connection, unexpected status) goes to the log at Debug level.
 const ReasonHealthCheckFailed = "HealthCheckFailed"
+
+// DefaultMaxConcurrentChecks is the default of Config.MaxConcurrentChecks.
+const DefaultMaxConcurrentChecks = 512
 
 // Config configures a Checker.
 type Config struct {
@@ -54,20 +84,31 @@ type Config struct {
 	// time.Second). A test knob: with 10ms, an interval of 1 probes every
 	// 10ms and a timeout of 5 gives up after 50ms.
 	IntervalScale time.Duration
+	// MaxConcurrentChecks bounds the checks in flight; a due check waits
+	// for a free slot (default DefaultMaxConcurrentChecks).
+	MaxConcurrentChecks int
 }
 
 // Checker runs the active health checks. Its methods are safe for
 // concurrent use.
 type Checker struct {
-	cfg Config
-	log *slog.Logger
+	cfg     Config
+	log     *slog.Logger
+	clients [4]*http.Client // by clientKind
+	epoch   time.Time       // the scheduler's clock counts from here (monotonic)
 
-	ctx    context.Context // parent of every prober; canceled by Close
+	ctx    context.Context // parent of every check; canceled by Close
 	cancel context.CancelFunc
+	wake   chan struct{} // nudges the scheduler (capacity 1)
+	wg     sync.WaitGroup
 
 	mu      sync.Mutex
 	closed  bool
-	probers map[string]*prober // by target key
+	synced  bool // a Sync ran: targets new to a later one are checked at once
+	started bool // the scheduler goroutine runs
+	probers map[string]*prober
+	queue   queue // probers waiting for their next check, soonest first
+	running int   // checks in flight
 }
 
 // New returns a Checker. It probes nothing until Sync (or Run) is called.
@@ -84,18 +125,69 @@ func New(cfg Config) *Checker {
 	if cfg.IntervalScale <= 0 {
 		cfg.IntervalScale = time.Second
 	}
+	if cfg.MaxConcurrentChecks <= 0 {
+		cfg.MaxConcurrentChecks = DefaultMaxConcurrentChecks
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Checker{
+	c := &Checker{
 		cfg:     cfg,
 		log:     cfg.Logger.With("component", "health"),
+		epoch:   time.Now(),
 		ctx:     ctx,
 		cancel:  cancel,
+		wake:    make(chan struct{}, 1),
 		probers: map[string]*prober{},
+	}
+	for k := range c.clients {
+		c.clients[k] = newClient(clientKind(k))
+	}
+	return c
+}
+
+// clientKind is the protocol of a check: which shared client runs it.
+type clientKind int
+
+const (
+	kindHTTP1 clientKind = iota
+	kindHTTPS1
+	kindH2C
+	kindH2
+)
+
+// newClient returns the client of one kind of check. Every check gets a
+// fresh connection (DisableKeepAlives: the connection closes when the
+// response ends, for HTTP/2 too), as Lattice closes the probe connection
+// after each check; the check's context bounds the dial, the TLS handshake
+// and the whole response.
+func newClient(k clientKind) *http.Client {
+	var protos http.Protocols
+	switch k {
+	case kindHTTP1, kindHTTPS1:
+		protos.SetHTTP1(true)
+	case kindH2:
+		protos.SetHTTP2(true)
+	case kindH2C:
+		protos.SetUnencryptedHTTP2(true) // h2c with prior knowledge
+	}
+	tr := &http.Transport{
+		Proxy:       nil, // probes go straight to the target
+		DialContext: (&net.Dialer{KeepAlive: -1}).DialContext,
+		// Lattice does not validate target certificates.
+		TLSClientConfig:        &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // by design
+		DisableKeepAlives:      true,
+		DisableCompression:     true,
+		MaxResponseHeaderBytes: 64 << 10,
+		Protocols:              &protos,
+	}
+	return &http.Client{
+		Transport: tr,
+		// A redirect is an answer: its status is judged by the matcher.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
 
 // Run calls Sync once, then again after every value on changes, until ctx
-// ends or changes is closed. It does not stop the probers: Close does.
+// ends or changes is closed. It does not stop the checks: Close does.
 func (c *Checker) Run(ctx context.Context, changes <-chan struct{}) {
 	c.Sync()
 	for {
@@ -111,25 +203,35 @@ func (c *Checker) Run(ctx context.Context, changes <-chan struct{}) {
 	}
 }
 
-// Close stops every prober and waits for them. The recorded states stay in
-// the registry. Sync after Close does nothing.
+// Close stops every check and waits for those in flight. The recorded
+// states stay in the registry. Sync after Close does nothing.
 func (c *Checker) Close() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
+		c.mu.Unlock()
 		return
 	}
 	c.closed = true
-	c.cancel()
+	stopped := make([]*prober, 0, len(c.probers))
 	for key, p := range c.probers {
-		<-p.done
+		c.stop(p)
+		stopped = append(stopped, p)
 		delete(c.probers, key)
+	}
+	inFlight := c.inFlight(stopped)
+	c.mu.Unlock()
+	finish(inFlight)
+	c.cancel()
+	c.wg.Wait()
+	for _, cl := range c.clients {
+		cl.CloseIdleConnections()
 	}
 }
 
 // TargetStatus reports a target's status as ListTargets shows it:
-// HEALTHY, UNHEALTHY (with its reason code) or INITIAL for probed targets,
-// UNAVAILABLE for targets whose checks are disabled or not applicable;
+// HEALTHY, UNHEALTHY (with its reason code) or INITIAL for probed targets
+// (INITIAL until the first check ends: "initial checks running", reference
+// §6), UNAVAILABLE for targets whose checks are disabled or not applicable;
 // ok=false when the registry knows nothing of the target. It satisfies
 // service.TargetHealth.
 func (c *Checker) TargetStatus(targetGroupID, targetID string, port int) (status, reason string, ok bool) {
@@ -149,26 +251,28 @@ func (c *Checker) TargetStatus(targetGroupID, targetID string, port int) (status
 	return model.TargetStatusInitial, "", true
 }
 
-// Sync reconciles the probers with the current snapshot:
+// Sync reconciles the probed targets with the current snapshot:
 //   - every target (registered or draining) of an in-use IP target group
-//     with checks enabled has a prober; a new prober starts INITIAL, a
-//     prober whose configuration changed restarts from the target's
-//     current status, an unchanged prober keeps running untouched;
+//     with checks enabled is probed; a new one starts INITIAL, one whose
+//     configuration changed restarts from the target's current status, an
+//     unchanged one keeps its schedule untouched;
 //   - targets of groups whose checks are disabled or not applicable
 //     (LAMBDA, ALB, INSTANCE targets which have no address in host mode, an
 //     IP target without a valid address) are HealthUnchecked, in use or not;
 //   - targets of groups no longer in use stop being probed and go back to
 //     INITIAL (the control plane reports UNUSED for them);
-//   - probers of targets that left the snapshot are stopped.
+//   - targets that left the snapshot stop being probed.
+//
+// No check of a target that stopped being probed (or restarted) records a
+// result after Sync returns.
 func (c *Checker) Sync() {
 	snap := c.cfg.Holder.Load()
 
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
+		c.mu.Unlock()
 		return
 	}
-
 	want := map[string]*plan{}
 	var unchecked, unused []string
 	if snap != nil {
@@ -178,73 +282,250 @@ func (c *Checker) Sync() {
 	}
 
 	// Stop the probers that are no longer wanted or whose configuration
-	// changed; wait for them so that none writes a state after this point.
-	var stopping []*prober
+	// changed. Their checks in flight will record nothing; they get a
+	// moment to end (below, without the lock) before they are cancelled,
+	// so that none is still talking to its target when Sync returns.
+	var stopped []*prober
 	restarted := map[string]bool{}
 	for key, p := range c.probers {
 		w, ok := want[key]
-		if ok && w.spec == p.spec {
+		if ok && p.same(w) {
 			continue
 		}
-		p.cancel()
-		stopping = append(stopping, p)
+		c.stop(p)
+		stopped = append(stopped, p)
 		delete(c.probers, key)
 		if ok {
 			restarted[key] = true
 		}
 	}
-	for _, p := range stopping {
-		<-p.done
-	}
+	inFlight := c.inFlight(stopped)
 
 	for _, key := range unchecked {
-		c.cfg.Registry.Get(key).SetHealth(upstream.HealthUnchecked, "")
+		st := c.cfg.Registry.Get(key)
+		st.SetHealth(upstream.HealthUnchecked, "")
+		st.SetCheckCycle(0)
 	}
 	for _, key := range unused {
 		if st, ok := c.cfg.Registry.Lookup(key); ok {
 			if h, _ := st.Health(); h != upstream.HealthInitial {
 				st.SetHealth(upstream.HealthInitial, "")
 			}
+			st.SetCheckCycle(0)
+		}
+	}
+	for _, p := range stopped {
+		if _, ok := want[p.key]; !ok {
+			p.state.SetCheckCycle(0) // left the snapshot
 		}
 	}
 
+	now := c.clock()
 	for key, w := range want {
 		if _, ok := c.probers[key]; ok {
 			continue
 		}
 		st := c.cfg.Registry.Get(key)
 		start := upstream.HealthInitial
-		if restarted[key] {
+		interval := w.g.spec.interval
+		var delay time.Duration
+		switch {
+		case restarted[key]:
 			// A configuration change restarts the probing, not the status:
 			// the target keeps HEALTHY or UNHEALTHY until the new checks
 			// cross a threshold.
 			if h, _ := st.Health(); h == upstream.HealthHealthy || h == upstream.HealthUnhealthy {
 				start = h
 			}
+			delay = jitter(min(interval/10, time.Second))
 			c.log.Debug("health check configuration changed; probing restarts", "target", key)
+		case c.synced:
+			delay = 0 // a new target: check it now
+		default:
+			delay = jitter(interval) // a restart: spread the first checks
 		}
 		if start == upstream.HealthInitial {
 			st.SetHealth(upstream.HealthInitial, "")
 		}
-		p := newProber(c, w, st, start)
+		st.SetCheckCycle(w.g.spec.cycle())
+		p := &prober{key: key, hostPort: w.hostPort, g: w.g, state: st, log: c.log, status: start, index: -1}
 		c.probers[key] = p
-		go p.run()
+		p.due = now + delay
+		heap.Push(&c.queue, p)
 	}
+	c.synced = true
+	if !c.started && len(c.probers) > 0 {
+		c.started = true
+		c.wg.Add(1)
+		go c.schedule()
+	}
+	c.mu.Unlock()
+	c.poke()
+	finish(inFlight)
+}
+
+// stopGrace is how long a check in flight of a target that stops being
+// probed may take to end before it is cancelled: most take a millisecond,
+// and a check cut off mid-request leaves the target a half-written probe.
+const stopGrace = 100 * time.Millisecond
+
+// stop takes p out of the schedule; a check in flight records nothing.
+// Called with c.mu held.
+func (c *Checker) stop(p *prober) {
+	p.mu.Lock()
+	p.stopped = true
+	p.mu.Unlock()
+	if p.index >= 0 {
+		heap.Remove(&c.queue, p.index)
+	}
+}
+
+// running is a check in flight: its end and its cancel.
+type running struct {
+	done   chan struct{}
+	cancel context.CancelFunc
+}
+
+// inFlight returns the checks in flight of ps. Called with c.mu held.
+func (c *Checker) inFlight(ps []*prober) []running {
+	var rs []running
+	for _, p := range ps {
+		if p.done != nil {
+			rs = append(rs, running{p.done, p.cancel})
+		}
+	}
+	return rs
+}
+
+// finish waits for the checks rs to end, cancelling those still running
+// after stopGrace.
+func finish(rs []running) {
+	if len(rs) == 0 {
+		return
+	}
+	grace := time.NewTimer(stopGrace)
+	defer grace.Stop()
+	for i, r := range rs {
+		select {
+		case <-r.done:
+			continue
+		case <-grace.C:
+		}
+		for _, r := range rs[i:] {
+			r.cancel()
+		}
+		for _, r := range rs[i:] {
+			<-r.done
+		}
+		return
+	}
+}
+
+// clock is the scheduler's time: monotonic, from the checker's creation.
+func (c *Checker) clock() time.Duration { return time.Since(c.epoch) }
+
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return rand.N(d)
+}
+
+// poke wakes the scheduler up to look at the queue again.
+func (c *Checker) poke() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// schedule starts the checks that are due, at most MaxConcurrentChecks at
+// a time, and sleeps until the next one is due, a Sync changes the queue or
+// a check ends.
+func (c *Checker) schedule() {
+	defer c.wg.Done()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		c.mu.Lock()
+		now := c.clock()
+		wait := time.Duration(-1)
+		for len(c.queue) > 0 && c.running < c.cfg.MaxConcurrentChecks {
+			p := c.queue[0]
+			if p.due > now {
+				wait = p.due - now
+				break
+			}
+			heap.Pop(&c.queue)
+			c.startCheck(p)
+		}
+		c.mu.Unlock()
+		if wait >= 0 {
+			timer.Reset(wait)
+		} else {
+			timer.Stop()
+		}
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-c.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// startCheck runs one check of p in its own goroutine. Called with c.mu
+// held.
+func (c *Checker) startCheck(p *prober) {
+	ctx, cancel := context.WithCancel(c.ctx)
+	done := make(chan struct{})
+	p.cancel, p.done = cancel, done
+	c.running++
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		started, startedAt := c.clock(), time.Now()
+		cause := p.check(ctx, c)
+		cancel()
+		p.mu.Lock()
+		if !p.stopped { // else stopped mid-check: the result belongs to nobody
+			p.record(cause, startedAt)
+		}
+		p.mu.Unlock()
+		close(done) // before taking c.mu: Sync waits for it without holding c.mu
+
+		c.mu.Lock()
+		c.running--
+		p.cancel, p.done = nil, nil
+		if !p.stopped {
+			p.due = max(started+p.g.spec.interval, c.clock())
+			heap.Push(&c.queue, p)
+		}
+		c.mu.Unlock()
+		c.poke()
+	}()
 }
 
 // plan is what Sync wants for one probed target.
 type plan struct {
-	spec  spec
-	codes []model.CodeRange
+	hostPort string
+	g        *group
 }
 
 // classify sorts the targets of tg into probed (want), unchecked and
 // unused.
 func (c *Checker) classify(tg *snapshot.TargetGroup, want map[string]*plan, unchecked, unused *[]string) {
-	targets := make([]*snapshot.Target, 0, len(tg.Targets)+len(tg.Draining))
-	targets = append(append(targets, tg.Targets...), tg.Draining...)
-	if len(targets) == 0 {
+	n := len(tg.Targets) + len(tg.Draining)
+	if n == 0 {
 		return
+	}
+	each := func(f func(t *snapshot.Target)) {
+		for _, t := range tg.Targets {
+			f(t)
+		}
+		for _, t := range tg.Draining {
+			f(t)
+		}
 	}
 
 	var hc *model.HealthCheckConfig
@@ -256,22 +537,16 @@ func (c *Checker) classify(tg *snapshot.TargetGroup, want map[string]*plan, unch
 	applicable := hc != nil && *hc.Enabled &&
 		(tg.Type == model.TargetGroupTypeIP || tg.Type == model.TargetGroupTypeInstance)
 	if !applicable {
-		for _, t := range targets {
-			*unchecked = append(*unchecked, t.Key)
-		}
+		each(func(t *snapshot.Target) { *unchecked = append(*unchecked, t.Key) })
 		return
 	}
 	if !tg.InUse {
-		for _, t := range targets {
-			*unused = append(*unused, t.Key)
-		}
+		each(func(t *snapshot.Target) { *unused = append(*unused, t.Key) })
 		return
 	}
 	if tg.Type != model.TargetGroupTypeIP {
 		// INSTANCE targets have no address to dial in host mode.
-		for _, t := range targets {
-			*unchecked = append(*unchecked, t.Key)
-		}
+		each(func(t *snapshot.Target) { *unchecked = append(*unchecked, t.Key) })
 		return
 	}
 
@@ -281,23 +556,27 @@ func (c *Checker) classify(tg *snapshot.TargetGroup, want map[string]*plan, unch
 			"matcher", *hc.Matcher.HTTPCode, "error", err)
 		codes = []model.CodeRange{{Lo: 200, Hi: 200}}
 	}
-	for _, t := range targets {
+	g := c.groupFor(hc, codes)
+	each(func(t *snapshot.Target) {
 		if !t.Addr.IsValid() || !t.Addr.Addr().IsValid() {
 			c.log.Debug("target has no address to probe", "target", t.Key)
 			*unchecked = append(*unchecked, t.Key)
-			continue
+			return
 		}
-		want[t.Key] = &plan{spec: c.specFor(tg, hc, t), codes: codes}
-	}
+		port := t.Addr.Port()
+		if g.spec.port != 0 {
+			port = g.spec.port
+		}
+		want[t.Key] = &plan{hostPort: netip.AddrPortFrom(t.Addr.Addr(), port).String(), g: g}
+	})
 }
 
-// spec is the complete configuration of one prober; it is comparable, and a
-// prober restarts when its spec changes.
+// spec is the check configuration a target group gives its targets; it is
+// comparable, and a target's probing restarts when it changes.
 type spec struct {
-	key       string
 	scheme    string // http or https
 	http2     bool   // h2c for http, h2 for https
-	hostPort  string // where to dial; also the Host header
+	port      uint16 // the check's port; 0: the target's
 	path      string
 	interval  time.Duration
 	timeout   time.Duration
@@ -306,8 +585,20 @@ type spec struct {
 	matcher   string
 }
 
-func (c *Checker) specFor(tg *snapshot.TargetGroup, hc *model.HealthCheckConfig, t *snapshot.Target) spec {
-	port := t.Addr.Port()
+// cycle bounds the time from any moment to the end of a target's next
+// check: an interval and a timeout, and a second of slack for a check that
+// starts or ends late on a busy machine.
+func (s *spec) cycle() time.Duration { return s.interval + s.timeout + time.Second }
+
+// group is the check configuration shared by the targets of one group.
+type group struct {
+	spec   spec
+	codes  []model.CodeRange
+	client *http.Client
+}
+
+func (c *Checker) groupFor(hc *model.HealthCheckConfig, codes []model.CodeRange) *group {
+	var port uint16
 	if hc.Port != nil && *hc.Port > 0 && *hc.Port < 65536 {
 		port = uint16(*hc.Port)
 	}
@@ -326,11 +617,10 @@ func (c *Checker) specFor(tg *snapshot.TargetGroup, hc *model.HealthCheckConfig,
 	if timeout <= 0 {
 		timeout = time.Millisecond
 	}
-	return spec{
-		key:       t.Key,
+	s := spec{
 		scheme:    scheme,
 		http2:     hc.ProtocolVersion == model.ProtocolVersionHTTP2,
-		hostPort:  netip.AddrPortFrom(t.Addr.Addr(), port).String(),
+		port:      port,
 		path:      hc.Path,
 		interval:  interval,
 		timeout:   timeout,
@@ -338,4 +628,38 @@ func (c *Checker) specFor(tg *snapshot.TargetGroup, hc *model.HealthCheckConfig,
 		unhealthy: max(*hc.UnhealthyThresholdCount, 1),
 		matcher:   *hc.Matcher.HTTPCode,
 	}
+	kind := kindHTTP1
+	switch {
+	case s.scheme == "https" && s.http2:
+		kind = kindH2
+	case s.scheme == "https":
+		kind = kindHTTPS1
+	case s.http2:
+		kind = kindH2C
+	}
+	return &group{spec: s, codes: codes, client: c.clients[kind]}
+}
+
+// queue is a min-heap of probers by due time (container/heap).
+type queue []*prober
+
+func (q queue) Len() int           { return len(q) }
+func (q queue) Less(i, j int) bool { return q[i].due < q[j].due }
+func (q queue) Swap(i, j int) {
+	q[i], q[j] = q[j], q[i]
+	q[i].index, q[j].index = i, j
+}
+func (q *queue) Push(x any) {
+	p := x.(*prober)
+	p.index = len(*q)
+	*q = append(*q, p)
+}
+func (q *queue) Pop() any {
+	old := *q
+	n := len(old)
+	p := old[n-1]
+	old[n-1] = nil
+	p.index = -1
+	*q = old[:n-1]
+	return p
 }

@@ -233,6 +233,11 @@ func newHarness(t *testing.T, mut func(*Config)) *harness {
 		mut(&cfg)
 	}
 	h.c = New(cfg)
+	// A checker that has been running: the targets of the tests' snapshots
+	// are new to it, checked at once. (Its first Sync, a restart, spreads
+	// the first checks over the interval instead; see
+	// TestFirstChecksSpreadAtStartAndImmediateForNewTargets.)
+	h.c.Sync()
 	t.Cleanup(func() {
 		h.c.Close()
 		if t.Failed() {
@@ -788,10 +793,10 @@ func TestStateMachine(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := new(upstream.State)
-			p := &prober{spec: spec{key: "tg/x/1", healthy: 3, unhealthy: 2, matcher: "200"},
+			p := &prober{key: "tg/x/1", g: &group{spec: spec{healthy: 3, unhealthy: 2, matcher: "200"}},
 				state: st, log: slog.New(slog.DiscardHandler), status: tc.start}
 			for i, c := range tc.checks {
-				p.record(c)
+				p.record(c, time.Now())
 				got, reason := st.Health()
 				if got != tc.want[i] {
 					t.Fatalf("after check %d (%q): %v, want %v", i+1, c, got, tc.want[i])
@@ -809,9 +814,9 @@ func TestStateMachine(t *testing.T) {
 
 	// A passing check clears a passive mark-down.
 	st := new(upstream.State)
-	p := &prober{spec: spec{healthy: 3, unhealthy: 2}, state: st, log: slog.New(slog.DiscardHandler), status: upstream.HealthHealthy}
+	p := &prober{g: &group{spec: spec{healthy: 3, unhealthy: 2}}, state: st, log: slog.New(slog.DiscardHandler), status: upstream.HealthHealthy}
 	st.MarkDown(time.Now().Add(time.Hour))
-	p.record(pass)
+	p.record(pass, time.Now())
 	if !st.Available(time.Now().UnixNano()) {
 		t.Error("a passing check did not clear the passive mark-down")
 	}

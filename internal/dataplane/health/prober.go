@@ -2,153 +2,95 @@ package health
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/trellis-net/trellis/internal/dataplane/upstream"
-	"github.com/trellis-net/trellis/internal/model"
 )
 
-// maxJitter caps the random delay before a prober's first check.
-const maxJitter = time.Second
+// maxBody is how much of a response body a check reads. The whole body is
+// read (within the check's timeout) so that a target that breaks off its
+// responses fails its checks as it fails requests; past maxBody the check
+// stops reading and judges by the status alone.
+const maxBody = 1 << 20
 
-// prober checks one target every interval and records its status.
+// prober is the health-check state of one probed target. It has no
+// goroutine of its own: the checker's scheduler runs its checks.
 type prober struct {
-	spec   spec
-	codes  []model.CodeRange
-	url    string
-	client *http.Client
-	tr     *http.Transport
-	state  *upstream.State
-	log    *slog.Logger
-	now    func() time.Time
+	key      string // the target's registry key
+	hostPort string // where to dial; also the Host header
+	g        *group // the check configuration of the target's group
+	state    *upstream.State
+	log      *slog.Logger // the checker's
 
-	ctx    context.Context // ends when the prober is stopped or the checker closed
+	// Scheduling, guarded by Checker.mu.
+	due    time.Duration // on the checker's clock
+	index  int           // in the queue; -1 when not queued (checking, or stopped)
 	cancel context.CancelFunc
-	done   chan struct{} // closed when run returns
+	done   chan struct{} // closed when the check in flight has ended
 
-	// Owned by the run goroutine.
+	// mu orders a check's result against a stop: no result is recorded
+	// once stopped is set.
+	mu      sync.Mutex
+	stopped bool
+
+	// Owned by the check in flight (one at a time).
 	status upstream.Health
 	passes int // consecutive passing checks
 	fails  int // consecutive failing checks
 }
 
-func newProber(c *Checker, w *plan, st *upstream.State, start upstream.Health) *prober {
-	var protos http.Protocols
-	switch {
-	case !w.spec.http2:
-		protos.SetHTTP1(true)
-	case w.spec.scheme == "https":
-		protos.SetHTTP2(true)
-	default:
-		protos.SetUnencryptedHTTP2(true) // h2c with prior knowledge
-	}
-	tr := &http.Transport{
-		Proxy: nil, // probes go straight to the target
-		DialContext: (&net.Dialer{
-			Timeout:   w.spec.timeout,
-			KeepAlive: -1,
-		}).DialContext,
-		// Lattice does not validate target certificates.
-		TLSClientConfig:        &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // by design
-		DisableKeepAlives:      true,                                  // a fresh connection per check
-		DisableCompression:     true,
-		MaxResponseHeaderBytes: 64 << 10,
-		Protocols:              &protos,
-	}
-	p := &prober{
-		spec:  w.spec,
-		codes: w.codes,
-		url:   w.spec.scheme + "://" + w.spec.hostPort + w.spec.path,
-		tr:    tr,
-		client: &http.Client{
-			Transport: tr,
-			// A redirect is an answer: its status is judged by the matcher.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-		state:  st,
-		log:    c.log.With("target", w.spec.key),
-		now:    c.cfg.Now,
-		done:   make(chan struct{}),
-		status: start,
-	}
-	p.ctx, p.cancel = context.WithCancel(c.ctx)
-	return p
-}
-
-// run checks the target until the prober's context ends: the first check
-// right away (after a small random jitter, so probers started together
-// spread out), then one every interval, counted from the start of the
-// previous check.
-func (p *prober) run() {
-	defer close(p.done)
-	defer p.tr.CloseIdleConnections()
-	timer := time.NewTimer(p.jitter())
-	defer timer.Stop()
-	for {
-		select {
-		case <-p.ctx.Done():
-			return
-		case <-timer.C:
-		}
-		started := time.Now()
-		cause := p.check()
-		if p.ctx.Err() != nil {
-			return // stopped mid-check: the result belongs to nobody
-		}
-		p.record(cause)
-		timer.Reset(max(p.spec.interval-time.Since(started), 0))
-	}
-}
-
-func (p *prober) jitter() time.Duration {
-	j := min(p.spec.interval/10, maxJitter)
-	if j <= 0 {
-		return 0
-	}
-	return rand.N(j)
+// same reports whether w asks for exactly what p does.
+func (p *prober) same(w *plan) bool {
+	return p.hostPort == w.hostPort && p.g.spec == w.g.spec
 }
 
 // check runs one probe and returns "" when it passed, else a human cause
-// ("timeout after 5s", "connection refused", "status 503 not in 200").
-func (p *prober) check() (cause string) {
-	ctx, cancel := context.WithTimeout(p.ctx, p.spec.timeout)
+// ("timeout after 5s", "connection refused", "status 503 not in 200",
+// "response body: connection reset").
+func (p *prober) check(ctx context.Context, c *Checker) (cause string) {
+	sp := &p.g.spec
+	ctx, cancel := context.WithTimeout(ctx, sp.timeout)
 	defer cancel()
-	start := p.now()
+	start := c.cfg.Now()
+	url := sp.scheme + "://" + p.hostPort + sp.path
 	defer func() {
-		if cause != "" && p.ctx.Err() == nil {
-			p.log.Debug("health check failed", "url", p.url, "cause", cause,
-				"elapsed", p.now().Sub(start))
+		if cause != "" && c.ctx.Err() == nil {
+			p.log.Debug("health check failed", "target", p.key, "url", url, "cause", cause,
+				"elapsed", c.cfg.Now().Sub(start))
 		}
 	}()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return "bad request: " + err.Error()
 	}
-	req.Host = p.spec.hostPort
+	req.Host = p.hostPort
 	req.Header.Set("User-Agent", UserAgent)
-	resp, err := p.client.Do(req)
+	resp, err := p.g.client.Do(req)
 	if err != nil {
 		return p.describe(ctx, err)
 	}
-	// The body is not read: DisableKeepAlives closes the connection anyway.
-	_ = resp.Body.Close()
-	p.tr.CloseIdleConnections()
+	defer resp.Body.Close()
 	if !p.matches(resp.StatusCode) {
-		return fmt.Sprintf("status %d not in %s", resp.StatusCode, p.spec.matcher)
+		return fmt.Sprintf("status %d not in %s", resp.StatusCode, sp.matcher)
+	}
+	// The status line alone would pass a target that resets every
+	// response after its headers.
+	if _, err := io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody)); err != nil {
+		return "response body: " + p.describe(ctx, err)
 	}
 	return ""
 }
 
 func (p *prober) matches(code int) bool {
-	for _, r := range p.codes {
+	for _, r := range p.g.codes {
 		if code >= r.Lo && code <= r.Hi {
 			return true
 		}
@@ -162,11 +104,13 @@ func (p *prober) describe(ctx context.Context, err error) string {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded),
 		errors.As(err, &ne) && ne.Timeout():
-		return "timeout after " + p.spec.timeout.String()
+		return "timeout after " + p.g.spec.timeout.String()
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused"
 	case errors.Is(err, syscall.ECONNRESET):
 		return "connection reset"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed mid-response"
 	}
 	return err.Error()
 }
@@ -174,10 +118,17 @@ func (p *prober) describe(ctx context.Context, err error) string {
 // record applies one check result to the state machine (reference §6):
 // INITIAL becomes HEALTHY after one pass; HEALTHY or INITIAL becomes
 // UNHEALTHY after `unhealthy` consecutive failures; UNHEALTHY becomes
-// HEALTHY after `healthy` consecutive passes. Every result is written to
-// the registry, so a pass also clears a passive mark-down.
-func (p *prober) record(cause string) {
+// HEALTHY after `healthy` consecutive passes.
+//
+// A passive mark-down (a refused connection, seen by the proxy) is about
+// reachability, which a check tests directly: a pass clears it (unless the
+// mark-down came after the check started), and a
+// failure — even one below the unhealthy threshold, which leaves the status
+// as it was — keeps it standing until the next check. A failed check never
+// makes a target look better.
+func (p *prober) record(cause string, started time.Time) {
 	prev := p.status
+	sp := &p.g.spec
 	if cause == "" {
 		p.fails = 0
 		p.passes++
@@ -185,14 +136,14 @@ func (p *prober) record(cause string) {
 		case upstream.HealthInitial:
 			p.status = upstream.HealthHealthy
 		case upstream.HealthUnhealthy:
-			if p.passes >= p.spec.healthy {
+			if p.passes >= sp.healthy {
 				p.status = upstream.HealthHealthy
 			}
 		}
 	} else {
 		p.passes = 0
 		p.fails++
-		if p.status != upstream.HealthUnhealthy && p.fails >= p.spec.unhealthy {
+		if p.status != upstream.HealthUnhealthy && p.fails >= sp.unhealthy {
 			p.status = upstream.HealthUnhealthy
 		}
 	}
@@ -201,8 +152,14 @@ func (p *prober) record(cause string) {
 		reason = ReasonHealthCheckFailed
 	}
 	p.state.SetHealth(p.status, reason)
+	if cause == "" {
+		p.state.ClearMarkDown(started.UnixNano())
+	} else {
+		now := time.Now().UnixNano()
+		p.state.KeepDown(now, now+int64(sp.cycle()))
+	}
 	if p.status != prev {
-		attrs := []any{"from", prev.String(), "to", p.status.String()}
+		attrs := []any{"target", p.key, "from", prev.String(), "to", p.status.String()}
 		if cause != "" {
 			attrs = append(attrs, "cause", cause)
 		}

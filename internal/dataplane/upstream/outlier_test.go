@@ -37,11 +37,30 @@ func TestFailedCheckKeepsMarkDown(t *testing.T) {
 	if !s.Available(t0 + sec(50)) {
 		t.Fatal("KeepDown revived an expired mark-down")
 	}
-	// A passing check clears it.
+	// A passing check clears it, unless the check started before the
+	// mark-down (its answer may predate the refusal).
+	started := time.Now().UnixNano()
+	time.Sleep(time.Millisecond)
 	s.MarkDown(time.Unix(0, t0+sec(1000)))
-	s.ClearMarkDown()
+	s.ClearMarkDown(started)
+	if s.Available(t0 + sec(1)) {
+		t.Fatal("a check that started before the mark-down cleared it")
+	}
+	s.ClearMarkDown(time.Now().UnixNano())
 	if !s.Available(t0 + sec(1)) {
 		t.Fatal("ClearMarkDown left the target down")
+	}
+
+	// A target with active checks stays down until its next check has
+	// ended, however short the proxy's mark-down.
+	c := new(State)
+	c.SetCheckCycle(time.Hour)
+	c.MarkDown(time.Now().Add(time.Second))
+	if c.Available(time.Now().Add(time.Minute).UnixNano()) {
+		t.Fatal("a checked target's mark-down lapsed before its next check")
+	}
+	if !c.Available(time.Now().Add(2 * time.Hour).UnixNano()) {
+		t.Fatal("a checked target's mark-down outlasts its check cycle")
 	}
 }
 

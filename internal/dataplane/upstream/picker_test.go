@@ -89,7 +89,7 @@ func TestPickSkipsUnavailable(t *testing.T) {
 	// HEALTHY alone does not: see TestFailedCheckKeepsMarkDown).
 	p.Registry.Get(tg.Targets[2].Key).MarkDown(time.Unix(0, now).Add(time.Hour))
 	p.Registry.Get(tg.Targets[2].Key).SetHealth(HealthHealthy, "")
-	p.Registry.Get(tg.Targets[2].Key).ClearMarkDown()
+	p.Registry.Get(tg.Targets[2].Key).ClearMarkDown(time.Now().UnixNano())
 	eq(t, counts(t, p, tg, "", 300), map[string]int{"10.0.0.1": 100, "10.0.0.3": 100, "10.0.0.4": 100})
 }
 

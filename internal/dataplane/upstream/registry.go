@@ -10,11 +10,11 @@
 //   - an active health check: UNHEALTHY after the unhealthy threshold of
 //     failed checks, until the healthy threshold of passing checks
 //     (internal/dataplane/health);
-//   - a refused (or otherwise failed) connection: marked down at once for
-//     the proxy's PassiveDownFor; a failing active check extends a standing
-//     mark-down to the next check, and a passing one clears it, so a checked
-//     target that refuses connections stays out until a check passes, and an
-//     unchecked one is tried again after PassiveDownFor;
+//   - a failed connection (refused, unreachable): marked down at once. A
+//     target with active checks stays down until a check passes (each
+//     failing check extends the mark-down to the next check's end; a
+//     checker that stopped lets it lapse one check cycle later); one
+//     without is tried again after the proxy's PassiveDownFor;
 //   - outlier ejection (outlier.go): consecutive failed attempts (5xx
 //     answers, connection failures, resets, timeouts) eject the target for
 //     BaseEjectionTime × times ejected, capped, never more than
@@ -63,6 +63,8 @@ type State struct {
 	health      atomic.Int32
 	reason      atomic.Pointer[string]
 	passiveDown atomic.Int64 // unix nanos until which the target is considered down; 0 = not
+	markedAt    atomic.Int64 // unix nanos of the last MarkDown
+	checkCycle  atomic.Int64 // nanos: how long until the next active check has ended; 0 = not checked
 
 	// inflight packs two counts so that a request changes both with one
 	// atomic add: the requests in flight (low 32 bits, for
@@ -109,14 +111,37 @@ func (s *State) SetHealth(h Health, reason string) {
 	}
 }
 
-// MarkDown takes the target out of rotation until `until` (passive
-// detection: a refused connection), unless an active check passes first.
-func (s *State) MarkDown(until time.Time) { s.passiveDown.Store(until.UnixNano()) }
+// MarkDown takes the target out of rotation (passive detection: a refused
+// connection) until `until`, or — for a target with active checks
+// (SetCheckCycle) — until its next check has ended if that is later: a
+// check that passes clears the mark-down (ClearMarkDown), one that fails
+// extends it (KeepDown), so a checked target that refuses connections
+// stays out until a check passes.
+func (s *State) MarkDown(until time.Time) {
+	now := time.Now().UnixNano()
+	d := until.UnixNano()
+	if c := s.checkCycle.Load(); c > 0 {
+		d = max(d, now+c)
+	}
+	s.markedAt.Store(now)
+	s.passiveDown.Store(d)
+}
 
-// ClearMarkDown ends a passive mark-down: an active check passed, so the
-// target accepts connections again.
-func (s *State) ClearMarkDown() {
-	if s.passiveDown.Load() != 0 {
+// SetCheckCycle tells the state that active checks run on the target and
+// that the next one ends at most d after any moment (interval, timeout and
+// some slack); 0 says checks do not run.
+func (s *State) SetCheckCycle(d time.Duration) {
+	if s.checkCycle.Load() != int64(d) {
+		s.checkCycle.Store(int64(d))
+	}
+}
+
+// ClearMarkDown ends a passive mark-down because an active check that
+// started at checkStarted (unix nanos) passed: the target accepts
+// connections again. A mark-down made after the check started stands: the
+// check's answer may predate the refusal.
+func (s *State) ClearMarkDown(checkStarted int64) {
+	if s.passiveDown.Load() != 0 && s.markedAt.Load() <= checkStarted {
 		s.passiveDown.Store(0)
 	}
 }
