@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -21,8 +22,11 @@ import (
 // answer with headers within RequestTimeout.
 var errUpstreamTimeout = errors.New("upstream request timeout")
 
-// forward sends r (its header already prepared) to a target of tg and
-// streams the answer back.
+// forward sends r (its header already prepared) to a target of tg over a
+// net/http transport and streams the answer back. A failed connection is
+// retried on other targets, whatever the method, while the body is unread
+// (outcome.go); other failures are not (the transport itself sends an
+// idempotent request again after a stale pooled connection).
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, tg *snapshot.TargetGroup, tr *http.Transport, scheme string, rl *reqLog) {
 	target, st := p.picker.Pick(tg, "")
 	if target == nil {
@@ -30,47 +34,67 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, tg *snapshot.Tar
 		return
 	}
 
-	// The timeout covers the time to the response headers (retry
+	// The timeout covers the time to the response headers (retries
 	// included), not the body: the timer cancels the request only until it
 	// is stopped when the headers arrive.
 	ctx, cancel := context.WithCancelCause(r.Context())
 	defer cancel(nil)
+	deadline := time.Now().Add(p.cfg.RequestTimeout)
 	timer := time.AfterFunc(p.cfg.RequestTimeout, func() { cancel(errUpstreamTimeout) })
 
-	retryable := canRetry(r)
+	// The transport closes the body of a request it could not send; a
+	// guard keeps it open for another target as long as nothing read it.
+	var body *bodyGuard
+	if r.Body != nil && r.Body != http.NoBody {
+		body = &bodyGuard{rc: r.Body}
+	}
 	var (
-		res *http.Response
-		err error
+		res   *http.Response
+		err   error
+		tried tries
 	)
-	for attempt := 0; ; attempt++ {
+	for {
 		if !target.Addr.IsValid() {
 			timer.Stop()
 			textError(w, http.StatusBadGateway, "target "+target.ID+" of target group "+tg.ID+" has no address to dial\n")
 			return
 		}
 		out := outboundRequest(ctx, r, scheme, target)
-		st.Acquire()
+		if body != nil {
+			out.Body = body
+		}
+		sent := time.Now()
+		st.Begin(sent.UnixNano())
 		if rl != nil {
-			rl.e.Target, rl.sentAt = target.Addr, time.Now()
+			rl.e.Target, rl.sentAt = target.Addr, sent
 		}
 		res, err = tr.RoundTrip(out)
 		if err == nil {
+			now := time.Now()
+			st.Answered(now.UnixNano())
 			if rl != nil {
-				rl.headersAt = time.Now()
+				rl.headersAt = now
 			}
 			break
 		}
-		st.Release()
+		st.End(false)
+		a := attempt{tg, target, st}
 		if context.Cause(ctx) == errUpstreamTimeout {
+			p.report(a, upstream.Timeout)
 			break
 		}
 		if r.Context().Err() != nil {
 			break // the client is gone
 		}
 		if !isDialError(err) {
+			p.report(a, upstream.Reset)
 			break
 		}
-		next, nst := p.dialFailed(tg, target, st, err, attempt == 0 && retryable)
+		p.connectFailed(a, err)
+		if body != nil && body.read.Load() {
+			break // the body is partly gone: it cannot be sent again
+		}
+		next, nst := p.next(tg, &tried, target, deadline)
 		if next == nil {
 			break
 		}
@@ -81,31 +105,34 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, tg *snapshot.Tar
 		if err == nil {
 			// The timer fired just as the headers arrived; the request's
 			// context is (being) cancelled, so the body is lost.
-			st.Release()
+			st.End(true)
 			res.Body.Close()
+			p.report(attempt{tg, target, st}, upstream.Timeout)
 		}
 		p.answerError(w, r, target, err, fired, rl)
 		return
 	}
-	defer st.Release()
-	p.copyResponse(w, res, rl)
+	defer st.End(true)
+	p.copyResponse(w, res, rl, attempt{tg, target, st})
 }
 
-// dialFailed handles a target that could not be reached: passive detection
-// keeps it out of rotation for a while; when retry is allowed it returns
-// another target of tg to try, else nil.
-func (p *Proxy) dialFailed(tg *snapshot.TargetGroup, target *snapshot.Target, st *upstream.State, err error, retry bool) (*snapshot.Target, *upstream.State) {
-	st.MarkDown(time.Now().Add(p.cfg.PassiveDownFor))
-	p.log.Debug("target unreachable; marked down", "target", target.Key, "err", err)
-	if !retry {
-		return nil, nil
-	}
-	next, nst := p.picker.Pick(tg, target.Key)
-	if next == nil || next.Key == target.Key {
-		return nil, nil
-	}
-	return next, nst
+// bodyGuard is a client's request body lent to a transport: it notes
+// whether anything read it, and ignores Close (the server closes the body
+// when the handler returns), so that a request the transport could not
+// send can go to another target with its body whole.
+type bodyGuard struct {
+	rc   io.ReadCloser
+	read atomic.Bool
 }
+
+func (b *bodyGuard) Read(p []byte) (int, error) {
+	if !b.read.Load() {
+		b.read.Store(true)
+	}
+	return b.rc.Read(p)
+}
+
+func (b *bodyGuard) Close() error { return nil }
 
 // outboundRequest is the request to the target: a shallow copy of r on ctx
 // with the target's address. Host and the (prepared) header pass through.
@@ -191,8 +218,11 @@ func shortReason(err error) string {
 	return s
 }
 
-// copyResponse streams the target's response to the client.
-func (p *Proxy) copyResponse(w http.ResponseWriter, res *http.Response, rl *reqLog) {
+// copyResponse streams the target's response to the client and reports
+// the attempt's outcome: a 5xx answer or a body the target broke off is a
+// failure, anything else a success; a client that went away says nothing
+// of the target.
+func (p *Proxy) copyResponse(w http.ResponseWriter, res *http.Response, rl *reqLog, a attempt) {
 	defer res.Body.Close()
 	rh := w.Header()
 	reqID := rh[hdrRequestID]
@@ -240,6 +270,7 @@ func (p *Proxy) copyResponse(w http.ResponseWriter, res *http.Response, rl *reqL
 		if rl != nil {
 			rl.e.FailureReason = targetFailure(err, false, false)
 		}
+		p.report(a, upstream.Reset)
 		// The target broke off the body after the headers went out: abort
 		// the client's response so it sees a truncated body, not a
 		// complete one.
@@ -248,6 +279,11 @@ func (p *Proxy) copyResponse(w http.ResponseWriter, res *http.Response, rl *reqL
 	}
 	for k, v := range res.Trailer {
 		rh[http.TrailerPrefix+k] = v
+	}
+	if res.StatusCode >= 500 {
+		p.report(a, upstream.Status5xx)
+	} else {
+		p.report(a, upstream.Success)
 	}
 }
 

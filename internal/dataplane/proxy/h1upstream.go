@@ -274,10 +274,13 @@ func (c *h1Conn) close() {
 func (u *h1Upstream) dial(ctx context.Context, p *h1Pool, deadline time.Time) (*h1Conn, error) {
 	d := u.dialer
 	d.Deadline = deadline
-	nc, err := d.DialContext(ctx, "tcp", p.addr.String())
+	tcp, err := d.DialContext(ctx, "tcp", p.addr.String())
 	if err != nil {
 		return nil, err
 	}
+	// Note the request bytes written, and look for a close before reuse
+	// (outcome.go).
+	nc := newUpConn(tcp)
 	br := h1ReaderPool.Get().(*bufio.Reader)
 	br.Reset(nc)
 	bw := h1WriterPool.Get().(*bufio.Writer)
@@ -341,7 +344,12 @@ func (c *h1Conn) finish(bodyEOF bool) {
 }
 
 // forwardH1 is forward for HTTP/1.1 target groups over the proxy's own
-// client.
+// client. Retries follow outcome.go: a failed connection moves any request
+// (its body still unread) to another target; a connection that broke
+// before the response began moves an idempotent body-less request, or one
+// of which not a byte was written, to a new connection (after a pooled
+// one) or another target; at most maxTargets targets within the one
+// request timeout.
 func (p *Proxy) forwardH1(w http.ResponseWriter, r *http.Request, tg *snapshot.TargetGroup, fwd *fwdHeaders, rl *reqLog) {
 	target, st := p.picker.Pick(tg, "")
 	if target == nil {
@@ -354,13 +362,16 @@ func (p *Proxy) forwardH1(w http.ResponseWriter, r *http.Request, tg *snapshot.T
 	// earlier than this request's: one deadline change per connection and
 	// second or so instead of two per request.
 	slack := min(time.Second, p.cfg.RequestTimeout/16)
-	retryable := canRetry(r)
-	staleRetried := false
+	// idempotent: may be sent again even if the target may have seen it.
+	idempotent := canRetry(r)
+	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
 	var (
-		c   *h1Conn
-		err error
+		c     *h1Conn
+		err   error
+		tried tries
+		fresh bool // the next attempt dials: its pooled connection was stale
 	)
-	for attempt := 0; ; {
+	for {
 		if !target.Addr.IsValid() {
 			textError(w, http.StatusBadGateway, "target "+target.ID+" of target group "+tg.ID+" has no address to dial\n")
 			return
@@ -369,62 +380,95 @@ func (p *Proxy) forwardH1(w http.ResponseWriter, r *http.Request, tg *snapshot.T
 			rl.e.Target = target.Addr
 		}
 		pool := p.h1up.pool(target.Addr)
-		fresh := staleRetried
+		c = nil
 		if !fresh {
 			c = pool.get(now)
-		} else {
-			c = nil
+			// A request that could not be sent again must not go out on a
+			// connection the target already closed (idle timeout, or it
+			// died): look for its FIN or RST first.
+			if c != nil && !idempotent && peerClosed(c) {
+				pool.drop(c.idleSince, false) // idle as long or longer: likely closed too
+				c.close()
+				c = nil
+			}
 		}
-		st.Acquire()
+		fresh = false
+		a := attempt{tg, target, st}
+		st.Begin(time.Now().UnixNano())
 		if c == nil {
 			c, err = p.h1up.dial(r.Context(), pool, deadline)
 			if err != nil {
-				st.Release()
-				if r.Context().Err() != nil || !time.Now().Before(deadline) {
-					break // the client is gone, or the request timed out
+				st.End(false)
+				if r.Context().Err() != nil {
+					break // the client is gone
 				}
-				if !isDialError(err) {
+				if !time.Now().Before(deadline) {
+					p.report(a, outTimeout)
 					break
 				}
-				next, nst := p.dialFailed(tg, target, st, err, attempt == 0 && retryable)
+				// Nothing reached the target and the body is unread: any
+				// request may go elsewhere.
+				p.connectFailed(a, err)
+				next, nst := p.next(tg, &tried, target, deadline)
 				if next == nil {
 					break
 				}
-				attempt++
 				target, st = next, nst
 				continue
 			}
 		}
-		var gotByte bool
 		c.lastUse = now
+		uc := upConnOf(c)
+		if uc != nil {
+			uc.written.Store(false)
+		}
 		if rl != nil {
 			rl.sentAt = time.Now()
 		}
+		var gotByte bool
 		gotByte, err = c.roundTrip(r, fwd, deadline, slack)
 		if err == nil {
+			t := time.Now()
+			st.Answered(t.UnixNano())
 			if rl != nil {
-				rl.headersAt = time.Now()
+				rl.headersAt = t
 			}
 			break
 		}
-		st.Release()
-		reused := c.reused
-		idleSince := c.idleSince
+		st.End(false)
+		reused, idleSince := c.reused, c.idleSince
+		wrote := uc == nil || uc.written.Load()
 		c.abort()
 		c = nil
-		if r.Context().Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		if r.Context().Err() != nil {
+			break // the client is gone: nothing to say of the target
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) || !time.Now().Before(deadline) {
+			p.report(a, outTimeout)
 			break
 		}
-		if reused && !gotByte && retryable && !staleRetried {
-			// The target closed the idle connection while the request
-			// was on its way: send it again on a new connection; the
+		if !resendable(gotByte, hasBody, idempotent, wrote) {
+			if !reused || gotByte {
+				p.report(a, outReset)
+			}
+			break
+		}
+		if reused {
+			// The target closed the idle connection while the request was
+			// on its way: send it again on a new connection; the
 			// connections idle at least as long are likely dead too.
 			pool.drop(idleSince, false)
 			p.log.Debug("stale upstream connection; retrying on a new one", "target", target.Key, "err", err)
-			staleRetried = true
+			fresh = true
 			continue
 		}
-		break
+		p.report(a, outReset)
+		p.log.Debug("upstream connection broke before the response; retrying elsewhere", "target", target.Key, "err", err)
+		next, nst := p.next(tg, &tried, target, deadline)
+		if next == nil {
+			break
+		}
+		target, st = next, nst
 	}
 	if err != nil {
 		// A pooled connection's deadline may be up to slack earlier than
@@ -434,8 +478,8 @@ func (p *Proxy) forwardH1(w http.ResponseWriter, r *http.Request, tg *snapshot.T
 		p.answerError(w, r, target, err, timedOut, rl)
 		return
 	}
-	defer st.Release()
-	p.copyResponse(w, c.res, rl)
+	defer st.End(true)
+	p.copyResponse(w, c.res, rl, attempt{tg, target, st})
 }
 
 // roundTrip writes r on c and reads the response headers into c.res (whose
