@@ -53,7 +53,7 @@ func (f *quotaFlag) Set(s string) error {
 func (f *quotaFlag) Type() string { return "name=value" }
 
 func serveCommand() *cobra.Command {
-	cfg := app.Config{Quotas: model.Quotas{}}
+	cfg := app.Config{Quotas: model.Quotas{}, Outlier: app.DefaultOutlierDetection()}
 	var logLevel, ingressCIDR, ingressServer string
 	var gcFloorMiB uint64
 	cmd := &cobra.Command{
@@ -91,6 +91,9 @@ and exits.`,
 			default:
 				return fmt.Errorf("--ingress-server %q: want trellis or net-http", ingressServer)
 			}
+			if err := checkReliabilityFlags(&cfg); err != nil {
+				return err
+			}
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 			cfg.GCFloor = gcFloorMiB << 20
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -121,5 +124,33 @@ and exits.`,
 	f.StringVar(&ingressServer, "ingress-server", "trellis", "HTTP/1.x server of the data plane's sockets: trellis (built for the proxy) or net-http (Go's standard server, a fallback)")
 	f.Uint64Var(&gcFloorMiB, "gc-floor-mib", 64, "let the heap grow by at least this many MiB between garbage collections (fewer collections for a small heap; 0: Go's default pacing; ignored when GOGC is set)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	od := cfg.Outlier
+	f.Int32Var(&od.ConsecutiveFailures, "outlier-consecutive-failures", od.ConsecutiveFailures, "eject a target after this many failed requests in a row (5xx answers, failed connections, resets, timeouts); 0 disables ejection")
+	f.DurationVar(&od.BaseEjectionTime, "outlier-base-ejection-time", od.BaseEjectionTime, "how long a first ejection lasts; the n-th lasts n times as long")
+	f.DurationVar(&od.MaxEjectionTime, "outlier-max-ejection-time", od.MaxEjectionTime, "the longest an ejection lasts")
+	f.IntVar(&od.MaxEjectionPercent, "outlier-max-ejection-percent", od.MaxEjectionPercent, "at most this share of a target group's targets is ejected at once (at least one of two or more, never the last)")
+	f.DurationVar(&od.StallTimeout, "stall-timeout", od.StallTimeout, "a target with requests awaiting its response headers and no response for this long gets no new requests until it answers; 0 disables")
+	f.IntVar(&cfg.HealthCheckConcurrency, "health-check-concurrency", app.DefaultHealthCheckConcurrency, "at most this many active health checks in flight; due checks wait for a slot")
 	return cmd
+}
+
+// checkReliabilityFlags rejects outlier detection and health check
+// settings out of range, naming the flag.
+func checkReliabilityFlags(cfg *app.Config) error {
+	od := cfg.Outlier
+	switch {
+	case od.ConsecutiveFailures < 0:
+		return fmt.Errorf("--outlier-consecutive-failures %d: want 0 (off) or more", od.ConsecutiveFailures)
+	case od.ConsecutiveFailures > 0 && od.BaseEjectionTime <= 0:
+		return fmt.Errorf("--outlier-base-ejection-time %v: want more than 0", od.BaseEjectionTime)
+	case od.ConsecutiveFailures > 0 && od.MaxEjectionTime < od.BaseEjectionTime:
+		return fmt.Errorf("--outlier-max-ejection-time %v: want at least --outlier-base-ejection-time (%v)", od.MaxEjectionTime, od.BaseEjectionTime)
+	case od.MaxEjectionPercent < 0 || od.MaxEjectionPercent > 100:
+		return fmt.Errorf("--outlier-max-ejection-percent %d: want 0 to 100", od.MaxEjectionPercent)
+	case od.StallTimeout < 0:
+		return fmt.Errorf("--stall-timeout %v: want 0 (off) or more", od.StallTimeout)
+	case cfg.HealthCheckConcurrency < 1:
+		return fmt.Errorf("--health-check-concurrency %d: want 1 or more", cfg.HealthCheckConcurrency)
+	}
+	return nil
 }

@@ -66,8 +66,26 @@ type Config struct {
 	// HealthCheckSecond is the length of one configured second of health
 	// check intervals and timeouts (default time.Second; tests shorten it).
 	HealthCheckSecond time.Duration
-	Getenv            func(string) string
-	Logger            *slog.Logger
+	// HealthCheckConcurrency bounds the active health checks in flight
+	// (default health.DefaultMaxConcurrentChecks).
+	HealthCheckConcurrency int
+	// Outlier configures the data plane's outlier ejection and stall
+	// detection (docs/architecture.md); nil means the defaults
+	// (DefaultOutlierDetection).
+	Outlier *upstream.OutlierDetection
+	Getenv  func(string) string
+	Logger  *slog.Logger
+}
+
+// DefaultHealthCheckConcurrency is the default of
+// Config.HealthCheckConcurrency.
+const DefaultHealthCheckConcurrency = health.DefaultMaxConcurrentChecks
+
+// DefaultOutlierDetection returns a copy of the data plane's default
+// outlier detection settings, for flags to change.
+func DefaultOutlierDetection() *upstream.OutlierDetection {
+	d := upstream.DefaultOutlierDetection
+	return &d
 }
 
 // App is a running Trellis.
@@ -106,6 +124,12 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = 15 * time.Second
 	}
+	if cfg.Outlier == nil {
+		cfg.Outlier = DefaultOutlierDetection()
+	}
+	if err := cfg.Outlier.Validate(); err != nil {
+		return nil, fmt.Errorf("outlier detection: %w", err)
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
@@ -142,7 +166,7 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	// checker and the ingress proxy, both following the snapshot.
 	runCtx, cancel := context.WithCancel(context.Background())
 	holder := &snapshot.Holder{}
-	registry := &upstream.Registry{}
+	registry := &upstream.Registry{Outlier: cfg.Outlier}
 	drain := cfg.DrainTime
 	if drain == 0 {
 		drain = time.Minute
@@ -156,7 +180,8 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 		st.Close()
 		return nil, fmt.Errorf("compile the first snapshot: %w", err)
 	}
-	checker := health.New(health.Config{Holder: holder, Registry: registry, Logger: cfg.Logger, IntervalScale: cfg.HealthCheckSecond})
+	checker := health.New(health.Config{Holder: holder, Registry: registry, Logger: cfg.Logger, IntervalScale: cfg.HealthCheckSecond,
+		MaxConcurrentChecks: cfg.HealthCheckConcurrency})
 	svc.SetTargetHealth(checker)
 	if cfg.AccessLogDir == "" {
 		cfg.AccessLogDir = filepath.Join(cfg.DataDir, "accesslogs")

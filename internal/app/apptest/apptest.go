@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/trellis-net/trellis/internal/app"
+	"github.com/trellis-net/trellis/internal/dataplane/upstream"
 	"github.com/trellis-net/trellis/internal/model"
 )
 
@@ -37,6 +38,9 @@ type Options struct {
 	// AccessLogS3Interval is how long an S3 access log object collects
 	// records before it is sealed (default a minute).
 	AccessLogS3Interval time.Duration
+	// Outlier configures outlier ejection and stall detection (default
+	// upstream.DefaultOutlierDetection).
+	Outlier *upstream.OutlierDetection
 }
 
 // Start starts a server that stops when the test ends.
@@ -51,7 +55,7 @@ func StartWith(t testing.TB, o Options) *Server {
 	}
 	env := func(k string) string { return o.Env[k] }
 	a, err := app.Start(context.Background(), app.Config{DataDir: dir, APIAddr: "127.0.0.1:0", Quotas: o.Quotas,
-		HealthCheckSecond: o.HealthCheckSecond, RequestTimeout: o.RequestTimeout, AccessLogS3Interval: o.AccessLogS3Interval, Getenv: env, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		HealthCheckSecond: o.HealthCheckSecond, RequestTimeout: o.RequestTimeout, AccessLogS3Interval: o.AccessLogS3Interval, Outlier: o.Outlier, Getenv: env, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatalf("start trellis: %v", err)
 	}

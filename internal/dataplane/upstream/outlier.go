@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/trellis-net/trellis/internal/snapshot"
@@ -68,6 +69,23 @@ var DefaultOutlierDetection = OutlierDetection{
 	MaxEjectionTime:     DefaultMaxEjectionTime,
 	MaxEjectionPercent:  DefaultMaxEjectionPercent,
 	StallTimeout:        DefaultStallTimeout,
+}
+
+// Validate reports the first setting out of range, by its field name.
+func (o *OutlierDetection) Validate() error {
+	switch {
+	case o.ConsecutiveFailures < 0:
+		return fmt.Errorf("ConsecutiveFailures %d: want 0 (off) or more", o.ConsecutiveFailures)
+	case o.ConsecutiveFailures > 0 && o.BaseEjectionTime <= 0:
+		return fmt.Errorf("BaseEjectionTime %v: want more than 0", o.BaseEjectionTime)
+	case o.ConsecutiveFailures > 0 && o.MaxEjectionTime < o.BaseEjectionTime:
+		return fmt.Errorf("MaxEjectionTime %v: want at least BaseEjectionTime (%v)", o.MaxEjectionTime, o.BaseEjectionTime)
+	case o.MaxEjectionPercent < 0 || o.MaxEjectionPercent > 100:
+		return fmt.Errorf("MaxEjectionPercent %d: want 0 to 100", o.MaxEjectionPercent)
+	case o.StallTimeout < 0:
+		return fmt.Errorf("StallTimeout %v: want 0 (off) or more", o.StallTimeout)
+	}
+	return nil
 }
 
 // Outcome is how one attempt to a target ended.

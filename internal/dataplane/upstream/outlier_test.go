@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -307,5 +308,29 @@ func TestRequestPathAllocs(t *testing.T) {
 		r.Report(tg, s, Success, now)
 	}); n != 0 {
 		t.Fatalf("the request path allocates %v times", n)
+	}
+}
+
+func TestOutlierDetectionValidate(t *testing.T) {
+	d := DefaultOutlierDetection
+	if err := d.Validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	for want, mut := range map[string]func(*OutlierDetection){
+		"ConsecutiveFailures": func(o *OutlierDetection) { o.ConsecutiveFailures = -1 },
+		"BaseEjectionTime":    func(o *OutlierDetection) { o.BaseEjectionTime = 0 },
+		"MaxEjectionTime":     func(o *OutlierDetection) { o.MaxEjectionTime = o.BaseEjectionTime - 1 },
+		"MaxEjectionPercent":  func(o *OutlierDetection) { o.MaxEjectionPercent = 101 },
+		"StallTimeout":        func(o *OutlierDetection) { o.StallTimeout = -1 },
+	} {
+		o := DefaultOutlierDetection
+		mut(&o)
+		if err := o.Validate(); err == nil || !strings.HasPrefix(err.Error(), want+" ") {
+			t.Errorf("%s out of range: %v", want, err)
+		}
+	}
+	off := OutlierDetection{} // everything off is valid
+	if err := off.Validate(); err != nil {
+		t.Fatalf("all off: %v", err)
 	}
 }

@@ -1,0 +1,34 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// Out-of-range reliability settings are refused before anything starts,
+// with the flag named.
+func TestReliabilityFlagsRejected(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--outlier-consecutive-failures", "-1"}, "--outlier-consecutive-failures -1: want 0 (off) or more"},
+		{[]string{"--outlier-base-ejection-time", "0s"}, "--outlier-base-ejection-time 0s: want more than 0"},
+		{[]string{"--outlier-max-ejection-time", "10s"}, "--outlier-max-ejection-time 10s: want at least --outlier-base-ejection-time (30s)"},
+		{[]string{"--outlier-max-ejection-percent", "101"}, "--outlier-max-ejection-percent 101: want 0 to 100"},
+		{[]string{"--stall-timeout", "-1s"}, "--stall-timeout -1s: want 0 (off) or more"},
+		{[]string{"--health-check-concurrency", "0"}, "--health-check-concurrency 0: want 1 or more"},
+	} {
+		dir := t.TempDir() + "/data"
+		cmd := serveCommand()
+		cmd.SetArgs(append(tc.args, "--data-dir", dir, "--api-addr", "127.0.0.1:0"))
+		err := cmd.Execute()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v, want %q", tc.args, err, tc.want)
+		}
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("%v: the data directory was created", tc.args)
+		}
+	}
+}
