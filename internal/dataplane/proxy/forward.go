@@ -117,9 +117,10 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, tg *snapshot.Tar
 }
 
 // bodyGuard is a client's request body lent to a transport: it notes
-// whether anything read it, and ignores Close (the server closes the body
-// when the handler returns), so that a request the transport could not
-// send can go to another target with its body whole.
+// whether anything read it, and ignores Close while nothing did, so that a
+// request the transport could not send can go to another target with its
+// body whole. Once read, the body can go nowhere else: Close passes through
+// (a transport closes the body to stop its writer when the exchange ends).
 type bodyGuard struct {
 	rc   io.ReadCloser
 	read atomic.Bool
@@ -132,7 +133,12 @@ func (b *bodyGuard) Read(p []byte) (int, error) {
 	return b.rc.Read(p)
 }
 
-func (b *bodyGuard) Close() error { return nil }
+func (b *bodyGuard) Close() error {
+	if !b.read.Load() {
+		return nil // the server closes it when the handler returns
+	}
+	return b.rc.Close()
+}
 
 // outboundRequest is the request to the target: a shallow copy of r on ctx
 // with the target's address. Host and the (prepared) header pass through.
