@@ -25,14 +25,14 @@ package proxy
 //     response headers arrive, then cleared. A client that goes away sets
 //     the deadline in the past (one context.AfterFunc per request), which
 //     aborts a blocked read or write.
-//   - Reuse: a connection goes back to the pool only when the response
-//     body was read to EOF, the request was written completely, neither
-//     side asked to close and the client did not go away; otherwise it is
-//     closed.
-//   - Stale connections: a request without a body that fails on a reused
-//     connection before any response byte arrived is sent again once on a
-//     fresh connection to the same target (idle connections at least as old
-//     as the stale one are dropped too).
+//   - Reuse: a connection goes back to the pool only when the exchange
+//     ended exactly at a message boundary: the response body was read to
+//     the end of its framing with no byte after it, the request was written
+//     completely, neither side asked to close and the client did not go
+//     away; otherwise it is closed.
+//   - Stale connections and retries: see outcome.go (a request that fails
+//     on a pooled connection before any response byte arrived is sent again
+//     on a fresh connection when it can be, then to another target).
 
 import (
 	"bufio"

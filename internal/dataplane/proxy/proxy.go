@@ -8,10 +8,13 @@
 // double association; anything else is 404 "Non Existent Service" and no
 // target is dialed) → listener by port → first matching rule → fixed
 // response, or weighted target group pick → target pick (round robin or
-// least outstanding over available targets, failing open) → upstream round
-// trip with the Lattice headers, a time-to-headers timeout, passive
-// down-marking of targets that refuse connections and one retry elsewhere
-// for idempotent requests without a body.
+// least outstanding over available targets — neither marked down, ejected
+// as an outlier nor stalled — failing open) → upstream round trip with the
+// Lattice headers, a time-to-headers timeout, passive down-marking of
+// targets that refuse connections, and retries on other targets when the
+// first cannot have acted on the request (outcome.go). Before any of it the
+// request's path is normalised once (pathnorm) and the client's copies of
+// the fields the data plane asserts are removed (docs/security.md).
 //
 // The routing state is read from the current snapshot, loaded once per
 // request; live target state comes from the upstream registry. The proxy
@@ -67,8 +70,10 @@ type Config struct {
 	// target's response headers (a slow body after them is not limited);
 	// past it the client gets 504. Default 60s.
 	RequestTimeout time.Duration
-	// PassiveDownFor is how long a target whose connection failed stays out
-	// of rotation (unless an active health check passes first). Default 10s.
+	// PassiveDownFor is how long a target without health checks whose
+	// connection failed stays out of rotation. A checked target stays out
+	// until a check that started after the failure passes (a failed check
+	// extends the mark). Default 10s.
 	PassiveDownFor time.Duration
 	// DrainTimeout bounds the graceful close of a socket that Sync no longer
 	// wants: in-flight requests get this long to finish before their
