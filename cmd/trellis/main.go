@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -137,20 +138,20 @@ and exits.`,
 // checkReliabilityFlags rejects outlier detection and health check
 // settings out of range, naming the flag.
 func checkReliabilityFlags(cfg *app.Config) error {
-	od := cfg.Outlier
-	switch {
-	case od.ConsecutiveFailures < 0:
-		return fmt.Errorf("--outlier-consecutive-failures %d: want 0 (off) or more", od.ConsecutiveFailures)
-	case od.ConsecutiveFailures > 0 && od.BaseEjectionTime <= 0:
-		return fmt.Errorf("--outlier-base-ejection-time %v: want more than 0", od.BaseEjectionTime)
-	case od.ConsecutiveFailures > 0 && od.MaxEjectionTime < od.BaseEjectionTime:
-		return fmt.Errorf("--outlier-max-ejection-time %v: want at least --outlier-base-ejection-time (%v)", od.MaxEjectionTime, od.BaseEjectionTime)
-	case od.MaxEjectionPercent < 0 || od.MaxEjectionPercent > 100:
-		return fmt.Errorf("--outlier-max-ejection-percent %d: want 0 to 100", od.MaxEjectionPercent)
-	case od.StallTimeout < 0:
-		return fmt.Errorf("--stall-timeout %v: want 0 (off) or more", od.StallTimeout)
-	case cfg.HealthCheckConcurrency < 1:
+	if cfg.HealthCheckConcurrency < 1 {
 		return fmt.Errorf("--health-check-concurrency %d: want 1 or more", cfg.HealthCheckConcurrency)
+	}
+	if err := cfg.Outlier.Validate(); err != nil {
+		return errors.New(outlierFlags.Replace(err.Error())) // it names the fields
 	}
 	return nil
 }
+
+// outlierFlags puts the flags' names on upstream.OutlierDetection's fields.
+var outlierFlags = strings.NewReplacer(
+	"ConsecutiveFailures", "--outlier-consecutive-failures",
+	"BaseEjectionTime", "--outlier-base-ejection-time",
+	"MaxEjectionTime", "--outlier-max-ejection-time",
+	"MaxEjectionPercent", "--outlier-max-ejection-percent",
+	"StallTimeout", "--stall-timeout",
+)

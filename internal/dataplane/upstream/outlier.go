@@ -71,22 +71,34 @@ var DefaultOutlierDetection = OutlierDetection{
 	StallTimeout:        DefaultStallTimeout,
 }
 
-// Validate reports the first setting out of range, by its field name.
+// Validate reports the first setting out of range, as a *SettingError
+// naming its field.
 func (o *OutlierDetection) Validate() error {
 	switch {
 	case o.ConsecutiveFailures < 0:
-		return fmt.Errorf("ConsecutiveFailures %d: want 0 (off) or more", o.ConsecutiveFailures)
+		return &SettingError{"ConsecutiveFailures", o.ConsecutiveFailures, "0 (off) or more"}
 	case o.ConsecutiveFailures > 0 && o.BaseEjectionTime <= 0:
-		return fmt.Errorf("BaseEjectionTime %v: want more than 0", o.BaseEjectionTime)
+		return &SettingError{"BaseEjectionTime", o.BaseEjectionTime, "more than 0"}
 	case o.ConsecutiveFailures > 0 && o.MaxEjectionTime < o.BaseEjectionTime:
-		return fmt.Errorf("MaxEjectionTime %v: want at least BaseEjectionTime (%v)", o.MaxEjectionTime, o.BaseEjectionTime)
+		return &SettingError{"MaxEjectionTime", o.MaxEjectionTime, fmt.Sprintf("at least BaseEjectionTime (%v)", o.BaseEjectionTime)}
 	case o.MaxEjectionPercent < 0 || o.MaxEjectionPercent > 100:
-		return fmt.Errorf("MaxEjectionPercent %d: want 0 to 100", o.MaxEjectionPercent)
+		return &SettingError{"MaxEjectionPercent", o.MaxEjectionPercent, "0 to 100"}
 	case o.StallTimeout < 0:
-		return fmt.Errorf("StallTimeout %v: want 0 (off) or more", o.StallTimeout)
+		return &SettingError{"StallTimeout", o.StallTimeout, "0 (off) or more"}
 	}
 	return nil
 }
+
+// SettingError is a setting of OutlierDetection out of range: Field is its
+// name, Want what it must be (naming other fields by their names too), so
+// that a caller can put its own names on both (serve's flags).
+type SettingError struct {
+	Field string
+	Value any
+	Want  string
+}
+
+func (e *SettingError) Error() string { return fmt.Sprintf("%s %v: want %s", e.Field, e.Value, e.Want) }
 
 // Outcome is how one attempt to a target ended.
 type Outcome uint8
