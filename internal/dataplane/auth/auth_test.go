@@ -269,3 +269,33 @@ func TestCheckScope(t *testing.T) {
 		t.Errorf("signature moved to another path: %+v", o)
 	}
 }
+
+// TestSimulatePath: the simulator judges the path the data plane judges —
+// the normal form of the path as a client would send it — and refuses what
+// the data plane answers 400.
+func TestSimulatePath(t *testing.T) {
+	_, snap, vpc, svc := fixture(t, allowTeam, svcDoc)
+	vpc.Hosts = map[string]*snapshot.Service{host: svc}
+	snap.VPCs = map[string]*snapshot.VPC{vpc.ID: vpc}
+	for path, want := range map[string]string{
+		"/orders/x":          svcARN + "/orders/x",
+		"//admin/x":          svcARN + "/admin/x",
+		"/public/../admin/x": svcARN + "/admin/x",
+		"/%61dmin/%2e/x":     svcARN + "/admin/x",
+		"/orders/caf%c3%a9":  svcARN + "/orders/café",
+	} {
+		out, err := Simulate(snap, SimulateInput{SourceVpc: vpc.ID, Service: svc.ID, Path: path,
+			PrincipalARN: "arn:aws:iam::111122223333:user/alice"})
+		if err != nil || out.Resource != want {
+			t.Errorf("%s: resource %q, error %v; want %q", path, out.Resource, err, want)
+		}
+		if strings.HasPrefix(want, svcARN+"/admin/") && out.Allowed {
+			t.Errorf("%s: allowed, but the policy denies /admin/*", path)
+		}
+	}
+	for _, path := range []string{"/%2fadmin/x", "/admin;x=1/x", "/..", "/a%00"} {
+		if _, err := Simulate(snap, SimulateInput{SourceVpc: vpc.ID, Service: svc.ID, Path: path}); err == nil {
+			t.Errorf("%s: no error; the data plane answers 400", path)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trellis-net/trellis/internal/dataplane/pathnorm"
 	"github.com/trellis-net/trellis/internal/model"
 	"github.com/trellis-net/trellis/internal/policy"
 	"github.com/trellis-net/trellis/internal/snapshot"
@@ -64,6 +65,13 @@ func Simulate(snap *snapshot.Snapshot, in SimulateInput) (SimulateOutput, error)
 	if !strings.HasPrefix(in.Path, "/") {
 		return out, model.Invalid("path", "path must start with /")
 	}
+	// Judge the path the data plane would judge: the normal form of the
+	// path as a client would send it (pathnorm), decoded.
+	normal, err := pathnorm.Normalize(in.Path)
+	if err != nil {
+		return out, model.Invalid("path", "path %q: %v (the data plane answers such a request 400)", in.Path, err)
+	}
+	in.Path = pathnorm.Decode(normal)
 	if in.Method == "" {
 		in.Method = http.MethodGet
 	}
