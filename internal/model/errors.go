@@ -171,6 +171,8 @@ func resourceTypeWords(t string) string {
 		return "Auth policy for"
 	case TypeResourcePolicy:
 		return "Resource policy for"
+	case TypeSecurityGroup:
+		return "Security group"
 	}
 	return t
 }

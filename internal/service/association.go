@@ -297,6 +297,9 @@ func (s *Service) CreateServiceNetworkVpcAssociation(ctx context.Context, in Cre
 			if err := s.ensureVPC(tx, c, in.VpcIdentifier); err != nil {
 				return nil, err
 			}
+			if err := s.checkAssociationSGs(tx, c, in.VpcIdentifier, in.SecurityGroupIDs); err != nil {
+				return nil, err
+			}
 			var existing string
 			if err := scanJSON(tx, pfxSNVAbyVpc+in.VpcIdentifier+"/", func(_ string, id *string) (bool, error) {
 				existing = *id
@@ -459,6 +462,9 @@ func (s *Service) UpdateServiceNetworkVpcAssociation(ctx context.Context, ident 
 	err = s.update(ctx, func(tx store.Tx) error {
 		a, err := s.loadSNVA(tx, c, ident)
 		if err != nil {
+			return err
+		}
+		if err := s.checkAssociationSGs(tx, c, a.VpcID, sgs); err != nil {
 			return err
 		}
 		a.SecurityGroupIDs = sgs

@@ -191,7 +191,8 @@ func (s *Service) ListVPCs(ctx context.Context, p Page) ([]*model.VPC, string, e
 	return out, next, err
 }
 
-// DeleteVPC removes a VPC no association or target group refers to.
+// DeleteVPC removes a VPC no association, target group or security group
+// refers to.
 func (s *Service) DeleteVPC(ctx context.Context, id string) error {
 	c, err := caller(ctx)
 	if err != nil {
@@ -220,6 +221,12 @@ func (s *Service) DeleteVPC(ctx context.Context, id string) error {
 		}
 		if tg != "" {
 			return model.Conflict("VPC", id, "target group %s is in VPC %s; delete it first", tg, id)
+		}
+		if sg, err := securityGroupInVPC(tx, id); err != nil || sg != "" {
+			if err != nil {
+				return err
+			}
+			return model.Conflict("VPC", id, "security group %s is in VPC %s; delete it first", sg, id)
 		}
 		if err := tx.Delete(pfxVPCAddr + v.IngressAddress); err != nil {
 			return err

@@ -31,6 +31,7 @@ type State struct {
 	Principals      []*model.Principal
 	AccessKeys      []*model.AccessKey
 	AccessLogs      []*model.AccessLogSubscription
+	SecurityGroups  []*model.SecurityGroup
 }
 
 // Options are the inputs of Compile besides the state.
@@ -173,6 +174,9 @@ func Compile(st *State, o Options) *Snapshot {
 		vpcOwner[v.ID] = v.Account
 	}
 	networkOf := map[string]*ServiceNetwork{}
+	// The association of each VPC, for its security groups: they gate the
+	// VPC's connections even while its network is missing.
+	assocOf := map[string]*model.ServiceNetworkVpcAssociation{}
 	for _, a := range st.SNVAs {
 		if owner := vpcOwner[a.VpcID]; owner != "" && a.Account != owner && (o.AdminAccount == "" || a.Account != o.AdminAccount) {
 			continue
@@ -180,6 +184,11 @@ func Compile(st *State, o Options) *Snapshot {
 		if sn := networks[a.ServiceNetworkID]; sn != nil {
 			networkOf[a.VpcID] = sn
 		}
+		assocOf[a.VpcID] = a
+	}
+	groups := make(map[string]*model.SecurityGroup, len(st.SecurityGroups))
+	for _, g := range st.SecurityGroups {
+		groups[g.ID] = g
 	}
 
 	var allPorts []int
@@ -199,7 +208,7 @@ func Compile(st *State, o Options) *Snapshot {
 			continue
 		}
 		cv := &VPC{ID: v.ID, ARN: v.ARN, Account: v.Account, Mode: v.Mode, Ingress: addr, Hosts: map[string]*Service{},
-			ServiceNetwork: networkOf[v.ID]}
+			ServiceNetwork: networkOf[v.ID], SecurityGroups: compileSGRules(assocOf[v.ID], v, groups)}
 		if cv.ServiceNetwork != nil {
 			svcs := servicesIn[cv.ServiceNetwork.ID]
 			sort.Slice(svcs, func(i, j int) bool { return svcs[i].ID < svcs[j].ID })

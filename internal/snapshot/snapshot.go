@@ -78,6 +78,9 @@ type VPC struct {
 	// domain) to a service reachable from this VPC: both the VPC and the
 	// service are associated with ServiceNetwork (the double association).
 	Hosts map[string]*Service
+	// SecurityGroups gate every connection into the VPC's ingress (the
+	// groups of its association, compiled); nil admits every connection.
+	SecurityGroups *SGRules
 	// Ports are the HTTP listener ports of every service, sorted: the
 	// ingress listens on Ingress:port for each, so that a request for an
 	// unreachable service still gets an HTTP answer (404).

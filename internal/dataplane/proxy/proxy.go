@@ -107,6 +107,8 @@ type Proxy struct {
 	h1up *h1Upstream
 	// watch finds long-running requests whose client may be gone.
 	watch *goneWatch
+	// sg counts and logs connections refused by security groups (sgate.go).
+	sg sgGate
 
 	mu       sync.Mutex // guards the fields below; never taken on the request path
 	closed   bool
@@ -329,7 +331,7 @@ func (p *Proxy) open(ctx context.Context, k sockKey) (*socket, error) {
 	}
 	s := &socket{
 		key:    k,
-		ln:     &onceCloseListener{Listener: ln},
+		ln:     &onceCloseListener{Listener: &sgListener{Listener: ln, p: p, vpcID: k.vpc, port: k.addr.Port()}},
 		srv:    srv,
 		served: make(chan struct{}),
 		done:   make(chan struct{}),

@@ -85,6 +85,9 @@ func (l *Loader) Load(tx store.ReadTx) (*snapshot.State, error) {
 	if st.AccessLogs, err = loadAll[model.AccessLogSubscription](l, tx, schema.ALS); err != nil {
 		return nil, err
 	}
+	if st.SecurityGroups, err = loadAll[model.SecurityGroup](l, tx, schema.SecurityGroup); err != nil {
+		return nil, err
+	}
 	for k := range l.cache {
 		if !l.seen[k] {
 			delete(l.cache, k) // deleted from the store

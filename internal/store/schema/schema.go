@@ -18,6 +18,7 @@ const (
 	ResourcePolicy = "resourcepolicy/" // resourcepolicy/<sn-or-svc id>
 	ALS            = "als/"
 	VPC            = "vpc/"       // Trellis-native VPCs
+	SecurityGroup  = "sg/"        // Trellis-native security groups
 	Account        = "account/"   // account/<id>
 	Principal      = "principal/" // principal/<arn>
 	AccessKey      = "accesskey/" // accesskey/<id>
@@ -29,5 +30,6 @@ const (
 	SNVAbySN       = "idx/snva-sn/"
 	SNVAbyVpc      = "idx/snva-vpc/"
 	VPCAddr        = "idx/vpc-addr/" // idx/vpc-addr/<ingress address> -> vpc id
+	SGbyVpc        = "idx/sg-vpc/"   // idx/sg-vpc/<vpc>/<sg>: the security groups of a VPC
 	Meta           = "meta/"
 )
