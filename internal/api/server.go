@@ -46,6 +46,7 @@ func New(svc *service.Service, verifier *sigv4.Verifier, log *slog.Logger) *Serv
 	s.routes = s.table()
 	s.nativeRoutes()
 	s.identityRoutes()
+	s.securityGroupRoutes()
 	return s
 }
 
