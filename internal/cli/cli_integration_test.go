@@ -683,3 +683,47 @@ func TestCLIAuthSimulate(t *testing.T) {
 		t.Fatalf("a VPC outside the network: %v", js)
 	}
 }
+
+func TestCLISecurityGroups(t *testing.T) {
+	c := startCLI(t)
+	const sg, vpc = "sg-0000000000000000a", "vpc-0000000000000000a"
+	g := c.ok("security-group", "put", sg, "--vpc", vpc, "--ingress", "tcp:80-80:10.0.1.7/32",
+		"--ingress", "tcp:8443:2001:db8::/32", "--ingress", "all:127.0.0.0/8", "--description", "web")
+	if str(t, g, "vpcId") != vpc || str(t, g, "description") != "web" || str(t, g, "ingress.1.cidr") != "2001:db8::/32" ||
+		str(t, g, "ingress.2.protocol") != "all" {
+		t.Fatalf("put: %v", g)
+	}
+	if r := g["ingress"].([]any)[1].(map[string]any); r["fromPort"] != 8443.0 || r["toPort"] != 8443.0 {
+		t.Fatalf("single port: %v", r)
+	}
+	g = c.ok("sg", "put", sg, "--input-json", `{"vpcId":"`+vpc+`","ingress":[{"protocol":"tcp","fromPort":81,"toPort":82,"cidr":"10.0.0.0/8","description":"lb"}]}`)
+	if str(t, g, "ingress.0.description") != "lb" || len(g["ingress"].([]any)) != 1 {
+		t.Fatalf("put --input-json: %v", g)
+	}
+	if got := str(t, c.ok("security-group", "get", sg), "ingress.0.cidr"); got != "10.0.0.0/8" {
+		t.Fatalf("get: %s", got)
+	}
+	if table := c.text("security-group", "list", "--vpc", vpc, "--output", "table"); !strings.Contains(table, sg) || !strings.Contains(table, "SECURITY GROUP ID") {
+		t.Fatalf("list table:\n%s", table)
+	}
+	if table := c.text("security-group", "list", "--vpc", "vpc-0000000000000000b", "--output", "table"); strings.Contains(table, sg) {
+		t.Fatalf("list of another VPC:\n%s", table)
+	}
+	// The association names it; the CLI's --security-group-id reaches the API.
+	sn := str(t, c.ok("sn", "create", "--name", "net"), "id")
+	c.ok("snva", "create", "--service-network", sn, "--vpc", vpc, "--security-group-id", sg)
+	if msg := c.fails("security-group", "delete", sg); !strings.Contains(msg, "ConflictException") {
+		t.Fatalf("delete while used: %s", msg)
+	}
+	if msg := c.fails("security-group", "put", sg, "--vpc", vpc, "--ingress", "tcp:80:10.0.1.7"); !strings.Contains(msg, "ingress[0].cidr") {
+		t.Fatalf("bad cidr: %s", msg)
+	}
+	for _, bad := range []string{"udp:53:10.0.0.0/8", "tcp:http:10.0.0.0/8", "tcp:80", "all:"} {
+		if msg := c.fails("security-group", "put", sg, "--vpc", vpc, "--ingress", bad); !strings.Contains(msg, "--ingress") {
+			t.Fatalf("--ingress %s: %s", bad, msg)
+		}
+	}
+	if msg := c.fails("security-group", "put", sg, "--ingress", "all:10.0.0.0/8"); !strings.Contains(msg, "--vpc") {
+		t.Fatalf("missing --vpc: %s", msg)
+	}
+}

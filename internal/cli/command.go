@@ -32,6 +32,7 @@ func AddCommands(root *cobra.Command) {
 		accessLogSubscriptionCmd(),
 		tagCmd(),
 		vpcCmd(),
+		securityGroupCmd(),
 		authCmd(),
 		accountCmd(),
 		principalCmd(),
