@@ -2,8 +2,10 @@
 // every VPC's ingress address, on each port a reachable service listens on,
 // and forwards each request to a target chosen by the service's rules.
 //
-// A request is attributed to a VPC by the socket it entered (ingress
-// address and port), never by anything in the request. It then goes
+// A connection is first gated by the security groups of its VPC's
+// association, at accept, before any byte is read (sgate.go). A request is
+// attributed to a VPC by the socket it entered (ingress address and port),
+// never by anything in the request. It then goes
 // through: service lookup by Host among the services the VPC can reach (the
 // double association; anything else is 404 "Non Existent Service" and no
 // target is dialed) → listener by port → first matching rule → fixed
