@@ -136,3 +136,44 @@ func BenchmarkSGRulesAdmits(b *testing.B) {
 		_ = r.Admits(src, 80)
 	}
 }
+
+// FuzzSGRulesAdmits checks the compiled matcher against the plain reading
+// of the rules (some rule's CIDR contains the unmapped source and its port
+// range contains the port), for rules the API accepts.
+func FuzzSGRulesAdmits(f *testing.F) {
+	f.Add("127.0.0.2/32", uint16(80), uint16(80), "2001:db8::/32", false, []byte{127, 0, 0, 2}, uint16(80))
+	f.Add("10.0.0.0/8", uint16(1), uint16(65535), "::/0", true, []byte{0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, uint16(443))
+	f.Add("0.0.0.0/0", uint16(8000), uint16(8999), "fe80::/10", false, []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 2, 3}, uint16(8080))
+	f.Fuzz(func(t *testing.T, cidr1 string, from, to uint16, cidr2 string, all2 bool, src []byte, port uint16) {
+		var in []model.SecurityGroupRuleInput
+		f1, t1 := int(from), int(to)
+		in = append(in, model.SecurityGroupRuleInput{Protocol: "tcp", FromPort: &f1, ToPort: &t1, CIDR: cidr1})
+		if all2 {
+			in = append(in, model.SecurityGroupRuleInput{Protocol: "all", CIDR: cidr2})
+		} else {
+			in = append(in, model.SecurityGroupRuleInput{Protocol: "tcp", FromPort: &f1, ToPort: &f1, CIDR: cidr2})
+		}
+		var v model.Validator
+		rules := model.CheckSecurityGroupRules(&v, "ingress", in)
+		if v.Err() != nil {
+			return
+		}
+		addr, ok := netip.AddrFromSlice(src)
+		if !ok {
+			return
+		}
+		r := snapshot.Compile(sgState([]string{"sg-0000000a"}, sg("sg-0000000a", "vpc-0000000a", "111111111111", rules...)),
+			snapshot.Options{}).VPCs["vpc-0000000a"].SecurityGroups
+		want := false
+		for _, x := range rules {
+			p := netip.MustParsePrefix(x.CIDR)
+			inRange := x.Protocol == "all" || (int(port) >= x.FromPort && int(port) <= x.ToPort)
+			if inRange && p.Contains(addr.Unmap()) {
+				want = true
+			}
+		}
+		if got := r.Admits(addr, port); got != want {
+			t.Fatalf("Admits(%s, %d) = %v, want %v for %+v", addr, port, got, want, rules)
+		}
+	})
+}
