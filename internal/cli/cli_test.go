@@ -514,6 +514,7 @@ func TestCommandTree(t *testing.T) {
 		"access-log-subscription":             {"create", "delete", "get", "list", "update"},
 		"tag":                                 {"add", "list", "remove"},
 		"vpc":                                 {"delete", "get", "list", "put"},
+		"security-group":                      {"delete", "get", "list", "put"},
 		"account":                             {"delete", "get", "list", "put"},
 		"principal":                           {"delete", "get", "list", "put"},
 		"access-key":                          {"create", "delete", "list"},
