@@ -46,7 +46,10 @@
 // thread, setns into the namespace, and setns back to the namespace the
 // process started in before unlocking. If going back fails the goroutine
 // ends still locked, so the Go runtime kills the thread instead of reusing
-// it in the wrong namespace; a caller's goroutine never changes namespace.
+// it in the wrong namespace (or, if it is the main thread, which cannot
+// exit, parks it for good: it never runs Go code again, though
+// /proc/PID/ns/net then names that namespace); a caller's goroutine never
+// changes namespace.
 // The runtime starts new threads from a clean template thread when the
 // requesting one is locked, so threads spawned meanwhile are not affected.
 // The sockets returned are ordinary net.Listener, net.Conn and

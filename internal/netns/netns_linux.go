@@ -241,6 +241,9 @@ var hostNS = sync.OnceValues(func() (int, error) {
 	return fd, nil
 })
 
+// setns is unix.Setns; a test swaps it to make returning home fail.
+var setns = unix.Setns
+
 // onFreshThread runs fn on a new goroutine locked to its OS thread and
 // waits for it. Whatever fn does to the thread's network namespace, the
 // thread is set back to the host namespace afterwards; if that fails the
@@ -255,7 +258,7 @@ func onFreshThread(fn func() error) error {
 	go func() {
 		runtime.LockOSThread()
 		err := fn()
-		if rerr := unix.Setns(host, unix.CLONE_NEWNET); rerr != nil {
+		if rerr := setns(host, unix.CLONE_NEWNET); rerr != nil {
 			// Stay locked: the thread dies with this goroutine.
 			done <- errors.Join(err, fmt.Errorf("netns: restore thread namespace: %w", rerr))
 			return
@@ -273,7 +276,7 @@ func onFreshThread(fn func() error) error {
 // (which run on other goroutines), run outside the namespace.
 func (n *Namespace) Do(fn func() error) error {
 	return onFreshThread(func() error {
-		if err := unix.Setns(n.fd, unix.CLONE_NEWNET); err != nil {
+		if err := setns(n.fd, unix.CLONE_NEWNET); err != nil {
 			return fmt.Errorf("netns %s: enter: %w", n.name, err)
 		}
 		return fn()

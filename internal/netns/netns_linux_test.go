@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -36,6 +37,12 @@ var (
 	// skipReason is set when this machine cannot make namespaces.
 	skipReason string
 )
+
+// init keeps the main goroutine on the main thread for the whole run, so
+// no test goroutine lands there. The runtime cannot exit the main thread
+// and parks it instead when a goroutine exits locked to it, which would let
+// TestFailedRestoreKillsThread pass whether or not the thread was killed.
+func init() { runtime.LockOSThread() }
 
 func TestMain(m *testing.M) {
 	if os.Geteuid() != 0 {
@@ -434,6 +441,68 @@ func selfNS(t *testing.T) uint64 {
 		t.Fatal(err)
 	}
 	return st.Ino
+}
+
+// When a thread cannot return to the host namespace, Do reports it and the
+// thread dies with its goroutine: afterwards no thread of the process that
+// runs goroutines is left inside the namespace. Not parallel: it swaps setns for all.
+func TestFailedRestoreKillsThread(t *testing.T) {
+	a := newNS(t, Config{})
+	var nsStat unix.Stat_t
+	if err := unix.Fstat(a.fd, &nsStat); err != nil {
+		t.Fatal(err)
+	}
+	host, err := hostNS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	setns = func(fd, nstype int) error {
+		if fd == host {
+			return unix.EPERM
+		}
+		return unix.Setns(fd, nstype)
+	}
+	err = a.Do(func() error { return nil })
+	setns = unix.Setns
+	if err == nil || !strings.Contains(err.Error(), "restore thread namespace") {
+		t.Fatalf("Do with a failing restore: %v", err)
+	}
+	// Thread exit is asynchronous; poll.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		inside := threadsIn(t, nsStat.Ino)
+		if inside == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d thread(s) of the process still in the namespace", inside)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// And ordinary use goes on.
+	if err := a.Do(func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n := threadsIn(t, nsStat.Ino); n != 0 {
+		t.Fatalf("%d thread(s) left in the namespace after a normal Do", n)
+	}
+}
+
+// threadsIn counts the process's threads whose network namespace is ino.
+func threadsIn(t *testing.T, ino uint64) int {
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, task := range tasks {
+		var st unix.Stat_t
+		if unix.Stat("/proc/self/task/"+task.Name()+"/ns/net", &st) == nil && st.Ino == ino {
+			t.Logf("thread %s in the namespace", task.Name())
+			n++
+		}
+	}
+	return n
 }
 
 func TestRefusesNamesAndOtherNetworks(t *testing.T) {
