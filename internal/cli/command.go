@@ -37,6 +37,7 @@ func AddCommands(root *cobra.Command) {
 		principalCmd(),
 		accessKeyCmd(),
 		stsCmd(),
+		dnsCmd(),
 	)
 }
 
