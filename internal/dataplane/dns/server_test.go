@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -422,5 +423,62 @@ func TestListenFailureIsNotFatal(t *testing.T) {
 	}
 	if want := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)).String(); addrs["vpc-prod"].String() != want {
 		t.Fatalf("prod listens on %v, want %s", addrs["vpc-prod"], want)
+	}
+}
+
+// A question name near the 255-byte limit still gets an answer within 512
+// bytes over UDP without TC (own answers are not truncated: answer's
+// Compress comment says why they fit).
+func TestLongNameFits512(t *testing.T) {
+	label := strings.Repeat("a", 63)
+	// A service with a custom domain of 253 characters that prod does not
+	// reach: its NXDOMAIN carries an SOA owned by the whole name.
+	long := label + "." + label + "." + label + "." + strings.Repeat("e", 57) + ".com"
+	st := world(false)
+	st.Services = append(st.Services, &model.Service{Meta: model.Meta{ID: "svc-long", Account: acct}, Name: "long", CustomDomainName: long})
+	s, _, _ := start(t, st, nil)
+	prod := addrOf(t, s, "vpc-prod")
+	if r := query(t, "tcp", prod, long+".", mdns.TypeA, 0); r.Rcode != mdns.RcodeNameError || len(r.Ns) != 1 || r.Ns[0].Header().Name != long+"." {
+		t.Fatalf("long custom domain: %v", r)
+	}
+	for _, name := range []string{
+		long + ".",
+		label + "." + label + "." + label + "." + strings.Repeat("b", 20) + ".vpc-lattice-svcs.us-east-1.on.aws.", // NXDOMAIN + SOA
+		strings.Repeat("c", 60) + "." + label + "." + label + "." + strings.Repeat("d", 50) + ".example.",         // REFUSED
+	} {
+		for _, n := range []int{198, 203, 204, len(name)} {
+			q := name[len(name)-n:]
+			if q[0] == '.' {
+				q = "x" + q[1:]
+			}
+			m := new(mdns.Msg)
+			m.SetQuestion(q, mdns.TypeTXT)
+			m.SetEdns0(512, false)
+			b, err := m.Pack()
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn, err := net.Dial("udp", prod)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn.SetDeadline(time.Now().Add(5 * time.Second))
+			if _, err := conn.Write(b); err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 65535)
+			got, err := conn.Read(buf)
+			conn.Close()
+			if err != nil {
+				t.Fatalf("%d-byte name: %v", len(q), err)
+			}
+			var r mdns.Msg
+			if err := r.Unpack(buf[:got]); err != nil {
+				t.Fatal(err)
+			}
+			if got > 512 || r.Truncated {
+				t.Fatalf("%d-byte name: %d-byte answer, tc %v", len(q), got, r.Truncated)
+			}
+		}
 	}
 }
