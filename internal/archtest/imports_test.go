@@ -26,6 +26,7 @@ var rules = []struct {
 	{"internal/sigv4", []string{"internal/"}},
 	{"internal/gcfloor", []string{"internal/"}},
 	{"internal/dataplane/pathnorm", []string{"internal/"}},
+	{"internal/dataplane/dns", []string{"internal/dataplane/proxy"}},
 	{"internal/cli", []string{"internal/service", "internal/api", "internal/store", "internal/app"}},
 }
 
