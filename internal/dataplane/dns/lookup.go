@@ -37,7 +37,7 @@ func (s *Server) LookupName(snap *snapshot.Snapshot, vpc *snapshot.VPC, name str
 func lookup(snap *snapshot.Snapshot, vpc *snapshot.VPC, name string, upstreams []string, ttl uint32) Lookup {
 	name = snapshot.DNSFQDN(name)
 	out := Lookup{VpcID: vpc.ID, Name: name}
-	verdict, rec := classify(snap, vpc, name)
+	verdict, rec := classify(snap, vpc, []byte(name))
 	switch verdict {
 	case Reachable:
 		out.Rcode = mdns.RcodeToString[mdns.RcodeSuccess]
