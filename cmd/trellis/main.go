@@ -57,6 +57,7 @@ func serveCommand() *cobra.Command {
 	cfg := app.Config{Quotas: model.Quotas{}, Outlier: app.DefaultOutlierDetection()}
 	var logLevel, ingressCIDR, ingressServer string
 	var gcFloorMiB uint64
+	var dnsf dnsFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run Trellis: the Lattice control-plane API on an embedded, durable store, and the data plane",
@@ -71,6 +72,8 @@ The data plane gives every VPC (host mode) an ingress address from --ingress-cid
 a client of that VPC reaches a service's listener on port P at ADDRESS:P, naming
 the service in the Host header (its generated DNS name or custom domain).
 GET /trellis/v1/vpcs/VPC_ID (or 'trellis vpc get VPC_ID') tells the address.
+Each VPC's DNS listens on the same address, port --dns-port: it answers the names
+of the services the VPC reaches with that address (docs/dns.md).
 
 SIGTERM or SIGINT stops accepting connections, lets in-flight requests finish
 and exits.`,
@@ -96,6 +99,9 @@ and exits.`,
 				return err
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+			if err := dnsf.config(&cfg, "/etc/resolv.conf", cfg.Logger); err != nil {
+				return err
+			}
 			cfg.GCFloor = gcFloorMiB << 20
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
@@ -124,6 +130,7 @@ and exits.`,
 	f.DurationVar(&cfg.AccessLogS3Interval, "access-log-s3-interval", time.Minute, "how long an S3 access log object collects records (written as NAME.json.gz.partial) before it is sealed as NAME.json.gz")
 	f.StringVar(&ingressServer, "ingress-server", "trellis", "HTTP/1.x server of the data plane's sockets: trellis (built for the proxy) or net-http (Go's standard server, a fallback)")
 	f.Uint64Var(&gcFloorMiB, "gc-floor-mib", 64, "let the heap grow by at least this many MiB between garbage collections (fewer collections for a small heap; 0: Go's default pacing; ignored when GOGC is set)")
+	dnsf.add(f)
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	od := cfg.Outlier
 	f.Int32Var(&od.ConsecutiveFailures, "outlier-consecutive-failures", od.ConsecutiveFailures, "eject a target after this many failed requests in a row (5xx answers, failed connections, resets, timeouts); 0 disables ejection")

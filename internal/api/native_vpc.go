@@ -31,14 +31,14 @@ func (s *Server) nativeRoutes() {
 		if created {
 			status = http.StatusCreated
 		}
-		return status, vpcObj(v), nil
+		return status, s.withDNSAddress(vpcObj(v), v), nil
 	}))
 	s.native.Handle("GET "+NativePrefix+"vpcs/{vpcId}", s.nativeHandler(func(r *http.Request, _ []byte) (int, any, error) {
 		v, err := s.svc.GetVPC(r.Context(), r.PathValue("vpcId"))
 		if err != nil {
 			return 0, nil, err
 		}
-		return http.StatusOK, vpcObj(v), nil
+		return http.StatusOK, s.withDNSAddress(vpcObj(v), v), nil
 	}))
 	s.native.Handle("GET "+NativePrefix+"vpcs", s.nativeHandler(func(r *http.Request, _ []byte) (int, any, error) {
 		p, err := page(r.URL.Query())
@@ -51,7 +51,7 @@ func (s *Server) nativeRoutes() {
 		}
 		out := make([]obj, len(items))
 		for i, v := range items {
-			out[i] = vpcObj(v)
+			out[i] = s.withDNSAddress(vpcObj(v), v)
 		}
 		return http.StatusOK, list(out, next), nil
 	}))

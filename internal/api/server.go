@@ -34,6 +34,7 @@ type Server struct {
 	log      *slog.Logger
 	routes   []route
 	native   *http.ServeMux
+	dns      dnsHooks // native_dns.go
 }
 
 // New returns the API handler. verifier authenticates every request except

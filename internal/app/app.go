@@ -20,6 +20,7 @@ import (
 	"github.com/trellis-net/trellis/internal/api"
 	"github.com/trellis-net/trellis/internal/dataplane/accesslog"
 	"github.com/trellis-net/trellis/internal/dataplane/auth"
+	"github.com/trellis-net/trellis/internal/dataplane/dns"
 	"github.com/trellis-net/trellis/internal/dataplane/health"
 	"github.com/trellis-net/trellis/internal/dataplane/proxy"
 	"github.com/trellis-net/trellis/internal/dataplane/upstream"
@@ -73,8 +74,10 @@ type Config struct {
 	// detection (docs/architecture.md); nil means the defaults
 	// (DefaultOutlierDetection).
 	Outlier *upstream.OutlierDetection
-	Getenv  func(string) string
-	Logger  *slog.Logger
+	// DNS configures the VPCs' DNS (dns.go); the zero value is off.
+	DNS    DNSConfig
+	Getenv func(string) string
+	Logger *slog.Logger
 }
 
 // DefaultHealthCheckConcurrency is the default of
@@ -104,6 +107,7 @@ type App struct {
 	proxy   *proxy.Proxy
 	checker *health.Checker
 	alog    *accesslog.Logger
+	dns     *dns.Server // nil when DNS is off
 }
 
 // Start opens the data directory and starts serving. The returned App runs
@@ -129,6 +133,13 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	}
 	if err := cfg.Outlier.Validate(); err != nil {
 		return nil, fmt.Errorf("outlier detection: %w", err)
+	}
+	ingressPrefix := cfg.IngressPrefix
+	if !ingressPrefix.IsValid() {
+		ingressPrefix = service.DefaultIngressPrefix
+	}
+	if err := cfg.DNS.validate(ingressPrefix); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
@@ -175,6 +186,10 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 		Options: snapshot.Options{Region: cfg.Region, DrainTime: drain, Roots: []model.AccessKey{{ID: root.AccessKeyID,
 			Secret: root.SecretAccessKey, PrincipalARN: root.PrincipalARN(), Account: root.Account, Status: "Active"}}, AdminAccount: root.Account}}
 	proxyChanges, healthChanges, pruneChanges := watcher.Subscribe(), watcher.Subscribe(), watcher.Subscribe()
+	var dnsChanges <-chan struct{}
+	if cfg.DNS.Port != 0 {
+		dnsChanges = watcher.Subscribe()
+	}
 	if err := watcher.Start(runCtx); err != nil {
 		cancel()
 		st.Close()
@@ -205,9 +220,19 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	go checker.Run(runCtx, healthChanges)
 	go pruneRegistry(runCtx, holder, registry, pruneChanges)
 	go px.Run(runCtx, proxyChanges)
+	dnsSrv, err := startDNS(runCtx, cfg, holder, dnsChanges)
+	if err != nil {
+		cancel()
+		_ = px.Close(context.Background())
+		_ = alog.Close()
+		checker.Close()
+		st.Close()
+		return nil, fmt.Errorf("dns: %w", err)
+	}
 	// Root credentials first, then the access keys in the store.
 	verifier := &sigv4.Verifier{Service: "vpc-lattice", Region: cfg.Region, Keys: identity.NewChain(identity.NewKeys(root), svc)}
 	handler := api.New(svc, verifier, cfg.Logger)
+	handler.SetDNS(dnsAddress(dnsSrv), dnsLookup(holder, dnsSrv))
 	// `trellis auth simulate`: the data plane's own evaluation, on the live
 	// snapshot, for VPCs and services of the caller's account (or any, for
 	// the administrator: the default account's root, not its users).
@@ -221,13 +246,16 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		cancel()
 		_ = px.Close(context.Background())
+		if dnsSrv != nil {
+			_ = dnsSrv.Close(context.Background())
+		}
 		_ = alog.Close()
 		checker.Close()
 		st.Close()
 		return nil, fmt.Errorf("API listener: %w", err)
 	}
 	a := &App{cfg: cfg, log: cfg.Logger, store: st, svc: svc, root: root, apiLn: ln,
-		cancel: cancel, holder: holder, proxy: px, checker: checker, alog: alog,
+		cancel: cancel, holder: holder, proxy: px, checker: checker, alog: alog, dns: dnsSrv,
 		apiSrv:  &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
 		serveCh: make(chan error, 1)}
 	go func() { a.serveCh <- a.apiSrv.Serve(ln) }()
@@ -313,6 +341,11 @@ func (a *App) Close() error {
 	err := a.apiSrv.Shutdown(ctx)
 	if perr := a.proxy.Close(ctx); err == nil {
 		err = perr
+	}
+	if a.dns != nil {
+		if derr := a.dns.Close(ctx); err == nil {
+			err = derr
+		}
 	}
 	// After the proxy: the last requests' records are written too.
 	if lerr := a.alog.Close(); err == nil {

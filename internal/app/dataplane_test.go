@@ -96,6 +96,12 @@ func (b *backend) port() int32 { return int32(b.srv.Listener.Addr().(*net.TCPAdd
 
 func (w *world) targetGroup(name string, hc *types.HealthCheckConfig, backends ...*backend) *vpclattice.CreateTargetGroupOutput {
 	t := w.t
+	if hc == nil {
+		// Checks go to the path the backends do not record, so that what a
+		// test reads as the last request is never a health check's (a new
+		// target is checked at once).
+		hc = &types.HealthCheckConfig{Path: aws.String("/healthz")}
+	}
 	tg := need(w.c.CreateTargetGroup(ctx, &vpclattice.CreateTargetGroupInput{Name: aws.String(name), Type: types.TargetGroupTypeIp,
 		Config: &types.TargetGroupConfig{Port: aws.Int32(80), Protocol: types.TargetGroupProtocolHttp,
 			VpcIdentifier: aws.String("vpc-0000000000000000f"), HealthCheck: hc}})).ok(t)

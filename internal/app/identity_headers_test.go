@@ -131,6 +131,12 @@ func TestDataPlaneIdentityHeaderInjection(t *testing.T) {
 	}
 	creds := &aws.Credentials{AccessKeyID: key.AccessKeyID, SecretAccessKey: key.SecretAccessKey}
 
+	// AWS_IAM in force first (an unsigned call refused), or a 200 could come
+	// from the snapshot before it, with no identity to send.
+	eventually(t, 5*time.Second, "AWS_IAM in force", func() bool {
+		st, _ := signedCall(t, w.s, ingress, 18137, host, "GET", "/orders", nil)
+		return st == 403
+	})
 	eventually(t, 5*time.Second, "the user's key and the policy in force", func() bool {
 		st, _ := signedCall(t, w.s, ingress, 18137, host, "GET", "/orders", creds)
 		return st == 200
@@ -143,7 +149,7 @@ func TestDataPlaneIdentityHeaderInjection(t *testing.T) {
 	}
 	ident, tags := seen.Values("X-Amzn-Lattice-Identity"), seen.Values("X-Amzn-Lattice-Identity-Tags")
 	if len(ident) != 1 || len(tags) != 1 {
-		t.Fatalf("identity headers: %q / %q", ident, tags)
+		t.Fatalf("identity headers: %q / %q (all: %v)", ident, tags, seen)
 	}
 	wantIdent := [][2]string{{"Principal", user}, {"Type", "AWS_IAM"}}
 	if got := splitIdentityHeader(t, ident[0]); !equalFields(got, wantIdent) {

@@ -28,6 +28,7 @@ var rules = []struct {
 	{"internal/dataplane/pathnorm", []string{"internal/"}},
 	// netns is the Linux mechanism only: VPCs are mapped onto it by its callers.
 	{"internal/netns", []string{"internal/"}},
+	{"internal/dataplane/dns", []string{"internal/dataplane/proxy"}},
 	{"internal/cli", []string{"internal/service", "internal/api", "internal/store", "internal/app"}},
 }
 

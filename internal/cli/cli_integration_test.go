@@ -24,9 +24,11 @@ type trellisCLI struct {
 	endpoint string // the server's, or a recording proxy's
 }
 
-func startCLI(t *testing.T) *trellisCLI {
+func startCLI(t *testing.T) *trellisCLI { t.Helper(); return startCLIWith(t, apptest.Options{}) }
+
+func startCLIWith(t *testing.T, o apptest.Options) *trellisCLI {
 	t.Helper()
-	srv := apptest.Start(t)
+	srv := apptest.StartWith(t, o)
 	t.Setenv(envEndpoint, "")
 	t.Setenv(envRegion, "")
 	t.Setenv(envAccessKeyID, srv.AccessKeyID)

@@ -520,6 +520,7 @@ func TestCommandTree(t *testing.T) {
 		"access-key":                          {"create", "delete", "list"},
 		"sts":                                 {"assume-role"},
 		"auth":                                {"simulate"},
+		"dns":                                 {"lookup"},
 	}
 	root := newTestRoot()
 	got := map[string][]string{}

@@ -57,7 +57,7 @@ func vpcCmd() *cobra.Command {
 	return cmd
 }
 
-var vpcColumns = cols("VPC ID", "vpcId", "MODE", "mode", "INGRESS", "ingressAddress", "ARN", "arn")
+var vpcColumns = cols("VPC ID", "vpcId", "MODE", "mode", "INGRESS", "ingressAddress", "DNS", "dnsAddress", "ARN", "arn")
 
 // nativeError is the AWS-shaped error of a native endpoint.
 type nativeError struct {

@@ -229,6 +229,7 @@ func Compile(st *State, o Options) *Snapshot {
 		snap.VPCs[cv.ID] = cv
 		snap.ByIngress[addr] = cv
 	}
+	compileDNS(snap, services)
 	snap.Identities, snap.Warnings = compileIdentities(st, o)
 	return snap
 }

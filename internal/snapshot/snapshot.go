@@ -34,6 +34,11 @@ type Snapshot struct {
 	TargetGroups map[string]*TargetGroup
 	// Identities by access key ID: who holds each usable key.
 	Identities map[string]*Identity
+	// DNSZone is the zone of the generated DNS names (LatticeDNSZone of
+	// Region); ServiceNames holds every service's generated and custom
+	// names, lowercased and fully qualified, reachable or not (dns.go).
+	DNSZone      string
+	ServiceNames map[string]*Service
 	// Warnings says what Compile left out of the state because it could not
 	// be used safely (stored data the API would refuse today), sorted; the
 	// watcher logs each once.
@@ -85,6 +90,9 @@ type VPC struct {
 	// ingress listens on Ingress:port for each, so that a request for an
 	// unreachable service still gets an HTTP answer (404).
 	Ports []int
+	// DNS is the VPC's name table by lowercased fully qualified name: the
+	// names of Hosts, answered with Ingress (dns.go).
+	DNS map[string]*DNSRecord
 }
 
 // ServiceNetwork is a network with its auth settings.
