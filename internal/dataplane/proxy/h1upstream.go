@@ -49,6 +49,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/trellis-net/trellis/internal/dataplane/vpcnet"
 	"github.com/trellis-net/trellis/internal/snapshot"
 )
 
@@ -72,32 +73,66 @@ type h1Upstream struct {
 	dialer net.Dialer
 
 	mu     sync.RWMutex
-	pools  map[netip.AddrPort]*h1Pool
+	pools  map[poolKey]*h1Pool
 	closed atomic.Bool
+}
+
+// poolKey names a pool: a target address in one network. Host-mode
+// targets share the nil network; a network-namespace VPC's targets get
+// their own pools, as the same address may be another host there.
+type poolKey struct {
+	net  vpcnet.Net // nil: the host's network
+	addr netip.AddrPort
 }
 
 func newH1Upstream() *h1Upstream {
 	return &h1Upstream{
 		dialer: net.Dialer{Timeout: DialTimeout, KeepAlive: 30 * time.Second},
-		pools:  map[netip.AddrPort]*h1Pool{},
+		pools:  map[poolKey]*h1Pool{},
 	}
 }
 
-// pool returns the pool of addr, creating it on first use.
-func (u *h1Upstream) pool(addr netip.AddrPort) *h1Pool {
+// pool returns the pool of addr in the host's network, creating it on
+// first use.
+func (u *h1Upstream) pool(addr netip.AddrPort) *h1Pool { return u.poolIn(nil, addr) }
+
+// poolIn returns the pool of addr in network n (nil: the host's),
+// creating it on first use. n must be comparable (a pointer): a VPC whose
+// namespace was made again hands a new Net and so gets new pools.
+func (u *h1Upstream) poolIn(n vpcnet.Net, addr netip.AddrPort) *h1Pool {
+	k := poolKey{net: n, addr: addr}
 	u.mu.RLock()
-	p := u.pools[addr]
+	p := u.pools[k]
 	u.mu.RUnlock()
 	if p != nil {
 		return p
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if p = u.pools[addr]; p == nil {
-		p = &h1Pool{u: u, addr: addr}
-		u.pools[addr] = p
+	if p = u.pools[k]; p == nil {
+		p = &h1Pool{u: u, addr: addr, net: n}
+		u.pools[k] = p
 	}
 	return p
+}
+
+// forget removes the pools whose network keep refuses and closes their
+// idle connections; connections in use are closed when their request ends
+// (put closes them on a forgotten pool).
+func (u *h1Upstream) forget(keep func(vpcnet.Net) bool) {
+	var gone []*h1Pool
+	u.mu.Lock()
+	for k, p := range u.pools {
+		if !keep(k.net) {
+			p.gone.Store(true)
+			delete(u.pools, k)
+			gone = append(gone, p)
+		}
+	}
+	u.mu.Unlock()
+	for _, p := range gone {
+		p.drop(time.Time{}, true)
+	}
 }
 
 // closeIdle closes every idle connection; connections in use are closed
@@ -119,6 +154,8 @@ func (u *h1Upstream) closeIdle() {
 type h1Pool struct {
 	u    *h1Upstream
 	addr netip.AddrPort
+	net  vpcnet.Net  // where addr is dialed from; nil: the host's network
+	gone atomic.Bool // forgotten: its network left (connections are closed, not kept)
 
 	mu    sync.Mutex
 	idle  []*h1Conn // oldest first
@@ -150,7 +187,7 @@ func (p *h1Pool) get(now time.Time) *h1Conn {
 
 // put returns c to the pool, or closes it when the pool is full or closed.
 func (p *h1Pool) put(c *h1Conn, now time.Time) {
-	if p.u.closed.Load() {
+	if p.u.closed.Load() || p.gone.Load() {
 		c.close()
 		return
 	}
@@ -274,7 +311,15 @@ func (c *h1Conn) close() {
 func (u *h1Upstream) dial(ctx context.Context, p *h1Pool, deadline time.Time) (*h1Conn, error) {
 	d := u.dialer
 	d.Deadline = deadline
-	tcp, err := d.DialContext(ctx, "tcp", p.addr.String())
+	var (
+		tcp net.Conn
+		err error
+	)
+	if p.net == nil {
+		tcp, err = d.DialContext(ctx, "tcp", p.addr.String())
+	} else {
+		tcp, err = p.net.Dial(ctx, &d, "tcp", p.addr.String())
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -379,7 +424,7 @@ func (p *Proxy) forwardH1(w http.ResponseWriter, r *http.Request, tg *snapshot.T
 		if rl != nil {
 			rl.e.Target = target.Addr
 		}
-		pool := p.h1up.pool(target.Addr)
+		pool := p.h1up.poolIn(p.targetNet(tg), target.Addr)
 		c = nil
 		if !fresh {
 			c = pool.get(now)

@@ -194,21 +194,32 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // transport returns the shared transport for tg's protocol and version and
 // the URL scheme to use with it, or nil for a protocol HTTP cannot reach.
+// Targets in a network other than the host's (Config.Net) get that
+// network's transports.
 func (p *Proxy) transport(tg *snapshot.TargetGroup) (*http.Transport, string) {
 	h2 := tg.ProtocolVersion == "HTTP2" || tg.ProtocolVersion == "GRPC"
 	switch tg.Protocol {
 	case "HTTP", "":
-		if h2 {
-			return p.h2c, "http"
+		if !h2 {
+			// The proxy's own client: its pools are per network.
+			return p.h1, "http"
 		}
-		return p.h1, "http"
 	case "HTTPS":
-		if h2 {
-			return p.h2TLS, "https"
-		}
-		return p.h1TLS, "https"
+	default:
+		return nil, ""
 	}
-	return nil, ""
+	h2c, h2TLS, h1TLS := p.h2c, p.h2TLS, p.h1TLS
+	if n := p.targetNet(tg); n != nil {
+		t := p.netTransports(n)
+		h2c, h2TLS, h1TLS = t.h2c, t.h2TLS, t.h1TLS
+	}
+	switch {
+	case tg.Protocol != "HTTPS":
+		return h2c, "http"
+	case h2:
+		return h2TLS, "https"
+	}
+	return h1TLS, "https"
 }
 
 // lookupHost finds the service named by a Host header: lowercased, without

@@ -40,6 +40,7 @@ import (
 
 	"github.com/trellis-net/trellis/internal/dataplane/auth"
 	"github.com/trellis-net/trellis/internal/dataplane/upstream"
+	"github.com/trellis-net/trellis/internal/dataplane/vpcnet"
 	"github.com/trellis-net/trellis/internal/model"
 	"github.com/trellis-net/trellis/internal/snapshot"
 )
@@ -89,6 +90,13 @@ type Config struct {
 	AccessLog AccessLogger
 	// Logger; slog.Default() when nil.
 	Logger *slog.Logger
+	// Net gives the network of each VPC (vpcnet): ingress sockets of a VPC
+	// are opened in its network, and targets of a target group are dialed
+	// from the network of the target group's VPC. Nil, or a nil Net for a
+	// VPC, is the host's network, served exactly as without it. The Nets
+	// it returns must be comparable (pointers): connection pools are kept
+	// per Net.
+	Net vpcnet.Lookup
 	// StdServer serves the ingress sockets with net/http's server instead
 	// of the proxy's own HTTP/1.x server (h1server.go); for comparisons.
 	StdServer bool
@@ -107,6 +115,10 @@ type Proxy struct {
 	// h1up is the proxy's own HTTP/1.1 client, used instead of h1 (see
 	// h1upstream.go); h1 stays as the marker of that protocol.
 	h1up *h1Upstream
+	// nets holds the transports of targets in networks other than the
+	// host's (Config.Net), by Net; read on the request path.
+	netsMu sync.RWMutex
+	nets   map[vpcnet.Net]*transports
 	// watch finds long-running requests whose client may be gone.
 	watch *goneWatch
 	// sg counts and logs connections refused by security groups (sgate.go).
@@ -179,17 +191,94 @@ func New(cfg Config) *Proxy {
 		sockets:  map[sockKey]*socket{},
 		draining: map[*socket]struct{}{},
 	}
-	p.h1 = newTransport(false, false)
+	p.h1 = newTransport(false, false, nil)
 	p.h1up = newH1Upstream()
+	p.nets = map[vpcnet.Net]*transports{}
 	p.watch = newGoneWatch()
-	p.h1TLS = newTransport(true, false)
-	p.h2c = newTransport(false, true)
-	p.h2TLS = newTransport(true, true)
+	p.h1TLS = newTransport(true, false, nil)
+	p.h2c = newTransport(false, true, nil)
+	p.h2TLS = newTransport(true, true, nil)
 	return p
 }
 
-func newTransport(useTLS, h2 bool) *http.Transport {
+// transports are the net/http transports of the targets in one network
+// other than the host's. HTTP/1.1 targets use the proxy's own client,
+// whose pools are kept per network too (h1upstream.go).
+type transports struct {
+	h1TLS, h2c, h2TLS *http.Transport
+}
+
+func (t *transports) closeIdle() {
+	t.h1TLS.CloseIdleConnections()
+	t.h2c.CloseIdleConnections()
+	t.h2TLS.CloseIdleConnections()
+}
+
+// targetNet returns the network tg's targets are dialed from: nil for the
+// host's, else the Net of tg's VPC.
+func (p *Proxy) targetNet(tg *snapshot.TargetGroup) vpcnet.Net {
+	if p.cfg.Net == nil {
+		return nil
+	}
+	return p.cfg.Net(tg.VpcID)
+}
+
+// netTransports returns the transports of network n, creating them on
+// first use.
+func (p *Proxy) netTransports(n vpcnet.Net) *transports {
+	p.netsMu.RLock()
+	t := p.nets[n]
+	p.netsMu.RUnlock()
+	if t != nil {
+		return t
+	}
+	p.netsMu.Lock()
+	defer p.netsMu.Unlock()
+	if t = p.nets[n]; t == nil {
+		t = &transports{h1TLS: newTransport(true, false, n), h2c: newTransport(false, true, n), h2TLS: newTransport(true, true, n)}
+		p.nets[n] = t
+	}
+	return t
+}
+
+// forgetNets drops the transports and idle HTTP/1.1 connections of
+// networks the snapshot no longer names (a deleted VPC, a namespace made
+// again): connections in use finish; idle ones are closed.
+func (p *Proxy) forgetNets(snap *snapshot.Snapshot) {
+	if p.cfg.Net == nil {
+		return
+	}
+	live := map[vpcnet.Net]bool{}
+	if snap != nil {
+		for id := range snap.VPCs {
+			if n := p.cfg.Net(id); n != nil {
+				live[n] = true
+			}
+		}
+	}
+	p.netsMu.Lock()
+	var gone []*transports
+	for n, t := range p.nets {
+		if !live[n] {
+			delete(p.nets, n)
+			gone = append(gone, t)
+		}
+	}
+	p.netsMu.Unlock()
+	for _, t := range gone {
+		t.closeIdle()
+	}
+	p.h1up.forget(func(n vpcnet.Net) bool { return n == nil || live[n] })
+}
+
+func newTransport(useTLS, h2 bool, n vpcnet.Net) *http.Transport {
 	d := &net.Dialer{Timeout: DialTimeout, KeepAlive: 30 * time.Second}
+	dial := d.DialContext
+	if n != nil {
+		dial = func(ctx context.Context, network, address string) (net.Conn, error) {
+			return n.Dial(ctx, d, network, address)
+		}
+	}
 	protos := new(http.Protocols)
 	switch {
 	case h2 && useTLS:
@@ -201,7 +290,7 @@ func newTransport(useTLS, h2 bool) *http.Transport {
 	}
 	t := &http.Transport{
 		Proxy:                 nil, // never an environment proxy
-		DialContext:           d.DialContext,
+		DialContext:           dial,
 		MaxIdleConns:          0, // no global limit
 		MaxIdleConnsPerHost:   256,
 		IdleConnTimeout:       90 * time.Second,
@@ -218,8 +307,9 @@ func newTransport(useTLS, h2 bool) *http.Transport {
 }
 
 // wanted returns the sockets the snapshot asks for: every port of every
-// host-mode VPC with an ingress address.
-func wanted(snap *snapshot.Snapshot) map[sockKey]struct{} {
+// host-mode VPC with an ingress address, and of every network-namespace
+// VPC whose network lookup (Config.Net) has a Net for it.
+func wanted(snap *snapshot.Snapshot, nets vpcnet.Lookup) map[sockKey]struct{} {
 	want := map[sockKey]struct{}{}
 	if snap == nil {
 		return want
@@ -228,8 +318,15 @@ func wanted(snap *snapshot.Snapshot) map[sockKey]struct{} {
 		if vpc == nil || !vpc.Ingress.IsValid() {
 			continue
 		}
-		if vpc.Mode != "" && vpc.Mode != model.VPCModeHost {
-			continue // network namespaces are served elsewhere (not yet)
+		switch vpc.Mode {
+		case "", model.VPCModeHost:
+		case model.VPCModeNetns:
+			// Served inside its namespace, once the namespace exists.
+			if nets == nil || nets(vpc.ID) == nil {
+				continue
+			}
+		default:
+			continue
 		}
 		for _, port := range vpc.Ports {
 			if port <= 0 || port > 65535 {
@@ -255,7 +352,7 @@ func (p *Proxy) Sync(ctx context.Context) error {
 		return ErrClosed
 	}
 	snap := p.cfg.Holder.Load()
-	want := wanted(snap)
+	want := wanted(snap, p.cfg.Net)
 
 	// Close first, so an address that moved to another VPC can be rebound.
 	for k, s := range p.sockets {
@@ -299,12 +396,23 @@ func (p *Proxy) Sync(ctx context.Context) error {
 	if snap != nil {
 		p.picker.Forget(func(id string) bool { _, ok := snap.TargetGroups[id]; return ok })
 	}
+	p.forgetNets(snap)
 	return errors.Join(errs...)
 }
 
 func (p *Proxy) open(ctx context.Context, k sockKey) (*socket, error) {
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", k.addr.String())
+	var (
+		ln  net.Listener
+		err error
+	)
+	if p.cfg.Net == nil {
+		var lc net.ListenConfig
+		ln, err = lc.Listen(ctx, "tcp", k.addr.String())
+	} else {
+		// A network-namespace VPC's ingress is opened inside its
+		// namespace; it goes through the same security-group gate below.
+		ln, err = vpcnet.Of(p.cfg.Net, k.vpc).Listen(ctx, "tcp", k.addr.String())
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -442,6 +550,12 @@ func (p *Proxy) Close(ctx context.Context) error {
 	for _, t := range []*http.Transport{p.h1, p.h1TLS, p.h2c, p.h2TLS} {
 		t.CloseIdleConnections()
 	}
+	p.netsMu.Lock()
+	for n, t := range p.nets {
+		delete(p.nets, n)
+		t.closeIdle()
+	}
+	p.netsMu.Unlock()
 	p.h1up.closeIdle()
 	return err
 }
