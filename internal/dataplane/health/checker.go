@@ -48,6 +48,7 @@ import (
 	"time"
 
 	"github.com/trellis-net/trellis/internal/dataplane/upstream"
+	"github.com/trellis-net/trellis/internal/dataplane/vpcnet"
 	"github.com/trellis-net/trellis/internal/model"
 	"github.com/trellis-net/trellis/internal/snapshot"
 )
@@ -87,6 +88,10 @@ type Config struct {
 	// MaxConcurrentChecks bounds the checks in flight; a due check waits
 	// for a free slot (default DefaultMaxConcurrentChecks).
 	MaxConcurrentChecks int
+	// Net gives the network of each VPC (vpcnet): a target group's targets
+	// are probed from the network of its VPC, as the proxy dials them. Nil,
+	// or a nil Net for a VPC, is the host's network.
+	Net vpcnet.Lookup
 }
 
 // Checker runs the active health checks. Its methods are safe for
@@ -95,7 +100,10 @@ type Checker struct {
 	cfg     Config
 	log     *slog.Logger
 	clients [4]*http.Client // by clientKind
-	epoch   time.Time       // the scheduler's clock counts from here (monotonic)
+	// netClients are the clients of targets in networks other than the
+	// host's (Config.Net); guarded by mu (Sync builds and prunes them).
+	netClients map[netClient]*http.Client
+	epoch      time.Time // the scheduler's clock counts from here (monotonic)
 
 	ctx    context.Context // parent of every check; canceled by Close
 	cancel context.CancelFunc
@@ -130,18 +138,25 @@ func New(cfg Config) *Checker {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Checker{
-		cfg:     cfg,
-		log:     cfg.Logger.With("component", "health"),
-		epoch:   time.Now(),
-		ctx:     ctx,
-		cancel:  cancel,
-		wake:    make(chan struct{}, 1),
-		probers: map[string]*prober{},
+		cfg:        cfg,
+		log:        cfg.Logger.With("component", "health"),
+		epoch:      time.Now(),
+		ctx:        ctx,
+		cancel:     cancel,
+		wake:       make(chan struct{}, 1),
+		probers:    map[string]*prober{},
+		netClients: map[netClient]*http.Client{},
 	}
 	for k := range c.clients {
-		c.clients[k] = newClient(clientKind(k))
+		c.clients[k] = newClient(clientKind(k), nil)
 	}
 	return c
+}
+
+// netClient names the client of one kind of check in one network.
+type netClient struct {
+	net  vpcnet.Net
+	kind clientKind
 }
 
 // clientKind is the protocol of a check: which shared client runs it.
@@ -159,7 +174,8 @@ const (
 // response ends, for HTTP/2 too), as Lattice closes the probe connection
 // after each check; the check's context bounds the dial, the TLS handshake
 // and the whole response.
-func newClient(k clientKind) *http.Client {
+// A client of network n (non-nil) dials from inside it.
+func newClient(k clientKind, n vpcnet.Net) *http.Client {
 	var protos http.Protocols
 	switch k {
 	case kindHTTP1, kindHTTPS1:
@@ -169,9 +185,16 @@ func newClient(k clientKind) *http.Client {
 	case kindH2C:
 		protos.SetUnencryptedHTTP2(true) // h2c with prior knowledge
 	}
+	d := &net.Dialer{KeepAlive: -1}
+	dial := d.DialContext
+	if n != nil {
+		dial = func(ctx context.Context, network, address string) (net.Conn, error) {
+			return n.Dial(ctx, d, network, address)
+		}
+	}
 	tr := &http.Transport{
 		Proxy:       nil, // probes go straight to the target
-		DialContext: (&net.Dialer{KeepAlive: -1}).DialContext,
+		DialContext: dial,
 		// Lattice does not validate target certificates.
 		TLSClientConfig:        &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // by design
 		DisableKeepAlives:      true,
@@ -278,6 +301,20 @@ func (c *Checker) Sync() {
 	if snap != nil {
 		for _, tg := range snap.TargetGroups {
 			c.classify(tg, want, &unchecked, &unused)
+		}
+	}
+	// Clients of networks no wanted check uses any more (a deleted VPC, a
+	// namespace made again) go; probes keep no idle connections.
+	for k := range c.netClients {
+		used := false
+		for _, w := range want {
+			if w.g.spec.net == k.net {
+				used = true
+				break
+			}
+		}
+		if !used {
+			delete(c.netClients, k)
 		}
 	}
 
@@ -556,7 +593,11 @@ func (c *Checker) classify(tg *snapshot.TargetGroup, want map[string]*plan, unch
 			"matcher", *hc.Matcher.HTTPCode, "error", err)
 		codes = []model.CodeRange{{Lo: 200, Hi: 200}}
 	}
-	g := c.groupFor(hc, codes)
+	var tnet vpcnet.Net
+	if c.cfg.Net != nil {
+		tnet = c.cfg.Net(tg.VpcID)
+	}
+	g := c.groupFor(hc, codes, tnet)
 	each(func(t *snapshot.Target) {
 		if !t.Addr.IsValid() || !t.Addr.Addr().IsValid() {
 			c.log.Debug("target has no address to probe", "target", t.Key)
@@ -583,6 +624,9 @@ type spec struct {
 	healthy   int // consecutive passes from UNHEALTHY to HEALTHY
 	unhealthy int // consecutive failures to UNHEALTHY
 	matcher   string
+	// net is the network the targets are probed from (nil: the host's); a
+	// new Net (a VPC's namespace made again) restarts the probing.
+	net vpcnet.Net
 }
 
 // cycle bounds the time from any moment to the end of a target's next
@@ -597,7 +641,9 @@ type group struct {
 	client *http.Client
 }
 
-func (c *Checker) groupFor(hc *model.HealthCheckConfig, codes []model.CodeRange) *group {
+// groupFor builds the group of a check configuration whose targets are in
+// network n (nil: the host's). Called with c.mu held.
+func (c *Checker) groupFor(hc *model.HealthCheckConfig, codes []model.CodeRange, n vpcnet.Net) *group {
 	var port uint16
 	if hc.Port != nil && *hc.Port > 0 && *hc.Port < 65536 {
 		port = uint16(*hc.Port)
@@ -627,6 +673,7 @@ func (c *Checker) groupFor(hc *model.HealthCheckConfig, codes []model.CodeRange)
 		healthy:   max(*hc.HealthyThresholdCount, 1),
 		unhealthy: max(*hc.UnhealthyThresholdCount, 1),
 		matcher:   *hc.Matcher.HTTPCode,
+		net:       n,
 	}
 	kind := kindHTTP1
 	switch {
@@ -637,7 +684,15 @@ func (c *Checker) groupFor(hc *model.HealthCheckConfig, codes []model.CodeRange)
 	case s.http2:
 		kind = kindH2C
 	}
-	return &group{spec: s, codes: codes, client: c.clients[kind]}
+	cl := c.clients[kind]
+	if n != nil {
+		k := netClient{net: n, kind: kind}
+		if cl = c.netClients[k]; cl == nil {
+			cl = newClient(kind, n)
+			c.netClients[k] = cl
+		}
+	}
+	return &group{spec: s, codes: codes, client: cl}
 }
 
 // queue is a min-heap of probers by due time (container/heap).
