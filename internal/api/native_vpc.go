@@ -11,19 +11,24 @@ import (
 // as the Lattice operations; JSON in and out.
 
 func vpcObj(v *model.VPC) obj {
-	return obj{"vpcId": v.ID, "arn": v.ARN, "ownerId": v.Account, "mode": v.Mode, "ingressAddress": v.IngressAddress,
+	o := obj{"vpcId": v.ID, "arn": v.ARN, "ownerId": v.Account, "mode": v.Mode, "ingressAddress": v.IngressAddress,
 		"autoCreated": v.AutoCreated}.time("createdAt", v.CreatedAt).time("lastUpdatedAt", v.UpdatedAt)
+	if v.Mode == model.VPCModeNetns {
+		o["cidrBlocks"], o["netnsName"] = v.CIDRBlocks, v.NetnsName
+	}
+	return o
 }
 
 func (s *Server) nativeRoutes() {
 	s.native.Handle("PUT "+NativePrefix+"vpcs/{vpcId}", s.nativeHandler(func(r *http.Request, body []byte) (int, any, error) {
 		var in struct {
-			Mode string `json:"mode"`
+			Mode       string   `json:"mode"`
+			CIDRBlocks []string `json:"cidrBlocks"`
 		}
 		if err := decode(body, &in); err != nil {
 			return 0, nil, err
 		}
-		v, created, err := s.svc.PutVPC(r.Context(), r.PathValue("vpcId"), in.Mode)
+		v, created, err := s.svc.PutVPC(r.Context(), r.PathValue("vpcId"), in.Mode, in.CIDRBlocks)
 		if err != nil {
 			return 0, nil, err
 		}

@@ -24,6 +24,7 @@ import (
 	"github.com/trellis-net/trellis/internal/dataplane/health"
 	"github.com/trellis-net/trellis/internal/dataplane/proxy"
 	"github.com/trellis-net/trellis/internal/dataplane/upstream"
+	"github.com/trellis-net/trellis/internal/dataplane/vpcnet"
 	"github.com/trellis-net/trellis/internal/gcfloor"
 	"github.com/trellis-net/trellis/internal/identity"
 	"github.com/trellis-net/trellis/internal/model"
@@ -108,6 +109,7 @@ type App struct {
 	checker *health.Checker
 	alog    *accesslog.Logger
 	dns     *dns.Server // nil when DNS is off
+	nets    *vpcnet.Runner
 }
 
 // Start opens the data directory and starts serving. The returned App runs
@@ -166,7 +168,7 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	svc := service.New(st, service.Config{Region: cfg.Region, DNSToken: token, Quotas: cfg.Quotas, DrainTime: cfg.DrainTime,
-		IngressPrefix: cfg.IngressPrefix, AdminAccount: root.Account})
+		IngressPrefix: cfg.IngressPrefix, AdminAccount: root.Account, Netns: netnsSupported})
 	// The default account exists implicitly; its record makes it listable.
 	if err := svc.EnsureAccount(ctx, root.Account, "default"); err != nil {
 		st.Close()
@@ -185,18 +187,27 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	watcher := &watch.Watcher{Store: st, Holder: holder, Logger: cfg.Logger,
 		Options: snapshot.Options{Region: cfg.Region, DrainTime: drain, Roots: []model.AccessKey{{ID: root.AccessKeyID,
 			Secret: root.SecretAccessKey, PrincipalARN: root.PrincipalARN(), Account: root.Account, Status: "Active"}}, AdminAccount: root.Account}}
-	proxyChanges, healthChanges, pruneChanges := watcher.Subscribe(), watcher.Subscribe(), watcher.Subscribe()
+	// The namespaces of netns VPCs follow the snapshot first; the proxy,
+	// the checker and DNS follow the namespaces (vpcnet.Runner), so that a
+	// VPC's namespace exists before they open sockets in it.
+	nets := &vpcnet.Runner{Holder: holder, Prefix: service.NetnsPrefix(token), Logger: cfg.Logger}
+	netsChanges, pruneChanges := watcher.Subscribe(), watcher.Subscribe()
+	proxyChanges, healthChanges := nets.Subscribe(), nets.Subscribe()
 	var dnsChanges <-chan struct{}
 	if cfg.DNS.Port != 0 {
-		dnsChanges = watcher.Subscribe()
+		dnsChanges = nets.Subscribe()
 	}
 	if err := watcher.Start(runCtx); err != nil {
 		cancel()
 		st.Close()
 		return nil, fmt.Errorf("compile the first snapshot: %w", err)
 	}
+	if err := nets.Sync(); err != nil {
+		cfg.Logger.Warn("data plane: some VPC namespaces failed; will retry", "err", err)
+	}
+	go nets.Run(runCtx, netsChanges)
 	checker := health.New(health.Config{Holder: holder, Registry: registry, Logger: cfg.Logger, IntervalScale: cfg.HealthCheckSecond,
-		MaxConcurrentChecks: cfg.HealthCheckConcurrency})
+		MaxConcurrentChecks: cfg.HealthCheckConcurrency, Net: nets.Lookup})
 	svc.SetTargetHealth(checker)
 	if cfg.AccessLogDir == "" {
 		cfg.AccessLogDir = filepath.Join(cfg.DataDir, "accesslogs")
@@ -211,7 +222,7 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	}
 	px := proxy.New(proxy.Config{Holder: holder, Registry: registry, Auth: auth.New(holder, cfg.Region, nil),
 		Picker: &upstream.Picker{Registry: registry}, RequestTimeout: cfg.RequestTimeout, Logger: cfg.Logger,
-		StdServer: cfg.StdHTTPServer, AccessLog: alog})
+		StdServer: cfg.StdHTTPServer, AccessLog: alog, Net: nets.Lookup})
 	checker.Sync()
 	if err := px.Sync(runCtx); err != nil {
 		cfg.Logger.Warn("data plane: some ingress listeners failed", "err", err)
@@ -220,7 +231,7 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	go checker.Run(runCtx, healthChanges)
 	go pruneRegistry(runCtx, holder, registry, pruneChanges)
 	go px.Run(runCtx, proxyChanges)
-	dnsSrv, err := startDNS(runCtx, cfg, holder, dnsChanges)
+	dnsSrv, err := startDNS(runCtx, cfg, holder, dnsChanges, nets)
 	if err != nil {
 		cancel()
 		_ = px.Close(context.Background())
@@ -255,7 +266,7 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 		return nil, fmt.Errorf("API listener: %w", err)
 	}
 	a := &App{cfg: cfg, log: cfg.Logger, store: st, svc: svc, root: root, apiLn: ln,
-		cancel: cancel, holder: holder, proxy: px, checker: checker, alog: alog, dns: dnsSrv,
+		cancel: cancel, holder: holder, proxy: px, checker: checker, alog: alog, dns: dnsSrv, nets: nets,
 		apiSrv:  &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
 		serveCh: make(chan error, 1)}
 	go func() { a.serveCh <- a.apiSrv.Serve(ln) }()
@@ -353,6 +364,8 @@ func (a *App) Close() error {
 	}
 	a.cancel()
 	a.checker.Close()
+	// The namespaces stay, with what runs inside, for the next start.
+	a.nets.Close()
 	if cerr := a.store.Close(); err == nil {
 		err = cerr
 	}

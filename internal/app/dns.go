@@ -3,10 +3,12 @@ package app
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"time"
 
 	"github.com/trellis-net/trellis/internal/dataplane/dns"
+	"github.com/trellis-net/trellis/internal/dataplane/vpcnet"
 	"github.com/trellis-net/trellis/internal/model"
 	"github.com/trellis-net/trellis/internal/snapshot"
 )
@@ -46,12 +48,12 @@ func (c DNSConfig) validate(ingress netip.Prefix) error {
 }
 
 // startDNS starts the VPCs' DNS runner; nil when DNS is off.
-func startDNS(ctx context.Context, cfg Config, holder *snapshot.Holder, changes <-chan struct{}) (*dns.Server, error) {
+func startDNS(ctx context.Context, cfg Config, holder *snapshot.Holder, changes <-chan struct{}, nets *vpcnet.Runner) (*dns.Server, error) {
 	if cfg.DNS.Port == 0 {
 		return nil, nil
 	}
 	srv := dns.New(dns.Config{Holder: holder, Changes: changes, Port: cfg.DNS.Port, Upstreams: cfg.DNS.Upstreams,
-		TTL: cfg.DNS.TTL, Logger: cfg.Logger})
+		TTL: cfg.DNS.TTL, Logger: cfg.Logger, Listen: dnsListen(nets)})
 	if err := srv.Start(ctx); err != nil {
 		return nil, err
 	}
@@ -59,11 +61,43 @@ func startDNS(ctx context.Context, cfg Config, holder *snapshot.Holder, changes 
 	return srv, nil
 }
 
-// dnsAddress is a VPC's DNS address for GET /trellis/v1/vpcs/{id}: in host
-// mode its ingress address (the port is --dns-port).
+// NetnsDNSPort is where a netns VPC's DNS listens inside its namespace:
+// the standard port, free there (nothing else runs in the namespace on
+// the DNS address) and bindable by root; resolv.conf cannot name another.
+const NetnsDNSPort = 53
+
+// dnsListen opens a VPC's DNS sockets: on the host at --dns-port for a
+// host-mode VPC, inside its namespace at port 53 for a netns VPC (an error,
+// retried, while the namespace is not made yet).
+func dnsListen(nets *vpcnet.Runner) dns.ListenFunc {
+	return func(ctx context.Context, vpc *snapshot.VPC, port int) (net.PacketConn, net.Listener, error) {
+		if vpc.Mode != model.VPCModeNetns {
+			return dns.HostListen(ctx, vpc, port)
+		}
+		n := nets.Lookup(vpc.ID)
+		if n == nil {
+			return nil, nil, fmt.Errorf("the namespace of VPC %s is not ready", vpc.ID)
+		}
+		addr := netip.AddrPortFrom(vpc.Ingress, NetnsDNSPort).String()
+		pc, err := n.ListenPacket(ctx, "udp", addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		ln, err := n.Listen(ctx, "tcp", addr)
+		if err != nil {
+			pc.Close()
+			return nil, nil, err
+		}
+		return pc, ln, nil
+	}
+}
+
+// dnsAddress is a VPC's DNS address for GET /trellis/v1/vpcs/{id}: its
+// ingress address; the port is --dns-port in host mode, 53 inside a netns
+// VPC's namespace (the address its resolv.conf names).
 func dnsAddress(srv *dns.Server) func(*model.VPC) string {
 	return func(v *model.VPC) string {
-		if srv == nil || v.Mode != model.VPCModeHost {
+		if srv == nil {
 			return ""
 		}
 		return v.IngressAddress

@@ -294,18 +294,23 @@ type Caller struct {
 // VPC modes.
 const (
 	VPCModeHost  = "host"  // clients reach an ingress on a loopback address; targets are dialed from the host
-	VPCModeNetns = "netns" // a Linux network namespace (not yet)
+	VPCModeNetns = "netns" // a Linux network namespace holding the VPC's CIDR blocks (docs/netns.md)
 )
 
 // VPC is a Trellis-native network where clients and targets live. Traffic
 // is attributed to the VPC whose ingress it entered through.
 type VPC struct {
-	ID             string    `json:"vpcId"`
-	ARN            string    `json:"arn"`
-	Account        string    `json:"account"`
-	Mode           string    `json:"mode"`
-	IngressAddress string    `json:"ingressAddress"`
-	AutoCreated    bool      `json:"autoCreated,omitempty"`
-	CreatedAt      time.Time `json:"createdAt"`
-	UpdatedAt      time.Time `json:"updatedAt"`
+	ID             string `json:"vpcId"`
+	ARN            string `json:"arn"`
+	Account        string `json:"account"`
+	Mode           string `json:"mode"`
+	IngressAddress string `json:"ingressAddress"`
+	// CIDRBlocks are a netns VPC's address ranges (canonical prefixes),
+	// every address of which is local inside its namespace.
+	CIDRBlocks []string `json:"cidrBlocks,omitempty"`
+	// NetnsName is the name of a netns VPC's namespace (`ip netns exec`).
+	NetnsName   string    `json:"netnsName,omitempty"`
+	AutoCreated bool      `json:"autoCreated,omitempty"`
+	CreatedAt   time.Time `json:"createdAt"`
+	UpdatedAt   time.Time `json:"updatedAt"`
 }

@@ -31,6 +31,9 @@ type Config struct {
 	// IngressPrefix is where host-mode VPCs get their ingress addresses
 	// (default 127.171.0.0/16).
 	IngressPrefix netip.Prefix
+	// Netns reports whether this host can run network-namespace VPCs (mode
+	// netns): nil or an error refuses them at PUT, with the error's text.
+	Netns func() error
 	// AdminAccount is the installation's default account: its root is the
 	// administrator, the only caller that may create, change and delete
 	// accounts and manage other accounts' identities. Empty means no caller

@@ -2,7 +2,10 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
+	"slices"
+	"strings"
 
 	"github.com/trellis-net/trellis/internal/model"
 	"github.com/trellis-net/trellis/internal/store"
@@ -11,13 +14,26 @@ import (
 // DefaultIngressPrefix is where host-mode VPCs get their ingress addresses.
 var DefaultIngressPrefix = netip.MustParsePrefix("127.171.0.0/16")
 
+// NetnsIngressPrefix is where network-namespace VPCs get their ingress
+// (and DNS) addresses: link-local, unique per installation, an address on
+// lo inside the VPC's namespace (docs/netns.md).
+var NetnsIngressPrefix = netip.MustParsePrefix("169.254.171.0/24")
+
+// MaxCIDRBlocks bounds a netns VPC's CIDR blocks (as an AWS VPC's, 1
+// primary and 4 secondary by default).
+const MaxCIDRBlocks = 5
+
+// NetnsPrefix is the prefix of the namespace names of an installation
+// whose DNS token is token: "trellis-TOKEN-". Two installations on one
+// machine never share (or remove) each other's namespaces.
+func NetnsPrefix(token string) string { return "trellis-" + token + "-" }
+
 func (s *Service) vpcARN(account, id string) string {
 	return "arn:" + s.cfg.Partition + ":ec2:" + s.cfg.Region + ":" + account + ":vpc/" + id
 }
 
-// allocateIngress returns the lowest free address of the ingress prefix.
-func (s *Service) allocateIngress(tx store.ReadTx) (netip.Addr, error) {
-	p := s.cfg.IngressPrefix
+// allocateIngress returns the lowest free address of prefix p.
+func (s *Service) allocateIngress(tx store.ReadTx, p netip.Prefix) (netip.Addr, error) {
 	for a := p.Addr().Next(); p.Contains(a); a = a.Next() {
 		if !a.Next().IsValid() || !p.Contains(a.Next()) {
 			break // keep the last address of the range free, like a broadcast address
@@ -34,14 +50,22 @@ func (s *Service) allocateIngress(tx store.ReadTx) (netip.Addr, error) {
 		Description: "Ingress addresses in " + p.String()}, "", p.Addr().BitLen())
 }
 
-func (s *Service) newVPC(tx store.Tx, c model.Caller, id, mode string, auto bool) (*model.VPC, error) {
-	addr, err := s.allocateIngress(tx)
+func (s *Service) newVPC(tx store.Tx, c model.Caller, id, mode string, blocks []string, auto bool) (*model.VPC, error) {
+	prefix := s.cfg.IngressPrefix
+	if mode == model.VPCModeNetns {
+		prefix = NetnsIngressPrefix
+	}
+	addr, err := s.allocateIngress(tx, prefix)
 	if err != nil {
 		return nil, err
 	}
 	now := s.now()
 	v := &model.VPC{ID: id, ARN: s.vpcARN(c.Account, id), Account: c.Account, Mode: mode,
 		IngressAddress: addr.String(), AutoCreated: auto, CreatedAt: now, UpdatedAt: now}
+	if mode == model.VPCModeNetns {
+		v.CIDRBlocks = blocks
+		v.NetnsName = NetnsPrefix(s.cfg.DNSToken) + id
+	}
 	if err := tx.Put(pfxVPCAddr+v.IngressAddress, []byte(id)); err != nil {
 		return nil, err
 	}
@@ -95,13 +119,16 @@ func (s *Service) ensureVPC(tx store.Tx, c model.Caller, id string) error {
 		}
 		return nil
 	}
-	_, err = s.newVPC(tx, c, id, model.VPCModeHost, true)
+	_, err = s.newVPC(tx, c, id, model.VPCModeHost, nil, true)
 	return err
 }
 
 // PutVPC declares a VPC (creating it, or keeping it as it is when it
-// exists). Only host mode is supported so far.
-func (s *Service) PutVPC(ctx context.Context, id, mode string) (*model.VPC, bool, error) {
+// exists) in mode host (the default) or netns, a Linux network namespace
+// holding cidrBlocks. The mode and blocks of an existing VPC never change:
+// a PUT naming others is refused (delete the VPC and declare it again); a
+// PUT without a mode keeps the VPC as it is.
+func (s *Service) PutVPC(ctx context.Context, id, mode string, cidrBlocks []string) (*model.VPC, bool, error) {
 	c, err := caller(ctx)
 	if err != nil {
 		return nil, false, err
@@ -110,12 +137,21 @@ func (s *Service) PutVPC(ctx context.Context, id, mode string) (*model.VPC, bool
 	if !model.ValidVpcID(id) {
 		v.Addf("vpcId", "vpcId must be vpc- followed by 8 or 17 lowercase letters and digits")
 	}
+	var blocks []string
 	switch mode {
 	case "", model.VPCModeHost:
+		if len(cidrBlocks) > 0 {
+			v.Addf("cidrBlocks", "cidrBlocks apply to mode netns only")
+		}
 	case model.VPCModeNetns:
-		v.Addf("mode", "mode netns (Linux network namespaces) is not supported yet; use host")
+		if s.cfg.Netns == nil {
+			v.Addf("mode", "mode netns (Linux network namespaces) is not available in this server")
+		} else if err := s.cfg.Netns(); err != nil {
+			v.Addf("mode", "mode netns is not available on this host: %v", err)
+		}
+		blocks = validCIDRBlocks(&v, cidrBlocks)
 	default:
-		v.Addf("mode", "mode must be host")
+		v.Addf("mode", "mode must be host or netns")
 	}
 	if err := v.Err(); err != nil {
 		return nil, false, err
@@ -131,6 +167,10 @@ func (s *Service) PutVPC(ctx context.Context, id, mode string) (*model.VPC, bool
 			if !s.mayUseVPC(c, cur) {
 				return errVPCOfAnotherAccount(c, id, "declare")
 			}
+			if mode != "" && (mode != cur.Mode || !slices.Equal(blocks, cur.CIDRBlocks)) {
+				return model.Conflict("VPC", id, "VPC %s exists in mode %s%s; its mode and cidrBlocks cannot change: delete it and declare it again",
+					id, cur.Mode, blocksNote(cur.CIDRBlocks))
+			}
 			if cur.AutoCreated {
 				cur.AutoCreated = false
 				cur.UpdatedAt = s.now()
@@ -142,10 +182,63 @@ func (s *Service) PutVPC(ctx context.Context, id, mode string) (*model.VPC, bool
 			return nil
 		}
 		created = true
-		out, err = s.newVPC(tx, c, id, model.VPCModeHost, false)
+		if mode == "" {
+			mode = model.VPCModeHost
+		}
+		out, err = s.newVPC(tx, c, id, mode, blocks, false)
 		return err
 	})
 	return out, created, err
+}
+
+func blocksNote(blocks []string) string {
+	if len(blocks) == 0 {
+		return ""
+	}
+	return " with cidrBlocks " + strings.Join(blocks, ", ")
+}
+
+// validCIDRBlocks checks a netns VPC's blocks: 1 to MaxCIDRBlocks IPv4 or
+// IPv6 prefixes, each its canonical network address (a namespace makes
+// the whole block local: 10.0.1.0/16 would be ambiguous), none repeated,
+// none overlapping the ingress range or loopback. Overlapping another
+// VPC's blocks is allowed: each namespace is its own network.
+func validCIDRBlocks(v *model.Validator, in []string) []string {
+	if len(in) == 0 || len(in) > MaxCIDRBlocks {
+		v.Addf("cidrBlocks", "mode netns needs 1 to %d cidrBlocks (got %d)", MaxCIDRBlocks, len(in))
+		return nil
+	}
+	out := make([]string, 0, len(in))
+	var seen []netip.Prefix
+	for i, b := range in {
+		field := fmt.Sprintf("cidrBlocks[%d]", i)
+		p, err := netip.ParsePrefix(b)
+		if err != nil {
+			v.Addf(field, "%s must be an IPv4 or IPv6 CIDR block such as 10.0.0.0/16", field)
+			continue
+		}
+		if p.Addr().Is4In6() || p.Addr().Zone() != "" {
+			v.Addf(field, "%s must be a plain IPv4 or IPv6 CIDR block", field)
+			continue
+		}
+		if p != p.Masked() {
+			v.Addf(field, "%s %s is not a network address; did you mean %s?", field, b, p.Masked())
+			continue
+		}
+		if p.Bits() == 0 || p.Overlaps(NetnsIngressPrefix) || p.Overlaps(netip.MustParsePrefix("127.0.0.0/8")) ||
+			p.Overlaps(netip.MustParsePrefix("::1/128")) {
+			v.Addf(field, "%s %s overlaps the default route, loopback or the ingress range %s", field, b, NetnsIngressPrefix)
+			continue
+		}
+		for _, q := range seen {
+			if p.Overlaps(q) {
+				v.Addf(field, "%s %s overlaps %s of the same VPC", field, b, q)
+			}
+		}
+		seen = append(seen, p)
+		out = append(out, p.String())
+	}
+	return out
 }
 
 func (s *Service) loadVPC(tx store.ReadTx, c model.Caller, id string) (*model.VPC, error) {

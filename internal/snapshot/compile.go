@@ -208,7 +208,12 @@ func Compile(st *State, o Options) *Snapshot {
 			continue
 		}
 		cv := &VPC{ID: v.ID, ARN: v.ARN, Account: v.Account, Mode: v.Mode, Ingress: addr, Hosts: map[string]*Service{},
-			ServiceNetwork: networkOf[v.ID], SecurityGroups: compileSGRules(assocOf[v.ID], v, groups)}
+			ServiceNetwork: networkOf[v.ID], SecurityGroups: compileSGRules(assocOf[v.ID], v, groups), NetnsName: v.NetnsName}
+		for _, b := range v.CIDRBlocks {
+			if p, err := netip.ParsePrefix(b); err == nil {
+				cv.CIDRBlocks = append(cv.CIDRBlocks, p)
+			}
+		}
 		if cv.ServiceNetwork != nil {
 			svcs := servicesIn[cv.ServiceNetwork.ID]
 			sort.Slice(svcs, func(i, j int) bool { return svcs[i].ID < svcs[j].ID })

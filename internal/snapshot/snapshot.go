@@ -77,6 +77,10 @@ type VPC struct {
 	Account string
 	Mode    string
 	Ingress netip.Addr
+	// CIDRBlocks and NetnsName are a netns VPC's address ranges and the
+	// name of its namespace (empty in host mode).
+	CIDRBlocks []netip.Prefix
+	NetnsName  string
 	// ServiceNetwork is the network the VPC is associated with, or nil.
 	ServiceNetwork *ServiceNetwork
 	// Hosts maps a lowercased host name (generated DNS name or custom
