@@ -35,6 +35,10 @@ func main() {
 	root.AddCommand(serveCommand(), versionCommand())
 	cli.AddCommands(root)
 	if err := root.Execute(); err != nil {
+		var exit *cli.ExitError
+		if errors.As(err, &exit) {
+			os.Exit(exit.Code) // the command run (trellis vpc exec) has spoken
+		}
 		fmt.Fprintln(os.Stderr, "Error:", err)
 		os.Exit(1)
 	}

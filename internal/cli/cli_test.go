@@ -513,7 +513,7 @@ func TestCommandTree(t *testing.T) {
 		"resource-policy":                     {"delete", "get", "put"},
 		"access-log-subscription":             {"create", "delete", "get", "list", "update"},
 		"tag":                                 {"add", "list", "remove"},
-		"vpc":                                 {"delete", "get", "list", "put"},
+		"vpc":                                 {"delete", "exec", "get", "list", "put"},
 		"security-group":                      {"delete", "get", "list", "put"},
 		"account":                             {"delete", "get", "list", "put"},
 		"principal":                           {"delete", "get", "list", "put"},

@@ -23,21 +23,37 @@ import (
 // with the SDK's SigV4 signer themselves.
 
 func vpcCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "vpc", Short: "Trellis-native VPCs: where clients and targets live (host mode: a loopback ingress address each)"}
-	var mode string
+	cmd := &cobra.Command{Use: "vpc", Short: "Trellis-native VPCs: where clients and targets live (host mode: a loopback ingress address each; netns: a Linux network namespace each)"}
+	var (
+		mode  string
+		cidrs []string
+	)
 	put := &cobra.Command{
-		Use:   "put VPC_ID",
-		Short: "Declare a VPC (created if new; host mode gets an ingress address)",
-		Args:  cobra.ExactArgs(1),
+		Use:     "put VPC_ID",
+		Aliases: []string{"create"},
+		Short:   "Declare a VPC (created if new; host mode gets a loopback ingress address, netns mode a namespace)",
+		Long: `Declare a VPC: created if new, kept as it is if it exists (its mode and
+CIDR blocks never change; delete it and declare it again).
+
+  --mode host   (default) clients reach an ingress address on loopback;
+                targets are dialed from the host.
+  --mode netns  a Linux network namespace holding the VPC's --cidr blocks
+                (repeat the flag, 1 to 5); clients and targets run inside it
+                ('trellis vpc exec'). Needs 'trellis serve' on Linux as root.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			body := map[string]any{}
 			if mode != "" {
 				body["mode"] = mode
 			}
+			if len(cidrs) > 0 {
+				body["cidrBlocks"] = cidrs
+			}
 			return report(cmd, nativeCall(cmd, http.MethodPut, "vpcs/"+url.PathEscape(args[0]), body, vpcColumns))
 		},
 	}
-	put.Flags().StringVar(&mode, "mode", "host", "host (an ingress address on loopback; targets dialed from the host)")
+	put.Flags().StringVar(&mode, "mode", "", "host (the default for a new VPC: an ingress address on loopback) or netns (a Linux network namespace)")
+	put.Flags().StringArrayVar(&cidrs, "cidr", nil, "a CIDR block of a netns VPC, e.g. 10.0.0.0/16 (repeat for more, up to 5)")
 	get := &cobra.Command{Use: "get VPC_ID", Short: "Describe a VPC, with its ingress address", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return report(cmd, nativeCall(cmd, http.MethodGet, "vpcs/"+url.PathEscape(args[0]), nil, vpcColumns))
@@ -46,18 +62,18 @@ func vpcCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return report(cmd, nativeCall(cmd, http.MethodGet, "vpcs", nil, vpcColumns))
 		}}
-	del := &cobra.Command{Use: "delete VPC_ID", Short: "Delete a VPC no association or target group uses", Args: cobra.ExactArgs(1),
+	del := &cobra.Command{Use: "delete VPC_ID", Short: "Delete a VPC no association or target group uses (a netns VPC's namespace goes with it)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return report(cmd, nativeCall(cmd, http.MethodDelete, "vpcs/"+url.PathEscape(args[0]), nil, nil))
 		}}
-	for _, c := range []*cobra.Command{put, get, list, del} {
+	for _, c := range []*cobra.Command{put, get, list, del, vpcExecCmd()} {
 		c.SilenceUsage = true
 		cmd.AddCommand(c)
 	}
 	return cmd
 }
 
-var vpcColumns = cols("VPC ID", "vpcId", "MODE", "mode", "INGRESS", "ingressAddress", "DNS", "dnsAddress", "ARN", "arn")
+var vpcColumns = cols("VPC ID", "vpcId", "MODE", "mode", "INGRESS", "ingressAddress", "DNS", "dnsAddress", "NETNS", "netnsName", "ARN", "arn")
 
 // nativeError is the AWS-shaped error of a native endpoint.
 type nativeError struct {
