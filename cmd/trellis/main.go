@@ -79,6 +79,13 @@ GET /trellis/v1/vpcs/VPC_ID (or 'trellis vpc get VPC_ID') tells the address.
 Each VPC's DNS listens on the same address, port --dns-port: it answers the names
 of the services the VPC reaches with that address (docs/dns.md).
 
+Network-namespace VPCs ('trellis vpc create VPC --mode netns --cidr 10.0.0.0/16')
+need Linux and this server running as root: each is a network namespace
+(trellis-TOKEN-VPC_ID) holding its CIDR blocks, with its ingress and DNS (port 53)
+on a link-local address from 169.254.171.0/24 inside it; 'trellis vpc exec VPC --
+CMD' runs a workload there, on this machine (docs/netns.md). Without root, such
+VPCs are refused; host mode, the default, needs no privilege.
+
 SIGTERM or SIGINT stops accepting connections, lets in-flight requests finish
 and exits.`,
 		Args: cobra.NoArgs,

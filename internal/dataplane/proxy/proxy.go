@@ -1,4 +1,4 @@
-// Package proxy is the HTTP data plane of host-mode VPCs: it listens on
+// Package proxy is the HTTP data plane of the VPCs: it listens on
 // every VPC's ingress address, on each port a reachable service listens on,
 // and forwards each request to a target chosen by the service's rules.
 //
@@ -102,7 +102,7 @@ type Config struct {
 	StdServer bool
 }
 
-// Proxy is the data plane of host-mode VPCs. Its methods are safe for
+// Proxy is the data plane of the VPCs (host mode, and netns through Config.Net). Its methods are safe for
 // concurrent use.
 type Proxy struct {
 	cfg    Config
