@@ -260,3 +260,100 @@ func TestNetnsVPCsEndToEnd(t *testing.T) {
 		return os.IsNotExist(err1) && os.IsNotExist(err2)
 	})
 }
+
+// TestNetnsSameNameSameAddress: two service networks, each with a service
+// whose custom domain is orders.internal, each forwarding to a target at
+// 10.0.1.7:8080 in its own VPC; two client VPCs, one per network. All four
+// VPCs are 10.0.0.0/16. Each client resolves the same name and reaches its
+// own network's target: overlapping ranges do not matter, and a pooled
+// connection to 10.0.1.7:8080 in one VPC never serves the other.
+func TestNetnsSameNameSameAddress(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("network-namespace VPCs need root")
+	}
+	for _, tool := range []string{"ip", "curl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed", tool)
+		}
+	}
+	var names []string
+	t.Cleanup(func() {
+		for _, name := range names {
+			if err := netns.Remove(name); err != nil {
+				t.Errorf("remove namespace %s: %v", name, err)
+			}
+		}
+	})
+	srv := &netnsServer{t: t, dir: t.TempDir(), dns: app.DNSConfig{Port: freeDNSPort(t), Upstreams: []string{testUpstream(t)}}}
+	srv.start()
+	t.Cleanup(srv.stop)
+
+	const port = 8089
+	type side struct{ target, client, ns string }
+	var sides [2]side
+	for i := range sides {
+		for _, id := range []*string{&sides[i].target, &sides[i].client} {
+			*id = randomVpcID(t)
+			st, typ, body := nativeCall(t, srv.s, "PUT", "/trellis/v1/vpcs/"+*id, map[string]any{"mode": "netns", "cidrBlocks": []string{"10.0.0.0/16"}})
+			if st != 201 {
+				t.Fatalf("PUT netns vpc: %d %s %s", st, typ, body)
+			}
+			var v netnsVPC
+			if err := json.Unmarshal(body, &v); err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, v.NetnsName)
+			if id == &sides[i].client {
+				sides[i].ns = v.NetnsName
+			} else {
+				// The target of this side: a server at 10.0.1.7:8080 inside
+				// its VPC that answers which side it is.
+				answer := fmt.Sprintf("target %d", i+1)
+				var ns *netns.Namespace
+				eventually(t, 10*time.Second, "the target's namespace", func() bool {
+					var err error
+					ns, err = netns.Open(v.NetnsName)
+					return err == nil
+				})
+				ln, err := ns.Listen("tcp", "10.0.1.7:8080")
+				ns.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				s := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, answer) })}
+				go s.Serve(ln)
+				t.Cleanup(func() { s.Close() })
+			}
+		}
+		n := fmt.Sprint(i + 1)
+		svc := need(srv.c.CreateService(ctx, &vpclattice.CreateServiceInput{Name: aws.String("orders-" + n), CustomDomainName: aws.String("orders.internal")})).ok(t)
+		sn := need(srv.c.CreateServiceNetwork(ctx, &vpclattice.CreateServiceNetworkInput{Name: aws.String("net-" + n)})).ok(t)
+		need(srv.c.CreateServiceNetworkServiceAssociation(ctx, &vpclattice.CreateServiceNetworkServiceAssociationInput{
+			ServiceNetworkIdentifier: sn.Id, ServiceIdentifier: svc.Id})).ok(t)
+		tg := need(srv.c.CreateTargetGroup(ctx, &vpclattice.CreateTargetGroupInput{Name: aws.String("orders-" + n), Type: types.TargetGroupTypeIp,
+			Config: &types.TargetGroupConfig{Port: aws.Int32(8080), Protocol: types.TargetGroupProtocolHttp, VpcIdentifier: aws.String(sides[i].target),
+				HealthCheck: &types.HealthCheckConfig{Path: aws.String("/healthz")}}})).ok(t)
+		need(srv.c.RegisterTargets(ctx, &vpclattice.RegisterTargetsInput{TargetGroupIdentifier: tg.Id,
+			Targets: []types.Target{{Id: aws.String("10.0.1.7"), Port: aws.Int32(8080)}}})).ok(t)
+		need(srv.c.CreateListener(ctx, &vpclattice.CreateListenerInput{ServiceIdentifier: svc.Id, Name: aws.String("web"),
+			Protocol: types.ListenerProtocolHttp, Port: aws.Int32(port), DefaultAction: &types.RuleActionMemberForward{Value: types.ForwardAction{
+				TargetGroups: []types.WeightedTargetGroup{{TargetGroupIdentifier: tg.Id}}}}})).ok(t)
+		need(srv.c.CreateServiceNetworkVpcAssociation(ctx, &vpclattice.CreateServiceNetworkVpcAssociationInput{
+			ServiceNetworkIdentifier: sn.Id, VpcIdentifier: aws.String(sides[i].client)})).ok(t)
+	}
+	url := fmt.Sprintf("http://orders.internal:%d/", port)
+	for round := 0; round < 3; round++ { // several rounds: pooled connections get reused
+		for i, s := range sides {
+			want := fmt.Sprintf("target %d", i+1)
+			var out string
+			var err error
+			eventually(t, 15*time.Second, "client "+fmt.Sprint(i+1)+" reaches its own target", func() bool {
+				out, err = inNS(s.ns, "curl", "-sS", "--max-time", "5", url)
+				return err == nil && out != ""
+			})
+			if out != want {
+				t.Fatalf("round %d: the client of network %d got %q, want %q", round, i+1, out, want)
+			}
+		}
+	}
+}
