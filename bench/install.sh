@@ -4,15 +4,23 @@
 # repositories. The packages' own services are kept from starting (they would
 # bind port 80 of the host); if one was started anyway, it is stopped and
 # disabled. The benchmark runs its own copies on loopback high ports.
+#
+#   bench/install.sh              what the side-by-side benchmark needs
+#   bench/install.sh PKG...       these Debian packages instead (the other
+#                                 benchmarks' installers pass what they miss)
 set -euo pipefail
 
 need=()
-command -v nginx   >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]   || need+=(nginx)
-command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
-command -v caddy   >/dev/null 2>&1 || need+=(caddy)
-command -v wrk     >/dev/null 2>&1 || need+=(wrk)
-command -v h2load  >/dev/null 2>&1 || need+=(nghttp2-client)
-command -v taskset >/dev/null 2>&1 || need+=(util-linux)
+if [ $# -gt 0 ]; then
+  need=("$@")
+else
+  command -v nginx   >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]   || need+=(nginx)
+  command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+  command -v caddy   >/dev/null 2>&1 || need+=(caddy)
+  command -v wrk     >/dev/null 2>&1 || need+=(wrk)
+  command -v h2load  >/dev/null 2>&1 || need+=(nghttp2-client)
+  command -v taskset >/dev/null 2>&1 || need+=(util-linux)
+fi
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
@@ -40,7 +48,7 @@ if ! apt-get install -y -q --no-install-recommends "${need[@]}" >&2; then
 fi
 
 # Whatever the packages started, stop it and keep it from starting at boot.
-for svc in nginx haproxy caddy; do
+for svc in nginx haproxy caddy dnsmasq; do
   if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
     systemctl disable --now "$svc" >/dev/null 2>&1 || true
   else
