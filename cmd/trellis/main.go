@@ -131,6 +131,8 @@ and exits.`,
 	f := cmd.Flags()
 	f.StringVar(&cfg.DataDir, "data-dir", "./trellis-data", "directory of the embedded store and generated credentials")
 	f.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:8686", "address of the control-plane API (AWS VPC Lattice wire format and /trellis/v1/)")
+	f.StringVar(&cfg.CACertFile, "ca-cert", "", "PEM certificate of the installation CA, with --ca-key (default: generated into DATA_DIR/ca.pem on first start; see docs/certificates.md)")
+	f.StringVar(&cfg.CAKeyFile, "ca-key", "", "PEM private key of the installation CA given with --ca-cert")
 	f.StringVar(&cfg.Region, "region", "", "region of this installation (default $TRELLIS_REGION or us-east-1)")
 	f.Var(&quotaFlag{cfg.Quotas}, "quota", "override a quota, e.g. --quota services=5000 (repeatable); names: service-networks, services, target-groups, target-groups-per-service, listeners-per-service, rules-per-listener, targets-per-target-group, vpc-associations-per-service-network, service-associations-per-service-network")
 	f.DurationVar(&cfg.DrainTime, "drain-time", time.Minute, "how long a deregistered target stays DRAINING")

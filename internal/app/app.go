@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/trellis-net/trellis/internal/api"
+	"github.com/trellis-net/trellis/internal/ca"
 	"github.com/trellis-net/trellis/internal/dataplane/accesslog"
 	"github.com/trellis-net/trellis/internal/dataplane/auth"
 	"github.com/trellis-net/trellis/internal/dataplane/dns"
@@ -40,8 +41,13 @@ import (
 type Config struct {
 	DataDir string
 	APIAddr string
-	Region  string
-	Quotas  model.Quotas
+	// CACertFile and CAKeyFile give the installation CA (both or
+	// neither); without them it is generated into DataDir on first start
+	// (internal/ca, docs/certificates.md).
+	CACertFile, CAKeyFile string
+
+	Region string
+	Quotas model.Quotas
 	// DrainTime is how long deregistered targets stay DRAINING.
 	DrainTime time.Duration
 	// ShutdownTimeout bounds the graceful stop.
@@ -110,6 +116,7 @@ type App struct {
 	alog    *accesslog.Logger
 	dns     *dns.Server // nil when DNS is off
 	nets    *vpcnet.Runner
+	ca      *ca.CA
 }
 
 // Start opens the data directory and starts serving. The returned App runs
@@ -157,6 +164,16 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 		cfg.Logger.Info("root credentials of the default account", "file", credPath, "account", root.Account, "accessKeyId", root.AccessKeyID)
 	default:
 		cfg.Logger.Info("root credentials from the environment", "account", root.Account, "accessKeyId", root.AccessKeyID)
+	}
+	authority, caSrc, caPath, err := ca.Load(cfg.DataDir, cfg.CACertFile, cfg.CAKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	switch caSrc {
+	case ca.Generated:
+		cfg.Logger.Info("generated the installation CA", "file", caPath, "subject", authority.Cert.Subject.String(), "notAfter", authority.Cert.NotAfter)
+	default:
+		cfg.Logger.Info("installation CA", "file", caPath, "subject", authority.Cert.Subject.String(), "notAfter", authority.Cert.NotAfter)
 	}
 	st, err := embedded.Open(filepath.Join(cfg.DataDir, "trellis.db"))
 	if err != nil {
@@ -244,6 +261,7 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	verifier := &sigv4.Verifier{Service: "vpc-lattice", Region: cfg.Region, Keys: identity.NewChain(identity.NewKeys(root), svc)}
 	handler := api.New(svc, verifier, cfg.Logger)
 	handler.SetDNS(dnsAddress(dnsSrv), dnsLookup(holder, dnsSrv))
+	handler.SetCertificateAuthority(authority.CertPEM)
 	// `trellis auth simulate`: the data plane's own evaluation, on the live
 	// snapshot, for VPCs and services of the caller's account (or any, for
 	// the administrator: the default account's root, not its users).
@@ -266,7 +284,7 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 		return nil, fmt.Errorf("API listener: %w", err)
 	}
 	a := &App{cfg: cfg, log: cfg.Logger, store: st, svc: svc, root: root, apiLn: ln,
-		cancel: cancel, holder: holder, proxy: px, checker: checker, alog: alog, dns: dnsSrv, nets: nets,
+		cancel: cancel, holder: holder, proxy: px, checker: checker, alog: alog, dns: dnsSrv, nets: nets, ca: authority,
 		apiSrv:  &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
 		serveCh: make(chan error, 1)}
 	go func() { a.serveCh <- a.apiSrv.Serve(ln) }()
@@ -324,6 +342,9 @@ func (a *App) APIAddr() string { return a.apiLn.Addr().String() }
 
 // Root returns the default account's root credentials.
 func (a *App) Root() identity.Root { return a.root }
+
+// CA is the installation CA.
+func (a *App) CA() *ca.CA { return a.ca }
 
 // Snapshot returns the data plane's current snapshot.
 func (a *App) Snapshot() *snapshot.Snapshot { return a.holder.Load() }

@@ -25,6 +25,7 @@ var rules = []struct {
 	{"internal/arn", []string{"internal/"}},
 	{"internal/sigv4", []string{"internal/"}},
 	{"internal/gcfloor", []string{"internal/"}},
+	{"internal/ca", []string{"internal/"}},
 	{"internal/dataplane/pathnorm", []string{"internal/"}},
 	// netns is the Linux mechanism only: VPCs are mapped onto it by its callers.
 	{"internal/netns", []string{"internal/"}},

@@ -521,6 +521,7 @@ func TestCommandTree(t *testing.T) {
 		"sts":                                 {"assume-role"},
 		"auth":                                {"simulate"},
 		"dns":                                 {"lookup"},
+		"ca":                                  {"get"},
 	}
 	root := newTestRoot()
 	got := map[string][]string{}

@@ -39,6 +39,7 @@ func AddCommands(root *cobra.Command) {
 		accessKeyCmd(),
 		stsCmd(),
 		dnsCmd(),
+		caCmd(),
 	)
 }
 
