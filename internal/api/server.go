@@ -35,6 +35,9 @@ type Server struct {
 	routes   []route
 	native   *http.ServeMux
 	dns      dnsHooks // native_dns.go
+	// acmVerifier is verifier with the signing name acm (acm.go).
+	acmVerifier *sigv4.Verifier
+	acm         map[string]acmOp
 }
 
 // New returns the API handler. verifier authenticates every request except
@@ -45,6 +48,12 @@ func New(svc *service.Service, verifier *sigv4.Verifier, log *slog.Logger) *Serv
 	}
 	s := &Server{svc: svc, verifier: verifier, log: log, native: http.NewServeMux()}
 	s.routes = s.table()
+	if verifier != nil {
+		av := *verifier
+		av.Service = "acm"
+		s.acmVerifier = &av
+	}
+	s.acm = s.acmOps()
 	s.nativeRoutes()
 	s.identityRoutes()
 	s.securityGroupRoutes()
@@ -216,6 +225,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sum := sha256.Sum256(body)
+	if isACM(r) && s.acmVerifier != nil {
+		s.serveACM(w, r, hex.EncodeToString(sum[:]), body)
+		return
+	}
 	res, err := s.verifier.Verify(ctx, r, hex.EncodeToString(sum[:]))
 	if err != nil {
 		writeError(w, toWireError(ctx, s.log, err))

@@ -185,7 +185,7 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	svc := service.New(st, service.Config{Region: cfg.Region, DNSToken: token, Quotas: cfg.Quotas, DrainTime: cfg.DrainTime,
-		IngressPrefix: cfg.IngressPrefix, AdminAccount: root.Account, Netns: netnsSupported})
+		IngressPrefix: cfg.IngressPrefix, AdminAccount: root.Account, Netns: netnsSupported, CA: authority})
 	// The default account exists implicitly; its record makes it listable.
 	if err := svc.EnsureAccount(ctx, root.Account, "default"); err != nil {
 		st.Close()

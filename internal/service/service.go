@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/trellis-net/trellis/internal/ca"
 	"net/netip"
 	"strings"
 	"time"
@@ -39,8 +40,11 @@ type Config struct {
 	// accounts and manage other accounts' identities. Empty means no caller
 	// is the administrator.
 	AdminAccount string
-	Now          func() time.Time
-	NewID        func(arn.Kind) string
+	// CA issues the certificates RequestCertificate asks for; nil refuses
+	// RequestCertificate (certificate.go).
+	CA    *ca.CA
+	Now   func() time.Time
+	NewID func(arn.Kind) string
 }
 
 // Service implements the Lattice operations on a store.

@@ -86,6 +86,9 @@ func (s *Service) CreateService(ctx context.Context, in CreateServiceInput) (*mo
 	var out *model.Service
 	err = s.update(ctx, func(tx store.Tx) error {
 		out, err = idempotent(tx, c.Account, "CreateService", in.ClientToken, in, func() (*model.Service, error) {
+			if err := s.checkServiceCertificate(tx, c, c.Account, in.CertificateArn, in.CustomDomainName); err != nil {
+				return nil, err
+			}
 			nk := nameKey(arn.Service, c.Account, in.Name)
 			if _, taken, err := tx.Get(nk); err != nil || taken {
 				if err != nil {
@@ -193,6 +196,9 @@ func (s *Service) UpdateService(ctx context.Context, in UpdateServiceInput) (*mo
 			svc.AuthType = in.AuthType
 		}
 		if in.CertificateArn != nil {
+			if err := s.checkServiceCertificate(tx, c, svc.Account, *in.CertificateArn, svc.CustomDomainName); err != nil {
+				return err
+			}
 			svc.CertificateArn = *in.CertificateArn
 		}
 		if in.IdleTimeoutSeconds != nil {

@@ -19,6 +19,7 @@ const (
 	ALS            = "als/"
 	VPC            = "vpc/"       // Trellis-native VPCs
 	SecurityGroup  = "sg/"        // Trellis-native security groups
+	Certificate    = "acm/"       // acm/<uuid>: ACM certificates, with their private keys
 	Account        = "account/"   // account/<id>
 	Principal      = "principal/" // principal/<arn>
 	AccessKey      = "accesskey/" // accesskey/<id>
