@@ -495,7 +495,7 @@ func (s *Service) checkServiceCertificate(tx store.ReadTx, c model.Caller, owner
 		return err
 	}
 	if domain != "" && !ca.Covers(cert.SANs, domain) {
-		return model.Invalid("certificateArn", "certificate %s does not cover the custom domain %s (its names: %s)",
+		return model.Invalid("certificateArn", "certificateArn %s does not cover the custom domain %s (its names: %s)",
 			certArn, domain, strings.Join(cert.SANs, ", "))
 	}
 	return nil
