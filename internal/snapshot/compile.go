@@ -32,6 +32,7 @@ type State struct {
 	AccessKeys      []*model.AccessKey
 	AccessLogs      []*model.AccessLogSubscription
 	SecurityGroups  []*model.SecurityGroup
+	Certificates    []*StoredCertificate
 }
 
 // Options are the inputs of Compile besides the state.
@@ -236,6 +237,12 @@ func Compile(st *State, o Options) *Snapshot {
 	}
 	compileDNS(snap, services)
 	snap.Identities, snap.Warnings = compileIdentities(st, o)
+	var certWarn []string
+	snap.Certificates, certWarn = compileCertificates(st)
+	if len(certWarn) > 0 {
+		snap.Warnings = append(snap.Warnings, certWarn...)
+		slices.Sort(snap.Warnings)
+	}
 	return snap
 }
 

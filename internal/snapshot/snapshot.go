@@ -13,6 +13,7 @@
 package snapshot
 
 import (
+	"crypto/tls"
 	"net/netip"
 	"sync/atomic"
 	"time"
@@ -39,6 +40,9 @@ type Snapshot struct {
 	// names, lowercased and fully qualified, reachable or not (dns.go).
 	DNSZone      string
 	ServiceNames map[string]*Service
+	// Certificates maps an ACM certificate's ARN to its key pair, parsed
+	// once when loaded (certificates.go), for the HTTPS listeners.
+	Certificates map[string]*tls.Certificate
 	// Warnings says what Compile left out of the state because it could not
 	// be used safely (stored data the API would refuse today), sorted; the
 	// watcher logs each once.

@@ -88,6 +88,9 @@ func (l *Loader) Load(tx store.ReadTx) (*snapshot.State, error) {
 	if st.SecurityGroups, err = loadAll[model.SecurityGroup](l, tx, schema.SecurityGroup); err != nil {
 		return nil, err
 	}
+	if st.Certificates, err = loadAll[snapshot.StoredCertificate](l, tx, schema.Certificate); err != nil {
+		return nil, err
+	}
 	for k := range l.cache {
 		if !l.seen[k] {
 			delete(l.cache, k) // deleted from the store
