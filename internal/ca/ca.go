@@ -128,11 +128,7 @@ func Parse(certPEM, keyPEM []byte) (*CA, error) {
 }
 
 func generate(certPath, keyPath string, now time.Time) (*CA, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	key, serial, err := newKeyAndSerial()
 	if err != nil {
 		return nil, err
 	}
@@ -211,3 +207,18 @@ func (c *CA) Pool() *x509.CertPool {
 
 // Equal reports whether two CAs have the same certificate.
 func (c *CA) Equal(o *CA) bool { return o != nil && bytes.Equal(c.Cert.Raw, o.Cert.Raw) }
+
+// newKeyAndSerial makes what every certificate the CA signs (itself
+// included) starts with: a new ECDSA P-256 key and a random 127-bit serial
+// number (RFC 5280 §4.1.2.2: positive, at most 20 octets, unpredictable).
+func newKeyAndSerial() (*ecdsa.PrivateKey, *big.Int, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return nil, nil, err
+	}
+	return key, serial, nil
+}

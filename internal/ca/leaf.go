@@ -147,11 +147,7 @@ func colonHex(b []byte) string {
 // certificate (RFC 5280 §4.2.1.12 serverAuth) valid for LeafValidity
 // from a minute before now. The chain is the CA's certificate.
 func (c *CA) Issue(domain string, sans []string, now time.Time) (*Leaf, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	key, serial, err := newKeyAndSerial()
 	if err != nil {
 		return nil, err
 	}
