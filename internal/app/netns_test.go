@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -158,15 +159,18 @@ func TestNetnsVPCsEndToEnd(t *testing.T) {
 
 	// The target: a server inside T at 10.0.1.7:8080 that answers with the
 	// client address the proxy forwarded.
-	nsT, err := netns.Open(nameT)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nsT.Close()
-	ln, err := nsT.Listen("tcp", "10.0.1.7:8080")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The namespace is listed before the runner has made its block local:
+	// wait until 10.0.1.7 can be bound.
+	var ln net.Listener
+	eventually(t, 10*time.Second, "10.0.1.7 bindable in T", func() bool {
+		nsT, err := netns.Open(nameT)
+		if err != nil {
+			return false
+		}
+		defer nsT.Close()
+		ln, err = nsT.Listen("tcp", "10.0.1.7:8080")
+		return err == nil
+	})
 	target := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "target xff=%s", r.Header.Get("X-Forwarded-For"))
 	})}
@@ -198,7 +202,10 @@ func TestNetnsVPCsEndToEnd(t *testing.T) {
 	curl := func(ns string, extra ...string) (string, error) {
 		return inNS(ns, append(append([]string{"curl", "-sS", "--max-time", "5"}, extra...), url)...)
 	}
-	var out string
+	var (
+		out string
+		err error
+	)
 	eventually(t, 15*time.Second, "C1 (10.0.1.9) reaches the target by name", func() bool {
 		out, err = curl(nameC1, "--interface", "10.0.1.9")
 		return err == nil && out == "target xff=10.0.1.9"
@@ -309,17 +316,18 @@ func TestNetnsSameNameSameAddress(t *testing.T) {
 				// The target of this side: a server at 10.0.1.7:8080 inside
 				// its VPC that answers which side it is.
 				answer := fmt.Sprintf("target %d", i+1)
-				var ns *netns.Namespace
-				eventually(t, 10*time.Second, "the target's namespace", func() bool {
-					var err error
-					ns, err = netns.Open(v.NetnsName)
+				// The namespace exists before the runner has made its
+				// block local: wait until 10.0.1.7 can be bound.
+				var ln net.Listener
+				eventually(t, 10*time.Second, "10.0.1.7 bindable in the target's namespace", func() bool {
+					ns, err := netns.Open(v.NetnsName)
+					if err != nil {
+						return false
+					}
+					defer ns.Close()
+					ln, err = ns.Listen("tcp", "10.0.1.7:8080")
 					return err == nil
 				})
-				ln, err := ns.Listen("tcp", "10.0.1.7:8080")
-				ns.Close()
-				if err != nil {
-					t.Fatal(err)
-				}
 				s := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, answer) })}
 				go s.Serve(ln)
 				t.Cleanup(func() { s.Close() })
