@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -284,11 +286,26 @@ func certificateDetail(c *model.Certificate, inUseBy []string) obj {
 		o["IssuedAt"] = epoch(c.IssuedAt)
 		dvo := make([]obj, len(names))
 		for i, n := range names {
-			dvo[i] = obj{"DomainName": n, "ValidationDomain": n, "ValidationStatus": "SUCCESS", "ValidationMethod": "DNS"}
+			dvo[i] = obj{"DomainName": n, "ValidationDomain": n, "ValidationStatus": "SUCCESS", "ValidationMethod": "DNS",
+				"ResourceRecord": validationRecord(c.ARN, n)}
 		}
 		o["DomainValidationOptions"] = dvo
 	}
 	return o
+}
+
+// validationRecord is the DNS validation record ACM names for a requested
+// certificate's domain. Trellis issues at once and checks no record, but
+// Terraform configurations build DNS records from these fields
+// (for_each over domain_validation_options), so they are filled the way ACM
+// fills them: a CNAME under the domain (a wildcard's base) to a value under
+// a validation zone, both stable for the certificate.
+func validationRecord(certARN, domain string) obj {
+	base := strings.TrimPrefix(domain, "*.")
+	h := sha256.Sum256([]byte(certARN + "\x00" + base))
+	x := hex.EncodeToString(h[:])
+	return obj{"Name": "_" + x[:32] + "." + base + ".", "Type": "CNAME",
+		"Value": "_" + x[32:] + ".acm-validations.trellis.invalid."}
 }
 
 func (s *Server) acmDescribe(ctx context.Context, body []byte) (any, error) {

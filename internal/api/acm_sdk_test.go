@@ -121,9 +121,31 @@ func TestACMRequestedCertificate(t *testing.T) {
 	if len(d.DomainValidationOptions) != 2 {
 		t.Fatalf("DomainValidationOptions %+v", d.DomainValidationOptions)
 	}
+	records := map[string]bool{}
 	for _, o := range d.DomainValidationOptions {
 		if o.ValidationStatus != acmtypes.DomainStatusSuccess {
 			t.Errorf("ValidationStatus of %s: %s", aws.ToString(o.DomainName), o.ValidationStatus)
+		}
+		// Terraform builds DNS records from these: a CNAME under the
+		// domain (a wildcard's base).
+		rr := o.ResourceRecord
+		base := strings.TrimPrefix(aws.ToString(o.DomainName), "*.")
+		if rr == nil || rr.Type != acmtypes.RecordTypeCname || !strings.HasPrefix(aws.ToString(rr.Name), "_") ||
+			!strings.HasSuffix(aws.ToString(rr.Name), "."+base+".") || !strings.HasSuffix(aws.ToString(rr.Value), ".") {
+			t.Errorf("ResourceRecord of %s: %+v", aws.ToString(o.DomainName), rr)
+			continue
+		}
+		records[aws.ToString(rr.Name)+" "+aws.ToString(rr.Value)] = true
+	}
+	// api.example.com and *.api.example.com share one record, as in ACM.
+	if len(records) != 1 {
+		t.Errorf("validation records %v: want one per base domain name", records)
+	}
+	// Stable: the same records on the next call.
+	d2 := need(c.DescribeCertificate(ctx, &acm.DescribeCertificateInput{CertificateArn: &arn})).ok(t).Certificate
+	for _, o := range d2.DomainValidationOptions {
+		if rr := o.ResourceRecord; rr == nil || !records[aws.ToString(rr.Name)+" "+aws.ToString(rr.Value)] {
+			t.Errorf("validation record of %s changed between calls: %+v", aws.ToString(o.DomainName), rr)
 		}
 	}
 

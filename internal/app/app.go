@@ -109,7 +109,7 @@ type App struct {
 	apiSrv  *http.Server
 	serveCh chan error
 
-	cancel  context.CancelFunc // stops the snapshot watcher and the data plane loops
+	runners runners // everything that runs, in start order (runner.go)
 	holder  *snapshot.Holder
 	proxy   *proxy.Proxy
 	checker *health.Checker
@@ -175,32 +175,57 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	default:
 		cfg.Logger.Info("installation CA", "file", caPath, "subject", authority.Cert.Subject.String(), "notAfter", authority.Cert.NotAfter)
 	}
+	a := &App{cfg: cfg, log: cfg.Logger, root: root, ca: authority, serveCh: make(chan error, 1)}
+	if err := a.start(ctx); err != nil {
+		cctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		if cerr := a.runners.closeAll(cctx); cerr != nil {
+			cfg.Logger.Warn("closing after a failed start", "err", cerr)
+		}
+		return nil, err
+	}
+	cfg.Logger.Info("control-plane API listening", "addr", a.apiLn.Addr().String(), "region", cfg.Region)
+	return a, nil
+}
+
+// start builds the parts and starts them as runners, in the order they
+// depend on each other: the store; the snapshot compiled from it; the
+// namespaces of netns VPCs (before anything opens sockets in them); the
+// health checker, the access logs and the ingress, which follow the
+// namespaces; DNS; and last the API, so that nothing is acknowledged before
+// the data plane that serves it is up. Close stops them in reverse.
+func (a *App) start(ctx context.Context) error {
+	cfg := a.cfg
+	rs := &a.runners
 	st, err := embedded.Open(filepath.Join(cfg.DataDir, "trellis.db"))
 	if err != nil {
-		return nil, err
+		return err
 	}
+	a.store = st
+	_ = rs.start(runner{name: "store", start: func(context.Context, *loops) error { return nil },
+		close: func(context.Context) error { return st.Close() }})
 	token, err := dnsToken(ctx, st)
 	if err != nil {
-		st.Close()
-		return nil, err
+		return err
 	}
 	svc := service.New(st, service.Config{Region: cfg.Region, DNSToken: token, Quotas: cfg.Quotas, DrainTime: cfg.DrainTime,
-		IngressPrefix: cfg.IngressPrefix, AdminAccount: root.Account, Netns: netnsSupported, CA: authority})
+		IngressPrefix: cfg.IngressPrefix, AdminAccount: a.root.Account, Netns: netnsSupported, CA: a.ca})
+	a.svc = svc
 	// The default account exists implicitly; its record makes it listable.
-	if err := svc.EnsureAccount(ctx, root.Account, "default"); err != nil {
-		st.Close()
-		return nil, fmt.Errorf("default account: %w", err)
+	if err := svc.EnsureAccount(ctx, a.root.Account, "default"); err != nil {
+		return fmt.Errorf("default account: %w", err)
 	}
 
-	// The data plane: a snapshot compiled from the store, the health
-	// checker and the ingress proxy, both following the snapshot.
-	runCtx, cancel := context.WithCancel(context.Background())
+	// The data plane: a snapshot compiled from the store, and the parts
+	// that follow it.
 	holder := &snapshot.Holder{}
+	a.holder = holder
 	registry := &upstream.Registry{Outlier: cfg.Outlier}
 	drain := cfg.DrainTime
 	if drain == 0 {
 		drain = time.Minute
 	}
+	root := a.root
 	watcher := &watch.Watcher{Store: st, Holder: holder, Logger: cfg.Logger,
 		Options: snapshot.Options{Region: cfg.Region, DrainTime: drain, Roots: []model.AccessKey{{ID: root.AccessKeyID,
 			Secret: root.SecretAccessKey, PrincipalARN: root.PrincipalARN(), Account: root.Account, Status: "Active"}}, AdminAccount: root.Account}}
@@ -208,60 +233,95 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	// the checker and DNS follow the namespaces (vpcnet.Runner), so that a
 	// VPC's namespace exists before they open sockets in it.
 	nets := &vpcnet.Runner{Holder: holder, Prefix: service.NetnsPrefix(token), Logger: cfg.Logger}
+	a.nets = nets
 	netsChanges, pruneChanges := watcher.Subscribe(), watcher.Subscribe()
 	proxyChanges, healthChanges := nets.Subscribe(), nets.Subscribe()
 	var dnsChanges <-chan struct{}
 	if cfg.DNS.Port != 0 {
 		dnsChanges = nets.Subscribe()
 	}
-	if err := watcher.Start(runCtx); err != nil {
-		cancel()
-		st.Close()
-		return nil, fmt.Errorf("compile the first snapshot: %w", err)
+	if err := rs.start(runner{name: watcher.Name(), start: func(ctx context.Context, _ *loops) error {
+		if err := watcher.Start(ctx); err != nil {
+			return fmt.Errorf("compile the first snapshot: %w", err)
+		}
+		return nil
+	}}); err != nil {
+		return err
 	}
-	if err := nets.Sync(); err != nil {
-		cfg.Logger.Warn("data plane: some VPC namespaces failed; will retry", "err", err)
+	if err := rs.start(runner{name: "vpc-networks", start: func(ctx context.Context, g *loops) error {
+		if err := nets.Sync(); err != nil {
+			cfg.Logger.Warn("data plane: some VPC namespaces failed; will retry", "err", err)
+		}
+		g.Go(func() { nets.Run(ctx, netsChanges) })
+		return nil
+	}, close: func(context.Context) error {
+		// The namespaces stay, with what runs inside, for the next start.
+		nets.Close()
+		return nil
+	}}); err != nil {
+		return err
 	}
-	go nets.Run(runCtx, netsChanges)
 	checker := health.New(health.Config{Holder: holder, Registry: registry, Logger: cfg.Logger, IntervalScale: cfg.HealthCheckSecond,
 		MaxConcurrentChecks: cfg.HealthCheckConcurrency, Net: nets.Lookup})
+	a.checker = checker
 	svc.SetTargetHealth(checker)
+	if err := rs.start(runner{name: "health-checker", start: func(ctx context.Context, g *loops) error {
+		checker.Sync()
+		g.Go(func() { checker.Run(ctx, healthChanges) })
+		return nil
+	}, close: func(context.Context) error { checker.Close(); return nil }}); err != nil {
+		return err
+	}
 	if cfg.AccessLogDir == "" {
 		cfg.AccessLogDir = filepath.Join(cfg.DataDir, "accesslogs")
 	}
 	alog, err := accesslog.New(accesslog.Config{Dir: cfg.AccessLogDir, Region: cfg.Region, Logger: cfg.Logger,
 		S3ObjectInterval: cfg.AccessLogS3Interval})
 	if err != nil {
-		cancel()
-		checker.Close()
-		st.Close()
-		return nil, fmt.Errorf("access logs: %w", err)
+		return fmt.Errorf("access logs: %w", err)
 	}
+	a.alog = alog
+	// Closed after the ingress: the last requests' records are written too.
+	_ = rs.start(runner{name: "access-logs", start: func(context.Context, *loops) error { return nil },
+		close: func(context.Context) error { return alog.Close() }})
 	px := proxy.New(proxy.Config{Holder: holder, Registry: registry, Auth: auth.New(holder, cfg.Region, nil),
 		Picker: &upstream.Picker{Registry: registry}, RequestTimeout: cfg.RequestTimeout, Logger: cfg.Logger,
 		StdServer: cfg.StdHTTPServer, AccessLog: alog, Net: nets.Lookup})
-	checker.Sync()
-	if err := px.Sync(runCtx); err != nil {
-		cfg.Logger.Warn("data plane: some ingress listeners failed", "err", err)
+	a.proxy = px
+	if err := rs.start(runner{name: "ingress", start: func(ctx context.Context, g *loops) error {
+		if err := px.Sync(ctx); err != nil {
+			cfg.Logger.Warn("data plane: some ingress listeners failed", "err", err)
+		}
+		g.Go(func() { _ = px.Run(ctx, proxyChanges) })
+		return nil
+	}, close: px.Close}); err != nil {
+		return err
 	}
-	go gcfloor.Run(runCtx, cfg.GCFloor, time.Second, cfg.Logger)
-	go checker.Run(runCtx, healthChanges)
-	go pruneRegistry(runCtx, holder, registry, pruneChanges)
-	go px.Run(runCtx, proxyChanges)
-	dnsSrv, err := startDNS(runCtx, cfg, holder, dnsChanges, nets)
-	if err != nil {
-		cancel()
-		_ = px.Close(context.Background())
-		_ = alog.Close()
-		checker.Close()
-		st.Close()
-		return nil, fmt.Errorf("dns: %w", err)
+	if err := rs.start(runner{name: "upkeep", start: func(ctx context.Context, g *loops) error {
+		g.Go(func() { gcfloor.Run(ctx, cfg.GCFloor, time.Second, cfg.Logger) })
+		g.Go(func() { pruneRegistry(ctx, holder, registry, pruneChanges) })
+		return nil
+	}}); err != nil {
+		return err
 	}
+	if cfg.DNS.Port != 0 {
+		a.dns = newDNS(cfg, holder, dnsChanges, nets)
+		if err := rs.start(runner{name: a.dns.Name(), start: func(ctx context.Context, _ *loops) error {
+			if err := a.dns.Start(ctx); err != nil {
+				return err
+			}
+			cfg.Logger.Info("dns: VPC resolvers", "port", cfg.DNS.Port, "upstreams", cfg.DNS.Upstreams)
+			return nil
+		}, close: a.dns.Close}); err != nil {
+			return err
+		}
+	}
+
 	// Root credentials first, then the access keys in the store.
 	verifier := &sigv4.Verifier{Service: "vpc-lattice", Region: cfg.Region, Keys: identity.NewChain(identity.NewKeys(root), svc)}
 	handler := api.New(svc, verifier, cfg.Logger)
-	handler.SetDNS(dnsAddress(dnsSrv), dnsLookup(holder, dnsSrv))
-	handler.SetCertificateAuthority(authority.CertPEM)
+	handler.SetDNS(dnsAddress(a.dns), dnsLookup(holder, a.dns))
+	handler.SetCertificateAuthority(a.ca.CertPEM)
 	// `trellis auth simulate`: the data plane's own evaluation, on the live
 	// snapshot, for VPCs and services of the caller's account (or any, for
 	// the administrator: the default account's root, not its users).
@@ -270,26 +330,16 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 			c, ok := service.CallerFrom(ctx)
 			return ok && (c.Account == owner || svc.IsAdmin(c))
 		}))
-
-	ln, err := net.Listen("tcp", cfg.APIAddr)
-	if err != nil {
-		cancel()
-		_ = px.Close(context.Background())
-		if dnsSrv != nil {
-			_ = dnsSrv.Close(context.Background())
+	a.apiSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	return rs.start(runner{name: "api", start: func(ctx context.Context, g *loops) error {
+		ln, err := net.Listen("tcp", cfg.APIAddr)
+		if err != nil {
+			return fmt.Errorf("API listener: %w", err)
 		}
-		_ = alog.Close()
-		checker.Close()
-		st.Close()
-		return nil, fmt.Errorf("API listener: %w", err)
-	}
-	a := &App{cfg: cfg, log: cfg.Logger, store: st, svc: svc, root: root, apiLn: ln,
-		cancel: cancel, holder: holder, proxy: px, checker: checker, alog: alog, dns: dnsSrv, nets: nets, ca: authority,
-		apiSrv:  &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
-		serveCh: make(chan error, 1)}
-	go func() { a.serveCh <- a.apiSrv.Serve(ln) }()
-	cfg.Logger.Info("control-plane API listening", "addr", ln.Addr().String(), "region", cfg.Region)
-	return a, nil
+		a.apiLn = ln
+		g.Go(func() { a.serveCh <- a.apiSrv.Serve(ln) })
+		return nil
+	}, close: a.apiSrv.Shutdown})
 }
 
 // pruneRegistry drops the live state of targets that left the snapshot, so
@@ -365,30 +415,12 @@ func (a *App) Wait(ctx context.Context) error {
 	}
 }
 
-// Close stops accepting, lets in-flight requests finish (bounded by
-// ShutdownTimeout), then closes the store.
+// Close stops the runners in the reverse order of their start: the API
+// stops accepting and lets in-flight calls finish, the ingress drains
+// (bounded by ShutdownTimeout), the access logs take their last records,
+// and the store closes last.
 func (a *App) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
-	err := a.apiSrv.Shutdown(ctx)
-	if perr := a.proxy.Close(ctx); err == nil {
-		err = perr
-	}
-	if a.dns != nil {
-		if derr := a.dns.Close(ctx); err == nil {
-			err = derr
-		}
-	}
-	// After the proxy: the last requests' records are written too.
-	if lerr := a.alog.Close(); err == nil {
-		err = lerr
-	}
-	a.cancel()
-	a.checker.Close()
-	// The namespaces stay, with what runs inside, for the next start.
-	a.nets.Close()
-	if cerr := a.store.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return a.runners.closeAll(ctx)
 }

@@ -47,18 +47,10 @@ func (c DNSConfig) validate(ingress netip.Prefix) error {
 	return nil
 }
 
-// startDNS starts the VPCs' DNS runner; nil when DNS is off.
-func startDNS(ctx context.Context, cfg Config, holder *snapshot.Holder, changes <-chan struct{}, nets *vpcnet.Runner) (*dns.Server, error) {
-	if cfg.DNS.Port == 0 {
-		return nil, nil
-	}
-	srv := dns.New(dns.Config{Holder: holder, Changes: changes, Port: cfg.DNS.Port, Upstreams: cfg.DNS.Upstreams,
+// newDNS builds the VPCs' DNS runner (started by the App).
+func newDNS(cfg Config, holder *snapshot.Holder, changes <-chan struct{}, nets *vpcnet.Runner) *dns.Server {
+	return dns.New(dns.Config{Holder: holder, Changes: changes, Port: cfg.DNS.Port, Upstreams: cfg.DNS.Upstreams,
 		TTL: cfg.DNS.TTL, Logger: cfg.Logger, Listen: dnsListen(nets)})
-	if err := srv.Start(ctx); err != nil {
-		return nil, err
-	}
-	cfg.Logger.Info("dns: VPC resolvers", "port", cfg.DNS.Port, "upstreams", cfg.DNS.Upstreams)
-	return srv, nil
 }
 
 // NetnsDNSPort is where a netns VPC's DNS listens inside its namespace:
