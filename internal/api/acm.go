@@ -222,6 +222,7 @@ func (s *Server) acmRequest(ctx context.Context, body []byte) (any, error) {
 		SubjectAlternativeNames []string `json:"SubjectAlternativeNames"`
 		KeyAlgorithm            string   `json:"KeyAlgorithm"`
 		ValidationMethod        string   `json:"ValidationMethod"`
+		IdempotencyToken        *string  `json:"IdempotencyToken"`
 		Tags                    []acmTag `json:"Tags"`
 	}
 	if err := decodeACM(body, &in); err != nil {
@@ -231,7 +232,8 @@ func (s *Server) acmRequest(ctx context.Context, body []byte) (any, error) {
 		return nil, model.Invalid("ValidationMethod", "ValidationMethod must be DNS or EMAIL")
 	}
 	a, err := s.svc.RequestCertificate(ctx, service.RequestCertificateInput{DomainName: in.DomainName,
-		SubjectAlternativeNames: in.SubjectAlternativeNames, KeyAlgorithm: in.KeyAlgorithm, Tags: toTags(in.Tags)})
+		SubjectAlternativeNames: in.SubjectAlternativeNames, KeyAlgorithm: in.KeyAlgorithm, Tags: toTags(in.Tags),
+		IdempotencyToken: in.IdempotencyToken})
 	if err != nil {
 		return nil, err
 	}

@@ -406,3 +406,22 @@ func TestACMSigningName(t *testing.T) {
 		t.Fatalf("ListServices signed for acm: %d", resp.StatusCode)
 	}
 }
+
+// The SDK's IdempotencyToken reaches the service: the same token gets the
+// same certificate, a malformed one is a ValidationException.
+func TestACMRequestIdempotencyToken(t *testing.T) {
+	t.Parallel()
+	s := apptest.Start(t)
+	c := acmAs(s, rootCreds(s))
+	in := &acm.RequestCertificateInput{DomainName: aws.String("tok.example.com"), IdempotencyToken: aws.String("run_1")}
+	a := need(c.RequestCertificate(ctx, in)).ok(t)
+	b := need(c.RequestCertificate(ctx, in)).ok(t)
+	if aws.ToString(a.CertificateArn) != aws.ToString(b.CertificateArn) {
+		t.Fatalf("same IdempotencyToken: %s then %s", aws.ToString(a.CertificateArn), aws.ToString(b.CertificateArn))
+	}
+	_, err := c.RequestCertificate(ctx, &acm.RequestCertificateInput{DomainName: aws.String("tok.example.com"), IdempotencyToken: aws.String("not-valid")})
+	var ve *acmtypes.ValidationException
+	if !errors.As(err, &ve) || !strings.Contains(ve.ErrorMessage(), "IdempotencyToken") {
+		t.Fatalf("malformed token: %v", err)
+	}
+}

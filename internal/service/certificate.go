@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/trellis-net/trellis/internal/ca"
@@ -264,7 +265,16 @@ type RequestCertificateInput struct {
 	SubjectAlternativeNames []string
 	KeyAlgorithm            string
 	Tags                    []CertificateTag
+	// IdempotencyToken: requests with the same token within an hour get
+	// the one certificate the first issued (ACM's rule).
+	IdempotencyToken *string `json:"-"`
 }
+
+// acmIdempotencyWindow is how long an ACM IdempotencyToken counts.
+const acmIdempotencyWindow = time.Hour
+
+// idempotencyToken is ACM's IdempotencyToken syntax: \w{1,32}.
+var idempotencyToken = regexp.MustCompile(`^\w{1,32}$`)
 
 // RequestCertificate issues a certificate signed by the installation CA at
 // once (status ISSUED, validation SUCCESS: Trellis owns no DNS to
@@ -286,6 +296,9 @@ func (s *Service) RequestCertificate(ctx context.Context, in RequestCertificateI
 			v.Addf("SubjectAlternativeNames", "SubjectAlternativeNames entry %q is not a domain name", clip(n))
 			break
 		}
+	}
+	if in.IdempotencyToken != nil && !idempotencyToken.MatchString(*in.IdempotencyToken) {
+		v.Addf("IdempotencyToken", "IdempotencyToken %q must be 1 to 32 letters, digits or underscores", clip(*in.IdempotencyToken))
 	}
 	if len(in.SubjectAlternativeNames)+1 > MaxCertificateNames {
 		v.Addf("SubjectAlternativeNames", "a certificate has at most %d names", MaxCertificateNames)
@@ -312,16 +325,22 @@ func (s *Service) RequestCertificate(ctx context.Context, in RequestCertificateI
 	}
 	var out string
 	err = s.update(ctx, func(tx store.Tx) error {
-		if err := s.checkCertificateQuota(tx, c.Account); err != nil {
+		now := s.now()
+		a, err := idempotentWithin(tx, c.Account, "RequestCertificate", in.IdempotencyToken, in, now, acmIdempotencyWindow, func() (*string, error) {
+			if err := s.checkCertificateQuota(tx, c.Account); err != nil {
+				return nil, err
+			}
+			id := newUUID()
+			cert := &model.Certificate{ARN: s.certificateARN(c.Account, id), ID: id, Account: c.Account,
+				Type: model.CertificateTypeIssued, CreatedAt: now, IssuedAt: now, Tags: tagMap(in.Tags)}
+			leafInto(cert, leaf)
+			return &cert.ARN, putJSON(tx, pfxCertificate+id, cert)
+		})
+		if err != nil {
 			return err
 		}
-		now := s.now()
-		id := newUUID()
-		cert := &model.Certificate{ARN: s.certificateARN(c.Account, id), ID: id, Account: c.Account,
-			Type: model.CertificateTypeIssued, CreatedAt: now, IssuedAt: now, Tags: tagMap(in.Tags)}
-		leafInto(cert, leaf)
-		out = cert.ARN
-		return putJSON(tx, pfxCertificate+id, cert)
+		out = *a
+		return nil
 	})
 	return out, err
 }

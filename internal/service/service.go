@@ -336,12 +336,22 @@ func listPage[T any](tx store.ReadTx, prefix string, p Page, keep func(*T) bool)
 type tokenRecord struct {
 	ParamsHash string          `json:"paramsHash"`
 	Result     json.RawMessage `json:"result"`
+	// At is when the token was first used; set only for tokens that
+	// expire (idempotentWithin).
+	At time.Time `json:"at,omitzero"`
 }
 
 // idempotent runs create unless token was used before by the same account
 // for the same operation: then it returns the first result when the
 // parameters are identical, or a ConflictException when they differ.
 func idempotent[T any](tx store.Tx, account, op string, token *string, params any, create func() (*T, error)) (*T, error) {
+	return idempotentWithin(tx, account, op, token, params, time.Time{}, 0, create)
+}
+
+// idempotentWithin is idempotent for a token that counts only for ttl
+// after its first use at now (ACM's IdempotencyToken: one hour); ttl 0
+// never expires.
+func idempotentWithin[T any](tx store.Tx, account, op string, token *string, params any, now time.Time, ttl time.Duration, create func() (*T, error)) (*T, error) {
 	if token == nil {
 		return create()
 	}
@@ -355,6 +365,9 @@ func idempotent[T any](tx store.Tx, account, op string, token *string, params an
 	rec, err := getJSON[tokenRecord](tx, key)
 	if err != nil {
 		return nil, err
+	}
+	if rec != nil && ttl > 0 && now.Sub(rec.At) >= ttl {
+		rec = nil // expired: the token starts afresh
 	}
 	if rec != nil {
 		if rec.ParamsHash != hash {
@@ -375,7 +388,11 @@ func idempotent[T any](tx store.Tx, account, op string, token *string, params an
 	if err != nil {
 		return nil, err
 	}
-	return out, putJSON(tx, key, tokenRecord{ParamsHash: hash, Result: rb})
+	rec = &tokenRecord{ParamsHash: hash, Result: rb}
+	if ttl > 0 {
+		rec.At = now
+	}
+	return out, putJSON(tx, key, rec)
 }
 
 // ---- transactions ----
