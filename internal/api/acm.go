@@ -128,6 +128,9 @@ func (s *Server) toACMError(ctx context.Context, err error) acmError {
 		t = "ResourceNotFoundException"
 	case model.KindConflict:
 		t = "ResourceInUseException"
+		if e.ResourceType == model.TypeClientToken {
+			t = "ConflictException" // an IdempotencyToken reused with other parameters
+		}
 	case model.KindQuota:
 		t = "LimitExceededException"
 	case model.KindAccessDenied:

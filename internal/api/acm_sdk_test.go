@@ -419,7 +419,12 @@ func TestACMRequestIdempotencyToken(t *testing.T) {
 	if aws.ToString(a.CertificateArn) != aws.ToString(b.CertificateArn) {
 		t.Fatalf("same IdempotencyToken: %s then %s", aws.ToString(a.CertificateArn), aws.ToString(b.CertificateArn))
 	}
-	_, err := c.RequestCertificate(ctx, &acm.RequestCertificateInput{DomainName: aws.String("tok.example.com"), IdempotencyToken: aws.String("not-valid")})
+	_, err := c.RequestCertificate(ctx, &acm.RequestCertificateInput{DomainName: aws.String("other.example.com"), IdempotencyToken: aws.String("run_1")})
+	var ce *acmtypes.ConflictException
+	if !errors.As(err, &ce) {
+		t.Fatalf("same token, other parameters: %v, want ConflictException", err)
+	}
+	_, err = c.RequestCertificate(ctx, &acm.RequestCertificateInput{DomainName: aws.String("tok.example.com"), IdempotencyToken: aws.String("not-valid")})
 	var ve *acmtypes.ValidationException
 	if !errors.As(err, &ve) || !strings.Contains(ve.ErrorMessage(), "IdempotencyToken") {
 		t.Fatalf("malformed token: %v", err)
