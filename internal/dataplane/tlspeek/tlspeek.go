@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 )
 
 // DefaultMax bounds the bytes Peek reads when its max is not positive:
@@ -339,14 +340,27 @@ func parseSNI(data reader) (string, error) {
 
 // lower returns b as a string in ASCII lower case, in one allocation.
 func lower(b []byte) string {
-	out := make([]byte, len(b))
-	for i, c := range b {
+	for _, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			return lowerASCII(b) // rare: clients send names as typed
+		}
+	}
+	return string(b)
+}
+
+// lowerASCII lowers A-Z only: a Unicode case mapping could turn a
+// non-ASCII name into an ASCII one (U+212A KELVIN SIGN lowers to 'k'),
+// and the name judged must be the name the target receives.
+func lowerASCII(b []byte) string {
+	var sb strings.Builder
+	sb.Grow(len(b))
+	for _, c := range b {
 		if 'A' <= c && c <= 'Z' {
 			c += 'a' - 'A'
 		}
-		out[i] = c
+		sb.WriteByte(c)
 	}
-	return string(out)
+	return sb.String()
 }
 
 // validHostName reports whether s (lowercased) is a DNS host name as

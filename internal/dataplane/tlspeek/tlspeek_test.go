@@ -114,6 +114,7 @@ func TestPeekRefuses(t *testing.T) {
 		{"empty label", buildHello([]ext{sniExt("a..example.com")}), 0, ErrInvalidServerName},
 		{"leading hyphen", buildHello([]ext{sniExt("-a.example.com")}), 0, ErrInvalidServerName},
 		{"wildcard", buildHello([]ext{sniExt("*.example.com")}), 0, ErrInvalidServerName},
+		{"Kelvin sign (lowers to k in Unicode)", buildHello([]ext{sniExt("SVC.\u212Aey.example.com")}), 0, ErrInvalidServerName},
 		{"NUL in name", buildHello([]ext{sniExt("a\x00.example.com")}), 0, ErrInvalidServerName},
 		{"duplicate extension", buildHello([]ext{alpnExt("h2"), alpnExt("h2")}), 0, ErrMalformed},
 		{"empty ALPN name", buildHello([]ext{alpnExt("")}), 0, ErrMalformed},
