@@ -272,7 +272,8 @@ func (p *Proxy) finish(cl *connLog) {
 
 func peerAddr(c net.Conn) netip.AddrPort {
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		return a.AddrPort()
+		ap := a.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
 	ap, _ := netip.ParseAddrPort(c.RemoteAddr().String())
 	return ap

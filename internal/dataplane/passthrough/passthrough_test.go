@@ -7,11 +7,13 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/trellis-net/trellis/internal/dataplane/accesslog"
 	"github.com/trellis-net/trellis/internal/dataplane/tlspeek"
+	"github.com/trellis-net/trellis/internal/dataplane/vpcnet"
 )
 
 // A real TLS client reaches a real TLS target through the passthrough: the
@@ -302,5 +304,35 @@ func TestShutdownClosesConnection(t *testing.T) {
 	<-done
 	if _, err := tc.Read(buf); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("read after shutdown: %v, want the connection closed", err)
+	}
+}
+
+// The target is dialed from the network of the target group's VPC (its
+// namespace, for a netns VPC): the Lookup is asked for that VPC, and the
+// connection goes through the Net it returns.
+func TestDialsFromTargetGroupVPC(t *testing.T) {
+	p := newPKI(t)
+	tgt := startTarget(t, p, "t")
+	tg := targetGroup("tg-a", tgt.addr)
+	var asked []string
+	var mu sync.Mutex
+	e := newEnv(t, fixture(ListenerProtocol, weighted{tg, 1}), func(c *Config) {
+		c.Net = func(vpcID string) vpcnet.Net {
+			mu.Lock()
+			asked = append(asked, vpcID)
+			mu.Unlock()
+			return vpcnet.Host
+		}
+	})
+	tc, _, err := e.dial(t, p.pool, domain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.Close()
+	e.log.next(t)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(asked) != 1 || asked[0] != tg.VpcID {
+		t.Fatalf("networks asked for: %q, want [%s]", asked, tg.VpcID)
 	}
 }
