@@ -27,6 +27,9 @@ var rules = []struct {
 	{"internal/gcfloor", []string{"internal/"}},
 	{"internal/ca", []string{"internal/"}},
 	{"internal/dataplane/pathnorm", []string{"internal/"}},
+	{"internal/dataplane/tlspeek", []string{"internal/"}},
+	// passthrough is called by the ingress; it relays bytes, it knows no HTTP.
+	{"internal/dataplane/passthrough", []string{"internal/dataplane/proxy", "internal/dataplane/ingress", "internal/dataplane/h1"}},
 	// netns is the Linux mechanism only: VPCs are mapped onto it by its callers.
 	{"internal/netns", []string{"internal/"}},
 	{"internal/dataplane/dns", []string{"internal/dataplane/proxy"}},

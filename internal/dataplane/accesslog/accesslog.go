@@ -55,8 +55,17 @@ type Entry struct {
 	Host      string
 	UserAgent string
 
-	// Status is the status sent to the client; GRPCStatus the gRPC status
-	// of a gRPC call, -1 otherwise.
+	// ServerNameIndication is the SNI the client sent on a TLS listener
+	// (lowercased); SSLCipher and TLSVersion the negotiated cipher suite
+	// and version where Trellis terminated TLS (empty for passthrough,
+	// which never sees them).
+	ServerNameIndication string
+	SSLCipher            string
+	TLSVersion           string
+
+	// Status is the status sent to the client, -1 for a connection that
+	// carried no HTTP (TLS passthrough); GRPCStatus the gRPC status of a
+	// gRPC call, -1 otherwise.
 	Status     int
 	GRPCStatus int
 
@@ -81,6 +90,6 @@ type Entry struct {
 	// FailureReason is "" or one of Lattice's reasons:
 	// TargetConnectionError, TargetProtocolError, TargetDataTimeout,
 	// TargetConnectionClosed, ClientConnectionClosed, ClientAccessDenied,
-	// ClientProtocolError, InternalError.
+	// ClientProtocolError, ConnectionDurationExceeded, InternalError.
 	FailureReason string
 }

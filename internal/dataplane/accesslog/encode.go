@@ -68,7 +68,11 @@ func AppendJSON(dst []byte, e *Entry) []byte {
 	dst = append(dst, `,"protocol":`...)
 	dst = appendString(dst, e.Protocol)
 	dst = append(dst, `,"responseCode":`...)
-	dst = strconv.AppendInt(dst, int64(e.Status), 10)
+	if e.Status < 0 {
+		dst = append(dst, dash...)
+	} else {
+		dst = strconv.AppendInt(dst, int64(e.Status), 10)
+	}
 	dst = append(dst, `,"grpcResponseCode":`...)
 	if e.GRPCStatus < 0 {
 		dst = append(dst, dash...)
@@ -89,8 +93,13 @@ func AppendJSON(dst []byte, e *Entry) []byte {
 	dst = appendString(dst, e.Host)
 	dst = append(dst, `,"userAgent":`...)
 	dst = appendString(dst, e.UserAgent)
-	// No TLS listeners yet: nothing to say about SNI, cipher or version.
-	dst = append(dst, `,"serverNameIndication":"-","sslCipher":"-","tlsVersion":"-","resolvedUser":`...)
+	dst = append(dst, `,"serverNameIndication":`...)
+	dst = appendString(dst, e.ServerNameIndication)
+	dst = append(dst, `,"sslCipher":`...)
+	dst = appendString(dst, e.SSLCipher)
+	dst = append(dst, `,"tlsVersion":`...)
+	dst = appendString(dst, e.TLSVersion)
+	dst = append(dst, `,"resolvedUser":`...)
 	switch {
 	case e.Caller != nil:
 		dst = appendString(dst, e.Caller.PrincipalARN)

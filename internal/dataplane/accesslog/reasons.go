@@ -10,4 +10,7 @@ const (
 	ClientAccessDenied     = "ClientAccessDenied"
 	ClientProtocolError    = "ClientProtocolError"
 	InternalError          = "InternalError"
+	// ConnectionDurationExceeded: a connection reached the service's
+	// maximum lifetime (10 minutes in Lattice) and was closed.
+	ConnectionDurationExceeded = "ConnectionDurationExceeded"
 )
