@@ -55,6 +55,15 @@ type Entry struct {
 	Host      string
 	UserAgent string
 
+	// ServerNameIndication, SSLCipher and TLSVersion describe the client's
+	// TLS connection on an HTTPS listener (empty on HTTP): the SNI host
+	// name sent, and the cipher suite and version negotiated in the
+	// names Lattice logs (tlsterm.CipherName, tlsterm.VersionName:
+	// ECDHE-RSA-AES128-GCM-SHA256, TLSv1.2).
+	ServerNameIndication string
+	SSLCipher            string
+	TLSVersion           string
+
 	// Status is the status sent to the client; GRPCStatus the gRPC status
 	// of a gRPC call, -1 otherwise.
 	Status     int

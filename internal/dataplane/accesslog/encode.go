@@ -89,8 +89,13 @@ func AppendJSON(dst []byte, e *Entry) []byte {
 	dst = appendString(dst, e.Host)
 	dst = append(dst, `,"userAgent":`...)
 	dst = appendString(dst, e.UserAgent)
-	// No TLS listeners yet: nothing to say about SNI, cipher or version.
-	dst = append(dst, `,"serverNameIndication":"-","sslCipher":"-","tlsVersion":"-","resolvedUser":`...)
+	dst = append(dst, `,"serverNameIndication":`...)
+	dst = appendString(dst, e.ServerNameIndication)
+	dst = append(dst, `,"sslCipher":`...)
+	dst = appendString(dst, e.SSLCipher)
+	dst = append(dst, `,"tlsVersion":`...)
+	dst = appendString(dst, e.TLSVersion)
+	dst = append(dst, `,"resolvedUser":`...)
 	switch {
 	case e.Caller != nil:
 		dst = appendString(dst, e.Caller.PrincipalARN)
