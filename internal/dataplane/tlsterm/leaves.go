@@ -55,11 +55,16 @@ func (t *Terminator) leaf(hello *tls.ClientHelloInfo, s *snapshot.Snapshot, name
 			// Failed, issued by another CA, or expired: issue anew.
 		default:
 			t.mu.Unlock()
+			var done <-chan struct{} // nil (never ready) outside a handshake
+			ctx := hello.Context()
+			if ctx != nil {
+				done = ctx.Done()
+			}
 			select {
 			case <-e.ready:
 				return e.cert, e.err
-			case <-hello.Context().Done():
-				return nil, hello.Context().Err()
+			case <-done:
+				return nil, ctx.Err()
 			}
 		}
 	}

@@ -322,22 +322,40 @@ func TestResumption(t *testing.T) {
 				}
 			}
 
-			st, err := dial(other, cfg)
-			if err != nil || st.DidResume {
+			// Another socket has its own ticket keys (a cache of its own, so
+			// that cfg's keeps addr's ticket).
+			otherCfg := cfg.Clone()
+			otherCfg.ClientSessionCache = &sameSession{}
+			if st, err := dial(addr, otherCfg); err != nil || st.DidResume {
+				t.Fatalf("first handshake: resumed %v, error %v", st.DidResume, err)
+			}
+			if st, err := dial(other, otherCfg); err != nil || st.DidResume {
 				t.Errorf("another socket: resumed %v (error %v), want a full handshake", st.DidResume, err)
 			}
 
+			// A ticket of nameA offered for nameB. A verifying Go client never
+			// offers it (it checks the session's certificate against the
+			// name), so the client here skips verification, as an attacker's
+			// would.
 			same := &sameSession{}
-			if _, err := dial(addr, &tls.Config{ServerName: nameA, RootCAs: roots, ClientSessionCache: same, MaxVersion: v}); err != nil {
+			insecure := &tls.Config{ServerName: nameA, InsecureSkipVerify: true, ClientSessionCache: same, MaxVersion: v}
+			if _, err := dial(addr, insecure); err != nil {
 				t.Fatal(err)
 			}
-			st, err = dial(addr, &tls.Config{ServerName: nameB, RootCAs: roots, ClientSessionCache: same, MaxVersion: v})
-			if err != nil || st.DidResume {
+			insecure.ServerName = nameA
+			if st, err := dial(addr, insecure); err != nil || !st.DidResume {
+				t.Fatalf("the shared session does not resume for its own name: resumed %v, error %v", st.DidResume, err)
+			}
+			insecure.ServerName = nameB
+			if st, err := dial(addr, insecure); err != nil || st.DidResume {
 				t.Errorf("a ticket of %s offered for %s: resumed %v (error %v), want a full handshake", nameA, nameB, st.DidResume, err)
 			}
 
 			// Service a goes away: its ticket no longer resumes, and the full
 			// handshake fails for the unknown name.
+			if st, err := dial(addr, cfg); err != nil || !st.DidResume {
+				t.Fatalf("before the removal: resumed %v, error %v", st.DidResume, err)
+			}
 			s := snap(map[string]*tls.Certificate{arnA: w.certA})
 			delete(s.VPCs[vpc1].Hosts, nameA)
 			w.holder.Store(s)
