@@ -455,3 +455,18 @@ func TestLeafCache(t *testing.T) {
 		t.Errorf("%d leaves cached after services a and b went away, want 1 (nameD)", n)
 	}
 }
+
+// TestCertificateChoiceAllocs: choosing the certificate of a known name
+// (leaf cached, or an ACM certificate) does not allocate.
+func TestCertificateChoiceAllocs(t *testing.T) {
+	w := newWorld(t, nil)
+	for _, name := range []string{nameA, domainA, domainB} {
+		hello := &tls.ClientHelloInfo{ServerName: name}
+		if c, err := w.term.certificate(hello, vpc1, 443); c == nil || err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if n := testing.AllocsPerRun(100, func() { w.term.certificate(hello, vpc1, 443) }); n != 0 {
+			t.Errorf("%s: %v allocations per choice", name, n)
+		}
+	}
+}
