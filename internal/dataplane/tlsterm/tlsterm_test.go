@@ -52,9 +52,17 @@ func TestCertificateChoice(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a service of vpc-2's network, on vpc-2's socket", func(t *testing.T) {
+		if _, err := dial(serve(t, w.term, vpc2, 443), &tls.Config{ServerName: nameC, RootCAs: pool(w.ca)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dial(serve(t, w.term, vpc2, 443), &tls.Config{ServerName: nameA, RootCAs: pool(w.ca)}); err == nil {
+			t.Fatal("vpc-2's socket served vpc-1's service")
+		}
+	})
 	// One leaf per generated or CA-served name, issued once.
-	if n := w.term.cachedLeaves(); n != 3 {
-		t.Errorf("%d leaves cached, want 3 (nameA, nameB, domainB)", n)
+	if n := w.term.cachedLeaves(); n != 4 {
+		t.Errorf("%d leaves cached, want 4 (nameA, nameB, domainB, nameC)", n)
 	}
 }
 
