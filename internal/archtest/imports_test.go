@@ -33,6 +33,8 @@ var rules = []struct {
 	// netns is the Linux mechanism only: VPCs are mapped onto it by its callers.
 	{"internal/netns", []string{"internal/"}},
 	{"internal/dataplane/dns", []string{"internal/dataplane/proxy"}},
+	// TLS termination is called by the ingress, never the other way round.
+	{"internal/dataplane/tlsterm", []string{"internal/dataplane/proxy", "internal/dataplane/ingress", "internal/dataplane/h1"}},
 	{"internal/cli", []string{"internal/service", "internal/api", "internal/store", "internal/app"}},
 }
 

@@ -137,10 +137,13 @@ type Service struct {
 	Account      string
 	DNSName      string
 	CustomDomain string
-	AuthType     string
-	AuthPolicy   string
-	Policy       *policy.Policy // compiled AuthPolicy; see ServiceNetwork.Policy
-	PolicyError  string
+	// CertificateARN names the ACM certificate (Snapshot.Certificates) an
+	// HTTPS listener presents for CustomDomain; "" when there is none.
+	CertificateARN string
+	AuthType       string
+	AuthPolicy     string
+	Policy         *policy.Policy // compiled AuthPolicy; see ServiceNetwork.Policy
+	PolicyError    string
 	// AccessLogs are the service's own access log subscriptions.
 	AccessLogs []*LogSubscription
 	// Listeners by port.

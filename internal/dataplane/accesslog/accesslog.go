@@ -56,9 +56,11 @@ type Entry struct {
 	UserAgent string
 
 	// ServerNameIndication is the SNI the client sent on a TLS listener
-	// (lowercased); SSLCipher and TLSVersion the negotiated cipher suite
-	// and version where Trellis terminated TLS (empty for passthrough,
-	// which never sees them).
+	// (lowercased); SSLCipher and TLSVersion the cipher suite and version
+	// negotiated where Trellis terminated TLS (HTTPS listeners), in the
+	// names Lattice logs (tlsterm.CipherName, tlsterm.VersionName:
+	// ECDHE-RSA-AES128-GCM-SHA256, TLSv1.2); empty on HTTP listeners, and
+	// cipher and version empty for passthrough, which never sees them.
 	ServerNameIndication string
 	SSLCipher            string
 	TLSVersion           string

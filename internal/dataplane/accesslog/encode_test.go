@@ -161,6 +161,44 @@ func TestAppendJSONFull(t *testing.T) {
 	}
 }
 
+// TestAppendJSONTLS pins the three TLS fields of an HTTPS listener's
+// record, and that each is "-" alone when empty.
+func TestAppendJSONTLS(t *testing.T) {
+	cases := []struct {
+		name           string
+		sni, cip, ver  string
+		wantSNI        string
+		wantCip, wantV string
+	}{
+		{"tls12", "orders.example.com", "ECDHE-ECDSA-AES128-GCM-SHA256", "TLSv1.2", "orders.example.com", "ECDHE-ECDSA-AES128-GCM-SHA256", "TLSv1.2"},
+		{"tls13", "svc-0123.7d67968.vpc-lattice-svcs.us-east-1.on.aws", "TLS_AES_128_GCM_SHA256", "TLSv1.3",
+			"svc-0123.7d67968.vpc-lattice-svcs.us-east-1.on.aws", "TLS_AES_128_GCM_SHA256", "TLSv1.3"},
+		{"plain HTTP", "", "", "", "-", "-", "-"},
+		{"cipher only", "", "AES128-SHA", "", "-", "AES128-SHA", "-"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := fullEntry()
+			e.ListenerType = "HTTPS"
+			e.ServerNameIndication, e.SSLCipher, e.TLSVersion = tc.sni, tc.cip, tc.ver
+			b := AppendJSON(nil, e)
+			if diff := cmp.Diff(fieldOrder, keys(t, b)); diff != "" {
+				t.Errorf("keys (-want +got):\n%s", diff)
+			}
+			got := decode(t, b)
+			want := map[string]any{"serverNameIndication": tc.wantSNI, "sslCipher": tc.wantCip, "tlsVersion": tc.wantV}
+			for k, w := range want {
+				if got[k] != w {
+					t.Errorf("%s = %#v, want %#v", k, got[k], w)
+				}
+			}
+			if n := testing.AllocsPerRun(50, func() { b = AppendJSON(b[:0], e) }); n != 0 {
+				t.Errorf("AppendJSON allocates %v times with TLS fields", n)
+			}
+		})
+	}
+}
+
 func TestAppendJSONEmpty(t *testing.T) {
 	got := decode(t, AppendJSON(nil, &Entry{}))
 	for _, k := range fieldOrder {
@@ -331,9 +369,9 @@ var escapeCases = []struct {
 
 func TestAppendJSONEscaping(t *testing.T) {
 	for _, tc := range escapeCases {
-		b := AppendJSON(nil, &Entry{Path: tc.in, UserAgent: tc.in, Host: tc.in, RequestID: tc.in})
+		b := AppendJSON(nil, &Entry{Path: tc.in, UserAgent: tc.in, Host: tc.in, RequestID: tc.in, ServerNameIndication: tc.in})
 		got := decode(t, b)
-		for _, k := range []string{"requestPath", "userAgent", "hostHeader", "requestId"} {
+		for _, k := range []string{"requestPath", "userAgent", "hostHeader", "requestId", "serverNameIndication"} {
 			if got[k] != tc.want {
 				t.Errorf("%q: %s = %q, want %q", tc.in, k, got[k], tc.want)
 			}

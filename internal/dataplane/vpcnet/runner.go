@@ -34,11 +34,17 @@ type Runner struct {
 	// down) are removed. Empty: only VPC deletions remove namespaces.
 	Prefix string
 	Logger *slog.Logger
+	// CAPEM is the installation CA's certificate (PEM): each namespace's
+	// system trust bundle, as `ip netns exec` shows it, is the host's plus
+	// this one (cabundle.go), so that workloads inside trust the HTTPS
+	// listeners' certificates. Empty: the host's trust store, unchanged.
+	CAPEM []byte
 
 	nets atomic.Pointer[map[string]*InNamespace] // by VPC ID; read on the request path
 
 	mu      sync.Mutex
 	cfgs    map[string]string // VPC ID -> the config its namespace was made with (fingerprint)
+	bundled map[string]bool   // VPC ID -> its namespace's CA bundle is written
 	subs    []chan struct{}
 	removed bool // the first Sync swept stale namespaces
 }
@@ -118,6 +124,7 @@ func (r *Runner) Sync() error {
 	}()
 	if r.cfgs == nil {
 		r.cfgs = map[string]string{}
+		r.bundled = map[string]bool{}
 	}
 	want := wanted(r.Holder.Load())
 	old := r.nets.Load()
@@ -166,6 +173,7 @@ func (r *Runner) Sync() error {
 		for id, n := range *old {
 			if _, ok := next[id]; !ok || next[id] != n {
 				delete(r.cfgs, id)
+				delete(r.bundled, id)
 				if !keep[n.NS.Name()] {
 					if err := n.NS.Delete(); err != nil {
 						errs = append(errs, err)
@@ -193,6 +201,20 @@ func (r *Runner) Sync() error {
 			r.log().Info("vpc namespace removed (its VPC is gone)", "netns", name)
 		}
 		r.removed = err == nil
+	}
+	for id, w := range want {
+		if _, ok := next[id]; !ok || r.bundled[id] {
+			continue
+		}
+		// After Create (which makes /etc/netns/NAME) and after the removals
+		// above (which forget a replaced namespace's bundle); a failure is
+		// retried at the next Sync, and the VPC is served meanwhile.
+		if err := writeCABundle("/etc", "/etc/netns", w.name, r.CAPEM); err != nil {
+			r.log().Error("vpc namespace: cannot write the CA bundle", "vpc", id, "netns", w.name, "err", err)
+			errs = append(errs, err)
+			continue
+		}
+		r.bundled[id] = true
 	}
 	return errors.Join(errs...)
 }
