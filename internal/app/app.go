@@ -232,7 +232,7 @@ func (a *App) start(ctx context.Context) error {
 	// The namespaces of netns VPCs follow the snapshot first; the proxy,
 	// the checker and DNS follow the namespaces (vpcnet.Runner), so that a
 	// VPC's namespace exists before they open sockets in it.
-	nets := &vpcnet.Runner{Holder: holder, Prefix: service.NetnsPrefix(token), Logger: cfg.Logger}
+	nets := &vpcnet.Runner{Holder: holder, Prefix: service.NetnsPrefix(token), Logger: cfg.Logger, CAPEM: a.ca.CertPEM}
 	a.nets = nets
 	netsChanges, pruneChanges := watcher.Subscribe(), watcher.Subscribe()
 	proxyChanges, healthChanges := nets.Subscribe(), nets.Subscribe()

@@ -104,7 +104,7 @@ func Compile(st *State, o Options) *Snapshot {
 	services := map[string]*Service{}
 	for _, s := range st.Services {
 		cs := &Service{ID: s.ID, ARN: s.ARN, Name: s.Name, Account: s.Account, CustomDomain: strings.ToLower(s.CustomDomainName),
-			AuthType: s.AuthType, AuthPolicy: policies[s.ID], Listeners: map[int]*Listener{}}
+			AuthType: s.AuthType, AuthPolicy: policies[s.ID], CertificateARN: s.CertificateArn, Listeners: map[int]*Listener{}}
 		cs.Policy, cs.PolicyError = compilePolicy(cs.AuthPolicy)
 		if s.DNS != nil {
 			cs.DNSName = strings.ToLower(s.DNS.DomainName)
