@@ -27,6 +27,7 @@ var rules = []struct {
 	{"internal/gcfloor", []string{"internal/"}},
 	{"internal/ca", []string{"internal/"}},
 	{"internal/dataplane/pathnorm", []string{"internal/"}},
+	{"internal/dataplane/grpcwire", []string{"internal/"}},
 	// netns is the Linux mechanism only: VPCs are mapped onto it by its callers.
 	{"internal/netns", []string{"internal/"}},
 	{"internal/dataplane/dns", []string{"internal/dataplane/proxy"}},
