@@ -333,6 +333,16 @@ func TestGRPCEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("unknown service", func(t *testing.T) {
+		// A name no service has: Lattice's 404 "Non Existent Service",
+		// which a gRPC client reads as UNIMPLEMENTED.
+		other := grpcClient(t, ingress, 18090, "nothing.example.com")
+		_, err := other.UnaryCall(ctx, &testpb.SimpleRequest{})
+		if st, _ := status.FromError(err); st.Code() != codes.Unimplemented || !strings.Contains(st.Message(), "Non Existent Service") {
+			t.Fatalf("unknown service: %v, want Unimplemented naming the Non Existent Service", err)
+		}
+	})
+
 	t.Run("metadata and Lattice headers reach the target", func(t *testing.T) {
 		mctx := metadata.AppendToOutgoingContext(ctx, "x-custom", "v1", "x-custom", "v2", "x-data-bin", "\xff\x00",
 			"x-amzn-lattice-network", "SourceVpcArn=forged")

@@ -3,6 +3,8 @@ package route
 import (
 	"net/http"
 	"strings"
+
+	"github.com/trellis-net/trellis/internal/dataplane/grpcwire"
 )
 
 // Target group protocol versions (model.ProtocolVersion*; repeated here so
@@ -32,11 +34,12 @@ const (
 // is answered with a gRPC status instead: see IncompatibleGRPCCode.
 const IncompatibleStatus = http.StatusBadRequest
 
-// IncompatibleGRPCCode is the gRPC status code (UNIMPLEMENTED) of a refusal
-// by Compatible for a gRPC client: the target group cannot serve gRPC at
-// all, which is what UNIMPLEMENTED means to a gRPC client ("operation is not
-// implemented or not supported"); the reason goes in grpc-message.
-const IncompatibleGRPCCode = 12
+// IncompatibleGRPCCode is the gRPC status code of a refusal by Compatible
+// for a gRPC client (grpcwire.WriteError, HTTP 200 trailers-only): the
+// target group cannot serve gRPC at all, which is what UNIMPLEMENTED means
+// to a gRPC client ("operation is not implemented or not supported"); the
+// reason goes in grpc-message.
+const IncompatibleGRPCCode = grpcwire.Unimplemented
 
 // Compatible reports whether a request may be forwarded to a target group
 // of protocol version tgVersion (HTTP1, HTTP2, GRPC; "" is HTTP1, as for
