@@ -2,8 +2,15 @@ package app_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"io"
+	"math/big"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -18,6 +25,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
@@ -509,6 +517,104 @@ func TestGRPCAccessLog(t *testing.T) {
 			if r["grpcResponseCode"] != tc.code || r["responseCode"] != float64(200) || r["protocol"] != "HTTP/2" ||
 				r["requestMethod"] != "POST" || r["targetGroupArn"] != *tg.Arn {
 				t.Fatalf("record %v", r)
+			}
+		})
+	}
+}
+
+// newTLSGRPCTarget is a grpc-go server on 127.0.0.1 that speaks gRPC over
+// TLS with a self-signed certificate (Lattice does not verify target
+// certificates).
+func newTLSGRPCTarget(t *testing.T, name string) *grpcTarget {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "target.invalid"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), DNSNames: []string{"target.invalid"}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &grpcTarget{name: name, lis: lis}
+	srv := grpc.NewServer(grpc.Creds(credentials.NewServerTLSFromCert(&tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key})))
+	testpb.RegisterTestServiceServer(srv, g)
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	return g
+}
+
+// TestGRPCTargetGroupVariants sends gRPC calls to a target group of
+// protocol version HTTP2 (gRPC→HTTP2 is allowed when the targets speak
+// gRPC) and to a GRPC group of protocol HTTPS (h2 over TLS to the target).
+func TestGRPCTargetGroupVariants(t *testing.T) {
+	w := newWorld(t, apptest.Options{})
+	h2Target, tlsTarget := newGRPCTarget(t, "http2-group"), newTLSGRPCTarget(t, "https-group")
+	group := func(name string, proto types.TargetGroupProtocol, version types.TargetGroupProtocolVersion, g *grpcTarget) *vpclattice.CreateTargetGroupOutput {
+		tg := need(w.c.CreateTargetGroup(ctx, &vpclattice.CreateTargetGroupInput{Name: aws.String(name), Type: types.TargetGroupTypeIp,
+			Config: &types.TargetGroupConfig{Port: aws.Int32(443), Protocol: proto, ProtocolVersion: version,
+				VpcIdentifier: aws.String("vpc-0000000000000000f")}})).ok(t)
+		need(w.c.RegisterTargets(ctx, &vpclattice.RegisterTargetsInput{TargetGroupIdentifier: tg.Id,
+			Targets: []types.Target{{Id: aws.String("127.0.0.1"), Port: aws.Int32(g.port())}}})).ok(t)
+		return tg
+	}
+	tgH2 := group("grpc-over-http2", types.TargetGroupProtocolHttp, types.TargetGroupProtocolVersionHttp2, h2Target)
+	tgTLS := group("grpc-over-tls", types.TargetGroupProtocolHttps, types.TargetGroupProtocolVersionGrpc, tlsTarget)
+	l := need(w.c.CreateListener(ctx, &vpclattice.CreateListenerInput{ServiceIdentifier: w.svc.Id, Name: aws.String("grpc"),
+		Protocol: types.ListenerProtocolHttp, Port: aws.Int32(18095), DefaultAction: &types.RuleActionMemberForward{Value: types.ForwardAction{
+			TargetGroups: []types.WeightedTargetGroup{{TargetGroupIdentifier: tgH2.Id}}}}})).ok(t)
+	need(w.c.CreateRule(ctx, &vpclattice.CreateRuleInput{ServiceIdentifier: w.svc.Id, ListenerIdentifier: l.Id, Name: aws.String("tls"),
+		Priority: aws.Int32(10), Match: &types.RuleMatchMemberHttpMatch{Value: types.HttpMatch{
+			HeaderMatches: []types.HeaderMatch{{Name: aws.String("x-group"), Match: &types.HeaderMatchTypeMemberExact{Value: "tls"}}}}},
+		Action: &types.RuleActionMemberForward{Value: types.ForwardAction{TargetGroups: []types.WeightedTargetGroup{{TargetGroupIdentifier: tgTLS.Id}}}}})).ok(t)
+	ingress := w.clientVPC("vpc-00000000000000001", w.sn.Id)
+	c := grpcClient(t, ingress, 18095, *w.svc.DnsEntry.DomainName)
+	waitGRPC(t, c)
+
+	for _, tc := range []struct {
+		name   string
+		header string // x-group
+		want   string
+		tgArn  string
+	}{
+		{"HTTP2 group over h2c", "", "http2-group", *tgH2.Arn},
+		{"GRPC group over h2 with TLS", "tls", "https-group", *tgTLS.Arn},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if tc.header != "" {
+				cctx = metadata.AppendToOutgoingContext(cctx, "x-group", tc.header)
+			}
+			var hdr metadata.MD
+			resp, err := c.UnaryCall(cctx, &testpb.SimpleRequest{ResponseSize: 64 << 10}, grpc.Header(&hdr))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(hdr.Get("x-target"), ","); got != tc.want || len(resp.GetPayload().GetBody()) != 64<<10 {
+				t.Fatalf("served by %q with %d bytes, want %q", got, len(resp.GetPayload().GetBody()), tc.want)
+			}
+			stream, err := c.FullDuplexCall(cctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, n := range []int32{7, 70000} {
+				if err := stream.Send(&testpb.StreamingOutputCallRequest{ResponseParameters: []*testpb.ResponseParameters{{Size: n}}}); err != nil {
+					t.Fatalf("send %d: %v", i, err)
+				}
+				r, err := stream.Recv()
+				if err != nil || int32(len(r.GetPayload().GetBody())) != n {
+					t.Fatalf("recv %d: %v", i, err)
+				}
+			}
+			stream.CloseSend()
+			if _, err := stream.Recv(); !errors.Is(err, io.EOF) {
+				t.Fatalf("end of stream: %v", err)
 			}
 		})
 	}
