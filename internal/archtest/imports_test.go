@@ -30,6 +30,7 @@ var rules = []struct {
 	{"internal/dataplane/tlspeek", []string{"internal/"}},
 	// passthrough is called by the ingress; it relays bytes, it knows no HTTP.
 	{"internal/dataplane/passthrough", []string{"internal/dataplane/proxy", "internal/dataplane/ingress", "internal/dataplane/h1"}},
+	{"internal/dataplane/grpcwire", []string{"internal/"}},
 	// netns is the Linux mechanism only: VPCs are mapped onto it by its callers.
 	{"internal/netns", []string{"internal/"}},
 	{"internal/dataplane/dns", []string{"internal/dataplane/proxy"}},

@@ -1,5 +1,7 @@
-// Package route evaluates a listener's compiled rules against a request and
-// picks a target group of a weighted forward action.
+// Package route evaluates a listener's compiled rules against a request,
+// picks a target group of a weighted forward action, and says whether the
+// request may go to that group's protocol version (Compatible, the matrix
+// of reference §6; IsGRPC tells a gRPC request).
 //
 // Everything here is pure and allocation-free: it reads the immutable
 // snapshot and the request, and never does I/O.
