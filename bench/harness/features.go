@@ -316,7 +316,7 @@ func launchTrellis(e *env, procName, ingressCIDR string, f featureSet) (*Target,
 	if err := waitTCP(p, addr, 10*time.Second); err != nil {
 		return nil, nil, "", fmt.Errorf("trellis ingress: %w", err)
 	}
-	t := &Target{Name: procName, Addr: addr, H2CAddr: addr, Host: host, StrictHost: true,
+	t := &Target{Name: procName, Addr: addr, H2CAddr: addr, Host: host, StrictHost: true, api: api, dataDir: data,
 		H2CNote: "the ingress serves HTTP/1.1 and h2c on the same socket",
 		Setup:   "service network, service, HTTP listener, IP target group (health checks on), VPC association; GOMAXPROCS=1"}
 	if f.AccessLogs {
