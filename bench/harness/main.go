@@ -54,6 +54,7 @@ type options struct {
 	protoDur      time.Duration
 	protoWarmup   time.Duration
 	protoRounds   int
+	profileDir    string // CPU profiles of Trellis during the suite's h2c and gRPC runs; "" = none
 }
 
 func main() {
@@ -75,6 +76,7 @@ func main() {
 		protoOnly = flag.Bool("protocols-only", false, "run only the protocols suite (no capacity, features or latency phases; the docs are not rewritten)")
 		protoDur  = flag.Duration("proto-duration", 0, "protocols suite run length (default: quick 1s, full 5s)")
 		protoRds  = flag.Int("proto-rounds", 0, "protocols suite rounds (default: quick 1, full 3)")
+		profile   = flag.String("profile", "", "directory for CPU profiles (pprof) of Trellis during the protocols suite's first h2c and gRPC rounds; Trellis is then built with bench/profile/pprof.go overlaid")
 		cidr      = flag.String("ingress-cidr", "127.203.0.0/24", "Trellis's --ingress-cidr (away from the default, so a developer's Trellis does not collide)")
 	)
 	flag.Parse()
@@ -103,7 +105,7 @@ func main() {
 	}
 	o := options{mode: *mode, capDur: *capDur, rounds: *rounds, warmup: *warmup, latDur: *latDur, latRounds: *latRounds,
 		docs: *docs, results: *results, keep: *keep, ingressCIDR: *cidr, features: *features,
-		protocols: *protocols || *protoOnly, protocolsOnly: *protoOnly, protoDur: *protoDur, protoRounds: *protoRds, cpuProxy: "0", cpuLoad: "1", targets: map[string]bool{}}
+		protocols: *protocols || *protoOnly, protocolsOnly: *protoOnly, protoDur: *protoDur, protoRounds: *protoRds, profileDir: *profile, cpuProxy: "0", cpuLoad: "1", targets: map[string]bool{}}
 	switch o.mode {
 	case "quick":
 		def(&o.capDur, 2*time.Second)
@@ -283,8 +285,20 @@ func run(root string, o *options) (*Results, error) {
 		build = "dev"
 	}
 	logf("building trellis (%s), the backend and the load generator", build)
+	trellisBuild := []string{"-ldflags", "-X main.version=" + build, "-o", filepath.Join(e.bin, "trellis"), "./cmd/trellis"}
+	if o.profileDir != "" {
+		ov, err := writeProfileOverlay(root, dir)
+		if err != nil {
+			return nil, err
+		}
+		trellisBuild = append([]string{"-tags", "trellisbenchprofile", "-overlay", ov}, trellisBuild...)
+		e.pprof = true
+		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
+			return nil, err
+		}
+	}
 	for _, b := range [][]string{
-		{"-ldflags", "-X main.version=" + build, "-o", filepath.Join(e.bin, "trellis"), "./cmd/trellis"},
+		trellisBuild,
 		{"-o", filepath.Join(e.bin, "backend"), "./bench/backend"},
 		{"-o", filepath.Join(e.bin, "loadgen"), "./bench/loadgen"},
 		{"-o", filepath.Join(e.bin, "protoload"), "./bench/protoload"},

@@ -5,8 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -189,8 +193,21 @@ func runProtocols(e *env, o *options, res *Results, ok []*Target, fail func(stri
 	}
 	for round := 1; round <= o.protoRounds; round++ {
 		for _, p := range todo {
+			var prof chan error
+			path := filepath.Join(o.profileDir, "trellis-"+p.sc+".pprof")
+			if o.profileDir != "" && round == 1 && p.t.pprofAddr != "" && (p.sc == scH2C || p.sc == scGRPC) {
+				prof = make(chan error, 1)
+				go func() { prof <- fetchProfile(p.t.pprofAddr, o.protoWarmup, o.protoDur, path) }()
+			}
 			r := runProto(e.bin, o.cpuLoad, p.sc, p.t, o.protoDur, o.protoWarmup)
 			r.Round = round
+			if prof != nil {
+				if err := <-prof; err != nil {
+					logf("profile of trellis during %s: %v", p.sc, err)
+				} else {
+					logf("profile of trellis during %s: %s (go tool pprof -top %s %s)", p.sc, path, filepath.Join(e.bin, "trellis"), path)
+				}
+			}
 			logf("protocols %-9s round %d/%d %-8s %10.0f /s  errors %d non-2xx %d %s", p.sc, round, o.protoRounds, p.t.Name, r.PerSec, r.Errors, r.Non2xx, r.Err)
 			if r.broken() {
 				fail("%s %s round %d: %s", p.t.Name, p.sc, round, describeProto(r))
@@ -284,4 +301,39 @@ func skipReason(r *Results, target, what string) string {
 		}
 	}
 	return ""
+}
+
+// fetchProfile takes a CPU profile of a profiling build of Trellis (see
+// bench/profile/pprof.go) while a measurement runs: it waits out the
+// warm-up, then profiles for the run's length less a second.
+func fetchProfile(addr string, warm, d time.Duration, path string) error {
+	time.Sleep(warm + 300*time.Millisecond)
+	n := max(1, int(d/time.Second)-1)
+	c := &http.Client{Timeout: time.Duration(n)*time.Second + 10*time.Second}
+	res, err := c.Get("http://" + addr + "/debug/pprof/profile?seconds=" + strconv.Itoa(n))
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("pprof answered %s", res.Status)
+	}
+	b, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+// writeProfileOverlay writes the `go build -overlay` file that adds
+// bench/profile/pprof.go to cmd/trellis.
+func writeProfileOverlay(root, dir string) (string, error) {
+	b, err := json.Marshal(map[string]any{"Replace": map[string]string{
+		filepath.Join(root, "cmd", "trellis", "zz_bench_pprof.go"): filepath.Join(root, "bench", "profile", "pprof.go"),
+	}})
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "pprof-overlay.json")
+	return path, os.WriteFile(path, b, 0o644)
 }

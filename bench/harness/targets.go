@@ -33,6 +33,8 @@ type Target struct {
 	caFile    string            // the CA that signs the target's TLS certificate
 	// Trellis: its API address and data directory (the CLI's environment).
 	api, dataDir string
+	// pprofAddr: where a profiling build of Trellis serves net/http/pprof.
+	pprofAddr string
 }
 
 // env is everything the targets share.
@@ -43,6 +45,7 @@ type env struct {
 	grpcAddr string // backend's gRPC TestService (h2c)
 	wsAddr   string // backend's WebSocket echo
 	tls      *benchPKI
+	pprof    bool   // trellis is built with bench/profile/pprof.go: give it a pprof address
 	host     string // the service's DNS name (Host for every target)
 	cpuProxy string // taskset CPU list of the proxies
 	cpuLoad  string // of the load generator and the backend
