@@ -343,12 +343,6 @@ func run(root string, o *options) (*Results, error) {
 		if e.tls, err = newPKI(filepath.Join(dir, "pki"), e.host); err != nil {
 			return nil, fmt.Errorf("certificates: %w", err)
 		}
-		for _, t := range targets {
-			if t.Name == "trellis" {
-				trellisProtocols(e, t, filepath.Join(dir, "pki", "trellis-ca.pem"))
-				t.caFile = filepath.Join(dir, "pki", "trellis-ca.pem")
-			}
-		}
 	}
 	direct.Host = e.host
 	targets = append([]*Target{direct}, targets...)
