@@ -189,7 +189,15 @@ func runProtocols(e *env, o *options, res *Results, ok []*Target, fail func(stri
 				}
 				continue
 			}
-			if err := probeProto(e.bin, o.cpuLoad, sc.Key, t); err != nil {
+			err := probeProto(e.bin, o.cpuLoad, sc.Key, t)
+			// Trellis's suite configuration was just made: give the
+			// cleartext listeners' routes time to propagate (as verify does).
+			for start := time.Now(); err != nil && name == "trellis" && (sc.Key == scH2C || sc.Key == scGRPC || sc.Key == scWS) &&
+				time.Since(start) < 10*time.Second; {
+				time.Sleep(500 * time.Millisecond)
+				err = probeProto(e.bin, o.cpuLoad, sc.Key, t)
+			}
+			if err != nil {
 				if name == "trellis" {
 					res.Skipped = append(res.Skipped, SkipNote{Target: name, What: sc.Key, Why: "n/a (not served): " + oneLine(err.Error())})
 					logf("protocols %-9s %-8s n/a (not served): %s", sc.Key, name, oneLine(err.Error()))
