@@ -87,7 +87,7 @@ func TestProtocolsSection(t *testing.T) {
 	protocolsSection(&b, r)
 	out := b.String()
 	for _, want := range []string{
-		"| h2c, req/s | h2load | 4,000 (2.00×) | n/a | 2,000 (1.00×) | — |",
+		"| h2c, req/s | h2load | 4,000 (2.00×) [4,000–4,000] | n/a | 2,000 (1.00×) [1,000–3,000] | — |",
 		"- trellis, h2c: n/a (not served): refused",
 		"5s per run after a 1s warm-up, 3 round(s)",
 	} {

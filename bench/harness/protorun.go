@@ -273,11 +273,12 @@ func protocolsSection(b *bytes.Buffer, r *Results) {
 	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	p("\n### Protocols (issue 12)\n\n")
 	p("%s per run after a %s warm-up, %d round(s), targets interleaved; the median over rounds, "+
-		"and in brackets the ratio to nginx. The proxies on CPU %s, the load and the backend on CPU %s.\n\n",
+		"in brackets the ratio of medians to nginx's, in square brackets the range over the rounds. The proxies on CPU %s, the load and the backend on CPU %s.\n\n",
 		r.Params.ProtoDuration, orDash(r.Params.ProtoWarmup), r.Params.ProtoRounds, r.Params.CPUProxy, r.Params.CPULoad)
 	p("| scenario | load | %s |\n|---|---|%s\n", strings.Join(protoTargets, " | "), strings.Repeat("---:|", len(protoTargets)))
 	for _, sc := range r.ProtoScenarios {
 		med := map[string]float64{}
+		rng := map[string]string{}
 		for _, t := range protoTargets {
 			var xs []float64
 			for _, x := range r.Protocols {
@@ -286,7 +287,11 @@ func protocolsSection(b *bytes.Buffer, r *Results) {
 				}
 			}
 			if len(xs) > 0 {
-				med[t] = summarize(xs).median
+				sm := summarize(xs)
+				med[t] = sm.median
+				if len(xs) > 1 {
+					rng[t] = fmt.Sprintf(" [%s–%s]", thousands(sm.min), thousands(sm.max))
+				}
 			}
 		}
 		cells := make([]string, 0, len(protoTargets))
@@ -294,9 +299,9 @@ func protocolsSection(b *bytes.Buffer, r *Results) {
 			v, ok := med[t]
 			switch {
 			case ok && med["nginx"] > 0:
-				cells = append(cells, fmt.Sprintf("%s (%.2f×)", thousands(v), v/med["nginx"]))
+				cells = append(cells, fmt.Sprintf("%s (%.2f×)%s", thousands(v), v/med["nginx"], rng[t]))
 			case ok:
-				cells = append(cells, thousands(v))
+				cells = append(cells, thousands(v)+rng[t])
 			case skipReason(r, t, sc.Key) != "":
 				cells = append(cells, "n/a")
 			default:
