@@ -69,7 +69,7 @@ func main() {
 		targets   = flag.String("targets", strings.Join(targetOrder, ","), "targets to run, comma-separated")
 		docs      = flag.String("docs", "", "benchmarks page to update (default docs/benchmarks.md in full mode; none in quick mode)")
 		results   = flag.String("results", "", "where to write the results JSON (default: full bench/results/full.json, quick a temp file)")
-		report    = flag.String("report", "", "only regenerate the docs from this results JSON")
+		report    = flag.String("report", "", "only regenerate the docs from this results JSON (with -protocols-only: print its protocols table)")
 		keep      = flag.Bool("keep", false, "keep the temp directory (configs, logs)")
 		features  = flag.Bool("features", true, "run the features phase (trellis with 100 services, rules, a split, auth; as a ratio to trellis plain)")
 		protocols = flag.Bool("protocols", true, "run the protocols suite (HTTPS, new TLS handshakes, h2 over TLS, h2c, gRPC, WebSocket; ratios to nginx)")
@@ -92,6 +92,12 @@ func main() {
 		}
 		if err != nil {
 			fatal(err)
+		}
+		if *protoOnly { // a protocols-only run: print its table, touch no docs
+			var b bytes.Buffer
+			protocolsSection(&b, &r)
+			fmt.Print(b.String())
+			return
 		}
 		path := *docs
 		if path == "" {
