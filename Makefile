@@ -1,15 +1,19 @@
 # Side-by-side benchmark of Trellis against nginx, HAProxy and Caddy (see
 # docs/benchmarks.md). bench/install.sh installs the tools when missing.
 #
-#   make bench         full run, 10-20 minutes; rewrites docs/benchmarks.md
-#   make bench-quick   about a minute; fails only when a target is broken
+#   make bench            full run, 20-30 minutes (with the protocols suite);
+#                         rewrites docs/benchmarks.md's generated block
+#   make bench-quick      a couple of minutes; fails only when a target is broken
+#   make bench-protocols  only the protocols suite (HTTPS, new TLS handshakes,
+#                         h2 over TLS, h2c, gRPC, WebSocket), 5-10 minutes;
+#                         results in bench/results/protocols.json
 #
 # Extra harness flags: make bench BENCH_FLAGS="-rounds 3 -keep"
 
 GO ?= go
 BENCH_FLAGS ?=
 
-.PHONY: bench bench-quick bench-tools
+.PHONY: bench bench-quick bench-protocols bench-tools
 
 bench-tools:
 	bash bench/install.sh
@@ -19,3 +23,6 @@ bench: bench-tools
 
 bench-quick: bench-tools
 	$(GO) run ./bench/harness -mode quick $(BENCH_FLAGS)
+
+bench-protocols: bench-tools
+	$(GO) run ./bench/harness -mode full -protocols-only $(BENCH_FLAGS)

@@ -36,6 +36,8 @@ const Body = "trellis-bench-backend: a fixed 64-byte body for every request..\n"
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9000", "listen address")
+	grpcAddr := flag.String("grpc-addr", "", "listen address of the gRPC TestService (h2c); none when empty")
+	wsAddr := flag.String("ws-addr", "", "listen address of the WebSocket echo; none when empty")
 	flag.Parse()
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
@@ -46,6 +48,19 @@ func main() {
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Fatal(err)
+	}
+	for _, x := range []struct {
+		addr  string
+		serve func(net.Listener) error
+	}{{*grpcAddr, serveGRPC}, {*wsAddr, serveWS}} {
+		if x.addr == "" {
+			continue
+		}
+		l, err := net.Listen("tcp", x.addr)
+		if err != nil {
+			log.Fatal(err)
+		}
+		go func() { log.Fatal(x.serve(l)) }()
 	}
 	s := newServer()
 	go func() {

@@ -143,7 +143,17 @@ func launchTrellis(e *env, procName, ingressCIDR string, f featureSet) (*Target,
 	if f.StdServer {
 		args = append(args, "--ingress-server", "net-http")
 	}
-	p, err := startProc(procName, e.cpuProxy, filepath.Join(e.dir, slug+".log"), []string{"GOMAXPROCS=1"}, bin, args...)
+	penv := []string{"GOMAXPROCS=1"}
+	var pprofAddr string
+	if e.pprof {
+		pp, err := freePort()
+		if err != nil {
+			return nil, nil, "", err
+		}
+		pprofAddr = "127.0.0.1:" + strconv.Itoa(pp)
+		penv = append(penv, "TRELLIS_BENCH_PPROF="+pprofAddr)
+	}
+	p, err := startProc(procName, e.cpuProxy, filepath.Join(e.dir, slug+".log"), penv, bin, args...)
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -316,7 +326,7 @@ func launchTrellis(e *env, procName, ingressCIDR string, f featureSet) (*Target,
 	if err := waitTCP(p, addr, 10*time.Second); err != nil {
 		return nil, nil, "", fmt.Errorf("trellis ingress: %w", err)
 	}
-	t := &Target{Name: procName, Addr: addr, H2CAddr: addr, Host: host, StrictHost: true,
+	t := &Target{Name: procName, Addr: addr, H2CAddr: addr, Host: host, StrictHost: true, api: api, dataDir: data, pprofAddr: pprofAddr,
 		H2CNote: "the ingress serves HTTP/1.1 and h2c on the same socket",
 		Setup:   "service network, service, HTTP listener, IP target group (health checks on), VPC association; GOMAXPROCS=1"}
 	if f.AccessLogs {

@@ -15,6 +15,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -47,6 +48,13 @@ type options struct {
 	cpuLoad     string
 	gap         time.Duration
 	features    bool
+	// The protocols suite (protocols.go).
+	protocols     bool
+	protocolsOnly bool
+	protoDur      time.Duration
+	protoWarmup   time.Duration
+	protoRounds   int
+	profileDir    string // CPU profiles of Trellis during the suite's h2c and gRPC runs; "" = none
 }
 
 func main() {
@@ -61,9 +69,14 @@ func main() {
 		targets   = flag.String("targets", strings.Join(targetOrder, ","), "targets to run, comma-separated")
 		docs      = flag.String("docs", "", "benchmarks page to update (default docs/benchmarks.md in full mode; none in quick mode)")
 		results   = flag.String("results", "", "where to write the results JSON (default: full bench/results/full.json, quick a temp file)")
-		report    = flag.String("report", "", "only regenerate the docs from this results JSON")
+		report    = flag.String("report", "", "only regenerate the docs from this results JSON (with -protocols-only: print its protocols table)")
 		keep      = flag.Bool("keep", false, "keep the temp directory (configs, logs)")
 		features  = flag.Bool("features", true, "run the features phase (trellis with 100 services, rules, a split, auth; as a ratio to trellis plain)")
+		protocols = flag.Bool("protocols", true, "run the protocols suite (HTTPS, new TLS handshakes, h2 over TLS, h2c, gRPC, WebSocket; ratios to nginx)")
+		protoOnly = flag.Bool("protocols-only", false, "run only the protocols suite (no capacity, features or latency phases; the docs are not rewritten)")
+		protoDur  = flag.Duration("proto-duration", 0, "protocols suite run length (default: quick 1s, full 5s)")
+		protoRds  = flag.Int("proto-rounds", 0, "protocols suite rounds (default: quick 1, full 3)")
+		profile   = flag.String("profile", "", "directory for CPU profiles (pprof) of Trellis during the protocols suite's first h2c and gRPC rounds; Trellis is then built with bench/profile/pprof.go overlaid")
 		cidr      = flag.String("ingress-cidr", "127.203.0.0/24", "Trellis's --ingress-cidr (away from the default, so a developer's Trellis does not collide)")
 	)
 	flag.Parse()
@@ -80,6 +93,12 @@ func main() {
 		if err != nil {
 			fatal(err)
 		}
+		if *protoOnly { // a protocols-only run: print its table, touch no docs
+			var b bytes.Buffer
+			protocolsSection(&b, &r)
+			fmt.Print(b.String())
+			return
+		}
 		path := *docs
 		if path == "" {
 			path = filepath.Join(root, "docs", "benchmarks.md")
@@ -91,7 +110,8 @@ func main() {
 		return
 	}
 	o := options{mode: *mode, capDur: *capDur, rounds: *rounds, warmup: *warmup, latDur: *latDur, latRounds: *latRounds,
-		docs: *docs, results: *results, keep: *keep, ingressCIDR: *cidr, features: *features, cpuProxy: "0", cpuLoad: "1", targets: map[string]bool{}}
+		docs: *docs, results: *results, keep: *keep, ingressCIDR: *cidr, features: *features,
+		protocols: *protocols || *protoOnly, protocolsOnly: *protoOnly, protoDur: *protoDur, protoRounds: *protoRds, profileDir: *profile, cpuProxy: "0", cpuLoad: "1", targets: map[string]bool{}}
 	switch o.mode {
 	case "quick":
 		def(&o.capDur, 2*time.Second)
@@ -101,6 +121,9 @@ func main() {
 		defInt(&o.latRounds, 1)
 		o.latWarmup = 500 * time.Millisecond
 		o.gap = 200 * time.Millisecond
+		def(&o.protoDur, time.Second)
+		defInt(&o.protoRounds, 1)
+		o.protoWarmup = time.Second // h2load -D over TLS can hang without one
 		if o.results == "" {
 			o.results = filepath.Join(os.TempDir(), "trellis-bench-quick.json")
 		}
@@ -112,8 +135,14 @@ func main() {
 		defInt(&o.latRounds, 3)
 		o.latWarmup = time.Second
 		o.gap = time.Second
+		def(&o.protoDur, 5*time.Second)
+		defInt(&o.protoRounds, 3)
+		o.protoWarmup = time.Second
 		if o.docs == "" {
 			o.docs = filepath.Join(root, "docs", "benchmarks.md")
+		}
+		if o.results == "" && o.protocolsOnly {
+			o.results = filepath.Join(root, "bench", "results", "protocols.json")
 		}
 		if o.results == "" {
 			o.results = filepath.Join(root, "bench", "results", "full.json")
@@ -121,7 +150,7 @@ func main() {
 	default:
 		fatal(fmt.Errorf("-mode: want quick or full, got %q", o.mode))
 	}
-	o.writeDocs = o.docs != ""
+	o.writeDocs = o.docs != "" && !o.protocolsOnly
 	if o.capDur < time.Second || o.latDur < 500*time.Millisecond {
 		fatal(errors.New("-duration must be at least 1s and -lat-duration at least 500ms"))
 	}
@@ -157,7 +186,13 @@ func main() {
 			fmt.Fprintln(os.Stderr, "bench: results in", o.results)
 		}
 		fmt.Println()
-		fmt.Println(markdown(res))
+		if o.protocolsOnly {
+			var b bytes.Buffer
+			protocolsSection(&b, res)
+			fmt.Println(b.String())
+		} else {
+			fmt.Println(markdown(res))
+		}
 	}
 	if err != nil {
 		fatal(err)
@@ -256,10 +291,23 @@ func run(root string, o *options) (*Results, error) {
 		build = "dev"
 	}
 	logf("building trellis (%s), the backend and the load generator", build)
+	trellisBuild := []string{"-ldflags", "-X main.version=" + build, "-o", filepath.Join(e.bin, "trellis"), "./cmd/trellis"}
+	if o.profileDir != "" {
+		ov, err := writeProfileOverlay(root, dir)
+		if err != nil {
+			return nil, err
+		}
+		trellisBuild = append([]string{"-tags", "trellisbenchprofile", "-overlay", ov}, trellisBuild...)
+		e.pprof = true
+		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
+			return nil, err
+		}
+	}
 	for _, b := range [][]string{
-		{"-ldflags", "-X main.version=" + build, "-o", filepath.Join(e.bin, "trellis"), "./cmd/trellis"},
+		trellisBuild,
 		{"-o", filepath.Join(e.bin, "backend"), "./bench/backend"},
 		{"-o", filepath.Join(e.bin, "loadgen"), "./bench/loadgen"},
+		{"-o", filepath.Join(e.bin, "protoload"), "./bench/protoload"},
 	} {
 		args := append([]string{"-C", root, "build"}, b...)
 		if _, err := runCmd(10*time.Minute, nil, "go", args...); err != nil {
@@ -296,6 +344,11 @@ func run(root string, o *options) (*Results, error) {
 	}
 	if e.host == "" {
 		e.host = "bench-svc.bench.invalid"
+	}
+	if o.protocols {
+		if e.tls, err = newPKI(filepath.Join(dir, "pki"), e.host); err != nil {
+			return nil, fmt.Errorf("certificates: %w", err)
+		}
 	}
 	direct.Host = e.host
 	targets = append([]*Target{direct}, targets...)
@@ -349,6 +402,12 @@ func run(root string, o *options) (*Results, error) {
 		}
 	}
 
+	if o.protocolsOnly {
+		runProtocols(e, o, res, ok, fail, gap, alive)
+		res.Finished = time.Now()
+		return res, nil
+	}
+
 	// Capacity, HTTP/1.1 then h2c; targets interleaved in every round.
 	phases := []struct {
 		name string
@@ -400,6 +459,10 @@ func run(root string, o *options) (*Results, error) {
 		} else {
 			runFeatures(e, o, res, plain, fail, gap, alive)
 		}
+	}
+
+	if o.protocols {
+		runProtocols(e, o, res, ok, fail, gap, alive)
 	}
 
 	// Open-loop latency at fixed rates.

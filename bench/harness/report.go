@@ -27,6 +27,9 @@ type Results struct {
 	// The features phase: Trellis with features on, as a ratio to plain.
 	FeatureConfigs []FeatureConfig `json:"featureConfigs,omitempty"`
 	Features       []FeatureRun    `json:"features,omitempty"`
+	// The protocols suite (protocols.go).
+	ProtoScenarios []protoScenario `json:"protoScenarios,omitempty"`
+	Protocols      []ProtoRun      `json:"protocols,omitempty"`
 }
 
 // SkipNote says why a target was left out of a measurement.
@@ -38,16 +41,19 @@ type SkipNote struct {
 
 // Params are the run's settings.
 type Params struct {
-	CapDuration  string `json:"capacityDuration"`
-	Rounds       int    `json:"rounds"`
-	Warmup       string `json:"warmup"`
-	LatDuration  string `json:"latencyDuration"`
-	LatWarmup    string `json:"latencyWarmup"`
-	LatRounds    int    `json:"latencyRounds"`
-	Rates        []int  `json:"rates"`
-	CPUProxy     string `json:"cpuProxy"`
-	CPULoad      string `json:"cpuLoad"`
-	TrellisBuild string `json:"trellisBuild"`
+	CapDuration   string `json:"capacityDuration"`
+	Rounds        int    `json:"rounds"`
+	Warmup        string `json:"warmup"`
+	LatDuration   string `json:"latencyDuration"`
+	LatWarmup     string `json:"latencyWarmup"`
+	LatRounds     int    `json:"latencyRounds"`
+	Rates         []int  `json:"rates"`
+	CPUProxy      string `json:"cpuProxy"`
+	CPULoad       string `json:"cpuLoad"`
+	TrellisBuild  string `json:"trellisBuild"`
+	ProtoDuration string `json:"protoDuration,omitempty"`
+	ProtoWarmup   string `json:"protoWarmup,omitempty"`
+	ProtoRounds   int    `json:"protoRounds,omitempty"`
 }
 
 // Machine describes where the run happened.
@@ -151,10 +157,13 @@ func markdown(r *Results) string {
 		strings.TrimSuffix(r.Params.CapDuration, "s"), r.Params.Rounds)
 	capTable(&b, r, r.H2C, "h2c")
 	for _, s := range r.Skipped {
-		p("\n%s skipped for %s: %s\n", s.Target, s.What, s.Why)
+		if !isProtoScenario(s.What) {
+			p("\n%s skipped for %s: %s\n", s.Target, s.What, s.Why)
+		}
 	}
 
 	featuresSection(&b, r)
+	protocolsSection(&b, r)
 
 	p("\n### Added latency at fixed rates (open loop)\n\n")
 	p("`bench/loadgen`, HTTP/1.1, %s per run after a %s warm-up, %d round(s) per target and rate, interleaved. "+

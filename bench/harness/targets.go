@@ -23,6 +23,18 @@ type Target struct {
 	// AccessLogGlob matches the file where the proxy writes the access log
 	// of Host's requests (Trellis with access logs on); "" when none.
 	AccessLogGlob string `json:"-"`
+	// Proto: the protocols suite's address of each scenario the target
+	// serves (see protocols.go); ProtoNote: why it has none for one.
+	Proto     map[string]string `json:"protoAddrs,omitempty"`
+	ProtoNote map[string]string `json:"protoNotes,omitempty"`
+	// ProtoHost: the Host of a scenario served by another service
+	// (Trellis's gRPC and WebSocket services); Host when absent.
+	ProtoHost map[string]string `json:"protoHosts,omitempty"`
+	caFile    string            // the CA that signs the target's TLS certificate
+	// Trellis: its API address and data directory (the CLI's environment).
+	api, dataDir string
+	// pprofAddr: where a profiling build of Trellis serves net/http/pprof.
+	pprofAddr string
 }
 
 // env is everything the targets share.
@@ -30,6 +42,10 @@ type env struct {
 	dir      string // temp dir: configs, logs, data
 	bin      string // built binaries
 	backend  string // backend address
+	grpcAddr string // backend's gRPC TestService (h2c)
+	wsAddr   string // backend's WebSocket echo
+	tls      *benchPKI
+	pprof    bool   // trellis is built with bench/profile/pprof.go: give it a pprof address
 	host     string // the service's DNS name (Host for every target)
 	cpuProxy string // taskset CPU list of the proxies
 	cpuLoad  string // of the load generator and the backend
@@ -37,20 +53,23 @@ type env struct {
 
 // startBackend starts the Go backend on the load generator's core.
 func startBackend(e *env) (*Target, error) {
-	port, err := freePort()
+	ports, err := freePorts(3)
 	if err != nil {
 		return nil, err
 	}
-	e.backend = "127.0.0.1:" + strconv.Itoa(port)
+	e.backend = "127.0.0.1:" + strconv.Itoa(ports[0])
+	e.grpcAddr = "127.0.0.1:" + strconv.Itoa(ports[1])
+	e.wsAddr = "127.0.0.1:" + strconv.Itoa(ports[2])
 	p, err := startProc("backend", e.cpuLoad, filepath.Join(e.dir, "backend.log"), []string{"GOMAXPROCS=1"},
-		filepath.Join(e.bin, "backend"), "-addr", e.backend)
+		filepath.Join(e.bin, "backend"), "-addr", e.backend, "-grpc-addr", e.grpcAddr, "-ws-addr", e.wsAddr)
 	if err != nil {
 		return nil, err
 	}
-	if err := waitTCP(p, e.backend, 10*time.Second); err != nil {
+	if err := waitAll(p, 10*time.Second, e.backend, e.grpcAddr, e.wsAddr); err != nil {
 		return nil, err
 	}
 	return &Target{Name: "direct", Addr: e.backend, H2CAddr: e.backend,
+		Proto:   map[string]string{scH2C: e.backend, scGRPC: e.grpcAddr, scWS: e.wsAddr},
 		H2CNote: "the backend's net/http HTTP/2 server (its HTTP/1.1 path is hand-written)",
 		Setup:   "client → backend, no proxy"}, nil
 }
@@ -81,11 +100,15 @@ func startNginx(e *env) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(2)
+	ports, err := freePorts(6)
 	if err != nil {
 		return nil, err
 	}
 	p1, p2 := ports[0], ports[1]
+	extra := ""
+	if e.tls != nil {
+		extra = nginxProtoConf(e, ports[2], ports[3], ports[4], ports[5])
+	}
 	dir := filepath.Join(e.dir, "nginx")
 	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o777); err != nil {
 		return nil, err
@@ -132,8 +155,8 @@ http {
             proxy_set_header Host $host;
         }
     }
-}
-`, dir, e.backend, p1, p2, e.host)
+%[6]s}
+`, dir, e.backend, p1, p2, e.host, extra)
 	cfg := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		return nil, err
@@ -150,9 +173,13 @@ http {
 	if err := waitAll(p, 10*time.Second, a1, a2); err != nil {
 		return nil, err
 	}
-	return &Target{Name: "nginx", Addr: a1, H2CAddr: a2, Host: e.host,
+	t := &Target{Name: "nginx", Addr: a1, H2CAddr: a2, Host: e.host,
 		H2CNote: "`listen ... http2` on a cleartext socket (prior knowledge only), so a second port",
-		Setup:   "worker_processes 1, access_log off, upstream keepalive 128, server_name, keepalive_requests 1000000"}, nil
+		Setup:   "worker_processes 1, access_log off, upstream keepalive 128, server_name, keepalive_requests 1000000"}
+	if e.tls != nil {
+		t.Proto, t.caFile = protoAddrs(a2, ports[2], ports[3], ports[4], ports[5]), e.tls.caFile
+	}
+	return t, nil
 }
 
 // startHAProxy: one thread, keep-alive on both sides, a host-based
@@ -163,11 +190,15 @@ func startHAProxy(e *env) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(2)
+	ports, err := freePorts(6)
 	if err != nil {
 		return nil, err
 	}
 	p1, p2 := ports[0], ports[1]
+	extra := ""
+	if e.tls != nil {
+		extra = haproxyProtoConf(e, ports[2], ports[3], ports[4], ports[5])
+	}
 	dir := filepath.Join(e.dir, "haproxy")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -199,7 +230,7 @@ backend bench_backend
 
 backend no_such_host
     http-request return status 404 content-type text/plain string "no such host"
-`, dir, p1, p2, e.host, e.backend)
+%[6]s`, dir, p1, p2, e.host, e.backend, extra)
 	cfg := filepath.Join(dir, "haproxy.cfg")
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		return nil, err
@@ -215,9 +246,13 @@ backend no_such_host
 	if err := waitAll(p, 10*time.Second, a1, a2); err != nil {
 		return nil, err
 	}
-	return &Target{Name: "haproxy", Addr: a1, H2CAddr: a2, Host: e.host,
+	t := &Target{Name: "haproxy", Addr: a1, H2CAddr: a2, Host: e.host,
 		H2CNote: "a second bind with `proto h2`",
-		Setup:   "nbthread 1, option http-keep-alive, http-reuse safe, use_backend on Host, no log"}, nil
+		Setup:   "nbthread 1, option http-keep-alive, http-reuse safe, use_backend on Host, no log"}
+	if e.tls != nil {
+		t.Proto, t.caFile = protoAddrs(a2, ports[2], ports[3], ports[4], ports[5]), e.tls.caFile
+	}
+	return t, nil
 }
 
 // startCaddy: JSON config, GOMAXPROCS=1, admin endpoint off, no access log,
