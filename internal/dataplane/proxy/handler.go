@@ -165,12 +165,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rl.e.TargetGroupARN, rl.e.DestinationVPCID = tg.ARN, tg.VpcID
 		rl.grpc = tg.ProtocolVersion == "GRPC"
 	}
-	if tg.Type != "" && tg.Type != "IP" {
-		textError(w, http.StatusBadGateway, "target type "+tg.Type+" is not supported in host mode yet (target group "+tg.ID+")\n")
-		return
-	}
 	tr, scheme := h.p.transport(tg)
 	if tr == nil {
+		if tg.Upstream == snapshot.UpstreamLambda || (tg.Type != "" && tg.Type != "IP") {
+			textError(w, http.StatusBadGateway, "target type "+tg.Type+" is not supported in host mode yet (target group "+tg.ID+")\n")
+			return
+		}
 		textError(w, http.StatusBadGateway, "target group protocol "+tg.Protocol+" is not supported behind an HTTP listener (target group "+tg.ID+")\n")
 		return
 	}
@@ -192,31 +192,28 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.p.forward(w, r, tg, tr, scheme, rl)
 }
 
-// transport returns the shared transport for tg's protocol and version and
-// the URL scheme to use with it, or nil for a protocol HTTP cannot reach.
+// transport returns the shared transport for tg's compiled upstream kind
+// and the URL scheme to use with it, or nil for a kind HTTP cannot reach.
 // Targets in a network other than the host's (Config.Net) get that
 // network's transports.
 func (p *Proxy) transport(tg *snapshot.TargetGroup) (*http.Transport, string) {
-	h2 := tg.ProtocolVersion == "HTTP2" || tg.ProtocolVersion == "GRPC"
-	switch tg.Protocol {
-	case "HTTP", "":
-		if !h2 {
-			// The proxy's own client: its pools are per network.
-			return p.h1, "http"
-		}
-	case "HTTPS":
+	switch tg.Upstream {
+	case snapshot.UpstreamH1:
+		// The proxy's own client: its pools are per network.
+		return p.h1, "http"
+	case snapshot.UpstreamH1TLS, snapshot.UpstreamH2C, snapshot.UpstreamH2TLS:
 	default:
-		return nil, ""
+		return nil, "" // TCP, Lambda, and what no HTTP listener reaches
 	}
 	h2c, h2TLS, h1TLS := p.h2c, p.h2TLS, p.h1TLS
 	if n := p.targetNet(tg); n != nil {
 		t := p.netTransports(n)
 		h2c, h2TLS, h1TLS = t.h2c, t.h2TLS, t.h1TLS
 	}
-	switch {
-	case tg.Protocol != "HTTPS":
+	switch tg.Upstream {
+	case snapshot.UpstreamH2C:
 		return h2c, "http"
-	case h2:
+	case snapshot.UpstreamH2TLS:
 		return h2TLS, "https"
 	}
 	return h1TLS, "https"

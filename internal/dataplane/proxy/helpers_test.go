@@ -205,7 +205,13 @@ func snapshotOf(vpcs ...*snapshot.VPC) *snapshot.Snapshot {
 			for _, l := range svc.Listeners {
 				for _, r := range l.Rules {
 					for _, f := range r.Action.Forward {
-						s.TargetGroups[f.TargetGroup.ID] = f.TargetGroup
+						tg := f.TargetGroup
+						// As the compiler does (snapshot.UpstreamOf); written only
+						// when it changes, as a group may serve a live snapshot.
+						if u := snapshot.UpstreamOf(tg.Type, tg.Protocol, tg.ProtocolVersion); tg.Upstream != u {
+							tg.Upstream = u
+						}
+						s.TargetGroups[tg.ID] = tg
 					}
 				}
 			}
