@@ -23,6 +23,7 @@ import (
 	"github.com/trellis-net/trellis/internal/dataplane/auth"
 	"github.com/trellis-net/trellis/internal/dataplane/dns"
 	"github.com/trellis-net/trellis/internal/dataplane/health"
+	"github.com/trellis-net/trellis/internal/dataplane/ingress"
 	"github.com/trellis-net/trellis/internal/dataplane/proxy"
 	"github.com/trellis-net/trellis/internal/dataplane/upstream"
 	"github.com/trellis-net/trellis/internal/dataplane/vpcnet"
@@ -112,6 +113,7 @@ type App struct {
 	cancel  context.CancelFunc // stops the snapshot watcher and the data plane loops
 	holder  *snapshot.Holder
 	proxy   *proxy.Proxy
+	ingress *ingress.Ingress
 	checker *health.Checker
 	alog    *accesslog.Logger
 	dns     *dns.Server // nil when DNS is off
@@ -239,19 +241,22 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	}
 	px := proxy.New(proxy.Config{Holder: holder, Registry: registry, Auth: auth.New(holder, cfg.Region, nil),
 		Picker: &upstream.Picker{Registry: registry}, RequestTimeout: cfg.RequestTimeout, Logger: cfg.Logger,
-		StdServer: cfg.StdHTTPServer, AccessLog: alog, Net: nets.Lookup})
+		AccessLog: alog, Net: nets.Lookup})
+	in := ingress.New(ingress.Config{Holder: holder, Handler: px.Handler, Rejected: px.Rejected, AfterSync: px.Forget,
+		Net: nets.Lookup, Logger: cfg.Logger, StdServer: cfg.StdHTTPServer})
 	checker.Sync()
-	if err := px.Sync(runCtx); err != nil {
+	if err := in.Sync(runCtx); err != nil {
 		cfg.Logger.Warn("data plane: some ingress listeners failed", "err", err)
 	}
 	go gcfloor.Run(runCtx, cfg.GCFloor, time.Second, cfg.Logger)
 	go checker.Run(runCtx, healthChanges)
 	go pruneRegistry(runCtx, holder, registry, pruneChanges)
-	go px.Run(runCtx, proxyChanges)
+	go in.Run(runCtx, proxyChanges)
 	dnsSrv, err := startDNS(runCtx, cfg, holder, dnsChanges, nets)
 	if err != nil {
 		cancel()
-		_ = px.Close(context.Background())
+		_ = in.Close(context.Background())
+		px.CloseIdle()
 		_ = alog.Close()
 		checker.Close()
 		st.Close()
@@ -274,7 +279,8 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	ln, err := net.Listen("tcp", cfg.APIAddr)
 	if err != nil {
 		cancel()
-		_ = px.Close(context.Background())
+		_ = in.Close(context.Background())
+		px.CloseIdle()
 		if dnsSrv != nil {
 			_ = dnsSrv.Close(context.Background())
 		}
@@ -284,7 +290,7 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 		return nil, fmt.Errorf("API listener: %w", err)
 	}
 	a := &App{cfg: cfg, log: cfg.Logger, store: st, svc: svc, root: root, apiLn: ln,
-		cancel: cancel, holder: holder, proxy: px, checker: checker, alog: alog, dns: dnsSrv, nets: nets, ca: authority,
+		cancel: cancel, holder: holder, proxy: px, ingress: in, checker: checker, alog: alog, dns: dnsSrv, nets: nets, ca: authority,
 		apiSrv:  &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
 		serveCh: make(chan error, 1)}
 	go func() { a.serveCh <- a.apiSrv.Serve(ln) }()
@@ -371,9 +377,10 @@ func (a *App) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
 	err := a.apiSrv.Shutdown(ctx)
-	if perr := a.proxy.Close(ctx); err == nil {
+	if perr := a.ingress.Close(ctx); err == nil {
 		err = perr
 	}
+	a.proxy.CloseIdle()
 	if a.dns != nil {
 		if derr := a.dns.Close(ctx); err == nil {
 			err = derr

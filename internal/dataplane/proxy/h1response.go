@@ -19,6 +19,8 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strings"
+
+	"github.com/trellis-net/trellis/internal/dataplane/h1"
 )
 
 const h1MaxResponseHead = 1 << 20 // as net/http.Transport's MaxResponseHeaderBytes default
@@ -31,12 +33,12 @@ func (e errBadResponse) Error() string { return "malformed response from the tar
 // readResponse reads the next response head on c into c.resp, with its body
 // reader, for a request with method.
 func (c *h1Conn) readResponse(method string) (*http.Response, error) {
-	head, n, err := readHead(c.br, h1MaxResponseHead, c.scratch, nil)
+	head, n, err := h1.ReadHead(c.br, h1MaxResponseHead, c.scratch, nil)
 	if err != nil {
-		if errors.Is(err, errHeadTooLarge) {
+		if errors.Is(err, h1.ErrHeadTooLarge) {
 			return nil, errBadResponse("head too large")
 		}
-		var he headError
+		var he h1.HeadError
 		if errors.As(err, &he) {
 			return nil, errBadResponse(string(he))
 		}
@@ -45,7 +47,7 @@ func (c *h1Conn) readResponse(method string) (*http.Response, error) {
 	if n == 0 {
 		c.scratch = head[:0]
 	}
-	line, off := splitLine(head)
+	line, off := h1.SplitLine(head)
 	// "HTTP/1.1 200 OK": version, three-digit code, optional reason.
 	if len(line) < 12 || string(line[:5]) != "HTTP/" || line[6] != '.' || line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
 		return nil, errBadResponse("status line")
@@ -68,7 +70,7 @@ func (c *h1Conn) readResponse(method string) (*http.Response, error) {
 	if code < 100 {
 		return nil, errBadResponse("status code")
 	}
-	fields, err := parseFields(head, off, c.fields[:0])
+	fields, err := h1.ParseFields(head, off, c.fields[:0])
 	c.fields = fields
 	if err != nil {
 		return nil, errBadResponse(err.Error())
@@ -85,7 +87,7 @@ func (c *h1Conn) readResponse(method string) (*http.Response, error) {
 	} else {
 		clear(h)
 	}
-	fillHeader(h, s, fields)
+	h1.FillHeader(h, s, fields)
 
 	res := &c.resp
 	*res = http.Response{
@@ -93,12 +95,12 @@ func (c *h1Conn) readResponse(method string) (*http.Response, error) {
 		Header: h, ContentLength: -1,
 	}
 	conn := h["Connection"]
-	res.Close = hasToken(conn, "close") || (minor == 0 && !hasToken(conn, "keep-alive"))
+	res.Close = h1.HasToken(conn, "close") || (minor == 0 && !h1.HasToken(conn, "keep-alive"))
 
 	noBody := method == http.MethodHead || code < 200 || code == http.StatusNoContent || code == http.StatusNotModified
 	var cl int64 = -1
 	if cv, ok := h["Content-Length"]; ok {
-		cl = parseLength(strings.TrimSpace(cv[0]))
+		cl = h1.ParseLength(strings.TrimSpace(cv[0]))
 		for _, v := range cv[1:] {
 			if strings.TrimSpace(v) != cv[0] {
 				cl = -1
@@ -127,9 +129,9 @@ func (c *h1Conn) readResponse(method string) (*http.Response, error) {
 		delete(h, "Content-Length")
 		if strings.EqualFold(last, "chunked") && minor == 1 {
 			delete(h, "Transfer-Encoding")
-			res.TransferEncoding = teChunked
+			res.TransferEncoding = teChunkedValue
 			if tv, ok := h["Trailer"]; ok {
-				res.Trailer = declaredTrailers(tv)
+				res.Trailer = h1.DeclaredTrailers(tv)
 				delete(h, "Trailer")
 			}
 			c.body.rc = &chunkedBody{cr: httputil.NewChunkedReader(c.br), br: c.br, res: res}
@@ -165,7 +167,7 @@ type chunkedBody struct {
 func (b *chunkedBody) Read(p []byte) (int, error) {
 	n, err := b.cr.Read(p)
 	if err == io.EOF {
-		t, terr := readTrailerSection(b.br)
+		t, terr := h1.ReadTrailerSection(b.br)
 		if terr != nil {
 			return n, terr
 		}
@@ -179,45 +181,4 @@ func (b *chunkedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// readTrailerSection reads the field lines after a last chunk, through the
-// empty line; nil when there are none.
-func readTrailerSection(br *bufio.Reader) (http.Header, error) {
-	var section []byte
-	for {
-		line, err := br.ReadSlice('\n')
-		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			if err == bufio.ErrBufferFull {
-				err = headError("trailer line too long")
-			}
-			return nil, err
-		}
-		if len(line) == 1 || (len(line) == 2 && line[0] == '\r') {
-			break
-		}
-		if len(section)+len(line) > srvMaxTrailerBytes {
-			return nil, headError("trailer section too large")
-		}
-		section = append(section, line...)
-	}
-	if len(section) == 0 {
-		return nil, nil
-	}
-	fields, err := parseFields(section, 0, nil)
-	if err != nil {
-		return nil, err
-	}
-	s := string(section)
-	t := http.Header{}
-	for _, f := range fields {
-		k := s[f.n0:f.n1]
-		switch k {
-		case "Transfer-Encoding", "Trailer", "Content-Length", "Host":
-			continue
-		}
-		t[k] = append(t[k], s[f.v0:f.v1])
-	}
-	return t, nil
-}
+var teChunkedValue = []string{"chunked"}

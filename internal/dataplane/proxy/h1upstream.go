@@ -49,6 +49,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/trellis-net/trellis/internal/dataplane/h1"
 	"github.com/trellis-net/trellis/internal/dataplane/vpcnet"
 	"github.com/trellis-net/trellis/internal/snapshot"
 )
@@ -277,7 +278,7 @@ type h1Conn struct {
 
 	// Response parsing state, reused by every exchange (h1response.go).
 	scratch  []byte
-	fields   []field
+	fields   []h1.Field
 	hdr      http.Header
 	resp     http.Response
 	lim      io.LimitedReader
@@ -288,7 +289,7 @@ type h1Conn struct {
 	body     h1Body
 	res      *http.Response
 	stop     func() bool                     // unregisters the client-gone hook (other contexts)
-	cctx     *connCtx                        // the client connection's context, when it is one of ours
+	cctx     context.Context                 // the client's request context, when h1.OnGone hooked it
 	writeErr chan error                      // the body writer's result, when a goroutine writes the body
 	bodyErr  atomic.Pointer[clientBodyError] // the client's body failed (set by the body writer)
 	wrote    bool                            // the request was written completely
@@ -539,17 +540,14 @@ func (c *h1Conn) roundTrip(r *http.Request, fwd *fwdHeaders, deadline time.Time,
 	nc := c.nc
 	// Abort the exchange when the client goes away: through the server's
 	// connection context without allocating, else with context.AfterFunc.
-	switch ctx := r.Context().(type) {
-	case *connCtx:
-		c.cctx = ctx
-		if !ctx.setAbort(&c.abortIO) {
-			c.cctx = nil
+	ctx := r.Context()
+	if hooked, alive := h1.OnGone(ctx, &c.abortIO); hooked {
+		if !alive {
 			return false, context.Canceled
 		}
-	default:
-		if ctx.Done() != nil {
-			c.stop = context.AfterFunc(ctx, c.abortIO)
-		}
+		c.cctx = ctx
+	} else if ctx.Done() != nil {
+		c.stop = context.AfterFunc(ctx, c.abortIO)
 	}
 	if c.deadline.IsZero() || c.deadline.Before(deadline.Add(-slack)) || c.deadline.After(deadline) {
 		if err := nc.SetDeadline(deadline); err != nil {
@@ -633,7 +631,7 @@ func (c *h1Conn) abort() {
 func (c *h1Conn) unhook() bool {
 	ok := true
 	if c.cctx != nil {
-		ok = c.cctx.clearAbort(&c.abortIO)
+		ok = h1.ClearGone(c.cctx, &c.abortIO)
 		c.cctx = nil
 	}
 	if c.stop != nil {
@@ -688,7 +686,7 @@ func (c *h1Conn) writeHeader(r *http.Request, fwd *fwdHeaders, hasBody bool) err
 	conn := r.Header["Connection"]
 	for k, vs := range r.Header {
 		if !passRequestField(k, conn) {
-			if k == "Te" && hasToken(vs, "trailers") {
+			if k == "Te" && h1.HasToken(vs, "trailers") {
 				bw.WriteString("Te: trailers\r\n") // the one TE a request may carry on
 			}
 			continue
@@ -707,7 +705,7 @@ func (c *h1Conn) writeHeader(r *http.Request, fwd *fwdHeaders, hasBody bool) err
 	ok = writeFieldValues(bw, hdrRequestID, fwd.reqID) && ok
 	ok = writeFieldValues(bw, hdrLatticeIdentity, fwd.identity) && ok
 	ok = writeFieldValues(bw, hdrLatticeIdentityTags, fwd.identityTags) && ok
-	if !ok || !validFieldValue(r.Host) {
+	if !ok || !h1.ValidFieldValue(r.Host) {
 		return errFieldValue
 	}
 	switch {
@@ -728,14 +726,14 @@ func (c *h1Conn) writeHeader(r *http.Request, fwd *fwdHeaders, hasBody bool) err
 }
 
 // writeFieldValues writes a field line for each of vs. It refuses a value
-// holding CR, LF, NUL or another control byte (validFieldValue): written
+// holding CR, LF, NUL or another control byte (h1.ValidFieldValue): written
 // as it is, such a value would end the field, or the whole head, early and
 // make the target read fields or a request that no rule or policy judged.
 // Everything the proxy forwards was checked where it was accepted; this is
 // the last line of defence, so it fails the exchange instead of guessing.
 func writeFieldValues(bw *bufio.Writer, k string, vs []string) bool {
 	for _, v := range vs {
-		if !validFieldValue(v) {
+		if !h1.ValidFieldValue(v) {
 			return false
 		}
 		bw.WriteString(k)
@@ -816,7 +814,7 @@ func writeBody(bw *bufio.Writer, r *http.Request) (err error, clientSide bool) {
 			continue
 		}
 		for _, v := range vs {
-			if !validFieldValue(v) {
+			if !h1.ValidFieldValue(v) {
 				continue
 			}
 			bw.WriteString(k)

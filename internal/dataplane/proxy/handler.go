@@ -13,6 +13,7 @@ import (
 
 	"github.com/trellis-net/trellis/internal/dataplane/accesslog"
 	"github.com/trellis-net/trellis/internal/dataplane/auth"
+	"github.com/trellis-net/trellis/internal/dataplane/h1"
 	"github.com/trellis-net/trellis/internal/dataplane/pathnorm"
 	"github.com/trellis-net/trellis/internal/dataplane/route"
 	"github.com/trellis-net/trellis/internal/snapshot"
@@ -117,8 +118,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var id *snapshot.Identity
 	if h.p.cfg.Auth != nil && auth.Needed(vpc, svc) {
 		var peer netip.Addr
-		if cc, ok := r.Context().(*connCtx); ok {
-			peer = cc.peer
+		if ci := h1.ConnInfoOf(r.Context()); ci != nil {
+			peer = ci.Peer.Addr()
 		} else if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 			peer = ap.Addr().Unmap()
 		}
@@ -360,9 +361,9 @@ type fwdHeaders struct {
 func (h *handler) forwardHeaders(r *http.Request, vpc *snapshot.VPC, svc *snapshot.Service, tg *snapshot.TargetGroup, reqID []string, id *snapshot.Identity) fwdHeaders {
 	f := fwdHeaders{port: h.portHdr, proto: protoHTTP, network: h.networkHeader(vpc),
 		target: h.targetHeader(vpc, svc, tg), reqID: reqID, sourceVpc: h.vpcHdr}
-	if cc, ok := r.Context().(*connCtx); ok && cc.peerHdr != nil {
-		f.xff = cc.peerHdr // computed once per connection
-	} else if ip := clientIP(r.RemoteAddr); ip != "" {
+	if ci := h1.ConnInfoOf(r.Context()); ci != nil && ci.PeerHeader != nil {
+		f.xff = ci.PeerHeader // computed once per connection
+	} else if ip := h1.ClientIP(r.RemoteAddr); ip != "" {
 		f.xff = []string{ip}
 	}
 	if id != nil {
@@ -434,19 +435,6 @@ func (h *handler) targetHeader(vpc *snapshot.VPC, svc *snapshot.Service, tg *sna
 	return c.v
 }
 
-// clientIP is the IP of the TCP peer ("ip:port" or "[ip]:port").
-func clientIP(remote string) string {
-	i := strings.LastIndexByte(remote, ':')
-	if i < 0 {
-		return remote
-	}
-	host := remote[:i]
-	if len(host) >= 2 && host[0] == '[' && host[len(host)-1] == ']' {
-		host = host[1 : len(host)-1]
-	}
-	return host
-}
-
 // dropField reports a header field a proxy does not pass on: the
 // hop-by-hop fields of RFC 9110 §7.6.1 (Connection, Keep-Alive, Proxy-*,
 // TE, Trailer, Transfer-Encoding, Upgrade, and what conn, the Connection
@@ -461,7 +449,7 @@ func dropField(k string, conn []string, request bool) bool {
 	if strings.HasPrefix(k, "Proxy-") || (request && asserted(k)) {
 		return true
 	}
-	return conn != nil && hasToken(conn, k)
+	return conn != nil && h1.HasToken(conn, k)
 }
 
 // asserted reports a request field only the data plane may write: every
@@ -537,7 +525,7 @@ func passTrailerField(k string) bool {
 		"X-Amz-Date", "X-Amz-Security-Token", "X-Amz-Content-Sha256", "X-Amz-Region-Set":
 		return false
 	}
-	return isToken(k)
+	return h1.IsToken(k)
 }
 
 // filterTrailer deletes from t, in place, what passTrailerField refuses.
@@ -558,26 +546,12 @@ func removeHopByHop(hd http.Header) {
 			delete(hd, k)
 		}
 	}
-	if hasToken(te, "trailers") {
+	if h1.HasToken(te, "trailers") {
 		hd["Te"] = teTrailers
 	}
 }
 
 var teTrailers = []string{"trailers"}
-
-func hasToken(values []string, token string) bool {
-	for _, v := range values {
-		for v != "" {
-			var tok string
-			tok, v, _ = strings.Cut(v, ",")
-			tok, _, _ = strings.Cut(tok, ";")
-			if strings.EqualFold(strings.TrimSpace(tok), token) {
-				return true
-			}
-		}
-	}
-	return false
-}
 
 // clientBody is the client's request body on its way to a target through a
 // net/http transport (the own HTTP/1.1 client does the same as it writes).

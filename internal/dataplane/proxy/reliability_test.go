@@ -138,7 +138,7 @@ func twoTargets(t *testing.T, e *env, version string, addrs ...string) (*snapsho
 func TestRefusedRetriedWhateverTheMethod(t *testing.T) {
 	for _, version := range []string{"HTTP1", "HTTP2"} {
 		t.Run(version, func(t *testing.T) {
-			e := newEnv(t, func(c *Config) { c.PassiveDownFor = time.Nanosecond }) // meet the dead target every other time
+			e := newEnv(t, func(c *testConfig) { c.PassiveDownFor = time.Nanosecond }) // meet the dead target every other time
 			live := newBackend(t, "live", echo("live"))
 			tg, do := twoTargets(t, e, version, closedAddr(t), live.addr())
 			for i := range 12 {
@@ -378,7 +378,7 @@ func TestOutlierEjection(t *testing.T) {
 func TestStalledTargetGetsNoNewRequests(t *testing.T) {
 	const stall = 300 * time.Millisecond
 	reg := &upstream.Registry{Outlier: &upstream.OutlierDetection{StallTimeout: stall}} // no ejection: the stall alone
-	e := newEnv(t, func(c *Config) {
+	e := newEnv(t, func(c *testConfig) {
 		c.Registry = reg
 		c.RequestTimeout = 3 * time.Second
 	})

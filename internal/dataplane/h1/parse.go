@@ -1,4 +1,4 @@
-package proxy
+package h1
 
 // HTTP/1.x message heads, parsed the cheap way: the whole head (start line
 // and header fields) is validated and its field names canonicalized in
@@ -11,19 +11,20 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"io"
 	"net/http"
 )
 
-// errHeadTooLarge is returned when a head exceeds the size limit.
-var errHeadTooLarge = errors.New("message head too large")
+// ErrHeadTooLarge is returned when a head exceeds the size limit.
+var ErrHeadTooLarge = errors.New("message head too large")
 
-// headError is a malformed head: the reason, for a 400 answer or a log.
-type headError string
+// HeadError is a malformed head: the reason, for a 400 answer or a log.
+type HeadError string
 
-func (e headError) Error() string { return string(e) }
+func (e HeadError) Error() string { return string(e) }
 
-// field locates one header field in a head: name and value offsets.
-type field struct{ n0, n1, v0, v1 int32 }
+// Field locates one header field in a head: name and value offsets.
+type Field struct{ n0, n1, v0, v1 int32 }
 
 // headEnd returns the length of the head at the start of b (through the
 // empty line that ends it, CRLF or bare LF), or -1 when b holds no complete
@@ -48,14 +49,14 @@ func headEnd(b []byte) int {
 	}
 }
 
-// readHead reads a message head from br. The fast path (the head is in
+// ReadHead reads a message head from br. The fast path (the head is in
 // br's buffer already, the common case) returns a slice of that buffer,
 // valid until the caller discards n bytes from br; otherwise the head is
 // gathered into scratch (n is then 0: it was consumed). Leading empty lines
 // are skipped (RFC 9112 §2.2). max bounds the head's size. wait, when not
 // nil, is called once before the first read that has to wait for bytes
 // not buffered yet (the server bounds the time a head may take there).
-func readHead(br *bufio.Reader, max int, scratch []byte, wait func() error) (head []byte, n int, err error) {
+func ReadHead(br *bufio.Reader, max int, scratch []byte, wait func() error) (head []byte, n int, err error) {
 	waited := false
 	more := func(need int) error {
 		if wait == nil || waited || br.Buffered() >= need {
@@ -84,7 +85,7 @@ func readHead(br *bufio.Reader, max int, scratch []byte, wait func() error) (hea
 				return nil, 0, err
 			}
 			if b[1] != '\n' {
-				return nil, 0, headError("bare CR before the request line")
+				return nil, 0, HeadError("bare CR before the request line")
 			}
 			_, _ = br.Discard(2)
 		} else {
@@ -95,12 +96,12 @@ func readHead(br *bufio.Reader, max int, scratch []byte, wait func() error) (hea
 		buf, _ := br.Peek(br.Buffered())
 		if e := headEnd(buf); e >= 0 {
 			if e > max {
-				return nil, 0, errHeadTooLarge
+				return nil, 0, ErrHeadTooLarge
 			}
 			return buf[:e], e, nil
 		}
 		if len(buf) > max {
-			return nil, 0, errHeadTooLarge
+			return nil, 0, ErrHeadTooLarge
 		}
 		if br.Buffered() == br.Size() {
 			break // a head larger than the buffer: gather it below
@@ -124,7 +125,7 @@ func readHead(br *bufio.Reader, max int, scratch []byte, wait func() error) (hea
 	for {
 		line, err := br.ReadSlice('\n')
 		if len(head)+len(line) > max {
-			return nil, 0, errHeadTooLarge
+			return nil, 0, ErrHeadTooLarge
 		}
 		head = append(head, line...)
 		if err == bufio.ErrBufferFull {
@@ -140,9 +141,9 @@ func readHead(br *bufio.Reader, max int, scratch []byte, wait func() error) (hea
 	}
 }
 
-// splitLine returns the first line of b without its line ending, and the
+// SplitLine returns the first line of b without its line ending, and the
 // offset of the next line.
-func splitLine(b []byte) (line []byte, next int) {
+func SplitLine(b []byte) (line []byte, next int) {
 	i := bytes.IndexByte(b, '\n')
 	if i < 0 {
 		return b, len(b)
@@ -154,27 +155,27 @@ func splitLine(b []byte) (line []byte, next int) {
 	return line, i + 1
 }
 
-// parseFields validates the header fields of head from offset off and
+// ParseFields validates the header fields of head from offset off and
 // appends their locations to fields; field names are canonicalized in
 // place. It rejects what RFC 9112 §5 tells a recipient to reject:
 // whitespace between name and colon, obsolete line folding, control
 // characters, names that are not tokens.
-func parseFields(head []byte, off int, fields []field) ([]field, error) {
+func ParseFields(head []byte, off int, fields []Field) ([]Field, error) {
 	for off < len(head) {
-		line, next := splitLine(head[off:])
+		line, next := SplitLine(head[off:])
 		if len(line) == 0 {
 			break // the empty line: end of the head
 		}
 		if line[0] == ' ' || line[0] == '\t' {
-			return fields, headError("obsolete line folding in the header")
+			return fields, HeadError("obsolete line folding in the header")
 		}
 		colon := bytes.IndexByte(line, ':')
 		if colon <= 0 {
-			return fields, headError("malformed header line")
+			return fields, HeadError("malformed header line")
 		}
 		name := line[:colon]
 		if !canonicalizeToken(name) {
-			return fields, headError("invalid header field name")
+			return fields, HeadError("invalid header field name")
 		}
 		v0, v1 := colon+1, len(line)
 		for v0 < v1 && (line[v0] == ' ' || line[v0] == '\t') {
@@ -185,10 +186,10 @@ func parseFields(head []byte, off int, fields []field) ([]field, error) {
 		}
 		for _, c := range line[v0:v1] {
 			if (c < 0x20 && c != '\t') || c == 0x7f {
-				return fields, headError("invalid character in a header value")
+				return fields, HeadError("invalid character in a header value")
 			}
 		}
-		fields = append(fields, field{int32(off), int32(off + colon), int32(off + v0), int32(off + v1)})
+		fields = append(fields, Field{int32(off), int32(off + colon), int32(off + v0), int32(off + v1)})
 		off += next
 	}
 	return fields, nil
@@ -229,7 +230,7 @@ var tokenTable = func() (t [256]bool) {
 
 func isTokenByte(c byte) bool { return tokenTable[c] }
 
-func isToken(s string) bool {
+func IsToken(s string) bool {
 	if s == "" {
 		return false
 	}
@@ -242,18 +243,18 @@ func isToken(s string) bool {
 }
 
 // buildHeader makes the header map of a head copied into s.
-func buildHeader(s string, fields []field) http.Header {
+func buildHeader(s string, fields []Field) http.Header {
 	// Sized for the fields only: up to 8 a map is one small allocation,
 	// and the proxy writes its own fields toward HTTP/1.1 targets without
 	// adding them to the map.
 	h := make(http.Header, len(fields))
-	fillHeader(h, s, fields)
+	FillHeader(h, s, fields)
 	return h
 }
 
-// fillHeader adds the fields of a head copied into s to h; their values
+// FillHeader adds the fields of a head copied into s to h; their values
 // share one new slice.
-func fillHeader(h http.Header, s string, fields []field) {
+func FillHeader(h http.Header, s string, fields []Field) {
 	vals := make([]string, len(fields))
 	for i, f := range fields {
 		name, value := s[f.n0:f.n1], s[f.v0:f.v1]
@@ -266,15 +267,61 @@ func fillHeader(h http.Header, s string, fields []field) {
 	}
 }
 
-// validFieldValue reports a field value without control bytes other than
+// ValidFieldValue reports a field value without control bytes other than
 // HTAB (RFC 9110 §5.5: no CR, LF or NUL, which could end the field or the
 // head early). The writers check every value they send, whatever checked
 // it before.
-func validFieldValue(v string) bool {
+func ValidFieldValue(v string) bool {
 	for i := 0; i < len(v); i++ {
 		if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7f {
 			return false
 		}
 	}
 	return true
+}
+
+// MaxTrailerBytes bounds a trailer section (ReadTrailerSection).
+const MaxTrailerBytes = 64 << 10
+
+// ReadTrailerSection reads the field lines after a last chunk, through the
+// empty line; nil when there are none.
+func ReadTrailerSection(br *bufio.Reader) (http.Header, error) {
+	var section []byte
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			if err == bufio.ErrBufferFull {
+				err = HeadError("trailer line too long")
+			}
+			return nil, err
+		}
+		if len(line) == 1 || (len(line) == 2 && line[0] == '\r') {
+			break
+		}
+		if len(section)+len(line) > MaxTrailerBytes {
+			return nil, HeadError("trailer section too large")
+		}
+		section = append(section, line...)
+	}
+	if len(section) == 0 {
+		return nil, nil
+	}
+	fields, err := ParseFields(section, 0, nil)
+	if err != nil {
+		return nil, err
+	}
+	s := string(section)
+	t := http.Header{}
+	for _, f := range fields {
+		k := s[f.n0:f.n1]
+		switch k {
+		case "Transfer-Encoding", "Trailer", "Content-Length", "Host":
+			continue
+		}
+		t[k] = append(t[k], s[f.v0:f.v1])
+	}
+	return t, nil
 }

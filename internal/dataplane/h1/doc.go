@@ -1,0 +1,15 @@
+// Package h1 is HTTP/1.x on the wire, built for a proxy: the message-head
+// parser (parse.go), the server (Server: Serve on a listener, ServeConn on
+// one accepted connection, Shutdown, Close) and its gone-client Watchdog.
+//
+// It knows nothing of Lattice, snapshots or VPCs. What a caller needs of a
+// connection it gets through declared seams, never by reaching into the
+// server's types: ConnInfoOf (peer, local address, TLS state), OnGone and
+// ClearGone (abort an upstream exchange when the client goes away, without
+// allocating), ResponseStats and BodyBytesRead (for an access log),
+// Server.HandOff (a connection that opens with the HTTP/2 preface goes to
+// the caller, as h1 knows nothing of HTTP/2) and Server.Rejected
+// (requests the server answered itself).
+//
+// It must not import any package of this module (internal/archtest).
+package h1
