@@ -30,6 +30,12 @@ var rules = []struct {
 	// netns is the Linux mechanism only: VPCs are mapped onto it by its callers.
 	{"internal/netns", []string{"internal/"}},
 	{"internal/dataplane/dns", []string{"internal/dataplane/proxy"}},
+	// h1 is HTTP/1.x on the wire: nothing of Trellis.
+	{"internal/dataplane/h1", []string{"internal/"}},
+	// ingress owns sockets and accept-time checks, not the Lattice request.
+	{"internal/dataplane/ingress", []string{"internal/dataplane/proxy", "internal/dataplane/auth", "internal/dataplane/route",
+		"internal/store", "internal/service", "internal/api"}},
+	{"internal/dataplane/proxy", []string{"internal/dataplane/ingress"}},
 	{"internal/cli", []string{"internal/service", "internal/api", "internal/store", "internal/app"}},
 }
 
