@@ -30,7 +30,7 @@ var errUpstreamTimeout = errors.New("upstream request timeout")
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, tg *snapshot.TargetGroup, tr *http.Transport, scheme string, rl *reqLog) {
 	target, st := p.picker.Pick(tg, "")
 	if target == nil {
-		textError(w, http.StatusServiceUnavailable, "no targets registered in target group "+tg.ID+"\n")
+		refuse(w, rl, refNoTargets, tg.ID)
 		return
 	}
 
@@ -56,7 +56,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, tg *snapshot.Tar
 	for {
 		if !target.Addr.IsValid() {
 			timer.Stop()
-			textError(w, http.StatusBadGateway, "target "+target.ID+" of target group "+tg.ID+" has no address to dial\n")
+			refuse(w, rl, refNoAddress, target.ID, tg.ID)
 			return
 		}
 		out := outboundRequest(ctx, r, scheme, target)
@@ -177,23 +177,23 @@ func (p *Proxy) answerError(w http.ResponseWriter, r *http.Request, t *snapshot.
 		rl.e.FailureReason = targetFailure(err, timedOut, r.Context().Err() != nil)
 	}
 	if timedOut {
-		textError(w, http.StatusGatewayTimeout, "upstream request timeout\n")
+		refuse(w, rl, refTimeout)
 		return
 	}
 	if body := (*clientBodyError)(nil); errors.As(err, &body) {
 		// The client's fault, not the target's.
 		p.log.Debug("client request body failed", "target", t.Key, "err", err)
-		textError(w, http.StatusBadRequest, "malformed or incomplete request body\n")
+		refuse(w, rl, refClientBody)
 		return
 	}
 	if r.Context().Err() != nil {
 		// The client went away; nobody reads this answer.
 		p.log.Debug("client gone before the target answered", "target", t.Key, "err", err)
-		textError(w, http.StatusBadGateway, "client closed the request\n")
+		refuse(w, rl, refClientGone)
 		return
 	}
 	p.log.Debug("target failed", "target", t.Key, "err", err)
-	textError(w, http.StatusBadGateway, "target "+t.Addr.String()+" failed: "+shortReason(err)+"\n")
+	refuse(w, rl, refTargetFailed, t.Addr, shortReason(err))
 }
 
 // shortReason names a transport failure in a few words.

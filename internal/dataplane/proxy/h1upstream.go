@@ -399,7 +399,7 @@ func (c *h1Conn) finish(bodyEOF bool) {
 func (p *Proxy) forwardH1(w http.ResponseWriter, r *http.Request, tg *snapshot.TargetGroup, fwd *fwdHeaders, rl *reqLog) {
 	target, st := p.picker.Pick(tg, "")
 	if target == nil {
-		textError(w, http.StatusServiceUnavailable, "no targets registered in target group "+tg.ID+"\n")
+		refuse(w, rl, refNoTargets, tg.ID)
 		return
 	}
 	now := time.Now()
@@ -419,7 +419,7 @@ func (p *Proxy) forwardH1(w http.ResponseWriter, r *http.Request, tg *snapshot.T
 	)
 	for {
 		if !target.Addr.IsValid() {
-			textError(w, http.StatusBadGateway, "target "+target.ID+" of target group "+tg.ID+" has no address to dial\n")
+			refuse(w, rl, refNoAddress, target.ID, tg.ID)
 			return
 		}
 		if rl != nil {

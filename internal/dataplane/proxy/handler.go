@@ -6,12 +6,10 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"unsafe"
 
-	"github.com/trellis-net/trellis/internal/dataplane/accesslog"
 	"github.com/trellis-net/trellis/internal/dataplane/auth"
 	"github.com/trellis-net/trellis/internal/dataplane/h1"
 	"github.com/trellis-net/trellis/internal/dataplane/pathnorm"
@@ -75,7 +73,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		vpc = snap.VPCs[h.vpcID]
 	}
 	if vpc == nil {
-		nonExistentService(w, r.Host, h.vpcID)
+		refuse(w, nil, refNoService, noServiceName(r.Host), h.vpcID)
 		return
 	}
 	svc := lookupHost(vpc.Hosts, r.Host)
@@ -92,10 +90,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// and the policies, forwarded to the target and logged.
 	target, perr := normalizeTarget(r)
 	if perr != nil {
-		if rl != nil {
-			rl.e.FailureReason = accesslog.ClientProtocolError
-		}
-		textError(w, http.StatusBadRequest, "invalid request path: "+perr.Error()+"\n")
+		refuse(w, rl, refBadPath, perr)
 		return
 	}
 	if rl != nil {
@@ -104,12 +99,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if svc == nil {
 		// Not a service this VPC reaches through its service network (the
 		// double association), or no service at all: no target is dialed.
-		nonExistentService(w, r.Host, h.vpcID)
+		refuse(w, rl, refNoService, noServiceName(r.Host), h.vpcID)
 		return
 	}
 	lst := svc.Listeners[h.port]
 	if lst == nil {
-		textError(w, http.StatusNotFound, "Non Existent Service: service "+svc.Name+" has no listener on port "+strconv.Itoa(h.port)+"\n")
+		refuse(w, rl, refNoListener, svc.Name, h.port)
 		return
 	}
 	if rl != nil {
@@ -127,19 +122,19 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if rl != nil {
 			rl.e.AuthChecked, rl.e.Caller = true, o.Identity
 			if !o.Allowed {
-				rl.e.AuthDeniedReason, rl.e.FailureReason = o.Level, accesslog.ClientAccessDenied
+				rl.e.AuthDeniedReason = o.Level
 			}
 		}
 		if !o.Allowed {
 			h.p.log.Debug("request denied", "vpc", vpc.ID, "service", svc.ID, "level", o.Level, "statement", o.Statement, "reason", o.Message)
-			textError(w, o.Status, o.Message+"\n")
+			refuseStatus(w, rl, refDenied, o.Status, o.Message)
 			return
 		}
 		id = o.Identity
 	}
 	rule := route.Match(lst, r)
 	if rule == nil {
-		textError(w, http.StatusNotFound, "no rule of listener "+lst.ID+" matches\n")
+		refuse(w, rl, refNoRule, lst.ID)
 		return
 	}
 	a := &rule.Action
@@ -150,16 +145,16 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method == http.MethodConnect {
 		// No tunnels through an HTTP listener.
-		textError(w, http.StatusMethodNotAllowed, "CONNECT is not supported\n")
+		refuse(w, rl, refConnect)
 		return
 	}
 	if a.TotalWeight <= 0 {
-		textError(w, http.StatusServiceUnavailable, "no target group takes traffic (every weight of rule "+rule.ID+" is 0)\n")
+		refuse(w, rl, refZeroWeights, rule.ID)
 		return
 	}
 	tg := route.PickGroup(a, rand.IntN(a.TotalWeight))
 	if tg == nil {
-		textError(w, http.StatusServiceUnavailable, "no target group takes traffic\n")
+		refuse(w, rl, refNoGroup)
 		return
 	}
 	if rl != nil {
@@ -169,10 +164,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	tr, scheme := h.p.transport(tg)
 	if tr == nil {
 		if tg.Upstream == snapshot.UpstreamLambda || (tg.Type != "" && tg.Type != "IP") {
-			textError(w, http.StatusBadGateway, "target type "+tg.Type+" is not supported in host mode yet (target group "+tg.ID+")\n")
+			refuse(w, rl, refTargetType, tg.Type, tg.ID)
 			return
 		}
-		textError(w, http.StatusBadGateway, "target group protocol "+tg.Protocol+" is not supported behind an HTTP listener (target group "+tg.ID+")\n")
+		refuse(w, rl, refProtocol, tg.Protocol, tg.ID)
 		return
 	}
 	fwd := h.forwardHeaders(r, vpc, svc, tg, reqID, id)
@@ -263,15 +258,8 @@ func hostOnly(host string) string {
 	return strings.TrimSuffix(host, ".")
 }
 
-func nonExistentService(w http.ResponseWriter, host, vpcID string) {
-	name := strings.ToLower(hostOnly(host))
-	if name == "" {
-		name = "(none)"
-	}
-	textError(w, http.StatusNotFound, "Non Existent Service: no service named "+name+" is reachable from "+vpcID+"\n")
-}
-
-// textError answers a short plain-text error.
+// textError answers a short plain-text error (the refusal table's rows,
+// refusal.go).
 func textError(w http.ResponseWriter, status int, msg string) {
 	hd := w.Header()
 	hd["Content-Type"] = textPlain
