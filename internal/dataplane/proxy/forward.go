@@ -116,6 +116,145 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, tg *snapshot.Tar
 	p.copyResponse(w, res, rl, attempt{tg, target, st})
 }
 
+// forwardH1 is forward for HTTP/1.1 target groups over the proxy's own
+// client. Retries follow outcome.go: a failed connection moves any request
+// (its body still unread) to another target; a connection that broke
+// before the response began moves an idempotent body-less request, or one
+// of which not a byte was written, to a new connection (after a pooled
+// one) or another target; at most maxTargets targets within the one
+// request timeout.
+func (p *Proxy) forwardH1(w http.ResponseWriter, r *http.Request, tg *snapshot.TargetGroup, fwd *fwdHeaders, rl *reqLog) {
+	target, st := p.picker.Pick(tg, "")
+	if target == nil {
+		refuse(w, rl, refNoTargets, tg.ID)
+		return
+	}
+	now := time.Now()
+	deadline := now.Add(p.cfg.RequestTimeout)
+	// A pooled connection keeps its deadline when it is at most slack
+	// earlier than this request's: one deadline change per connection and
+	// second or so instead of two per request.
+	slack := min(time.Second, p.cfg.RequestTimeout/16)
+	// idempotent: may be sent again even if the target may have seen it.
+	idempotent := canRetry(r)
+	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
+	var (
+		c     *h1Conn
+		err   error
+		tried tries
+		fresh bool // the next attempt dials: its pooled connection was stale
+	)
+	for {
+		if !target.Addr.IsValid() {
+			refuse(w, rl, refNoAddress, target.ID, tg.ID)
+			return
+		}
+		if rl != nil {
+			rl.e.Target = target.Addr
+		}
+		pool := p.h1up.poolIn(p.targetNet(tg), target.Addr)
+		c = nil
+		if !fresh {
+			c = pool.get(now)
+			// A request that could not be sent again must not go out on a
+			// connection the target already closed (idle timeout, or it
+			// died): look for its FIN or RST first.
+			if c != nil && !idempotent && peerClosed(c) {
+				pool.drop(c.idleSince, false) // idle as long or longer: likely closed too
+				c.close()
+				c = nil
+			}
+		}
+		fresh = false
+		a := attempt{tg, target, st}
+		st.Begin(time.Now().UnixNano())
+		if c == nil {
+			c, err = p.h1up.dial(r.Context(), pool, deadline)
+			if err != nil {
+				st.End(false)
+				if r.Context().Err() != nil {
+					break // the client is gone
+				}
+				if !time.Now().Before(deadline) {
+					p.report(a, outTimeout)
+					break
+				}
+				// Nothing reached the target and the body is unread: any
+				// request may go elsewhere.
+				p.connectFailed(a, err)
+				next, nst := p.next(tg, &tried, target, deadline)
+				if next == nil {
+					break
+				}
+				target, st = next, nst
+				continue
+			}
+		}
+		c.lastUse = now
+		uc := upConnOf(c)
+		if uc != nil {
+			uc.written.Store(false)
+		}
+		if rl != nil {
+			rl.sentAt = time.Now()
+		}
+		var gotByte bool
+		gotByte, err = c.roundTrip(r, fwd, deadline, slack)
+		if err == nil {
+			t := time.Now()
+			st.Answered(t.UnixNano())
+			if rl != nil {
+				rl.headersAt = t
+			}
+			break
+		}
+		st.End(false)
+		reused, idleSince := c.reused, c.idleSince
+		wrote := uc == nil || uc.written.Load()
+		c.abort()
+		c = nil
+		if r.Context().Err() != nil {
+			break // the client is gone: nothing to say of the target
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) || !time.Now().Before(deadline) {
+			p.report(a, outTimeout)
+			break
+		}
+		if !resendable(gotByte, hasBody, idempotent, wrote) {
+			if !reused || gotByte {
+				p.report(a, outReset)
+			}
+			break
+		}
+		if reused {
+			// The target closed the idle connection while the request was
+			// on its way: send it again on a new connection; the
+			// connections idle at least as long are likely dead too.
+			pool.drop(idleSince, false)
+			p.log.Debug("stale upstream connection; retrying on a new one", "target", target.Key, "err", err)
+			fresh = true
+			continue
+		}
+		p.report(a, outReset)
+		p.log.Debug("upstream connection broke before the response; retrying elsewhere", "target", target.Key, "err", err)
+		next, nst := p.next(tg, &tried, target, deadline)
+		if next == nil {
+			break
+		}
+		target, st = next, nst
+	}
+	if err != nil {
+		// A pooled connection's deadline may be up to slack earlier than
+		// this request's: its expiry is this request's timeout too.
+		timedOut := r.Context().Err() == nil && (!time.Now().Before(deadline) ||
+			(errors.Is(err, os.ErrDeadlineExceeded) && !isDialError(err)))
+		p.answerError(w, r, target, err, timedOut, rl)
+		return
+	}
+	defer st.End(true)
+	p.copyResponse(w, c.res, rl, attempt{tg, target, st})
+}
+
 // bodyGuard is a client's request body lent to a transport: it notes
 // whether anything read it, and ignores Close while nothing did, so that a
 // request the transport could not send can go to another target with its
