@@ -7,7 +7,7 @@ package h1
 // an http.ResponseWriter, but does per request only what a proxy needs:
 //
 //   - Parsing: the head is parsed in the read buffer and copied into one
-//     string (h1parse.go); the header map, its values, the URL and the
+//     string (parse.go); the header map, its values, the URL and the
 //     Request are the only other allocations. What RFC 9112 tells a server
 //     to reject is rejected (400/431/501/505): malformed lines, obsolete
 //     folding, bad names and values, conflicting or invalid Content-Length,

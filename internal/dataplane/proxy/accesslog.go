@@ -176,8 +176,8 @@ func grpcStatus(hd http.Header) int {
 // targetFailure names why a target exchange failed, as Lattice's
 // failureReason does.
 func targetFailure(err error, timedOut, clientGone bool) string {
-	var bad errBadResponse
-	var body *clientBodyError
+	var bad h1.ErrBadResponse
+	var body *h1.ClientBodyError
 	switch {
 	case clientGone:
 		return accesslog.ClientConnectionClosed
@@ -187,7 +187,7 @@ func targetFailure(err error, timedOut, clientGone bool) string {
 		return accesslog.TargetConnectionError
 	case timedOut, errors.Is(err, os.ErrDeadlineExceeded):
 		return accesslog.TargetDataTimeout
-	case errors.As(err, &bad), errors.Is(err, errH1Status), errors.Is(err, h1.ErrHeadTooLarge):
+	case errors.As(err, &bad), errors.Is(err, h1.ErrSwitchingProtocols), errors.Is(err, h1.ErrHeadTooLarge):
 		return accesslog.TargetProtocolError
 	}
 	return accesslog.TargetConnectionClosed

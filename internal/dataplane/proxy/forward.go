@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/trellis-net/trellis/internal/dataplane/accesslog"
+	"github.com/trellis-net/trellis/internal/dataplane/h1"
 	"github.com/trellis-net/trellis/internal/dataplane/upstream"
 	"github.com/trellis-net/trellis/internal/snapshot"
 )
@@ -139,7 +140,7 @@ func (p *Proxy) forwardH1(w http.ResponseWriter, r *http.Request, tg *snapshot.T
 	idempotent := canRetry(r)
 	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
 	var (
-		c     *h1Conn
+		c     *h1.Conn
 		err   error
 		tried tries
 		fresh bool // the next attempt dials: its pooled connection was stale
@@ -152,16 +153,16 @@ func (p *Proxy) forwardH1(w http.ResponseWriter, r *http.Request, tg *snapshot.T
 		if rl != nil {
 			rl.e.Target = target.Addr
 		}
-		pool := p.h1up.poolIn(p.targetNet(tg), target.Addr)
+		pool := p.h1up.Pool(p.targetNet(tg), target.Addr)
 		c = nil
 		if !fresh {
-			c = pool.get(now)
+			c = pool.Get(now)
 			// A request that could not be sent again must not go out on a
 			// connection the target already closed (idle timeout, or it
 			// died): look for its FIN or RST first.
-			if c != nil && !idempotent && peerClosed(c) {
-				pool.drop(c.idleSince, false) // idle as long or longer: likely closed too
-				c.close()
+			if c != nil && !idempotent && c.PeerClosed() {
+				pool.Drop(c.IdleSince()) // idle as long or longer: likely closed too
+				c.Close()
 				c = nil
 			}
 		}
@@ -169,7 +170,7 @@ func (p *Proxy) forwardH1(w http.ResponseWriter, r *http.Request, tg *snapshot.T
 		a := attempt{tg, target, st}
 		st.Begin(time.Now().UnixNano())
 		if c == nil {
-			c, err = p.h1up.dial(r.Context(), pool, deadline)
+			c, err = p.h1up.Dial(r.Context(), pool, deadline)
 			if err != nil {
 				st.End(false)
 				if r.Context().Err() != nil {
@@ -190,16 +191,12 @@ func (p *Proxy) forwardH1(w http.ResponseWriter, r *http.Request, tg *snapshot.T
 				continue
 			}
 		}
-		c.lastUse = now
-		uc := upConnOf(c)
-		if uc != nil {
-			uc.written.Store(false)
-		}
+		c.Begin(now)
 		if rl != nil {
 			rl.sentAt = time.Now()
 		}
 		var gotByte bool
-		gotByte, err = c.roundTrip(r, fwd, deadline, slack)
+		gotByte, err = c.RoundTrip(r, fwd.reqTarget, fwd.h1Extra(), deadline, slack)
 		if err == nil {
 			t := time.Now()
 			st.Answered(t.UnixNano())
@@ -209,9 +206,8 @@ func (p *Proxy) forwardH1(w http.ResponseWriter, r *http.Request, tg *snapshot.T
 			break
 		}
 		st.End(false)
-		reused, idleSince := c.reused, c.idleSince
-		wrote := uc == nil || uc.written.Load()
-		c.abort()
+		reused, idleSince, wrote := c.Reused(), c.IdleSince(), c.Wrote()
+		c.Abort()
 		c = nil
 		if r.Context().Err() != nil {
 			break // the client is gone: nothing to say of the target
@@ -230,7 +226,7 @@ func (p *Proxy) forwardH1(w http.ResponseWriter, r *http.Request, tg *snapshot.T
 			// The target closed the idle connection while the request was
 			// on its way: send it again on a new connection; the
 			// connections idle at least as long are likely dead too.
-			pool.drop(idleSince, false)
+			pool.Drop(idleSince)
 			p.log.Debug("stale upstream connection; retrying on a new one", "target", target.Key, "err", err)
 			fresh = true
 			continue
@@ -252,7 +248,7 @@ func (p *Proxy) forwardH1(w http.ResponseWriter, r *http.Request, tg *snapshot.T
 		return
 	}
 	defer st.End(true)
-	p.copyResponse(w, c.res, rl, attempt{tg, target, st})
+	p.copyResponse(w, c.Response(), rl, attempt{tg, target, st})
 }
 
 // bodyGuard is a client's request body lent to a transport: it notes
@@ -319,7 +315,7 @@ func (p *Proxy) answerError(w http.ResponseWriter, r *http.Request, t *snapshot.
 		refuse(w, rl, refTimeout)
 		return
 	}
-	if body := (*clientBodyError)(nil); errors.As(err, &body) {
+	if body := (*h1.ClientBodyError)(nil); errors.As(err, &body) {
 		// The client's fault, not the target's.
 		p.log.Debug("client request body failed", "target", t.Key, "err", err)
 		refuse(w, rl, refClientBody)

@@ -343,7 +343,27 @@ type fwdHeaders struct {
 	// reqTarget is the origin-form request-target to send: the normalised
 	// path and the client's query (normalizeTarget).
 	reqTarget string
+
+	// The same, for the own HTTP/1.1 client (h1Extra), kept here so that
+	// they cost no allocation of their own.
+	extra [9]h1.ExtraField
 }
+
+// h1Extra returns the fields the own HTTP/1.1 client writes after the
+// client's own that pass (passRequestField), in a fixed order.
+func (f *fwdHeaders) h1Extra() []h1.ExtraField {
+	f.extra = [...]h1.ExtraField{{Name: hdrXFF, Values: f.xff}, {Name: hdrXFPort, Values: f.port},
+		{Name: hdrXFProto, Values: f.proto}, {Name: hdrLatticeNetwork, Values: f.network},
+		{Name: hdrLatticeTarget, Values: f.target}, {Name: hdrSourceVpc, Values: f.sourceVpc},
+		{Name: hdrRequestID, Values: f.reqID}, {Name: hdrLatticeIdentity, Values: f.identity},
+		{Name: hdrLatticeIdentityTags, Values: f.identityTags}}
+	return f.extra[:]
+}
+
+// skipRequestField and skipTrailerField are the proxy's header policy as
+// the HTTP/1.1 client takes it (h1.Client.Skip, SkipTrailer).
+func skipRequestField(k string, conn []string) bool { return !passRequestField(k, conn) }
+func skipTrailerField(k string) bool                { return !passTrailerField(k) }
 
 // forwardHeaders returns the fields the proxy adds toward the target.
 func (h *handler) forwardHeaders(r *http.Request, vpc *snapshot.VPC, svc *snapshot.Service, tg *snapshot.TargetGroup, reqID []string, id *snapshot.Identity) fwdHeaders {
@@ -545,7 +565,7 @@ var teTrailers = []string{"trailers"}
 // net/http transport (the own HTTP/1.1 client does the same as it writes).
 // Trailers are filled in when the body ends: it filters them then, before
 // the transport writes them. A failure to read the body is marked as the
-// client's (clientBodyError), so the answer blames the client.
+// client's (h1.ClientBodyError), so the answer blames the client.
 type clientBody struct {
 	io.ReadCloser
 	r *http.Request
@@ -558,20 +578,10 @@ func (b *clientBody) Read(p []byte) (int, error) {
 			filterTrailer(b.r.Trailer)
 		}
 	} else if err != nil {
-		err = &clientBodyError{err}
+		err = &h1.ClientBodyError{Err: err}
 	}
 	return n, err
 }
-
-// clientBodyError is a client's request body that failed while it was
-// being sent to a target: malformed chunked framing, a body shorter than
-// its Content-Length, a reset stream. The client is answered 400 (access
-// log: ClientProtocolError), not 502, and the target's connection is
-// closed, so it never keeps half a request.
-type clientBodyError struct{ err error }
-
-func (e *clientBodyError) Error() string { return "client request body: " + e.err.Error() }
-func (e *clientBodyError) Unwrap() error { return e.err }
 
 // normalizeTarget normalises the request's path once, at the ingress
 // (pathnorm, docs/path-normalisation.md): r.URL.Path becomes the decoded

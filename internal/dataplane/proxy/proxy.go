@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/trellis-net/trellis/internal/dataplane/auth"
+	"github.com/trellis-net/trellis/internal/dataplane/h1"
 	"github.com/trellis-net/trellis/internal/dataplane/upstream"
 	"github.com/trellis-net/trellis/internal/dataplane/vpcnet"
 	"github.com/trellis-net/trellis/internal/snapshot"
@@ -97,9 +98,9 @@ type Proxy struct {
 	// Upstream transports by target group protocol and version; shared by
 	// every target so connection pools survive snapshot swaps.
 	h1, h1TLS, h2c, h2TLS *http.Transport
-	// h1up is the proxy's own HTTP/1.1 client, used instead of h1 (see
-	// h1upstream.go); h1 stays as the marker of that protocol.
-	h1up *h1Upstream
+	// h1up is the proxy's own HTTP/1.1 client (package h1), used instead
+	// of h1; h1 stays as the marker of that protocol.
+	h1up *h1.Client
 	// nets holds the transports of targets in networks other than the
 	// host's (Config.Net), by Net; read on the request path.
 	netsMu sync.RWMutex
@@ -135,7 +136,8 @@ func New(cfg Config) *Proxy {
 		picker: cfg.Picker,
 	}
 	p.h1 = newTransport(false, false, nil)
-	p.h1up = newH1Upstream()
+	p.h1up = h1.NewClient(DialTimeout)
+	p.h1up.Skip, p.h1up.SkipTrailer = skipRequestField, skipTrailerField
 	p.nets = map[vpcnet.Net]*transports{}
 	p.h1TLS = newTransport(true, false, nil)
 	p.h2c = newTransport(false, true, nil)
@@ -145,7 +147,7 @@ func New(cfg Config) *Proxy {
 
 // transports are the net/http transports of the targets in one network
 // other than the host's. HTTP/1.1 targets use the proxy's own client,
-// whose pools are kept per network too (h1upstream.go).
+// whose pools are kept per network too (h1.Client).
 type transports struct {
 	h1TLS, h2c, h2TLS *http.Transport
 }
@@ -210,7 +212,13 @@ func (p *Proxy) forgetNets(snap *snapshot.Snapshot) {
 	for _, t := range gone {
 		t.closeIdle()
 	}
-	p.h1up.forget(func(n vpcnet.Net) bool { return n == nil || live[n] })
+	p.h1up.Forget(func(n h1.Network) bool {
+		if n == nil {
+			return true
+		}
+		vn, ok := n.(vpcnet.Net)
+		return ok && live[vn]
+	})
 }
 
 func newTransport(useTLS, h2 bool, n vpcnet.Net) *http.Transport {
@@ -290,5 +298,5 @@ func (p *Proxy) CloseIdle() {
 		t.closeIdle()
 	}
 	p.netsMu.Unlock()
-	p.h1up.closeIdle()
+	p.h1up.CloseIdle()
 }

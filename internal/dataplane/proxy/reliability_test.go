@@ -101,16 +101,10 @@ func (k *killable) kill() {
 // a slow machine honest).
 func waitPoolClosed(t *testing.T, px *Proxy, addr string) {
 	t.Helper()
-	pool := px.h1up.pool(netip.MustParseAddrPort(addr))
+	pool := px.h1up.Pool(nil, netip.MustParseAddrPort(addr))
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		pool.mu.Lock()
-		all := len(pool.idle) > 0
-		for _, c := range pool.idle {
-			all = all && peerClosed(c)
-		}
-		pool.mu.Unlock()
-		if all {
+		if pool.IdleClosed() {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -246,74 +240,6 @@ func TestResendable(t *testing.T) {
 		if got := resendable(tc.gotByte, tc.hasBody, tc.idempotent, tc.wrote); got != tc.want {
 			t.Errorf("%s: resendable = %v, want %v", tc.name, got, tc.want)
 		}
-	}
-}
-
-// upConn notes written bytes and sees a target's close, reset or stray
-// bytes, on real sockets.
-func TestUpConn(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan *net.TCPConn, 4)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted <- c.(*net.TCPConn)
-		}
-	}()
-	dial := func() (*h1Conn, *net.TCPConn) {
-		nc, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := &h1Conn{nc: newUpConn(nc)}
-		t.Cleanup(func() { nc.Close() })
-		return c, <-accepted
-	}
-	eventually := func(what string, f func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for !f() {
-			if time.Now().After(deadline) {
-				t.Fatal(what)
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}
-
-	c, srv := dial()
-	u := upConnOf(c)
-	if u.written.Load() || peerClosed(c) {
-		t.Fatal("a new open connection: written or closed")
-	}
-	if _, err := u.Write([]byte("GET / HTTP/1.1\r\n")); err != nil || !u.written.Load() {
-		t.Fatalf("write: %v, written=%v", err, u.written.Load())
-	}
-	srv.Close() // FIN
-	eventually("the target's close unseen", func() bool { return peerClosed(c) })
-
-	c, srv = dial()
-	srv.SetLinger(0)
-	srv.Close() // RST
-	eventually("the target's reset unseen", func() bool { return peerClosed(c) })
-	// The reset arrived: a write fails and writes nothing.
-	u = upConnOf(c)
-	u.written.Store(false)
-	if n, err := u.Write([]byte("x")); err == nil || n != 0 || u.written.Load() {
-		t.Fatalf("write after a reset: n=%d err=%v written=%v", n, err, u.written.Load())
-	}
-
-	c, srv = dial()
-	srv.Write([]byte("HTTP/1.1 200 OK\r\n\r\n")) // nobody asked
-	eventually("stray bytes unseen", func() bool { return peerClosed(c) })
-	if n := testing.AllocsPerRun(50, func() { peerClosed(c) }); n != 0 {
-		t.Fatalf("peerClosed allocates %v times", n)
 	}
 }
 

@@ -1,10 +1,10 @@
-package proxy
+package h1
 
-// Reading a target's HTTP/1.x response head, the cheap way (h1parse.go):
+// Reading a target's HTTP/1.x response head, the cheap way (parse.go):
 // one string for the head, one slice of values; the http.Response, its
 // header map and the body reader belong to the upstream connection and
 // are reused by its next exchange (an exchange ends before the connection
-// goes back to its pool, and copyResponse copies what it keeps).
+// goes back to its pool, and the caller copies what it keeps).
 //
 // Framing follows RFC 9112 §6.3: no body for HEAD, 1xx, 204 and 304;
 // chunked when an HTTP/1.1 Transfer-Encoding ends in chunked (a
@@ -19,38 +19,36 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strings"
-
-	"github.com/trellis-net/trellis/internal/dataplane/h1"
 )
 
 const h1MaxResponseHead = 1 << 20 // as net/http.Transport's MaxResponseHeaderBytes default
 
-// errBadResponse is a response head the proxy cannot use.
-type errBadResponse string
+// ErrBadResponse is a response head the client cannot use.
+type ErrBadResponse string
 
-func (e errBadResponse) Error() string { return "malformed response from the target: " + string(e) }
+func (e ErrBadResponse) Error() string { return "malformed response from the target: " + string(e) }
 
 // readResponse reads the next response head on c into c.resp, with its body
 // reader, for a request with method.
-func (c *h1Conn) readResponse(method string) (*http.Response, error) {
-	head, n, err := h1.ReadHead(c.br, h1MaxResponseHead, c.scratch, nil)
+func (c *Conn) readResponse(method string) (*http.Response, error) {
+	head, n, err := ReadHead(c.br, h1MaxResponseHead, c.scratch, nil)
 	if err != nil {
-		if errors.Is(err, h1.ErrHeadTooLarge) {
-			return nil, errBadResponse("head too large")
+		if errors.Is(err, ErrHeadTooLarge) {
+			return nil, ErrBadResponse("head too large")
 		}
-		var he h1.HeadError
+		var he HeadError
 		if errors.As(err, &he) {
-			return nil, errBadResponse(string(he))
+			return nil, ErrBadResponse(string(he))
 		}
 		return nil, err
 	}
 	if n == 0 {
 		c.scratch = head[:0]
 	}
-	line, off := h1.SplitLine(head)
+	line, off := SplitLine(head)
 	// "HTTP/1.1 200 OK": version, three-digit code, optional reason.
 	if len(line) < 12 || string(line[:5]) != "HTTP/" || line[6] != '.' || line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
-		return nil, errBadResponse("status line")
+		return nil, ErrBadResponse("status line")
 	}
 	var minor int
 	switch string(line[5:8]) {
@@ -58,22 +56,22 @@ func (c *h1Conn) readResponse(method string) (*http.Response, error) {
 		minor = 1
 	case "1.0":
 	default:
-		return nil, errBadResponse("unsupported version " + string(line[:8]))
+		return nil, ErrBadResponse("unsupported version " + string(line[:8]))
 	}
 	code := 0
 	for _, d := range line[9:12] {
 		if d < '0' || d > '9' {
-			return nil, errBadResponse("status code")
+			return nil, ErrBadResponse("status code")
 		}
 		code = code*10 + int(d-'0')
 	}
 	if code < 100 {
-		return nil, errBadResponse("status code")
+		return nil, ErrBadResponse("status code")
 	}
-	fields, err := h1.ParseFields(head, off, c.fields[:0])
+	fields, err := ParseFields(head, off, c.fields[:0])
 	c.fields = fields
 	if err != nil {
-		return nil, errBadResponse(err.Error())
+		return nil, ErrBadResponse(err.Error())
 	}
 	s := string(head)
 	if n > 0 {
@@ -87,7 +85,7 @@ func (c *h1Conn) readResponse(method string) (*http.Response, error) {
 	} else {
 		clear(h)
 	}
-	h1.FillHeader(h, s, fields)
+	FillHeader(h, s, fields)
 
 	res := &c.resp
 	*res = http.Response{
@@ -95,12 +93,12 @@ func (c *h1Conn) readResponse(method string) (*http.Response, error) {
 		Header: h, ContentLength: -1,
 	}
 	conn := h["Connection"]
-	res.Close = h1.HasToken(conn, "close") || (minor == 0 && !h1.HasToken(conn, "keep-alive"))
+	res.Close = HasToken(conn, "close") || (minor == 0 && !HasToken(conn, "keep-alive"))
 
 	noBody := method == http.MethodHead || code < 200 || code == http.StatusNoContent || code == http.StatusNotModified
 	var cl int64 = -1
 	if cv, ok := h["Content-Length"]; ok {
-		cl = h1.ParseLength(strings.TrimSpace(cv[0]))
+		cl = ParseLength(strings.TrimSpace(cv[0]))
 		for _, v := range cv[1:] {
 			if strings.TrimSpace(v) != cv[0] {
 				cl = -1
@@ -108,7 +106,7 @@ func (c *h1Conn) readResponse(method string) (*http.Response, error) {
 		}
 		if cl < 0 {
 			if _, te := h["Transfer-Encoding"]; !te && !noBody {
-				return nil, errBadResponse("Content-Length")
+				return nil, ErrBadResponse("Content-Length")
 			}
 		}
 	}
@@ -129,9 +127,9 @@ func (c *h1Conn) readResponse(method string) (*http.Response, error) {
 		delete(h, "Content-Length")
 		if strings.EqualFold(last, "chunked") && minor == 1 {
 			delete(h, "Transfer-Encoding")
-			res.TransferEncoding = teChunkedValue
+			res.TransferEncoding = teChunked
 			if tv, ok := h["Trailer"]; ok {
-				res.Trailer = h1.DeclaredTrailers(tv)
+				res.Trailer = DeclaredTrailers(tv)
 				delete(h, "Trailer")
 			}
 			c.body.rc = &chunkedBody{cr: httputil.NewChunkedReader(c.br), br: c.br, res: res}
@@ -167,7 +165,7 @@ type chunkedBody struct {
 func (b *chunkedBody) Read(p []byte) (int, error) {
 	n, err := b.cr.Read(p)
 	if err == io.EOF {
-		t, terr := h1.ReadTrailerSection(b.br)
+		t, terr := ReadTrailerSection(b.br)
 		if terr != nil {
 			return n, terr
 		}
@@ -180,5 +178,3 @@ func (b *chunkedBody) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
-
-var teChunkedValue = []string{"chunked"}
