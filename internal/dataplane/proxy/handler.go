@@ -175,17 +175,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Trailer != nil {
 		filterTrailer(r.Trailer) // the names announced up front; the values are filtered again at the end
 	}
-	if tr == h.p.h1 {
-		// HTTP/1.1 targets: the proxy's own client writes the client's
-		// header, filtered, and these fields without building a new map.
-		h.p.forwardH1(w, r, tg, &fwd, rl)
-		return
+	x := exchange{p: h.p, r: r, tg: tg, rl: rl}
+	// HTTP/1.1 targets: the proxy's own client writes the client's header,
+	// filtered, and fwd's fields without building a new map.
+	if tr != h.p.h1 {
+		fwd.apply(r.Header)
+		if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+			r.Body = &clientBody{ReadCloser: r.Body, r: r}
+		}
+		x.tr, x.scheme = tr, scheme
 	}
-	fwd.apply(r.Header)
-	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
-		r.Body = &clientBody{ReadCloser: r.Body, r: r}
-	}
-	h.p.forward(w, r, tg, tr, scheme, rl)
+	h.p.forward(w, &x, &fwd)
 }
 
 // transport returns the shared transport for tg's compiled upstream kind

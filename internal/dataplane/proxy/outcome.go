@@ -1,7 +1,7 @@
 package proxy
 
 // Retries and what the proxy tells the upstream registry after each
-// attempt (forward, forwardH1, copyResponse).
+// attempt (forward, its tryH1 and tryStd, copyResponse).
 //
 // Retries. A request tries at most maxTargets targets, all within its one
 // request timeout. It moves on to another target only when the target
