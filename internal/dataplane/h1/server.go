@@ -142,26 +142,36 @@ const (
 // Serve accepts connections on ln until it fails or the server shuts down
 // (http.ErrServerClosed).
 func (s *Server) Serve(ln net.Listener) error {
+	return AcceptLoop(ln, s.log, s.shutdown.Load, func(nc net.Conn) {
+		if c := s.newConn(nc); c != nil {
+			go c.serve()
+		}
+	})
+}
+
+// AcceptLoop accepts connections on ln and hands each to serve (which
+// must not block: it starts the connection's goroutine), until ln fails
+// for good: http.ErrServerClosed once shut reports a shutdown, the error
+// of a closed listener, and transient errors (out of file descriptors and
+// the like) are waited out with a backoff (5 ms doubling to 1 s).
+func AcceptLoop(ln net.Listener, log *slog.Logger, shut func() bool, serve func(net.Conn)) error {
 	var backoff time.Duration
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
-			if s.shutdown.Load() {
+			if shut() {
 				return http.ErrServerClosed
 			}
 			if errors.Is(err, net.ErrClosed) {
 				return err
 			}
-			// Out of file descriptors and the like: wait and go on.
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			s.log.Warn("accept failed; retrying", "err", err, "in", backoff)
+			log.Warn("accept failed; retrying", "err", err, "in", backoff)
 			time.Sleep(backoff)
 			continue
 		}
 		backoff = 0
-		if c := s.newConn(nc); c != nil {
-			go c.serve()
-		}
+		serve(nc)
 	}
 }
 

@@ -2,14 +2,12 @@ package ingress
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/trellis-net/trellis/internal/dataplane/h1"
 )
@@ -55,25 +53,7 @@ func newDispatcher(h http.Handler, rejected func(int, netip.AddrPort, int64), lo
 // Serve accepts connections on ln until it fails or the server shuts down
 // (http.ErrServerClosed), dispatching each on a goroutine of its own.
 func (d *dispatcher) Serve(ln net.Listener) error {
-	var backoff time.Duration
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if d.shutdown.Load() {
-				return http.ErrServerClosed
-			}
-			if errors.Is(err, net.ErrClosed) {
-				return err
-			}
-			// Out of file descriptors and the like: wait and go on.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			d.log.Warn("accept failed; retrying", "err", err, "in", backoff)
-			time.Sleep(backoff)
-			continue
-		}
-		backoff = 0
-		go d.dispatch(nc)
-	}
+	return h1.AcceptLoop(ln, d.log, d.shutdown.Load, func(nc net.Conn) { go d.dispatch(nc) })
 }
 
 // dispatch serves one admitted connection by its protocol. Today every
