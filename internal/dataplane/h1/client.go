@@ -311,7 +311,7 @@ type Conn struct {
 
 	// Response parsing state, reused by every exchange (response.go).
 	scratch  []byte
-	fields   []Field
+	fields   []field
 	hdr      http.Header
 	resp     http.Response
 	lim      io.LimitedReader
@@ -606,7 +606,7 @@ func (c *Conn) writeHeader(r *http.Request, target string, extra []ExtraField, h
 		f := &extra[i]
 		ok = writeFieldValues(bw, f.Name, f.Values) && ok
 	}
-	if !ok || !ValidFieldValue(r.Host) {
+	if !ok || !validFieldValue(r.Host) {
 		return errFieldValue
 	}
 	switch {
@@ -627,14 +627,14 @@ func (c *Conn) writeHeader(r *http.Request, target string, extra []ExtraField, h
 }
 
 // writeFieldValues writes a field line for each of vs. It refuses a value
-// holding CR, LF, NUL or another control byte (ValidFieldValue): written
+// holding CR, LF, NUL or another control byte (validFieldValue): written
 // as it is, such a value would end the field, or the whole head, early and
 // make the target read fields or a request that no rule or policy judged.
 // Everything the proxy forwards was checked where it was accepted; this is
 // the last line of defence, so it fails the exchange instead of guessing.
 func writeFieldValues(bw *bufio.Writer, k string, vs []string) bool {
 	for _, v := range vs {
-		if !ValidFieldValue(v) {
+		if !validFieldValue(v) {
 			return false
 		}
 		bw.WriteString(k)
@@ -715,7 +715,7 @@ func writeBody(bw *bufio.Writer, r *http.Request, skipTrailer func(string) bool)
 			continue
 		}
 		for _, v := range vs {
-			if !ValidFieldValue(v) {
+			if !validFieldValue(v) {
 				continue
 			}
 			bw.WriteString(k)

@@ -18,13 +18,13 @@ import (
 // ErrHeadTooLarge is returned when a head exceeds the size limit.
 var ErrHeadTooLarge = errors.New("message head too large")
 
-// HeadError is a malformed head: the reason, for a 400 answer or a log.
-type HeadError string
+// headError is a malformed head: the reason, for a 400 answer or a log.
+type headError string
 
-func (e HeadError) Error() string { return string(e) }
+func (e headError) Error() string { return string(e) }
 
-// Field locates one header field in a head: name and value offsets.
-type Field struct{ n0, n1, v0, v1 int32 }
+// field locates one header field in a head: name and value offsets.
+type field struct{ n0, n1, v0, v1 int32 }
 
 // headEnd returns the length of the head at the start of b (through the
 // empty line that ends it, CRLF or bare LF), or -1 when b holds no complete
@@ -49,14 +49,14 @@ func headEnd(b []byte) int {
 	}
 }
 
-// ReadHead reads a message head from br. The fast path (the head is in
+// readHead reads a message head from br. The fast path (the head is in
 // br's buffer already, the common case) returns a slice of that buffer,
 // valid until the caller discards n bytes from br; otherwise the head is
 // gathered into scratch (n is then 0: it was consumed). Leading empty lines
 // are skipped (RFC 9112 §2.2). max bounds the head's size. wait, when not
 // nil, is called once before the first read that has to wait for bytes
 // not buffered yet (the server bounds the time a head may take there).
-func ReadHead(br *bufio.Reader, max int, scratch []byte, wait func() error) (head []byte, n int, err error) {
+func readHead(br *bufio.Reader, max int, scratch []byte, wait func() error) (head []byte, n int, err error) {
 	waited := false
 	more := func(need int) error {
 		if wait == nil || waited || br.Buffered() >= need {
@@ -85,7 +85,7 @@ func ReadHead(br *bufio.Reader, max int, scratch []byte, wait func() error) (hea
 				return nil, 0, err
 			}
 			if b[1] != '\n' {
-				return nil, 0, HeadError("bare CR before the request line")
+				return nil, 0, headError("bare CR before the request line")
 			}
 			_, _ = br.Discard(2)
 		} else {
@@ -141,9 +141,9 @@ func ReadHead(br *bufio.Reader, max int, scratch []byte, wait func() error) (hea
 	}
 }
 
-// SplitLine returns the first line of b without its line ending, and the
+// splitLine returns the first line of b without its line ending, and the
 // offset of the next line.
-func SplitLine(b []byte) (line []byte, next int) {
+func splitLine(b []byte) (line []byte, next int) {
 	i := bytes.IndexByte(b, '\n')
 	if i < 0 {
 		return b, len(b)
@@ -155,27 +155,27 @@ func SplitLine(b []byte) (line []byte, next int) {
 	return line, i + 1
 }
 
-// ParseFields validates the header fields of head from offset off and
+// parseFields validates the header fields of head from offset off and
 // appends their locations to fields; field names are canonicalized in
 // place. It rejects what RFC 9112 §5 tells a recipient to reject:
 // whitespace between name and colon, obsolete line folding, control
 // characters, names that are not tokens.
-func ParseFields(head []byte, off int, fields []Field) ([]Field, error) {
+func parseFields(head []byte, off int, fields []field) ([]field, error) {
 	for off < len(head) {
-		line, next := SplitLine(head[off:])
+		line, next := splitLine(head[off:])
 		if len(line) == 0 {
 			break // the empty line: end of the head
 		}
 		if line[0] == ' ' || line[0] == '\t' {
-			return fields, HeadError("obsolete line folding in the header")
+			return fields, headError("obsolete line folding in the header")
 		}
 		colon := bytes.IndexByte(line, ':')
 		if colon <= 0 {
-			return fields, HeadError("malformed header line")
+			return fields, headError("malformed header line")
 		}
 		name := line[:colon]
 		if !canonicalizeToken(name) {
-			return fields, HeadError("invalid header field name")
+			return fields, headError("invalid header field name")
 		}
 		v0, v1 := colon+1, len(line)
 		for v0 < v1 && (line[v0] == ' ' || line[v0] == '\t') {
@@ -186,10 +186,10 @@ func ParseFields(head []byte, off int, fields []Field) ([]Field, error) {
 		}
 		for _, c := range line[v0:v1] {
 			if (c < 0x20 && c != '\t') || c == 0x7f {
-				return fields, HeadError("invalid character in a header value")
+				return fields, headError("invalid character in a header value")
 			}
 		}
-		fields = append(fields, Field{int32(off), int32(off + colon), int32(off + v0), int32(off + v1)})
+		fields = append(fields, field{int32(off), int32(off + colon), int32(off + v0), int32(off + v1)})
 		off += next
 	}
 	return fields, nil
@@ -243,18 +243,18 @@ func IsToken(s string) bool {
 }
 
 // buildHeader makes the header map of a head copied into s.
-func buildHeader(s string, fields []Field) http.Header {
+func buildHeader(s string, fields []field) http.Header {
 	// Sized for the fields only: up to 8 a map is one small allocation,
 	// and the proxy writes its own fields toward HTTP/1.1 targets without
 	// adding them to the map.
 	h := make(http.Header, len(fields))
-	FillHeader(h, s, fields)
+	fillHeader(h, s, fields)
 	return h
 }
 
-// FillHeader adds the fields of a head copied into s to h; their values
+// fillHeader adds the fields of a head copied into s to h; their values
 // share one new slice.
-func FillHeader(h http.Header, s string, fields []Field) {
+func fillHeader(h http.Header, s string, fields []field) {
 	vals := make([]string, len(fields))
 	for i, f := range fields {
 		name, value := s[f.n0:f.n1], s[f.v0:f.v1]
@@ -267,11 +267,11 @@ func FillHeader(h http.Header, s string, fields []Field) {
 	}
 }
 
-// ValidFieldValue reports a field value without control bytes other than
+// validFieldValue reports a field value without control bytes other than
 // HTAB (RFC 9110 §5.5: no CR, LF or NUL, which could end the field or the
 // head early). The writers check every value they send, whatever checked
 // it before.
-func ValidFieldValue(v string) bool {
+func validFieldValue(v string) bool {
 	for i := 0; i < len(v); i++ {
 		if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7f {
 			return false
@@ -280,12 +280,12 @@ func ValidFieldValue(v string) bool {
 	return true
 }
 
-// MaxTrailerBytes bounds a trailer section (ReadTrailerSection).
-const MaxTrailerBytes = 64 << 10
+// maxTrailerBytes bounds a trailer section (readTrailerSection).
+const maxTrailerBytes = 64 << 10
 
-// ReadTrailerSection reads the field lines after a last chunk, through the
+// readTrailerSection reads the field lines after a last chunk, through the
 // empty line; nil when there are none.
-func ReadTrailerSection(br *bufio.Reader) (http.Header, error) {
+func readTrailerSection(br *bufio.Reader) (http.Header, error) {
 	var section []byte
 	for {
 		line, err := br.ReadSlice('\n')
@@ -294,22 +294,22 @@ func ReadTrailerSection(br *bufio.Reader) (http.Header, error) {
 				err = io.ErrUnexpectedEOF
 			}
 			if err == bufio.ErrBufferFull {
-				err = HeadError("trailer line too long")
+				err = headError("trailer line too long")
 			}
 			return nil, err
 		}
 		if len(line) == 1 || (len(line) == 2 && line[0] == '\r') {
 			break
 		}
-		if len(section)+len(line) > MaxTrailerBytes {
-			return nil, HeadError("trailer section too large")
+		if len(section)+len(line) > maxTrailerBytes {
+			return nil, headError("trailer section too large")
 		}
 		section = append(section, line...)
 	}
 	if len(section) == 0 {
 		return nil, nil
 	}
-	fields, err := ParseFields(section, 0, nil)
+	fields, err := parseFields(section, 0, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -31,12 +31,12 @@ func (e ErrBadResponse) Error() string { return "malformed response from the tar
 // readResponse reads the next response head on c into c.resp, with its body
 // reader, for a request with method.
 func (c *Conn) readResponse(method string) (*http.Response, error) {
-	head, n, err := ReadHead(c.br, h1MaxResponseHead, c.scratch, nil)
+	head, n, err := readHead(c.br, h1MaxResponseHead, c.scratch, nil)
 	if err != nil {
 		if errors.Is(err, ErrHeadTooLarge) {
 			return nil, ErrBadResponse("head too large")
 		}
-		var he HeadError
+		var he headError
 		if errors.As(err, &he) {
 			return nil, ErrBadResponse(string(he))
 		}
@@ -45,7 +45,7 @@ func (c *Conn) readResponse(method string) (*http.Response, error) {
 	if n == 0 {
 		c.scratch = head[:0]
 	}
-	line, off := SplitLine(head)
+	line, off := splitLine(head)
 	// "HTTP/1.1 200 OK": version, three-digit code, optional reason.
 	if len(line) < 12 || string(line[:5]) != "HTTP/" || line[6] != '.' || line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
 		return nil, ErrBadResponse("status line")
@@ -68,7 +68,7 @@ func (c *Conn) readResponse(method string) (*http.Response, error) {
 	if code < 100 {
 		return nil, ErrBadResponse("status code")
 	}
-	fields, err := ParseFields(head, off, c.fields[:0])
+	fields, err := parseFields(head, off, c.fields[:0])
 	c.fields = fields
 	if err != nil {
 		return nil, ErrBadResponse(err.Error())
@@ -85,7 +85,7 @@ func (c *Conn) readResponse(method string) (*http.Response, error) {
 	} else {
 		clear(h)
 	}
-	FillHeader(h, s, fields)
+	fillHeader(h, s, fields)
 
 	res := &c.resp
 	*res = http.Response{
@@ -98,7 +98,7 @@ func (c *Conn) readResponse(method string) (*http.Response, error) {
 	noBody := method == http.MethodHead || code < 200 || code == http.StatusNoContent || code == http.StatusNotModified
 	var cl int64 = -1
 	if cv, ok := h["Content-Length"]; ok {
-		cl = ParseLength(strings.TrimSpace(cv[0]))
+		cl = parseLength(strings.TrimSpace(cv[0]))
 		for _, v := range cv[1:] {
 			if strings.TrimSpace(v) != cv[0] {
 				cl = -1
@@ -129,7 +129,7 @@ func (c *Conn) readResponse(method string) (*http.Response, error) {
 			delete(h, "Transfer-Encoding")
 			res.TransferEncoding = teChunked
 			if tv, ok := h["Trailer"]; ok {
-				res.Trailer = DeclaredTrailers(tv)
+				res.Trailer = declaredTrailers(tv)
 				delete(h, "Trailer")
 			}
 			c.body.rc = &chunkedBody{cr: httputil.NewChunkedReader(c.br), br: c.br, res: res}
@@ -165,7 +165,7 @@ type chunkedBody struct {
 func (b *chunkedBody) Read(p []byte) (int, error) {
 	n, err := b.cr.Read(p)
 	if err == io.EOF {
-		t, terr := ReadTrailerSection(b.br)
+		t, terr := readTrailerSection(b.br)
 		if terr != nil {
 			return n, terr
 		}

@@ -286,7 +286,7 @@ type srvConn struct {
 	res    h1Response // reused by every request
 	state  atomic.Int32
 
-	fields    []Field
+	fields    []field
 	scratch   []byte
 	deadline  time.Time // the read deadline set on nc (zero: none)
 	wdeadline time.Time // the write deadline set on nc (connWriter)
@@ -427,7 +427,7 @@ func (c *srvConn) waitRequest() bool {
 }
 
 // headerDeadline bounds the time a head that arrives in pieces may take
-// (ReadHead calls it before it has to wait).
+// (readHead calls it before it has to wait).
 func (c *srvConn) headerDeadline() error {
 	want := c.srv.watch.now().Add(c.srv.readHeaderTimeout)
 	if err := c.nc.SetReadDeadline(want); err != nil {
@@ -441,21 +441,21 @@ func (c *srvConn) headerDeadline() error {
 // expect reports an "Expect: 100-continue" to answer on the first body
 // read.
 func (c *srvConn) readRequest(first bool) (req *http.Request, expect bool, err error) {
-	head, n, err := ReadHead(c.br, c.srv.maxHeaderBytes, c.scratch, c.headerDeadline)
+	head, n, err := readHead(c.br, c.srv.maxHeaderBytes, c.scratch, c.headerDeadline)
 	if err != nil {
 		return nil, false, err
 	}
 	if n == 0 {
 		c.scratch = head[:0] // keep the grown buffer
 	}
-	line, off := SplitLine(head)
+	line, off := splitLine(head)
 	sp1 := indexByte(line, ' ')
 	if sp1 <= 0 {
-		return nil, false, HeadError("malformed request line")
+		return nil, false, headError("malformed request line")
 	}
 	sp2 := indexByte(line[sp1+1:], ' ')
 	if sp2 <= 0 {
-		return nil, false, HeadError("malformed request line")
+		return nil, false, headError("malformed request line")
 	}
 	sp2 += sp1 + 1
 	proto := line[sp2+1:]
@@ -473,9 +473,9 @@ func (c *srvConn) readRequest(first bool) (req *http.Request, expect bool, err e
 		if len(proto) == 8 && string(proto[:5]) == "HTTP/" && proto[6] == '.' && '0' <= proto[5] && proto[5] <= '9' && '0' <= proto[7] && proto[7] <= '9' {
 			return nil, false, &statusError{http.StatusHTTPVersionNotSupported, "unsupported protocol version"}
 		}
-		return nil, false, HeadError("malformed request line")
+		return nil, false, headError("malformed request line")
 	}
-	fields, err := ParseFields(head, off, c.fields[:0])
+	fields, err := parseFields(head, off, c.fields[:0])
 	c.fields = fields
 	if err != nil {
 		return nil, false, err
@@ -486,7 +486,7 @@ func (c *srvConn) readRequest(first bool) (req *http.Request, expect bool, err e
 	}
 	method, target := s[:sp1], s[sp1+1:sp2]
 	if !IsToken(method) {
-		return nil, false, HeadError("invalid method")
+		return nil, false, headError("invalid method")
 	}
 	h := buildHeader(s, fields)
 
@@ -494,12 +494,12 @@ func (c *srvConn) readRequest(first bool) (req *http.Request, expect bool, err e
 	var host string
 	if hv, ok := h["Host"]; ok {
 		if len(hv) > 1 {
-			return nil, false, HeadError("more than one Host header")
+			return nil, false, headError("more than one Host header")
 		}
 		host = hv[0]
 		delete(h, "Host")
 	} else if minor == 1 {
-		return nil, false, HeadError("missing Host header")
+		return nil, false, headError("missing Host header")
 	}
 	u, err := requestURL(method, target)
 	if err != nil {
@@ -509,7 +509,7 @@ func (c *srvConn) readRequest(first bool) (req *http.Request, expect bool, err e
 		host = u.Host
 	}
 	if !validHost(host) {
-		return nil, false, HeadError("invalid Host header")
+		return nil, false, headError("invalid Host header")
 	}
 
 	// Framing of the body.
@@ -520,10 +520,10 @@ func (c *srvConn) readRequest(first bool) (req *http.Request, expect bool, err e
 	)
 	if tv, ok := h["Transfer-Encoding"]; ok {
 		if minor == 0 {
-			return nil, false, HeadError("Transfer-Encoding in an HTTP/1.0 request")
+			return nil, false, headError("Transfer-Encoding in an HTTP/1.0 request")
 		}
 		if _, ok := h["Content-Length"]; ok {
-			return nil, false, HeadError("both Transfer-Encoding and Content-Length")
+			return nil, false, headError("both Transfer-Encoding and Content-Length")
 		}
 		if len(tv) != 1 || !strings.EqualFold(tv[0], "chunked") {
 			return nil, false, &statusError{http.StatusNotImplemented, "unsupported transfer coding"}
@@ -531,14 +531,14 @@ func (c *srvConn) readRequest(first bool) (req *http.Request, expect bool, err e
 		delete(h, "Transfer-Encoding")
 		chunked, length, te = true, -1, teChunked
 	} else if cv, ok := h["Content-Length"]; ok {
-		length = ParseLength(cv[0])
+		length = parseLength(cv[0])
 		for _, v := range cv[1:] {
 			if v != cv[0] {
 				length = -1
 			}
 		}
 		if length < 0 {
-			return nil, false, HeadError("invalid Content-Length")
+			return nil, false, headError("invalid Content-Length")
 		}
 	}
 	conn := h["Connection"]
@@ -567,7 +567,7 @@ func (c *srvConn) readRequest(first bool) (req *http.Request, expect bool, err e
 		if chunked {
 			b.cr = httputil.NewChunkedReader(c.br)
 			if tv, ok := h["Trailer"]; ok {
-				req.Trailer = DeclaredTrailers(tv)
+				req.Trailer = declaredTrailers(tv)
 			}
 		}
 		req.Body = b
@@ -595,11 +595,11 @@ func indexByte(b []byte, c byte) int {
 // (absolute, authority for CONNECT, "*") and escaped paths with net/url.
 func requestURL(method, target string) (*url.URL, error) {
 	if target == "" {
-		return nil, HeadError("empty request target")
+		return nil, headError("empty request target")
 	}
 	if method == http.MethodConnect {
 		if strings.HasPrefix(target, "/") {
-			return nil, HeadError("invalid CONNECT target")
+			return nil, headError("invalid CONNECT target")
 		}
 		return &url.URL{Host: target}, nil
 	}
@@ -608,7 +608,7 @@ func requestURL(method, target string) (*url.URL, error) {
 		for i := 0; i < len(target); i++ {
 			c := target[i]
 			if c <= ' ' || c == 0x7f {
-				return nil, HeadError("invalid character in the request target")
+				return nil, headError("invalid character in the request target")
 			}
 			if c == '%' || c == '#' {
 				simple = false
@@ -624,7 +624,7 @@ func requestURL(method, target string) (*url.URL, error) {
 	}
 	u, err := url.ParseRequestURI(target)
 	if err != nil {
-		return nil, HeadError("invalid request target")
+		return nil, headError("invalid request target")
 	}
 	return u, nil
 }
@@ -644,8 +644,8 @@ func validHost(h string) bool {
 	return true
 }
 
-// ParseLength parses a Content-Length value: digits only; -1 if invalid.
-func ParseLength(s string) int64 {
+// parseLength parses a Content-Length value: digits only; -1 if invalid.
+func parseLength(s string) int64 {
 	if s == "" || len(s) > 18 {
 		return -1
 	}
@@ -660,9 +660,9 @@ func ParseLength(s string) int64 {
 	return n
 }
 
-// DeclaredTrailers is the request's Trailer map: the announced names, with
+// declaredTrailers is the request's Trailer map: the announced names, with
 // their values filled in when the body ends.
-func DeclaredTrailers(vs []string) http.Header {
+func declaredTrailers(vs []string) http.Header {
 	t := http.Header{}
 	for _, v := range vs {
 		for v != "" {
@@ -749,7 +749,7 @@ func (c *srvConn) serveRequest(req *http.Request, expect bool) (keep bool) {
 // closes.
 func (c *srvConn) reject(err error) {
 	code, msg := http.StatusBadRequest, err.Error()
-	var he HeadError
+	var he headError
 	var se *statusError
 	switch {
 	case errors.As(err, &se):
@@ -931,7 +931,7 @@ func (b *srvBody) Read(p []byte) (int, error) {
 // readTrailer reads the trailer section after the last chunk into the
 // request's Trailer.
 func (b *srvBody) readTrailer() error {
-	t, err := ReadTrailerSection(b.c.br)
+	t, err := readTrailerSection(b.c.br)
 	if err != nil || len(t) == 0 {
 		return err
 	}
@@ -1058,7 +1058,7 @@ func (w *h1Response) commit() {
 	code := w.status
 	w.bodyAllowed = !w.head && code != http.StatusNoContent && code != http.StatusNotModified
 	if cl, ok := w.header["Content-Length"]; ok && len(cl) > 0 {
-		w.length = ParseLength(cl[0])
+		w.length = parseLength(cl[0])
 	}
 	if w.bodyAllowed && w.length < 0 {
 		if w.http10 {
@@ -1128,7 +1128,7 @@ func (w *h1Response) writeFields(bw *bufio.Writer, dropLength bool) {
 func writeField(bw *bufio.Writer, k, v string) {
 	bw.WriteString(k)
 	bw.WriteString(": ")
-	if !ValidFieldValue(v) {
+	if !validFieldValue(v) {
 		b := []byte(v)
 		for i, c := range b {
 			if (c < 0x20 && c != '\t') || c == 0x7f {

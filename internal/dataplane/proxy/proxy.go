@@ -22,7 +22,7 @@
 // request; live target state comes from the upstream registry. The proxy
 // never reads the store, and never imports ingress (internal/archtest).
 // HTTP/1.x on the wire is package h1's; the proxy reaches its connection
-// only through h1's declared seams (h1.ConnInfoOf, h1.OnGone).
+// only through h1's declared seams (h1.ConnInfoOf, h1.ResponseStats, h1.BodyBytesRead).
 package proxy
 
 import (
