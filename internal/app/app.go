@@ -23,6 +23,7 @@ import (
 	"github.com/trellis-net/trellis/internal/dataplane/auth"
 	"github.com/trellis-net/trellis/internal/dataplane/dns"
 	"github.com/trellis-net/trellis/internal/dataplane/health"
+	"github.com/trellis-net/trellis/internal/dataplane/ingress"
 	"github.com/trellis-net/trellis/internal/dataplane/proxy"
 	"github.com/trellis-net/trellis/internal/dataplane/upstream"
 	"github.com/trellis-net/trellis/internal/dataplane/vpcnet"
@@ -112,6 +113,7 @@ type App struct {
 	runners runners // everything that runs, in start order (runner.go)
 	holder  *snapshot.Holder
 	proxy   *proxy.Proxy
+	ingress *ingress.Ingress
 	checker *health.Checker
 	alog    *accesslog.Logger
 	dns     *dns.Server // nil when DNS is off
@@ -286,15 +288,22 @@ func (a *App) start(ctx context.Context) error {
 		close: func(context.Context) error { return alog.Close() }})
 	px := proxy.New(proxy.Config{Holder: holder, Registry: registry, Auth: auth.New(holder, cfg.Region, nil),
 		Picker: &upstream.Picker{Registry: registry}, RequestTimeout: cfg.RequestTimeout, Logger: cfg.Logger,
-		StdServer: cfg.StdHTTPServer, AccessLog: alog, Net: nets.Lookup})
+		AccessLog: alog, Net: nets.Lookup})
 	a.proxy = px
+	in := ingress.New(ingress.Config{Holder: holder, Handler: px.Handler, Rejected: px.Rejected, AfterSync: px.Forget,
+		Net: nets.Lookup, Logger: cfg.Logger, StdServer: cfg.StdHTTPServer})
+	a.ingress = in
 	if err := rs.start(runner{name: "ingress", start: func(ctx context.Context, g *loops) error {
-		if err := px.Sync(ctx); err != nil {
+		if err := in.Sync(ctx); err != nil {
 			cfg.Logger.Warn("data plane: some ingress listeners failed", "err", err)
 		}
-		g.Go(func() { _ = px.Run(ctx, proxyChanges) })
+		g.Go(func() { _ = in.Run(ctx, proxyChanges) })
 		return nil
-	}, close: px.Close}); err != nil {
+	}, close: func(ctx context.Context) error {
+		err := in.Close(ctx)
+		px.CloseIdle()
+		return err
+	}}); err != nil {
 		return err
 	}
 	if err := rs.start(runner{name: "upkeep", start: func(ctx context.Context, g *loops) error {

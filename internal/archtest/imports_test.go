@@ -36,6 +36,12 @@ var rules = []struct {
 	{"internal/dataplane/dns", []string{"internal/dataplane/proxy"}},
 	// TLS termination is called by the ingress, never the other way round.
 	{"internal/dataplane/tlsterm", []string{"internal/dataplane/proxy", "internal/dataplane/ingress", "internal/dataplane/h1"}},
+	// h1 is HTTP/1.x on the wire: nothing of Trellis.
+	{"internal/dataplane/h1", []string{"internal/"}},
+	// ingress owns sockets and accept-time checks, not the Lattice request.
+	{"internal/dataplane/ingress", []string{"internal/dataplane/proxy", "internal/dataplane/auth", "internal/dataplane/route",
+		"internal/store", "internal/service", "internal/api"}},
+	{"internal/dataplane/proxy", []string{"internal/dataplane/ingress"}},
 	{"internal/cli", []string{"internal/service", "internal/api", "internal/store", "internal/app"}},
 }
 

@@ -72,6 +72,7 @@ func Compile(st *State, o Options) *Snapshot {
 				c.HealthCheck = model.WithHealthCheckDefaults(cfg.HealthCheck, cfg.ProtocolVersion)
 			}
 		}
+		c.Upstream = UpstreamOf(c.Type, c.Protocol, c.ProtocolVersion)
 		snap.TargetGroups[tg.ID] = c
 	}
 	sort.Slice(st.Targets, func(i, j int) bool { return targetLess(st.Targets[i], st.Targets[j]) })

@@ -143,7 +143,7 @@ func render(s *snapshot.Snapshot) any {
 	tgs := m{}
 	for _, id := range tgIDs {
 		tg := s.TargetGroups[id]
-		tgs[id] = m{"arn": tg.ARN, "type": tg.Type, "protocol": tg.Protocol, "protocolVersion": tg.ProtocolVersion,
+		tgs[id] = m{"arn": tg.ARN, "type": tg.Type, "protocol": tg.Protocol, "protocolVersion": tg.ProtocolVersion, "upstream": tg.Upstream,
 			"port": tg.Port, "vpc": tg.VpcID, "inUse": tg.InUse, "services": tg.ServiceIDs, "healthCheck": tg.HealthCheck,
 			"targets": tg.Targets, "draining": tg.Draining}
 	}

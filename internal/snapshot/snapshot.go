@@ -232,7 +232,10 @@ type TargetGroup struct {
 	Port               int
 	VpcID              string
 	LambdaEventVersion string
-	HealthCheck        *model.HealthCheckConfig // with defaults filled; nil for LAMBDA/ALB
+	// Upstream is how its targets are reached (UpstreamOf of Type,
+	// Protocol and ProtocolVersion), settled at compile time.
+	Upstream    Upstream
+	HealthCheck *model.HealthCheckConfig // with defaults filled; nil for LAMBDA/ALB
 	// InUse reports whether some listener rule forwards to the group.
 	InUse bool
 	// ServiceIDs lists the services using it.

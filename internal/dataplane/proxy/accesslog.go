@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/trellis-net/trellis/internal/dataplane/accesslog"
+	"github.com/trellis-net/trellis/internal/dataplane/h1"
 	"github.com/trellis-net/trellis/internal/snapshot"
 )
 
@@ -68,7 +69,7 @@ func (rl *reqLog) release() {
 // writers get wrapped to learn the status and size (the proxy's own server
 // keeps them), and their request bodies to count what is read.
 func (rl *reqLog) wrap(w http.ResponseWriter, r *http.Request) http.ResponseWriter {
-	if _, ok := w.(*h1Response); ok {
+	if _, _, ok := h1.ResponseStats(w); ok {
 		return w
 	}
 	if r.Body != nil && r.Body != http.NoBody {
@@ -84,13 +85,12 @@ func (h *handler) finishLog(w http.ResponseWriter, r *http.Request, rl *reqLog) 
 	defer rl.release()
 	end := time.Now()
 	e := &rl.e
-	switch w := w.(type) {
-	case *h1Response:
-		e.Status, e.BytesSent = w.status, w.written
-		if b, ok := r.Body.(*srvBody); ok {
-			e.BytesReceived = b.read
+	if status, written, ok := h1.ResponseStats(w); ok {
+		e.Status, e.BytesSent = status, written
+		if n, ok := h1.BodyBytesRead(r.Body); ok {
+			e.BytesReceived = n
 		}
-	case *statsWriter:
+	} else if w, ok := w.(*statsWriter); ok {
 		e.Status, e.BytesSent = w.status, w.written
 		if rl.body != nil {
 			e.BytesReceived = rl.body.n
@@ -99,8 +99,8 @@ func (h *handler) finishLog(w http.ResponseWriter, r *http.Request, rl *reqLog) 
 	if e.Status == 0 {
 		e.Status = http.StatusOK // nothing written: the server answers 200 with no body
 	}
-	if cc, ok := r.Context().(*connCtx); ok && cc.peerAddrPort.IsValid() {
-		e.Source = cc.peerAddrPort
+	if ci := h1.ConnInfoOf(r.Context()); ci != nil && ci.Peer.IsValid() {
+		e.Source = ci.Peer
 	} else if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 		e.Source = ap
 	}
@@ -176,8 +176,8 @@ func grpcStatus(hd http.Header) int {
 // targetFailure names why a target exchange failed, as Lattice's
 // failureReason does.
 func targetFailure(err error, timedOut, clientGone bool) string {
-	var bad errBadResponse
-	var body *clientBodyError
+	var bad h1.ErrBadResponse
+	var body *h1.ClientBodyError
 	switch {
 	case clientGone:
 		return accesslog.ClientConnectionClosed
@@ -187,7 +187,7 @@ func targetFailure(err error, timedOut, clientGone bool) string {
 		return accesslog.TargetConnectionError
 	case timedOut, errors.Is(err, os.ErrDeadlineExceeded):
 		return accesslog.TargetDataTimeout
-	case errors.As(err, &bad), errors.Is(err, errH1Status), errors.Is(err, errHeadTooLarge):
+	case errors.As(err, &bad), errors.Is(err, h1.ErrSwitchingProtocols), errors.Is(err, h1.ErrHeadTooLarge):
 		return accesslog.TargetProtocolError
 	}
 	return accesslog.TargetConnectionClosed

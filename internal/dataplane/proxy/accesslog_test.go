@@ -76,7 +76,7 @@ func TestAccessLogEntries(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := new(recorder)
-			e := newEnv(t, func(c *Config) {
+			e := newEnv(t, func(c *testConfig) {
 				c.AccessLog = rec
 				c.StdServer = tc.std
 				c.RequestTimeout = 300 * time.Millisecond
@@ -165,7 +165,7 @@ func TestAccessLogEntries(t *testing.T) {
 // is in the network's access logs as a ClientProtocolError.
 func TestAccessLogRejected(t *testing.T) {
 	rec := new(recorder)
-	e := newEnv(t, func(c *Config) { c.AccessLog = rec })
+	e := newEnv(t, func(c *testConfig) { c.AccessLog = rec })
 	be := newBackend(t, "b", nil)
 	port := freePort(t, netip.MustParseAddr("127.0.0.1"))
 	svc := service("svc-0rej", "", port, defaultRule(to(ipGroup("tg-rej", be.addr()))))

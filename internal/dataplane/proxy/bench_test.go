@@ -56,7 +56,7 @@ func BenchmarkProxy(b *testing.B) {
 
 func benchProxy(b *testing.B, std bool) {
 	be := benchBackend(b)
-	e := newEnv(b, func(c *Config) { c.StdServer = std })
+	e := newEnv(b, func(c *testConfig) { c.StdServer = std })
 	port := freePort(b, netip.MustParseAddr("127.0.0.1"))
 	tg := ipGroup("tg-bench", be.addr())
 	svc := service("svc-0bench", "bench.example.com", port,

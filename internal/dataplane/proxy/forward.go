@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/trellis-net/trellis/internal/dataplane/accesslog"
+	"github.com/trellis-net/trellis/internal/dataplane/h1"
 	"github.com/trellis-net/trellis/internal/dataplane/upstream"
 	"github.com/trellis-net/trellis/internal/snapshot"
 )
@@ -22,98 +23,264 @@ import (
 // answer with headers within RequestTimeout.
 var errUpstreamTimeout = errors.New("upstream request timeout")
 
-// forward sends r (its header already prepared) to a target of tg over a
-// net/http transport and streams the answer back. A failed connection is
-// retried on other targets, whatever the method, while the body is unread
-// (outcome.go); other failures are not (the transport itself sends an
-// idempotent request again after a stale pooled connection).
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, tg *snapshot.TargetGroup, tr *http.Transport, scheme string, rl *reqLog) {
+// exchange is one request on its way to a target group: the state of the
+// one retry loop (forward) and of the round trips of its transport. Which
+// transport is settled by the group's compiled upstream kind: the own
+// HTTP/1.1 client (tryH1, given the fields to add, fwd) or a net/http
+// transport (tr set; tryStd). It lives on the handler's stack.
+type exchange struct {
+	p        *Proxy
+	r        *http.Request
+	tg       *snapshot.TargetGroup
+	rl       *reqLog
+	deadline time.Time
+	res      *http.Response // the response whose headers arrived
+
+	// The own HTTP/1.1 client (with forward's fwd).
+	now        time.Time
+	slack      time.Duration
+	idempotent bool // may be sent again even if the target may have seen it
+	hasBody    bool
+
+	// A net/http transport.
+	tr     *http.Transport
+	scheme string
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	timer  *time.Timer
+	body   *bodyGuard
+}
+
+// verdict is what the retry loop does after a failed try.
+type verdict uint8
+
+const (
+	giveUp      verdict = iota // answer the failure
+	sameTarget                 // again, on a new connection to the same target
+	otherTarget                // another target, if one is left
+)
+
+// forward sends r to a target of x.tg and streams the answer back: the one
+// retry loop of every upstream transport. Retries follow outcome.go: a
+// failed connection moves any request (its body still unread) to another
+// target; over the own HTTP/1.1 client, a connection that broke before the
+// response began moves an idempotent body-less request, or one of which not
+// a byte was written, to a new connection (after a pooled one) or another
+// target (a net/http transport sends an idempotent request again after a
+// stale pooled connection itself); at most maxTargets targets within the
+// one request timeout. fwd is used by the own HTTP/1.1 client only (kept
+// out of x, so that x's fields flowing to the heap do not take it along).
+func (p *Proxy) forward(w http.ResponseWriter, x *exchange, fwd *fwdHeaders) {
+	r, tg, rl := x.r, x.tg, x.rl
 	target, st := p.picker.Pick(tg, "")
 	if target == nil {
-		textError(w, http.StatusServiceUnavailable, "no targets registered in target group "+tg.ID+"\n")
+		refuse(w, rl, refNoTargets, tg.ID)
 		return
 	}
-
-	// The timeout covers the time to the response headers (retries
-	// included), not the body: the timer cancels the request only until it
-	// is stopped when the headers arrive.
-	ctx, cancel := context.WithCancelCause(r.Context())
-	defer cancel(nil)
-	deadline := time.Now().Add(p.cfg.RequestTimeout)
-	timer := time.AfterFunc(p.cfg.RequestTimeout, func() { cancel(errUpstreamTimeout) })
-
-	// The transport closes the body of a request it could not send; a
-	// guard keeps it open for another target as long as nothing read it.
-	var body *bodyGuard
-	if r.Body != nil && r.Body != http.NoBody {
-		body = &bodyGuard{rc: r.Body}
+	x.now = time.Now()
+	x.deadline = x.now.Add(p.cfg.RequestTimeout)
+	if x.tr != nil {
+		// The timeout covers the time to the response headers (retries
+		// included), not the body: the timer cancels the request only
+		// until it is stopped when the headers arrive.
+		x.ctx, x.cancel = context.WithCancelCause(r.Context())
+		defer x.cancel(nil)
+		cancel := x.cancel
+		x.timer = time.AfterFunc(p.cfg.RequestTimeout, func() { cancel(errUpstreamTimeout) })
+		// The transport closes the body of a request it could not send; a
+		// guard keeps it open for another target as long as nothing read it.
+		if r.Body != nil && r.Body != http.NoBody {
+			x.body = &bodyGuard{rc: r.Body}
+		}
+	} else {
+		// A pooled connection keeps its deadline when it is at most slack
+		// earlier than this request's: one deadline change per connection
+		// and second or so instead of two per request.
+		x.slack = min(time.Second, p.cfg.RequestTimeout/16)
+		x.idempotent = canRetry(r)
+		x.hasBody = r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
 	}
 	var (
-		res   *http.Response
 		err   error
+		v     verdict
 		tried tries
+		fresh bool // the next try dials: its pooled connection was stale
 	)
 	for {
 		if !target.Addr.IsValid() {
-			timer.Stop()
-			textError(w, http.StatusBadGateway, "target "+target.ID+" of target group "+tg.ID+" has no address to dial\n")
+			if x.timer != nil {
+				x.timer.Stop()
+			}
+			refuse(w, rl, refNoAddress, target.ID, tg.ID)
 			return
 		}
-		out := outboundRequest(ctx, r, scheme, target)
-		if body != nil {
-			out.Body = body
-		}
-		sent := time.Now()
-		st.Begin(sent.UnixNano())
 		if rl != nil {
-			rl.e.Target, rl.sentAt = target.Addr, sent
+			rl.e.Target = target.Addr
 		}
-		res, err = tr.RoundTrip(out)
-		if err == nil {
-			now := time.Now()
-			st.Answered(now.UnixNano())
-			if rl != nil {
-				rl.headersAt = now
-			}
+		if x.tr != nil {
+			v, err = x.tryStd(target, st)
+		} else {
+			v, err = x.tryH1(target, st, fresh, fwd)
+		}
+		fresh = false
+		if err == nil || v == giveUp {
 			break
 		}
-		st.End(false)
-		a := attempt{tg, target, st}
-		if context.Cause(ctx) == errUpstreamTimeout {
-			p.report(a, upstream.Timeout)
-			break
+		if v == sameTarget {
+			fresh = true
+			continue
 		}
-		if r.Context().Err() != nil {
-			break // the client is gone
-		}
-		if !isDialError(err) {
-			p.report(a, upstream.Reset)
-			break
-		}
-		p.connectFailed(a, err)
-		if body != nil && body.read.Load() {
-			break // the body is partly gone: it cannot be sent again
-		}
-		next, nst := p.next(tg, &tried, target, deadline)
+		next, nst := p.next(tg, &tried, target, x.deadline)
 		if next == nil {
 			break
 		}
 		target, st = next, nst
 	}
-	fired := !timer.Stop()
-	if err != nil || fired {
-		if err == nil {
+	var timedOut bool
+	if x.tr != nil {
+		timedOut = !x.timer.Stop()
+		if err == nil && timedOut {
 			// The timer fired just as the headers arrived; the request's
 			// context is (being) cancelled, so the body is lost.
 			st.End(true)
-			res.Body.Close()
+			x.res.Body.Close()
 			p.report(attempt{tg, target, st}, upstream.Timeout)
 		}
-		p.answerError(w, r, target, err, fired, rl)
+	} else if err != nil {
+		// A pooled connection's deadline may be up to slack earlier than
+		// this request's: its expiry is this request's timeout too.
+		timedOut = r.Context().Err() == nil && (!time.Now().Before(x.deadline) ||
+			(errors.Is(err, os.ErrDeadlineExceeded) && !isDialError(err)))
+	}
+	if err != nil || timedOut {
+		p.answerError(w, r, target, err, timedOut, rl)
 		return
 	}
 	defer st.End(true)
-	p.copyResponse(w, res, rl, attempt{tg, target, st})
+	p.copyResponse(w, x.res, rl, attempt{tg, target, st})
+}
+
+// tryStd is one round trip to target over a net/http transport (r's
+// header already prepared).
+func (x *exchange) tryStd(target *snapshot.Target, st *upstream.State) (verdict, error) {
+	p, r, rl := x.p, x.r, x.rl
+	out := outboundRequest(x.ctx, r, x.scheme, target)
+	if x.body != nil {
+		out.Body = x.body
+	}
+	sent := time.Now()
+	st.Begin(sent.UnixNano())
+	if rl != nil {
+		rl.sentAt = sent
+	}
+	res, err := x.tr.RoundTrip(out)
+	if err == nil {
+		now := time.Now()
+		st.Answered(now.UnixNano())
+		if rl != nil {
+			rl.headersAt = now
+		}
+		x.res = res
+		return giveUp, nil
+	}
+	st.End(false)
+	a := attempt{x.tg, target, st}
+	if context.Cause(x.ctx) == errUpstreamTimeout {
+		p.report(a, upstream.Timeout)
+		return giveUp, err
+	}
+	if r.Context().Err() != nil {
+		return giveUp, err // the client is gone
+	}
+	if !isDialError(err) {
+		p.report(a, upstream.Reset)
+		return giveUp, err
+	}
+	p.connectFailed(a, err)
+	if x.body != nil && x.body.read.Load() {
+		return giveUp, err // the body is partly gone: it cannot be sent again
+	}
+	return otherTarget, err
+}
+
+// tryH1 is one round trip to target over the own HTTP/1.1 client, on a
+// pooled connection unless fresh.
+func (x *exchange) tryH1(target *snapshot.Target, st *upstream.State, fresh bool, fwd *fwdHeaders) (verdict, error) {
+	p, r, rl, deadline := x.p, x.r, x.rl, x.deadline
+	pool := p.h1up.Pool(p.targetNet(x.tg), target.Addr)
+	var c *h1.Conn
+	if !fresh {
+		c = pool.Get(x.now)
+		// A request that could not be sent again must not go out on a
+		// connection the target already closed (idle timeout, or it
+		// died): look for its FIN or RST first.
+		if c != nil && !x.idempotent && c.PeerClosed() {
+			pool.Drop(c.IdleSince()) // idle as long or longer: likely closed too
+			c.Close()
+			c = nil
+		}
+	}
+	a := attempt{x.tg, target, st}
+	st.Begin(time.Now().UnixNano())
+	if c == nil {
+		var err error
+		c, err = p.h1up.Dial(r.Context(), pool, deadline)
+		if err != nil {
+			st.End(false)
+			if r.Context().Err() != nil {
+				return giveUp, err // the client is gone
+			}
+			if !time.Now().Before(deadline) {
+				p.report(a, outTimeout)
+				return giveUp, err
+			}
+			// Nothing reached the target and the body is unread: any
+			// request may go elsewhere.
+			p.connectFailed(a, err)
+			return otherTarget, err
+		}
+	}
+	c.Begin(x.now)
+	if rl != nil {
+		rl.sentAt = time.Now()
+	}
+	gotByte, err := c.RoundTrip(r, fwd.reqTarget, fwd.h1Extra(), deadline, x.slack)
+	if err == nil {
+		t := time.Now()
+		st.Answered(t.UnixNano())
+		if rl != nil {
+			rl.headersAt = t
+		}
+		x.res = c.Response()
+		return giveUp, nil
+	}
+	st.End(false)
+	reused, idleSince, wrote := c.Reused(), c.IdleSince(), c.Wrote()
+	c.Abort()
+	if r.Context().Err() != nil {
+		return giveUp, err // the client is gone: nothing to say of the target
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) || !time.Now().Before(deadline) {
+		p.report(a, outTimeout)
+		return giveUp, err
+	}
+	if !resendable(gotByte, x.hasBody, x.idempotent, wrote) {
+		if !reused || gotByte {
+			p.report(a, outReset)
+		}
+		return giveUp, err
+	}
+	if reused {
+		// The target closed the idle connection while the request was on
+		// its way: send it again on a new connection; the connections
+		// idle at least as long are likely dead too.
+		pool.Drop(idleSince)
+		p.log.Debug("stale upstream connection; retrying on a new one", "target", target.Key, "err", err)
+		return sameTarget, err
+	}
+	p.report(a, outReset)
+	p.log.Debug("upstream connection broke before the response; retrying elsewhere", "target", target.Key, "err", err)
+	return otherTarget, err
 }
 
 // bodyGuard is a client's request body lent to a transport: it notes
@@ -177,23 +344,23 @@ func (p *Proxy) answerError(w http.ResponseWriter, r *http.Request, t *snapshot.
 		rl.e.FailureReason = targetFailure(err, timedOut, r.Context().Err() != nil)
 	}
 	if timedOut {
-		textError(w, http.StatusGatewayTimeout, "upstream request timeout\n")
+		refuse(w, rl, refTimeout)
 		return
 	}
-	if body := (*clientBodyError)(nil); errors.As(err, &body) {
+	if body := (*h1.ClientBodyError)(nil); errors.As(err, &body) {
 		// The client's fault, not the target's.
 		p.log.Debug("client request body failed", "target", t.Key, "err", err)
-		textError(w, http.StatusBadRequest, "malformed or incomplete request body\n")
+		refuse(w, rl, refClientBody)
 		return
 	}
 	if r.Context().Err() != nil {
 		// The client went away; nobody reads this answer.
 		p.log.Debug("client gone before the target answered", "target", t.Key, "err", err)
-		textError(w, http.StatusBadGateway, "client closed the request\n")
+		refuse(w, rl, refClientGone)
 		return
 	}
 	p.log.Debug("target failed", "target", t.Key, "err", err)
-	textError(w, http.StatusBadGateway, "target "+t.Addr.String()+" failed: "+shortReason(err)+"\n")
+	refuse(w, rl, refTargetFailed, t.Addr, shortReason(err))
 }
 
 // shortReason names a transport failure in a few words.

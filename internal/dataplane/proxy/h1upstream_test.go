@@ -75,10 +75,7 @@ func (e *env) send(t testing.TB, method, url, host string, body io.Reader, heade
 }
 
 func idleConns(px *Proxy, addr string) int {
-	p := px.h1up.pool(netip.MustParseAddrPort(addr))
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.idle)
+	return px.h1up.Pool(nil, netip.MustParseAddrPort(addr)).Idle()
 }
 
 func TestH1PooledConnReused(t *testing.T) {

@@ -6,13 +6,12 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"unsafe"
 
-	"github.com/trellis-net/trellis/internal/dataplane/accesslog"
 	"github.com/trellis-net/trellis/internal/dataplane/auth"
+	"github.com/trellis-net/trellis/internal/dataplane/h1"
 	"github.com/trellis-net/trellis/internal/dataplane/pathnorm"
 	"github.com/trellis-net/trellis/internal/dataplane/route"
 	"github.com/trellis-net/trellis/internal/snapshot"
@@ -74,7 +73,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		vpc = snap.VPCs[h.vpcID]
 	}
 	if vpc == nil {
-		nonExistentService(w, r.Host, h.vpcID)
+		refuse(w, nil, refNoService, noServiceName(r.Host), h.vpcID)
 		return
 	}
 	svc := lookupHost(vpc.Hosts, r.Host)
@@ -91,10 +90,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// and the policies, forwarded to the target and logged.
 	target, perr := normalizeTarget(r)
 	if perr != nil {
-		if rl != nil {
-			rl.e.FailureReason = accesslog.ClientProtocolError
-		}
-		textError(w, http.StatusBadRequest, "invalid request path: "+perr.Error()+"\n")
+		refuse(w, rl, refBadPath, perr)
 		return
 	}
 	if rl != nil {
@@ -103,12 +99,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if svc == nil {
 		// Not a service this VPC reaches through its service network (the
 		// double association), or no service at all: no target is dialed.
-		nonExistentService(w, r.Host, h.vpcID)
+		refuse(w, rl, refNoService, noServiceName(r.Host), h.vpcID)
 		return
 	}
 	lst := svc.Listeners[h.port]
 	if lst == nil {
-		textError(w, http.StatusNotFound, "Non Existent Service: service "+svc.Name+" has no listener on port "+strconv.Itoa(h.port)+"\n")
+		refuse(w, rl, refNoListener, svc.Name, h.port)
 		return
 	}
 	if rl != nil {
@@ -117,8 +113,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var id *snapshot.Identity
 	if h.p.cfg.Auth != nil && auth.Needed(vpc, svc) {
 		var peer netip.Addr
-		if cc, ok := r.Context().(*connCtx); ok {
-			peer = cc.peer
+		if ci := h1.ConnInfoOf(r.Context()); ci != nil {
+			peer = ci.Peer.Addr()
 		} else if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 			peer = ap.Addr().Unmap()
 		}
@@ -126,19 +122,19 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if rl != nil {
 			rl.e.AuthChecked, rl.e.Caller = true, o.Identity
 			if !o.Allowed {
-				rl.e.AuthDeniedReason, rl.e.FailureReason = o.Level, accesslog.ClientAccessDenied
+				rl.e.AuthDeniedReason = o.Level
 			}
 		}
 		if !o.Allowed {
 			h.p.log.Debug("request denied", "vpc", vpc.ID, "service", svc.ID, "level", o.Level, "statement", o.Statement, "reason", o.Message)
-			textError(w, o.Status, o.Message+"\n")
+			refuseStatus(w, rl, refDenied, o.Status, o.Message)
 			return
 		}
 		id = o.Identity
 	}
 	rule := route.Match(lst, r)
 	if rule == nil {
-		textError(w, http.StatusNotFound, "no rule of listener "+lst.ID+" matches\n")
+		refuse(w, rl, refNoRule, lst.ID)
 		return
 	}
 	a := &rule.Action
@@ -149,29 +145,29 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method == http.MethodConnect {
 		// No tunnels through an HTTP listener.
-		textError(w, http.StatusMethodNotAllowed, "CONNECT is not supported\n")
+		refuse(w, rl, refConnect)
 		return
 	}
 	if a.TotalWeight <= 0 {
-		textError(w, http.StatusServiceUnavailable, "no target group takes traffic (every weight of rule "+rule.ID+" is 0)\n")
+		refuse(w, rl, refZeroWeights, rule.ID)
 		return
 	}
 	tg := route.PickGroup(a, rand.IntN(a.TotalWeight))
 	if tg == nil {
-		textError(w, http.StatusServiceUnavailable, "no target group takes traffic\n")
+		refuse(w, rl, refNoGroup)
 		return
 	}
 	if rl != nil {
 		rl.e.TargetGroupARN, rl.e.DestinationVPCID = tg.ARN, tg.VpcID
 		rl.grpc = tg.ProtocolVersion == "GRPC"
 	}
-	if tg.Type != "" && tg.Type != "IP" {
-		textError(w, http.StatusBadGateway, "target type "+tg.Type+" is not supported in host mode yet (target group "+tg.ID+")\n")
-		return
-	}
 	tr, scheme := h.p.transport(tg)
 	if tr == nil {
-		textError(w, http.StatusBadGateway, "target group protocol "+tg.Protocol+" is not supported behind an HTTP listener (target group "+tg.ID+")\n")
+		if tg.Upstream == snapshot.UpstreamLambda || (tg.Type != "" && tg.Type != "IP") {
+			refuse(w, rl, refTargetType, tg.Type, tg.ID)
+			return
+		}
+		refuse(w, rl, refProtocol, tg.Protocol, tg.ID)
 		return
 	}
 	fwd := h.forwardHeaders(r, vpc, svc, tg, reqID, id)
@@ -179,44 +175,41 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Trailer != nil {
 		filterTrailer(r.Trailer) // the names announced up front; the values are filtered again at the end
 	}
-	if tr == h.p.h1 {
-		// HTTP/1.1 targets: the proxy's own client writes the client's
-		// header, filtered, and these fields without building a new map.
-		h.p.forwardH1(w, r, tg, &fwd, rl)
-		return
+	x := exchange{p: h.p, r: r, tg: tg, rl: rl}
+	// HTTP/1.1 targets: the proxy's own client writes the client's header,
+	// filtered, and fwd's fields without building a new map.
+	if tr != h.p.h1 {
+		fwd.apply(r.Header)
+		if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+			r.Body = &clientBody{ReadCloser: r.Body, r: r}
+		}
+		x.tr, x.scheme = tr, scheme
 	}
-	fwd.apply(r.Header)
-	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
-		r.Body = &clientBody{ReadCloser: r.Body, r: r}
-	}
-	h.p.forward(w, r, tg, tr, scheme, rl)
+	h.p.forward(w, &x, &fwd)
 }
 
-// transport returns the shared transport for tg's protocol and version and
-// the URL scheme to use with it, or nil for a protocol HTTP cannot reach.
+// transport returns the shared transport for tg's compiled upstream kind
+// and the URL scheme to use with it, or nil for a kind HTTP cannot reach.
 // Targets in a network other than the host's (Config.Net) get that
 // network's transports.
 func (p *Proxy) transport(tg *snapshot.TargetGroup) (*http.Transport, string) {
-	h2 := tg.ProtocolVersion == "HTTP2" || tg.ProtocolVersion == "GRPC"
-	switch tg.Protocol {
-	case "HTTP", "":
-		if !h2 {
-			// The proxy's own client: its pools are per network.
-			return p.h1, "http"
-		}
-	case "HTTPS":
+	switch tg.Upstream {
+	case snapshot.UpstreamH1:
+		// The proxy's own client: its pools are per network.
+		return p.h1, "http"
+	case snapshot.UpstreamH1TLS, snapshot.UpstreamH2C, snapshot.UpstreamH2TLS:
 	default:
-		return nil, ""
+		return nil, "" // TCP, Lambda, and what no HTTP listener reaches
 	}
 	h2c, h2TLS, h1TLS := p.h2c, p.h2TLS, p.h1TLS
 	if n := p.targetNet(tg); n != nil {
 		t := p.netTransports(n)
 		h2c, h2TLS, h1TLS = t.h2c, t.h2TLS, t.h1TLS
 	}
-	switch {
-	case tg.Protocol != "HTTPS":
+	switch tg.Upstream {
+	case snapshot.UpstreamH2C:
 		return h2c, "http"
-	case h2:
+	case snapshot.UpstreamH2TLS:
 		return h2TLS, "https"
 	}
 	return h1TLS, "https"
@@ -265,15 +258,8 @@ func hostOnly(host string) string {
 	return strings.TrimSuffix(host, ".")
 }
 
-func nonExistentService(w http.ResponseWriter, host, vpcID string) {
-	name := strings.ToLower(hostOnly(host))
-	if name == "" {
-		name = "(none)"
-	}
-	textError(w, http.StatusNotFound, "Non Existent Service: no service named "+name+" is reachable from "+vpcID+"\n")
-}
-
-// textError answers a short plain-text error.
+// textError answers a short plain-text error (the refusal table's rows,
+// refusal.go).
 func textError(w http.ResponseWriter, status int, msg string) {
 	hd := w.Header()
 	hd["Content-Type"] = textPlain
@@ -357,15 +343,35 @@ type fwdHeaders struct {
 	// reqTarget is the origin-form request-target to send: the normalised
 	// path and the client's query (normalizeTarget).
 	reqTarget string
+
+	// The same, for the own HTTP/1.1 client (h1Extra), kept here so that
+	// they cost no allocation of their own.
+	extra [9]h1.ExtraField
 }
+
+// h1Extra returns the fields the own HTTP/1.1 client writes after the
+// client's own that pass (passRequestField), in a fixed order.
+func (f *fwdHeaders) h1Extra() []h1.ExtraField {
+	f.extra = [...]h1.ExtraField{{Name: hdrXFF, Values: f.xff}, {Name: hdrXFPort, Values: f.port},
+		{Name: hdrXFProto, Values: f.proto}, {Name: hdrLatticeNetwork, Values: f.network},
+		{Name: hdrLatticeTarget, Values: f.target}, {Name: hdrSourceVpc, Values: f.sourceVpc},
+		{Name: hdrRequestID, Values: f.reqID}, {Name: hdrLatticeIdentity, Values: f.identity},
+		{Name: hdrLatticeIdentityTags, Values: f.identityTags}}
+	return f.extra[:]
+}
+
+// skipRequestField and skipTrailerField are the proxy's header policy as
+// the HTTP/1.1 client takes it (h1.Client.Skip, SkipTrailer).
+func skipRequestField(k string, conn []string) bool { return !passRequestField(k, conn) }
+func skipTrailerField(k string) bool                { return !passTrailerField(k) }
 
 // forwardHeaders returns the fields the proxy adds toward the target.
 func (h *handler) forwardHeaders(r *http.Request, vpc *snapshot.VPC, svc *snapshot.Service, tg *snapshot.TargetGroup, reqID []string, id *snapshot.Identity) fwdHeaders {
 	f := fwdHeaders{port: h.portHdr, proto: protoHTTP, network: h.networkHeader(vpc),
 		target: h.targetHeader(vpc, svc, tg), reqID: reqID, sourceVpc: h.vpcHdr}
-	if cc, ok := r.Context().(*connCtx); ok && cc.peerHdr != nil {
-		f.xff = cc.peerHdr // computed once per connection
-	} else if ip := clientIP(r.RemoteAddr); ip != "" {
+	if ci := h1.ConnInfoOf(r.Context()); ci != nil && ci.PeerHeader != nil {
+		f.xff = ci.PeerHeader // computed once per connection
+	} else if ip := h1.ClientIP(r.RemoteAddr); ip != "" {
 		f.xff = []string{ip}
 	}
 	if id != nil {
@@ -437,19 +443,6 @@ func (h *handler) targetHeader(vpc *snapshot.VPC, svc *snapshot.Service, tg *sna
 	return c.v
 }
 
-// clientIP is the IP of the TCP peer ("ip:port" or "[ip]:port").
-func clientIP(remote string) string {
-	i := strings.LastIndexByte(remote, ':')
-	if i < 0 {
-		return remote
-	}
-	host := remote[:i]
-	if len(host) >= 2 && host[0] == '[' && host[len(host)-1] == ']' {
-		host = host[1 : len(host)-1]
-	}
-	return host
-}
-
 // dropField reports a header field a proxy does not pass on: the
 // hop-by-hop fields of RFC 9110 §7.6.1 (Connection, Keep-Alive, Proxy-*,
 // TE, Trailer, Transfer-Encoding, Upgrade, and what conn, the Connection
@@ -464,7 +457,7 @@ func dropField(k string, conn []string, request bool) bool {
 	if strings.HasPrefix(k, "Proxy-") || (request && asserted(k)) {
 		return true
 	}
-	return conn != nil && hasToken(conn, k)
+	return conn != nil && h1.HasToken(conn, k)
 }
 
 // asserted reports a request field only the data plane may write: every
@@ -540,7 +533,7 @@ func passTrailerField(k string) bool {
 		"X-Amz-Date", "X-Amz-Security-Token", "X-Amz-Content-Sha256", "X-Amz-Region-Set":
 		return false
 	}
-	return isToken(k)
+	return h1.IsToken(k)
 }
 
 // filterTrailer deletes from t, in place, what passTrailerField refuses.
@@ -561,32 +554,18 @@ func removeHopByHop(hd http.Header) {
 			delete(hd, k)
 		}
 	}
-	if hasToken(te, "trailers") {
+	if h1.HasToken(te, "trailers") {
 		hd["Te"] = teTrailers
 	}
 }
 
 var teTrailers = []string{"trailers"}
 
-func hasToken(values []string, token string) bool {
-	for _, v := range values {
-		for v != "" {
-			var tok string
-			tok, v, _ = strings.Cut(v, ",")
-			tok, _, _ = strings.Cut(tok, ";")
-			if strings.EqualFold(strings.TrimSpace(tok), token) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // clientBody is the client's request body on its way to a target through a
 // net/http transport (the own HTTP/1.1 client does the same as it writes).
 // Trailers are filled in when the body ends: it filters them then, before
 // the transport writes them. A failure to read the body is marked as the
-// client's (clientBodyError), so the answer blames the client.
+// client's (h1.ClientBodyError), so the answer blames the client.
 type clientBody struct {
 	io.ReadCloser
 	r *http.Request
@@ -599,20 +578,10 @@ func (b *clientBody) Read(p []byte) (int, error) {
 			filterTrailer(b.r.Trailer)
 		}
 	} else if err != nil {
-		err = &clientBodyError{err}
+		err = &h1.ClientBodyError{Err: err}
 	}
 	return n, err
 }
-
-// clientBodyError is a client's request body that failed while it was
-// being sent to a target: malformed chunked framing, a body shorter than
-// its Content-Length, a reset stream. The client is answered 400 (access
-// log: ClientProtocolError), not 502, and the target's connection is
-// closed, so it never keeps half a request.
-type clientBodyError struct{ err error }
-
-func (e *clientBodyError) Error() string { return "client request body: " + e.err.Error() }
-func (e *clientBodyError) Unwrap() error { return e.err }
 
 // normalizeTarget normalises the request's path once, at the ingress
 // (pathnorm, docs/path-normalisation.md): r.URL.Path becomes the decoded

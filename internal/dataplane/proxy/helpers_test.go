@@ -1,7 +1,9 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trellis-net/trellis/internal/dataplane/ingress"
 	"github.com/trellis-net/trellis/internal/dataplane/upstream"
 	"github.com/trellis-net/trellis/internal/snapshot"
 )
@@ -205,7 +208,13 @@ func snapshotOf(vpcs ...*snapshot.VPC) *snapshot.Snapshot {
 			for _, l := range svc.Listeners {
 				for _, r := range l.Rules {
 					for _, f := range r.Action.Forward {
-						s.TargetGroups[f.TargetGroup.ID] = f.TargetGroup
+						tg := f.TargetGroup
+						// As the compiler does (snapshot.UpstreamOf); written only
+						// when it changes, as a group may serve a live snapshot.
+						if u := snapshot.UpstreamOf(tg.Type, tg.Protocol, tg.ProtocolVersion); tg.Upstream != u {
+							tg.Upstream = u
+						}
+						s.TargetGroups[tg.ID] = tg
 					}
 				}
 			}
@@ -214,32 +223,45 @@ func snapshotOf(vpcs ...*snapshot.VPC) *snapshot.Snapshot {
 	return s
 }
 
-// env is a proxy serving snapshots the test publishes.
+// env is a proxy serving, behind ingress as the app wires them,
+// snapshots the test publishes.
 type env struct {
 	t      testing.TB
 	holder *snapshot.Holder
 	reg    *upstream.Registry
 	px     *Proxy
+	in     *ingress.Ingress
 	client *http.Client
 }
 
-func newEnv(t testing.TB, configure func(*Config)) *env {
+// testConfig is the proxy's Config and the ingress settings a test sets.
+type testConfig struct {
+	Config
+	StdServer    bool
+	DrainTimeout time.Duration
+}
+
+func newEnv(t testing.TB, configure func(*testConfig)) *env {
 	t.Helper()
 	e := &env{t: t, holder: new(snapshot.Holder), reg: new(upstream.Registry)}
-	cfg := Config{Holder: e.holder, Registry: e.reg, Logger: testLogger(t)}
+	cfg := testConfig{Config: Config{Holder: e.holder, Registry: e.reg, Logger: testLogger(t)}}
 	if configure != nil {
 		configure(&cfg)
 	}
-	e.px = New(cfg)
+	e.holder = cfg.Holder
+	e.px = New(cfg.Config)
+	e.in = ingress.New(ingress.Config{Holder: e.holder, Handler: e.px.Handler, Rejected: e.px.Rejected,
+		AfterSync: e.px.Forget, Net: cfg.Net, DrainTimeout: cfg.DrainTimeout, Logger: cfg.Logger, StdServer: cfg.StdServer})
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
 	e.client = &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	t.Cleanup(func() {
 		tr.CloseIdleConnections()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := e.px.Close(ctx); err != nil {
+		if err := e.in.Close(ctx); err != nil {
 			t.Errorf("Close: %v", err)
 		}
+		e.px.CloseIdle()
 	})
 	return e
 }
@@ -248,7 +270,7 @@ func newEnv(t testing.TB, configure func(*Config)) *env {
 func (e *env) publish(s *snapshot.Snapshot) {
 	e.t.Helper()
 	e.holder.Store(s)
-	if err := e.px.Sync(context.Background()); err != nil {
+	if err := e.in.Sync(context.Background()); err != nil {
 		e.t.Fatalf("Sync: %v", err)
 	}
 }
@@ -311,4 +333,56 @@ func testLogger(testing.TB) *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.DiscardHandler)
+}
+
+// rawConn is a client connection that writes raw bytes and reads
+// responses.
+type rawConn struct {
+	t  testing.TB
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func dialRaw(t testing.TB, addr string) *rawConn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	return &rawConn{t: t, c: c, br: bufio.NewReader(c)}
+}
+
+func (r *rawConn) send(s string) {
+	r.t.Helper()
+	if _, err := io.WriteString(r.c, s); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// response reads one response to a request with method.
+func (r *rawConn) response(method string) (*http.Response, string) {
+	r.t.Helper()
+	res, err := http.ReadResponse(r.br, &http.Request{Method: method})
+	if err != nil {
+		r.t.Fatalf("reading the response: %v", err)
+	}
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		r.t.Fatalf("reading the body: %v", err)
+	}
+	res.Body.Close()
+	return res, string(b)
+}
+
+// closed reports whether the server closed the connection.
+func (r *rawConn) closed() bool {
+	_ = r.c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	_, err := r.br.ReadByte()
+	return err == io.EOF || errors.Is(err, net.ErrClosed) || isReset(err)
+}
+
+func isReset(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "connection reset")
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/trellis-net/trellis/internal/dataplane/vpcnet"
 	"github.com/trellis-net/trellis/internal/model"
 	"github.com/trellis-net/trellis/internal/netns"
+	"github.com/trellis-net/trellis/internal/snapshot"
 )
 
 // testNamespace makes a namespace unique to this run and removes it when
@@ -76,7 +77,7 @@ func TestTargetsDialedInTheirVPCNamespace(t *testing.T) {
 
 	const vpcA, vpcB = "vpc-0a0000000000000a1", "vpc-0a0000000000000b1"
 	nets := map[string]vpcnet.Net{vpcA: nsA, vpcB: nsB}
-	e := newEnv(t, func(c *Config) { c.Net = func(id string) vpcnet.Net { return nets[id] } })
+	e := newEnv(t, func(c *testConfig) { c.Net = func(id string) vpcnet.Net { return nets[id] } })
 
 	for _, version := range []string{"HTTP1", "HTTP2"} {
 		t.Run(version, func(t *testing.T) {
@@ -115,7 +116,7 @@ func TestIngressInsideVPCNamespace(t *testing.T) {
 	})
 	be := newBackend(t, "target", nil)
 	const vpcC = "vpc-0a0000000000000c2"
-	e := newEnv(t, func(c *Config) {
+	e := newEnv(t, func(c *testConfig) {
 		c.Net = func(id string) vpcnet.Net {
 			if id == vpcC {
 				return nsC
@@ -131,7 +132,7 @@ func TestIngressInsideVPCNamespace(t *testing.T) {
 	v.SecurityGroups = sgRulesOf(t, tcpFrom("10.0.1.9/32", port))
 	e.publish(snapshotOf(v))
 
-	if got := e.px.Addrs(); len(got) != 1 || got[0] != "169.254.171.77:8081" {
+	if got := e.in.Addrs(); len(got) != 1 || got[0] != "169.254.171.77:8081" {
 		t.Fatalf("Addrs = %v, want the namespace's ingress", got)
 	}
 	get := func(src string) (string, error) {
@@ -160,4 +161,26 @@ func TestIngressInsideVPCNamespace(t *testing.T) {
 	if got, err := get("10.0.1.10"); err == nil {
 		t.Fatalf("client 10.0.1.10, which no security group rule admits, got %q", got)
 	}
+}
+
+// sgRulesOf compiles the rule set of one group with rules, through the
+// snapshot compiler (the only way to make one).
+func sgRulesOf(t testing.TB, rules ...model.SecurityGroupRule) *snapshot.SGRules {
+	t.Helper()
+	a := &model.ServiceNetworkVpcAssociation{VpcID: "vpc-0000000a", ServiceNetworkID: "sn-1", SecurityGroupIDs: []string{"sg-0000000a"}}
+	a.Account = account
+	st := &snapshot.State{
+		VPCs:           []*model.VPC{{ID: "vpc-0000000a", Account: account, Mode: "host", IngressAddress: "127.171.0.1"}},
+		SNVAs:          []*model.ServiceNetworkVpcAssociation{a},
+		SecurityGroups: []*model.SecurityGroup{{ID: "sg-0000000a", VpcID: "vpc-0000000a", Account: account, Ingress: rules}},
+	}
+	r := snapshot.Compile(st, snapshot.Options{}).VPCs["vpc-0000000a"].SecurityGroups
+	if r == nil {
+		t.Fatal("no rule set compiled")
+	}
+	return r
+}
+
+func tcpFrom(cidr string, port int) model.SecurityGroupRule {
+	return model.SecurityGroupRule{Protocol: "tcp", FromPort: port, ToPort: port, CIDR: cidr}
 }

@@ -1,7 +1,7 @@
 package proxy
 
 // Retries and what the proxy tells the upstream registry after each
-// attempt (forward, forwardH1, copyResponse).
+// attempt (forward, its tryH1 and tryStd, copyResponse).
 //
 // Retries. A request tries at most maxTargets targets, all within its one
 // request timeout. It moves on to another target only when the target
@@ -35,9 +35,6 @@ package proxy
 // connections close), nor is a request whose client went away.
 
 import (
-	"net"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/trellis-net/trellis/internal/dataplane/upstream"
@@ -102,61 +99,4 @@ func (p *Proxy) next(tg *snapshot.TargetGroup, tr *tries, cur *snapshot.Target, 
 // not one byte of it was written.
 func resendable(gotByte, hasBody, idempotent, wrote bool) bool {
 	return !gotByte && !hasBody && (idempotent || !wrote)
-}
-
-// upConn is a connection to a target that notes whether any byte of the
-// current request was written to it, and can tell whether the target has
-// closed it. It embeds net.Conn, not *net.TCPConn, so that every write
-// goes through Write.
-type upConn struct {
-	net.Conn
-	raw     syscall.RawConn // nil when the connection is not a TCP socket
-	written atomic.Bool
-	// peekFn is the peek callback, made once per connection so that a
-	// peek does not allocate; it leaves its answer in closed.
-	peekFn func(fd uintptr) bool
-	closed bool
-}
-
-func newUpConn(nc net.Conn) *upConn {
-	c := &upConn{Conn: nc}
-	if sc, ok := nc.(syscall.Conn); ok {
-		if raw, err := sc.SyscallConn(); err == nil {
-			c.raw = raw
-			c.peekFn = func(fd uintptr) bool {
-				c.closed = peek(fd)
-				return true // never wait for readability
-			}
-		}
-	}
-	return c
-}
-
-func (c *upConn) Write(b []byte) (int, error) {
-	n, err := c.Conn.Write(b)
-	if n > 0 && !c.written.Load() {
-		c.written.Store(true)
-	}
-	return n, err
-}
-
-// upConnOf returns the upConn under c, or nil.
-func upConnOf(c *h1Conn) *upConn {
-	u, _ := c.nc.(*upConn)
-	return u
-}
-
-// peerClosed reports whether the target closed (or reset) the idle
-// connection c, or sent bytes nobody asked for: a request written on it
-// would be lost. One non-blocking peek, no allocation.
-func peerClosed(c *h1Conn) bool {
-	u := upConnOf(c)
-	if u == nil || u.raw == nil {
-		return false
-	}
-	u.closed = false
-	if u.raw.Read(u.peekFn) != nil {
-		return true // the socket is closed
-	}
-	return u.closed
 }

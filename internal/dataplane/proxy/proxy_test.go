@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trellis-net/trellis/internal/dataplane/ingress"
 	"github.com/trellis-net/trellis/internal/dataplane/upstream"
 	"github.com/trellis-net/trellis/internal/snapshot"
 )
@@ -59,7 +60,7 @@ func TestHostRouting(t *testing.T) {
 	if a.hits.Load() != 6 || b.hits.Load() != 1 || c.hits.Load() != 1 {
 		t.Fatalf("hits a=%d b=%d c=%d", a.hits.Load(), b.hits.Load(), c.hits.Load())
 	}
-	got := e.px.Addrs()
+	got := e.in.Addrs()
 	if len(got) != 2 || got[0] != hostPort(vpc1.Ingress.String(), port) || got[1] != hostPort(vpc2.Ingress.String(), port) {
 		t.Fatalf("Addrs() = %v", got)
 	}
@@ -172,7 +173,7 @@ func TestLeastOutstanding(t *testing.T) {
 			io.WriteString(w, name)
 		}
 	}
-	e := newEnv(t, func(c *Config) { c.Picker = &upstream.Picker{Policy: upstream.LeastOutstanding} })
+	e := newEnv(t, func(c *testConfig) { c.Picker = &upstream.Picker{Policy: upstream.LeastOutstanding} })
 	a, b := newBackend(t, "a", block("a")), newBackend(t, "b", block("b"))
 	port := freePort(t, netip.MustParseAddr("127.0.0.1"))
 	svc := service("svc-0lo", "", port, defaultRule(to(ipGroup("tg-lo", a.addr(), b.addr()))))
@@ -391,7 +392,7 @@ func TestRetryOnRefused(t *testing.T) {
 
 	// With passive marking all but disabled, round robin keeps choosing the
 	// dead target every other time: each of those requests is retried.
-	e2 := newEnv(t, func(c *Config) { c.PassiveDownFor = time.Nanosecond })
+	e2 := newEnv(t, func(c *testConfig) { c.PassiveDownFor = time.Nanosecond })
 	v2 := e2.simple(svc)
 	before := live.hits.Load()
 	for i := range 20 {
@@ -408,7 +409,7 @@ func TestRetryOnRefused(t *testing.T) {
 	h2 := ipGroup("tg-retry-h2", dead, live.addr())
 	h2.ProtocolVersion = "HTTP2"
 	svcH2 := service("svc-0rt2", "", port, defaultRule(to(h2)))
-	e3 := newEnv(t, func(c *Config) { c.PassiveDownFor = time.Nanosecond })
+	e3 := newEnv(t, func(c *testConfig) { c.PassiveDownFor = time.Nanosecond })
 	v3 := e3.simple(svcH2)
 	for i := range 10 {
 		if r := e3.get(v3, port, svcH2.DNSName, "/"); r.status != 200 {
@@ -434,7 +435,7 @@ func TestRetryOnRefused(t *testing.T) {
 }
 
 func TestPassiveDownExpires(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.PassiveDownFor = 50 * time.Millisecond })
+	e := newEnv(t, func(c *testConfig) { c.PassiveDownFor = 50 * time.Millisecond })
 	dead := closedAddr(t)
 	port := freePort(t, netip.MustParseAddr("127.0.0.1"))
 	tg := ipGroup("tg-pd", dead)
@@ -471,7 +472,7 @@ func TestNoTargets(t *testing.T) {
 }
 
 func TestTimeout(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.RequestTimeout = 200 * time.Millisecond })
+	e := newEnv(t, func(c *testConfig) { c.RequestTimeout = 200 * time.Millisecond })
 	release := make(chan struct{})
 	be := newBackend(t, "slow", func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -664,7 +665,7 @@ func TestSyncOpensAndClosesPorts(t *testing.T) {
 	tg := ipGroup("tg-sync", be.addr())
 	old := vpcIn("vpc-0s", ip, network("sn-0s"), service("svc-0s", "s.example.com", p1, defaultRule(to(tg))))
 	e.publish(snapshotOf(old))
-	if got := e.px.Addrs(); len(got) != 1 || got[0] != hostPort(ip.String(), p1) {
+	if got := e.in.Addrs(); len(got) != 1 || got[0] != hostPort(ip.String(), p1) {
 		t.Fatalf("Addrs %v", got)
 	}
 
@@ -675,7 +676,7 @@ func TestSyncOpensAndClosesPorts(t *testing.T) {
 	// The service moves to p2.
 	moved := vpcIn("vpc-0s", ip, network("sn-0s"), service("svc-0s", "s.example.com", p2, defaultRule(to(tg))))
 	e.publish(snapshotOf(moved))
-	if got := e.px.Addrs(); len(got) != 1 || got[0] != hostPort(ip.String(), p2) {
+	if got := e.in.Addrs(); len(got) != 1 || got[0] != hostPort(ip.String(), p2) {
 		t.Fatalf("Addrs after move %v", got)
 	}
 	expect(t, e.get(moved, p2, "s.example.com", "/"), 200, "a")
@@ -693,12 +694,12 @@ func TestSyncOpensAndClosesPorts(t *testing.T) {
 	netns.Mode = "netns"
 	e.publish(snapshotOf(moved, netns))
 	e.publish(snapshotOf(moved, netns))
-	if got := e.px.Addrs(); len(got) != 1 {
+	if got := e.in.Addrs(); len(got) != 1 {
 		t.Fatalf("Addrs %v", got)
 	}
 	// Nothing left.
 	e.publish(snapshotOf())
-	if got := e.px.Addrs(); len(got) != 0 {
+	if got := e.in.Addrs(); len(got) != 0 {
 		t.Fatalf("Addrs %v", got)
 	}
 }
@@ -717,17 +718,17 @@ func TestSyncBindErrorRetried(t *testing.T) {
 		service("svc-0b1", "one.example.com", p1, defaultRule(to(tg))),
 		service("svc-0b2", "two.example.com", p2, defaultRule(to(tg))))
 	e.holder.Store(snapshotOf(v))
-	err = e.px.Sync(context.Background())
+	err = e.in.Sync(context.Background())
 	if err == nil || !strings.Contains(err.Error(), hostPort(ip.String(), p2)) {
 		t.Fatalf("Sync error %v", err)
 	}
 	// The other socket serves anyway.
 	expect(t, e.get(v, p1, "one.example.com", "/"), 200, "a")
-	if got := e.px.Addrs(); len(got) != 1 {
+	if got := e.in.Addrs(); len(got) != 1 {
 		t.Fatalf("Addrs %v", got)
 	}
 	blocker.Close()
-	if err := e.px.Sync(context.Background()); err != nil {
+	if err := e.in.Sync(context.Background()); err != nil {
 		t.Fatalf("second Sync: %v", err)
 	}
 	expect(t, e.get(v, p2, "two.example.com", "/"), 200, "a")
@@ -744,14 +745,14 @@ func TestRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	changes := make(chan struct{})
 	ran := make(chan error)
-	go func() { ran <- e.px.Run(ctx, changes) }()
-	waitAddrs(t, e.px, hostPort(ip.String(), p1))
+	go func() { ran <- e.in.Run(ctx, changes) }()
+	waitAddrs(t, e.in, hostPort(ip.String(), p1))
 	expect(t, e.get(v1, p1, "r.example.com", "/"), 200, "a")
 
 	v2 := vpcIn("vpc-0r", ip, network("sn-0r"), service("svc-0r", "r.example.com", p2, defaultRule(to(tg))))
 	e.holder.Store(snapshotOf(v2))
 	changes <- struct{}{}
-	waitAddrs(t, e.px, hostPort(ip.String(), p2))
+	waitAddrs(t, e.in, hostPort(ip.String(), p2))
 	cancel()
 	if err := <-ran; err != nil {
 		t.Fatalf("Run: %v", err)
@@ -760,7 +761,7 @@ func TestRun(t *testing.T) {
 	expect(t, e.get(v2, p2, "r.example.com", "/"), 200, "a")
 }
 
-func waitAddrs(t *testing.T, px *Proxy, want ...string) {
+func waitAddrs(t *testing.T, px *ingress.Ingress, want ...string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -776,8 +777,8 @@ func waitAddrs(t *testing.T, px *Proxy, want ...string) {
 }
 
 func TestCloseDrains(t *testing.T) {
-	holder := new(snapshot.Holder)
-	px := New(Config{Holder: holder, Logger: testLogger(t)})
+	e := newEnv(t, nil)
+	holder, px := e.holder, e.in
 	started := make(chan struct{}, 1)
 	release := make(chan struct{})
 	be := newBackend(t, "a", func(w http.ResponseWriter, r *http.Request) {
@@ -827,14 +828,14 @@ func TestCloseDrains(t *testing.T) {
 	if err := <-closed; err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if err := px.Sync(context.Background()); !errors.Is(err, ErrClosed) {
+	if err := px.Sync(context.Background()); !errors.Is(err, ingress.ErrClosed) {
 		t.Fatalf("Sync after Close: %v", err)
 	}
 }
 
 func TestCloseDeadline(t *testing.T) {
-	holder := new(snapshot.Holder)
-	px := New(Config{Holder: holder, Logger: testLogger(t)})
+	e := newEnv(t, nil)
+	holder, px := e.holder, e.in
 	started := make(chan struct{}, 1)
 	be := newBackend(t, "a", func(w http.ResponseWriter, r *http.Request) {
 		started <- struct{}{}
@@ -929,8 +930,8 @@ func TestUnknownVPCAndNilSnapshot(t *testing.T) {
 	expect(t, e.get(v, port, "u.example.com", "/"), 404, "Non Existent Service")
 	// Sync with no snapshot at all closes everything.
 	e.holder.Store(nil)
-	if err := e.px.Sync(context.Background()); err != nil || len(e.px.Addrs()) != 0 {
-		t.Fatalf("Sync(nil snapshot): %v %v", err, e.px.Addrs())
+	if err := e.in.Sync(context.Background()); err != nil || len(e.in.Addrs()) != 0 {
+		t.Fatalf("Sync(nil snapshot): %v %v", err, e.in.Addrs())
 	}
 }
 
@@ -941,11 +942,6 @@ func TestHostOnlyAndClientIP(t *testing.T) {
 	} {
 		if got := hostOnly(in); got != want {
 			t.Errorf("hostOnly(%q) = %q, want %q", in, got, want)
-		}
-	}
-	for in, want := range map[string]string{"127.0.0.1:5": "127.0.0.1", "[::1]:5": "::1", "pipe": "pipe"} {
-		if got := clientIP(in); got != want {
-			t.Errorf("clientIP(%q) = %q, want %q", in, got, want)
 		}
 	}
 	hosts := map[string]*snapshot.Service{"a.example.com": {ID: "a"}}

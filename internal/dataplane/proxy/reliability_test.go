@@ -101,16 +101,10 @@ func (k *killable) kill() {
 // a slow machine honest).
 func waitPoolClosed(t *testing.T, px *Proxy, addr string) {
 	t.Helper()
-	pool := px.h1up.pool(netip.MustParseAddrPort(addr))
+	pool := px.h1up.Pool(nil, netip.MustParseAddrPort(addr))
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		pool.mu.Lock()
-		all := len(pool.idle) > 0
-		for _, c := range pool.idle {
-			all = all && peerClosed(c)
-		}
-		pool.mu.Unlock()
-		if all {
+		if pool.IdleClosed() {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -138,7 +132,7 @@ func twoTargets(t *testing.T, e *env, version string, addrs ...string) (*snapsho
 func TestRefusedRetriedWhateverTheMethod(t *testing.T) {
 	for _, version := range []string{"HTTP1", "HTTP2"} {
 		t.Run(version, func(t *testing.T) {
-			e := newEnv(t, func(c *Config) { c.PassiveDownFor = time.Nanosecond }) // meet the dead target every other time
+			e := newEnv(t, func(c *testConfig) { c.PassiveDownFor = time.Nanosecond }) // meet the dead target every other time
 			live := newBackend(t, "live", echo("live"))
 			tg, do := twoTargets(t, e, version, closedAddr(t), live.addr())
 			for i := range 12 {
@@ -167,6 +161,20 @@ func TestKilledTargetFailsNoPOST(t *testing.T) {
 	b := newBackend(t, "b", echo("b"))
 	tg, do := twoTargets(t, e, "HTTP1", a.addr, b.addr())
 	for range 4 { // pooled connections to both
+		if r := do("POST", strings.NewReader("x")); r.status != 200 {
+			t.Fatalf("warm-up: %d %q", r.status, r.body)
+		}
+	}
+	// A connection whose answer ended before its body writer reported is
+	// closed, not pooled (reapWriter; a scheduling race, likelier under
+	// load): warm up until a's pool holds one, the premise of this test.
+	for i := 0; ; i++ {
+		if waitIdle(t, e.px, a.addr); idleConns(e.px, a.addr) > 0 {
+			break
+		}
+		if i == 20 {
+			t.Fatal("no connection to the target was ever pooled")
+		}
 		if r := do("POST", strings.NewReader("x")); r.status != 200 {
 			t.Fatalf("warm-up: %d %q", r.status, r.body)
 		}
@@ -232,74 +240,6 @@ func TestResendable(t *testing.T) {
 		if got := resendable(tc.gotByte, tc.hasBody, tc.idempotent, tc.wrote); got != tc.want {
 			t.Errorf("%s: resendable = %v, want %v", tc.name, got, tc.want)
 		}
-	}
-}
-
-// upConn notes written bytes and sees a target's close, reset or stray
-// bytes, on real sockets.
-func TestUpConn(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan *net.TCPConn, 4)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted <- c.(*net.TCPConn)
-		}
-	}()
-	dial := func() (*h1Conn, *net.TCPConn) {
-		nc, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := &h1Conn{nc: newUpConn(nc)}
-		t.Cleanup(func() { nc.Close() })
-		return c, <-accepted
-	}
-	eventually := func(what string, f func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for !f() {
-			if time.Now().After(deadline) {
-				t.Fatal(what)
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}
-
-	c, srv := dial()
-	u := upConnOf(c)
-	if u.written.Load() || peerClosed(c) {
-		t.Fatal("a new open connection: written or closed")
-	}
-	if _, err := u.Write([]byte("GET / HTTP/1.1\r\n")); err != nil || !u.written.Load() {
-		t.Fatalf("write: %v, written=%v", err, u.written.Load())
-	}
-	srv.Close() // FIN
-	eventually("the target's close unseen", func() bool { return peerClosed(c) })
-
-	c, srv = dial()
-	srv.SetLinger(0)
-	srv.Close() // RST
-	eventually("the target's reset unseen", func() bool { return peerClosed(c) })
-	// The reset arrived: a write fails and writes nothing.
-	u = upConnOf(c)
-	u.written.Store(false)
-	if n, err := u.Write([]byte("x")); err == nil || n != 0 || u.written.Load() {
-		t.Fatalf("write after a reset: n=%d err=%v written=%v", n, err, u.written.Load())
-	}
-
-	c, srv = dial()
-	srv.Write([]byte("HTTP/1.1 200 OK\r\n\r\n")) // nobody asked
-	eventually("stray bytes unseen", func() bool { return peerClosed(c) })
-	if n := testing.AllocsPerRun(50, func() { peerClosed(c) }); n != 0 {
-		t.Fatalf("peerClosed allocates %v times", n)
 	}
 }
 
@@ -378,7 +318,7 @@ func TestOutlierEjection(t *testing.T) {
 func TestStalledTargetGetsNoNewRequests(t *testing.T) {
 	const stall = 300 * time.Millisecond
 	reg := &upstream.Registry{Outlier: &upstream.OutlierDetection{StallTimeout: stall}} // no ejection: the stall alone
-	e := newEnv(t, func(c *Config) {
+	e := newEnv(t, func(c *testConfig) {
 		c.Registry = reg
 		c.RequestTimeout = 3 * time.Second
 	})

@@ -1,10 +1,10 @@
-package proxy
+package h1
 
-// Reading a target's HTTP/1.x response head, the cheap way (h1parse.go):
+// Reading a target's HTTP/1.x response head, the cheap way (parse.go):
 // one string for the head, one slice of values; the http.Response, its
 // header map and the body reader belong to the upstream connection and
 // are reused by its next exchange (an exchange ends before the connection
-// goes back to its pool, and copyResponse copies what it keeps).
+// goes back to its pool, and the caller copies what it keeps).
 //
 // Framing follows RFC 9112 §6.3: no body for HEAD, 1xx, 204 and 304;
 // chunked when an HTTP/1.1 Transfer-Encoding ends in chunked (a
@@ -23,22 +23,22 @@ import (
 
 const h1MaxResponseHead = 1 << 20 // as net/http.Transport's MaxResponseHeaderBytes default
 
-// errBadResponse is a response head the proxy cannot use.
-type errBadResponse string
+// ErrBadResponse is a response head the client cannot use.
+type ErrBadResponse string
 
-func (e errBadResponse) Error() string { return "malformed response from the target: " + string(e) }
+func (e ErrBadResponse) Error() string { return "malformed response from the target: " + string(e) }
 
 // readResponse reads the next response head on c into c.resp, with its body
 // reader, for a request with method.
-func (c *h1Conn) readResponse(method string) (*http.Response, error) {
+func (c *Conn) readResponse(method string) (*http.Response, error) {
 	head, n, err := readHead(c.br, h1MaxResponseHead, c.scratch, nil)
 	if err != nil {
-		if errors.Is(err, errHeadTooLarge) {
-			return nil, errBadResponse("head too large")
+		if errors.Is(err, ErrHeadTooLarge) {
+			return nil, ErrBadResponse("head too large")
 		}
 		var he headError
 		if errors.As(err, &he) {
-			return nil, errBadResponse(string(he))
+			return nil, ErrBadResponse(string(he))
 		}
 		return nil, err
 	}
@@ -48,7 +48,7 @@ func (c *h1Conn) readResponse(method string) (*http.Response, error) {
 	line, off := splitLine(head)
 	// "HTTP/1.1 200 OK": version, three-digit code, optional reason.
 	if len(line) < 12 || string(line[:5]) != "HTTP/" || line[6] != '.' || line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
-		return nil, errBadResponse("status line")
+		return nil, ErrBadResponse("status line")
 	}
 	var minor int
 	switch string(line[5:8]) {
@@ -56,22 +56,22 @@ func (c *h1Conn) readResponse(method string) (*http.Response, error) {
 		minor = 1
 	case "1.0":
 	default:
-		return nil, errBadResponse("unsupported version " + string(line[:8]))
+		return nil, ErrBadResponse("unsupported version " + string(line[:8]))
 	}
 	code := 0
 	for _, d := range line[9:12] {
 		if d < '0' || d > '9' {
-			return nil, errBadResponse("status code")
+			return nil, ErrBadResponse("status code")
 		}
 		code = code*10 + int(d-'0')
 	}
 	if code < 100 {
-		return nil, errBadResponse("status code")
+		return nil, ErrBadResponse("status code")
 	}
 	fields, err := parseFields(head, off, c.fields[:0])
 	c.fields = fields
 	if err != nil {
-		return nil, errBadResponse(err.Error())
+		return nil, ErrBadResponse(err.Error())
 	}
 	s := string(head)
 	if n > 0 {
@@ -93,7 +93,7 @@ func (c *h1Conn) readResponse(method string) (*http.Response, error) {
 		Header: h, ContentLength: -1,
 	}
 	conn := h["Connection"]
-	res.Close = hasToken(conn, "close") || (minor == 0 && !hasToken(conn, "keep-alive"))
+	res.Close = HasToken(conn, "close") || (minor == 0 && !HasToken(conn, "keep-alive"))
 
 	noBody := method == http.MethodHead || code < 200 || code == http.StatusNoContent || code == http.StatusNotModified
 	var cl int64 = -1
@@ -106,7 +106,7 @@ func (c *h1Conn) readResponse(method string) (*http.Response, error) {
 		}
 		if cl < 0 {
 			if _, te := h["Transfer-Encoding"]; !te && !noBody {
-				return nil, errBadResponse("Content-Length")
+				return nil, ErrBadResponse("Content-Length")
 			}
 		}
 	}
@@ -177,47 +177,4 @@ func (b *chunkedBody) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
-}
-
-// readTrailerSection reads the field lines after a last chunk, through the
-// empty line; nil when there are none.
-func readTrailerSection(br *bufio.Reader) (http.Header, error) {
-	var section []byte
-	for {
-		line, err := br.ReadSlice('\n')
-		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			if err == bufio.ErrBufferFull {
-				err = headError("trailer line too long")
-			}
-			return nil, err
-		}
-		if len(line) == 1 || (len(line) == 2 && line[0] == '\r') {
-			break
-		}
-		if len(section)+len(line) > srvMaxTrailerBytes {
-			return nil, headError("trailer section too large")
-		}
-		section = append(section, line...)
-	}
-	if len(section) == 0 {
-		return nil, nil
-	}
-	fields, err := parseFields(section, 0, nil)
-	if err != nil {
-		return nil, err
-	}
-	s := string(section)
-	t := http.Header{}
-	for _, f := range fields {
-		k := s[f.n0:f.n1]
-		switch k {
-		case "Transfer-Encoding", "Trailer", "Content-Length", "Host":
-			continue
-		}
-		t[k] = append(t[k], s[f.v0:f.v1])
-	}
-	return t, nil
 }

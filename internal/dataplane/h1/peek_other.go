@@ -1,6 +1,6 @@
 //go:build !unix
 
-package proxy
+package h1
 
 // peek cannot look at a socket here: pooled connections are assumed open
 // (a closed one is then found when the request fails).

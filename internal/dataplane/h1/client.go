@@ -1,8 +1,7 @@
-package proxy
+package h1
 
-// The HTTP/1.1 upstream path: for target groups of protocol HTTP and
-// version HTTP1 the proxy talks to the target itself instead of through
-// net/http.Transport. A request runs synchronously on the handler's
+// Client: the upstream HTTP/1.1 client of a proxy, used instead of
+// net/http.Transport (in Trellis for target groups of upstream kind H1). A request runs synchronously on the handler's
 // goroutine over a pooled keep-alive connection: no per-connection read and
 // write goroutines, no channel hand-offs, no per-request context or timer.
 //
@@ -10,8 +9,10 @@ package proxy
 //     h1MaxIdlePerTarget); a connection idle for h1IdleTimeout is closed,
 //     lazily on checkout and by a timer that runs only while a stack holds
 //     connections.
-//   - Request: request line, Host, the prepared header (minus Expect,
-//     Content-Length and Transfer-Encoding, which the proxy writes itself),
+//   - Request: request line, Host, the request's header as the caller's
+//     Skip lets it pass (minus Expect, Content-Length and
+//     Transfer-Encoding, which the client writes itself), the caller's
+//     extra fields,
 //     then the body: Content-Length when known, else chunked. "Expect:
 //     100-continue" is not passed on: the client already got its 100
 //     Continue from the server side when the handler started reading the
@@ -30,9 +31,11 @@ package proxy
 //     the end of its framing with no byte after it, the request was written
 //     completely, neither side asked to close and the client did not go
 //     away; otherwise it is closed.
-//   - Stale connections and retries: see outcome.go (a request that fails
-//     on a pooled connection before any response byte arrived is sent again
-//     on a fresh connection when it can be, then to another target).
+//   - Stale connections: the caller retries (in Trellis, proxy/outcome.go:
+//     a request that fails on a pooled connection before any response byte
+//     arrived is sent again on a fresh connection when it can be, then to
+//     another target); Conn.Reused, Conn.Wrote and Conn.PeerClosed tell it
+//     what it needs.
 
 import (
 	"bufio"
@@ -42,15 +45,12 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
 	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
-
-	"github.com/trellis-net/trellis/internal/dataplane/vpcnet"
-	"github.com/trellis-net/trellis/internal/snapshot"
 )
 
 const (
@@ -62,18 +62,55 @@ const (
 var (
 	h1ReaderPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, h1BufSize) }}
 	h1WriterPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, h1BufSize) }}
-	// aLongTimeAgo is a deadline that makes blocked I/O return at once.
-	aLongTimeAgo = time.Unix(1, 0)
-	errH1Closed  = errors.New("proxy: upstream pool closed")
-	errH1Status  = errors.New("unexpected 101 Switching Protocols from the target")
+	errH1Closed  = errors.New("h1: upstream pool closed")
+	// bodyBufPool holds the buffers request bodies are copied through.
+	bodyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+	// ErrSwitchingProtocols fails an exchange answered 101: the client
+	// upgrades nothing.
+	ErrSwitchingProtocols = errors.New("unexpected 101 Switching Protocols from the target")
 )
 
-// h1Upstream holds the idle connections of every HTTP/1.1 target.
-type h1Upstream struct {
+// Network dials in one network other than the host's (vpcnet.Net is
+// one). Its values must be comparable (pointers): pools are kept per
+// network.
+type Network interface {
+	Dial(ctx context.Context, d *net.Dialer, network, address string) (net.Conn, error)
+}
+
+// ClientBodyError is a client's request body that failed while it was
+// being sent to a target: malformed chunked framing, a body shorter than
+// its Content-Length, a reset stream. It is the client's fault, not the
+// target's; the target's connection is closed, so it never keeps half a
+// request.
+type ClientBodyError struct{ Err error }
+
+func (e *ClientBodyError) Error() string { return "client request body: " + e.Err.Error() }
+func (e *ClientBodyError) Unwrap() error { return e.Err }
+
+// ExtraField is a field the caller adds to a request's head.
+type ExtraField struct {
+	Name   string   // canonical
+	Values []string // one field line each; none: not written
+}
+
+// Client is an HTTP/1.1 client for a proxy: it holds the idle
+// connections of every target, per network and address. The header
+// policy is the caller's (a proxy's hop-by-hop and asserted fields), the
+// wire the client's: Host, Content-Length, Transfer-Encoding and Expect
+// are always written by the client itself, never copied.
+type Client struct {
+	// Skip reports a field of a request's header not to copy (connection
+	// holds its Connection values); nil copies every field. "TE: trailers"
+	// is written even when Skip drops TE. Set before the first request.
+	Skip func(name string, connection []string) bool
+	// SkipTrailer reports a trailer field not to pass on; nil passes every
+	// field with a valid name. Set before the first request.
+	SkipTrailer func(name string) bool
+
 	dialer net.Dialer
 
 	mu     sync.RWMutex
-	pools  map[poolKey]*h1Pool
+	pools  map[poolKey]*Pool
 	closed atomic.Bool
 }
 
@@ -81,25 +118,22 @@ type h1Upstream struct {
 // targets share the nil network; a network-namespace VPC's targets get
 // their own pools, as the same address may be another host there.
 type poolKey struct {
-	net  vpcnet.Net // nil: the host's network
+	net  Network // nil: the host's network
 	addr netip.AddrPort
 }
 
-func newH1Upstream() *h1Upstream {
-	return &h1Upstream{
-		dialer: net.Dialer{Timeout: DialTimeout, KeepAlive: 30 * time.Second},
-		pools:  map[poolKey]*h1Pool{},
+// NewClient returns a client whose connects time out after dialTimeout.
+func NewClient(dialTimeout time.Duration) *Client {
+	return &Client{
+		dialer: net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second},
+		pools:  map[poolKey]*Pool{},
 	}
 }
 
-// pool returns the pool of addr in the host's network, creating it on
-// first use.
-func (u *h1Upstream) pool(addr netip.AddrPort) *h1Pool { return u.poolIn(nil, addr) }
-
-// poolIn returns the pool of addr in network n (nil: the host's),
+// Pool returns the pool of addr in network n (nil: the host's),
 // creating it on first use. n must be comparable (a pointer): a VPC whose
 // namespace was made again hands a new Net and so gets new pools.
-func (u *h1Upstream) poolIn(n vpcnet.Net, addr netip.AddrPort) *h1Pool {
+func (u *Client) Pool(n Network, addr netip.AddrPort) *Pool {
 	k := poolKey{net: n, addr: addr}
 	u.mu.RLock()
 	p := u.pools[k]
@@ -110,17 +144,17 @@ func (u *h1Upstream) poolIn(n vpcnet.Net, addr netip.AddrPort) *h1Pool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if p = u.pools[k]; p == nil {
-		p = &h1Pool{u: u, addr: addr, net: n}
+		p = &Pool{u: u, addr: addr, net: n}
 		u.pools[k] = p
 	}
 	return p
 }
 
-// forget removes the pools whose network keep refuses and closes their
+// Forget removes the pools whose network keep refuses and closes their
 // idle connections; connections in use are closed when their request ends
 // (put closes them on a forgotten pool).
-func (u *h1Upstream) forget(keep func(vpcnet.Net) bool) {
-	var gone []*h1Pool
+func (u *Client) Forget(keep func(Network) bool) {
+	var gone []*Pool
 	u.mu.Lock()
 	for k, p := range u.pools {
 		if !keep(k.net) {
@@ -135,12 +169,12 @@ func (u *h1Upstream) forget(keep func(vpcnet.Net) bool) {
 	}
 }
 
-// closeIdle closes every idle connection; connections in use are closed
+// CloseIdle closes every idle connection; connections in use are closed
 // when their request ends.
-func (u *h1Upstream) closeIdle() {
+func (u *Client) CloseIdle() {
 	u.closed.Store(true)
 	u.mu.Lock()
-	pools := make([]*h1Pool, 0, len(u.pools))
+	pools := make([]*Pool, 0, len(u.pools))
 	for _, p := range u.pools {
 		pools = append(pools, p)
 	}
@@ -150,21 +184,21 @@ func (u *h1Upstream) closeIdle() {
 	}
 }
 
-// h1Pool is the LIFO stack of idle connections to one target address.
-type h1Pool struct {
-	u    *h1Upstream
+// Pool is the LIFO stack of idle connections to one target address.
+type Pool struct {
+	u    *Client
 	addr netip.AddrPort
-	net  vpcnet.Net  // where addr is dialed from; nil: the host's network
+	net  Network     // where addr is dialed from; nil: the host's network
 	gone atomic.Bool // forgotten: its network left (connections are closed, not kept)
 
 	mu    sync.Mutex
-	idle  []*h1Conn // oldest first
+	idle  []*Conn // oldest first
 	sweep *time.Timer
 	armed bool
 }
 
 // get pops the most recently used idle connection, closing expired ones.
-func (p *h1Pool) get(now time.Time) *h1Conn {
+func (p *Pool) get(now time.Time) *Conn {
 	p.mu.Lock()
 	for n := len(p.idle); n > 0; n = len(p.idle) {
 		c := p.idle[n-1]
@@ -186,7 +220,7 @@ func (p *h1Pool) get(now time.Time) *h1Conn {
 }
 
 // put returns c to the pool, or closes it when the pool is full or closed.
-func (p *h1Pool) put(c *h1Conn, now time.Time) {
+func (p *Pool) put(c *Conn, now time.Time) {
 	if p.u.closed.Load() || p.gone.Load() {
 		c.close()
 		return
@@ -216,7 +250,7 @@ func (p *h1Pool) put(c *h1Conn, now time.Time) {
 
 // expire closes the connections idle for h1IdleTimeout and re-arms the
 // timer while some remain.
-func (p *h1Pool) expire() {
+func (p *Pool) expire() {
 	now := time.Now()
 	p.mu.Lock()
 	i := 0
@@ -235,7 +269,7 @@ func (p *h1Pool) expire() {
 
 // drop closes the idle connections idle since before (or at) t, or all of
 // them when all is set.
-func (p *h1Pool) drop(t time.Time, all bool) {
+func (p *Pool) drop(t time.Time, all bool) {
 	p.mu.Lock()
 	i := 0
 	for i < len(p.idle) && (all || !p.idle[i].idleSince.After(t)) {
@@ -248,8 +282,8 @@ func (p *h1Pool) drop(t time.Time, all bool) {
 
 // takeOldest removes the i oldest idle connections and returns them.
 // Called with p.mu held.
-func (p *h1Pool) takeOldest(i int) []*h1Conn {
-	dead := make([]*h1Conn, i)
+func (p *Pool) takeOldest(i int) []*Conn {
+	dead := make([]*Conn, i)
 	copy(dead, p.idle[:i])
 	n := copy(p.idle, p.idle[i:])
 	clear(p.idle[n:])
@@ -257,15 +291,15 @@ func (p *h1Pool) takeOldest(i int) []*h1Conn {
 	return dead
 }
 
-func closeAll(cs []*h1Conn) {
+func closeAll(cs []*Conn) {
 	for _, c := range cs {
 		c.close()
 	}
 }
 
-// h1Conn is one keep-alive connection to a target.
-type h1Conn struct {
-	pool      *h1Pool
+// Conn is one keep-alive connection to a target.
+type Conn struct {
+	pool      *Pool
 	nc        net.Conn
 	br        *bufio.Reader
 	bw        *bufio.Writer
@@ -275,7 +309,7 @@ type h1Conn struct {
 	// once per connection.
 	abortIO func()
 
-	// Response parsing state, reused by every exchange (h1response.go).
+	// Response parsing state, reused by every exchange (response.go).
 	scratch  []byte
 	fields   []field
 	hdr      http.Header
@@ -288,13 +322,13 @@ type h1Conn struct {
 	body     h1Body
 	res      *http.Response
 	stop     func() bool                     // unregisters the client-gone hook (other contexts)
-	cctx     *connCtx                        // the client connection's context, when it is one of ours
+	cctx     context.Context                 // the client's request context, when OnGone hooked it
 	writeErr chan error                      // the body writer's result, when a goroutine writes the body
-	bodyErr  atomic.Pointer[clientBodyError] // the client's body failed (set by the body writer)
+	bodyErr  atomic.Pointer[ClientBodyError] // the client's body failed (set by the body writer)
 	wrote    bool                            // the request was written completely
 }
 
-func (c *h1Conn) close() {
+func (c *Conn) close() {
 	_ = c.nc.Close()
 	if c.br != nil {
 		c.br.Reset(nil)
@@ -308,7 +342,9 @@ func (c *h1Conn) close() {
 	}
 }
 
-func (u *h1Upstream) dial(ctx context.Context, p *h1Pool, deadline time.Time) (*h1Conn, error) {
+// Dial connects to p's address (by deadline at the latest) for a request
+// that did not take, or could not use, a pooled connection.
+func (u *Client) Dial(ctx context.Context, p *Pool, deadline time.Time) (*Conn, error) {
 	d := u.dialer
 	d.Deadline = deadline
 	var (
@@ -324,21 +360,21 @@ func (u *h1Upstream) dial(ctx context.Context, p *h1Pool, deadline time.Time) (*
 		return nil, err
 	}
 	// Note the request bytes written, and look for a close before reuse
-	// (outcome.go).
+	// (PeerClosed).
 	nc := newUpConn(tcp)
 	br := h1ReaderPool.Get().(*bufio.Reader)
 	br.Reset(nc)
 	bw := h1WriterPool.Get().(*bufio.Writer)
 	bw.Reset(nc)
-	return &h1Conn{pool: p, nc: nc, br: br, bw: bw,
+	return &Conn{pool: p, nc: nc, br: br, bw: bw,
 		abortIO: func() { _ = nc.SetDeadline(aLongTimeAgo) }}, nil
 }
 
-// h1Body is the response body handed to copyResponse: it notes whether the
+// h1Body is the response body (Conn.Response): it notes whether the
 // body was read to the end and, on Close, returns the connection to its
 // pool or closes it.
 type h1Body struct {
-	c   *h1Conn
+	c   *Conn
 	rc  io.Reader
 	eof bool
 }
@@ -367,7 +403,7 @@ func (b *h1Body) Close() error {
 
 // finish ends the exchange: the connection goes back to the pool when it
 // can carry another request, otherwise it is closed.
-func (c *h1Conn) finish(bodyEOF bool) {
+func (c *Conn) finish(bodyEOF bool) {
 	reuse := bodyEOF && !c.res.Close
 	if !c.unhook() {
 		reuse = false // the client went away: the deadline is in the past
@@ -388,168 +424,30 @@ func (c *h1Conn) finish(bodyEOF bool) {
 	c.close()
 }
 
-// forwardH1 is forward for HTTP/1.1 target groups over the proxy's own
-// client. Retries follow outcome.go: a failed connection moves any request
-// (its body still unread) to another target; a connection that broke
-// before the response began moves an idempotent body-less request, or one
-// of which not a byte was written, to a new connection (after a pooled
-// one) or another target; at most maxTargets targets within the one
-// request timeout.
-func (p *Proxy) forwardH1(w http.ResponseWriter, r *http.Request, tg *snapshot.TargetGroup, fwd *fwdHeaders, rl *reqLog) {
-	target, st := p.picker.Pick(tg, "")
-	if target == nil {
-		textError(w, http.StatusServiceUnavailable, "no targets registered in target group "+tg.ID+"\n")
-		return
-	}
-	now := time.Now()
-	deadline := now.Add(p.cfg.RequestTimeout)
-	// A pooled connection keeps its deadline when it is at most slack
-	// earlier than this request's: one deadline change per connection and
-	// second or so instead of two per request.
-	slack := min(time.Second, p.cfg.RequestTimeout/16)
-	// idempotent: may be sent again even if the target may have seen it.
-	idempotent := canRetry(r)
-	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
-	var (
-		c     *h1Conn
-		err   error
-		tried tries
-		fresh bool // the next attempt dials: its pooled connection was stale
-	)
-	for {
-		if !target.Addr.IsValid() {
-			textError(w, http.StatusBadGateway, "target "+target.ID+" of target group "+tg.ID+" has no address to dial\n")
-			return
-		}
-		if rl != nil {
-			rl.e.Target = target.Addr
-		}
-		pool := p.h1up.poolIn(p.targetNet(tg), target.Addr)
-		c = nil
-		if !fresh {
-			c = pool.get(now)
-			// A request that could not be sent again must not go out on a
-			// connection the target already closed (idle timeout, or it
-			// died): look for its FIN or RST first.
-			if c != nil && !idempotent && peerClosed(c) {
-				pool.drop(c.idleSince, false) // idle as long or longer: likely closed too
-				c.close()
-				c = nil
-			}
-		}
-		fresh = false
-		a := attempt{tg, target, st}
-		st.Begin(time.Now().UnixNano())
-		if c == nil {
-			c, err = p.h1up.dial(r.Context(), pool, deadline)
-			if err != nil {
-				st.End(false)
-				if r.Context().Err() != nil {
-					break // the client is gone
-				}
-				if !time.Now().Before(deadline) {
-					p.report(a, outTimeout)
-					break
-				}
-				// Nothing reached the target and the body is unread: any
-				// request may go elsewhere.
-				p.connectFailed(a, err)
-				next, nst := p.next(tg, &tried, target, deadline)
-				if next == nil {
-					break
-				}
-				target, st = next, nst
-				continue
-			}
-		}
-		c.lastUse = now
-		uc := upConnOf(c)
-		if uc != nil {
-			uc.written.Store(false)
-		}
-		if rl != nil {
-			rl.sentAt = time.Now()
-		}
-		var gotByte bool
-		gotByte, err = c.roundTrip(r, fwd, deadline, slack)
-		if err == nil {
-			t := time.Now()
-			st.Answered(t.UnixNano())
-			if rl != nil {
-				rl.headersAt = t
-			}
-			break
-		}
-		st.End(false)
-		reused, idleSince := c.reused, c.idleSince
-		wrote := uc == nil || uc.written.Load()
-		c.abort()
-		c = nil
-		if r.Context().Err() != nil {
-			break // the client is gone: nothing to say of the target
-		}
-		if errors.Is(err, os.ErrDeadlineExceeded) || !time.Now().Before(deadline) {
-			p.report(a, outTimeout)
-			break
-		}
-		if !resendable(gotByte, hasBody, idempotent, wrote) {
-			if !reused || gotByte {
-				p.report(a, outReset)
-			}
-			break
-		}
-		if reused {
-			// The target closed the idle connection while the request was
-			// on its way: send it again on a new connection; the
-			// connections idle at least as long are likely dead too.
-			pool.drop(idleSince, false)
-			p.log.Debug("stale upstream connection; retrying on a new one", "target", target.Key, "err", err)
-			fresh = true
-			continue
-		}
-		p.report(a, outReset)
-		p.log.Debug("upstream connection broke before the response; retrying elsewhere", "target", target.Key, "err", err)
-		next, nst := p.next(tg, &tried, target, deadline)
-		if next == nil {
-			break
-		}
-		target, st = next, nst
-	}
-	if err != nil {
-		// A pooled connection's deadline may be up to slack earlier than
-		// this request's: its expiry is this request's timeout too.
-		timedOut := r.Context().Err() == nil && (!time.Now().Before(deadline) ||
-			(errors.Is(err, os.ErrDeadlineExceeded) && !isDialError(err)))
-		p.answerError(w, r, target, err, timedOut, rl)
-		return
-	}
-	defer st.End(true)
-	p.copyResponse(w, c.res, rl, attempt{tg, target, st})
-}
-
-// roundTrip writes r on c and reads the response headers into c.res (whose
-// Body must be closed to end the exchange). gotByte reports whether any
+// RoundTrip writes r on c and reads the response headers into c.res (whose
+// Body must be closed to end the exchange): the request-target target
+// (origin form; "" is r's), r's header fields that the client's Skip lets
+// pass, then extra. gotByte reports whether any
 // byte of a response arrived before a failure. On error the caller aborts c.
 // The time to the response headers is bounded by deadline (give or take
-// slack, see forwardH1).
-func (c *h1Conn) roundTrip(r *http.Request, fwd *fwdHeaders, deadline time.Time, slack time.Duration) (gotByte bool, err error) {
+// slack: a pooled connection keeps its deadline when it is at most slack
+// earlier than this request's, one deadline change per connection and
+// second or so instead of two per request).
+func (c *Conn) RoundTrip(r *http.Request, target string, extra []ExtraField, deadline time.Time, slack time.Duration) (gotByte bool, err error) {
 	c.wrote = false
 	c.writeErr = nil
 	c.bodyErr.Store(nil)
 	nc := c.nc
 	// Abort the exchange when the client goes away: through the server's
 	// connection context without allocating, else with context.AfterFunc.
-	switch ctx := r.Context().(type) {
-	case *connCtx:
-		c.cctx = ctx
-		if !ctx.setAbort(&c.abortIO) {
-			c.cctx = nil
+	ctx := r.Context()
+	if hooked, alive := OnGone(ctx, &c.abortIO); hooked {
+		if !alive {
 			return false, context.Canceled
 		}
-	default:
-		if ctx.Done() != nil {
-			c.stop = context.AfterFunc(ctx, c.abortIO)
-		}
+		c.cctx = ctx
+	} else if ctx.Done() != nil {
+		c.stop = context.AfterFunc(ctx, c.abortIO)
 	}
 	if c.deadline.IsZero() || c.deadline.Before(deadline.Add(-slack)) || c.deadline.After(deadline) {
 		if err := nc.SetDeadline(deadline); err != nil {
@@ -558,7 +456,7 @@ func (c *h1Conn) roundTrip(r *http.Request, fwd *fwdHeaders, deadline time.Time,
 		c.deadline = deadline
 	}
 	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
-	if err := c.writeHeader(r, fwd, hasBody); err != nil {
+	if err := c.writeHeader(r, target, extra, hasBody); err != nil {
 		return false, err // nothing was flushed; the caller closes c
 	}
 	if !hasBody {
@@ -570,13 +468,13 @@ func (c *h1Conn) roundTrip(r *http.Request, fwd *fwdHeaders, deadline time.Time,
 		ch := make(chan error, 1)
 		c.writeErr = ch
 		go func(bw *bufio.Writer) {
-			err, clientSide := writeBody(bw, r)
+			err, clientSide := writeBody(bw, r, c.pool.u.SkipTrailer)
 			if clientSide {
 				// The client's body broke off: the target waits for the
 				// rest in vain, and must not keep half a request. (A write
 				// error is left to the response read, which may still get
 				// the target's early answer.)
-				c.bodyErr.Store(&clientBodyError{err})
+				c.bodyErr.Store(&ClientBodyError{Err: err})
 				_ = nc.Close()
 			}
 			ch <- err
@@ -602,7 +500,7 @@ func (c *h1Conn) roundTrip(r *http.Request, fwd *fwdHeaders, deadline time.Time,
 			return true, err
 		}
 		if res.StatusCode == http.StatusSwitchingProtocols {
-			return true, errH1Status
+			return true, ErrSwitchingProtocols
 		}
 		if res.StatusCode >= 100 && res.StatusCode < 200 {
 			continue // informational (100 Continue, 103 Early Hints): not passed on
@@ -622,7 +520,7 @@ func (c *h1Conn) roundTrip(r *http.Request, fwd *fwdHeaders, deadline time.Time,
 }
 
 // abort ends a failed exchange: the connection is closed.
-func (c *h1Conn) abort() {
+func (c *Conn) abort() {
 	c.unhook()
 	c.reapWriter()
 	c.res = nil
@@ -630,10 +528,10 @@ func (c *h1Conn) abort() {
 }
 
 // unhook removes the client-gone hook of the exchange; false when it fired.
-func (c *h1Conn) unhook() bool {
+func (c *Conn) unhook() bool {
 	ok := true
 	if c.cctx != nil {
-		ok = c.cctx.clearAbort(&c.abortIO)
+		ok = ClearGone(c.cctx, &c.abortIO)
 		c.cctx = nil
 	}
 	if c.stop != nil {
@@ -649,7 +547,7 @@ func (c *h1Conn) unhook() bool {
 // connection is closed under it, which ends it at its next write. Like
 // net/http.Transport, the handler does not wait for it: a slow client body
 // must not hold the response.
-func (c *h1Conn) reapWriter() {
+func (c *Conn) reapWriter() {
 	if c.writeErr == nil {
 		return
 	}
@@ -664,12 +562,11 @@ func (c *h1Conn) reapWriter() {
 	c.writeErr = nil
 }
 
-// writeHeader buffers the request line and header section: the client's
-// fields that pass (passRequestField), then the proxy's (fwd). It returns
+// writeHeader buffers the request line and header section: r's fields
+// that the client's Skip lets pass, then extra. It returns
 // errFieldValue, having sent nothing, when a value is unfit to write.
-func (c *h1Conn) writeHeader(r *http.Request, fwd *fwdHeaders, hasBody bool) error {
+func (c *Conn) writeHeader(r *http.Request, target string, extra []ExtraField, hasBody bool) error {
 	bw := c.bw
-	target := fwd.reqTarget
 	if target == "" {
 		target = requestTarget(r)
 	}
@@ -687,10 +584,17 @@ func (c *h1Conn) writeHeader(r *http.Request, fwd *fwdHeaders, hasBody bool) err
 	ok := true
 	conn := r.Header["Connection"]
 	for k, vs := range r.Header {
-		if !passRequestField(k, conn) {
-			if k == "Te" && hasToken(vs, "trailers") {
+		switch k {
+		case "Host", "Content-Length", "Transfer-Encoding", "Expect":
+			continue // the client's own
+		}
+		if k == "Te" {
+			if HasToken(vs, "trailers") {
 				bw.WriteString("Te: trailers\r\n") // the one TE a request may carry on
 			}
+			continue
+		}
+		if skip := c.pool.u.Skip; skip != nil && skip(k, conn) {
 			continue
 		}
 		if k == "User-Agent" && (len(vs) == 0 || vs[0] == "") {
@@ -698,15 +602,10 @@ func (c *h1Conn) writeHeader(r *http.Request, fwd *fwdHeaders, hasBody bool) err
 		}
 		ok = writeFieldValues(bw, k, vs) && ok
 	}
-	ok = writeFieldValues(bw, hdrXFF, fwd.xff) && ok
-	ok = writeFieldValues(bw, hdrXFPort, fwd.port) && ok
-	ok = writeFieldValues(bw, hdrXFProto, fwd.proto) && ok
-	ok = writeFieldValues(bw, hdrLatticeNetwork, fwd.network) && ok
-	ok = writeFieldValues(bw, hdrLatticeTarget, fwd.target) && ok
-	ok = writeFieldValues(bw, hdrSourceVpc, fwd.sourceVpc) && ok
-	ok = writeFieldValues(bw, hdrRequestID, fwd.reqID) && ok
-	ok = writeFieldValues(bw, hdrLatticeIdentity, fwd.identity) && ok
-	ok = writeFieldValues(bw, hdrLatticeIdentityTags, fwd.identityTags) && ok
+	for i := range extra {
+		f := &extra[i]
+		ok = writeFieldValues(bw, f.Name, f.Values) && ok
+	}
 	if !ok || !validFieldValue(r.Host) {
 		return errFieldValue
 	}
@@ -761,9 +660,9 @@ func requestTarget(r *http.Request) string {
 // writeBody streams r's body after the buffered header and flushes;
 // chunked when the length is unknown (each chunk flushed as it is read, so
 // a streaming body streams), with the request's trailers.
-func writeBody(bw *bufio.Writer, r *http.Request) (err error, clientSide bool) {
-	bufp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bufp)
+func writeBody(bw *bufio.Writer, r *http.Request, skipTrailer func(string) bool) (err error, clientSide bool) {
+	bufp := bodyBufPool.Get().(*[]byte)
+	defer bodyBufPool.Put(bufp)
 	buf := *bufp
 	if r.ContentLength > 0 {
 		left := r.ContentLength
@@ -812,7 +711,7 @@ func writeBody(bw *bufio.Writer, r *http.Request) (err error, clientSide bool) {
 	}
 	bw.WriteString("0\r\n")
 	for k, vs := range r.Trailer {
-		if !passTrailerField(k) {
+		if !IsToken(k) || (skipTrailer != nil && skipTrailer(k)) {
 			continue
 		}
 		for _, v := range vs {
@@ -828,3 +727,124 @@ func writeBody(bw *bufio.Writer, r *http.Request) (err error, clientSide bool) {
 	bw.WriteString("\r\n")
 	return bw.Flush(), false
 }
+
+// upConn is a connection to a target that notes whether any byte of the
+// current request was written to it, and can tell whether the target has
+// closed it. It embeds net.Conn, not *net.TCPConn, so that every write
+// goes through Write.
+type upConn struct {
+	net.Conn
+	raw     syscall.RawConn // nil when the connection is not a TCP socket
+	written atomic.Bool
+	// peekFn is the peek callback, made once per connection so that a
+	// peek does not allocate; it leaves its answer in closed.
+	peekFn func(fd uintptr) bool
+	closed bool
+}
+
+func newUpConn(nc net.Conn) *upConn {
+	c := &upConn{Conn: nc}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.raw = raw
+			c.peekFn = func(fd uintptr) bool {
+				c.closed = peek(fd)
+				return true // never wait for readability
+			}
+		}
+	}
+	return c
+}
+
+func (c *upConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	if n > 0 && !c.written.Load() {
+		c.written.Store(true)
+	}
+	return n, err
+}
+
+// upConnOf returns the upConn under c, or nil.
+func upConnOf(c *Conn) *upConn {
+	u, _ := c.nc.(*upConn)
+	return u
+}
+
+// peerClosed reports whether the target closed (or reset) the idle
+// connection c, or sent bytes nobody asked for: a request written on it
+// would be lost. One non-blocking peek, no allocation.
+func peerClosed(c *Conn) bool {
+	u := upConnOf(c)
+	if u == nil || u.raw == nil {
+		return false
+	}
+	u.closed = false
+	if u.raw.Read(u.peekFn) != nil {
+		return true // the socket is closed
+	}
+	return u.closed
+}
+
+// Get takes the most recently used idle connection, or nil.
+func (p *Pool) Get(now time.Time) *Conn { return p.get(now) }
+
+// Drop closes the idle connections idle since t or longer: when one of
+// them was found closed by its target, those idle as long are likely
+// closed too.
+func (p *Pool) Drop(t time.Time) { p.drop(t, false) }
+
+// Idle returns the number of idle connections.
+func (p *Pool) Idle() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.idle)
+}
+
+// IdleClosed reports whether the pool holds idle connections and the
+// target closed every one of them (PeerClosed).
+func (p *Pool) IdleClosed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	all := len(p.idle) > 0
+	for _, c := range p.idle {
+		all = all && c.PeerClosed()
+	}
+	return all
+}
+
+// Begin starts an exchange on c at now (its idle time starts there when
+// it goes back to the pool).
+func (c *Conn) Begin(now time.Time) {
+	c.lastUse = now
+	if u := upConnOf(c); u != nil {
+		u.written.Store(false)
+	}
+}
+
+// Wrote reports whether any byte of the current request may have reached
+// the target (true when that cannot be known).
+func (c *Conn) Wrote() bool {
+	u := upConnOf(c)
+	return u == nil || u.written.Load()
+}
+
+// Reused reports whether c served a request before this one.
+func (c *Conn) Reused() bool { return c.reused }
+
+// IdleSince is when c went idle before it was taken from its pool.
+func (c *Conn) IdleSince() time.Time { return c.idleSince }
+
+// Response is the response RoundTrip read; closing its Body ends the
+// exchange (the connection goes back to its pool, or is closed).
+func (c *Conn) Response() *http.Response { return c.res }
+
+// Abort ends a failed exchange: the connection is closed.
+func (c *Conn) Abort() { c.abort() }
+
+// Close closes a connection that carries no exchange.
+func (c *Conn) Close() { c.close() }
+
+// PeerClosed reports whether the target closed (or reset) the idle
+// connection c, or sent bytes nobody asked for: a request written on it
+// would be lost. One non-blocking peek, no allocation.
+func (c *Conn) PeerClosed() bool { return peerClosed(c) }

@@ -1,4 +1,4 @@
-package proxy
+package h1
 
 // HTTP/1.x message heads, parsed the cheap way: the whole head (start line
 // and header fields) is validated and its field names canonicalized in
@@ -11,11 +11,12 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"io"
 	"net/http"
 )
 
-// errHeadTooLarge is returned when a head exceeds the size limit.
-var errHeadTooLarge = errors.New("message head too large")
+// ErrHeadTooLarge is returned when a head exceeds the size limit.
+var ErrHeadTooLarge = errors.New("message head too large")
 
 // headError is a malformed head: the reason, for a 400 answer or a log.
 type headError string
@@ -95,12 +96,12 @@ func readHead(br *bufio.Reader, max int, scratch []byte, wait func() error) (hea
 		buf, _ := br.Peek(br.Buffered())
 		if e := headEnd(buf); e >= 0 {
 			if e > max {
-				return nil, 0, errHeadTooLarge
+				return nil, 0, ErrHeadTooLarge
 			}
 			return buf[:e], e, nil
 		}
 		if len(buf) > max {
-			return nil, 0, errHeadTooLarge
+			return nil, 0, ErrHeadTooLarge
 		}
 		if br.Buffered() == br.Size() {
 			break // a head larger than the buffer: gather it below
@@ -124,7 +125,7 @@ func readHead(br *bufio.Reader, max int, scratch []byte, wait func() error) (hea
 	for {
 		line, err := br.ReadSlice('\n')
 		if len(head)+len(line) > max {
-			return nil, 0, errHeadTooLarge
+			return nil, 0, ErrHeadTooLarge
 		}
 		head = append(head, line...)
 		if err == bufio.ErrBufferFull {
@@ -229,7 +230,7 @@ var tokenTable = func() (t [256]bool) {
 
 func isTokenByte(c byte) bool { return tokenTable[c] }
 
-func isToken(s string) bool {
+func IsToken(s string) bool {
 	if s == "" {
 		return false
 	}
@@ -277,4 +278,50 @@ func validFieldValue(v string) bool {
 		}
 	}
 	return true
+}
+
+// maxTrailerBytes bounds a trailer section (readTrailerSection).
+const maxTrailerBytes = 64 << 10
+
+// readTrailerSection reads the field lines after a last chunk, through the
+// empty line; nil when there are none.
+func readTrailerSection(br *bufio.Reader) (http.Header, error) {
+	var section []byte
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			if err == bufio.ErrBufferFull {
+				err = headError("trailer line too long")
+			}
+			return nil, err
+		}
+		if len(line) == 1 || (len(line) == 2 && line[0] == '\r') {
+			break
+		}
+		if len(section)+len(line) > maxTrailerBytes {
+			return nil, headError("trailer section too large")
+		}
+		section = append(section, line...)
+	}
+	if len(section) == 0 {
+		return nil, nil
+	}
+	fields, err := parseFields(section, 0, nil)
+	if err != nil {
+		return nil, err
+	}
+	s := string(section)
+	t := http.Header{}
+	for _, f := range fields {
+		k := s[f.n0:f.n1]
+		switch k {
+		case "Transfer-Encoding", "Trailer", "Content-Length", "Host":
+			continue
+		}
+		t[k] = append(t[k], s[f.v0:f.v1])
+	}
+	return t, nil
 }

@@ -1,4 +1,4 @@
-package proxy
+package h1
 
 import (
 	"bufio"
@@ -6,22 +6,24 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// startH1 serves h with the proxy's HTTP/1.x server on a loopback port.
-func startH1(t testing.TB, h http.HandlerFunc) (*h1Server, string) {
+// startH1 serves h with the HTTP/1.x server on a loopback port.
+func startH1(t testing.TB, h http.HandlerFunc) (*Server, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newH1Server(h, testLogger(t), newGoneWatch())
+	s := NewServer(h, testLogger(t), NewWatchdog())
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln) }()
 	t.Cleanup(func() {
@@ -610,13 +612,13 @@ func FuzzH1Request(f *testing.F) {
 		a, b := net.Pipe()
 		defer a.Close()
 		defer b.Close()
-		c := &srvConn{srv: &h1Server{maxHeaderBytes: 64 << 10, watch: newGoneWatch()}, nc: a, remote: "127.0.0.1:1"}
+		c := &srvConn{srv: &Server{maxHeaderBytes: 64 << 10, watch: NewWatchdog()}, nc: a, remote: "127.0.0.1:1"}
 		c.br = bufio.NewReaderSize(bytes.NewReader(data), srvBufSize)
 		req, _, err := c.readRequest(true)
 		if err != nil {
 			return
 		}
-		if !isToken(req.Method) || !validHost(req.Host) || req.ContentLength < -1 {
+		if !IsToken(req.Method) || !validHost(req.Host) || req.ContentLength < -1 {
 			t.Fatalf("accepted a malformed request: %q host %q length %d", req.Method, req.Host, req.ContentLength)
 		}
 		for k := range req.Header {
@@ -640,4 +642,51 @@ func FuzzH1Request(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSlowReader: a client that sends a request and then never reads does
+// not hold its handler for ever: a write that makes no progress for the
+// send timeout fails, and the handler returns.
+func TestSlowReader(t *testing.T) {
+	done := make(chan error, 1)
+	chunk := make([]byte, 64<<10)
+	s := NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for {
+			if _, err := w.Write(chunk); err != nil {
+				done <- err
+				return
+			}
+		}
+	}), testLogger(t), NewWatchdog())
+	s.sendTimeout = 300 * time.Millisecond
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ln) }()
+	t.Cleanup(func() { ln.Close(); s.Close(); <-served })
+
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.(*net.TCPConn).SetReadBuffer(4 << 10)
+	io.WriteString(c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("write succeeded")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the handler is still writing to a client that does not read")
+	}
+}
+
+func testLogger(testing.TB) *slog.Logger {
+	if os.Getenv("TRELLIS_TEST_LOG") == "1" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
 }

@@ -1,4 +1,4 @@
-package proxy
+package ingress
 
 import (
 	"net"
@@ -10,8 +10,8 @@ import (
 )
 
 // Security groups at accept (docs/security-groups.md). Every ingress socket
-// listens through an sgListener, whatever serves it (the proxy's HTTP/1.x
-// server, its h2c hand-off, or net/http's server), so this is the one place
+// listens through an sgListener, whatever serves it (the HTTP/1.x server,
+// the h2c hand-off, or net/http's server), so this is the one place
 // that gates connections. Each accepted connection is judged by the
 // current snapshot's rule set of the socket's VPC (snapshot.SGRules.Admits)
 // on its source address — the address the socket sees, which in a
@@ -27,7 +27,7 @@ import (
 // flood does not become a flood of log lines.
 const sgLogEvery = 5 * time.Second
 
-// sgGate is the proxy's account of connections refused by security groups.
+// sgGate is the ingress's account of connections refused by security groups.
 type sgGate struct {
 	refused atomic.Uint64
 	// lastLog is the UnixNano of the last log line; logged counts refusals
@@ -37,13 +37,13 @@ type sgGate struct {
 }
 
 // SecurityGroupRefused returns how many connections security groups have
-// refused since the proxy started (for metrics).
-func (p *Proxy) SecurityGroupRefused() uint64 { return p.sg.refused.Load() }
+// refused since the ingress started (for metrics).
+func (in *Ingress) SecurityGroupRefused() uint64 { return in.sg.refused.Load() }
 
 // sgListener admits only the connections its VPC's security groups allow.
 type sgListener struct {
 	net.Listener
-	p     *Proxy
+	in    *Ingress
 	vpcID string
 	port  uint16
 }
@@ -57,7 +57,7 @@ func (l *sgListener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		var rules *snapshot.SGRules
-		if snap := l.p.cfg.Holder.Load(); snap != nil {
+		if snap := l.in.cfg.Holder.Load(); snap != nil {
 			if v := snap.VPCs[l.vpcID]; v != nil {
 				rules = v.SecurityGroups
 			}
@@ -92,7 +92,7 @@ func (l *sgListener) refuse(c net.Conn, src netip.Addr, rules *snapshot.SGRules)
 		_ = tc.SetLinger(0) // reset: no FIN handshake, no TIME_WAIT left behind under a flood
 	}
 	_ = c.Close()
-	g := &l.p.sg
+	g := &l.in.sg
 	n := g.refused.Add(1)
 	now := time.Now().UnixNano()
 	last := g.lastLog.Load()
@@ -103,6 +103,6 @@ func (l *sgListener) refuse(c net.Conn, src netip.Addr, rules *snapshot.SGRules)
 		return // another socket logs this interval
 	}
 	since := n - g.logged.Swap(n)
-	l.p.log.Info("security groups refused a connection", "vpc", l.vpcID, "src", src.String(),
+	l.in.log.Info("security groups refused a connection", "vpc", l.vpcID, "src", src.String(),
 		"port", int(l.port), "groups", rules.Groups, "refusedSinceLastLog", since, "refusedTotal", n)
 }

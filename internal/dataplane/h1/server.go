@@ -1,13 +1,13 @@
-package proxy
+package h1
 
-// The client side of the data plane: an HTTP/1.x server built for the
-// proxy, serving every ingress socket (cleartext HTTP/2 connections, which
-// open with the "PRI * HTTP/2.0" preface, are handed to net/http's server).
+// Server: an HTTP/1.x server built for a proxy (cleartext HTTP/2
+// connections, which open with the "PRI * HTTP/2.0" preface, are handed to
+// the caller's Server.HandOff with the bytes read so far).
 // It calls the same http.Handler net/http would, with an *http.Request and
 // an http.ResponseWriter, but does per request only what a proxy needs:
 //
 //   - Parsing: the head is parsed in the read buffer and copied into one
-//     string (h1parse.go); the header map, its values, the URL and the
+//     string (parse.go); the header map, its values, the URL and the
 //     Request are the only other allocations. What RFC 9112 tells a server
 //     to reject is rejected (400/431/501/505): malformed lines, obsolete
 //     folding, bad names and values, conflicting or invalid Content-Length,
@@ -16,15 +16,15 @@ package proxy
 //   - No context, goroutine or timer per request. A request's context is
 //     its connection's (connCtx), cancelled when the client is found gone.
 //     Finding it costs nothing on fast requests: a watchdog (one goroutine
-//     per proxy, 100 ms ticks) looks for requests that are still running
+//     per Watchdog, shared by the servers of a proxy, 100 ms ticks) looks for requests that are still running
 //     at two ticks in a row with their body consumed, and only for those
 //     starts a one-byte background read that notices the client closing.
 //     A target's connection is aborted through a hook on the context,
-//     without allocating (h1upstream.go).
+//     without allocating (OnGone).
 //   - Reads: before waiting for the next request the goroutine yields, so
 //     that under load the request is usually there when it reads (no
-//     EAGAIN and park); the upstream side does the same before reading a
-//     response (h1upstream.go).
+//     EAGAIN and park); a client can do the same before reading a
+//     response.
 //   - Deadlines: an idle deadline is set once per second of requests, not
 //     per request; a head that does not arrive in one read gets the
 //     header timeout; a request body clears the deadline (uploads may be
@@ -43,6 +43,7 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -60,12 +61,11 @@ import (
 )
 
 const (
-	srvBufSize         = 4 << 10
-	srvMaxDiscard      = 256 << 10 // an unread request body up to this is skipped to keep the connection
-	srvWatchEvery      = 100 * time.Millisecond
-	srvDeadlineSlack   = time.Second
-	srvMaxTrailerBytes = 64 << 10
-	srvLinger          = 500 * time.Millisecond
+	srvBufSize       = 4 << 10
+	srvMaxDiscard    = 256 << 10 // an unread request body up to this is skipped to keep the connection
+	srvWatchEvery    = 100 * time.Millisecond
+	srvDeadlineSlack = time.Second
+	srvLinger        = 500 * time.Millisecond
 )
 
 var (
@@ -84,85 +84,114 @@ type statusError struct {
 
 func (e *statusError) Error() string { return e.msg }
 
-// h1Server serves HTTP/1.x on listeners handed to Serve.
-type h1Server struct {
+// Server serves HTTP/1.x on listeners handed to Serve, or on connections
+// handed to ServeConn. Set its exported fields before serving.
+type Server struct {
+	// HandOff receives a connection that opened with the HTTP/2 connection
+	// preface (prior knowledge, RFC 9113 §3.3), the bytes read so far
+	// still to be read from it; it owns the connection from then on. Nil
+	// closes such connections.
+	HandOff func(net.Conn)
+	// Rejected is told of every request the server answered itself because
+	// it could not take it (400, 431, 501, 505; the connection closes):
+	// the peer and the bytes of the answer. Nil: nobody is told.
+	Rejected func(status int, peer netip.AddrPort, bytesSent int64)
+
 	handler           http.Handler
 	log               *slog.Logger
-	watch             *goneWatch
+	watch             *Watchdog
 	readHeaderTimeout time.Duration
 	idleTimeout       time.Duration
 	sendTimeout       time.Duration // see connWriter
 	maxHeaderBytes    int
-
-	// Cleartext HTTP/2 (prior knowledge) connections go to h2.
-	h2     *http.Server
-	h2ln   *connListener
-	h2once sync.Once
 
 	mu       sync.Mutex
 	conns    map[*srvConn]struct{}
 	shutdown atomic.Bool
 }
 
-func newH1Server(h http.Handler, log *slog.Logger, watch *goneWatch) *h1Server {
-	protos := new(http.Protocols)
-	protos.SetUnencryptedHTTP2(true)
-	s := &h1Server{
+// NewServer returns a server calling h for every request. The servers of
+// one proxy share w (nil: a watchdog of its own), so one goroutine looks
+// for gone clients.
+func NewServer(h http.Handler, log *slog.Logger, w *Watchdog) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	if w == nil {
+		w = NewWatchdog()
+	}
+	return &Server{
 		handler:           h,
 		log:               log,
-		watch:             watch,
-		readHeaderTimeout: 30 * time.Second,
-		idleTimeout:       120 * time.Second,
+		watch:             w,
+		readHeaderTimeout: ReadHeaderTimeout,
+		idleTimeout:       IdleTimeout,
 		sendTimeout:       60 * time.Second,
-		maxHeaderBytes:    64 << 10,
+		maxHeaderBytes:    MaxHeaderBytes,
 		conns:             map[*srvConn]struct{}{},
-		h2ln:              newConnListener(),
 	}
-	s.h2 = &http.Server{
-		Handler:           h,
-		Protocols:         protos,
-		ReadHeaderTimeout: s.readHeaderTimeout,
-		IdleTimeout:       s.idleTimeout,
-		MaxHeaderBytes:    s.maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
-	return s
 }
+
+// The server's limits, for a server of HTTP/2 beside it to match.
+const (
+	ReadHeaderTimeout = 30 * time.Second
+	IdleTimeout       = 120 * time.Second
+	MaxHeaderBytes    = 64 << 10
+)
 
 // Serve accepts connections on ln until it fails or the server shuts down
 // (http.ErrServerClosed).
-func (s *h1Server) Serve(ln net.Listener) error {
+func (s *Server) Serve(ln net.Listener) error {
+	return AcceptLoop(ln, s.log, s.shutdown.Load, func(nc net.Conn) {
+		if c := s.newConn(nc); c != nil {
+			go c.serve()
+		}
+	})
+}
+
+// AcceptLoop accepts connections on ln and hands each to serve (which
+// must not block: it starts the connection's goroutine), until ln fails
+// for good: http.ErrServerClosed once shut reports a shutdown, the error
+// of a closed listener, and transient errors (out of file descriptors and
+// the like) are waited out with a backoff (5 ms doubling to 1 s).
+func AcceptLoop(ln net.Listener, log *slog.Logger, shut func() bool, serve func(net.Conn)) error {
 	var backoff time.Duration
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
-			if s.shutdown.Load() {
+			if shut() {
 				return http.ErrServerClosed
 			}
 			if errors.Is(err, net.ErrClosed) {
 				return err
 			}
-			// Out of file descriptors and the like: wait and go on.
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			s.log.Warn("accept failed; retrying", "err", err, "in", backoff)
+			log.Warn("accept failed; retrying", "err", err, "in", backoff)
 			time.Sleep(backoff)
 			continue
 		}
 		backoff = 0
-		if c := s.newConn(nc); c != nil {
-			go c.serve()
-		}
+		serve(nc)
 	}
 }
 
-func (s *h1Server) newConn(nc net.Conn) *srvConn {
+// ServeConn serves one connection already accepted (a TLS connection, one
+// whose first bytes were peeked), until it closes; it returns then. The
+// server owns nc: Shutdown and Close treat it as any other.
+func (s *Server) ServeConn(nc net.Conn) {
+	if c := s.newConn(nc); c != nil {
+		c.serve()
+	}
+}
+
+func (s *Server) newConn(nc net.Conn) *srvConn {
 	c := &srvConn{srv: s, nc: nc, remote: nc.RemoteAddr().String()}
 	c.ctx.done = make(chan struct{})
 	if ap, err := netip.ParseAddrPort(c.remote); err == nil {
-		c.ctx.peer = ap.Addr().Unmap()
-		c.ctx.peerAddrPort = netip.AddrPortFrom(c.ctx.peer, ap.Port())
-		c.ctx.peerHdr = []string{clientIP(c.remote)}
+		c.ctx.info.Peer = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		c.ctx.info.PeerHeader = []string{ClientIP(c.remote)}
 	}
+	c.ctx.info.Local = nc.LocalAddr()
 	c.br = srvReaderPool.Get().(*bufio.Reader)
 	c.br.Reset(connReader{c})
 	c.bw = srvWriterPool.Get().(*bufio.Writer)
@@ -183,12 +212,9 @@ func (s *h1Server) newConn(nc net.Conn) *srvConn {
 
 // Shutdown stops new requests: idle connections close at once, busy ones
 // after their current request. It returns when none is left, or with
-// ctx's error. Cleartext HTTP/2 connections shut down the same way.
-func (s *h1Server) Shutdown(ctx context.Context) error {
+// ctx's error. (Connections handed off are no longer the server's.)
+func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdown.Store(true)
-	s.h2ln.Close()
-	h2err := make(chan error, 1)
-	go func() { h2err <- s.h2.Shutdown(ctx) }()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -201,7 +227,7 @@ func (s *h1Server) Shutdown(ctx context.Context) error {
 		n := len(s.conns)
 		s.mu.Unlock()
 		if n == 0 {
-			return <-h2err
+			return nil
 		}
 		select {
 		case <-ctx.Done():
@@ -212,10 +238,8 @@ func (s *h1Server) Shutdown(ctx context.Context) error {
 }
 
 // Close closes every connection at once, cancelling their requests.
-func (s *h1Server) Close() error {
+func (s *Server) Close() error {
 	s.shutdown.Store(true)
-	s.h2ln.Close()
-	err := s.h2.Close()
 	s.mu.Lock()
 	for c := range s.conns {
 		c.state.Store(stateClosed)
@@ -223,28 +247,25 @@ func (s *h1Server) Close() error {
 		c.ctx.cancel()
 	}
 	s.mu.Unlock()
-	return err
+	return nil
 }
 
-func (s *h1Server) remove(c *srvConn) {
+func (s *Server) remove(c *srvConn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
 	s.watch.remove(c)
 }
 
-// handOffH2 gives a connection that opened with the HTTP/2 preface to the
-// HTTP/2 server, with the bytes already read.
-func (s *h1Server) handOffH2(c *srvConn) {
-	s.h2once.Do(func() {
-		go func() { _ = s.h2.Serve(s.h2ln) }()
-	})
-	bc := &bufferedConn{Conn: c.nc, br: c.br}
-	select {
-	case s.h2ln.ch <- bc:
-	case <-s.h2ln.done:
-		_ = c.nc.Close()
+// handOff gives a connection that opened with the HTTP/2 preface to
+// HandOff, with the bytes already read; false when there is none (the
+// connection is closed as usual).
+func (s *Server) handOff(c *srvConn) bool {
+	if s.HandOff == nil {
+		return false
 	}
+	s.HandOff(&bufferedConn{Conn: c.nc, br: c.br})
+	return true
 }
 
 // Connection states (srvConn.state).
@@ -256,7 +277,7 @@ const (
 
 // srvConn is one client connection.
 type srvConn struct {
-	srv    *h1Server
+	srv    *Server
 	nc     net.Conn
 	br     *bufio.Reader // reads through connReader
 	bw     *bufio.Writer
@@ -269,7 +290,7 @@ type srvConn struct {
 	scratch   []byte
 	deadline  time.Time // the read deadline set on nc (zero: none)
 	wdeadline time.Time // the write deadline set on nc (connWriter)
-	handed    bool      // handed to the HTTP/2 server
+	handed    bool      // handed off (HTTP/2)
 	noPool    bool      // a body reader may still hold br: do not pool it
 	linger    bool      // close after a lingering drain (a body was left unread)
 
@@ -277,7 +298,7 @@ type srvConn struct {
 	// response header (the handler's) on bw.
 	contMu sync.Mutex
 
-	// Client-gone watching (see goneWatch).
+	// Client-gone watching (see Watchdog).
 	seq        atomic.Uint32 // requests started
 	watchable  atomic.Bool   // a request runs and its body is consumed
 	seenSeq    uint32        // the watchdog's own
@@ -333,6 +354,9 @@ func (c *srvConn) serve() {
 			c.srv.log.Error("panic serving a request", "remote", c.remote, "panic", v, "stack", string(buf))
 		}
 	}()
+	if tc, ok := c.nc.(*tls.Conn); ok && !c.handshake(tc) {
+		return
+	}
 	first := true
 	for {
 		if !c.waitRequest() {
@@ -344,8 +368,7 @@ func (c *srvConn) serve() {
 		req, expect, err := c.readRequest(first)
 		if err != nil {
 			if err == errH2Preface {
-				c.handed = true
-				c.srv.handOffH2(c)
+				c.handed = c.srv.handOff(c)
 				return
 			}
 			c.reject(err)
@@ -360,6 +383,24 @@ func (c *srvConn) serve() {
 		}
 		c.state.Store(stateIdle)
 	}
+}
+
+// handshake completes a TLS connection's handshake (under the header
+// timeout) and notes its state for ConnInfo and r.TLS.
+func (c *srvConn) handshake(tc *tls.Conn) bool {
+	if tc.SetDeadline(time.Now().Add(c.srv.readHeaderTimeout)) != nil {
+		return false
+	}
+	if err := tc.Handshake(); err != nil {
+		c.srv.log.Debug("TLS handshake failed", "remote", c.remote, "err", err)
+		return false
+	}
+	if tc.SetDeadline(time.Time{}) != nil {
+		return false
+	}
+	cs := tc.ConnectionState()
+	c.ctx.info.TLS = &cs
+	return true
 }
 
 // waitRequest waits for the first byte of the next request under the idle
@@ -444,7 +485,7 @@ func (c *srvConn) readRequest(first bool) (req *http.Request, expect bool, err e
 		_, _ = c.br.Discard(n)
 	}
 	method, target := s[:sp1], s[sp1+1:sp2]
-	if !isToken(method) {
+	if !IsToken(method) {
 		return nil, false, headError("invalid method")
 	}
 	h := buildHeader(s, fields)
@@ -501,7 +542,7 @@ func (c *srvConn) readRequest(first bool) (req *http.Request, expect bool, err e
 		}
 	}
 	conn := h["Connection"]
-	closing := hasToken(conn, "close") || (minor == 0 && !hasToken(conn, "keep-alive"))
+	closing := HasToken(conn, "close") || (minor == 0 && !HasToken(conn, "keep-alive"))
 	if ev, ok := h["Expect"]; ok {
 		if len(ev) != 1 || !strings.EqualFold(ev[0], "100-continue") {
 			return nil, false, &statusError{http.StatusExpectationFailed, "unsupported expectation"}
@@ -518,6 +559,7 @@ func (c *srvConn) readRequest(first bool) (req *http.Request, expect bool, err e
 		Method: method, URL: u, Proto: protoStr, ProtoMajor: 1, ProtoMinor: minor,
 		Header: h, Body: http.NoBody, ContentLength: length, TransferEncoding: te,
 		Close: closing, Host: host, RemoteAddr: c.remote, RequestURI: target,
+		TLS: c.ctx.info.TLS,
 	}
 	req = r.WithContext(&c.ctx)
 	if chunked || length > 0 {
@@ -712,7 +754,7 @@ func (c *srvConn) reject(err error) {
 	switch {
 	case errors.As(err, &se):
 		code = se.code
-	case errors.Is(err, errHeadTooLarge):
+	case errors.Is(err, ErrHeadTooLarge):
 		code = http.StatusRequestHeaderFieldsTooLarge
 	case errors.As(err, &he):
 	default:
@@ -726,15 +768,9 @@ func (c *srvConn) reject(err error) {
 	bw.WriteString("\r\n\r\n")
 	bw.WriteString(text)
 	_ = bw.Flush()
-	if h, ok := c.srv.handler.(rejectHook); ok {
-		h.rejected(code, c.ctx.peerAddrPort, int64(len(text)))
+	if f := c.srv.Rejected; f != nil {
+		f(code, c.ctx.info.Peer, int64(len(text)))
 	}
-}
-
-// rejectHook is told of every request the server answered itself because
-// it could not take it (a handler that keeps access logs records them).
-type rejectHook interface {
-	rejected(status int, peer netip.AddrPort, bytesSent int64)
 }
 
 func (c *srvConn) close() {
@@ -742,7 +778,7 @@ func (c *srvConn) close() {
 		c.srv.remove(c)
 		c.bw.Reset(nil)
 		srvWriterPool.Put(c.bw)
-		return // the HTTP/2 server owns the socket and the reader now
+		return // HandOff owns the socket and the reader now
 	}
 	c.state.Store(stateClosed)
 	if c.linger {
@@ -970,7 +1006,7 @@ func (w *h1Response) WriteHeader(code int) {
 		return
 	}
 	if code < 100 || code > 999 {
-		panic("proxy: invalid status code " + strconv.Itoa(code))
+		panic("h1: invalid status code " + strconv.Itoa(code))
 	}
 	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
 		w.informational(code)
@@ -1077,7 +1113,7 @@ func (w *h1Response) writeFields(bw *bufio.Writer, dropLength bool) {
 				continue
 			}
 		}
-		if strings.HasPrefix(k, http.TrailerPrefix) || !isToken(k) {
+		if strings.HasPrefix(k, http.TrailerPrefix) || !IsToken(k) {
 			continue
 		}
 		for _, v := range vs {
@@ -1187,7 +1223,7 @@ func (w *h1Response) finish() {
 
 func (w *h1Response) writeTrailers(bw *bufio.Writer) {
 	for k, vs := range w.header {
-		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok && isToken(name) {
+		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok && IsToken(name) {
 			for _, v := range vs {
 				writeField(bw, name, v)
 			}
@@ -1197,7 +1233,7 @@ func (w *h1Response) writeTrailers(bw *bufio.Writer) {
 		var name string
 		name, t, _ = strings.Cut(t, ",")
 		k := http.CanonicalHeaderKey(strings.TrimSpace(name))
-		if !isToken(k) {
+		if !IsToken(k) {
 			continue
 		}
 		for _, v := range w.header[k] {
@@ -1256,11 +1292,7 @@ var dateCache atomic.Pointer[cachedDate]
 // support, it carries one allocation-free abort hook for the upstream
 // exchange in progress.
 type connCtx struct {
-	// The client's address (for auth) and its X-Forwarded-For value,
-	// computed once per connection.
-	peer         netip.Addr
-	peerAddrPort netip.AddrPort
-	peerHdr      []string
+	info ConnInfo
 
 	done  chan struct{}
 	gone  atomic.Bool
@@ -1341,9 +1373,10 @@ func (c *connCtx) AfterFunc(f func()) func() bool {
 	}
 }
 
-// goneWatch finds requests that run long enough to need client-gone
-// detection. One per proxy; its goroutine runs while connections exist.
-type goneWatch struct {
+// Watchdog finds requests that run long enough to need client-gone
+// detection. One per proxy, shared by its servers; its goroutine runs while
+// connections exist.
+type Watchdog struct {
 	// clock is a coarse time (Unix ns), refreshed at each tick while
 	// connections exist: for deadlines that tolerate a second of slack.
 	clock atomic.Int64
@@ -1354,9 +1387,10 @@ type goneWatch struct {
 	list    []*srvConn
 }
 
-func newGoneWatch() *goneWatch { return &goneWatch{conns: map[*srvConn]struct{}{}} }
+// NewWatchdog returns a watchdog watching nothing yet.
+func NewWatchdog() *Watchdog { return &Watchdog{conns: map[*srvConn]struct{}{}} }
 
-func (g *goneWatch) add(c *srvConn) {
+func (g *Watchdog) add(c *srvConn) {
 	g.mu.Lock()
 	g.conns[c] = struct{}{}
 	if !g.running {
@@ -1369,15 +1403,15 @@ func (g *goneWatch) add(c *srvConn) {
 
 // now is the coarse time: at most srvWatchEvery behind while connections
 // exist (the only time the server reads it).
-func (g *goneWatch) now() time.Time { return time.Unix(0, g.clock.Load()) }
+func (g *Watchdog) now() time.Time { return time.Unix(0, g.clock.Load()) }
 
-func (g *goneWatch) remove(c *srvConn) {
+func (g *Watchdog) remove(c *srvConn) {
 	g.mu.Lock()
 	delete(g.conns, c)
 	g.mu.Unlock()
 }
 
-func (g *goneWatch) run() {
+func (g *Watchdog) run() {
 	t := time.NewTicker(srvWatchEvery)
 	defer t.Stop()
 	for now := range t.C {
@@ -1391,7 +1425,7 @@ func (g *goneWatch) run() {
 // sweep starts watching every request that was already running, body
 // consumed, at the previous tick. It reports false (and the goroutine
 // ends) when there is no connection left.
-func (g *goneWatch) sweep() bool {
+func (g *Watchdog) sweep() bool {
 	g.mu.Lock()
 	if len(g.conns) == 0 {
 		g.running = false
@@ -1414,33 +1448,6 @@ func (g *goneWatch) sweep() bool {
 	}
 	return true
 }
-
-// connListener feeds connections to the HTTP/2 server.
-type connListener struct {
-	ch   chan net.Conn
-	done chan struct{}
-	once sync.Once
-}
-
-func newConnListener() *connListener {
-	return &connListener{ch: make(chan net.Conn), done: make(chan struct{})}
-}
-
-func (l *connListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.ch:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *connListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return nil
-}
-
-func (l *connListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4zero} }
 
 // bufferedConn is a connection whose first bytes were already read into br.
 type bufferedConn struct {

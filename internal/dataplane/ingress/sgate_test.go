@@ -1,4 +1,4 @@
-package proxy
+package ingress
 
 import (
 	"context"
@@ -84,30 +84,28 @@ func TestSecurityGroupsAtAccept(t *testing.T) {
 				c.StdServer = std
 				c.Logger = slog.New(countingHandler{msg: "security groups refused a connection", n: &logged})
 			})
-			b := newBackend(t, "b", nil)
 			ip := nextIngress()
 			port := freePort(t, ip)
-			svc := service("svc-0a", "", port, defaultRule(to(ipGroup("tg-b", b.addr()))))
-			v := vpcIn("vpc-0a000000000000001", ip, network("sn-01"), svc)
+			v := vpcAt("vpc-0a000000000000001", ip, port)
 			v.SecurityGroups = sgRulesOf(t, tcpFrom("127.0.0.2/32", port))
 			e.publish(snapshotOf(v))
 			dst := netip.AddrPortFrom(ip, uint16(port))
 			c2, c3 := netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.3")
 
-			if body, err := rawGet(t, c2, dst, svc.DNSName); err != nil || !strings.HasPrefix(body, "HTTP/1.1 200") || !strings.HasSuffix(body, "b") {
+			if body, err := rawGet(t, c2, dst, "svc.example"); err != nil || !strings.HasPrefix(body, "HTTP/1.1 200") || !strings.HasSuffix(body, "b") {
 				t.Fatalf("admitted client: %v %q", err, body)
 			}
 			for i := 0; i < 20; i++ {
-				if body, _ := rawGet(t, c3, dst, svc.DNSName); body != "" {
+				if body, _ := rawGet(t, c3, dst, "svc.example"); body != "" {
 					t.Fatalf("refused client got %q", body)
 				}
 			}
 			// A client whose connect was reset returns before Accept counts it.
-			eventuallyTrue(t, func() bool { return e.px.SecurityGroupRefused() == 20 })
-			if n := b.hits.Load(); n != 1 {
+			eventuallyTrue(t, func() bool { return e.in.SecurityGroupRefused() == 20 })
+			if n := e.hits.Load(); n != 1 {
 				t.Fatalf("target saw %d requests, want only the admitted one", n)
 			}
-			if n := e.px.SecurityGroupRefused(); n != 20 {
+			if n := e.in.SecurityGroupRefused(); n != 20 {
 				t.Fatalf("refused counter %d, want 20", n)
 			}
 			if n := logged.Load(); n != 1 {
@@ -115,28 +113,28 @@ func TestSecurityGroupsAtAccept(t *testing.T) {
 			}
 
 			// The other port of the same source is not admitted either.
-			v2 := vpcIn(v.ID, ip, network("sn-01"), svc)
+			v2 := vpcAt(v.ID, ip, port)
 			v2.SecurityGroups = sgRulesOf(t, tcpFrom("127.0.0.2/32", port+1))
 			e.holder.Store(snapshotOf(v2)) // no Sync: the socket stays, the rules change
-			if body, _ := rawGet(t, c2, dst, svc.DNSName); body != "" {
+			if body, _ := rawGet(t, c2, dst, "svc.example"); body != "" {
 				t.Fatalf("a rule for another port admitted: %q", body)
 			}
 			// Flip: 127.0.0.3 admitted, 127.0.0.2 not.
-			v3 := vpcIn(v.ID, ip, network("sn-01"), svc)
+			v3 := vpcAt(v.ID, ip, port)
 			v3.SecurityGroups = sgRulesOf(t, tcpFrom("127.0.0.3/32", port))
 			e.holder.Store(snapshotOf(v3))
-			if body, err := rawGet(t, c3, dst, svc.DNSName); err != nil || !strings.HasPrefix(body, "HTTP/1.1 200") {
+			if body, err := rawGet(t, c3, dst, "svc.example"); err != nil || !strings.HasPrefix(body, "HTTP/1.1 200") {
 				t.Fatalf("after the flip, 127.0.0.3: %v %q", err, body)
 			}
-			if body, _ := rawGet(t, c2, dst, svc.DNSName); body != "" {
+			if body, _ := rawGet(t, c2, dst, "svc.example"); body != "" {
 				t.Fatalf("after the flip, 127.0.0.2 got %q", body)
 			}
 			// No groups: everyone, as before security groups.
-			e.holder.Store(snapshotOf(vpcIn(v.ID, ip, network("sn-01"), svc)))
-			if body, err := rawGet(t, c2, dst, svc.DNSName); err != nil || !strings.HasPrefix(body, "HTTP/1.1 200") {
+			e.holder.Store(snapshotOf(vpcAt(v.ID, ip, port)))
+			if body, err := rawGet(t, c2, dst, "svc.example"); err != nil || !strings.HasPrefix(body, "HTTP/1.1 200") {
 				t.Fatalf("without groups: %v %q", err, body)
 			}
-			if n := b.hits.Load(); n != 3 {
+			if n := e.hits.Load(); n != 3 {
 				t.Fatalf("target saw %d requests, want 3", n)
 			}
 		})
@@ -147,11 +145,9 @@ func TestSecurityGroupsAtAccept(t *testing.T) {
 // server to the HTTP/2 server after accept; it is gated all the same.
 func TestSecurityGroupsGateH2C(t *testing.T) {
 	e := newEnv(t, nil)
-	b := newBackend(t, "b", nil)
 	ip := nextIngress()
 	port := freePort(t, ip)
-	svc := service("svc-0a", "", port, defaultRule(to(ipGroup("tg-b", b.addr()))))
-	v := vpcIn("vpc-0a000000000000001", ip, network("sn-01"), svc)
+	v := vpcAt("vpc-0a000000000000001", ip, port)
 	v.SecurityGroups = sgRulesOf(t, tcpFrom("127.0.0.2/32", port))
 	e.publish(snapshotOf(v))
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 3)}}
@@ -163,9 +159,9 @@ func TestSecurityGroupsGateH2C(t *testing.T) {
 			t.Fatalf("a refused h2c client got %d bytes (a SETTINGS frame means it was served)", len(got))
 		}
 	} // else reset during connect (see rawGet): nothing either
-	eventuallyTrue(t, func() bool { return e.px.SecurityGroupRefused() == 1 })
-	if e.px.SecurityGroupRefused() != 1 || b.hits.Load() != 0 {
-		t.Fatalf("refused %d, target hits %d", e.px.SecurityGroupRefused(), b.hits.Load())
+	eventuallyTrue(t, func() bool { return e.in.SecurityGroupRefused() == 1 })
+	if e.in.SecurityGroupRefused() != 1 || e.hits.Load() != 0 {
+		t.Fatalf("refused %d, target hits %d", e.in.SecurityGroupRefused(), e.hits.Load())
 	}
 }
 

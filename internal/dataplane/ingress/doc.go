@@ -1,0 +1,18 @@
+// Package ingress owns the data plane's listening sockets: one per VPC
+// ingress address and port that a reachable service listens on, opened in
+// the VPC's network (vpcnet), reconciled with each snapshot (Sync, Run),
+// drained when no longer wanted, and closed gracefully (Close).
+//
+// A connection is first gated by the security groups of its VPC's
+// association, at accept, before any byte is read (sgate.go). It is then
+// dispatched (dispatch.go): today cleartext HTTP/1.x to the h1 server and
+// cleartext HTTP/2 with prior knowledge to net/http's HTTP/2 server;
+// TLS termination and passthrough plug in at the same point. Every request
+// goes to the http.Handler that Config.Handler gives for the socket's VPC
+// and port: that is all the attribution a request gets, never anything in
+// the request itself.
+//
+// Ingress knows nothing of the Lattice request (services, rules, targets):
+// it must not import proxy, auth, route, store, service or api
+// (internal/archtest holds this).
+package ingress

@@ -1,0 +1,93 @@
+package proxy
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/trellis-net/trellis/internal/dataplane/accesslog"
+)
+
+// refusal names an answer the data plane gives itself instead of a
+// target's. Every one is in the table below, with its status, text and
+// access-log failure reason, as the control plane keeps one table of its
+// errors: a new refusal is a new row, not a status and string at a call
+// site.
+type refusal uint8
+
+const (
+	refNoService    refusal = iota // Host names no service the VPC reaches (the double association)
+	refNoListener                  // the service has no listener on the socket's port
+	refBadPath                     // no normal form stands for the request path (pathnorm)
+	refDenied                      // auth refused (its status, 401 or 403, and message are auth's)
+	refNoRule                      // no rule of the listener matches
+	refConnect                     // CONNECT: no tunnels through an HTTP listener
+	refZeroWeights                 // every weight of the matching rule is 0
+	refNoGroup                     // the weighted pick found no group
+	refTargetType                  // a target type the data plane cannot reach (yet)
+	refProtocol                    // a target group protocol an HTTP listener cannot reach
+	refNoTargets                   // the group has no target to pick
+	refNoAddress                   // the picked target has no address to dial
+	refTimeout                     // no response headers within the request timeout
+	refClientBody                  // the client's request body failed while it was sent on
+	refClientGone                  // the client went away before the target answered
+	refTargetFailed                // the exchange with the target failed
+)
+
+// refusals is the table: status, text (a fmt format of the refusal's
+// arguments, answered as text/plain) and the access log's failureReason.
+// An empty reason leaves the record's as it is: refusals before a target
+// is picked are no failure of one (as in Lattice), and the target failures
+// get theirs from targetFailure.
+var refusals = [...]struct {
+	status int
+	format string
+	reason string
+}{
+	refNoService:    {http.StatusNotFound, "Non Existent Service: no service named %s is reachable from %s", ""},
+	refNoListener:   {http.StatusNotFound, "Non Existent Service: service %s has no listener on port %d", ""},
+	refBadPath:      {http.StatusBadRequest, "invalid request path: %v", accesslog.ClientProtocolError},
+	refDenied:       {http.StatusForbidden, "%s", accesslog.ClientAccessDenied},
+	refNoRule:       {http.StatusNotFound, "no rule of listener %s matches", ""},
+	refConnect:      {http.StatusMethodNotAllowed, "CONNECT is not supported", ""},
+	refZeroWeights:  {http.StatusServiceUnavailable, "no target group takes traffic (every weight of rule %s is 0)", ""},
+	refNoGroup:      {http.StatusServiceUnavailable, "no target group takes traffic", ""},
+	refTargetType:   {http.StatusBadGateway, "target type %s is not supported in host mode yet (target group %s)", ""},
+	refProtocol:     {http.StatusBadGateway, "target group protocol %s is not supported behind an HTTP listener (target group %s)", ""},
+	refNoTargets:    {http.StatusServiceUnavailable, "no targets registered in target group %s", ""},
+	refNoAddress:    {http.StatusBadGateway, "target %s of target group %s has no address to dial", ""},
+	refTimeout:      {http.StatusGatewayTimeout, "upstream request timeout", ""},
+	refClientBody:   {http.StatusBadRequest, "malformed or incomplete request body", ""},
+	refClientGone:   {http.StatusBadGateway, "client closed the request", ""},
+	refTargetFailed: {http.StatusBadGateway, "target %s failed: %s", ""},
+}
+
+// refuse answers refusal ref with its table row, args filling its text,
+// and notes its failure reason in the access log record (rl, nil when
+// none is kept).
+func refuse(w http.ResponseWriter, rl *reqLog, ref refusal, args ...any) {
+	refuseStatus(w, rl, ref, refusals[ref].status, args...)
+}
+
+// refuseStatus is refuse with a status other than the row's: auth's 401
+// or 403 for refDenied.
+func refuseStatus(w http.ResponseWriter, rl *reqLog, ref refusal, status int, args ...any) {
+	row := &refusals[ref]
+	if rl != nil && row.reason != "" {
+		rl.e.FailureReason = row.reason
+	}
+	msg := row.format
+	if len(args) > 0 {
+		msg = fmt.Sprintf(row.format, args...)
+	}
+	textError(w, status, msg+"\n")
+}
+
+// noServiceName is how refNoService names the Host it did not find.
+func noServiceName(host string) string {
+	name := strings.ToLower(hostOnly(host))
+	if name == "" {
+		name = "(none)"
+	}
+	return name
+}
