@@ -115,6 +115,19 @@ func Lookup(vpc *snapshot.VPC, port int, serverName string) (*snapshot.Service, 
 	return svc, l
 }
 
+// Serves reports whether a TLS connection to port of the ingress of the
+// VPC vpcID, naming serverName in its SNI, is a passthrough one (Lookup on
+// the current snapshot): the ingress asks before it decides between
+// relaying the connection and terminating TLS.
+func (p *Proxy) Serves(vpcID string, port int, serverName string) bool {
+	snap := p.cfg.Holder.Load()
+	if snap == nil {
+		return false
+	}
+	svc, _ := Lookup(snap.VPCs[vpcID], port, serverName)
+	return svc != nil
+}
+
 // ServeConn relays c, a connection accepted on port of the ingress of the
 // VPC vpcID whose ClientHello hello was peeked (raw holds every byte read
 // from c so far), to a target of the service the hello names. It returns
