@@ -63,7 +63,7 @@ const (
 var (
 	protoHTTP  = []string{"http"}
 	protoHTTPS = []string{"https"}
-	emptyHdr  = []string{""}
+	emptyHdr   = []string{""}
 )
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
