@@ -1,0 +1,224 @@
+package app_test
+
+import (
+	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"io"
+	"math/big"
+	"net"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
+	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
+
+	"github.com/trellis-net/trellis/internal/app/apptest"
+)
+
+// tlsTarget is a TLS server on 127.0.0.1 with a self-signed certificate
+// of its own for name; each line a client sends comes back prefixed with
+// the target's id. accepted counts TCP connections, handshaken or not.
+type tlsTarget struct {
+	id       string
+	ln       net.Listener
+	cert     *x509.Certificate
+	accepted atomic.Int64
+}
+
+func newTLSTarget(t *testing.T, id, name string) *tlsTarget {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name + " (" + id + ")"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), DNSNames: []string{name},
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tt := &tlsTarget{id: id, ln: raw, cert: cert}
+	cfg := &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	go func() {
+		for {
+			c, err := raw.Accept()
+			if err != nil {
+				return
+			}
+			tt.accepted.Add(1)
+			go func() {
+				defer c.Close()
+				tc := tls.Server(c, cfg)
+				_ = tc.SetDeadline(time.Now().Add(10 * time.Second))
+				r := bufio.NewReader(tc)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if _, err := io.WriteString(tc, id+":"+line); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	t.Cleanup(func() { raw.Close() })
+	return tt
+}
+
+func (tt *tlsTarget) port() int32 { return int32(tt.ln.Addr().(*net.TCPAddr).Port) }
+
+// tcpGroup creates a TCP target group holding the targets.
+func (w *world) tcpGroup(name string, targets ...*tlsTarget) *vpclattice.CreateTargetGroupOutput {
+	tg := need(w.c.CreateTargetGroup(ctx, &vpclattice.CreateTargetGroupInput{Name: aws.String(name), Type: types.TargetGroupTypeIp,
+		Config: &types.TargetGroupConfig{Port: aws.Int32(443), Protocol: types.TargetGroupProtocolTcp,
+			VpcIdentifier: aws.String("vpc-0000000000000000f")}})).ok(w.t)
+	var ts []types.Target
+	for _, g := range targets {
+		ts = append(ts, types.Target{Id: aws.String("127.0.0.1"), Port: aws.Int32(g.port())})
+	}
+	need(w.c.RegisterTargets(ctx, &vpclattice.RegisterTargetsInput{TargetGroupIdentifier: tg.Id, Targets: ts})).ok(w.t)
+	return tg
+}
+
+// TestTLSPassthroughEndToEnd: a TLS_PASSTHROUGH listener of a service with
+// a custom domain relays TLS untouched to TCP target groups (weighted):
+// the client verifies the target's own certificate and bytes flow both
+// ways. The same port carries an HTTPS listener of another service, which
+// Trellis terminates: SNI picks. An SNI naming nothing, or the passthrough
+// service's generated name, is refused without dialing a target. The
+// service network's access log has one record per relayed connection.
+func TestTLSPassthroughEndToEnd(t *testing.T) {
+	const port = 18445
+	const domain = "orders.internal" // newWorld's service's custom domain
+	w := newWorld(t, apptest.Options{})
+	a, b := newTLSTarget(t, "a", domain), newTLSTarget(t, "b", domain)
+	tgA, tgB := w.tcpGroup("tls-a", a), w.tcpGroup("tls-b", b)
+	need(w.c.CreateListener(ctx, &vpclattice.CreateListenerInput{ServiceIdentifier: w.svc.Id, Name: aws.String("pass"),
+		Protocol: types.ListenerProtocolTlsPassthrough, Port: aws.Int32(port), DefaultAction: &types.RuleActionMemberForward{Value: types.ForwardAction{
+			TargetGroups: []types.WeightedTargetGroup{{TargetGroupIdentifier: tgA.Id, Weight: aws.Int32(50)},
+				{TargetGroupIdentifier: tgB.Id, Weight: aws.Int32(50)}}}}})).ok(t)
+	billing := newBackend(t, "billing")
+	billingSvc := w.associatedService("billing", "", "")
+	w.httpsListener(billingSvc.Id, port, w.targetGroup("billing", nil, billing).Id)
+	acct := w.s.Account
+	need(w.c.CreateAccessLogSubscription(ctx, &vpclattice.CreateAccessLogSubscriptionInput{ResourceIdentifier: w.sn.Arn,
+		DestinationArn: aws.String("arn:aws:logs:us-east-1:" + acct + ":log-group:/lattice/pass")})).ok(t)
+	ingress := w.clientVPC("vpc-00000000000000001", w.sn.Id)
+
+	targetRoots := x509.NewCertPool()
+	targetRoots.AddCert(a.cert)
+	targetRoots.AddCert(b.cert)
+	passCfg := &tls.Config{RootCAs: targetRoots, ServerName: domain}
+	waitTLS(t, ingress, port, passCfg).Close()
+	relayed := 1
+
+	t.Run("relayed to the target, its certificate, bytes both ways", func(t *testing.T) {
+		seen := map[string]int{}
+		for i := 0; i < 40; i++ {
+			c, err := tlsDial(ingress, port, passCfg)
+			if err != nil {
+				t.Fatalf("connection %d: %v", i, err)
+			}
+			relayed++
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			peer := c.ConnectionState().PeerCertificates[0]
+			r := bufio.NewReader(c)
+			var id string
+			for _, msg := range []string{"hello\n", "second line\n"} {
+				if _, err := io.WriteString(c, msg); err != nil {
+					t.Fatal(err)
+				}
+				got, err := r.ReadString('\n')
+				if err != nil || len(got) < 2 || got[1] != ':' || got[2:] != msg {
+					t.Fatalf("connection %d: echo %q, %v", i, got, err)
+				}
+				id = got[:1]
+			}
+			c.Close()
+			want := map[string]*x509.Certificate{"a": a.cert, "b": b.cert}[id]
+			if want == nil || !peer.Equal(want) {
+				t.Fatalf("connection %d answered by %q presented %q", i, id, peer.Subject.CommonName)
+			}
+			seen[id]++
+		}
+		if seen["a"] < 5 || seen["b"] < 5 {
+			t.Fatalf("50/50 weights over 40 connections: %v", seen)
+		}
+	})
+
+	t.Run("SNI picks: the HTTPS listener of another service on the same port", func(t *testing.T) {
+		bh := *billingSvc.DnsEntry.DomainName
+		before := a.accepted.Load() + b.accepted.Load()
+		code, proto, body := do(t, httpsClient(ingress, port, caPool(t, w.s), bh, true), bh, port, "/")
+		if code != 200 || proto != "HTTP/2.0" || body != "billing" {
+			t.Fatalf("%d %s %q", code, proto, body)
+		}
+		if after := a.accepted.Load() + b.accepted.Load(); after != before {
+			t.Fatal("a passthrough target was dialed")
+		}
+	})
+
+	for _, tc := range []struct{ name, sni string }{
+		{"an SNI that matches nothing", "nothing.example.com"},
+		{"the generated name (Lattice matches the custom domain only)", *w.svc.DnsEntry.DomainName},
+		{"no SNI", ""},
+	} {
+		t.Run("refused: "+tc.name, func(t *testing.T) {
+			before := a.accepted.Load() + b.accepted.Load()
+			c, err := tlsDial(ingress, port, &tls.Config{InsecureSkipVerify: true, ServerName: tc.sni})
+			if err == nil {
+				c.Close()
+				t.Fatalf("handshake succeeded, with %q", c.ConnectionState().PeerCertificates[0].Subject.CommonName)
+			}
+			if after := a.accepted.Load() + b.accepted.Load(); after != before {
+				t.Fatal("a target was dialed")
+			}
+		})
+	}
+
+	t.Run("one access log record per relayed connection", func(t *testing.T) {
+		glob := filepath.Join(w.s.DataDir, "accesslogs", "cloudwatch", acct, "us-east-1", "%2Flattice%2Fpass", *w.sn.Id+".log")
+		count := func(recs []map[string]any) (n int) {
+			for _, r := range recs {
+				if r["listenerType"] == "TLS_PASSTHROUGH" {
+					n++
+				}
+			}
+			return n
+		}
+		var recs []map[string]any
+		eventually(t, 5*time.Second, "the records", func() bool {
+			recs = readJSONLines(t, glob)
+			return count(recs) >= relayed
+		})
+		if n := count(recs); n != relayed {
+			t.Fatalf("%d passthrough records for %d connections", n, relayed)
+		}
+		for _, r := range recs {
+			if r["listenerType"] != "TLS_PASSTHROUGH" {
+				continue
+			}
+			if r["serverNameIndication"] != domain || r["serviceArn"] != *w.svc.Arn ||
+				(r["targetGroupArn"] != *tgA.Arn && r["targetGroupArn"] != *tgB.Arn) {
+				t.Fatalf("record %v", r)
+			}
+		}
+	})
+}
