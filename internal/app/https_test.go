@@ -321,6 +321,60 @@ func TestHTTPSListenerEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("Host and SNI naming the same service differently", func(t *testing.T) {
+		// Lowercase SNI, Host in capitals; SNI the custom domain (no
+		// certificateArn: an installation CA leaf), Host the generated name.
+		for _, tc := range []struct{ sni, hostHeader string }{
+			{host, strings.ToUpper(host) + ":" + strconv.Itoa(port)},
+			{"orders.internal", host},
+			{host, "Orders.Internal"},
+		} {
+			for _, h2 := range []bool{false, true} {
+				req, _ := http.NewRequest("GET", fmt.Sprintf("https://%s:%d/same", tc.sni, port), nil)
+				req.Host = tc.hostHeader
+				resp, err := httpsClient(ingress, port, roots, tc.sni, h2).Do(req)
+				if err != nil {
+					t.Fatalf("SNI %s Host %s h2=%v: %v", tc.sni, tc.hostHeader, h2, err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || string(b) != "orders" {
+					t.Fatalf("SNI %s Host %s h2=%v: %d %q", tc.sni, tc.hostHeader, h2, resp.StatusCode, b)
+				}
+			}
+		}
+	})
+
+	t.Run("TLS 1.2", func(t *testing.T) {
+		c := waitTLS(t, ingress, port, &tls.Config{RootCAs: roots, ServerName: host, MaxVersion: tls.VersionTLS12})
+		st := c.ConnectionState()
+		c.Close()
+		if st.Version != tls.VersionTLS12 {
+			t.Fatalf("negotiated %s", tls.VersionName(st.Version))
+		}
+		t.Logf("TLS 1.2 cipher: %s", tls.CipherSuiteName(st.CipherSuite))
+	})
+
+	t.Run("cleartext HTTP/2 (prior knowledge) to the HTTPS port is 400", func(t *testing.T) {
+		protos := new(http.Protocols)
+		protos.SetUnencryptedHTTP2(true)
+		c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Protocols: protos}}
+		before := orders.hits.Load()
+		req, _ := http.NewRequest("GET", fmt.Sprintf("http://%s:%d/h2c", ingress, port), nil)
+		req.Host = host
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || resp.Proto != "HTTP/2.0" {
+			t.Fatalf("%d %s", resp.StatusCode, resp.Proto)
+		}
+		if orders.hits.Load() != before {
+			t.Fatal("the cleartext request reached the target")
+		}
+	})
+
 	t.Run("access log records the TLS parameters", func(t *testing.T) {
 		c := httpsClient(ingress, port, roots, host, true)
 		if code, _, _ := do(t, c, host, port, "/logged-h2"); code != 200 {
