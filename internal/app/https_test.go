@@ -400,4 +400,46 @@ func TestHTTPSListenerEndToEnd(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("a service that leaves the network: no handshake, no resumption, no request on an open connection", func(t *testing.T) {
+		tr := httpsClient(ingress, port, roots, billingHost, true)
+		tr.Transport.(*http.Transport).TLSClientConfig.ClientSessionCache = tls.NewLRUClientSessionCache(8)
+		send := func() (*http.Response, error) {
+			req, _ := http.NewRequest("GET", fmt.Sprintf("https://%s:%d/leaving", billingHost, port), nil)
+			resp, err := tr.Do(req)
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			return resp, err
+		}
+		if resp, err := send(); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("before: %v", err)
+		}
+		tr.CloseIdleConnections()
+		resp, err := send()
+		if err != nil || resp.StatusCode != 200 || !resp.TLS.DidResume {
+			t.Fatalf("second connection: %v (resumed: %v)", err, err == nil && resp.TLS.DidResume)
+		}
+		// This connection stays open while the service leaves.
+		open := httpsClient(ingress, port, roots, billingHost, true)
+		if code, _, _ := do(t, open, billingHost, port, "/"); code != 200 {
+			t.Fatal(code)
+		}
+		before := billing.hits.Load()
+		list := need(w.c.ListServiceNetworkServiceAssociations(ctx, &vpclattice.ListServiceNetworkServiceAssociationsInput{ServiceIdentifier: billingSvc.Id})).ok(t)
+		need(w.c.DeleteServiceNetworkServiceAssociation(ctx, &vpclattice.DeleteServiceNetworkServiceAssociationInput{
+			ServiceNetworkServiceAssociationIdentifier: list.Items[0].Id})).ok(t)
+		eventually(t, 5*time.Second, "new connections refused", func() bool {
+			tr.CloseIdleConnections()
+			_, err := send()
+			return err != nil
+		})
+		if code, _, body := do(t, open, billingHost, port, "/"); code != http.StatusNotFound {
+			t.Fatalf("on the connection opened before: %d %q, want 404", code, body)
+		}
+		if billing.hits.Load() != before {
+			t.Fatal("billing was reached after it left the network")
+		}
+	})
 }
