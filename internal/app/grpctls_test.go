@@ -148,4 +148,33 @@ func TestGRPCOverTLSEndToEnd(t *testing.T) {
 			t.Fatal("the gRPC call reached the HTTP/1.1 target")
 		}
 	})
+
+	t.Run("refusals before a target", func(t *testing.T) {
+		// h2c to the HTTPS port: 400 "connect with TLS", which gRPC maps
+		// to INTERNAL. (An :authority naming another service than SNI,
+		// 421, cannot be sent by grpc-go: it checks the authority against
+		// the certificate; TestHTTPSListenerEndToEnd covers it.)
+		for _, tc := range []struct {
+			name string
+			c    testpb.TestServiceClient
+			code codes.Code
+			msg  string
+		}{
+			{"cleartext h2c", grpcClient(t, ingress, port, host), codes.Internal, "connect with TLS"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				_, _, before := target.seen()
+				cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				defer cancel()
+				_, err := tc.c.UnaryCall(cctx, &testpb.SimpleRequest{})
+				st, _ := status.FromError(err)
+				if st.Code() != tc.code || !strings.Contains(st.Message(), tc.msg) {
+					t.Fatalf("%v, want %v with %q", err, tc.code, tc.msg)
+				}
+				if _, _, after := target.seen(); after != before || legacy.hits.Load() != 0 {
+					t.Fatal("a target was reached")
+				}
+			})
+		}
+	})
 }
