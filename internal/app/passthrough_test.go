@@ -11,6 +11,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"net/http"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -117,6 +118,12 @@ func TestTLSPassthroughEndToEnd(t *testing.T) {
 	billing := newBackend(t, "billing")
 	billingSvc := w.associatedService("billing", "", "")
 	w.httpsListener(billingSvc.Id, port, w.targetGroup("billing", nil, billing).Id)
+	// And a cleartext HTTP listener of a third service on the port.
+	plain := newBackend(t, "plain")
+	plainSvc := w.associatedService("plain", "", "")
+	need(w.c.CreateListener(ctx, &vpclattice.CreateListenerInput{ServiceIdentifier: plainSvc.Id, Name: aws.String("http"),
+		Protocol: types.ListenerProtocolHttp, Port: aws.Int32(port), DefaultAction: &types.RuleActionMemberForward{Value: types.ForwardAction{
+			TargetGroups: []types.WeightedTargetGroup{{TargetGroupIdentifier: w.targetGroup("plain", nil, plain).Id}}}}})).ok(t)
 	acct := w.s.Account
 	need(w.c.CreateAccessLogSubscription(ctx, &vpclattice.CreateAccessLogSubscriptionInput{ResourceIdentifier: w.sn.Arn,
 		DestinationArn: aws.String("arn:aws:logs:us-east-1:" + acct + ":log-group:/lattice/pass")})).ok(t)
@@ -163,6 +170,42 @@ func TestTLSPassthroughEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("a megabyte each way", func(t *testing.T) {
+		c, err := tlsDial(ingress, port, passCfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		relayed++
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+		line := make([]byte, 1<<20)
+		for i := range line {
+			line[i] = 'a' + byte(i%26)
+		}
+		line[len(line)-1] = '\n'
+		go func() { _, _ = c.Write(line) }()
+		got, err := bufio.NewReaderSize(c, 4096).ReadString('\n')
+		if err != nil || len(got) != len(line)+2 || got[2:] != string(line) {
+			t.Fatalf("echo of %d bytes: %d bytes back, %v", len(line), len(got), err)
+		}
+	})
+
+	t.Run("cleartext HTTP on the same port", func(t *testing.T) {
+		// The HTTP listener's service is served; the TLS ones answer 400.
+		if code, body, _ := get(t, ingress, port, *plainSvc.DnsEntry.DomainName, "/", nil); code != 200 || body != "plain" {
+			t.Fatalf("plain: %d %q", code, body)
+		}
+		before := a.accepted.Load() + b.accepted.Load() + billing.hits.Load()
+		for _, h := range []string{domain, *billingSvc.DnsEntry.DomainName} {
+			if code, body, _ := get(t, ingress, port, h, "/", nil); code != http.StatusBadRequest {
+				t.Fatalf("cleartext to %s: %d %q, want 400", h, code, body)
+			}
+		}
+		if after := a.accepted.Load() + b.accepted.Load() + billing.hits.Load(); after != before {
+			t.Fatal("a target was reached")
+		}
+	})
+
 	t.Run("SNI picks: the HTTPS listener of another service on the same port", func(t *testing.T) {
 		bh := *billingSvc.DnsEntry.DomainName
 		before := a.accepted.Load() + b.accepted.Load()
@@ -179,6 +222,7 @@ func TestTLSPassthroughEndToEnd(t *testing.T) {
 		{"an SNI that matches nothing", "nothing.example.com"},
 		{"the generated name (Lattice matches the custom domain only)", *w.svc.DnsEntry.DomainName},
 		{"no SNI", ""},
+		{"the HTTP listener's service", *plainSvc.DnsEntry.DomainName},
 	} {
 		t.Run("refused: "+tc.name, func(t *testing.T) {
 			before := a.accepted.Load() + b.accepted.Load()
@@ -195,9 +239,12 @@ func TestTLSPassthroughEndToEnd(t *testing.T) {
 
 	t.Run("one access log record per relayed connection", func(t *testing.T) {
 		glob := filepath.Join(w.s.DataDir, "accesslogs", "cloudwatch", acct, "us-east-1", "%2Flattice%2Fpass", *w.sn.Id+".log")
+		// Connection records: protocol TCP. (The cleartext request to the
+		// passthrough listener above has a record too, of protocol
+		// HTTP/1.1 with its 400.)
 		count := func(recs []map[string]any) (n int) {
 			for _, r := range recs {
-				if r["listenerType"] == "TLS_PASSTHROUGH" {
+				if r["listenerType"] == "TLS_PASSTHROUGH" && r["protocol"] == "TCP" {
 					n++
 				}
 			}
@@ -212,7 +259,7 @@ func TestTLSPassthroughEndToEnd(t *testing.T) {
 			t.Fatalf("%d passthrough records for %d connections", n, relayed)
 		}
 		for _, r := range recs {
-			if r["listenerType"] != "TLS_PASSTHROUGH" {
+			if r["listenerType"] != "TLS_PASSTHROUGH" || r["protocol"] != "TCP" {
 				continue
 			}
 			if r["serverNameIndication"] != domain || r["serviceArn"] != *w.svc.Arn ||
