@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -299,6 +300,25 @@ func TestHTTPSListenerEndToEnd(t *testing.T) {
 			t.Fatal("the imported certificate verified against the installation CA")
 		}
 
+		// A certificate in use is not deleted; a re-import that no longer
+		// covers the domain is refused and the served one stays.
+		if _, err := acmC.DeleteCertificate(ctx, &acm.DeleteCertificateInput{CertificateArn: imp.CertificateArn}); err == nil {
+			t.Fatal("a certificate in use was deleted")
+		}
+		other, err := issuer1.Issue("other.example.com", nil, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := acmC.ImportCertificate(ctx, &acm.ImportCertificateInput{CertificateArn: imp.CertificateArn,
+			Certificate: other.CertPEM, PrivateKey: other.KeyPEM, CertificateChain: issuer1.CertPEM}); err == nil {
+			t.Fatal("a re-import for another name was accepted")
+		}
+		if c, err := tlsDial(ingress, port, &tls.Config{RootCAs: issuer1.Pool(), ServerName: name}); err != nil {
+			t.Fatalf("after the refused changes: %v", err)
+		} else {
+			c.Close()
+		}
+
 		issuer2 := testIssuer(t)
 		leaf2, err := issuer2.Issue(name, nil, time.Now())
 		if err != nil {
@@ -342,6 +362,48 @@ func TestHTTPSListenerEndToEnd(t *testing.T) {
 					t.Fatalf("SNI %s Host %s h2=%v: %d %q", tc.sni, tc.hostHeader, h2, resp.StatusCode, b)
 				}
 			}
+		}
+	})
+
+	t.Run("a session ticket of one name does not resume another", func(t *testing.T) {
+		// The client offers the ticket billing's handshake left for a
+		// handshake naming orders (a cache handing out one session for
+		// every name; verification is off, which alone lets Go's client
+		// offer it). The server must not resume: the resumed session
+		// would skip the certificate for the new name.
+		cache := &oneSessionCache{}
+		cfg := &tls.Config{InsecureSkipVerify: true, ServerName: billingHost, ClientSessionCache: cache}
+		tr := &http.Transport{TLSClientConfig: cfg, DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, net.JoinHostPort(ingress, strconv.Itoa(port)))
+		}}
+		defer tr.CloseIdleConnections()
+		resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get(fmt.Sprintf("https://%s:%d/", billingHost, port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body) // the TLS 1.3 ticket comes after the handshake
+		resp.Body.Close()
+		if !cache.has() {
+			t.Fatal("no session ticket was issued")
+		}
+		// Sanity: the ticket resumes its own name.
+		same := waitTLS(t, ingress, port, cfg)
+		resumed := same.ConnectionState().DidResume
+		same.Close()
+		if !resumed {
+			t.Fatal("the ticket did not resume the name it was issued for")
+		}
+		c, err := tlsDial(ingress, port, &tls.Config{InsecureSkipVerify: true, ServerName: host, ClientSessionCache: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := c.ConnectionState()
+		c.Close()
+		if st.DidResume {
+			t.Fatal("billing's ticket resumed a session for orders")
+		}
+		if st.PeerCertificates[0].VerifyHostname(host) != nil {
+			t.Fatalf("certificate for %v", st.PeerCertificates[0].DNSNames)
 		}
 	})
 
@@ -442,4 +504,32 @@ func TestHTTPSListenerEndToEnd(t *testing.T) {
 			t.Fatal("billing was reached after it left the network")
 		}
 	})
+}
+
+// oneSessionCache keeps the last session stored and offers it for every
+// server name.
+type oneSessionCache struct {
+	mu sync.Mutex
+	cs *tls.ClientSessionState
+}
+
+func (c *oneSessionCache) Get(string) (*tls.ClientSessionState, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cs, c.cs != nil
+}
+
+func (c *oneSessionCache) Put(_ string, cs *tls.ClientSessionState) {
+	if cs == nil {
+		return
+	}
+	c.mu.Lock()
+	c.cs = cs
+	c.mu.Unlock()
+}
+
+func (c *oneSessionCache) has() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cs != nil
 }
