@@ -124,6 +124,13 @@ func TestTLSPassthroughEndToEnd(t *testing.T) {
 	need(w.c.CreateListener(ctx, &vpclattice.CreateListenerInput{ServiceIdentifier: plainSvc.Id, Name: aws.String("http"),
 		Protocol: types.ListenerProtocolHttp, Port: aws.Int32(port), DefaultAction: &types.RuleActionMemberForward{Value: types.ForwardAction{
 			TargetGroups: []types.WeightedTargetGroup{{TargetGroupIdentifier: w.targetGroup("plain", nil, plain).Id}}}}})).ok(t)
+	// A passthrough service in no network the VPC reaches.
+	secret := newTLSTarget(t, "s", "secret.internal")
+	secretSvc := need(w.c.CreateService(ctx, &vpclattice.CreateServiceInput{Name: aws.String("secret"),
+		CustomDomainName: aws.String("secret.internal")})).ok(t)
+	need(w.c.CreateListener(ctx, &vpclattice.CreateListenerInput{ServiceIdentifier: secretSvc.Id, Name: aws.String("pass"),
+		Protocol: types.ListenerProtocolTlsPassthrough, Port: aws.Int32(port), DefaultAction: &types.RuleActionMemberForward{Value: types.ForwardAction{
+			TargetGroups: []types.WeightedTargetGroup{{TargetGroupIdentifier: w.tcpGroup("secret", secret).Id}}}}})).ok(t)
 	acct := w.s.Account
 	need(w.c.CreateAccessLogSubscription(ctx, &vpclattice.CreateAccessLogSubscriptionInput{ResourceIdentifier: w.sn.Arn,
 		DestinationArn: aws.String("arn:aws:logs:us-east-1:" + acct + ":log-group:/lattice/pass")})).ok(t)
@@ -223,15 +230,16 @@ func TestTLSPassthroughEndToEnd(t *testing.T) {
 		{"the generated name (Lattice matches the custom domain only)", *w.svc.DnsEntry.DomainName},
 		{"no SNI", ""},
 		{"the HTTP listener's service", *plainSvc.DnsEntry.DomainName},
+		{"a passthrough service the VPC does not reach", "secret.internal"},
 	} {
 		t.Run("refused: "+tc.name, func(t *testing.T) {
-			before := a.accepted.Load() + b.accepted.Load()
+			before := a.accepted.Load() + b.accepted.Load() + secret.accepted.Load()
 			c, err := tlsDial(ingress, port, &tls.Config{InsecureSkipVerify: true, ServerName: tc.sni})
 			if err == nil {
 				c.Close()
 				t.Fatalf("handshake succeeded, with %q", c.ConnectionState().PeerCertificates[0].Subject.CommonName)
 			}
-			if after := a.accepted.Load() + b.accepted.Load(); after != before {
+			if after := a.accepted.Load() + b.accepted.Load() + secret.accepted.Load(); after != before {
 				t.Fatal("a target was dialed")
 			}
 		})
