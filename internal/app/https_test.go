@@ -438,28 +438,42 @@ func TestHTTPSListenerEndToEnd(t *testing.T) {
 	})
 
 	t.Run("access log records the TLS parameters", func(t *testing.T) {
-		c := httpsClient(ingress, port, roots, host, true)
-		if code, _, _ := do(t, c, host, port, "/logged-h2"); code != 200 {
+		if code, _, _ := do(t, httpsClient(ingress, port, roots, host, true), host, port, "/logged-h2"); code != 200 {
+			t.Fatal(code)
+		}
+		tls12 := httpsClient(ingress, port, roots, host, false)
+		tls12.Transport.(*http.Transport).TLSClientConfig.MaxVersion = tls.VersionTLS12
+		if code, _, _ := do(t, tls12, host, port, "/logged-tls12"); code != 200 {
 			t.Fatal(code)
 		}
 		glob := filepath.Join(w.s.DataDir, "accesslogs", "cloudwatch", acct, "us-east-1", "%2Flattice%2Fhttps", *w.svc.Id+".log")
 		var recs []map[string]any
-		eventually(t, 5*time.Second, "the record", func() bool {
+		eventually(t, 5*time.Second, "the records", func() bool {
 			recs = readJSONLines(t, glob)
-			return byPath(recs, "/logged-h2") != nil
+			return byPath(recs, "/logged-h2") != nil && byPath(recs, "/logged-tls12") != nil
 		})
-		r := byPath(recs, "/logged-h2")
-		for k, want := range map[string]any{
-			"serverNameIndication": host,
-			"tlsVersion":           "TLSv1.3",
-			"sslCipher":            "TLS_AES_128_GCM_SHA256",
-			"listenerType":         "HTTPS",
-			"protocol":             "HTTP/2",
-			"responseCode":         float64(200),
+		for _, tc := range []struct {
+			path                      string
+			version, cipher, protocol string
+		}{
+			{"/logged-h2", "TLSv1.3", "TLS_AES_128_GCM_SHA256", "HTTP/2"},
+			{"/logged-tls12", "TLSv1.2", "ECDHE-ECDSA-AES128-GCM-SHA256", "HTTP/1.1"},
 		} {
-			if r[k] != want {
-				t.Errorf("%s = %v, want %v (record %v)", k, r[k], want, r)
-			}
+			t.Run(tc.path, func(t *testing.T) {
+				r := byPath(recs, tc.path)
+				for k, want := range map[string]any{
+					"serverNameIndication": host,
+					"tlsVersion":           tc.version,
+					"sslCipher":            tc.cipher,
+					"listenerType":         "HTTPS",
+					"protocol":             tc.protocol,
+					"responseCode":         float64(200),
+				} {
+					if r[k] != want {
+						t.Errorf("%s = %v, want %v (record %v)", k, r[k], want, r)
+					}
+				}
+			})
 		}
 	})
 
