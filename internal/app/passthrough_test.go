@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -276,4 +277,108 @@ func TestTLSPassthroughEndToEnd(t *testing.T) {
 			}
 		}
 	})
+}
+
+// splitHelloConn re-frames the ClientHello: the first handshake record
+// the client writes is sent as records of at most 100 bytes each, byte by
+// byte (a segment each: Go sets TCP_NODELAY), as a client on a slow or
+// fragmenting path would. split says it happened.
+type splitHelloConn struct {
+	net.Conn
+	done  bool
+	split bool
+}
+
+func (c *splitHelloConn) Write(b []byte) (int, error) {
+	if c.done {
+		return c.Conn.Write(b)
+	}
+	c.done = true
+	if len(b) < 5 || b[0] != 22 || int(b[3])<<8|int(b[4]) != len(b)-5 {
+		return c.Conn.Write(b) // not exactly one handshake record: as is
+	}
+	var out []byte
+	for p := b[5:]; len(p) > 0; {
+		n := min(len(p), 100)
+		out = append(out, 22, b[1], b[2], byte(n>>8), byte(n))
+		out = append(out, p[:n]...)
+		p = p[n:]
+	}
+	for i := range out {
+		if _, err := c.Conn.Write(out[i : i+1]); err != nil {
+			return 0, err
+		}
+	}
+	c.split = true
+	return len(b), nil
+}
+
+// TestTLSClientHelloFragmented: a ClientHello spread over many TLS records
+// and TCP segments is read whole by the ingress, for a passthrough
+// listener (relayed to the target, which reassembles it itself) and for
+// an HTTPS listener (terminated) on the same port.
+func TestTLSClientHelloFragmented(t *testing.T) {
+	const port = 18448
+	const domain = "orders.internal"
+	w := newWorld(t, apptest.Options{})
+	target := newTLSTarget(t, "a", domain)
+	need(w.c.CreateListener(ctx, &vpclattice.CreateListenerInput{ServiceIdentifier: w.svc.Id, Name: aws.String("pass"),
+		Protocol: types.ListenerProtocolTlsPassthrough, Port: aws.Int32(port), DefaultAction: &types.RuleActionMemberForward{Value: types.ForwardAction{
+			TargetGroups: []types.WeightedTargetGroup{{TargetGroupIdentifier: w.tcpGroup("tls-a", target).Id}}}}})).ok(t)
+	billing := newBackend(t, "billing")
+	billingSvc := w.associatedService("billing", "", "")
+	w.httpsListener(billingSvc.Id, port, w.targetGroup("billing", nil, billing).Id)
+	ingress := w.clientVPC("vpc-00000000000000001", w.sn.Id)
+	roots := caPool(t, w.s)
+	targetRoots := x509.NewCertPool()
+	targetRoots.AddCert(target.cert)
+	bh := *billingSvc.DnsEntry.DomainName
+	// Configuration in force.
+	waitTLS(t, ingress, port, &tls.Config{RootCAs: targetRoots, ServerName: domain}).Close()
+	waitTLS(t, ingress, port, &tls.Config{RootCAs: roots, ServerName: bh}).Close()
+
+	for _, tc := range []struct {
+		name string
+		cfg  *tls.Config
+		want string // the certificate's first DNS name
+	}{
+		{"passthrough", &tls.Config{RootCAs: targetRoots, ServerName: domain}, domain},
+		{"terminated", &tls.Config{RootCAs: roots, ServerName: bh, NextProtos: []string{"http/1.1"}}, bh},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw, err := net.DialTimeout("tcp", net.JoinHostPort(ingress, strconv.Itoa(port)), 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc := &splitHelloConn{Conn: raw}
+			c := tls.Client(sc, tc.cfg)
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			if err := c.Handshake(); err != nil {
+				t.Fatalf("handshake (hello split: %v): %v", sc.split, err)
+			}
+			if !sc.split {
+				t.Fatal("the ClientHello was not re-framed; the test proves nothing")
+			}
+			if got := c.ConnectionState().PeerCertificates[0].DNSNames[0]; got != tc.want {
+				t.Fatalf("certificate for %s", got)
+			}
+			if tc.name == "passthrough" {
+				io.WriteString(c, "x\n")
+				if got, err := bufio.NewReader(c).ReadString('\n'); err != nil || got != "a:x\n" {
+					t.Fatalf("echo %q %v", got, err)
+				}
+				return
+			}
+			io.WriteString(c, "GET / HTTP/1.1\r\nHost: "+bh+"\r\nConnection: close\r\n\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 200 || string(body) != "billing" {
+				t.Fatalf("%d %q", resp.StatusCode, body)
+			}
+		})
+	}
 }
