@@ -382,3 +382,39 @@ func TestTLSClientHelloFragmented(t *testing.T) {
 		})
 	}
 }
+
+// TestTLSPassthroughTargetDown: with its only target refusing
+// connections, a passthrough connection is closed (the client's handshake
+// fails) and logged with failureReason TargetConnectionError.
+func TestTLSPassthroughTargetDown(t *testing.T) {
+	const port = 18449
+	w := newWorld(t, apptest.Options{})
+	dead := newTLSTarget(t, "d", "orders.internal")
+	tg := w.tcpGroup("dead", dead)
+	dead.ln.Close()
+	need(w.c.CreateListener(ctx, &vpclattice.CreateListenerInput{ServiceIdentifier: w.svc.Id, Name: aws.String("pass"),
+		Protocol: types.ListenerProtocolTlsPassthrough, Port: aws.Int32(port), DefaultAction: &types.RuleActionMemberForward{Value: types.ForwardAction{
+			TargetGroups: []types.WeightedTargetGroup{{TargetGroupIdentifier: tg.Id}}}}})).ok(t)
+	acct := w.s.Account
+	need(w.c.CreateAccessLogSubscription(ctx, &vpclattice.CreateAccessLogSubscriptionInput{ResourceIdentifier: w.svc.Id,
+		DestinationArn: aws.String("arn:aws:logs:us-east-1:" + acct + ":log-group:/lattice/dead")})).ok(t)
+	ingress := w.clientVPC("vpc-00000000000000001", w.sn.Id)
+	glob := filepath.Join(w.s.DataDir, "accesslogs", "cloudwatch", acct, "us-east-1", "%2Flattice%2Fdead", *w.svc.Id+".log")
+	var rec map[string]any
+	eventually(t, 5*time.Second, "a logged connection", func() bool {
+		if c, err := tlsDial(ingress, port, &tls.Config{InsecureSkipVerify: true, ServerName: "orders.internal"}); err == nil {
+			c.Close()
+			t.Fatal("a handshake succeeded with no target up")
+		}
+		for _, r := range readJSONLines(t, glob) {
+			if r["listenerType"] == "TLS_PASSTHROUGH" {
+				rec = r
+				return true
+			}
+		}
+		return false
+	})
+	if rec["failureReason"] != "TargetConnectionError" || rec["serverNameIndication"] != "orders.internal" || rec["targetGroupArn"] != *tg.Arn {
+		t.Fatalf("record %v", rec)
+	}
+}
