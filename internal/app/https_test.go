@@ -1,7 +1,10 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -9,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -546,4 +550,73 @@ func (c *oneSessionCache) has() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.cs != nil
+}
+
+// TestHTTPSLargeBodies: 4 MiB up and 4 MiB down over an HTTPS listener,
+// HTTP/1.1 and HTTP/2 (flow control from the client's TLS connection to
+// the HTTP/1.1 target and back), bytes intact.
+func TestHTTPSLargeBodies(t *testing.T) {
+	const port = 18450
+	const size = 4 << 20
+	w := newWorld(t, apptest.Options{})
+	tgt := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			h := sha256.New()
+			n, err := io.Copy(h, r.Body)
+			if err != nil {
+				http.Error(rw, err.Error(), 500)
+				return
+			}
+			fmt.Fprintf(rw, "%d %x", n, h.Sum(nil))
+			return
+		}
+		chunk := bytes.Repeat([]byte("0123456789abcdef"), 4096)
+		for sent := 0; sent < size; sent += len(chunk) {
+			if _, err := rw.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(tgt.Close)
+	tg := need(w.c.CreateTargetGroup(ctx, &vpclattice.CreateTargetGroupInput{Name: aws.String("big"), Type: types.TargetGroupTypeIp,
+		Config: &types.TargetGroupConfig{Port: aws.Int32(80), Protocol: types.TargetGroupProtocolHttp,
+			VpcIdentifier: aws.String("vpc-0000000000000000f")}})).ok(t)
+	need(w.c.RegisterTargets(ctx, &vpclattice.RegisterTargetsInput{TargetGroupIdentifier: tg.Id,
+		Targets: []types.Target{{Id: aws.String("127.0.0.1"), Port: aws.Int32(int32(tgt.Listener.Addr().(*net.TCPAddr).Port))}}})).ok(t)
+	w.httpsListener(w.svc.Id, port, tg.Id)
+	ingress := w.clientVPC("vpc-00000000000000001", w.sn.Id)
+	roots := caPool(t, w.s)
+	host := *w.svc.DnsEntry.DomainName
+	waitTLS(t, ingress, port, &tls.Config{RootCAs: roots, ServerName: host}).Close()
+
+	up := make([]byte, size)
+	if _, err := rand.Read(up); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(up)
+	want := fmt.Sprintf("%d %x", size, sum)
+	for _, h2 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("h2=%v", h2), func(t *testing.T) {
+			c := httpsClient(ingress, port, roots, host, h2)
+			c.Timeout = 30 * time.Second
+			resp, err := c.Post(fmt.Sprintf("https://%s:%d/up", host, port), "application/octet-stream", bytes.NewReader(up))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || string(got) != want {
+				t.Fatalf("upload: %d %q, want %q", resp.StatusCode, got, want)
+			}
+			resp, err = c.Get(fmt.Sprintf("https://%s:%d/down", host, port))
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if err != nil || n != size || (h2 && resp.Proto != "HTTP/2.0") {
+				t.Fatalf("download: %d bytes, %v, %s", n, err, resp.Proto)
+			}
+		})
+	}
 }
