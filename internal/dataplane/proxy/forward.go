@@ -49,6 +49,8 @@ type exchange struct {
 	cancel context.CancelCauseFunc
 	timer  *time.Timer
 	body   *bodyGuard
+
+	upgrade bool // a WebSocket opening handshake (wantsUpgrade, websocket.go)
 }
 
 // verdict is what the retry loop does after a failed try.
@@ -71,6 +73,10 @@ const (
 // one request timeout. fwd is used by the own HTTP/1.1 client only (kept
 // out of x, so that x's fields flowing to the heap do not take it along).
 func (p *Proxy) forward(w http.ResponseWriter, x *exchange, fwd *fwdHeaders) {
+	if x.upgrade {
+		p.forwardUpgrade(w, x, fwd)
+		return
+	}
 	r, tg, rl := x.r, x.tg, x.rl
 	target, st := p.picker.Pick(tg, "")
 	if target == nil {

@@ -86,6 +86,10 @@ type Config struct {
 	// it returns must be comparable (pointers): connection pools are kept
 	// per Net.
 	Net vpcnet.Lookup
+	// WebSocketIdleTimeout ends an upgraded WebSocket session through
+	// which no byte went either way for this long (websocket.go).
+	// Default DefaultWebSocketIdleTimeout (60s).
+	WebSocketIdleTimeout time.Duration
 }
 
 // Proxy is the data plane of the VPCs (host mode, and netns through Config.Net). Its methods are safe for
@@ -114,6 +118,9 @@ func New(cfg Config) *Proxy {
 	}
 	if cfg.PassiveDownFor <= 0 {
 		cfg.PassiveDownFor = DefaultPassiveDownFor
+	}
+	if cfg.WebSocketIdleTimeout <= 0 {
+		cfg.WebSocketIdleTimeout = DefaultWebSocketIdleTimeout
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
