@@ -37,10 +37,16 @@ type wsTarget struct {
 }
 
 func newWSTarget(t testing.TB, name string, after func(c *websocket.Conn)) *wsTarget {
+	return newWSTargetTLS(t, name, after, false)
+}
+
+// newWSTargetTLS is newWSTarget over TLS when useTLS (an HTTPS target
+// group's target).
+func newWSTargetTLS(t testing.TB, name string, after func(c *websocket.Conn), useTLS bool) *wsTarget {
 	t.Helper()
 	wt := &wsTarget{name: name, ended: make(chan error, 16), after: after}
 	up := websocket.Upgrader{ReadBufferSize: 32 << 10, WriteBufferSize: 32 << 10}
-	wt.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	wt.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		wt.hits.Add(1)
 		h := r.Header.Clone()
 		wt.header.Store(&h)
@@ -74,11 +80,16 @@ func newWSTarget(t testing.TB, name string, after func(c *websocket.Conn)) *wsTa
 			}
 		}
 	}))
+	if useTLS {
+		wt.StartTLS()
+	} else {
+		wt.Start()
+	}
 	t.Cleanup(wt.Close)
 	return wt
 }
 
-func (wt *wsTarget) addr() string { return strings.TrimPrefix(wt.URL, "http://") }
+func (wt *wsTarget) addr() string { return wt.Listener.Addr().String() }
 
 // wsEnv is a proxy serving one service whose default rule goes to def
 // (and whose other rules are extra), and the URL base to dial it.
@@ -106,8 +117,22 @@ func wsDial(t testing.TB, url string, hd http.Header) (*websocket.Conn, *http.Re
 }
 
 func TestWebSocketEcho(t *testing.T) {
-	wt := newWSTarget(t, "a", nil)
-	_, base, _ := wsEnv(t, nil, ipGroup("tg-ws", wt.addr()))
+	for _, useTLS := range []bool{false, true} {
+		name := "HTTP target"
+		if useTLS {
+			name = "HTTPS target"
+		}
+		t.Run(name, func(t *testing.T) { testWebSocketEcho(t, useTLS) })
+	}
+}
+
+func testWebSocketEcho(t *testing.T, useTLS bool) {
+	wt := newWSTargetTLS(t, "a", nil, useTLS)
+	tg := ipGroup("tg-ws", wt.addr())
+	if useTLS {
+		tg.Protocol, tg.Port = "HTTPS", 443
+	}
+	_, base, _ := wsEnv(t, nil, tg)
 	c, res, err := wsDial(t, base+"/chat?room=1", nil)
 	if err != nil {
 		t.Fatalf("dial: %v (%v)", err, res)
