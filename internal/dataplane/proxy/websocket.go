@@ -348,14 +348,17 @@ func (t *tunnel) splice(client *h1.UpgradedConn, target upstreamConn, idle time.
 	done := make(chan error, 1)
 	go func() {
 		rerr, werr := t.pipe(target, client, &t.received)
+		var err error
 		switch {
 		case rerr != nil:
-			done <- errTunnelClientEnd
+			err = errTunnelClientEnd
 		case werr != nil:
-			done <- werr
-		default:
-			done <- nil
+			err = werr
 		}
+		if err != nil {
+			t.close() // ends the other direction
+		}
+		done <- err
 	}()
 	rerr, werr := t.pipe(client, target, &t.sent)
 	var err error

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
 	"io"
@@ -569,4 +570,42 @@ func BenchmarkWebSocket(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestWebSocketDrain: closing the ingress with a drain timeout ends the
+// spliced sessions at its deadline (the server's Close ends upgraded
+// connections; Shutdown waits for them like for requests in flight).
+func TestWebSocketDrain(t *testing.T) {
+	wt := newWSTarget(t, "a", nil)
+	e, base, _ := wsEnv(t, func(c *testConfig) { c.DrainTimeout = 300 * time.Millisecond }, ipGroup("tg-ws", wt.addr()))
+	c, _, err := wsDial(t, base+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WriteMessage(websocket.TextMessage, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.ReadMessage(); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		closed <- e.in.Close(ctx)
+	}()
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	_, _, err = c.ReadMessage()
+	if ne, ok := err.(net.Error); err == nil || (ok && ne.Timeout()) {
+		t.Fatalf("the session outlived the drain: %v", err)
+	}
+	select {
+	case err := <-wt.ended:
+		if err == nil {
+			t.Fatal("the target's session did not end")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the target's session did not end")
+	}
+	<-closed
 }
