@@ -22,7 +22,12 @@
 // request; live target state comes from the upstream registry. The proxy
 // never reads the store, and never imports ingress (internal/archtest).
 // HTTP/1.x on the wire is package h1's; the proxy reaches its connection
-// only through h1's declared seams (h1.ConnInfoOf, h1.ResponseStats, h1.BodyBytesRead).
+// only through h1's declared seams (h1.ConnInfoOf, h1.ResponseStats, h1.BodyBytesRead,
+// h1.Upgrade).
+//
+// A WebSocket opening handshake goes through all of the above too; then,
+// instead of the retry loop, it is upgraded on both sides and the two
+// connections are spliced (websocket.go, docs/protocols.md).
 package proxy
 
 import (
