@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -225,5 +226,33 @@ func TestUpgradeClient(t *testing.T) {
 				t.Fatal("an upgraded connection went back to the pool")
 			}
 		})
+	}
+}
+
+// TestUpgradeNotTaken: a request asking to upgrade that the handler
+// answers otherwise is the connection's last, so that what the client
+// sent after it is never read as a request.
+func TestUpgradeNotTaken(t *testing.T) {
+	var n atomic.Int64
+	_, addr := startH1(t, func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.WriteHeader(http.StatusForbidden)
+	})
+	rc := dialRaw(t, addr)
+	rc.send(upgradeHead + "GET /second HTTP/1.1\r\nHost: x\r\n\r\n")
+	res, _ := rc.response("GET")
+	if res.StatusCode != http.StatusForbidden || !res.Close {
+		t.Fatalf("%d close=%v", res.StatusCode, res.Close)
+	}
+	if !rc.closed() || n.Load() != 1 {
+		t.Fatalf("closed=%v, %d requests served", rc.closed(), n.Load())
+	}
+	// Upgrade without "Connection: upgrade" is no upgrade request.
+	rc = dialRaw(t, addr)
+	rc.send("GET /u HTTP/1.1\r\nHost: x\r\nUpgrade: test\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\n\r\n")
+	for i := 0; i < 2; i++ {
+		if res, _ := rc.response("GET"); res.StatusCode != http.StatusForbidden {
+			t.Fatalf("response %d: %d", i, res.StatusCode)
+		}
 	}
 }

@@ -98,7 +98,9 @@ func acceptsUpgrade(r *http.Request, res *http.Response) bool {
 func (p *Proxy) forwardUpgrade(w http.ResponseWriter, x *exchange, fwd *fwdHeaders) {
 	r, tg, rl := x.r, x.tg, x.rl
 	// Whatever the answer, the client's connection closes after it: bytes
-	// it sent after the head belong to the WebSocket, not to HTTP.
+	// it sent after the head belong to the WebSocket, not to HTTP. (The h1
+	// server already marks every upgrade request so; this keeps it true
+	// for any server.)
 	r.Close = true
 	target, st := p.picker.Pick(tg, "")
 	if target == nil {

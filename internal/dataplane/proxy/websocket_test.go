@@ -609,3 +609,24 @@ func TestWebSocketDrain(t *testing.T) {
 	}
 	<-closed
 }
+
+// TestWebSocketRefusedClosesConnection: an upgrade request the proxy
+// itself refuses (no rule, a denial, a bad path) ends the connection too:
+// what the client sent after the head is not read as a request.
+func TestWebSocketRefusedClosesConnection(t *testing.T) {
+	wt := newWSTarget(t, "a", nil)
+	rec := new(recorder)
+	_, base, _ := wsEnv(t, func(c *testConfig) { c.AccessLog = rec }, ipGroup("tg-ws", wt.addr()))
+	rc := dialRaw(t, strings.TrimPrefix(base, "ws://"))
+	rc.send(strings.Replace(wsHead, "GET /up ", "GET /a/..%2F..%2F ", 1) + "GET /smuggled HTTP/1.1\r\nHost: ws.example.com\r\n\r\n")
+	res, _ := rc.response("GET")
+	if res.StatusCode != http.StatusBadRequest || !res.Close {
+		t.Fatalf("%d close=%v", res.StatusCode, res.Close)
+	}
+	if !rc.closed() {
+		t.Fatal("the connection stayed open after a refused upgrade request")
+	}
+	if n := wt.hits.Load(); n != 0 {
+		t.Fatalf("the target saw %d requests", n)
+	}
+}
