@@ -630,3 +630,28 @@ func TestWebSocketRefusedClosesConnection(t *testing.T) {
 		t.Fatalf("the target saw %d requests", n)
 	}
 }
+
+// FuzzWebSocketHandshake: whatever the fields, an upgrade is attempted only
+// for the one token, and a target's 101 is accepted only with the accept
+// value of the client's key.
+func FuzzWebSocketHandshake(f *testing.F) {
+	f.Add("websocket", "Upgrade", "dGhlIHNhbXBsZSBub25jZQ==", "websocket", "upgrade", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+	f.Add("WebSocket ", "keep-alive, Upgrade", "k", "h2c", "Upgrade", "")
+	f.Add("websocket, h2c", "upgrade", "", "websocket", "close", "x")
+	tg := &snapshot.TargetGroup{Upstream: snapshot.UpstreamH1}
+	f.Fuzz(func(t *testing.T, up, conn, key, resUp, resConn, accept string) {
+		r := &http.Request{Method: "GET", ProtoMajor: 1, ProtoMinor: 1,
+			Header: http.Header{"Upgrade": {up}, "Connection": {conn}, "Sec-Websocket-Key": {key}}}
+		// Not this server's writer: never an upgrade, but the checks
+		// before it run.
+		if wantsUpgrade(httptest.NewRecorder(), r, tg) {
+			t.Fatal("upgrade through a writer that cannot be taken over")
+		}
+		res := &http.Response{Header: http.Header{"Upgrade": {resUp}, "Connection": {resConn}, "Sec-Websocket-Accept": {accept}}}
+		if acceptsUpgrade(r, res) {
+			if !strings.EqualFold(strings.TrimSpace(resUp), "websocket") || strings.TrimSpace(accept) != acceptKey(key) {
+				t.Fatalf("accepted %q %q for key %q", resUp, accept, key)
+			}
+		}
+	})
+}
