@@ -19,6 +19,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"strings"
@@ -135,17 +136,12 @@ func (p *Proxy) forwardUpgrade(w http.ResponseWriter, x *exchange, fwd *fwdHeade
 	}
 }
 
-// upstreamConn is the target's side of an upgraded session.
-type upstreamConn interface {
-	io.ReadWriteCloser
-}
-
 // upgradeTry sends the upgrade request to target on a new connection
 // (never a pooled one: the connection leaves the pool for good). It
 // returns the target's answer and, on a 101, its connection (nil for
 // another answer, whose body the caller streams and closes). retry
 // reports a failure to connect, before anything was sent.
-func (p *Proxy) upgradeTry(x *exchange, fwd *fwdHeaders, target *snapshot.Target, st *upstream.State, deadline time.Time) (up upstreamConn, res *http.Response, retry bool, err error) {
+func (p *Proxy) upgradeTry(x *exchange, fwd *fwdHeaders, target *snapshot.Target, st *upstream.State, deadline time.Time) (up io.ReadWriteCloser, res *http.Response, retry bool, err error) {
 	r, rl := x.r, x.rl
 	a := attempt{x.tg, target, st}
 	st.Begin(time.Now().UnixNano())
@@ -252,7 +248,7 @@ func (p *Proxy) upgradeTry(x *exchange, fwd *fwdHeaders, target *snapshot.Target
 // answer passes through as any response; a 101 that completes the
 // handshake is answered 101 and spliced, one that does not is a protocol
 // error (502).
-func (p *Proxy) finishUpgrade(w http.ResponseWriter, x *exchange, a attempt, up upstreamConn, res *http.Response) {
+func (p *Proxy) finishUpgrade(w http.ResponseWriter, x *exchange, a attempt, up io.ReadWriteCloser, res *http.Response) {
 	r, rl := x.r, x.rl
 	if x.cancel != nil {
 		defer x.cancel(nil)
@@ -331,12 +327,14 @@ type tunnel struct {
 // either side fails, or nothing moved either way for idle. It closes both
 // connections. The error is nil for a clean end, errTunnelIdle,
 // errTunnelClientEnd (the client's side failed), or the target side's.
-func (t *tunnel) splice(client *h1.UpgradedConn, target upstreamConn, idle time.Duration) error {
+func (t *tunnel) splice(client *h1.UpgradedConn, target io.ReadWriteCloser, idle time.Duration) error {
 	t.ends = [2]io.Closer{client, target}
 	t.last.Store(time.Now().UnixNano())
 	var idled atomic.Bool
+	// The timer is armed only once the variable its function reads is
+	// set.
 	var timer *time.Timer
-	timer = time.AfterFunc(idle, func() {
+	timer = time.AfterFunc(math.MaxInt64, func() {
 		rest := time.Until(time.Unix(0, t.last.Load()).Add(idle))
 		if rest > 0 {
 			timer.Reset(rest)
@@ -345,6 +343,7 @@ func (t *tunnel) splice(client *h1.UpgradedConn, target upstreamConn, idle time.
 		idled.Store(true)
 		t.close()
 	})
+	timer.Reset(idle)
 	defer timer.Stop()
 
 	done := make(chan error, 1)
