@@ -180,6 +180,13 @@ func (x *exchange) tryStd(target *snapshot.Target, st *upstream.State) (verdict,
 		rl.sentAt = sent
 	}
 	res, err := x.tr.RoundTrip(out)
+	if err == nil && res.StatusCode == http.StatusSwitchingProtocols {
+		// net/http hands a 101 back as the response, its body the
+		// connection: to a request that asked for no upgrade it is a
+		// protocol error, as in the own client (upgrades: websocket.go).
+		res.Body.Close()
+		res, err = nil, h1.ErrSwitchingProtocols
+	}
 	if err == nil {
 		now := time.Now()
 		st.Answered(now.UnixNano())

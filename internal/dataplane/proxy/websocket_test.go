@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -405,9 +406,23 @@ func TestWebSocketJudged(t *testing.T) {
 // wsRawTarget is a raw WebSocket-ish target: it answers the upgrade
 // request with answer(head) and then echoes every byte it gets.
 func wsRawTarget(t *testing.T, answer func(r *http.Request) string) (string, chan string) {
+	return wsRawTargetTLS(t, answer, false)
+}
+
+// wsRawTargetTLS is wsRawTarget over TLS when useTLS.
+func wsRawTargetTLS(t *testing.T, answer func(r *http.Request) string, useTLS bool) (string, chan string) {
+	var ln net.Listener
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if useTLS {
+		// httptest's certificate, on a listener of our own.
+		s := httptest.NewUnstartedServer(nil)
+		s.StartTLS()
+		cfg := s.TLS.Clone()
+		s.Close()
+		ln = tls.NewListener(ln, cfg)
 	}
 	t.Cleanup(func() { ln.Close() })
 	heads := make(chan string, 8)
@@ -524,20 +539,26 @@ func TestWebSocketSecurity(t *testing.T) {
 			return strings.Replace(switching(r), "Upgrade: websocket", "Upgrade: h2c", 1)
 		},
 	} {
-		t.Run(name, func(t *testing.T) {
-			addr, _ := wsRawTarget(t, answer)
-			_, base, _ := wsEnv(t, nil, ipGroup("tg-raw", addr))
-			rc := dialRaw(t, strings.TrimPrefix(base, "ws://"))
-			head := wsHead
-			if name == "101 to a plain request" {
-				head = "GET /up HTTP/1.1\r\nHost: ws.example.com\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-			}
-			rc.send(head + smuggled)
-			res, body := rc.response("GET")
-			if res.StatusCode != http.StatusBadGateway {
-				t.Fatalf("%d %q", res.StatusCode, body)
-			}
-		})
+		for _, useTLS := range []bool{false, true} {
+			t.Run(name+map[bool]string{false: "", true: " (HTTPS target)"}[useTLS], func(t *testing.T) {
+				addr, _ := wsRawTargetTLS(t, answer, useTLS)
+				tg := ipGroup("tg-raw", addr)
+				if useTLS {
+					tg.Protocol, tg.Port = "HTTPS", 443
+				}
+				_, base, _ := wsEnv(t, nil, tg)
+				rc := dialRaw(t, strings.TrimPrefix(base, "ws://"))
+				head := wsHead
+				if name == "101 to a plain request" {
+					head = "GET /up HTTP/1.1\r\nHost: ws.example.com\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+				}
+				rc.send(head + smuggled)
+				res, body := rc.response("GET")
+				if res.StatusCode != http.StatusBadGateway {
+					t.Fatalf("%d %q", res.StatusCode, body)
+				}
+			})
+		}
 	}
 }
 
