@@ -59,8 +59,8 @@ type Config struct {
 	// Auth judges each connection against the auth policies of an AWS_IAM
 	// service network or service, as an anonymous caller (CheckConn); nil
 	// lets every connection through.
-	Auth *auth.Authorizer
-	Logger    *slog.Logger
+	Auth   *auth.Authorizer
+	Logger *slog.Logger
 
 	MaxConnDuration time.Duration
 	DialTimeout     time.Duration
