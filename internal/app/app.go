@@ -24,7 +24,9 @@ import (
 	"github.com/trellis-net/trellis/internal/dataplane/dns"
 	"github.com/trellis-net/trellis/internal/dataplane/health"
 	"github.com/trellis-net/trellis/internal/dataplane/ingress"
+	"github.com/trellis-net/trellis/internal/dataplane/passthrough"
 	"github.com/trellis-net/trellis/internal/dataplane/proxy"
+	"github.com/trellis-net/trellis/internal/dataplane/tlsterm"
 	"github.com/trellis-net/trellis/internal/dataplane/upstream"
 	"github.com/trellis-net/trellis/internal/dataplane/vpcnet"
 	"github.com/trellis-net/trellis/internal/gcfloor"
@@ -286,12 +288,19 @@ func (a *App) start(ctx context.Context) error {
 	// Closed after the ingress: the last requests' records are written too.
 	_ = rs.start(runner{name: "access-logs", start: func(context.Context, *loops) error { return nil },
 		close: func(context.Context) error { return alog.Close() }})
-	px := proxy.New(proxy.Config{Holder: holder, Registry: registry, Auth: auth.New(holder, cfg.Region, nil),
-		Picker: &upstream.Picker{Registry: registry}, RequestTimeout: cfg.RequestTimeout, Logger: cfg.Logger,
+	picker := &upstream.Picker{Registry: registry}
+	authz := auth.New(holder, cfg.Region, nil)
+	px := proxy.New(proxy.Config{Holder: holder, Registry: registry, Auth: authz,
+		Picker: picker, RequestTimeout: cfg.RequestTimeout, Logger: cfg.Logger,
 		AccessLog: alog, Net: nets.Lookup})
 	a.proxy = px
+	// HTTPS listeners: certificates by SNI from the current snapshot (the
+	// installation CA's for generated names, ACM's for custom domains);
+	// TLS_PASSTHROUGH listeners: relayed by SNI without terminating.
+	term := tlsterm.New(tlsterm.Config{Holder: holder, CA: a.ca, Logger: cfg.Logger})
+	pass := passthrough.New(passthrough.Config{Holder: holder, Picker: picker, Net: nets.Lookup, AccessLog: alog, Logger: cfg.Logger, Auth: authz})
 	in := ingress.New(ingress.Config{Holder: holder, Handler: px.Handler, Rejected: px.Rejected, AfterSync: px.Forget,
-		Net: nets.Lookup, Logger: cfg.Logger, StdServer: cfg.StdHTTPServer})
+		Net: nets.Lookup, Logger: cfg.Logger, StdServer: cfg.StdHTTPServer, TLS: term.Config, Passthrough: pass})
 	a.ingress = in
 	if err := rs.start(runner{name: "ingress", start: func(ctx context.Context, g *loops) error {
 		if err := in.Sync(ctx); err != nil {

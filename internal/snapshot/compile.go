@@ -196,7 +196,7 @@ func Compile(st *State, o Options) *Snapshot {
 	var allPorts []int
 	seenPort := map[int]bool{}
 	for _, l := range listeners {
-		if l.Protocol == model.ProtocolHTTP && !seenPort[l.Port] {
+		if !seenPort[l.Port] {
 			seenPort[l.Port] = true
 			allPorts = append(allPorts, l.Port)
 		}
@@ -228,7 +228,7 @@ func Compile(st *State, o Options) *Snapshot {
 				}
 			}
 		}
-		// Every VPC listens on every HTTP listener port of the installation,
+		// Every VPC listens on every listener port of the installation,
 		// reachable services or not, so that a request for a service the VPC
 		// does not reach gets Lattice's 404 "Non Existent Service" rather
 		// than a refused connection. Ports is shared and read-only.

@@ -94,9 +94,10 @@ type VPC struct {
 	// SecurityGroups gate every connection into the VPC's ingress (the
 	// groups of its association, compiled); nil admits every connection.
 	SecurityGroups *SGRules
-	// Ports are the HTTP listener ports of every service, sorted: the
-	// ingress listens on Ingress:port for each, so that a request for an
-	// unreachable service still gets an HTTP answer (404).
+	// Ports are the listener ports of every service (HTTP, HTTPS and
+	// TLS_PASSTHROUGH alike), sorted: the ingress listens on Ingress:port
+	// for each, so that a request for an unreachable service still gets an
+	// answer (404), and tells the protocols apart per connection.
 	Ports []int
 	// DNS is the VPC's name table by lowercased fully qualified name: the
 	// names of Hosts, answered with Ingress (dns.go).

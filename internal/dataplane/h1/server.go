@@ -92,6 +92,13 @@ type Server struct {
 	// still to be read from it; it owns the connection from then on. Nil
 	// closes such connections.
 	HandOff func(net.Conn)
+	// TLSHandOff receives a connection whose first byte opens a TLS
+	// handshake record (0x16, which starts no HTTP/1.x request: RFC 8446
+	// §5.1), the bytes read so far still to be read from it (Unbuffer); it
+	// owns the connection from then on. Nil: such a connection is answered
+	// 400 as a malformed request. A connection handed to ServeConn as a
+	// *tls.Conn is never handed on.
+	TLSHandOff func(net.Conn)
 	// Rejected is told of every request the server answered itself because
 	// it could not take it (400, 431, 501, 505; the connection closes):
 	// the peer and the bytes of the answer. Nil: nobody is told.
@@ -354,7 +361,8 @@ func (c *srvConn) serve() {
 			c.srv.log.Error("panic serving a request", "remote", c.remote, "panic", v, "stack", string(buf))
 		}
 	}()
-	if tc, ok := c.nc.(*tls.Conn); ok && !c.handshake(tc) {
+	tc, isTLS := c.nc.(*tls.Conn)
+	if isTLS && !c.handshake(tc) {
 		return
 	}
 	first := true
@@ -364,6 +372,13 @@ func (c *srvConn) serve() {
 		}
 		if !c.state.CompareAndSwap(stateIdle, stateActive) {
 			return // Shutdown closed it
+		}
+		if first && c.srv.TLSHandOff != nil && !isTLS {
+			if b, _ := c.br.Peek(1); len(b) == 1 && b[0] == recordTypeHandshake {
+				c.handed = true
+				c.srv.TLSHandOff(&bufferedConn{Conn: c.nc, br: c.br})
+				return
+			}
 		}
 		req, expect, err := c.readRequest(first)
 		if err != nil {
@@ -1463,3 +1478,27 @@ type bufferedConn struct {
 }
 
 func (b *bufferedConn) Read(p []byte) (int, error) { return b.br.Read(p) }
+
+// recordTypeHandshake is the content type of a TLS handshake record.
+const recordTypeHandshake = 0x16
+
+// Unbuffer returns the connection under one handed off by HandOff or
+// TLSHandOff, and the bytes read from it but not yet consumed from the
+// hand-off's buffer (the caller must use them first); c itself, nil, for
+// any other connection. For a caller that needs the raw connection (a
+// TCP relay that half-closes it) once it has read what it needed
+// through c.
+func Unbuffer(c net.Conn) (net.Conn, []byte) {
+	b, ok := c.(*bufferedConn)
+	if !ok {
+		return c, nil
+	}
+	n := b.br.Buffered()
+	if n == 0 {
+		return b.Conn, nil
+	}
+	rest, _ := b.br.Peek(n)
+	out := append([]byte(nil), rest...)
+	_, _ = b.br.Discard(n)
+	return b.Conn, out
+}

@@ -2,6 +2,7 @@ package ingress
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -50,8 +51,15 @@ type Config struct {
 	// Logger; slog.Default() when nil.
 	Logger *slog.Logger
 	// StdServer serves the sockets with net/http's server instead of the
-	// h1 server; for comparisons.
+	// h1 server; for comparisons (cleartext only: no TLS, no passthrough).
 	StdServer bool
+	// TLS returns the configuration that terminates TLS on the socket of a
+	// VPC and port (HTTPS listeners: tlsterm.Terminator.Config); called
+	// once per socket opened. Nil: TLS connections are not terminated.
+	TLS func(vpcID string, port int) *tls.Config
+	// Passthrough relays TLS connections whose SNI names a TLS_PASSTHROUGH
+	// listener; nil: none is relayed.
+	Passthrough Passthrough
 }
 
 // Ingress is the set of listening sockets of the VPCs. Its methods are safe
@@ -244,7 +252,11 @@ func (in *Ingress) open(ctx context.Context, k sockKey) (*socket, error) {
 			ErrorLog:          slog.NewLogLogger(in.log.Handler(), slog.LevelDebug),
 		}
 	} else {
-		srv = newDispatcher(h, rejected, in.log, in.watch)
+		var tlsConf *tls.Config
+		if in.cfg.TLS != nil {
+			tlsConf = in.cfg.TLS(k.vpc, port)
+		}
+		srv = newDispatcher(h, rejected, in.log, in.watch, k.vpc, port, tlsConf, in.cfg.Passthrough)
 	}
 	s := &socket{
 		key:    k,

@@ -138,8 +138,9 @@ func TestAccessLogEntries(t *testing.T) {
 				t.Errorf("subscriptions: %v %v", r.svcSubs, r.snSubs)
 			}
 
-			// gRPC status from the trailer.
-			e.do(http.MethodPost, v.Ingress, port, "log.example.com", "/grpc/Method", nil, strings.NewReader("x"))
+			// gRPC status from the trailer (a GRPC group takes gRPC over
+			// HTTP/2 only).
+			e.doH2(http.MethodPost, v.Ingress, port, "log.example.com", "/grpc/Method", http.Header{"Content-Type": {"application/grpc"}}, strings.NewReader("x"))
 			if g := rec.last(t, "/grpc/Method").e; g.GRPCStatus != 5 || g.TargetGroupARN != gtg.ARN {
 				t.Errorf("gRPC record: status %d, tg %s", g.GRPCStatus, g.TargetGroupARN)
 			}

@@ -80,7 +80,7 @@ func (p *Proxy) forward(w http.ResponseWriter, x *exchange, fwd *fwdHeaders) {
 	r, tg, rl := x.r, x.tg, x.rl
 	target, st := p.picker.Pick(tg, "")
 	if target == nil {
-		refuse(w, rl, refNoTargets, tg.ID)
+		refuse(w, r, rl, refNoTargets, tg.ID)
 		return
 	}
 	x.now = time.Now()
@@ -117,7 +117,7 @@ func (p *Proxy) forward(w http.ResponseWriter, x *exchange, fwd *fwdHeaders) {
 			if x.timer != nil {
 				x.timer.Stop()
 			}
-			refuse(w, rl, refNoAddress, target.ID, tg.ID)
+			refuse(w, r, rl, refNoAddress, target.ID, tg.ID)
 			return
 		}
 		if rl != nil {
@@ -357,23 +357,23 @@ func (p *Proxy) answerError(w http.ResponseWriter, r *http.Request, t *snapshot.
 		rl.e.FailureReason = targetFailure(err, timedOut, r.Context().Err() != nil)
 	}
 	if timedOut {
-		refuse(w, rl, refTimeout)
+		refuse(w, r, rl, refTimeout)
 		return
 	}
 	if body := (*h1.ClientBodyError)(nil); errors.As(err, &body) {
 		// The client's fault, not the target's.
 		p.log.Debug("client request body failed", "target", t.Key, "err", err)
-		refuse(w, rl, refClientBody)
+		refuse(w, r, rl, refClientBody)
 		return
 	}
 	if r.Context().Err() != nil {
 		// The client went away; nobody reads this answer.
 		p.log.Debug("client gone before the target answered", "target", t.Key, "err", err)
-		refuse(w, rl, refClientGone)
+		refuse(w, r, rl, refClientGone)
 		return
 	}
 	p.log.Debug("target failed", "target", t.Key, "err", err)
-	refuse(w, rl, refTargetFailed, t.Addr, shortReason(err))
+	refuse(w, r, rl, refTargetFailed, t.Addr, shortReason(err))
 }
 
 // shortReason names a transport failure in a few words.

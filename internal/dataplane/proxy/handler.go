@@ -14,6 +14,8 @@ import (
 	"github.com/trellis-net/trellis/internal/dataplane/h1"
 	"github.com/trellis-net/trellis/internal/dataplane/pathnorm"
 	"github.com/trellis-net/trellis/internal/dataplane/route"
+	"github.com/trellis-net/trellis/internal/dataplane/tlsterm"
+	"github.com/trellis-net/trellis/internal/model"
 	"github.com/trellis-net/trellis/internal/snapshot"
 )
 
@@ -59,8 +61,9 @@ const (
 )
 
 var (
-	protoHTTP = []string{"http"}
-	emptyHdr  = []string{""}
+	protoHTTP  = []string{"http"}
+	protoHTTPS = []string{"https"}
+	emptyHdr   = []string{""}
 )
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -73,7 +76,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		vpc = snap.VPCs[h.vpcID]
 	}
 	if vpc == nil {
-		refuse(w, nil, refNoService, noServiceName(r.Host), h.vpcID)
+		refuse(w, r, nil, refNoService, noServiceName(r.Host), h.vpcID)
 		return
 	}
 	svc := lookupHost(vpc.Hosts, r.Host)
@@ -85,12 +88,16 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rl = newReqLog(vpc, svc, reqID[0])
 		w = rl.wrap(w, r)
 		defer h.finishLog(w, r, rl) // also when the response is aborted (a panic on its way up)
+		if cs := r.TLS; cs != nil {
+			rl.e.ServerNameIndication = cs.ServerName
+			rl.e.SSLCipher, rl.e.TLSVersion = tlsterm.CipherName(cs.CipherSuite), tlsterm.VersionName(cs.Version)
+		}
 	}
 	// The one path of this request: normalised once, judged by the rules
 	// and the policies, forwarded to the target and logged.
 	target, perr := normalizeTarget(r)
 	if perr != nil {
-		refuse(w, rl, refBadPath, perr)
+		refuse(w, r, rl, refBadPath, perr)
 		return
 	}
 	if rl != nil {
@@ -99,16 +106,27 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if svc == nil {
 		// Not a service this VPC reaches through its service network (the
 		// double association), or no service at all: no target is dialed.
-		refuse(w, rl, refNoService, noServiceName(r.Host), h.vpcID)
+		refuse(w, r, rl, refNoService, noServiceName(r.Host), h.vpcID)
 		return
 	}
 	lst := svc.Listeners[h.port]
 	if lst == nil {
-		refuse(w, rl, refNoListener, svc.Name, h.port)
+		refuse(w, r, rl, refNoListener, svc.Name, h.port)
 		return
 	}
 	if rl != nil {
 		rl.e.ListenerID, rl.e.ListenerType = lst.ID, lst.Protocol
+	}
+	// The listener's protocol is the connection's: an HTTPS listener
+	// serves what came over TLS (terminated by the ingress) and a TLS
+	// connection is for the service its SNI named, which Host must name too.
+	if lst.Protocol != model.ProtocolHTTP && (r.TLS == nil || lst.Protocol != model.ProtocolHTTPS) {
+		refuse(w, r, rl, refNeedsTLS, svc.Name, lst.Protocol, h.port)
+		return
+	}
+	if r.TLS != nil && lookupHost(vpc.Hosts, r.TLS.ServerName) != svc {
+		refuse(w, r, rl, refMisdirected, r.TLS.ServerName, noServiceName(r.Host))
+		return
 	}
 	var id *snapshot.Identity
 	if h.p.cfg.Auth != nil && auth.Needed(vpc, svc) {
@@ -127,14 +145,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if !o.Allowed {
 			h.p.log.Debug("request denied", "vpc", vpc.ID, "service", svc.ID, "level", o.Level, "statement", o.Statement, "reason", o.Message)
-			refuseStatus(w, rl, refDenied, o.Status, o.Message)
+			refuseStatus(w, r, rl, refDenied, o.Status, o.Message)
 			return
 		}
 		id = o.Identity
 	}
 	rule := route.Match(lst, r)
 	if rule == nil {
-		refuse(w, rl, refNoRule, lst.ID)
+		refuse(w, r, rl, refNoRule, lst.ID)
 		return
 	}
 	a := &rule.Action
@@ -145,29 +163,36 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method == http.MethodConnect {
 		// No tunnels through an HTTP listener.
-		refuse(w, rl, refConnect)
+		refuse(w, r, rl, refConnect)
 		return
 	}
 	if a.TotalWeight <= 0 {
-		refuse(w, rl, refZeroWeights, rule.ID)
+		refuse(w, r, rl, refZeroWeights, rule.ID)
 		return
 	}
 	tg := route.PickGroup(a, rand.IntN(a.TotalWeight))
 	if tg == nil {
-		refuse(w, rl, refNoGroup)
+		refuse(w, r, rl, refNoGroup)
 		return
 	}
+	g := route.IsGRPCRequest(r)
 	if rl != nil {
 		rl.e.TargetGroupARN, rl.e.DestinationVPCID = tg.ARN, tg.VpcID
-		rl.grpc = tg.ProtocolVersion == "GRPC"
+		rl.grpc = g || tg.ProtocolVersion == model.ProtocolVersionGRPC
+	}
+	// The request × protocol version matrix of Lattice (reference §6):
+	// e.g. HTTP/1.1 cannot reach an HTTP2 or GRPC group, gRPC an HTTP1 one.
+	if ok, why := route.Compatible(r.ProtoMajor, g, r.Method, tg.ProtocolVersion); !ok {
+		refuse(w, r, rl, refIncompatible, why, tg.ID)
+		return
 	}
 	tr, scheme := h.p.transport(tg)
 	if tr == nil {
 		if tg.Upstream == snapshot.UpstreamLambda || (tg.Type != "" && tg.Type != "IP") {
-			refuse(w, rl, refTargetType, tg.Type, tg.ID)
+			refuse(w, r, rl, refTargetType, tg.Type, tg.ID)
 			return
 		}
-		refuse(w, rl, refProtocol, tg.Protocol, tg.ID)
+		refuse(w, r, rl, refProtocol, tg.Protocol, tg.ID)
 		return
 	}
 	fwd := h.forwardHeaders(r, vpc, svc, tg, reqID, id)
@@ -369,6 +394,9 @@ func skipTrailerField(k string) bool                { return !passTrailerField(k
 func (h *handler) forwardHeaders(r *http.Request, vpc *snapshot.VPC, svc *snapshot.Service, tg *snapshot.TargetGroup, reqID []string, id *snapshot.Identity) fwdHeaders {
 	f := fwdHeaders{port: h.portHdr, proto: protoHTTP, network: h.networkHeader(vpc),
 		target: h.targetHeader(vpc, svc, tg), reqID: reqID, sourceVpc: h.vpcHdr}
+	if r.TLS != nil {
+		f.proto = protoHTTPS
+	}
 	if ci := h1.ConnInfoOf(r.Context()); ci != nil && ci.PeerHeader != nil {
 		f.xff = ci.PeerHeader // computed once per connection
 	} else if ip := h1.ClientIP(r.RemoteAddr); ip != "" {

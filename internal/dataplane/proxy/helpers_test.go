@@ -232,6 +232,7 @@ type env struct {
 	px     *Proxy
 	in     *ingress.Ingress
 	client *http.Client
+	h2c    *http.Client // made on first use (doH2)
 }
 
 // testConfig is the proxy's Config and the ingress settings a test sets.
@@ -292,6 +293,31 @@ type response struct {
 // do sends a request to ingress:port naming host.
 func (e *env) do(method string, ingress netip.Addr, port int, host, path string, header http.Header, body io.Reader) response {
 	e.t.Helper()
+	return e.doWith(e.client, method, ingress, port, host, path, header, body)
+}
+
+// doH2 is do over cleartext HTTP/2 (prior knowledge): HTTP2 and GRPC
+// target groups take HTTP/2 requests only (reference §6).
+func (e *env) doH2(method string, ingress netip.Addr, port int, host, path string, header http.Header, body io.Reader) response {
+	e.t.Helper()
+	if e.h2c == nil {
+		e.h2c = h2cClient(e.t)
+	}
+	return e.doWith(e.h2c, method, ingress, port, host, path, header, body)
+}
+
+// getVersion is get over the HTTP version a target group of version
+// (HTTP1, HTTP2) takes.
+func (e *env) getVersion(version string, v *snapshot.VPC, port int, host, path string) response {
+	e.t.Helper()
+	if version == "HTTP2" {
+		return e.doH2("GET", v.Ingress, port, host, path, nil, nil)
+	}
+	return e.get(v, port, host, path)
+}
+
+func (e *env) doWith(c *http.Client, method string, ingress netip.Addr, port int, host, path string, header http.Header, body io.Reader) response {
+	e.t.Helper()
 	req, err := http.NewRequest(method, "http://"+netip.AddrPortFrom(ingress, uint16(port)).String()+path, body)
 	if err != nil {
 		e.t.Fatal(err)
@@ -300,7 +326,7 @@ func (e *env) do(method string, ingress netip.Addr, port int, host, path string,
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	res, err := e.client.Do(req)
+	res, err := c.Do(req)
 	if err != nil {
 		e.t.Fatalf("%s %s (Host %s): %v", method, path, host, err)
 	}

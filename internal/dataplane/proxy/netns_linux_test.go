@@ -96,8 +96,8 @@ func TestTargetsDialedInTheirVPCNamespace(t *testing.T) {
 				proto = "HTTP/2.0"
 			}
 			for range 3 { // again, over pooled connections
-				expect(t, e.get(v, port, svcA.DNSName, "/"), 200, "in-A "+proto)
-				expect(t, e.get(v, port, svcB.DNSName, "/"), 200, "in-B "+proto)
+				expect(t, e.getVersion(version, v, port, svcA.DNSName, "/"), 200, "in-A "+proto)
+				expect(t, e.getVersion(version, v, port, svcB.DNSName, "/"), 200, "in-B "+proto)
 			}
 		})
 	}

@@ -412,7 +412,7 @@ func TestRetryOnRefused(t *testing.T) {
 	e3 := newEnv(t, func(c *testConfig) { c.PassiveDownFor = time.Nanosecond })
 	v3 := e3.simple(svcH2)
 	for i := range 10 {
-		if r := e3.get(v3, port, svcH2.DNSName, "/"); r.status != 200 {
+		if r := e3.doH2("GET", v3.Ingress, port, svcH2.DNSName, "/", nil, nil); r.status != 200 {
 			t.Fatalf("h2 request %d: %d %q", i, r.status, r.body)
 		}
 	}
@@ -585,14 +585,25 @@ func TestTrailers(t *testing.T) {
 	v := e.simple(svc)
 	for _, c := range []*http.Client{e.client, h2cClient(t)} {
 		for _, path := range []string{"/", "/h2"} {
-			req, _ := http.NewRequest("GET", "http://"+netip.AddrPortFrom(v.Ingress, uint16(port)).String()+path, nil)
+			// A GRPC group takes gRPC: HTTP/2 POSTs (reference §6).
+			req, _ := http.NewRequest("POST", "http://"+netip.AddrPortFrom(v.Ingress, uint16(port)).String()+path, nil)
 			req.Host = "t.example.com"
+			if path == "/h2" {
+				req.Header.Set("Content-Type", "application/grpc")
+			}
 			res, err := c.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
 			b, _ := io.ReadAll(res.Body)
 			res.Body.Close()
+			if path == "/h2" && res.ProtoMajor == 1 {
+				// HTTP/1.1 cannot reach a GRPC group.
+				if res.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "GRPC") {
+					t.Errorf("HTTP/1.1 to a GRPC group: %d %q, want 400", res.StatusCode, b)
+				}
+				continue
+			}
 			if string(b) != "body" || res.Trailer.Get("X-Declared") != "d" || res.Trailer.Get("Grpc-Status") != "0" {
 				t.Errorf("%s %s: body %q trailers %v", res.Proto, path, b, res.Trailer)
 			}
@@ -910,7 +921,7 @@ func TestHTTPSTargets(t *testing.T) {
 		defaultRule(to(h1)))
 	v := e.simple(svc)
 	expect(t, e.get(v, port, svc.DNSName, "/"), 200, "secure")
-	expect(t, e.get(v, port, svc.DNSName, "/h2"), 200, "secure")
+	expect(t, e.doH2("GET", v.Ingress, port, svc.DNSName, "/h2", nil, nil), 200, "secure")
 	mu.Lock()
 	defer mu.Unlock()
 	if strings.Join(protos, ",") != "HTTP/1.1,HTTP/2.0" {

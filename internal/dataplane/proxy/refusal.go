@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/trellis-net/trellis/internal/dataplane/accesslog"
+	"github.com/trellis-net/trellis/internal/dataplane/grpcwire"
+	"github.com/trellis-net/trellis/internal/dataplane/route"
 )
 
 // refusal names an answer the data plane gives itself instead of a
@@ -32,6 +34,9 @@ const (
 	refClientBody                  // the client's request body failed while it was sent on
 	refClientGone                  // the client went away before the target answered
 	refTargetFailed                // the exchange with the target failed
+	refNeedsTLS                    // a cleartext request to a port where the service listens with TLS
+	refMisdirected                 // Host names another service than the TLS connection's SNI
+	refIncompatible                // the request's protocol cannot reach the group's protocol version (§6)
 )
 
 // refusals is the table: status, text (a fmt format of the refusal's
@@ -60,18 +65,28 @@ var refusals = [...]struct {
 	refClientBody:   {http.StatusBadRequest, "malformed or incomplete request body", ""},
 	refClientGone:   {http.StatusBadGateway, "client closed the request", ""},
 	refTargetFailed: {http.StatusBadGateway, "target %s failed: %s", ""},
+	refNeedsTLS:     {http.StatusBadRequest, "service %s listens with %s on port %d: connect with TLS", accesslog.ClientProtocolError},
+	// RFC 9110 §15.5.20: the connection's certificate and SNI were for
+	// another name; the client should connect again for this one (an
+	// HTTP/2 client reusing a connection across names gets this too).
+	refMisdirected:  {http.StatusMisdirectedRequest, "the TLS connection is for %s, not %s", ""},
+	refIncompatible: {route.IncompatibleStatus, "%s (target group %s)", accesslog.ClientProtocolError},
 }
 
 // refuse answers refusal ref with its table row, args filling its text,
 // and notes its failure reason in the access log record (rl, nil when
 // none is kept).
-func refuse(w http.ResponseWriter, rl *reqLog, ref refusal, args ...any) {
-	refuseStatus(w, rl, ref, refusals[ref].status, args...)
+func refuse(w http.ResponseWriter, r *http.Request, rl *reqLog, ref refusal, args ...any) {
+	refuseStatus(w, r, rl, ref, refusals[ref].status, args...)
 }
 
 // refuseStatus is refuse with a status other than the row's: auth's 401
 // or 403 for refDenied.
-func refuseStatus(w http.ResponseWriter, rl *reqLog, ref refusal, status int, args ...any) {
+// A gRPC client (route.IsGRPCRequest) gets the refusal the way gRPC
+// answers errors — trailers-only, its status mapped to a gRPC code
+// (grpcwire) and the text as grpc-message — instead of a text/plain body
+// its library would only quote.
+func refuseStatus(w http.ResponseWriter, r *http.Request, rl *reqLog, ref refusal, status int, args ...any) {
 	row := &refusals[ref]
 	if rl != nil && row.reason != "" {
 		rl.e.FailureReason = row.reason
@@ -79,6 +94,17 @@ func refuseStatus(w http.ResponseWriter, rl *reqLog, ref refusal, status int, ar
 	msg := row.format
 	if len(args) > 0 {
 		msg = fmt.Sprintf(row.format, args...)
+	}
+	if r != nil && route.IsGRPCRequest(r) {
+		code := grpcwire.FromHTTPStatus(status)
+		if ref == refIncompatible {
+			code = route.IncompatibleGRPCCode
+		}
+		if rl != nil {
+			rl.grpc = true
+		}
+		grpcwire.WriteError(w, code, msg)
+		return
 	}
 	textError(w, status, msg+"\n")
 }

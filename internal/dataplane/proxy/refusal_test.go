@@ -34,7 +34,7 @@ func TestRefusalTable(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := httptest.NewRecorder()
 			rl := new(reqLog)
-			refuse(w, rl, tc.ref, tc.args...)
+			refuse(w, nil, rl, tc.ref, tc.args...)
 			if w.Code != tc.status || w.Body.String() != tc.text || rl.e.FailureReason != tc.reason {
 				t.Fatalf("got %d %q reason %q, want %d %q reason %q", w.Code, w.Body.String(), rl.e.FailureReason, tc.status, tc.text, tc.reason)
 			}
@@ -45,7 +45,7 @@ func TestRefusalTable(t *testing.T) {
 	}
 	// Auth's own status for a denial, and its reason.
 	w, rl := httptest.NewRecorder(), new(reqLog)
-	refuseStatus(w, rl, refDenied, 401, "Unauthorized")
+	refuseStatus(w, nil, rl, refDenied, 401, "Unauthorized")
 	if w.Code != 401 || w.Body.String() != "Unauthorized\n" || rl.e.FailureReason != accesslog.ClientAccessDenied {
 		t.Fatalf("denied: %d %q %q", w.Code, w.Body.String(), rl.e.FailureReason)
 	}

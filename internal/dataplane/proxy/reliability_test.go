@@ -123,6 +123,9 @@ func twoTargets(t *testing.T, e *env, version string, addrs ...string) (*snapsho
 	svc := service("svc-0rel", "", port, defaultRule(to(tg)))
 	v := e.simple(svc)
 	return tg, func(method string, body io.Reader) response {
+		if version == "HTTP2" {
+			return e.doH2(method, v.Ingress, port, svc.DNSName, "/", nil, body)
+		}
 		return e.do(method, v.Ingress, port, svc.DNSName, "/", nil, body)
 	}
 }

@@ -105,14 +105,14 @@ func (p *Proxy) forwardUpgrade(w http.ResponseWriter, x *exchange, fwd *fwdHeade
 	r.Close = true
 	target, st := p.picker.Pick(tg, "")
 	if target == nil {
-		refuse(w, rl, refNoTargets, tg.ID)
+		refuse(w, r, rl, refNoTargets, tg.ID)
 		return
 	}
 	deadline := time.Now().Add(p.cfg.RequestTimeout)
 	var tried tries
 	for {
 		if !target.Addr.IsValid() {
-			refuse(w, rl, refNoAddress, target.ID, tg.ID)
+			refuse(w, r, rl, refNoAddress, target.ID, tg.ID)
 			return
 		}
 		if rl != nil {
@@ -270,7 +270,7 @@ func (p *Proxy) finishUpgrade(w http.ResponseWriter, x *exchange, a attempt, up 
 		if rl != nil {
 			rl.e.FailureReason = accesslog.TargetProtocolError
 		}
-		refuse(w, rl, refTargetFailed, a.target.Addr, errBadUpgrade.Error())
+		refuse(w, r, rl, refTargetFailed, a.target.Addr, errBadUpgrade.Error())
 		return
 	}
 	rh := w.Header()
