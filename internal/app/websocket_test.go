@@ -1,10 +1,12 @@
 package app_test
 
 import (
+	"crypto/tls"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,7 +30,7 @@ func TestWebSocketEndToEnd(t *testing.T) {
 			rw.WriteHeader(http.StatusOK) // health checks
 			return
 		}
-		v := r.Header.Get("X-Amzn-Lattice-Target")
+		v := r.Header.Get("X-Amzn-Lattice-Target") + " proto=" + r.Header.Get("X-Forwarded-Proto")
 		target.Store(&v)
 		c, err := up.Upgrade(rw, r, nil)
 		if err != nil {
@@ -52,25 +54,43 @@ func TestWebSocketEndToEnd(t *testing.T) {
 	need(w.c.CreateListener(ctx, &vpclattice.CreateListenerInput{ServiceIdentifier: w.svc.Id, Name: aws.String("ws-listener"),
 		Protocol: types.ListenerProtocolHttp, Port: aws.Int32(18098), DefaultAction: &types.RuleActionMemberForward{Value: types.ForwardAction{
 			TargetGroups: []types.WeightedTargetGroup{{TargetGroupIdentifier: tg.Id}}}}})).ok(t)
+	// And an HTTPS listener (TLS terminated by the ingress) to the same
+	// group: the generated name has a certificate of the installation CA.
+	need(w.c.CreateListener(ctx, &vpclattice.CreateListenerInput{ServiceIdentifier: w.svc.Id, Name: aws.String("wss-listener"),
+		Protocol: types.ListenerProtocolHttps, Port: aws.Int32(18099), DefaultAction: &types.RuleActionMemberForward{Value: types.ForwardAction{
+			TargetGroups: []types.WeightedTargetGroup{{TargetGroupIdentifier: tg.Id}}}}})).ok(t)
 	ingress := w.clientVPC("vpc-00000000000000001", w.sn.Id)
+	dnsName := *w.svc.DnsEntry.DomainName
 
-	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
-	url := "ws://" + net.JoinHostPort(ingress, strconv.Itoa(18098)) + "/live"
-	var c *websocket.Conn
-	eventually(t, 5*time.Second, "WebSocket upgrade through the listener", func() bool {
-		var err error
-		c, _, err = d.Dial(url, http.Header{"Host": {"orders.internal"}})
-		return err == nil
-	})
-	defer c.Close()
-	if err := c.WriteMessage(websocket.TextMessage, []byte("hi")); err != nil {
-		t.Fatal(err)
-	}
-	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, m, err := c.ReadMessage(); err != nil || string(m) != "echo:hi" {
-		t.Fatalf("%q %v", m, err)
-	}
-	if v := target.Load(); v == nil || *v == "" {
-		t.Fatal("the target did not get X-Amzn-Lattice-Target")
+	for _, tc := range []struct {
+		name, url, host, proto string
+	}{
+		{"HTTP listener", "ws://" + net.JoinHostPort(ingress, strconv.Itoa(18098)) + "/live", "orders.internal", "http"},
+		{"HTTPS listener", "wss://" + net.JoinHostPort(ingress, strconv.Itoa(18099)) + "/live", dnsName, "https"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			target.Store(nil)
+			// The certificate chain is tested elsewhere (acm_test.go,
+			// tlsterm); here the name is what matters (SNI = Host).
+			d := websocket.Dialer{HandshakeTimeout: 5 * time.Second,
+				TLSClientConfig: &tls.Config{ServerName: dnsName, InsecureSkipVerify: true}} //nolint:gosec // see above
+			var c *websocket.Conn
+			eventually(t, 5*time.Second, "WebSocket upgrade through the listener", func() bool {
+				var err error
+				c, _, err = d.Dial(tc.url, http.Header{"Host": {tc.host}})
+				return err == nil
+			})
+			defer c.Close()
+			if err := c.WriteMessage(websocket.TextMessage, []byte("hi")); err != nil {
+				t.Fatal(err)
+			}
+			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if _, m, err := c.ReadMessage(); err != nil || string(m) != "echo:hi" {
+				t.Fatalf("%q %v", m, err)
+			}
+			if v := target.Load(); v == nil || !strings.HasPrefix(*v, "ServiceArn=") || !strings.HasSuffix(*v, " proto="+tc.proto) {
+				t.Fatalf("the target got X-Amzn-Lattice-Target and X-Forwarded-Proto %v", v)
+			}
+		})
 	}
 }
