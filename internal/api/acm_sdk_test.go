@@ -2,6 +2,9 @@ package api_test
 
 import (
 	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -52,6 +55,47 @@ func issued(t *testing.T, c *ca.CA, names ...string) *ca.Leaf {
 		t.Fatal(err)
 	}
 	return l
+}
+
+// caCert is a CA certificate (CA:TRUE) for name with its key: signed by
+// parent, or by itself when parent is nil — what `openssl req -x509` makes.
+func caCert(t *testing.T, parent *ca.CA, name string) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(99), Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), BasicConstraintsValid: true, IsCA: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+	signer, signerKey := tmpl, crypto.Signer(key)
+	if parent != nil {
+		signer, signerKey = parent.Cert, parent.Key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, signer, &key.PublicKey, signerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb})
+}
+
+// A self-signed certificate marked CA:TRUE — what `openssl req -x509`
+// makes by default, the usual test certificate — imports and is served
+// for its name.
+func TestACMImportSelfSignedCA(t *testing.T) {
+	t.Parallel()
+	s := apptest.Start(t)
+	c := acmAs(s, rootCreds(s))
+	certPEM, keyPEM := caCert(t, nil, "selfsigned.example.com")
+	out := need(c.ImportCertificate(ctx, &acm.ImportCertificateInput{Certificate: certPEM, PrivateKey: keyPEM})).ok(t)
+	d := need(c.DescribeCertificate(ctx, &acm.DescribeCertificateInput{CertificateArn: out.CertificateArn})).ok(t).Certificate
+	if aws.ToString(d.DomainName) != "selfsigned.example.com" || d.Type != acmtypes.CertificateTypeImported {
+		t.Fatalf("imported: %+v", d)
+	}
 }
 
 // rsaLeaf is a self-signed RSA 2048 leaf for names.
@@ -288,12 +332,14 @@ func TestACMImportCertificate(t *testing.T) {
 
 	// Refusals, each changing nothing.
 	other := issued(t, iss, "shop.example.com")
+	interCert, interKey := caCert(t, iss, "intermediate.example.com")
 	var ve *acmtypes.ValidationException
 	for name, in := range map[string]*acm.ImportCertificateInput{
 		"a key of another certificate": {Certificate: l.CertPEM, PrivateKey: other.KeyPEM},
 		"not PEM":                      {Certificate: []byte("hello"), PrivateKey: l.KeyPEM},
 		"two certificates":             {Certificate: append(append([]byte{}, l.CertPEM...), other.CertPEM...), PrivateKey: l.KeyPEM},
 		"a CA certificate":             {Certificate: iss.CertPEM, PrivateKey: l.KeyPEM},
+		"an intermediate CA":           {Certificate: interCert, PrivateKey: interKey},
 		"a chain that is not PEM":      {Certificate: l.CertPEM, PrivateKey: l.KeyPEM, CertificateChain: []byte("junk")},
 		"re-import over a wrong key":   {CertificateArn: &arn, Certificate: l.CertPEM, PrivateKey: other.KeyPEM},
 	} {

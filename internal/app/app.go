@@ -289,7 +289,8 @@ func (a *App) start(ctx context.Context) error {
 	_ = rs.start(runner{name: "access-logs", start: func(context.Context, *loops) error { return nil },
 		close: func(context.Context) error { return alog.Close() }})
 	picker := &upstream.Picker{Registry: registry}
-	px := proxy.New(proxy.Config{Holder: holder, Registry: registry, Auth: auth.New(holder, cfg.Region, nil),
+	authz := auth.New(holder, cfg.Region, nil)
+	px := proxy.New(proxy.Config{Holder: holder, Registry: registry, Auth: authz,
 		Picker: picker, RequestTimeout: cfg.RequestTimeout, Logger: cfg.Logger,
 		AccessLog: alog, Net: nets.Lookup})
 	a.proxy = px
@@ -297,7 +298,7 @@ func (a *App) start(ctx context.Context) error {
 	// installation CA's for generated names, ACM's for custom domains);
 	// TLS_PASSTHROUGH listeners: relayed by SNI without terminating.
 	term := tlsterm.New(tlsterm.Config{Holder: holder, CA: a.ca, Logger: cfg.Logger})
-	pass := passthrough.New(passthrough.Config{Holder: holder, Picker: picker, Net: nets.Lookup, AccessLog: alog, Logger: cfg.Logger})
+	pass := passthrough.New(passthrough.Config{Holder: holder, Picker: picker, Net: nets.Lookup, AccessLog: alog, Logger: cfg.Logger, Auth: authz})
 	in := ingress.New(ingress.Config{Holder: holder, Handler: px.Handler, Rejected: px.Rejected, AfterSync: px.Forget,
 		Net: nets.Lookup, Logger: cfg.Logger, StdServer: cfg.StdHTTPServer, TLS: term.Config, Passthrough: pass})
 	a.ingress = in

@@ -1,6 +1,7 @@
 package ca
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -38,7 +39,7 @@ type Leaf struct {
 // ParseLeaf checks a certificate to import (ACM ImportCertificate): one PEM
 // certificate, its unencrypted PEM private key, and an optional PEM chain
 // of certificates. The key must match the certificate; the certificate
-// must not be a CA. Errors never quote the key.
+// must not be a CA certificate that another signed. Errors never quote the key.
 func ParseLeaf(certPEM, keyPEM, chainPEM []byte) (*Leaf, error) {
 	blocks, rest := pemBlocks(certPEM)
 	if len(blocks) != 1 || strings.TrimSpace(string(rest)) != "" || blocks[0].Type != "CERTIFICATE" {
@@ -48,8 +49,13 @@ func ParseLeaf(certPEM, keyPEM, chainPEM []byte) (*Leaf, error) {
 	if err != nil {
 		return nil, fmt.Errorf("Certificate cannot be parsed: %v", err)
 	}
-	if cert.IsCA {
-		return nil, errors.New("Certificate is a CA certificate; import a leaf certificate")
+	// A self-signed certificate is imported as it is, CA flag or not:
+	// `openssl req -x509` marks its certificates CA:TRUE by default, and ACM
+	// takes them (the usual test certificate). Nothing ever trusts an
+	// imported certificate as an issuer; it is only served. A CA
+	// certificate that another signed (an intermediate) is a mistake.
+	if cert.IsCA && !selfSigned(cert) {
+		return nil, errors.New("Certificate is a CA certificate signed by another; import the leaf certificate (and the CA in CertificateChain)")
 	}
 	kb, krest := pem.Decode(keyPEM)
 	if kb == nil || strings.TrimSpace(string(krest)) != "" || !strings.HasSuffix(kb.Type, "PRIVATE KEY") {
@@ -83,6 +89,12 @@ func ParseLeaf(certPEM, keyPEM, chainPEM []byte) (*Leaf, error) {
 	l.KeyPEM = pem.EncodeToMemory(&pem.Block{Type: kb.Type, Bytes: kb.Bytes})
 	l.ChainPEM = chainOut
 	return l, nil
+}
+
+// selfSigned reports a certificate whose issuer is its subject and whose
+// signature its own key verifies.
+func selfSigned(c *x509.Certificate) bool {
+	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil
 }
 
 func pemBlocks(b []byte) ([]*pem.Block, []byte) {

@@ -166,6 +166,41 @@ func (a *Authorizer) Check(ctx context.Context, snap *snapshot.Snapshot, vpc *sn
 	return Outcome{Allowed: true, Identity: id}
 }
 
+// ConnResourcePath is the path of the resource a TLS passthrough
+// connection is judged on: <serviceArn>/, so that a policy naming the
+// service's requests (<serviceArn>/*) or everything (*) covers it. Lattice
+// documents no resource for passthrough (unverified).
+const ConnResourcePath = "/"
+
+// CheckConn evaluates the policies of vpc's service network and of svc for
+// a TLS passthrough connection: anonymous (nothing is signed and no request
+// is seen, as Lattice's passthrough is anonymous-only), with the keys a
+// connection has — port, source VPC and its owner, service and network
+// ARNs, source IP — and none of a request's (method, headers, query): a
+// condition on those does not hold.
+func (a *Authorizer) CheckConn(vpc *snapshot.VPC, svc *snapshot.Service, port int, clientIP netip.Addr) Outcome {
+	q := &policy.Request{
+		Anonymous: true, PrincipalType: "Anonymous",
+		SourceIP: clientIP, CurrentTime: a.now(), Action: Action,
+		Resource: svc.ARN + ConnResourcePath, Port: port,
+		ServiceARN: svc.ARN, SourceVPC: vpc.ID, SourceVPCOwnerAccount: vpc.Account,
+	}
+	if sn := vpc.ServiceNetwork; sn != nil {
+		q.ServiceNetworkARN = sn.ARN
+		if sn.AuthType == model.AuthTypeAWSIAM {
+			if o, denied := decide(sn.Policy, q, LevelNetwork, "network-based", nil, svc.ARN, ConnResourcePath); denied {
+				return o
+			}
+		}
+	}
+	if svc.AuthType == model.AuthTypeAWSIAM {
+		if o, denied := decide(svc.Policy, q, LevelService, "service-based", nil, svc.ARN, ConnResourcePath); denied {
+			return o
+		}
+	}
+	return Outcome{Allowed: true}
+}
+
 // decide evaluates one level; it builds a message only on denial.
 func decide(p *policy.Policy, q *policy.Request, level, words string, id *snapshot.Identity, svcARN, path string) (Outcome, bool) {
 	var d policy.Decision

@@ -326,6 +326,7 @@ type Conn struct {
 	writeErr chan error                      // the body writer's result, when a goroutine writes the body
 	bodyErr  atomic.Pointer[ClientBodyError] // the client's body failed (set by the body writer)
 	wrote    bool                            // the request was written completely
+	upgrade  bool                            // an upgrade request (ExpectUpgrade): 101 ends it, never pooled
 }
 
 func (c *Conn) close() {
@@ -404,7 +405,7 @@ func (b *h1Body) Close() error {
 // finish ends the exchange: the connection goes back to the pool when it
 // can carry another request, otherwise it is closed.
 func (c *Conn) finish(bodyEOF bool) {
-	reuse := bodyEOF && !c.res.Close
+	reuse := bodyEOF && !c.res.Close && !c.upgrade
 	if !c.unhook() {
 		reuse = false // the client went away: the deadline is in the past
 	}
@@ -500,7 +501,11 @@ func (c *Conn) RoundTrip(r *http.Request, target string, extra []ExtraField, dea
 			return true, err
 		}
 		if res.StatusCode == http.StatusSwitchingProtocols {
-			return true, ErrSwitchingProtocols
+			if !c.upgrade {
+				return true, ErrSwitchingProtocols
+			}
+			c.res = res // Upgraded takes the connection over
+			return true, nil
 		}
 		if res.StatusCode >= 100 && res.StatusCode < 200 {
 			continue // informational (100 Continue, 103 Early Hints): not passed on

@@ -11,7 +11,10 @@
 // allocating), ResponseStats and BodyBytesRead (for an access log),
 // Server.HandOff (a connection that opens with the HTTP/2 preface goes to
 // the caller, as h1 knows nothing of HTTP/2) and Server.Rejected
-// (requests the server answered itself), and on the client side
+// (requests the server answered itself), CanUpgrade and Upgrade (the
+// handler takes the connection over after answering 101 Switching
+// Protocols, until it returns: upgrade.go), and on the client side
+// Conn.ExpectUpgrade and Conn.Upgraded (the same after a target's 101),
 // Client.Skip and Client.SkipTrailer (the caller's header policy) with the
 // extra fields of Conn.RoundTrip.
 //

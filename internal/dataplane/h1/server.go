@@ -558,6 +558,13 @@ func (c *srvConn) readRequest(first bool) (req *http.Request, expect bool, err e
 	}
 	conn := h["Connection"]
 	closing := HasToken(conn, "close") || (minor == 0 && !HasToken(conn, "keep-alive"))
+	if _, ok := h["Upgrade"]; ok && HasToken(conn, "upgrade") {
+		// A request that asks to switch protocols is the connection's
+		// last: after a 101 the connection is the handler's (Upgrade);
+		// after any other answer the client's next bytes may be the new
+		// protocol's, never to be read as a request.
+		closing = true
+	}
 	if ev, ok := h["Expect"]; ok {
 		if len(ev) != 1 || !strings.EqualFold(ev[0], "100-continue") {
 			return nil, false, &statusError{http.StatusExpectationFailed, "unsupported expectation"}

@@ -7,8 +7,10 @@
 //
 // What Lattice does, and so does this package: the SNI must equal the
 // service's custom domain exactly (the generated name is not matched); only
-// the default rule's forward action counts; no header is added and no auth
-// is evaluated (passthrough is anonymous-only); a connection lives at most
+// the default rule's forward action counts; no header is added; the auth
+// policies of an AWS_IAM network or service judge the connection as an
+// anonymous caller (passthrough is anonymous-only: auth.CheckConn), before
+// any target is dialed; a connection lives at most
 // MaxConnDuration (10 minutes) and is then closed. Security groups are the
 // ingress's (checked at accept), not this package's.
 //

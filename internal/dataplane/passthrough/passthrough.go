@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/trellis-net/trellis/internal/dataplane/accesslog"
+	"github.com/trellis-net/trellis/internal/dataplane/auth"
 	"github.com/trellis-net/trellis/internal/dataplane/route"
 	"github.com/trellis-net/trellis/internal/dataplane/tlspeek"
 	"github.com/trellis-net/trellis/internal/dataplane/upstream"
@@ -55,7 +56,11 @@ type Config struct {
 	Net vpcnet.Lookup
 	// AccessLog gets the connection records; nil logs none.
 	AccessLog AccessLogger
-	Logger    *slog.Logger
+	// Auth judges each connection against the auth policies of an AWS_IAM
+	// service network or service, as an anonymous caller (CheckConn); nil
+	// lets every connection through.
+	Auth   *auth.Authorizer
+	Logger *slog.Logger
 
 	MaxConnDuration time.Duration
 	DialTimeout     time.Duration
@@ -172,6 +177,17 @@ func (p *Proxy) ServeConn(ctx context.Context, c net.Conn, vpcID string, port in
 		return
 	}
 	cl.svcSubs, cl.e.ServiceARN, cl.e.ListenerID = svc.AccessLogs, svc.ARN, lst.ID
+	if p.cfg.Auth != nil && auth.Needed(vpc, svc) {
+		o := p.cfg.Auth.CheckConn(vpc, svc, port, cl.e.Source.Addr())
+		cl.e.AuthChecked = true
+		if !o.Allowed {
+			// Nothing is dialed; the client sees its connection closed (no
+			// HTTP to answer 403 with).
+			p.log.Debug("passthrough connection denied", "vpc", vpcID, "service", svc.ID, "level", o.Level, "reason", o.Message)
+			cl.e.AuthDeniedReason, cl.e.FailureReason = o.Level, accesslog.ClientAccessDenied
+			return
+		}
+	}
 	a := defaultAction(lst)
 	if a == nil || a.TotalWeight <= 0 {
 		// No forward (a fixed response cannot answer a TLS connection),

@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/trellis-net/trellis/internal/dataplane/accesslog"
+	"github.com/trellis-net/trellis/internal/dataplane/auth"
 	"github.com/trellis-net/trellis/internal/dataplane/tlspeek"
 	"github.com/trellis-net/trellis/internal/dataplane/vpcnet"
+	"github.com/trellis-net/trellis/internal/policy"
 )
 
 // A real TLS client reaches a real TLS target through the passthrough: the
@@ -334,5 +336,86 @@ func TestDialsFromTargetGroupVPC(t *testing.T) {
 	defer mu.Unlock()
 	if len(asked) != 1 || asked[0] != tg.VpcID {
 		t.Fatalf("networks asked for: %q, want [%s]", asked, tg.VpcID)
+	}
+}
+
+// A passthrough connection is judged by the auth policies of an AWS_IAM
+// service network or service, as an anonymous caller with the keys a
+// connection has: a policy that does not allow it (or none at all) closes
+// the connection before any target is dialed, and the record says why.
+func TestAuthPolicies(t *testing.T) {
+	p := newPKI(t)
+	svcARN := latticeARN("service", "svc-1")
+	allowFrom := func(vpc string) string {
+		return `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"vpc-lattice-svcs:Invoke",` +
+			`"Resource":"` + svcARN + `/*","Condition":{"StringEquals":{"vpc-lattice-svcs:SourceVpc":"` + vpc + `"}}}]}`
+	}
+	needsSigned := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"vpc-lattice-svcs:Invoke",` +
+		`"Resource":"*","Condition":{"StringEquals":{"aws:PrincipalType":"AssumedRole"}}}]}`
+	denyPort := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"*"},` +
+		`{"Effect":"Deny","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"*","Condition":{"NumericEquals":{"vpc-lattice-svcs:Port":"443"}}}]}`
+	tests := []struct {
+		name       string
+		level      string // "network" or "service"
+		policy     string // "" with AWS_IAM: no policy at all
+		allowed    bool
+		wantReason string
+	}{
+		{"network allows this VPC", "network", allowFrom("vpc-00000000000000001"), true, ""},
+		{"network allows another VPC", "network", allowFrom("vpc-0ffffffffffffffff"), false, "Network"},
+		{"service allows this VPC", "service", allowFrom("vpc-00000000000000001"), true, ""},
+		{"service wants a signed caller", "service", needsSigned, false, "Service"},
+		{"service denies the port", "service", denyPort, false, "Service"},
+		{"service AWS_IAM without a policy", "service", "", false, "Service"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tgt := startTarget(t, p, "target")
+			tgt.handle = func(_ net.Conn, c *tls.Conn) { io.Copy(c, c) }
+			snap := fixture(ListenerProtocol, weighted{targetGroup("tg-a", tgt.addr), 1})
+			vpc := snap.VPCs["vpc-00000000000000001"]
+			var pol *policy.Policy
+			if tc.policy != "" {
+				var err error
+				if pol, err = policy.Parse(tc.policy); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.level == "network" {
+				vpc.ServiceNetwork.AuthType, vpc.ServiceNetwork.Policy = "AWS_IAM", pol
+			} else {
+				svc := vpc.Hosts[domain]
+				svc.AuthType, svc.Policy = "AWS_IAM", pol
+			}
+			e := newEnv(t, snap, func(c *Config) { c.Auth = auth.New(c.Holder, region, nil) })
+			tc2, _, err := e.dial(t, p.pool, domain)
+			if tc.allowed {
+				if err != nil {
+					t.Fatalf("allowed connection: %v", err)
+				}
+				if _, err := tc2.Write([]byte("ping")); err != nil {
+					t.Fatal(err)
+				}
+				var b [4]byte
+				if _, err := io.ReadFull(tc2, b[:]); err != nil || string(b[:]) != "ping" {
+					t.Fatalf("echo %q, %v", b, err)
+				}
+				tc2.Close()
+			} else if err == nil {
+				t.Fatal("denied connection completed its handshake")
+			}
+			rec := e.log.next(t)
+			if !rec.e.AuthChecked || rec.e.AuthDeniedReason != tc.wantReason {
+				t.Errorf("record: authChecked %v, authDeniedReason %q, want %q", rec.e.AuthChecked, rec.e.AuthDeniedReason, tc.wantReason)
+			}
+			if !tc.allowed {
+				if rec.e.FailureReason != accesslog.ClientAccessDenied {
+					t.Errorf("failureReason %q, want ClientAccessDenied", rec.e.FailureReason)
+				}
+				if n := tgt.accepted.Load(); n != 0 {
+					t.Errorf("target dialed %d times for a denied connection", n)
+				}
+			}
+		})
 	}
 }

@@ -37,6 +37,9 @@ type reqLog struct {
 	// target is the request-target the target received (the normalised
 	// path and the query); "" when the request was refused before.
 	target string
+	// tunnel is the upgraded WebSocket session, if any: its bytes are
+	// the record's (websocket.go).
+	tunnel *tunnel
 }
 
 var reqLogPool = sync.Pool{New: func() any { return new(reqLog) }}
@@ -95,6 +98,9 @@ func (h *handler) finishLog(w http.ResponseWriter, r *http.Request, rl *reqLog) 
 		if rl.body != nil {
 			e.BytesReceived = rl.body.n
 		}
+	}
+	if t := rl.tunnel; t != nil {
+		e.BytesSent, e.BytesReceived = t.sent.Load(), t.received.Load()
 	}
 	if e.Status == 0 {
 		e.Status = http.StatusOK // nothing written: the server answers 200 with no body

@@ -49,6 +49,8 @@ type exchange struct {
 	cancel context.CancelCauseFunc
 	timer  *time.Timer
 	body   *bodyGuard
+
+	upgrade bool // a WebSocket opening handshake (wantsUpgrade, websocket.go)
 }
 
 // verdict is what the retry loop does after a failed try.
@@ -71,6 +73,10 @@ const (
 // one request timeout. fwd is used by the own HTTP/1.1 client only (kept
 // out of x, so that x's fields flowing to the heap do not take it along).
 func (p *Proxy) forward(w http.ResponseWriter, x *exchange, fwd *fwdHeaders) {
+	if x.upgrade {
+		p.forwardUpgrade(w, x, fwd)
+		return
+	}
 	r, tg, rl := x.r, x.tg, x.rl
 	target, st := p.picker.Pick(tg, "")
 	if target == nil {
@@ -174,6 +180,13 @@ func (x *exchange) tryStd(target *snapshot.Target, st *upstream.State) (verdict,
 		rl.sentAt = sent
 	}
 	res, err := x.tr.RoundTrip(out)
+	if err == nil && res.StatusCode == http.StatusSwitchingProtocols {
+		// net/http hands a 101 back as the response, its body the
+		// connection: to a request that asked for no upgrade it is a
+		// protocol error, as in the own client (upgrades: websocket.go).
+		res.Body.Close()
+		res, err = nil, h1.ErrSwitchingProtocols
+	}
 	if err == nil {
 		now := time.Now()
 		st.Answered(now.UnixNano())

@@ -200,7 +200,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Trailer != nil {
 		filterTrailer(r.Trailer) // the names announced up front; the values are filtered again at the end
 	}
-	x := exchange{p: h.p, r: r, tg: tg, rl: rl}
+	x := exchange{p: h.p, r: r, tg: tg, rl: rl, upgrade: wantsUpgrade(w, r, tg)}
 	// HTTP/1.1 targets: the proxy's own client writes the client's header,
 	// filtered, and fwd's fields without building a new map.
 	if tr != h.p.h1 {

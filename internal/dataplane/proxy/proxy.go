@@ -22,7 +22,12 @@
 // request; live target state comes from the upstream registry. The proxy
 // never reads the store, and never imports ingress (internal/archtest).
 // HTTP/1.x on the wire is package h1's; the proxy reaches its connection
-// only through h1's declared seams (h1.ConnInfoOf, h1.ResponseStats, h1.BodyBytesRead).
+// only through h1's declared seams (h1.ConnInfoOf, h1.ResponseStats, h1.BodyBytesRead,
+// h1.Upgrade).
+//
+// A WebSocket opening handshake goes through all of the above too; then,
+// instead of the retry loop, it is upgraded on both sides and the two
+// connections are spliced (websocket.go, docs/protocols.md).
 package proxy
 
 import (
@@ -86,6 +91,10 @@ type Config struct {
 	// it returns must be comparable (pointers): connection pools are kept
 	// per Net.
 	Net vpcnet.Lookup
+	// WebSocketIdleTimeout ends an upgraded WebSocket session through
+	// which no byte went either way for this long (websocket.go).
+	// Default DefaultWebSocketIdleTimeout (60s).
+	WebSocketIdleTimeout time.Duration
 }
 
 // Proxy is the data plane of the VPCs (host mode, and netns through Config.Net). Its methods are safe for
@@ -114,6 +123,9 @@ func New(cfg Config) *Proxy {
 	}
 	if cfg.PassiveDownFor <= 0 {
 		cfg.PassiveDownFor = DefaultPassiveDownFor
+	}
+	if cfg.WebSocketIdleTimeout <= 0 {
+		cfg.WebSocketIdleTimeout = DefaultWebSocketIdleTimeout
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
