@@ -418,3 +418,60 @@ func TestTLSPassthroughTargetDown(t *testing.T) {
 		t.Fatalf("record %v", rec)
 	}
 }
+
+// TestTLSPassthroughAuthPolicy: an AWS_IAM passthrough service whose
+// policy admits anonymous connections from one VPC only. The admitted
+// VPC's connection is relayed; the other's is closed without the target
+// being dialed and logged ClientAccessDenied.
+func TestTLSPassthroughAuthPolicy(t *testing.T) {
+	const port = 18451
+	const domain = "orders.internal"
+	const allowed, denied = "vpc-00000000000000001", "vpc-00000000000000002"
+	w := newWorld(t, apptest.Options{})
+	target := newTLSTarget(t, "a", domain)
+	need(w.c.CreateListener(ctx, &vpclattice.CreateListenerInput{ServiceIdentifier: w.svc.Id, Name: aws.String("pass"),
+		Protocol: types.ListenerProtocolTlsPassthrough, Port: aws.Int32(port), DefaultAction: &types.RuleActionMemberForward{Value: types.ForwardAction{
+			TargetGroups: []types.WeightedTargetGroup{{TargetGroupIdentifier: w.tcpGroup("tls-a", target).Id}}}}})).ok(t)
+	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"*",
+		"Condition":{"StringEquals":{"vpc-lattice-svcs:SourceVpc":"` + allowed + `"}}}]}`
+	need(w.c.PutAuthPolicy(ctx, &vpclattice.PutAuthPolicyInput{ResourceIdentifier: w.svc.Id, Policy: aws.String(policy)})).ok(t)
+	need(w.c.UpdateService(ctx, &vpclattice.UpdateServiceInput{ServiceIdentifier: w.svc.Id, AuthType: types.AuthTypeAwsIam})).ok(t)
+	acct := w.s.Account
+	need(w.c.CreateAccessLogSubscription(ctx, &vpclattice.CreateAccessLogSubscriptionInput{ResourceIdentifier: w.svc.Id,
+		DestinationArn: aws.String("arn:aws:logs:us-east-1:" + acct + ":log-group:/lattice/authpass")})).ok(t)
+	inAllowed, inDenied := w.clientVPC(allowed, w.sn.Id), w.clientVPC(denied, w.sn.Id)
+	roots := x509.NewCertPool()
+	roots.AddCert(target.cert)
+	cfg := &tls.Config{RootCAs: roots, ServerName: domain}
+
+	c := waitTLS(t, inAllowed, port, cfg)
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "hi\n")
+	if got, err := bufio.NewReader(c).ReadString('\n'); err != nil || got != "a:hi\n" {
+		t.Fatalf("admitted VPC: %q %v", got, err)
+	}
+	c.Close()
+
+	before := target.accepted.Load()
+	if c, err := tlsDial(inDenied, port, cfg); err == nil {
+		c.Close()
+		t.Fatal("the denied VPC's handshake succeeded")
+	}
+	if target.accepted.Load() != before {
+		t.Fatal("the target was dialed for a denied connection")
+	}
+	glob := filepath.Join(w.s.DataDir, "accesslogs", "cloudwatch", acct, "us-east-1", "%2Flattice%2Fauthpass", *w.svc.Id+".log")
+	var rec map[string]any
+	eventually(t, 5*time.Second, "the denied connection's record", func() bool {
+		for _, r := range readJSONLines(t, glob) {
+			if r["sourceVpcId"] == denied && r["listenerType"] == "TLS_PASSTHROUGH" {
+				rec = r
+				return true
+			}
+		}
+		return false
+	})
+	if rec["failureReason"] != "ClientAccessDenied" || rec["authDeniedReason"] == "-" || rec["targetIpPort"] != "-" {
+		t.Fatalf("record %v", rec)
+	}
+}
