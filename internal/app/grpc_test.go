@@ -467,12 +467,11 @@ func TestGRPCAuthPolicyPerMethod(t *testing.T) {
 	_, _, calls := target.seen()
 	_, err := c.EmptyCall(ctx, &testpb.Empty{})
 	st, _ := status.FromError(err)
-	// Today the proxy answers with a plain-text HTTP 403; grpc-go maps the
-	// status to PERMISSION_DENIED and reports the HTTP status in the message.
-	if st.Code() != codes.PermissionDenied {
-		t.Fatalf("EmptyCall, denied: %v, want PermissionDenied", err)
+	// The proxy answers a gRPC client's refusal the gRPC way: trailers-only,
+	// PERMISSION_DENIED with the policy's message (grpcwire).
+	if st.Code() != codes.PermissionDenied || !strings.HasPrefix(st.Message(), "AccessDeniedException: ") {
+		t.Fatalf("EmptyCall, denied: %v, want PermissionDenied with the AccessDeniedException message", err)
 	}
-	t.Logf("denied EmptyCall as the client sees it: %v", err)
 	if _, _, after := target.seen(); after != calls {
 		t.Fatalf("the denied call reached the target")
 	}
