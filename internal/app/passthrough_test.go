@@ -452,6 +452,13 @@ func TestTLSPassthroughAuthPolicy(t *testing.T) {
 	}
 	c.Close()
 
+	// The denied VPC's association lands in a later snapshot than the
+	// allowed one's: wait for it, so that the refusal below is the policy's
+	// and not a service the VPC does not reach yet.
+	eventually(t, 5*time.Second, "the denied VPC reaching the service", func() bool {
+		v := w.s.App.Snapshot().VPCs[denied]
+		return v != nil && v.Hosts[domain] != nil
+	})
 	before := target.accepted.Load()
 	if c, err := tlsDial(inDenied, port, cfg); err == nil {
 		c.Close()
