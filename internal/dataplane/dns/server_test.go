@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -395,15 +396,41 @@ func TestSocketsFollowTheSnapshot(t *testing.T) {
 	}
 }
 
+// busyPortFreeOnLoopback holds a UDP port on 127.0.0.2 that is free (UDP
+// and TCP) on 127.0.0.1 when it returns: the kernel picks the port for
+// 127.0.0.2 alone, and another test may hold it on 127.0.0.1 (this failed
+// once in a full parallel run), so the port is checked and picked again.
+func busyPortFreeOnLoopback(t *testing.T) (net.PacketConn, int) {
+	t.Helper()
+	for range 50 {
+		busy, err := net.ListenPacket("udp", "127.0.0.2:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := busy.LocalAddr().(*net.UDPAddr).Port
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		u, uerr := net.ListenPacket("udp", addr)
+		l, lerr := net.Listen("tcp", addr)
+		if u != nil {
+			u.Close()
+		}
+		if l != nil {
+			l.Close()
+		}
+		if uerr == nil && lerr == nil {
+			return busy, port
+		}
+		busy.Close()
+	}
+	t.Fatal("no port free on 127.0.0.1 to be held on 127.0.0.2")
+	return nil, 0
+}
+
 func TestListenFailureIsNotFatal(t *testing.T) {
 	// Another socket holds prod's address and port: Start logs and keeps
 	// the other VPCs' resolvers.
-	busy, err := net.ListenPacket("udp", "127.0.0.2:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	busy, port := busyPortFreeOnLoopback(t)
 	defer busy.Close()
-	port := busy.LocalAddr().(*net.UDPAddr).Port
 	h := &snapshot.Holder{}
 	h.Store(compile(world(false)))
 	s := New(Config{Holder: h, Port: port, Logger: quiet(),
