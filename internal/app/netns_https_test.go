@@ -31,6 +31,7 @@ func TestNetnsHTTPS(t *testing.T) {
 		}
 	}
 	var name string
+	sweepNetns(t, func() []string { return []string{name} })
 	t.Cleanup(func() { // after the server's Close (registered first, runs last)
 		if name != "" {
 			if err := netns.Remove(name); err != nil {

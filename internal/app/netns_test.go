@@ -14,6 +14,8 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -63,6 +65,38 @@ func (n *netnsServer) stop() {
 	}
 }
 
+// sweepNetns registers, to run after every other cleanup of the test, the
+// removal of each namespace and /etc/netns entry under the installation
+// prefixes of the names the test saw (trellis-TOKEN-), whatever made them:
+// a test leaves none behind, also when a part it started races with its
+// cleanup (a CA bundle directory was once left in /etc/netns).
+func sweepNetns(t *testing.T, names func() []string) {
+	t.Cleanup(func() {
+		prefixes := map[string]bool{}
+		for _, n := range names() {
+			if i := strings.Index(n, "vpc-"); i > 0 {
+				prefixes[n[:i]] = true
+			}
+		}
+		for p := range prefixes {
+			live, _ := netns.List(p)
+			for _, n := range live {
+				if err := netns.Remove(n); err != nil {
+					t.Errorf("sweep namespace %s: %v", n, err)
+				}
+			}
+			ents, _ := os.ReadDir("/etc/netns")
+			for _, e := range ents {
+				if strings.HasPrefix(e.Name(), p) {
+					if err := os.RemoveAll(filepath.Join("/etc/netns", e.Name())); err != nil {
+						t.Errorf("sweep /etc/netns/%s: %v", e.Name(), err)
+					}
+				}
+			}
+		}
+	})
+}
+
 func randomVpcID(t *testing.T) string {
 	b := make([]byte, 9)
 	if _, err := rand.Read(b); err != nil {
@@ -107,6 +141,7 @@ func TestNetnsVPCsEndToEnd(t *testing.T) {
 		namesMu sync.Mutex
 		names   []string
 	)
+	sweepNetns(t, func() []string { namesMu.Lock(); defer namesMu.Unlock(); return slices.Clone(names) })
 	t.Cleanup(func() { // after the server's Close (registered first, runs last)
 		namesMu.Lock()
 		defer namesMu.Unlock()
@@ -284,6 +319,7 @@ func TestNetnsSameNameSameAddress(t *testing.T) {
 		}
 	}
 	var names []string
+	sweepNetns(t, func() []string { return names })
 	t.Cleanup(func() {
 		for _, name := range names {
 			if err := netns.Remove(name); err != nil {

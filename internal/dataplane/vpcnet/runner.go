@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -209,6 +211,12 @@ func (r *Runner) Sync() error {
 		// After Create (which makes /etc/netns/NAME) and after the removals
 		// above (which forget a replaced namespace's bundle); a failure is
 		// retried at the next Sync, and the VPC is served meanwhile.
+		if _, err := os.Stat(filepath.Join("/run/netns", w.name)); err != nil {
+			// The namespace went away under us: writing would leave
+			// /etc/netns/NAME behind it.
+			errs = append(errs, fmt.Errorf("vpc %s: namespace %s is gone: %w", id, w.name, err))
+			continue
+		}
 		if err := writeCABundle("/etc", "/etc/netns", w.name, r.CAPEM); err != nil {
 			r.log().Error("vpc namespace: cannot write the CA bundle", "vpc", id, "netns", w.name, "err", err)
 			errs = append(errs, err)
