@@ -150,16 +150,24 @@ func (a *Authorizer) Check(ctx context.Context, snap *snapshot.Snapshot, vpc *sn
 		q.PrincipalOrgID, q.PrincipalOrgPath, q.PrincipalType, q.PrincipalTags = id.OrgID, id.OrgPath, id.PrincipalType, id.Tags
 		q.Username = id.Username
 	}
+	return evaluate(q, vpc, svc, id, r.URL.Path)
+}
+
+// evaluate judges q by the levels on the way to svc from vpc: the service
+// network's policy when it has auth type AWS_IAM, then the service's; the
+// first level that does not allow denies (path names the resource in the
+// denial's message).
+func evaluate(q *policy.Request, vpc *snapshot.VPC, svc *snapshot.Service, id *snapshot.Identity, path string) Outcome {
 	if sn := vpc.ServiceNetwork; sn != nil {
 		q.ServiceNetworkARN = sn.ARN
 		if sn.AuthType == model.AuthTypeAWSIAM {
-			if o, denied := decide(sn.Policy, q, LevelNetwork, "network-based", id, svc.ARN, r.URL.Path); denied {
+			if o, denied := decide(sn.Policy, q, LevelNetwork, "network-based", id, svc.ARN, path); denied {
 				return o
 			}
 		}
 	}
 	if svc.AuthType == model.AuthTypeAWSIAM {
-		if o, denied := decide(svc.Policy, q, LevelService, "service-based", id, svc.ARN, r.URL.Path); denied {
+		if o, denied := decide(svc.Policy, q, LevelService, "service-based", id, svc.ARN, path); denied {
 			return o
 		}
 	}
@@ -185,20 +193,7 @@ func (a *Authorizer) CheckConn(vpc *snapshot.VPC, svc *snapshot.Service, port in
 		Resource: svc.ARN + ConnResourcePath, Port: port,
 		ServiceARN: svc.ARN, SourceVPC: vpc.ID, SourceVPCOwnerAccount: vpc.Account,
 	}
-	if sn := vpc.ServiceNetwork; sn != nil {
-		q.ServiceNetworkARN = sn.ARN
-		if sn.AuthType == model.AuthTypeAWSIAM {
-			if o, denied := decide(sn.Policy, q, LevelNetwork, "network-based", nil, svc.ARN, ConnResourcePath); denied {
-				return o
-			}
-		}
-	}
-	if svc.AuthType == model.AuthTypeAWSIAM {
-		if o, denied := decide(svc.Policy, q, LevelService, "service-based", nil, svc.ARN, ConnResourcePath); denied {
-			return o
-		}
-	}
-	return Outcome{Allowed: true}
+	return evaluate(q, vpc, svc, nil, ConnResourcePath)
 }
 
 // decide evaluates one level; it builds a message only on denial.
