@@ -206,8 +206,7 @@ func (a *App) start(ctx context.Context) error {
 		return err
 	}
 	a.store = st
-	_ = rs.start(runner{name: "store", start: func(context.Context, *loops) error { return nil },
-		close: func(context.Context) error { return st.Close() }})
+	_ = rs.start(runner{name: "store", close: func(context.Context) error { return st.Close() }})
 	token, err := dnsToken(ctx, st)
 	if err != nil {
 		return err
@@ -286,8 +285,7 @@ func (a *App) start(ctx context.Context) error {
 	}
 	a.alog = alog
 	// Closed after the ingress: the last requests' records are written too.
-	_ = rs.start(runner{name: "access-logs", start: func(context.Context, *loops) error { return nil },
-		close: func(context.Context) error { return alog.Close() }})
+	_ = rs.start(runner{name: "access-logs", close: func(context.Context) error { return alog.Close() }})
 	picker := &upstream.Picker{Registry: registry}
 	authz := auth.New(holder, cfg.Region, nil)
 	px := proxy.New(proxy.Config{Holder: holder, Registry: registry, Auth: authz,

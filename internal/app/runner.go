@@ -17,7 +17,8 @@ type runner struct {
 	name string
 	// start brings the part up. ctx ends when the runner is closed (before
 	// close is called); loops the part needs run through g, and close
-	// waits for them.
+	// waits for them. Nil for a part that is up once made (the store, the
+	// access logs): it only needs closing in its turn.
 	start func(ctx context.Context, g *loops) error
 	// close stops the part, bounded by ctx; nil when cancelling start's
 	// ctx is all it takes.
@@ -53,6 +54,10 @@ type startedRunner struct {
 func (rs *runners) start(r runner) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &startedRunner{runner: r, cancel: cancel, loops: &loops{}}
+	if r.start == nil {
+		rs.up = append(rs.up, s)
+		return nil
+	}
 	if err := r.start(ctx, s.loops); err != nil {
 		cancel()
 		s.loops.wg.Wait()
