@@ -48,29 +48,32 @@ var refusals = [...]struct {
 	status int
 	format string
 	reason string
+	// grpc is the code a gRPC client gets; 0 (OK, never a refusal) maps
+	// the status (grpcwire.FromHTTPStatus).
+	grpc grpcwire.Code
 }{
-	refNoService:    {http.StatusNotFound, "Non Existent Service: no service named %s is reachable from %s", ""},
-	refNoListener:   {http.StatusNotFound, "Non Existent Service: service %s has no listener on port %d", ""},
-	refBadPath:      {http.StatusBadRequest, "invalid request path: %v", accesslog.ClientProtocolError},
-	refDenied:       {http.StatusForbidden, "%s", accesslog.ClientAccessDenied},
-	refNoRule:       {http.StatusNotFound, "no rule of listener %s matches", ""},
-	refConnect:      {http.StatusMethodNotAllowed, "CONNECT is not supported", ""},
-	refZeroWeights:  {http.StatusServiceUnavailable, "no target group takes traffic (every weight of rule %s is 0)", ""},
-	refNoGroup:      {http.StatusServiceUnavailable, "no target group takes traffic", ""},
-	refTargetType:   {http.StatusBadGateway, "target type %s is not supported in host mode yet (target group %s)", ""},
-	refProtocol:     {http.StatusBadGateway, "target group protocol %s is not supported behind an HTTP listener (target group %s)", ""},
-	refNoTargets:    {http.StatusServiceUnavailable, "no targets registered in target group %s", ""},
-	refNoAddress:    {http.StatusBadGateway, "target %s of target group %s has no address to dial", ""},
-	refTimeout:      {http.StatusGatewayTimeout, "upstream request timeout", ""},
-	refClientBody:   {http.StatusBadRequest, "malformed or incomplete request body", ""},
-	refClientGone:   {http.StatusBadGateway, "client closed the request", ""},
-	refTargetFailed: {http.StatusBadGateway, "target %s failed: %s", ""},
-	refNeedsTLS:     {http.StatusBadRequest, "service %s listens with %s on port %d: connect with TLS", accesslog.ClientProtocolError},
+	refNoService:    {http.StatusNotFound, "Non Existent Service: no service named %s is reachable from %s", "", 0},
+	refNoListener:   {http.StatusNotFound, "Non Existent Service: service %s has no listener on port %d", "", 0},
+	refBadPath:      {http.StatusBadRequest, "invalid request path: %v", accesslog.ClientProtocolError, 0},
+	refDenied:       {http.StatusForbidden, "%s", accesslog.ClientAccessDenied, 0},
+	refNoRule:       {http.StatusNotFound, "no rule of listener %s matches", "", 0},
+	refConnect:      {http.StatusMethodNotAllowed, "CONNECT is not supported", "", 0},
+	refZeroWeights:  {http.StatusServiceUnavailable, "no target group takes traffic (every weight of rule %s is 0)", "", 0},
+	refNoGroup:      {http.StatusServiceUnavailable, "no target group takes traffic", "", 0},
+	refTargetType:   {http.StatusBadGateway, "target type %s is not supported in host mode yet (target group %s)", "", 0},
+	refProtocol:     {http.StatusBadGateway, "target group protocol %s is not supported behind an HTTP listener (target group %s)", "", 0},
+	refNoTargets:    {http.StatusServiceUnavailable, "no targets registered in target group %s", "", 0},
+	refNoAddress:    {http.StatusBadGateway, "target %s of target group %s has no address to dial", "", 0},
+	refTimeout:      {http.StatusGatewayTimeout, "upstream request timeout", "", 0},
+	refClientBody:   {http.StatusBadRequest, "malformed or incomplete request body", "", 0},
+	refClientGone:   {http.StatusBadGateway, "client closed the request", "", 0},
+	refTargetFailed: {http.StatusBadGateway, "target %s failed: %s", "", 0},
+	refNeedsTLS:     {http.StatusBadRequest, "service %s listens with %s on port %d: connect with TLS", accesslog.ClientProtocolError, 0},
 	// RFC 9110 §15.5.20: the connection's certificate and SNI were for
 	// another name; the client should connect again for this one (an
 	// HTTP/2 client reusing a connection across names gets this too).
-	refMisdirected:  {http.StatusMisdirectedRequest, "the TLS connection is for %s, not %s", ""},
-	refIncompatible: {route.IncompatibleStatus, "%s (target group %s)", accesslog.ClientProtocolError},
+	refMisdirected:  {http.StatusMisdirectedRequest, "the TLS connection is for %s, not %s", "", 0},
+	refIncompatible: {route.IncompatibleStatus, "%s (target group %s)", accesslog.ClientProtocolError, route.IncompatibleGRPCCode},
 }
 
 // refuse answers refusal ref with its table row, args filling its text,
@@ -96,9 +99,9 @@ func refuseStatus(w http.ResponseWriter, r *http.Request, rl *reqLog, ref refusa
 		msg = fmt.Sprintf(row.format, args...)
 	}
 	if r != nil && route.IsGRPCRequest(r) {
-		code := grpcwire.FromHTTPStatus(status)
-		if ref == refIncompatible {
-			code = route.IncompatibleGRPCCode
+		code := row.grpc
+		if code == grpcwire.OK {
+			code = grpcwire.FromHTTPStatus(status)
 		}
 		if rl != nil {
 			rl.grpc = true
