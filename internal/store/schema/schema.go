@@ -20,6 +20,7 @@ const (
 	VPC            = "vpc/"       // Trellis-native VPCs
 	SecurityGroup  = "sg/"        // Trellis-native security groups
 	Certificate    = "acm/"       // acm/<uuid>: ACM certificates, with their private keys
+	Function       = "fn/"        // fn/<account>/<name>: hosted functions (internal/functions)
 	Account        = "account/"   // account/<id>
 	Principal      = "principal/" // principal/<arn>
 	AccessKey      = "accesskey/" // accesskey/<id>
