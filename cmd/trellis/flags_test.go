@@ -19,6 +19,7 @@ func TestReliabilityFlagsRejected(t *testing.T) {
 		{[]string{"--outlier-max-ejection-percent", "101"}, "--outlier-max-ejection-percent 101: want 0 to 100"},
 		{[]string{"--stall-timeout", "-1s"}, "--stall-timeout -1s: want 0 (off) or more"},
 		{[]string{"--health-check-concurrency", "0"}, "--health-check-concurrency 0: want 1 or more"},
+		{[]string{"--function-idle-timeout", "0s"}, "--function-idle-timeout 0s: want a positive duration"},
 	} {
 		dir := t.TempDir() + "/data"
 		cmd := serveCommand()

@@ -19,6 +19,7 @@ import (
 
 	"github.com/trellis-net/trellis/internal/app"
 	"github.com/trellis-net/trellis/internal/cli"
+	"github.com/trellis-net/trellis/internal/functions"
 	"github.com/trellis-net/trellis/internal/model"
 )
 
@@ -62,6 +63,7 @@ func serveCommand() *cobra.Command {
 	var logLevel, ingressCIDR, ingressServer string
 	var gcFloorMiB uint64
 	var dnsf dnsFlags
+	functionHost := true
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run Trellis: the Lattice control-plane API on an embedded, durable store, and the data plane",
@@ -85,6 +87,12 @@ need Linux and this server running as root: each is a network namespace
 on a link-local address from 169.254.171.0/24 inside it; 'trellis vpc exec VPC --
 CMD' runs a workload there, on this machine (docs/netns.md). Without root, such
 VPCs are refused; host mode, the default, needs no privilege.
+
+Hosted functions ('trellis function create NAME --command /path/bootstrap') run
+on this machine as the user running this server, started on demand and served
+the Lambda Runtime API; the Lambda Invoke API on --api-addr calls them, logs go
+to DATA_DIR/functions/ACCOUNT/NAME.log. Only an account's root may declare one;
+--function-host=false keeps this server from running any (docs/functions.md).
 
 SIGTERM or SIGINT stops accepting connections, lets in-flight requests finish
 and exits.`,
@@ -114,6 +122,10 @@ and exits.`,
 				return err
 			}
 			cfg.GCFloor = gcFloorMiB << 20
+			cfg.DisableFunctionHost = !functionHost
+			if cfg.FunctionIdleTimeout <= 0 {
+				return fmt.Errorf("--function-idle-timeout %v: want a positive duration", cfg.FunctionIdleTimeout)
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			a, err := app.Start(ctx, cfg)
@@ -152,6 +164,8 @@ and exits.`,
 	f.IntVar(&od.MaxEjectionPercent, "outlier-max-ejection-percent", od.MaxEjectionPercent, "at most this share of a target group's targets is ejected at once (at least one of two or more, never the last)")
 	f.DurationVar(&od.StallTimeout, "stall-timeout", od.StallTimeout, "a target with requests awaiting its response headers and no response for this long gets no new requests until it answers; 0 disables")
 	f.IntVar(&cfg.HealthCheckConcurrency, "health-check-concurrency", app.DefaultHealthCheckConcurrency, "at most this many active health checks in flight; due checks wait for a slot")
+	f.BoolVar(&functionHost, "function-host", true, "run hosted functions on this machine, as this server's user (false: functions can be declared but Invoke answers ServiceException; see docs/functions.md)")
+	f.DurationVar(&cfg.FunctionIdleTimeout, "function-idle-timeout", functions.DefaultIdleTimeout, "stop a hosted function's worker process after it has been idle this long")
 	return cmd
 }
 

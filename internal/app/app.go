@@ -29,6 +29,7 @@ import (
 	"github.com/trellis-net/trellis/internal/dataplane/tlsterm"
 	"github.com/trellis-net/trellis/internal/dataplane/upstream"
 	"github.com/trellis-net/trellis/internal/dataplane/vpcnet"
+	"github.com/trellis-net/trellis/internal/functions"
 	"github.com/trellis-net/trellis/internal/gcfloor"
 	"github.com/trellis-net/trellis/internal/identity"
 	"github.com/trellis-net/trellis/internal/model"
@@ -85,9 +86,16 @@ type Config struct {
 	// (DefaultOutlierDetection).
 	Outlier *upstream.OutlierDetection
 	// DNS configures the VPCs' DNS (dns.go); the zero value is off.
-	DNS    DNSConfig
-	Getenv func(string) string
-	Logger *slog.Logger
+	DNS DNSConfig
+	// DisableFunctionHost keeps this Trellis from running hosted
+	// functions (--function-host=false): they can still be declared, and
+	// Invoke answers ServiceException.
+	DisableFunctionHost bool
+	// FunctionIdleTimeout stops a function's worker idle that long
+	// (default functions.DefaultIdleTimeout).
+	FunctionIdleTimeout time.Duration
+	Getenv              func(string) string
+	Logger              *slog.Logger
 }
 
 // DefaultHealthCheckConcurrency is the default of
@@ -121,6 +129,7 @@ type App struct {
 	dns     *dns.Server // nil when DNS is off
 	nets    *vpcnet.Runner
 	ca      *ca.CA
+	fnHost  *functions.Host // nil when the function host is off
 }
 
 // Start opens the data directory and starts serving. The returned App runs
@@ -238,6 +247,10 @@ func (a *App) start(ctx context.Context) error {
 	nets := &vpcnet.Runner{Holder: holder, Prefix: service.NetnsPrefix(token), Logger: cfg.Logger, CAPEM: a.ca.CertPEM}
 	a.nets = nets
 	netsChanges, pruneChanges := watcher.Subscribe(), watcher.Subscribe()
+	var fnChanges <-chan struct{}
+	if !cfg.DisableFunctionHost {
+		fnChanges = watcher.Subscribe()
+	}
 	proxyChanges, healthChanges := nets.Subscribe(), nets.Subscribe()
 	var dnsChanges <-chan struct{}
 	if cfg.DNS.Port != 0 {
@@ -333,11 +346,28 @@ func (a *App) start(ctx context.Context) error {
 		}
 	}
 
+	// Hosted functions (docs/functions.md): started before the API that
+	// invokes them, closed after it, with every worker process.
+	if !cfg.DisableFunctionHost {
+		host := functions.New(functions.Config{Source: svc, Dir: filepath.Join(cfg.DataDir, "functions"),
+			Region: cfg.Region, DefaultAccount: root.Account, IdleTimeout: cfg.FunctionIdleTimeout, Logger: cfg.Logger})
+		a.fnHost = host
+		if err := rs.start(runner{name: "function-host", start: func(ctx context.Context, g *loops) error {
+			g.Go(func() { host.Run(ctx, fnChanges) })
+			return nil
+		}, close: host.Close}); err != nil {
+			return err
+		}
+	}
+
 	// Root credentials first, then the access keys in the store.
 	verifier := &sigv4.Verifier{Service: "vpc-lattice", Region: cfg.Region, Keys: identity.NewChain(identity.NewKeys(root), svc)}
 	handler := api.New(svc, verifier, cfg.Logger)
 	handler.SetDNS(dnsAddress(a.dns), dnsLookup(holder, a.dns))
 	handler.SetCertificateAuthority(a.ca.CertPEM)
+	if a.fnHost != nil {
+		handler.SetFunctionHost(a.fnHost)
+	}
 	// `trellis auth simulate`: the data plane's own evaluation, on the live
 	// snapshot, for VPCs and services of the caller's account (or any, for
 	// the administrator: the default account's root, not its users).
@@ -414,6 +444,10 @@ func (a *App) CA() *ca.CA { return a.ca }
 
 // Snapshot returns the data plane's current snapshot.
 func (a *App) Snapshot() *snapshot.Snapshot { return a.holder.Load() }
+
+// FunctionHost is the host of hosted functions, nil when it is off (for
+// the data plane's LAMBDA target groups).
+func (a *App) FunctionHost() *functions.Host { return a.fnHost }
 
 // Region returns the region.
 func (a *App) Region() string { return a.cfg.Region }
