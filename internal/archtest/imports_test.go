@@ -43,6 +43,10 @@ var rules = []struct {
 		"internal/store", "internal/service", "internal/api"}},
 	{"internal/dataplane/proxy", []string{"internal/dataplane/ingress"}},
 	{"internal/cli", []string{"internal/service", "internal/api", "internal/store", "internal/app"}},
+	// The function host is called by the API and the data plane; it reads
+	// declarations through its own Source interface, never the store.
+	{"internal/functions", []string{"internal/api", "internal/service", "internal/store", "internal/dataplane",
+		"internal/snapshot", "internal/app", "internal/cli"}},
 }
 
 func root(t *testing.T) string {
