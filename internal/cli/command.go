@@ -33,6 +33,7 @@ func AddCommands(root *cobra.Command) {
 		tagCmd(),
 		vpcCmd(),
 		securityGroupCmd(),
+		functionCmd(),
 		authCmd(),
 		accountCmd(),
 		principalCmd(),
