@@ -522,6 +522,7 @@ func TestCommandTree(t *testing.T) {
 		"auth":                                {"simulate"},
 		"dns":                                 {"lookup"},
 		"ca":                                  {"get"},
+		"function":                            {"create", "delete", "get", "invoke", "list"},
 	}
 	root := newTestRoot()
 	got := map[string][]string{}
