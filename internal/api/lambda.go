@@ -281,9 +281,7 @@ func (s *Server) lambdaInvoke(ctx context.Context, w http.ResponseWriter, r *htt
 	if err != nil && !errors.Is(err, functions.ErrTimeout) {
 		return err
 	}
-	h.Del("X-Amz-Executed-Version")
 	h.Set("Content-Type", "application/json")
-	h.Set("X-Amz-Executed-Version", model.FunctionVersionLatest)
 	if res.FunctionError != "" {
 		h.Set("X-Amz-Function-Error", res.FunctionError)
 	}

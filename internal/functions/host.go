@@ -302,7 +302,17 @@ func (h *Host) finish(ctx context.Context, p *pool, w *worker, inv *invocation) 
 // background, as Lambda does: the worker and the concurrency slot are
 // released when it answers, exits or times out.
 func (h *Host) abandon(p *pool, w *worker, inv *invocation) {
+	h.mu.Lock()
+	if h.closed {
+		// Close has killed the workers and may be waiting already: nothing
+		// is left to run.
+		h.mu.Unlock()
+		w.kill()
+		h.release(p, w)
+		return
+	}
 	h.wg.Add(1)
+	h.mu.Unlock()
 	go func() {
 		defer h.wg.Done()
 		select {
@@ -512,8 +522,14 @@ func (h *Host) reap() {
 			}
 			clear(p.idle[len(keep):])
 			p.idle = keep
-			if len(p.idle) == 0 && p.inflight == 0 && now.Sub(p.lastUsed) >= h.cfg.IdleTimeout {
+			if len(p.idle) == 0 && p.inflight == 0 && len(p.workers) == 0 && now.Sub(p.lastUsed) >= h.cfg.IdleTimeout {
+				// Forgotten until its next invocation, which reads the
+				// declaration again and reopens the log.
 				delete(h.pool, arn)
+				if l := h.logs[arn]; l != nil {
+					delete(h.logs, arn)
+					l.close()
+				}
 			}
 		}
 		h.mu.Unlock()
