@@ -278,8 +278,18 @@ func (h *Host) finish(ctx context.Context, p *pool, w *worker, inv *invocation) 
 	select {
 	case <-inv.done:
 		w.timer.Stop()
-		p.log.printf("END RequestId: %s\nREPORT RequestId: %s\tDuration: %.2f ms\tMemory Size: %d MB\n",
-			inv.id, inv.id, float64(time.Since(inv.started).Microseconds())/1000, p.fn.MemorySize)
+		// Appended by hand: this is every warm invocation's path.
+		var buf [192]byte
+		b := append(buf[:0], "END RequestId: "...)
+		b = append(b, inv.id...)
+		b = append(b, "\nREPORT RequestId: "...)
+		b = append(b, inv.id...)
+		b = append(b, "\tDuration: "...)
+		b = strconv.AppendFloat(b, float64(time.Since(inv.started).Microseconds())/1000, 'f', 2, 64)
+		b = append(b, " ms\tMemory Size: "...)
+		b = strconv.AppendInt(b, int64(p.fn.MemorySize), 10)
+		b = append(b, " MB\n"...)
+		_, _ = p.log.Write(b)
 		h.release(p, w)
 		return inv.result, nil
 	case <-w.exited:

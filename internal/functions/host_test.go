@@ -570,3 +570,12 @@ func TestAsyncInvocation(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestTraceID(t *testing.T) {
+	id := newRequestID()
+	got := traceID(time.Unix(0x5f000000, 0), id)
+	want := "Root=1-5f000000-" + strings.ReplaceAll(id, "-", "")[:24] + ";Sampled=0"
+	if got != want {
+		t.Fatalf("traceID = %q, want %q", got, want)
+	}
+}

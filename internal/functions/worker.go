@@ -263,14 +263,23 @@ func (w *worker) serveNext(rw http.ResponseWriter, r *http.Request) {
 	w.mu.Unlock()
 	w.served.Store(true)
 	close(inv.taken)
-	w.log.printf("START RequestId: %s Version: $LATEST\n", inv.id)
+	var buf [96]byte
+	b := append(buf[:0], "START RequestId: "...)
+	b = append(b, inv.id...)
+	b = append(b, " Version: $LATEST\n"...)
+	_, _ = w.log.Write(b)
+	// One backing array for the header values: this is every
+	// invocation's path.
+	vals := make([]string, 5)
+	vals[0], vals[1], vals[2] = inv.id, strconv.FormatInt(inv.deadline.UnixMilli(), 10), inv.fn.ARN
+	vals[3], vals[4] = traceID(now, inv.id), strconv.Itoa(len(inv.payload))
 	h := rw.Header()
 	h["Content-Type"] = hdrJSON
-	h["Lambda-Runtime-Aws-Request-Id"] = []string{inv.id}
-	h["Lambda-Runtime-Deadline-Ms"] = []string{strconv.FormatInt(inv.deadline.UnixMilli(), 10)}
-	h["Lambda-Runtime-Invoked-Function-Arn"] = []string{inv.fn.ARN}
-	h["Lambda-Runtime-Trace-Id"] = []string{traceID(now, inv.id)}
-	h["Content-Length"] = []string{strconv.Itoa(len(inv.payload))}
+	h["Lambda-Runtime-Aws-Request-Id"] = vals[0:1:1]
+	h["Lambda-Runtime-Deadline-Ms"] = vals[1:2:2]
+	h["Lambda-Runtime-Invoked-Function-Arn"] = vals[2:3:3]
+	h["Lambda-Runtime-Trace-Id"] = vals[3:4:4]
+	h["Content-Length"] = vals[4:5:5]
 	rw.WriteHeader(http.StatusOK)
 	_, _ = rw.Write(inv.payload)
 }
@@ -283,8 +292,17 @@ var (
 // traceID is an X-Ray trace header for the invocation: a root made of the
 // time and the request ID's randomness, no parent span, not sampled.
 func traceID(now time.Time, id string) string {
-	hexid := strings.ReplaceAll(id, "-", "")
-	return "Root=1-" + strconv.FormatInt(now.Unix(), 16) + "-" + hexid[:24] + ";Sampled=0"
+	var buf [64]byte
+	b := append(buf[:0], "Root=1-"...)
+	b = strconv.AppendInt(b, now.Unix(), 16)
+	b = append(b, '-')
+	for i := 0; i < len(id) && len(b) < 7+8+1+24; i++ {
+		if id[i] != '-' {
+			b = append(b, id[i])
+		}
+	}
+	b = append(b, ";Sampled=0"...)
+	return string(b)
 }
 
 // serveAnswer takes the response or the error of the current invocation.
