@@ -202,7 +202,12 @@ type FunctionRef struct {
 	Partition, Region, Account, Name, Qualifier string
 }
 
-var accountRE = regexp.MustCompile(`^[0-9]{12}$`)
+var (
+	accountRE = regexp.MustCompile(`^[0-9]{12}$`)
+	// arnWordRE is a partition or a region: empty (not given), or what
+	// AWS's look like.
+	arnWordRE = regexp.MustCompile(`^[a-z0-9-]{0,32}$`)
+)
 
 // ParseFunctionRef parses a function identifier; ok is false when s is
 // none of Lambda's forms.
@@ -239,7 +244,8 @@ func ParseFunctionRef(s string) (FunctionRef, bool) {
 	default:
 		return r, false
 	}
-	if !ValidFunctionName(r.Name) || (r.Account != "" && !accountRE.MatchString(r.Account)) {
+	if !ValidFunctionName(r.Name) || (r.Account != "" && !accountRE.MatchString(r.Account)) ||
+		!arnWordRE.MatchString(r.Partition) || !arnWordRE.MatchString(r.Region) {
 		return r, false
 	}
 	if len(parts) == 2 || len(parts) == 4 || len(parts) == 8 {
