@@ -32,6 +32,8 @@ type worker struct {
 	next chan *invocation // the invocation to hand out; one at a time
 	// exited is closed when the process has exited and been reaped.
 	exited chan struct{}
+	// copied is closed when the output pipe is read to its end.
+	copied chan struct{}
 	// timer bounds the current invocation (reused: one at a time).
 	timer    *time.Timer
 	lastUsed time.Time // under h.mu
@@ -64,7 +66,7 @@ func (h *Host) startWorker(p *pool) (*worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &worker{h: h, fn: fn, log: p.log, ln: ln, next: make(chan *invocation, 1), exited: make(chan struct{}),
+	w := &worker{h: h, fn: fn, log: p.log, ln: ln, next: make(chan *invocation, 1), exited: make(chan struct{}), copied: make(chan struct{}),
 		timer: time.NewTimer(time.Hour)}
 	w.timer.Stop()
 	w.srv = &http.Server{Handler: w, ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
@@ -97,7 +99,7 @@ func (h *Host) startWorker(p *pool) (*worker, error) {
 	}
 	w.cmd, w.pid, w.out = cmd, cmd.Process.Pid, pr
 	p.workers[w] = struct{}{}
-	h.wg.Add(2)
+	h.wg.Add(3)
 	h.mu.Unlock()
 	pw.Close()
 	go func() {
@@ -130,11 +132,21 @@ func (w *worker) wait(p *pool, _ *os.File) {
 	}
 	w.h.mu.Unlock()
 	close(w.exited)
+	// The output ends when the last process holding the pipe is gone; one
+	// that left the process group (setsid) may hold it on: its output is
+	// cut off after a second, so that Close does not wait for it.
+	select {
+	case <-w.copied:
+	case <-time.After(time.Second):
+		w.out.Close()
+	}
 }
 
 // copyOutput copies the worker's stdout and stderr to the function's log
 // until every process holding the pipe has closed it.
 func (w *worker) copyOutput() {
+	defer w.h.wg.Done()
+	defer close(w.copied)
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := w.out.Read(buf)
