@@ -88,7 +88,7 @@ on a link-local address from 169.254.171.0/24 inside it; 'trellis vpc exec VPC -
 CMD' runs a workload there, on this machine (docs/netns.md). Without root, such
 VPCs are refused; host mode, the default, needs no privilege.
 
-Hosted functions ('trellis function create NAME --command /path/bootstrap') run
+Hosted functions ('trellis function create NAME -- /path/bootstrap') run
 on this machine as the user running this server, started on demand and served
 the Lambda Runtime API; the Lambda Invoke API on --api-addr calls them, logs go
 to DATA_DIR/functions/ACCOUNT/NAME.log. Only an account's root may declare one;
