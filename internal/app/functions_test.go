@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/trellis-net/trellis/internal/app/apptest"
+	"github.com/trellis-net/trellis/internal/functions"
 )
 
 // The function host is one of the App's runners: a declared function
@@ -57,6 +59,24 @@ func TestFunctionHostLifecycle(t *testing.T) {
 		return a.PID
 	}
 	first := pid(s)
+	// The host as the data plane calls it: by ARN (or name, in the default
+	// account), the declaration read from the store through the service.
+	h := s.App.FunctionHost()
+	arn := "arn:aws:lambda:" + s.Region + ":" + s.Account + ":function:hello"
+	for _, id := range []string{arn, "hello"} {
+		res, err := h.Invoke(ctx, id, []byte(`{}`))
+		var a struct {
+			PID int `json:"pid"`
+		}
+		if err != nil || res.FunctionError != "" || json.Unmarshal(res.Payload, &a) != nil || a.PID != first {
+			t.Fatalf("Host.Invoke(%s): %v %s, want the warm worker %d", id, err, res.Payload, first)
+		}
+	}
+	for _, id := range []string{"arn:aws:lambda:eu-west-1:" + s.Account + ":function:hello", "arn:aws:lambda:" + s.Region + ":111122223333:function:hello"} {
+		if _, err := h.Invoke(ctx, id, []byte(`{}`)); !errors.Is(err, functions.ErrNotFound) {
+			t.Fatalf("Host.Invoke(%s): %v, want ErrNotFound", id, err)
+		}
+	}
 	if err := s.App.Close(); err != nil {
 		t.Fatal(err)
 	}

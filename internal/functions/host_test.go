@@ -579,3 +579,48 @@ func TestTraceID(t *testing.T) {
 		t.Fatalf("traceID = %q, want %q", got, want)
 	}
 }
+
+// Invocations racing with Forget and Sync (PUTs and DELETEs elsewhere) all
+// succeed: a retired pool's busy workers finish what they took.
+func TestConcurrentInvokeAndForget(t *testing.T) {
+	h, src := newHost(t, nil)
+	f := newFunction("racy", func(f *model.Function) { f.MaxConcurrency = 100 })
+	src.put(f)
+	stop := make(chan struct{})
+	var churn sync.WaitGroup
+	churn.Add(1)
+	go func() {
+		defer churn.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			h.Forget(f.ARN)
+			_ = h.Sync(context.Background())
+		}
+	}()
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 15 {
+				res, err := h.Invoke(context.Background(), "racy", []byte(fmt.Sprintf(`{"action":"echo","data":"%d"}`, i)))
+				if err != nil || res.FunctionError != "" {
+					errs <- fmt.Errorf("invocation %d: %v %s", i, err, res.Payload)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	churn.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
