@@ -249,12 +249,18 @@ func (h *Host) await(ctx context.Context, p *pool, w *worker, inv *invocation) (
 	case <-inv.taken:
 	case <-w.exited:
 		w.timer.Stop()
+		if isClosed(inv.taken) {
+			break // taken, then the worker died: finish tells which
+		}
 		if w.served.Load() {
 			return Result{}, nil, true
 		}
 		h.release(p, w)
 		return w.exitResult(inv), nil, false
 	case <-w.timer.C:
+		if isClosed(inv.taken) {
+			break
+		}
 		w.kill()
 		h.release(p, w)
 		msg := "RequestId: " + inv.id + " Error: the runtime did not ask for an invocation within " + limit.String() + " of its start (init phase timeout)"
@@ -294,9 +300,19 @@ func (h *Host) finish(ctx context.Context, p *pool, w *worker, inv *invocation) 
 		return inv.result, nil
 	case <-w.exited:
 		w.timer.Stop()
+		if isClosed(inv.done) {
+			// Answered, then exited (aws-lambda-go exits after reporting a
+			// panic): the answer is the outcome.
+			h.release(p, w)
+			return inv.result, nil
+		}
 		h.release(p, w)
 		return w.exitResult(inv), nil
 	case <-w.timer.C:
+		if isClosed(inv.done) {
+			h.release(p, w)
+			return inv.result, nil
+		}
 		w.kill()
 		h.release(p, w)
 		msg := "RequestId: " + inv.id + " Error: Task timed out after " + strconv.Itoa(p.fn.TimeoutSeconds) + ".00 seconds"
@@ -662,6 +678,16 @@ func errorDoc(typ, msg string) []byte {
 		ErrorMessage string `json:"errorMessage"`
 	}{typ, msg})
 	return b
+}
+
+// isClosed reports whether ch is closed, without waiting.
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // sanitizeLine keeps a message on one log line.
