@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -622,5 +623,37 @@ func TestConcurrentInvokeAndForget(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// A worker's Runtime API knows only that worker's current invocation.
+func TestRuntimeAPIRefusesOtherRequestIDs(t *testing.T) {
+	h, src := newHost(t, nil)
+	src.put(newFunction("own", nil))
+	a := answerOf(t, h, "own", map[string]any{"action": "env"})
+	api := a.Env["AWS_LAMBDA_RUNTIME_API"]
+	for _, tc := range []struct {
+		method, path string
+		status       int
+	}{
+		{"POST", "/2018-06-01/runtime/invocation/" + a.RequestID + "/response", 400}, // answered already
+		{"POST", "/2018-06-01/runtime/invocation/" + newRequestID() + "/response", 400},
+		{"POST", "/2018-06-01/runtime/invocation/" + newRequestID() + "/error", 400},
+		{"POST", "/2018-06-01/runtime/invocation/x/other", 404},
+		{"POST", "/2020-01-01/extension/register", 404},
+	} {
+		req, _ := http.NewRequest(tc.method, "http://"+api+tc.path, strings.NewReader(`{}`))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s %s: %d, want %d", tc.method, tc.path, resp.StatusCode, tc.status)
+		}
+	}
+	// The worker is unharmed.
+	if b := answerOf(t, h, "own", map[string]any{}); b.PID != a.PID {
+		t.Fatalf("worker %d replaced by %d", a.PID, b.PID)
 	}
 }
