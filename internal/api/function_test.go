@@ -248,12 +248,12 @@ func TestLambdaInvokeWithSDK(t *testing.T) {
 	invokeOK(t, c, "busy", `{}`) // warm
 	done := make(chan error, 1)
 	go func() {
-		_, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("busy"), Payload: []byte(`{"action":"sleep","ms":1500}`)})
+		_, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("busy"), Payload: []byte(`{"action":"sleep","ms":3000}`)})
 		done <- err
 	}()
 	time.Sleep(300 * time.Millisecond)
 	var throttled *lambdatypes.TooManyRequestsException
-	deadline := time.Now().Add(time.Second)
+	deadline := time.Now().Add(2500 * time.Millisecond)
 	for {
 		_, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("busy"), Payload: []byte(`{}`)})
 		if errors.As(err, &throttled) {
