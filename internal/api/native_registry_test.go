@@ -71,7 +71,10 @@ func TestNativeInstances(t *testing.T) {
 	}
 	want(t, "VPC in use", call(t, s, root, "DELETE", "/trellis/v1/vpcs/"+vpc, nil), 409, "ConflictException")
 	want(t, "delete", call(t, s, root, "DELETE", path, nil), 204, "")
-	want(t, "get after delete", call(t, s, root, "GET", path, nil), 404, "ResourceNotFoundException")
+	a = want(t, "get after delete", call(t, s, root, "GET", path, nil), 404, "ResourceNotFoundException")
+	if !strings.Contains(string(a.body), "Instance i-0123456789abcdef0 not found") {
+		t.Fatalf("not found: %s", a.body)
+	}
 }
 
 // The load-balancers endpoint: the ARN and its stable ID, validation.
