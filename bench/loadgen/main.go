@@ -41,6 +41,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/trellis-net/trellis/bench/internal/hist"
 )
 
 // Quantiles are latency figures in microseconds.
@@ -150,7 +152,7 @@ type job struct {
 // stats is one worker's tally, merged at the end.
 type stats struct {
 	ok, errs, bad, unsent, late uint64
-	latency, sendLag            hist
+	latency, sendLag            hist.Hist
 	samples                     []string
 }
 
@@ -261,8 +263,8 @@ func run(cfg config) (*Result, error) {
 		sum.bad += s.bad
 		sum.unsent += s.unsent
 		sum.late += s.late
-		sum.latency.merge(&s.latency)
-		sum.sendLag.merge(&s.sendLag)
+		sum.latency.Merge(&s.latency)
+		sum.sendLag.Merge(&s.sendLag)
 		for _, e := range s.samples {
 			if len(sum.samples) < 5 {
 				sum.samples = append(sum.samples, e)
@@ -285,10 +287,10 @@ func run(cfg config) (*Result, error) {
 	}, nil
 }
 
-func quantiles(h *hist) Quantiles {
+func quantiles(h *hist.Hist) Quantiles {
 	us := func(ns float64) float64 { return float64(int64(ns/10)) / 100 } // µs, 2 decimals
-	return Quantiles{P50: us(h.quantile(0.50)), P90: us(h.quantile(0.90)), P99: us(h.quantile(0.99)),
-		P999: us(h.quantile(0.999)), Max: us(float64(h.max)), Mean: us(h.mean())}
+	return Quantiles{P50: us(h.Quantile(0.50)), P90: us(h.Quantile(0.90)), P99: us(h.Quantile(0.99)),
+		P999: us(h.Quantile(0.999)), Max: us(float64(h.Max())), Mean: us(h.Mean())}
 }
 
 // spawnLocked starts a connection (HTTP/1.1) or a worker (h2c); ready (if
@@ -361,7 +363,7 @@ func (r *runner) begin(s *stats, j job, now time.Time) bool {
 	}
 	if j.measured {
 		lag := now.Sub(j.intended)
-		s.sendLag.record(int64(lag))
+		s.sendLag.Record(int64(lag))
 		if lag > time.Millisecond {
 			s.late++
 		}
@@ -373,7 +375,7 @@ func (r *runner) done(s *stats, j job, status int, bodyLen int64) {
 	if !j.measured {
 		return
 	}
-	s.latency.record(int64(time.Since(j.intended)))
+	s.latency.Record(int64(time.Since(j.intended)))
 	if status != r.cfg.expectStatus || (r.cfg.expectBodyLen >= 0 && bodyLen != r.cfg.expectBodyLen) {
 		s.bad++
 		if len(s.samples) < 3 {

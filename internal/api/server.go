@@ -65,6 +65,7 @@ func New(svc *service.Service, verifier *sigv4.Verifier, log *slog.Logger) *Serv
 	s.nativeRoutes()
 	s.identityRoutes()
 	s.securityGroupRoutes()
+	s.registryRoutes()
 	s.functionRoutes()
 	return s
 }

@@ -33,6 +33,8 @@ func AddCommands(root *cobra.Command) {
 		tagCmd(),
 		vpcCmd(),
 		securityGroupCmd(),
+		instanceCmd(),
+		loadBalancerCmd(),
 		functionCmd(),
 		authCmd(),
 		accountCmd(),

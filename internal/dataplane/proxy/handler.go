@@ -188,7 +188,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	tr, scheme := h.p.transport(tg)
 	if tr == nil {
-		if tg.Upstream == snapshot.UpstreamLambda || (tg.Type != "" && tg.Type != "IP") {
+		if tg.Upstream == snapshot.UpstreamLambda {
 			refuse(w, r, rl, refTargetType, tg.Type, tg.ID)
 			return
 		}
