@@ -1,6 +1,7 @@
 package functions
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -227,7 +228,7 @@ func (h *Host) InvokeFunction(ctx context.Context, fn *model.Function, payload [
 					FunctionError: FunctionErrorUnhandled}, nil
 			}
 		}
-		w.next <- inv // a worker runs one invocation at a time: never blocks
+		inv.dispatch(w)
 		res, err, retry := h.await(ctx, p, w, inv)
 		if !retry {
 			return res, err
@@ -249,7 +250,7 @@ func (h *Host) await(ctx context.Context, p *pool, w *worker, inv *invocation) (
 	case <-inv.taken:
 	case <-w.exited:
 		w.timer.Stop()
-		if isClosed(inv.taken) {
+		if inv.withdraw() {
 			break // taken, then the worker died: finish tells which
 		}
 		if w.served.Load() {
@@ -258,7 +259,7 @@ func (h *Host) await(ctx context.Context, p *pool, w *worker, inv *invocation) (
 		h.release(p, w)
 		return w.exitResult(inv), nil, false
 	case <-w.timer.C:
-		if isClosed(inv.taken) {
+		if inv.withdraw() {
 			break
 		}
 		w.kill()
@@ -267,6 +268,7 @@ func (h *Host) await(ctx context.Context, p *pool, w *worker, inv *invocation) (
 		p.log.printf("%s\n", msg)
 		return Result{Payload: errorDoc("Sandbox.Timedout", msg), FunctionError: FunctionErrorUnhandled}, ErrTimeout, false
 	case <-ctx.Done():
+		inv.detach()
 		h.abandon(p, w, inv)
 		return Result{}, ctx.Err(), false
 	}
@@ -281,6 +283,9 @@ func (h *Host) finish(ctx context.Context, p *pool, w *worker, inv *invocation) 
 	if ctx != nil {
 		done = ctx.Done()
 	}
+	// However it ends, the worker's handler is done with the caller's
+	// payload before Invoke returns (the data plane reuses the buffer).
+	defer inv.settled()
 	select {
 	case <-inv.done:
 		w.timer.Stop()
@@ -319,6 +324,7 @@ func (h *Host) finish(ctx context.Context, p *pool, w *worker, inv *invocation) 
 		p.log.printf("%s\n", msg)
 		return Result{Payload: errorDoc("Sandbox.Timedout", msg), FunctionError: FunctionErrorUnhandled}, ErrTimeout
 	case <-done:
+		inv.detach()
 		h.abandon(p, w, inv)
 		return Result{}, ctx.Err()
 	}
@@ -637,19 +643,96 @@ func (h *Host) Close(ctx context.Context) error {
 }
 
 // invocation is one invocation on its way through a worker.
+//
+// Its payload is the caller's buffer, which the caller may reuse once
+// Invoke returns (the data plane does): the worker that takes it writes it
+// out, and Invoke does not return before that write is over (sent), or,
+// when it returns before the invocation was taken, it hands the worker a
+// copy instead.
 type invocation struct {
-	id       string
-	fn       *model.Function
+	id      string
+	fn      *model.Function
+	taken   chan struct{} // closed when the worker took it (deadline set)
+	sent    chan struct{} // closed when the worker's handler has written the payload
+	done    chan struct{} // closed when it is answered (result set)
+	started time.Time
+	result  Result
+
+	mu sync.Mutex
+	// owner is the worker it is dispatched to: only that one may take it;
+	// nil once withdrawn.
+	owner    *worker
+	isTaken  bool
 	payload  []byte
-	taken    chan struct{} // closed when the worker took it (deadline set)
-	done     chan struct{} // closed when it is answered (result set)
 	deadline time.Time
-	started  time.Time
-	result   Result
 }
 
 func newInvocation(fn *model.Function, payload []byte) *invocation {
-	return &invocation{id: newRequestID(), fn: fn, payload: payload, taken: make(chan struct{}), done: make(chan struct{})}
+	return &invocation{id: newRequestID(), fn: fn, payload: payload, taken: make(chan struct{}),
+		sent: make(chan struct{}), done: make(chan struct{})}
+}
+
+// dispatch hands inv to w.
+func (inv *invocation) dispatch(w *worker) {
+	inv.mu.Lock()
+	inv.owner = w
+	inv.mu.Unlock()
+	w.next <- inv // a worker runs one invocation at a time: never blocks
+}
+
+// take is w taking inv: its payload, and the deadline set from now; nil
+// when inv is not w's to take (withdrawn, or given to another worker).
+func (inv *invocation) take(w *worker) []byte {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	if inv.owner != w || inv.isTaken {
+		return nil
+	}
+	inv.isTaken = true
+	now := time.Now()
+	inv.started = now
+	inv.deadline = now.Add(time.Duration(inv.fn.TimeoutSeconds) * time.Second)
+	if inv.payload == nil {
+		inv.payload = []byte{}
+	}
+	return inv.payload
+}
+
+// withdraw takes inv back from its worker unless it was taken; it
+// reports whether it was taken.
+func (inv *invocation) withdraw() (taken bool) {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	if !inv.isTaken {
+		inv.owner = nil
+	}
+	return inv.isTaken
+}
+
+// detach makes inv independent of the caller's buffer before Invoke
+// returns early: a copy for a worker yet to take it, or the wait for the
+// write of a worker that took it.
+func (inv *invocation) detach() {
+	inv.mu.Lock()
+	if !inv.isTaken {
+		inv.payload = bytes.Clone(inv.payload)
+		inv.mu.Unlock()
+		return
+	}
+	inv.mu.Unlock()
+	<-inv.sent
+}
+
+// settled waits, for an invocation that was taken, until its worker's
+// handler has written the payload: after it, the caller's buffer is free.
+// The write ends at once in practice (the worker has answered or is dead).
+func (inv *invocation) settled() {
+	inv.mu.Lock()
+	taken := inv.isTaken
+	inv.mu.Unlock()
+	if taken {
+		<-inv.sent
+	}
 }
 
 // newRequestID is a Lambda request ID: a random UUID.

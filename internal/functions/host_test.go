@@ -668,3 +668,40 @@ func TestRuntimeAPIRefusesOtherRequestIDs(t *testing.T) {
 		t.Fatalf("worker %d replaced by %d", a.PID, b.PID)
 	}
 }
+
+// Invoke does not keep the caller's payload after it returns, even when
+// the caller leaves early and the invocation runs on (the data plane reuses
+// its buffers): the function still gets the event as sent.
+func TestPayloadNotKeptAfterReturn(t *testing.T) {
+	h, src := newHost(t, nil)
+	f := newFunction("reuse", nil)
+	src.put(f)
+	for i, wait := range []time.Duration{0, time.Millisecond, 5 * time.Millisecond, 50 * time.Millisecond} {
+		buf := []byte(fmt.Sprintf(`{"action":"print","text":"original-%d"}`, i))
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		_, _ = h.Invoke(ctx, "reuse", buf)
+		cancel()
+		for j := range buf {
+			buf[j] = 'X'
+		}
+	}
+	path, _ := h.LogPath(testAccount, "reuse")
+	end := time.Now().Add(10 * time.Second)
+	for {
+		h.LogTail(f.ARN)
+		b, _ := os.ReadFile(path)
+		n := 0
+		for i := range 4 {
+			if bytes.Contains(b, []byte(fmt.Sprintf("original-%d\n", i))) {
+				n++
+			}
+		}
+		if n == 4 {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("the abandoned invocations did not all get their events:\n%s", b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

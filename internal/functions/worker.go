@@ -260,21 +260,26 @@ func (w *worker) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 // serveNext blocks until the host hands this worker an invocation.
 func (w *worker) serveNext(rw http.ResponseWriter, r *http.Request) {
 	var inv *invocation
-	select {
-	case inv = <-w.next:
-	case <-r.Context().Done():
-		return
-	case <-w.exited:
-		return
+	var payload []byte
+	for inv == nil {
+		select {
+		case inv = <-w.next:
+		case <-r.Context().Done():
+			return
+		case <-w.exited:
+			return
+		}
+		if payload = inv.take(w); payload == nil {
+			inv = nil // withdrawn: the host gave it to another worker or up
+		}
 	}
 	now := time.Now()
-	inv.started = now
-	inv.deadline = now.Add(time.Duration(inv.fn.TimeoutSeconds) * time.Second)
 	w.mu.Lock()
 	w.cur = inv
 	w.mu.Unlock()
 	w.served.Store(true)
 	close(inv.taken)
+	defer close(inv.sent)
 	var buf [96]byte
 	b := append(buf[:0], "START RequestId: "...)
 	b = append(b, inv.id...)
@@ -284,7 +289,7 @@ func (w *worker) serveNext(rw http.ResponseWriter, r *http.Request) {
 	// invocation's path.
 	vals := make([]string, 5)
 	vals[0], vals[1], vals[2] = inv.id, strconv.FormatInt(inv.deadline.UnixMilli(), 10), inv.fn.ARN
-	vals[3], vals[4] = traceID(now, inv.id), strconv.Itoa(len(inv.payload))
+	vals[3], vals[4] = traceID(now, inv.id), strconv.Itoa(len(payload))
 	h := rw.Header()
 	h["Content-Type"] = hdrJSON
 	h["Lambda-Runtime-Aws-Request-Id"] = vals[0:1:1]
@@ -293,7 +298,7 @@ func (w *worker) serveNext(rw http.ResponseWriter, r *http.Request) {
 	h["Lambda-Runtime-Trace-Id"] = vals[3:4:4]
 	h["Content-Length"] = vals[4:5:5]
 	rw.WriteHeader(http.StatusOK)
-	_, _ = rw.Write(inv.payload)
+	_, _ = rw.Write(payload)
 }
 
 var (
