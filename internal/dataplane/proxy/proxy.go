@@ -43,6 +43,7 @@ import (
 
 	"github.com/trellis-net/trellis/internal/dataplane/auth"
 	"github.com/trellis-net/trellis/internal/dataplane/h1"
+	"github.com/trellis-net/trellis/internal/dataplane/lambda"
 	"github.com/trellis-net/trellis/internal/dataplane/upstream"
 	"github.com/trellis-net/trellis/internal/dataplane/vpcnet"
 	"github.com/trellis-net/trellis/internal/snapshot"
@@ -91,6 +92,10 @@ type Config struct {
 	// it returns must be comparable (pointers): connection pools are kept
 	// per Net.
 	Net vpcnet.Lookup
+	// Lambda invokes the functions of LAMBDA target groups (lambda.go):
+	// the Lambda Invoke API at an endpoint (lambda.Remote) or the function
+	// host. Nil answers their requests 502 "no Lambda invoker configured".
+	Lambda lambda.Invoker
 	// WebSocketIdleTimeout ends an upgraded WebSocket session through
 	// which no byte went either way for this long (websocket.go).
 	// Default DefaultWebSocketIdleTimeout (60s).
