@@ -55,7 +55,6 @@ func (b *lambdaBuf) release() {
 	lambdaBufs.Put(b)
 }
 
-
 func (h *handler) serveLambda(w http.ResponseWriter, r *http.Request, c *lambdaCall) {
 	p, tg, rl := h.p, c.tg, c.rl
 	inv := p.cfg.Lambda

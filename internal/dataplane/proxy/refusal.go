@@ -39,14 +39,14 @@ const (
 	refIncompatible                // the request's protocol cannot reach the group's protocol version (§6)
 
 	// LAMBDA target groups (lambda.go, docs/lambda.md).
-	refNoInvoker         // no Invoker configured (proxy.Config.Lambda)
-	refLambdaBodyTooBig  // a request body over lambda.MaxPayload
-	refLambdaNotFound    // the function does not exist
-	refLambdaThrottled   // the function is at its concurrency limit
-	refLambdaFailed      // the function could not be invoked
-	refLambdaFuncError   // the function failed (X-Amz-Function-Error)
-	refLambdaMalformed   // the function's response is not a valid answer
-	refLambdaRespTooBig  // the function's response is over lambda.MaxPayload
+	refNoInvoker        // no Invoker configured (proxy.Config.Lambda)
+	refLambdaBodyTooBig // a request body over lambda.MaxPayload
+	refLambdaNotFound   // the function does not exist
+	refLambdaThrottled  // the function is at its concurrency limit
+	refLambdaFailed     // the function could not be invoked
+	refLambdaFuncError  // the function failed (X-Amz-Function-Error)
+	refLambdaMalformed  // the function's response is not a valid answer
+	refLambdaRespTooBig // the function's response is over lambda.MaxPayload
 )
 
 // refusals is the table: status, text (a fmt format of the refusal's
@@ -87,13 +87,13 @@ var refusals = [...]struct {
 	// What Lattice answers for each Lambda failure is documented only in
 	// part (reference §7.2, §7.4): docs/lambda.md marks the unverified rows.
 	refNoInvoker:        {http.StatusBadGateway, "no Lambda invoker configured (target group %s)", accesslog.InternalError, 0},
-	refLambdaBodyTooBig:  {http.StatusRequestEntityTooLarge, "request body over 6 MB: a Lambda target takes at most %d bytes", accesslog.ClientProtocolError, 0},
-	refLambdaNotFound:    {http.StatusInternalServerError, "function %s of target group %s not found", accesslog.TargetConnectionError, 0},
-	refLambdaThrottled:   {http.StatusServiceUnavailable, "function %s is throttled", accesslog.TargetConnectionError, 0},
-	refLambdaFailed:      {http.StatusInternalServerError, "invoking function %s failed", accesslog.TargetConnectionError, 0},
-	refLambdaFuncError:   {http.StatusBadGateway, "function %s failed (%s error)", accesslog.TargetProtocolError, 0},
-	refLambdaMalformed:   {http.StatusBadGateway, "function %s returned a malformed response: %s", accesslog.TargetProtocolError, 0},
-	refLambdaRespTooBig:  {http.StatusBadGateway, "function %s returned a response over 6 MB", accesslog.TargetProtocolError, 0},
+	refLambdaBodyTooBig: {http.StatusRequestEntityTooLarge, "request body over 6 MB: a Lambda target takes at most %d bytes", accesslog.ClientProtocolError, 0},
+	refLambdaNotFound:   {http.StatusInternalServerError, "function %s of target group %s not found", accesslog.TargetConnectionError, 0},
+	refLambdaThrottled:  {http.StatusServiceUnavailable, "function %s is throttled", accesslog.TargetConnectionError, 0},
+	refLambdaFailed:     {http.StatusInternalServerError, "invoking function %s failed", accesslog.TargetConnectionError, 0},
+	refLambdaFuncError:  {http.StatusBadGateway, "function %s failed (%s error)", accesslog.TargetProtocolError, 0},
+	refLambdaMalformed:  {http.StatusBadGateway, "function %s returned a malformed response: %s", accesslog.TargetProtocolError, 0},
+	refLambdaRespTooBig: {http.StatusBadGateway, "function %s returned a response over 6 MB", accesslog.TargetProtocolError, 0},
 }
 
 // refuse answers refusal ref with its table row, args filling its text,
