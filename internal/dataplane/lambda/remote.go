@@ -5,15 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/smithy-go/logging"
 )
 
 // RemoteConfig configures a Remote invoker.
@@ -68,20 +69,14 @@ func NewRemote(ctx context.Context, cfg RemoteConfig) (*Remote, error) {
 	if cfg.Region == "" {
 		return nil, errors.New("lambda endpoint: no region")
 	}
-	tr := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConnsPerHost: 256, // the data plane's concurrency, to one host
-		IdleConnTimeout:     90 * time.Second,
-		TLSHandshakeTimeout: 10 * time.Second,
-		ForceAttemptHTTP2:   true,
-	}
 	opts := []func(*config.LoadOptions) error{
 		config.WithRegion(cfg.Region),
-		config.WithHTTPClient(&http.Client{Transport: limitTransport{tr}}),
 		// An invocation is not idempotent: a retry after the function ran
 		// would run it twice. The client that called the service decides.
 		config.WithRetryer(func() aws.Retryer { return aws.NopRetryer{} }),
+		// The data plane logs and answers failures itself; the SDK would
+		// write its warnings to stderr.
+		config.WithLogger(logging.Nop{}),
 	}
 	if cfg.Credentials != nil {
 		opts = append(opts, config.WithCredentialsProvider(cfg.Credentials))
@@ -90,8 +85,21 @@ func NewRemote(ctx context.Context, cfg RemoteConfig) (*Remote, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lambda endpoint: loading AWS configuration: %w", err)
 	}
+	// The transport the shared configuration built (AWS_CA_BUNDLE and
+	// proxy settings applied), pooled for the data plane and owned here, so
+	// that Close can let its connections go. No client timeout: the
+	// request's context bounds an invocation.
+	var tr *http.Transport
+	if b, ok := ac.HTTPClient.(*awshttp.BuildableClient); ok {
+		tr = b.GetTransport()
+	} else {
+		tr = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	tr.MaxIdleConnsPerHost = 256 // the data plane's concurrency, to one host
+	tr.IdleConnTimeout = 90 * time.Second
 	client := awslambda.NewFromConfig(ac, func(o *awslambda.Options) {
 		o.BaseEndpoint = aws.String(cfg.Endpoint)
+		o.HTTPClient = &http.Client{Transport: limitTransport{tr}}
 	})
 	return &Remote{client: client, tr: tr}, nil
 }
