@@ -215,7 +215,7 @@ func appendHeaders(dst []byte, r *Request, multi bool) []byte {
 			keys = append(keys, k)
 		}
 	}
-	slices.SortFunc(keys, compareFold)
+	slices.SortFunc(keys, compareHeaderNames)
 	dst = append(dst, '{')
 	first := true
 	if r.Host != "" {
@@ -556,6 +556,16 @@ func toLower(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// compareHeaderNames orders header names by their lower-case forms, and
+// names that differ only in case by their bytes: the output is the same
+// for the same header, whatever the map's order.
+func compareHeaderNames(a, b string) int {
+	if c := compareFold(a, b); c != 0 {
+		return c
+	}
+	return strings.Compare(a, b)
 }
 
 // compareFold orders strings as their ASCII lower-case forms.
