@@ -138,6 +138,11 @@ func (h *handler) serveLambda(w http.ResponseWriter, r *http.Request, c *lambdaC
 	if rl != nil {
 		rl.headersAt = time.Now()
 	}
+	if err == nil && ctx.Err() != nil {
+		// The answer came after the request's time was up (or its client
+		// left): late is as good as none.
+		err = context.Cause(ctx)
+	}
 	if err != nil {
 		p.lambdaFailed(w, r, rl, ctx, fn, tg, err)
 		return
