@@ -145,19 +145,28 @@ func echoV2(ctx context.Context, ev latticeV2) (events.ALBTargetGroupResponse, e
 // query, the headers (Lattice's included, the client's copies of the
 // asserted ones not) and the body; the client sees the function's answer.
 func TestLambdaV1(t *testing.T) {
-	for _, std := range []bool{false, true} {
-		t.Run("std="+strconv.FormatBool(std), func(t *testing.T) {
+	for _, mode := range []string{"own server", "net/http server", "h2c"} {
+		t.Run(mode, func(t *testing.T) {
 			host := newFuncHost()
 			tg := lambdaGroup("tg-0v1", host.add("echo", echoV1), "V1")
-			e, v, port := lambdaEnv(t, host, tg, func(c *testConfig) { c.StdServer = std })
-			res := e.do("POST", v.Ingress, port, "fn.example.com", "/a/./b/../c?x=1&x=2&y=%C3%BC", http.Header{
+			e, v, port := lambdaEnv(t, host, tg, func(c *testConfig) { c.StdServer = mode == "net/http server" })
+			do := e.do
+			if mode == "h2c" {
+				do = e.doH2
+			}
+			hdr := http.Header{
 				"Content-Type":            {"application/json"},
 				"X-Multi":                 {"one", "two"},
 				"X-Amzn-Lattice-Identity": {"Principal=forged"},
 				"X_Amzn_Lattice_Network":  {"forged"},
-				"Connection":              {"X-Hop"},
 				"X-Hop":                   {"gone"},
-			}, strings.NewReader(`{"n":1}`))
+			}
+			if mode != "h2c" {
+				hdr["Connection"] = []string{"X-Hop"} // HTTP/2 has no Connection field
+			} else {
+				delete(hdr, "X-Hop")
+			}
+			res := do("POST", v.Ingress, port, "fn.example.com", "/a/./b/../c?x=1&x=2&y=%C3%BC", hdr, strings.NewReader(`{"n":1}`))
 			if res.status != 201 {
 				t.Fatalf("status %d %q", res.status, res.body)
 			}
