@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"golang.org/x/net/http/httpguts"
 )
 
@@ -152,4 +154,114 @@ func FuzzDecodeResponse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzDecodeResponseDifferential: DecodeResponse, which reads the payload
+// in place, answers what the encoding/json decoder it replaced answers
+// (decodeResponseStd), on every payload where their documented
+// differences do not apply: encoding/json matches member names regardless
+// of case, merges a member given twice, and keeps headers whose names
+// differ only in case apart.
+func FuzzDecodeResponseDifferential(f *testing.F) {
+	for _, s := range []string{
+		`{"statusCode":200,"headers":{"content-type":"text/plain"},"body":"hi"}`,
+		`{"statusCode":404,"statusDescription":"404 Not Found","multiValueHeaders":{"set-cookie":["a=1",null]},"headers":{"set-cookie":"x"}}`,
+		`{"statusCode":200,"body":"AAEC","isBase64Encoded":true,"extra":[{"a":[1,2e5,-0.5]},true,null]}`,
+		`{"statusCode":200,"headers":{"x":["a","b"],"connection":"x-y","x-y":"1","y":null}}`,
+		`{"statusCode":200,"body":"\ud83d\ude00 \ud800 \u00e9\"\\\/\b\f\n\r\t","statusDescription":null}`,
+		` { "statusCode" : 201 , "body" : "\u0041" } `, `{"statusCode":2e2}`, `[]`, `null`, `"x"`, `{}`, `{"statusCode":200}x`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		got, err := DecodeResponse(payload)
+		want, werr := decodeResponseStd(payload)
+		if !comparableResponse(payload) {
+			return
+		}
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("%q: in place %v, encoding/json %v", payload, err, werr)
+		}
+		if err != nil {
+			if !errors.Is(err, ErrMalformedResponse) && !errors.Is(err, ErrPayloadTooLarge) {
+				t.Fatalf("%q: error %v", payload, err)
+			}
+			return
+		}
+		for _, r := range []*Response{got, want} {
+			if len(r.Header) == 0 {
+				r.Header = nil
+			}
+			if len(r.Body) == 0 {
+				r.Body = nil
+			}
+		}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Fatalf("%q (-encoding/json +in place):\n%s", payload, d)
+		}
+	})
+}
+
+// comparableResponse reports whether payload is outside the documented
+// differences of the two decoders (FuzzDecodeResponseDifferential).
+func comparableResponse(payload []byte) bool {
+	if !json.Valid(payload) {
+		return true // both refuse it
+	}
+	var top map[string]json.RawMessage
+	if json.Unmarshal(payload, &top) != nil {
+		return true // not an object: both refuse it
+	}
+	known := []string{"statusCode", "statusDescription", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
+	d := json.NewDecoder(bytes.NewReader(payload))
+	d.Token() // {
+	seen := map[string]bool{}
+	var names []string
+	for d.More() {
+		tok, _ := d.Token()
+		k, _ := tok.(string)
+		for _, m := range known {
+			if strings.EqualFold(k, m) && k != m {
+				return false
+			}
+		}
+		if seen[k] && slices.Contains(known, k) {
+			return false
+		}
+		seen[k] = true
+		var raw json.RawMessage
+		if d.Decode(&raw) != nil {
+			return false
+		}
+		if k == "headers" || k == "multiValueHeaders" {
+			hd := json.NewDecoder(bytes.NewReader(raw))
+			if t, _ := hd.Token(); t != json.Delim('{') {
+				continue
+			}
+			var own []string
+			for hd.More() {
+				tok, _ := hd.Token()
+				n, _ := tok.(string)
+				for _, o := range own {
+					if strings.EqualFold(o, n) {
+						return false // a name twice in one object
+					}
+				}
+				own = append(own, n)
+				var skip json.RawMessage
+				if hd.Decode(&skip) != nil {
+					return false
+				}
+			}
+			for _, o := range own {
+				for _, n := range names {
+					if strings.EqualFold(o, n) && o != n {
+						return false // names differing only in case across the two
+					}
+				}
+			}
+			names = append(names, own...)
+		}
+	}
+	return true
 }

@@ -3,12 +3,11 @@ package lambda
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
+	"unsafe"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -30,59 +29,144 @@ type Response struct {
 	Body   []byte
 }
 
-// wireResponse is the JSON a function returns, in both event versions
-// (reference §7.2).
-type wireResponse struct {
-	StatusCode        json.RawMessage            `json:"statusCode"`
-	StatusDescription string                     `json:"statusDescription"`
-	Headers           map[string]json.RawMessage `json:"headers"`
-	MultiValueHeaders map[string][]string        `json:"multiValueHeaders"`
-	Body              string                     `json:"body"`
-	IsBase64Encoded   bool                       `json:"isBase64Encoded"`
+// The members of a function response DecodeResponse reads.
+const (
+	mStatusCode = iota
+	mStatusDescription
+	mHeaders
+	mMultiValueHeaders
+	mBody
+	mIsBase64Encoded
+	nMembers
+)
+
+func member(k []byte) int {
+	switch string(k) { // no allocation: the compiler compares in place
+	case "statusCode":
+		return mStatusCode
+	case "statusDescription":
+		return mStatusDescription
+	case "headers":
+		return mHeaders
+	case "multiValueHeaders":
+		return mMultiValueHeaders
+	case "body":
+		return mBody
+	case "isBase64Encoded":
+		return mIsBase64Encoded
+	}
+	return -1
 }
 
-// DecodeResponse decodes a function's response payload: statusCode (an
-// integer from 100 to 599), statusDescription, headers (each value a
-// string or an array of strings), multiValueHeaders (arrays; a name in
-// both keeps these), body (base64 when isBase64Encoded). A payload over
-// MaxPayload is ErrPayloadTooLarge. A field name that is not a token or a
-// value holding CR, LF or NUL (RFC 9110 §5.1, §5.5) makes the response
-// malformed: a function must not be able to write lines of its own into
-// the answer. The hop-by-hop fields (RFC 9110 §7.6.1: Connection and what
-// it names, Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade)
-// and Content-Length are ignored, as Lattice does.
+// DecodeResponse decodes a function's response payload (reference §7.2):
+// a JSON object with statusCode (an integer from 100 to 599),
+// statusDescription, headers (each value a string or an array of strings),
+// multiValueHeaders (arrays of strings; a name in both, in any letter case,
+// keeps these), body (base64 when isBase64Encoded). Member names are
+// matched exactly; a member given twice counts once, the last time; other
+// members are ignored; null stands for an absent member or value, and for
+// "" in an array. A payload over MaxPayload is ErrPayloadTooLarge,
+// anything else it cannot use ErrMalformedResponse. A field name that is
+// not a token, or a value with CR, LF, NUL or another control character
+// (RFC 9110 §5.1, §5.5), makes the response malformed: a function must not
+// be able to write lines of its own into the answer. The hop-by-hop fields
+// (RFC 9110 §7.6.1: Connection and what it names, Keep-Alive, Proxy-*, TE,
+// Trailer, Transfer-Encoding, Upgrade) and Content-Length are ignored, as
+// Lattice does.
+//
+// It reads the payload in place (jsonscan.go) and keeps the names and
+// values of the answer in one arena: a typical response costs a handful
+// of allocations, not one per string.
 func DecodeResponse(payload []byte) (*Response, error) {
 	if len(payload) > MaxPayload {
 		return nil, fmt.Errorf("%w: response of %d bytes is over %d", ErrPayloadTooLarge, len(payload), MaxPayload)
 	}
-	var w wireResponse
-	if err := json.Unmarshal(payload, &w); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformedResponse, err)
+	d := respDecoder{s: scanner{b: payload}}
+	d.s.buf = d.bufArr[:0]
+	s := &d.s
+	// Pass 1: the whole payload is valid JSON; where each member's (last)
+	// value starts and ends.
+	var at, end [nMembers]int
+	for i := range at {
+		at[i] = -1
 	}
-	status, err := statusCode(w.StatusCode)
-	if err != nil {
+	switch {
+	case s.expect('{'):
+		if !s.expect('}') {
+			for {
+				k, err := s.str()
+				if err != nil || !s.expect(':') {
+					return nil, malformed("invalid JSON")
+				}
+				m := member(k)
+				s.ws()
+				start := s.i
+				if err := s.skip(1); err != nil {
+					return nil, malformed("invalid JSON")
+				}
+				if m >= 0 {
+					at[m], end[m] = start, s.i
+				}
+				if s.expect('}') {
+					break
+				}
+				if !s.expect(',') {
+					return nil, malformed("invalid JSON")
+				}
+			}
+		}
+	case s.literal("null"):
+	default:
+		if err := s.skip(0); err != nil {
+			return nil, malformed("invalid JSON")
+		}
+		if s.ws(); s.i == len(s.b) {
+			return nil, malformed("not a JSON object")
+		}
+	}
+	if s.ws(); s.i != len(s.b) {
+		return nil, malformed("invalid JSON")
+	}
+
+	// Pass 2: the members. Every string of the answer but the body fits in
+	// an arena as long as the payload without the body.
+	res := &Response{}
+	arena := len(payload)
+	if at[mBody] >= 0 {
+		arena -= end[mBody] - at[mBody]
+	}
+	d.arena = make([]byte, 0, arena)
+	if at[mStatusCode] < 0 || payload[at[mStatusCode]] == 'n' {
+		return nil, malformed("no statusCode")
+	}
+	s.i = at[mStatusCode]
+	num, err := s.number()
+	if err != nil || !validStatus(num) {
+		return nil, malformed("statusCode %.20s is not an integer from 100 to 599", payload[at[mStatusCode]:end[mStatusCode]])
+	}
+	res.StatusCode = int(num[0]-'0')*100 + int(num[1]-'0')*10 + int(num[2]-'0')
+	if v, ok, err := s.stringMember(at[mStatusDescription]); err != nil {
+		return nil, malformed("statusDescription is not a string")
+	} else if ok {
+		res.StatusDescription = d.keep(v)
+	}
+	var b64 bool
+	if i := at[mIsBase64Encoded]; i >= 0 {
+		s.i = i
+		switch {
+		case s.literal("true"):
+			b64 = true
+		case s.literal("false"), s.literal("null"):
+		default:
+			return nil, malformed("isBase64Encoded is not a boolean")
+		}
+	}
+	// multiValueHeaders first: a name in both keeps its values.
+	if err := d.headers(res, at[mMultiValueHeaders], false); err != nil {
 		return nil, err
 	}
-	res := &Response{StatusCode: status, StatusDescription: w.StatusDescription}
-	if n := len(w.Headers) + len(w.MultiValueHeaders); n > 0 {
-		res.Header = make(http.Header, n)
-	}
-	for k, vs := range w.MultiValueHeaders {
-		if err := res.add(k, vs); err != nil {
-			return nil, err
-		}
-	}
-	for k, raw := range w.Headers {
-		if _, ok := w.MultiValueHeaders[k]; ok {
-			continue
-		}
-		vs, err := headerValues(k, raw)
-		if err != nil {
-			return nil, err
-		}
-		if err := res.add(k, vs); err != nil {
-			return nil, err
-		}
+	if err := d.headers(res, at[mHeaders], true); err != nil {
+		return nil, err
 	}
 	if conn := res.Header["Connection"]; len(conn) > 0 {
 		for _, v := range conn {
@@ -92,70 +176,213 @@ func DecodeResponse(payload []byte) (*Response, error) {
 		}
 		delete(res.Header, "Connection")
 	}
-	if w.Body != "" {
-		if w.IsBase64Encoded {
-			res.Body, err = base64.StdEncoding.DecodeString(w.Body)
+	v, ok, err := s.stringMember(at[mBody])
+	if err != nil {
+		return nil, malformed("body is not a string")
+	}
+	if ok && len(v) > 0 {
+		if b64 {
+			res.Body = make([]byte, base64.StdEncoding.DecodedLen(len(v)))
+			n, err := base64.StdEncoding.Decode(res.Body, v)
 			if err != nil {
-				return nil, fmt.Errorf("%w: body is not base64: %v", ErrMalformedResponse, err)
+				return nil, malformed("body is not base64: %v", err)
 			}
+			res.Body = res.Body[:n]
 		} else {
-			res.Body = []byte(w.Body)
+			res.Body = bytes.Clone(v)
 		}
 	}
 	return res, nil
 }
 
-// statusCode reads statusCode: a JSON integer from 100 to 599.
-func statusCode(raw json.RawMessage) (int, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
-		return 0, fmt.Errorf("%w: no statusCode", ErrMalformedResponse)
+// stringMember reads the string value at i (-1: absent): ok is false
+// for an absent member or null. The bytes are valid until the scanner
+// reads another string.
+func (s *scanner) stringMember(i int) (v []byte, ok bool, err error) {
+	if i < 0 {
+		return nil, false, nil
 	}
-	n, err := strconv.Atoi(string(raw))
-	if err != nil || n < 100 || n > 599 {
-		return 0, fmt.Errorf("%w: statusCode %.20s is not an integer from 100 to 599", ErrMalformedResponse, raw)
+	s.i = i
+	if s.literal("null") {
+		return nil, false, nil
 	}
-	return n, nil
+	v, err = s.str()
+	return v, err == nil, err
 }
 
-// headerValues reads a headers value: a string, an array of strings, or
-// null (no field).
-func headerValues(name string, raw json.RawMessage) ([]string, error) {
-	raw = bytes.TrimSpace(raw)
-	switch {
-	case len(raw) == 0 || bytes.Equal(raw, []byte("null")):
-		return nil, nil
-	case raw[0] == '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return nil, fmt.Errorf("%w: header %q: %v", ErrMalformedResponse, name, err)
-		}
-		return []string{s}, nil
-	case raw[0] == '[':
-		var vs []string
-		if err := json.Unmarshal(raw, &vs); err != nil {
-			return nil, fmt.Errorf("%w: header %q: want a string or an array of strings", ErrMalformedResponse, name)
-		}
-		return vs, nil
+// validStatus reports whether a JSON number is an integer from 100 to 599.
+func validStatus(num []byte) bool {
+	if len(num) != 3 {
+		return false
 	}
-	return nil, fmt.Errorf("%w: header %q: want a string or an array of strings", ErrMalformedResponse, name)
+	for _, c := range num {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return '1' <= num[0] && num[0] <= '5'
 }
 
-// add checks a field and adds it unless Lattice ignores it.
-func (r *Response) add(name string, vs []string) error {
-	if !httpguts.ValidHeaderFieldName(name) {
-		return fmt.Errorf("%w: header name %q is not a token", ErrMalformedResponse, name)
+func malformed(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrMalformedResponse}, args...)...)
+}
+
+// respDecoder is DecodeResponse's state: the scanner, the arena holding
+// the answer's strings (appended to, never written over: a string keeps
+// pointing at the bytes it was made of when the arena grows), the values
+// of all fields, and the names multiValueHeaders gave.
+type respDecoder struct {
+	s        scanner
+	arena    []byte
+	vals     []string
+	multi    []string
+	multiArr [8]string
+	bufArr   [512]byte // the scanner's first scratch
+}
+
+// keep returns b as a string in the arena.
+func (d *respDecoder) keep(b []byte) string {
+	if len(b) == 0 {
+		return ""
 	}
-	for _, v := range vs {
-		if !httpguts.ValidHeaderFieldValue(v) {
-			return fmt.Errorf("%w: header %q has a value with a control character", ErrMalformedResponse, name)
+	start := len(d.arena)
+	d.arena = append(d.arena, b...)
+	return unsafe.String(&d.arena[start], len(b))
+}
+
+// keepName returns the canonical form of a header name (a token) in the
+// arena, as http.CanonicalHeaderKey writes it.
+func (d *respDecoder) keepName(b []byte) string {
+	start := len(d.arena)
+	d.arena = append(d.arena, b...)
+	name := d.arena[start:]
+	upper := true
+	for i, c := range name {
+		if upper && 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		} else if !upper && 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
 		}
+		name[i] = c
+		upper = c == '-'
 	}
-	k := http.CanonicalHeaderKey(name)
-	if ignoredField(k) || len(vs) == 0 {
+	return unsafe.String(&name[0], len(name))
+}
+
+// headers reads headers (one: a value may be a single string) or
+// multiValueHeaders at i (-1: absent) into res.
+func (d *respDecoder) headers(res *Response, i int, one bool) error {
+	s := &d.s
+	if i < 0 {
 		return nil
 	}
-	r.Header[k] = append(r.Header[k], vs...)
+	s.i = i
+	if s.literal("null") {
+		return nil
+	}
+	if !s.expect('{') {
+		if one {
+			return malformed("headers is not an object")
+		}
+		return malformed("multiValueHeaders is not an object")
+	}
+	if d.multi == nil {
+		d.multi = d.multiArr[:0]
+	}
+	if s.expect('}') {
+		return nil
+	}
+	for {
+		raw, _ := s.str() // valid: pass 1 read it
+		// raw is in the scanner's scratch or the payload: checked now, kept
+		// only in canonical form.
+		if !httpguts.ValidHeaderFieldName(unsafe.String(unsafe.SliceData(raw), len(raw))) {
+			return malformed("header name %q is not a token", raw)
+		}
+		name := d.keepName(raw)
+		s.expect(':')
+		skip := false
+		if one {
+			for _, m := range d.multi {
+				if m == name {
+					skip = true
+					break
+				}
+			}
+		} else {
+			d.multi = append(d.multi, name)
+		}
+		if skip {
+			if err := s.skip(1); err != nil {
+				return err
+			}
+		} else if err := d.values(res, name, one); err != nil {
+			return err
+		}
+		if s.expect('}') {
+			return nil
+		}
+		s.expect(',')
+	}
+}
+
+// values reads a header's value — null (none), an array of strings (null
+// elements are ""), or when one allows it a string — checks it and adds it
+// to res under name (canonical), unless Lattice ignores the field.
+func (d *respDecoder) values(res *Response, name string, one bool) error {
+	s := &d.s
+	if d.vals == nil {
+		d.vals = make([]string, 0, 16)
+	}
+	first := len(d.vals)
+	switch s.peek() {
+	case 'n':
+		s.literal("null")
+	case '"':
+		if !one {
+			return malformed("multiValueHeaders %q: want an array of strings", name)
+		}
+		v, _ := s.str()
+		d.vals = append(d.vals, d.keep(v))
+	case '[':
+		s.i++
+		if !s.expect(']') {
+			for {
+				if s.peek() == 'n' && s.literal("null") {
+					d.vals = append(d.vals, "")
+				} else {
+					v, err := s.str()
+					if err != nil {
+						return malformed("header %q: want a string or an array of strings", name)
+					}
+					d.vals = append(d.vals, d.keep(v))
+				}
+				if s.expect(']') {
+					break
+				}
+				s.expect(',')
+			}
+		}
+	default:
+		return malformed("header %q: want a string or an array of strings", name)
+	}
+	vs := d.vals[first:len(d.vals):len(d.vals)] // capped: an append by the caller copies
+	for _, v := range vs {
+		if !httpguts.ValidHeaderFieldValue(v) {
+			return malformed("header %q has a value with a control character", name)
+		}
+	}
+	if ignoredField(name) || len(vs) == 0 {
+		return nil
+	}
+	if res.Header == nil {
+		res.Header = make(http.Header, 8)
+	}
+	if old := res.Header[name]; old != nil {
+		res.Header[name] = append(old, vs...)
+	} else {
+		res.Header[name] = vs
+	}
 	return nil
 }
 
