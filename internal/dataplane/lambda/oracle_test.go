@@ -124,7 +124,6 @@ func headerValues(name string, raw json.RawMessage) ([]string, error) {
 	return nil, fmt.Errorf("%w: header %q: want a string or an array of strings", ErrMalformedResponse, name)
 }
 
-
 // add checks a field and adds it unless Lattice ignores it.
 func (r *Response) add(name string, vs []string) error {
 	if !httpguts.ValidHeaderFieldName(name) {
