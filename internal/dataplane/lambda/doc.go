@@ -10,6 +10,12 @@
 // request as it would forward it (normalised path, filtered header with the
 // fields Lattice adds) and writes the Response back itself.
 //
-// It must not import store, service or api (internal/archtest), nor the
-// proxy: the proxy imports it.
+// The response decoder reads the payload in place (jsonscan.go) rather
+// than through encoding/json, which it was differentially fuzzed against,
+// because it runs once per request on the data plane.
+//
+// Subpackage lambdatest is a real Lambda Invoke API server for tests.
+//
+// It imports nothing of Trellis (internal/archtest): not store, service or
+// api, nor the proxy, which imports it.
 package lambda

@@ -25,6 +25,11 @@
 // only through h1's declared seams (h1.ConnInfoOf, h1.ResponseStats, h1.BodyBytesRead,
 // h1.Upgrade).
 //
+// A request routed to a LAMBDA target group goes through all of the above
+// too; then, instead of a connection, its group's function is invoked with
+// the Lattice event through Config.Lambda (lambda.go, package lambda,
+// docs/lambda.md).
+//
 // A WebSocket opening handshake goes through all of the above too; then,
 // instead of the retry loop, it is upgraded on both sides and the two
 // connections are spliced (websocket.go, docs/protocols.md).
