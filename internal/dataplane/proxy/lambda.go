@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -76,7 +77,11 @@ func (h *handler) serveLambda(w http.ResponseWriter, r *http.Request, c *lambdaC
 	buf := lambdaBufs.Get().(*lambdaBuf)
 	defer buf.release()
 	var err error
-	buf.body, err = readBody(buf.body[:0], r.Body)
+	buf.body = buf.body[:0]
+	if n := r.ContentLength; n > 0 && int64(cap(buf.body)) <= n {
+		buf.body = slices.Grow(buf.body, int(n)+1) // +1: EOF is read into spare room
+	}
+	buf.body, err = readBody(buf.body, r.Body)
 	if err != nil {
 		if r.Context().Err() != nil {
 			if rl != nil {
@@ -105,7 +110,10 @@ func (h *handler) serveLambda(w http.ResponseWriter, r *http.Request, c *lambdaC
 	if !hadUA {
 		delete(r.Header, "User-Agent") // apply keeps its absence for net/http with an empty value
 	}
-	delete(r.Header, "Te") // hop-by-hop: no connection to the function
+	// No connection to the function: TE (hop-by-hop) and Expect (answered
+	// by the server as the body was read) mean nothing to it.
+	delete(r.Header, "Te")
+	delete(r.Header, "Expect")
 	ev := lambda.Request{Method: r.Method, Target: c.target, Host: r.Host, Header: r.Header, Body: buf.body}
 	if ev.Body == nil {
 		ev.Body = []byte{}
