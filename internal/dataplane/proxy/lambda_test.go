@@ -535,3 +535,37 @@ func BenchmarkLambdaProxy(b *testing.B) {
 		}
 	}
 }
+
+// TestLambdaResponseFraming: the data plane frames the function's answer
+// itself — Content-Length from the body, none and no body for 204 and
+// 304, the length without the body for HEAD — and keeps its own request
+// ID.
+func TestLambdaResponseFraming(t *testing.T) {
+	host := newFuncHost()
+	arn := host.add("frame", func(ctx context.Context, ev latticeV1) (map[string]any, error) {
+		status, _ := strconv.Atoi(strings.TrimPrefix(ev.RawPath, "/"))
+		return map[string]any{"statusCode": status, "body": "hello",
+			"headers": map[string]string{"X-Amzn-Requestid": "from-the-function", "Content-Length": "99", "Transfer-Encoding": "chunked"}}, nil
+	})
+	for _, std := range []bool{false, true} {
+		e, v, port := lambdaEnv(t, host, lambdaGroup("tg-0frame", arn, "V1"), func(c *testConfig) { c.StdServer = std })
+		for _, tc := range []struct {
+			method string
+			status int
+			body   string
+			length string
+		}{
+			{"GET", 200, "hello", "5"},
+			{"GET", 404, "hello", "5"},
+			{"HEAD", 200, "", "5"},
+			{"GET", 204, "", ""},
+			{"GET", 304, "", ""},
+		} {
+			res := e.do(tc.method, v.Ingress, port, "fn.example.com", "/"+strconv.Itoa(tc.status), http.Header{"X-Amzn-Requestid": {"req-1"}}, nil)
+			if res.status != tc.status || res.body != tc.body || res.header.Get("Content-Length") != tc.length ||
+				res.header.Get("X-Amzn-Requestid") != "req-1" || res.header.Get("Transfer-Encoding") != "" {
+				t.Errorf("std=%v %s %d: got %d %q %v", std, tc.method, tc.status, res.status, res.body, res.header)
+			}
+		}
+	}
+}
