@@ -19,6 +19,7 @@ import (
 
 	"github.com/trellis-net/trellis/internal/app"
 	"github.com/trellis-net/trellis/internal/cli"
+	"github.com/trellis-net/trellis/internal/dataplane/lambda"
 	"github.com/trellis-net/trellis/internal/functions"
 	"github.com/trellis-net/trellis/internal/model"
 )
@@ -94,6 +95,13 @@ the Lambda Runtime API; the Lambda Invoke API on --api-addr calls them, logs go
 to DATA_DIR/functions/ACCOUNT/NAME.log. Only an account's root may declare one;
 --function-host=false keeps this server from running any (docs/functions.md).
 
+LAMBDA target groups invoke their function here when this server hosts it,
+otherwise through the Lambda Invoke API at --lambda-endpoint (AWS, e.g.
+https://lambda.us-east-1.amazonaws.com, or LocalStack), signed for
+--lambda-region with the credentials of the standard AWS chain
+(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ...); a function
+found in neither is answered 500 (docs/lambda.md).
+
 SIGTERM or SIGINT stops accepting connections, lets in-flight requests finish
 and exits.`,
 		Args: cobra.NoArgs,
@@ -115,6 +123,9 @@ and exits.`,
 				return fmt.Errorf("--ingress-server %q: want trellis or net-http", ingressServer)
 			}
 			if err := checkReliabilityFlags(&cfg); err != nil {
+				return err
+			}
+			if err := checkLambdaFlags(&cfg); err != nil {
 				return err
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
@@ -156,6 +167,8 @@ and exits.`,
 	f.StringVar(&ingressServer, "ingress-server", "trellis", "HTTP/1.x server of the data plane's sockets: trellis (built for the proxy) or net-http (Go's standard server, a fallback)")
 	f.Uint64Var(&gcFloorMiB, "gc-floor-mib", 64, "let the heap grow by at least this many MiB between garbage collections (fewer collections for a small heap; 0: Go's default pacing; ignored when GOGC is set)")
 	dnsf.add(f)
+	f.StringVar(&cfg.LambdaEndpoint, "lambda-endpoint", "", "base URL of the Lambda Invoke API that LAMBDA target groups' functions are invoked through (http or https, e.g. https://lambda.us-east-1.amazonaws.com or LocalStack's http://localhost:4566); credentials from the standard AWS chain")
+	f.StringVar(&cfg.LambdaRegion, "lambda-region", "", "region the invocations at --lambda-endpoint are signed for (default: the installation's region)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	od := cfg.Outlier
 	f.Int32Var(&od.ConsecutiveFailures, "outlier-consecutive-failures", od.ConsecutiveFailures, "eject a target after this many failed requests in a row (5xx answers, failed connections, resets, timeouts); 0 disables ejection")
@@ -177,6 +190,21 @@ func checkReliabilityFlags(cfg *app.Config) error {
 	}
 	if err := cfg.Outlier.Validate(); err != nil {
 		return errors.New(outlierFlags.Replace(err.Error())) // it names the fields
+	}
+	return nil
+}
+
+// checkLambdaFlags rejects a --lambda-endpoint that is no http or https
+// base URL, and a --lambda-region without an endpoint, naming the flag.
+func checkLambdaFlags(cfg *app.Config) error {
+	if cfg.LambdaEndpoint == "" {
+		if cfg.LambdaRegion != "" {
+			return errors.New("--lambda-region: needs --lambda-endpoint")
+		}
+		return nil
+	}
+	if _, err := lambda.ParseEndpoint(cfg.LambdaEndpoint); err != nil {
+		return fmt.Errorf("--lambda-endpoint %w", err)
 	}
 	return nil
 }

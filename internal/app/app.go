@@ -24,6 +24,7 @@ import (
 	"github.com/trellis-net/trellis/internal/dataplane/dns"
 	"github.com/trellis-net/trellis/internal/dataplane/health"
 	"github.com/trellis-net/trellis/internal/dataplane/ingress"
+	"github.com/trellis-net/trellis/internal/dataplane/lambda"
 	"github.com/trellis-net/trellis/internal/dataplane/passthrough"
 	"github.com/trellis-net/trellis/internal/dataplane/proxy"
 	"github.com/trellis-net/trellis/internal/dataplane/tlsterm"
@@ -85,6 +86,13 @@ type Config struct {
 	// detection (docs/architecture.md); nil means the defaults
 	// (DefaultOutlierDetection).
 	Outlier *upstream.OutlierDetection
+	// LambdaEndpoint is the base URL of the Lambda Invoke API (AWS,
+	// LocalStack) through which the data plane invokes the functions of
+	// LAMBDA target groups (docs/lambda.md), signed with the credentials of
+	// the standard AWS chain; "" configures none.
+	LambdaEndpoint string
+	// LambdaRegion signs the invocations (default Region).
+	LambdaRegion string
 	// DNS configures the VPCs' DNS (dns.go); the zero value is off.
 	DNS DNSConfig
 	// DisableFunctionHost keeps this Trellis from running hosted
@@ -162,6 +170,14 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	}
 	if err := cfg.DNS.validate(ingressPrefix); err != nil {
 		return nil, err
+	}
+	if cfg.LambdaEndpoint != "" {
+		if _, err := lambda.ParseEndpoint(cfg.LambdaEndpoint); err != nil {
+			return nil, fmt.Errorf("lambda endpoint %w", err)
+		}
+	}
+	if cfg.LambdaRegion == "" {
+		cfg.LambdaRegion = cfg.Region
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
@@ -301,9 +317,38 @@ func (a *App) start(ctx context.Context) error {
 	_ = rs.start(runner{name: "access-logs", close: func(context.Context) error { return alog.Close() }})
 	picker := &upstream.Picker{Registry: registry}
 	authz := auth.New(holder, cfg.Region, nil)
+	// LAMBDA target groups: hosted functions here (functionInvoker), others
+	// through the Invoke API at --lambda-endpoint, if one is set.
+	var invoker functionInvoker
+	if !cfg.DisableFunctionHost {
+		a.fnHost = functions.New(functions.Config{Source: svc, Dir: filepath.Join(cfg.DataDir, "functions"),
+			Region: cfg.Region, DefaultAccount: root.Account, IdleTimeout: cfg.FunctionIdleTimeout, Logger: cfg.Logger})
+		invoker.host = a.fnHost
+	}
+	if cfg.LambdaEndpoint != "" {
+		remote, err := lambda.NewRemote(ctx, lambda.RemoteConfig{Endpoint: cfg.LambdaEndpoint, Region: cfg.LambdaRegion})
+		if err != nil {
+			return err
+		}
+		invoker.remote = remote
+		_ = rs.start(runner{name: "lambda-invoker", close: func(context.Context) error { remote.Close(); return nil }})
+		cfg.Logger.Info("lambda: invoking functions not hosted here through the Invoke API", "endpoint", cfg.LambdaEndpoint, "region", cfg.LambdaRegion)
+	}
+	// Hosted functions (docs/functions.md): started before the ingress and
+	// the API that invoke them, closed after both (in-flight requests to a
+	// LAMBDA group finish), with every worker process.
+	if host := a.fnHost; host != nil {
+		if err := rs.start(runner{name: "function-host", start: func(ctx context.Context, g *loops) error {
+			g.Go(func() { host.Run(ctx, fnChanges) })
+			return nil
+		}, close: host.Close}); err != nil {
+			return err
+		}
+	}
+
 	px := proxy.New(proxy.Config{Holder: holder, Registry: registry, Auth: authz,
 		Picker: picker, RequestTimeout: cfg.RequestTimeout, Logger: cfg.Logger,
-		AccessLog: alog, Net: nets.Lookup})
+		AccessLog: alog, Net: nets.Lookup, Lambda: invoker})
 	a.proxy = px
 	// HTTPS listeners: certificates by SNI from the current snapshot (the
 	// installation CA's for generated names, ACM's for custom domains);
@@ -342,20 +387,6 @@ func (a *App) start(ctx context.Context) error {
 			cfg.Logger.Info("dns: VPC resolvers", "port", cfg.DNS.Port, "upstreams", cfg.DNS.Upstreams)
 			return nil
 		}, close: a.dns.Close}); err != nil {
-			return err
-		}
-	}
-
-	// Hosted functions (docs/functions.md): started before the API that
-	// invokes them, closed after it, with every worker process.
-	if !cfg.DisableFunctionHost {
-		host := functions.New(functions.Config{Source: svc, Dir: filepath.Join(cfg.DataDir, "functions"),
-			Region: cfg.Region, DefaultAccount: root.Account, IdleTimeout: cfg.FunctionIdleTimeout, Logger: cfg.Logger})
-		a.fnHost = host
-		if err := rs.start(runner{name: "function-host", start: func(ctx context.Context, g *loops) error {
-			g.Go(func() { host.Run(ctx, fnChanges) })
-			return nil
-		}, close: host.Close}); err != nil {
 			return err
 		}
 	}
