@@ -9,10 +9,9 @@ import (
 func TestCLIInstancesAndLoadBalancers(t *testing.T) {
 	c := startCLI(t)
 	const vpc = "vpc-0000000000000000a"
-	if msg := c.fails("instance", "put", "i-0123456789abcdef0", "--vpc", vpc, "--private-ip", "10.0.1.5"); !strings.Contains(msg, "vpcId") {
-		t.Fatalf("an unknown VPC: %s", msg)
+	if msg := c.fails("instance", "put", "i-0123456789abcdef0", "--vpc", vpc, "--private-ip", "10.0.1.500"); !strings.Contains(msg, "privateIpAddress") {
+		t.Fatalf("a bad address: %s", msg)
 	}
-	c.ok("vpc", "put", vpc)
 	i := c.ok("instance", "put", "i-0123456789abcdef0", "--vpc", vpc, "--private-ip", "10.0.1.5")
 	if str(t, i, "state") != "running" || str(t, i, "privateIpAddress") != "10.0.1.5" {
 		t.Fatalf("put: %v", i)

@@ -17,9 +17,10 @@ import (
 // Both follow security groups (securitygroup.go): they live in a VPC the
 // caller may use, another account cannot see them (ResourceNotFoundException
 // on GET and DELETE, absent from its list), and they never move to another
-// VPC. Unlike a security group, the VPC must already exist: an instance's
-// address is judged against a netns VPC's CIDR blocks, which a VPC created
-// on the fly in host mode would not have.
+// VPC. Like every reference to a VPC, an unknown one is created in host
+// mode the first time it is named (ensureVPC), so a quickstart needs no
+// extra step; a netns VPC is declared first (PUT /trellis/v1/vpcs), and
+// then an instance's address must lie in its CIDR blocks.
 //
 // Instance IDs are global (as in EC2): naming another account's instance in
 // a PUT answers AccessDeniedException, since the ID is taken anyway. Load
@@ -39,19 +40,20 @@ func (s *Service) loadBalancerARN(account, name, id string) string {
 		":loadbalancer/app/" + name + "/" + id
 }
 
-// registryVPC returns the VPC a registry entry names: it must exist and be
-// the caller's (or the caller the administrator), and in netns mode every
-// address (fields[i] holding addrs[i]) must lie in its CIDR blocks.
-func (s *Service) registryVPC(tx store.ReadTx, c model.Caller, vpcID string, fields, addrs []string) (*model.VPC, error) {
+// registryVPC returns the VPC a registry entry names, created in host mode
+// when it is new: it must be the caller's (or the caller the
+// administrator), and in netns mode every address (fields[i] holding
+// addrs[i]) must lie in its CIDR blocks.
+func (s *Service) registryVPC(tx store.Tx, c model.Caller, vpcID string, fields, addrs []string) (*model.VPC, error) {
+	if err := s.ensureVPC(tx, c, vpcID); err != nil {
+		return nil, err
+	}
 	vpc, err := getJSON[model.VPC](tx, pfxVPC+vpcID)
 	if err != nil {
 		return nil, err
 	}
 	if vpc == nil {
-		return nil, model.Invalid("vpcId", "vpcId: VPC %s does not exist; declare it first (PUT /trellis/v1/vpcs/%s)", vpcID, vpcID)
-	}
-	if !s.mayUseVPC(c, vpc) {
-		return nil, errVPCOfAnotherAccount(c, vpcID, "use")
+		return nil, model.NotFound("VPC", vpcID)
 	}
 	if vpc.Mode == model.VPCModeNetns {
 		var v model.Validator
