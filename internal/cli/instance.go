@@ -42,8 +42,8 @@ func instanceCmd() *cobra.Command {
 		Use:   "put INSTANCE_ID",
 		Short: "Declare an instance, or change its address or state",
 		Long: `Declare an instance (i- and 8 or 17 hexadecimal digits) with its private
-address in a VPC that exists (in a netns VPC, the address must lie in its CIDR
-blocks), or change the address or state of an existing one (it never moves to
+address in a VPC (a new one is made in host mode; in a netns VPC, the address
+must lie in its CIDR blocks), or change the address or state of an existing one (it never moves to
 another VPC). INSTANCE targets naming it are sent traffic, and health-checked,
 at this address while the state is running; in any other state they leave the
 rotation and ListTargets shows them UNUSED (Target.InvalidState).
@@ -117,7 +117,8 @@ func loadBalancerCmd() *cobra.Command {
 	put := &cobra.Command{
 		Use:   "put NAME",
 		Short: "Declare a load balancer, or replace its listeners",
-		Long: `Declare an Application Load Balancer in a VPC that exists, or replace the
+		Long: `Declare an Application Load Balancer in a VPC (a new one is made in host
+mode), or replace the
 listeners of an existing one; the answer's loadBalancerArn is what an ALB target
 group registers, and it stays the same across updates. Each --listener is
 PROTOCOL:PORT=ADDR[,ADDR...] with PROTOCOL HTTP or HTTPS and each ADDR an
