@@ -25,8 +25,14 @@ import (
 // function host, against the runtime's own round trip alone.
 
 // lambdaConc is the invocations in flight in the closed loop, and the
-// function's workers (its maxConcurrency in Trellis, -workers directly).
-const lambdaConc = 16
+// workers lambdadirect starts. Trellis starts workers on demand up to the
+// function's maxConcurrency, lambdaMaxConc: above lambdaConc, so that a
+// burst of the open loop (the machine is noisy) starts a worker instead of
+// being throttled (503), where lambdadirect queues it.
+const (
+	lambdaConc    = 16
+	lambdaMaxConc = 64
+)
 
 // lambdaRate is the open loop's rate (invocations per second).
 const lambdaRate = 1000
@@ -106,7 +112,7 @@ func runDirect(e *env, o *options, args ...string) (directResult, error) {
 func runLambda(e *env, o *options, res *Results, fail func(string, ...any), gap, alive func()) {
 	logf("lambda: starting trellis with a hosted function behind a LAMBDA target group")
 	t, _, _, err := launchTrellis(e, "trellis lambda", "127.179.0.0/16",
-		featureSet{Lambda: &lambdaSetup{Command: filepath.Join(e.bin, "lambdafn"), MaxConcurrency: lambdaConc}})
+		featureSet{Lambda: &lambdaSetup{Command: filepath.Join(e.bin, "lambdafn"), MaxConcurrency: lambdaMaxConc}})
 	if err != nil {
 		fail("trellis lambda: %v", err)
 		return
@@ -124,7 +130,7 @@ func runLambda(e *env, o *options, res *Results, fail func(string, ...any), gap,
 		return
 	}
 	logf("lambda: trellis answers with the function (%s, Host %s)", t.Addr, t.Host)
-	res.Params.LambdaConc, res.Params.LambdaRate = lambdaConc, lambdaRate
+	res.Params.LambdaConc, res.Params.LambdaMaxConc, res.Params.LambdaRate = lambdaConc, lambdaMaxConc, lambdaRate
 	// Warm-up: every worker started on both paths.
 	_ = runWrkC(o.cpuLoad, t, o.warmup, lambdaConc, nil)
 	if _, err := runDirect(e, o, "-c", strconv.Itoa(lambdaConc), "-duration", o.warmup.String(), "-warmup", "0s"); err != nil {
@@ -197,8 +203,10 @@ func lambdaSection(b *bytes.Buffer, r *Results) {
 	fmt.Fprintf(b, "\n### Lambda targets (warm invocations)\n\n")
 	fmt.Fprintf(b, "bench/lambdafn (aws-lambda-go, answers a V2 event with %d bytes) hosted by Trellis behind a LAMBDA target group "+
 		"(V2 events, maxConcurrency %d), against the same function's runtime driven directly by bench/lambdadirect (%d workers, "+
-		"a pre-encoded event). The function's workers run on the proxy's core in both; medians of %d round(s) [range].\n\n",
-		len(lambdaBody), r.Params.LambdaConc, r.Params.LambdaConc, r.Params.Rounds)
+		"a pre-encoded event). The function's workers run on the proxy's core in both, the load on the other; wrk with %d "+
+		"connections and loadgen at %d/s against Trellis, lambdadirect's closed and open loops with the same figures; "+
+		"medians of %d round(s) [range].\n\n",
+		len(lambdaBody), r.Params.LambdaMaxConc, r.Params.LambdaConc, r.Params.LambdaConc, r.Params.LambdaRate, r.Params.Rounds)
 	fmt.Fprintf(b, "| | Trellis (HTTP request → function host) | the runtime directly | Trellis |\n|---|---|---|---|\n")
 	ratio := "n/a"
 	if dc.median > 0 {

@@ -55,6 +55,7 @@ type Params struct {
 	TrellisBuild  string `json:"trellisBuild"`
 	ProtoDuration string `json:"protoDuration,omitempty"`
 	LambdaConc    int    `json:"lambdaConcurrency,omitempty"`
+	LambdaMaxConc int    `json:"lambdaMaxConcurrency,omitempty"`
 	LambdaRate    int    `json:"lambdaRate,omitempty"`
 	ProtoWarmup   string `json:"protoWarmup,omitempty"`
 	ProtoRounds   int    `json:"protoRounds,omitempty"`

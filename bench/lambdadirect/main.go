@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/trellis-net/trellis/bench/internal/hist"
+	"github.com/trellis-net/trellis/bench/internal/sched"
 )
 
 // event is what every invocation carries: a V2 event for GET / as Trellis
@@ -45,15 +46,8 @@ var event = []byte(`{"version":"2.0","path":"/","method":"GET","headers":{"host"
 	`"targetGroupArn":"arn:aws:vpc-lattice:us-east-1:000000000000:targetgroup/tg-0123456789abcdef0",` +
 	`"identity":{"sourceVpcArn":"arn:aws:ec2:us-east-1:000000000000:vpc/vpc-0123456789abcdef0"},"region":"us-east-1","timeEpoch":"1765000000000000"}}`)
 
-// Quantiles are in microseconds.
-type Quantiles struct {
-	P50  float64 `json:"p50"`
-	P90  float64 `json:"p90"`
-	P99  float64 `json:"p99"`
-	P999 float64 `json:"p999"`
-	Max  float64 `json:"max"`
-	Mean float64 `json:"mean"`
-}
+// Quantiles are latency figures in microseconds.
+type Quantiles = hist.Quantiles
 
 // Result is what a run prints.
 type Result struct {
@@ -96,6 +90,9 @@ func main() {
 		warmup   = flag.Duration("warmup", 2*time.Second, "warm-up before measuring (not recorded)")
 	)
 	flag.Parse()
+	// The open loop's schedule holds a thread: one more than the core the
+	// tool is given (as loadgen).
+	runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0)))
 	if *fn == "" || *workers < 1 {
 		fmt.Fprintln(os.Stderr, "lambdadirect: -fn is required and -workers must be at least 1")
 		os.Exit(2)
@@ -268,7 +265,7 @@ func closedLoop(queue chan *inv, c int, warmup, d time.Duration) Result {
 	}
 	wg.Wait()
 	return Result{Mode: "closed", Concurrency: c, DurationS: d.Seconds(), OK: ok, Errors: errs,
-		AchievedRate: float64(ok) / d.Seconds(), Latency: quantiles(&lat)}
+		AchievedRate: float64(ok) / d.Seconds(), Latency: lat.Micros()}
 }
 
 // openLoop starts invocations at rate per second whether or not earlier
@@ -285,19 +282,18 @@ func openLoop(queue chan *inv, rate float64, warmup, d time.Duration) Result {
 	)
 	ctx, cancel := context.WithDeadline(context.Background(), end.Add(10*time.Second))
 	defer cancel()
+	// The schedule has an OS thread of its own (sched), so that the
+	// Runtime API's goroutines run beside it.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	sched.SetTimerSlack(1)
+	var w sched.Waiter
 	for n := 0; ; n++ {
 		at := start.Add(time.Duration(n) * interval)
 		if !at.Before(end) {
 			break
 		}
-		// The runtime's timers may wake a millisecond late on an idle
-		// process: sleep to 2 ms before the time, then spin to it.
-		if s := time.Until(at); s > 2*time.Millisecond {
-			time.Sleep(s - 2*time.Millisecond)
-		}
-		for time.Now().Before(at) {
-			runtime.Gosched()
-		}
+		w.Until(at)
 		x := newInv(at)
 		queue <- x
 		measured := !at.Before(measureFrom)
@@ -327,11 +323,5 @@ func openLoop(queue chan *inv, rate float64, warmup, d time.Duration) Result {
 	}
 	wg.Wait()
 	return Result{Mode: "open", Rate: rate, DurationS: d.Seconds(), OK: ok, Errors: errs,
-		AchievedRate: float64(ok) / d.Seconds(), Latency: quantiles(&lat)}
-}
-
-func quantiles(h *hist.Hist) Quantiles {
-	us := func(ns float64) float64 { return float64(int64(ns/100)) / 10 } // µs, one decimal
-	return Quantiles{P50: us(h.Quantile(0.50)), P90: us(h.Quantile(0.90)), P99: us(h.Quantile(0.99)),
-		P999: us(h.Quantile(0.999)), Max: us(float64(h.Max())), Mean: us(h.Mean())}
+		AchievedRate: float64(ok) / d.Seconds(), Latency: lat.Micros()}
 }

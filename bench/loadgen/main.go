@@ -38,22 +38,14 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/trellis-net/trellis/bench/internal/hist"
+	"github.com/trellis-net/trellis/bench/internal/sched"
 )
 
 // Quantiles are latency figures in microseconds.
-type Quantiles struct {
-	P50  float64 `json:"p50"`
-	P90  float64 `json:"p90"`
-	P99  float64 `json:"p99"`
-	P999 float64 `json:"p999"`
-	Max  float64 `json:"max"`
-	Mean float64 `json:"mean"`
-}
+type Quantiles = hist.Quantiles
 
 // Result is what a run prints.
 type Result struct {
@@ -236,11 +228,11 @@ func run(cfg config) (*Result, error) {
 		defer close(done)
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		setTimerSlack(1)
-		w := waiter{noSpin: !cfg.spin}
+		sched.SetTimerSlack(1)
+		w := sched.Waiter{NoSpin: !cfg.spin}
 		for i := 0; i < total; i++ {
 			t := start.Add(time.Duration(i) * interval)
-			w.until(t)
+			w.Until(t)
 			j := job{intended: t, measured: i >= warm}
 			if cfg.h2c {
 				r.dispatchH2C(j)
@@ -282,15 +274,9 @@ func run(cfg config) (*Result, error) {
 		Scheduled: uint64(total - warm), OK: sum.ok, Errors: sum.errs, BadStatus: sum.bad, Unsent: sum.unsent,
 		Late: sum.late, PoolFull: r.poolFull, Conns: r.conns,
 		AchievedRate: float64(sum.ok) / measuredDur.Seconds(),
-		Latency:      quantiles(&sum.latency), SendLag: quantiles(&sum.sendLag),
+		Latency:      sum.latency.Micros(), SendLag: sum.sendLag.Micros(),
 		ErrorSamples: sum.samples,
 	}, nil
-}
-
-func quantiles(h *hist.Hist) Quantiles {
-	us := func(ns float64) float64 { return float64(int64(ns/10)) / 100 } // µs, 2 decimals
-	return Quantiles{P50: us(h.Quantile(0.50)), P90: us(h.Quantile(0.90)), P99: us(h.Quantile(0.99)),
-		P999: us(h.Quantile(0.999)), Max: us(float64(h.Max())), Mean: us(h.Mean())}
 }
 
 // spawnLocked starts a connection (HTTP/1.1) or a worker (h2c); ready (if
@@ -688,50 +674,4 @@ func equalFold(b []byte, s string) bool {
 		}
 	}
 	return true
-}
-
-// setTimerSlack sets the calling thread's timer slack (prctl
-// PR_SET_TIMERSLACK), so that nanosleep wakes when asked rather than up to
-// 50 µs later.
-func setTimerSlack(ns uintptr) {
-	const prSetTimerSlack = 29
-	_, _, _ = syscall.Syscall6(syscall.SYS_PRCTL, prSetTimerSlack, ns, 0, 0, 0, 0)
-}
-
-// waiter waits for a point in time: it sleeps in the kernel until shortly
-// before it (by the oversleep it has observed, an exponentially weighted
-// average capped at 100 µs) and spins on the clock for the rest.
-type waiter struct {
-	oversleep time.Duration
-	noSpin    bool
-}
-
-func (w *waiter) until(t time.Time) {
-	d := time.Until(t)
-	if d <= 0 {
-		return
-	}
-	if w.noSpin {
-		nanosleep(d)
-		return
-	}
-	if s := d - w.oversleep; s > 0 {
-		nanosleep(s)
-		over := time.Since(t.Add(-d + s)) // how much later than asked it woke
-		w.oversleep += (min(over, 100*time.Microsecond) - w.oversleep) / 8
-	}
-	for time.Now().Before(t) {
-	}
-}
-
-// nanosleep sleeps in the kernel (the runtime hands this thread's P to
-// another thread meanwhile).
-func nanosleep(d time.Duration) {
-	ts := syscall.NsecToTimespec(int64(d))
-	for {
-		_, _, e := syscall.Syscall(syscall.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), uintptr(unsafe.Pointer(&ts)), 0)
-		if e != syscall.EINTR {
-			return
-		}
-	}
 }

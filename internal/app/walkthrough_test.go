@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
 
 	"github.com/trellis-net/trellis/internal/app/apptest"
+	"github.com/trellis-net/trellis/internal/dataplane/lambda/lambdatest"
 )
 
 // buildFunction builds the aws-lambda-go program in testdata/NAME once per
@@ -44,26 +45,6 @@ var fnBuilds = struct {
 	paths map[string]string
 }{paths: map[string]string{}}
 
-// latticeV2 is the VPC Lattice V2 event as reference §7.2 gives it
-// (aws-lambda-go has no type for it).
-type latticeV2 struct {
-	Version               string              `json:"version"`
-	Path                  string              `json:"path"`
-	Method                string              `json:"method"`
-	Headers               map[string][]string `json:"headers"`
-	QueryStringParameters map[string][]string `json:"queryStringParameters"`
-	Body                  string              `json:"body"`
-	IsBase64Encoded       bool                `json:"isBase64Encoded"`
-	RequestContext        struct {
-		ServiceNetworkArn string            `json:"serviceNetworkArn"`
-		ServiceArn        string            `json:"serviceArn"`
-		TargetGroupArn    string            `json:"targetGroupArn"`
-		Identity          map[string]string `json:"identity"`
-		Region            string            `json:"region"`
-		TimeEpoch         string            `json:"timeEpoch"`
-	} `json:"requestContext"`
-}
-
 // TestSeedWalkthrough is the walkthrough every Lattice tutorial gives: one
 // listener whose default action sends two thirds to an instance target
 // group and one third to a Lambda target group (a real aws-lambda-go
@@ -73,14 +54,14 @@ func TestSeedWalkthrough(t *testing.T) {
 	w := newWorld(t, apptest.Options{HealthCheckSecond: 20 * time.Millisecond})
 	const vpc = "vpc-0000000000000000f"
 	fn := buildFunction(t, "walkfn")
-	st, _, body := nativeCall(t, w.s, "PUT", "/trellis/v1/functions/walk",
+	st, _, raw := nativeCall(t, w.s, "PUT", "/trellis/v1/functions/walk",
 		map[string]any{"command": []string{fn}, "timeoutSeconds": 5, "maxConcurrency": 4})
 	if st != 200 && st != 201 {
-		t.Fatalf("PUT function: %d %s", st, body)
+		t.Fatalf("PUT function: %d %s", st, raw)
 	}
 	var f struct{ FunctionArn string }
-	if err := json.Unmarshal(body, &f); err != nil || f.FunctionArn != "arn:aws:lambda:"+w.s.Region+":"+w.s.Account+":function:walk" {
-		t.Fatalf("function ARN: %v %s", err, body)
+	if err := json.Unmarshal(raw, &f); err != nil || f.FunctionArn != "arn:aws:lambda:"+w.s.Region+":"+w.s.Account+":function:walk" {
+		t.Fatalf("function ARN: %v %s", err, raw)
 	}
 
 	inst := newBackend(t, "instance")
@@ -118,22 +99,28 @@ func TestSeedWalkthrough(t *testing.T) {
 		return len(out.Items) == 1 && out.Items[0].Status == types.TargetStatusHealthy
 	})
 
-	// The rules.
-	if st, body, _ := get(t, ingress, port, host, "/to-instance/x", nil); st != 200 || body != "instance" {
+	// The rules (the first request waits for the association to reach the
+	// data plane).
+	var body string
+	eventually(t, 10*time.Second, "the service reachable from the VPC", func() bool {
+		st, body, _ = get(t, ingress, port, host, "/to-instance/x", nil)
+		return st != 404 || !strings.HasPrefix(body, "Non Existent Service")
+	})
+	if st != 200 || body != "instance" {
 		t.Fatalf("/to-instance: %d %q", st, body)
 	}
 	st, body2, rh := get(t, ingress, port, host, "/to-function/orders?id=7&tag=a&tag=b", map[string]string{"X-Trace": "walk"})
 	if st != 200 || rh.Get("X-Served-By") != "function" {
 		t.Fatalf("/to-function: %d %v %q", st, rh, body2)
 	}
-	var ev latticeV2
+	var ev lambdatest.EventV2
 	if err := json.Unmarshal([]byte(body2), &ev); err != nil {
 		t.Fatalf("the function's answer is not its event: %v: %q", err, body2)
 	}
 	if ev.Version != "2.0" || ev.Method != "GET" || ev.Path != "/to-function/orders?id=7&tag=a&tag=b" {
 		t.Errorf("event version/method/path: %q %q %q", ev.Version, ev.Method, ev.Path)
 	}
-	if got := ev.QueryStringParameters; len(got["tag"]) != 2 || got["tag"][0] != "a" || got["tag"][1] != "b" || got["id"][0] != "7" {
+	if got := ev.Query; len(got["tag"]) != 2 || got["tag"][0] != "a" || got["tag"][1] != "b" || got["id"][0] != "7" {
 		t.Errorf("queryStringParameters %v", got)
 	}
 	if ev.Headers["x-trace"] == nil || ev.Headers["x-trace"][0] != "walk" || ev.Headers["host"] == nil || ev.Headers["host"][0] != host {

@@ -116,3 +116,21 @@ func (h *Hist) Max() uint64 { return h.max }
 
 // N is the number of values recorded.
 func (h *Hist) N() uint64 { return h.n }
+
+// Quantiles are a histogram's figures in microseconds (two decimals), as
+// the load tools print them.
+type Quantiles struct {
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p999"`
+	Max  float64 `json:"max"`
+	Mean float64 `json:"mean"`
+}
+
+// Micros returns h's quantiles, maximum and mean in microseconds.
+func (h *Hist) Micros() Quantiles {
+	us := func(ns float64) float64 { return float64(int64(ns/10)) / 100 }
+	return Quantiles{P50: us(h.Quantile(0.50)), P90: us(h.Quantile(0.90)), P99: us(h.Quantile(0.99)),
+		P999: us(h.Quantile(0.999)), Max: us(float64(h.Max())), Mean: us(h.Mean())}
+}

@@ -14,41 +14,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/trellis-net/trellis/internal/dataplane/lambda/lambdatest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
-
-// The events as reference §7.2 spells them; aws-lambda-go v1.55.1 has no
-// VPC Lattice event types, so these are checked field by field, with the
-// documented casing (strictJSON).
-type v1Event struct {
-	RawPath         string            `json:"raw_path"`
-	Method          string            `json:"method"`
-	Headers         map[string]string `json:"headers"`
-	Query           map[string]string `json:"query_string_parameters"`
-	Body            string            `json:"body"`
-	IsBase64Encoded bool              `json:"is_base64_encoded"`
-}
-
-type v2Event struct {
-	Version         string              `json:"version"`
-	Path            string              `json:"path"`
-	Method          string              `json:"method"`
-	Headers         map[string][]string `json:"headers"`
-	Query           map[string][]string `json:"queryStringParameters"`
-	Body            string              `json:"body"`
-	IsBase64Encoded bool                `json:"isBase64Encoded"`
-	RequestContext  v2Context           `json:"requestContext"`
-}
-
-type v2Context struct {
-	ServiceNetworkArn string            `json:"serviceNetworkArn"`
-	ServiceArn        string            `json:"serviceArn"`
-	TargetGroupArn    string            `json:"targetGroupArn"`
-	Identity          map[string]string `json:"identity"`
-	Region            string            `json:"region"`
-	TimeEpoch         string            `json:"timeEpoch"`
-}
 
 // strictJSON decodes b into v refusing unknown fields, and checks that
 // every object key of b is spelled as a field's tag (encoding/json matches
@@ -148,9 +118,9 @@ func TestEventGolden(t *testing.T) {
 // in lower case joined with ", ", the last value of a repeated query key,
 // and the body rules.
 func TestEventV1(t *testing.T) {
-	var ev v1Event
+	var ev lambdatest.EventV1
 	strictJSON(t, AppendV1(nil, typical()), &ev, v1Keys...)
-	want := v1Event{
+	want := lambdatest.EventV1{
 		RawPath: "/orders/42?expand=items&expand=customer&q=a%20b",
 		Method:  "POST",
 		Headers: map[string]string{
@@ -180,7 +150,7 @@ func TestEventV1(t *testing.T) {
 // are known only, and timeEpoch as a string of microseconds.
 func TestEventV2(t *testing.T) {
 	r := typical()
-	var ev v2Event
+	var ev lambdatest.EventV2
 	b := AppendV2(nil, r)
 	strictJSON(t, b, &ev, v2Keys...)
 	if ev.Version != "2.0" || ev.Path != r.Target || ev.Method != "POST" || ev.Body != string(r.Body) || ev.IsBase64Encoded {
@@ -195,7 +165,7 @@ func TestEventV2(t *testing.T) {
 	if got := ev.Headers["host"]; !slices.Equal(got, []string{r.Host}) {
 		t.Fatalf("host %q", got)
 	}
-	want := v2Context{
+	want := lambdatest.ContextV2{
 		ServiceNetworkArn: r.Context.ServiceNetworkARN, ServiceArn: r.Context.ServiceARN, TargetGroupArn: r.Context.TargetGroupARN,
 		Region: "us-east-1", TimeEpoch: "1796536800123456",
 		Identity: map[string]string{
@@ -256,9 +226,9 @@ func TestEventBody(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := &Request{Method: "POST", Target: "/", Header: tc.header, Body: tc.body}
-			var e1 v1Event
+			var e1 lambdatest.EventV1
 			strictJSON(t, AppendV1(nil, r), &e1, v1Keys...)
-			var e2 v2Event
+			var e2 lambdatest.EventV2
 			strictJSON(t, AppendV2(nil, r), &e2, v2Keys...)
 			for _, got := range []struct {
 				body string
@@ -312,12 +282,12 @@ func TestEventQuery(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := &Request{Method: "GET", Target: tc.target, Header: http.Header{}}
-			var e1 v1Event
+			var e1 lambdatest.EventV1
 			strictJSON(t, AppendV1(nil, r), &e1, v1Keys...)
 			if d := cmp.Diff(tc.v1, e1.Query); d != "" {
 				t.Fatalf("V1 (-want +got):\n%s", d)
 			}
-			var e2 v2Event
+			var e2 lambdatest.EventV2
 			strictJSON(t, AppendV2(nil, r), &e2, v2Keys...)
 			if tc.v2 == nil {
 				if len(e2.Query) != 3 || len(e2.Query["ka"]) != 50 {
@@ -343,13 +313,13 @@ func TestEventHeaders(t *testing.T) {
 		"X-Json": {`quote " backslash \ tab` + "\t"},
 		"X-Bin":  {"caf\xe9"},
 	}}
-	var e1 v1Event
+	var e1 lambdatest.EventV1
 	strictJSON(t, AppendV1(nil, r), &e1, v1Keys...)
 	if d := cmp.Diff(map[string]string{"host": "svc.example", "x-dup": "a, b", "x-json": `quote " backslash \ tab` + "\t",
 		"x-bin": "caf\uFFFD"}, e1.Headers); d != "" {
 		t.Fatalf("V1 headers (-want +got):\n%s", d)
 	}
-	var e2 v2Event
+	var e2 lambdatest.EventV2
 	strictJSON(t, AppendV2(nil, r), &e2, v2Keys...)
 	if got := e2.Headers["x-dup"]; !slices.Equal(got, []string{"a", "b"}) {
 		t.Fatalf("V2 x-dup %q", got)
@@ -359,7 +329,7 @@ func TestEventHeaders(t *testing.T) {
 	for i := range 100 {
 		r.Header["X-H"+strings.Repeat("a", i)] = []string{"v"}
 	}
-	e2 = v2Event{}
+	e2 = lambdatest.EventV2{}
 	strictJSON(t, AppendV2(nil, r), &e2, v2Keys...)
 	if len(e2.Headers) != 101 {
 		t.Fatalf("%d headers, want 101", len(e2.Headers))
@@ -370,7 +340,7 @@ func TestEventHeaders(t *testing.T) {
 func TestEventLargeBody(t *testing.T) {
 	body := bytes.Repeat([]byte{0xfe, 'a'}, MaxPayload/2)
 	r := &Request{Method: "PUT", Target: "/blob", Header: http.Header{"Content-Type": {"application/octet-stream"}}, Body: body}
-	var e2 v2Event
+	var e2 lambdatest.EventV2
 	strictJSON(t, AppendV2(nil, r), &e2, v2Keys...)
 	got, err := base64.StdEncoding.DecodeString(e2.Body)
 	if err != nil || !bytes.Equal(got, body) || !e2.IsBase64Encoded {

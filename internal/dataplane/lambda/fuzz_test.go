@@ -14,6 +14,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/trellis-net/trellis/internal/dataplane/lambda/lambdatest"
 )
 
 // asJSON is s as encoding/json gives it back: every byte that is not part
@@ -45,12 +47,12 @@ func FuzzEncode(f *testing.F) {
 			Context: RequestContext{Region: v1, Identity: Identity{Principal: v2}, Time: time.Unix(1, 0)}}
 		b64 := len(body) > 0 && !TextBody(h, body)
 
-		var e1 v1Event
+		var e1 lambdatest.EventV1
 		b := AppendV1(nil, r)
 		if err := json.Unmarshal(b, &e1); err != nil {
 			t.Fatalf("V1 %q: %v", b, err)
 		}
-		var e2 v2Event
+		var e2 lambdatest.EventV2
 		b = AppendV2(nil, r)
 		if err := json.Unmarshal(b, &e2); err != nil {
 			t.Fatalf("V2 %q: %v", b, err)

@@ -30,35 +30,6 @@ import (
 	"github.com/trellis-net/trellis/internal/snapshot"
 )
 
-// The events as reference §7.2 spells them (aws-lambda-go has no VPC
-// Lattice types): what a function written with aws-lambda-go declares.
-type latticeV1 struct {
-	RawPath         string            `json:"raw_path"`
-	Method          string            `json:"method"`
-	Headers         map[string]string `json:"headers"`
-	Query           map[string]string `json:"query_string_parameters"`
-	Body            string            `json:"body"`
-	IsBase64Encoded bool              `json:"is_base64_encoded"`
-}
-
-type latticeV2 struct {
-	Version         string              `json:"version"`
-	Path            string              `json:"path"`
-	Method          string              `json:"method"`
-	Headers         map[string][]string `json:"headers"`
-	Query           map[string][]string `json:"queryStringParameters"`
-	Body            string              `json:"body"`
-	IsBase64Encoded bool                `json:"isBase64Encoded"`
-	RequestContext  struct {
-		ServiceNetworkArn string            `json:"serviceNetworkArn"`
-		ServiceArn        string            `json:"serviceArn"`
-		TargetGroupArn    string            `json:"targetGroupArn"`
-		Identity          map[string]string `json:"identity"`
-		Region            string            `json:"region"`
-		TimeEpoch         string            `json:"timeEpoch"`
-	} `json:"requestContext"`
-}
-
 // funcHost is an in-process Invoker running real aws-lambda-go handlers,
 // as the function host does; fail, when set, answers instead.
 type funcHost struct {
@@ -127,7 +98,7 @@ func lambdaEnv(t *testing.T, inv lambda.Invoker, tg *snapshot.TargetGroup, confi
 
 // echoV1 answers the V1 event it got as its body, with headers of both
 // kinds.
-func echoV1(ctx context.Context, ev latticeV1) (events.ALBTargetGroupResponse, error) {
+func echoV1(ctx context.Context, ev lambdatest.EventV1) (events.ALBTargetGroupResponse, error) {
 	b, _ := json.Marshal(ev)
 	return events.ALBTargetGroupResponse{StatusCode: 201, StatusDescription: "201 Created",
 		Headers:           map[string]string{"Content-Type": "application/json", "X-Fn": "v1", "Content-Length": "1", "Connection": "close"},
@@ -135,7 +106,7 @@ func echoV1(ctx context.Context, ev latticeV1) (events.ALBTargetGroupResponse, e
 		Body:              string(b)}, nil
 }
 
-func echoV2(ctx context.Context, ev latticeV2) (events.ALBTargetGroupResponse, error) {
+func echoV2(ctx context.Context, ev lambdatest.EventV2) (events.ALBTargetGroupResponse, error) {
 	b, _ := json.Marshal(ev)
 	return events.ALBTargetGroupResponse{StatusCode: 200, Headers: map[string]string{"Content-Type": "application/json"}, Body: string(b)}, nil
 }
@@ -170,7 +141,7 @@ func TestLambdaV1(t *testing.T) {
 			if res.status != 201 {
 				t.Fatalf("status %d %q", res.status, res.body)
 			}
-			var ev latticeV1
+			var ev lambdatest.EventV1
 			if err := json.Unmarshal([]byte(res.body), &ev); err != nil {
 				t.Fatalf("%q: %v", res.body, err)
 			}
@@ -234,7 +205,7 @@ func TestLambdaV2Identity(t *testing.T) {
 	}}
 	e.publish(snap)
 
-	call := func(sign bool) latticeV2 {
+	call := func(sign bool) lambdatest.EventV2 {
 		t.Helper()
 		req, _ := http.NewRequest("GET", "http://"+netip.AddrPortFrom(v.Ingress, uint16(port)).String()+"/who?a=1&a=2", nil)
 		req.Host = "id.example.com"
@@ -254,7 +225,7 @@ func TestLambdaV2Identity(t *testing.T) {
 		if res.StatusCode != 200 {
 			t.Fatalf("status %d %q", res.StatusCode, b)
 		}
-		var ev latticeV2
+		var ev lambdatest.EventV2
 		if err := json.Unmarshal(b, &ev); err != nil {
 			t.Fatal(err)
 		}
@@ -297,7 +268,7 @@ func TestLambdaV2Identity(t *testing.T) {
 func TestLambdaBinary(t *testing.T) {
 	host := newFuncHost()
 	in := []byte{0x89, 'P', 'N', 'G', 0, 0xff, '\r', '\n', 0x1a}
-	arn := host.add("bin", func(ctx context.Context, ev latticeV2) (events.ALBTargetGroupResponse, error) {
+	arn := host.add("bin", func(ctx context.Context, ev lambdatest.EventV2) (events.ALBTargetGroupResponse, error) {
 		got, err := base64.StdEncoding.DecodeString(ev.Body)
 		if err != nil || !ev.IsBase64Encoded || !bytes.Equal(got, in) {
 			return events.ALBTargetGroupResponse{StatusCode: 400, Body: "bad body " + ev.Body}, nil
@@ -318,7 +289,7 @@ func TestLambdaBinary(t *testing.T) {
 // whether its length is declared or chunked; a response over it is 502.
 func TestLambdaLimits(t *testing.T) {
 	host := newFuncHost()
-	arn := host.add("size", func(ctx context.Context, ev latticeV1) (events.ALBTargetGroupResponse, error) {
+	arn := host.add("size", func(ctx context.Context, ev lambdatest.EventV1) (events.ALBTargetGroupResponse, error) {
 		if ev.RawPath == "/huge" {
 			return events.ALBTargetGroupResponse{StatusCode: 200, Body: strings.Repeat("z", lambda.MaxPayload)}, nil
 		}
@@ -347,20 +318,20 @@ func TestLambdaLimits(t *testing.T) {
 func TestLambdaFailures(t *testing.T) {
 	host := newFuncHost()
 	fns := map[string]string{
-		"error": host.add("error", func(ctx context.Context, ev latticeV1) (events.ALBTargetGroupResponse, error) {
+		"error": host.add("error", func(ctx context.Context, ev lambdatest.EventV1) (events.ALBTargetGroupResponse, error) {
 			return events.ALBTargetGroupResponse{}, errors.New("the function broke")
 		}),
-		"malformed": host.add("malformed", func(ctx context.Context, ev latticeV1) (map[string]any, error) {
+		"malformed": host.add("malformed", func(ctx context.Context, ev lambdatest.EventV1) (map[string]any, error) {
 			return map[string]any{"statusCode": "200"}, nil
 		}),
-		"inject": host.add("inject", func(ctx context.Context, ev latticeV1) (map[string]any, error) {
+		"inject": host.add("inject", func(ctx context.Context, ev lambdatest.EventV1) (map[string]any, error) {
 			return map[string]any{"statusCode": 200, "headers": map[string]string{"X-A": "1\r\nSet-Cookie: evil=1"}}, nil
 		}),
-		"informational": host.add("informational", func(ctx context.Context, ev latticeV1) (map[string]any, error) {
+		"informational": host.add("informational", func(ctx context.Context, ev lambdatest.EventV1) (map[string]any, error) {
 			return map[string]any{"statusCode": 101}, nil
 		}),
-		"not json": host.add("notjson", func(ctx context.Context, ev latticeV1) (string, error) { return "hello", nil }),
-		"slow": host.add("slow", func(ctx context.Context, ev latticeV1) (events.ALBTargetGroupResponse, error) {
+		"not json": host.add("notjson", func(ctx context.Context, ev lambdatest.EventV1) (string, error) { return "hello", nil }),
+		"slow": host.add("slow", func(ctx context.Context, ev lambdatest.EventV1) (events.ALBTargetGroupResponse, error) {
 			select {
 			case <-time.After(3 * time.Second):
 			case <-ctx.Done():
@@ -466,7 +437,7 @@ func TestLambdaRemote(t *testing.T) {
 	creds := aws.Credentials{AccessKeyID: "AKIDLAMBDAREMOTE0001", SecretAccessKey: "remote-secret"}
 	srv := lambdatest.NewServer(t, region, creds)
 	srv.Add("echo", echoV2)
-	srv.Add("broken", func(ctx context.Context, ev latticeV2) (events.ALBTargetGroupResponse, error) {
+	srv.Add("broken", func(ctx context.Context, ev lambdatest.EventV2) (events.ALBTargetGroupResponse, error) {
 		return events.ALBTargetGroupResponse{}, errors.New("broken")
 	})
 	remote, err := lambda.NewRemote(context.Background(), lambda.RemoteConfig{Endpoint: srv.URL, Region: region,
@@ -489,7 +460,7 @@ func TestLambdaRemote(t *testing.T) {
 	if res.status != 200 {
 		t.Fatalf("status %d %q", res.status, res.body)
 	}
-	var ev latticeV2
+	var ev lambdatest.EventV2
 	if err := json.Unmarshal([]byte(res.body), &ev); err != nil {
 		t.Fatal(err)
 	}
@@ -542,7 +513,7 @@ func BenchmarkLambdaProxy(b *testing.B) {
 // ID.
 func TestLambdaResponseFraming(t *testing.T) {
 	host := newFuncHost()
-	arn := host.add("frame", func(ctx context.Context, ev latticeV1) (map[string]any, error) {
+	arn := host.add("frame", func(ctx context.Context, ev lambdatest.EventV1) (map[string]any, error) {
 		status, _ := strconv.Atoi(strings.TrimPrefix(ev.RawPath, "/"))
 		return map[string]any{"statusCode": status, "body": "hello",
 			"headers": map[string]string{"X-Amzn-Requestid": "from-the-function", "Content-Length": "99", "Transfer-Encoding": "chunked"}}, nil
