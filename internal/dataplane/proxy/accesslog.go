@@ -75,6 +75,11 @@ func (rl *reqLog) wrap(w http.ResponseWriter, r *http.Request) http.ResponseWrit
 	if _, _, ok := h1.ResponseStats(w); ok {
 		return w
 	}
+	if sw, ok := w.(*statsWriter); ok {
+		// Already wrapped for the observer (statsOf): share its counts.
+		rl.body, _ = r.Body.(*countingBody)
+		return sw
+	}
 	if r.Body != nil && r.Body != http.NoBody {
 		rl.body = &countingBody{rc: r.Body}
 		r.Body = rl.body
@@ -197,6 +202,19 @@ func targetFailure(err error, timedOut, clientGone bool) string {
 		return accesslog.TargetProtocolError
 	}
 	return accesslog.TargetConnectionClosed
+}
+
+// statsOf returns the writer through which a request's status and sizes
+// can be read when it is over: the own server's as it is, net/http's
+// wrapped (with the request body counted).
+func statsOf(w http.ResponseWriter, r *http.Request) http.ResponseWriter {
+	if _, _, ok := h1.ResponseStats(w); ok {
+		return w
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = &countingBody{rc: r.Body}
+	}
+	return &statsWriter{ResponseWriter: w}
 }
 
 // statsWriter notes the status and body size of a response written

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"sync/atomic"
 	"testing"
 
 	"github.com/trellis-net/trellis/internal/snapshot"
@@ -111,6 +112,34 @@ func TestAllocationBudget(t *testing.T) {
 		t.Skip("measures real requests; allocation counts differ under the race detector")
 	}
 	const budget = 12
+	ln := helloBackend(t)
+	e := newEnv(t, nil)
+	port := freePort(t, netip.MustParseAddr("127.0.0.1"))
+	tg := ipGroup("tg-bench", ln.Addr().String())
+	svc := service("svc-0bench", "bench.example.com", port,
+		rule("r1", 1, snapshot.Match{Method: "POST"}, to(tg)),
+		rule("r2", 2, snapshot.Match{Path: &snapshot.PathMatch{Value: "/admin"}}, snapshot.Action{FixedStatus: 404}),
+		defaultRule(forwardAction(weighted{tg, 90}, weighted{tg, 10})))
+	v := e.simple(svc)
+	perRequest := func(url string) float64 { return allocsPerRequest(t, url) }
+	// The smallest of a few rounds: a background goroutine (a GC, a
+	// timer) may allocate during one.
+	proxied, direct := 1e9, 1e9
+	for range 3 {
+		proxied = min(proxied, perRequest("http://"+netip.AddrPortFrom(v.Ingress, uint16(port)).String()+"/api/items?id=1"))
+		direct = min(direct, perRequest("http://"+ln.Addr().String()+"/api/items?id=1"))
+	}
+	own := proxied - direct
+	t.Logf("allocations per request: %.1f through the proxy, %.1f direct: the proxy's own %.1f (budget %d)", proxied, direct, own, budget)
+	if own > budget {
+		t.Fatalf("the proxy allocates %.1f times per request, over its budget of %d", own, budget)
+	}
+}
+
+// helloBackend is a target that reads request heads without parsing them
+// and answers each with "hello": it allocates nothing per request.
+func helloBackend(t *testing.T) net.Listener {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -142,44 +171,80 @@ func TestAllocationBudget(t *testing.T) {
 			}()
 		}
 	}()
-	e := newEnv(t, nil)
-	port := freePort(t, netip.MustParseAddr("127.0.0.1"))
-	tg := ipGroup("tg-bench", ln.Addr().String())
-	svc := service("svc-0bench", "bench.example.com", port,
-		rule("r1", 1, snapshot.Match{Method: "POST"}, to(tg)),
-		rule("r2", 2, snapshot.Match{Path: &snapshot.PathMatch{Value: "/admin"}}, snapshot.Action{FixedStatus: 404}),
-		defaultRule(forwardAction(weighted{tg, 90}, weighted{tg, 10})))
-	v := e.simple(svc)
-	perRequest := func(url string) float64 {
-		tr := &http.Transport{MaxIdleConnsPerHost: 8}
-		defer tr.CloseIdleConnections()
-		c := &http.Client{Transport: tr}
-		req, _ := http.NewRequest("GET", url, nil)
-		req.Host = "bench.example.com"
-		buf := make([]byte, 512)
-		do := func() {
-			res, err := c.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			io.ReadFull(res.Body, buf)
-			res.Body.Close()
+	return ln
+}
+
+// allocsPerRequest is the allocations of one GET of url (Host
+// bench.example.com) over a warm keep-alive connection.
+func allocsPerRequest(t *testing.T, url string) float64 {
+	tr := &http.Transport{MaxIdleConnsPerHost: 8}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr}
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Host = "bench.example.com"
+	buf := make([]byte, 512)
+	do := func() {
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
 		}
-		for range 50 {
-			do() // warm pools and connections
-		}
-		return testing.AllocsPerRun(500, do)
+		io.ReadFull(res.Body, buf)
+		res.Body.Close()
 	}
-	// The smallest of a few rounds: a background goroutine (a GC, a
-	// timer) may allocate during one.
-	proxied, direct := 1e9, 1e9
+	for range 50 {
+		do() // warm pools and connections
+	}
+	return testing.AllocsPerRun(500, do)
+}
+
+// countingObserver counts what it is told, allocating nothing.
+type countingObserver struct {
+	started, done, ok atomic.Int64
+	bytes             atomic.Int64
+}
+
+func (o *countingObserver) RequestStarted(*snapshot.Snapshot, *snapshot.Service, *snapshot.TargetGroup) {
+	o.started.Add(1)
+}
+
+func (o *countingObserver) RequestDone(ob Observation) {
+	o.done.Add(1)
+	if ob.Status == 200 && ob.TargetGroup != nil && ob.Service != nil && ob.Forwarded {
+		o.ok.Add(1)
+	}
+	o.bytes.Add(ob.BytesSent)
+}
+
+// TestObserverAllocations pins that the observation seam (Config.Observer)
+// adds no allocation to a request: the same request through a proxy with
+// an observer and through one without allocates the same.
+func TestObserverAllocations(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("measures real requests; allocation counts differ under the race detector")
+	}
+	ln := helloBackend(t)
+	obs := &countingObserver{}
+	url := func(observer Observer) string {
+		e := newEnv(t, func(c *testConfig) { c.Observer = observer })
+		port := freePort(t, netip.MustParseAddr("127.0.0.1"))
+		tg := ipGroup("tg-bench", ln.Addr().String())
+		v := e.simple(service("svc-0bench", "bench.example.com", port, defaultRule(to(tg))))
+		return "http://" + netip.AddrPortFrom(v.Ingress, uint16(port)).String() + "/api/items?id=1"
+	}
+	withURL, withoutURL := url(obs), url(nil)
+	with, without := 1e9, 1e9
 	for range 3 {
-		proxied = min(proxied, perRequest("http://"+netip.AddrPortFrom(v.Ingress, uint16(port)).String()+"/api/items?id=1"))
-		direct = min(direct, perRequest("http://"+ln.Addr().String()+"/api/items?id=1"))
+		with = min(with, allocsPerRequest(t, withURL))
+		without = min(without, allocsPerRequest(t, withoutURL))
 	}
-	own := proxied - direct
-	t.Logf("allocations per request: %.1f through the proxy, %.1f direct: the proxy's own %.1f (budget %d)", proxied, direct, own, budget)
-	if own > budget {
-		t.Fatalf("the proxy allocates %.1f times per request, over its budget of %d", own, budget)
+	t.Logf("allocations per request: %.1f with an observer, %.1f without", with, without)
+	if with > without {
+		t.Fatalf("the observer seam adds %.1f allocations per request", with-without)
+	}
+	if n, ok := obs.done.Load(), obs.ok.Load(); n == 0 || n != ok || obs.started.Load() != n {
+		t.Fatalf("observer saw %d requests, %d forwarded with 200, %d started", n, ok, obs.started.Load())
+	}
+	if b, n := obs.bytes.Load(), obs.done.Load(); b != 5*n {
+		t.Fatalf("observer counted %d bytes sent for %d requests of 5", b, n)
 	}
 }

@@ -51,6 +51,11 @@ type exchange struct {
 	body   *bodyGuard
 
 	upgrade bool // a WebSocket opening handshake (wantsUpgrade, websocket.go)
+
+	// What the handler's observation (observe.go) reads once forward
+	// returns: the target did not answer in time; the upgraded session.
+	timedOut bool
+	tunnel   *tunnel
 }
 
 // verdict is what the retry loop does after a failed try.
@@ -159,6 +164,7 @@ func (p *Proxy) forward(w http.ResponseWriter, x *exchange, fwd *fwdHeaders) {
 			(errors.Is(err, os.ErrDeadlineExceeded) && !isDialError(err)))
 	}
 	if err != nil || timedOut {
+		x.timedOut = timedOut
 		p.answerError(w, r, target, err, timedOut, rl)
 		return
 	}

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/trellis-net/trellis/internal/dataplane/auth"
@@ -72,14 +73,25 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	snap := h.p.cfg.Holder.Load()
 	var vpc *snapshot.VPC
+	var svc *snapshot.Service
 	if snap != nil {
 		vpc = snap.VPCs[h.vpcID]
+	}
+	if vpc != nil {
+		svc = lookupHost(vpc.Hosts, r.Host)
+	}
+	// The observation of the request (observe.go), when an Observer is
+	// configured: on this stack, handed over by value when the response is
+	// over, so that it costs the hot path no allocation.
+	var ob reqObs
+	if h.p.cfg.Observer != nil {
+		w = statsOf(w, r)
+		defer h.finishObs(w, r, time.Now(), snap, vpc, svc, &ob) // also when the response is aborted
 	}
 	if vpc == nil {
 		refuse(w, r, nil, refNoService, noServiceName(r.Host), h.vpcID)
 		return
 	}
-	svc := lookupHost(vpc.Hosts, r.Host)
 	// The access log record, when the service or the network has
 	// subscriptions; nil otherwise (and nothing is spent on it).
 	var rl *reqLog
@@ -175,6 +187,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(w, r, rl, refNoGroup)
 		return
 	}
+	ob.tg = tg
 	g := route.IsGRPCRequest(r)
 	if rl != nil {
 		rl.e.TargetGroupARN, rl.e.DestinationVPCID = tg.ARN, tg.VpcID
@@ -188,7 +201,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if tg.Upstream == snapshot.UpstreamLambda {
 		// A function instead of a connection: no retry loop (lambda.go).
-		h.serveLambda(w, r, &lambdaCall{snap: snap, vpc: vpc, svc: svc, tg: tg, reqID: reqID, id: id, target: target, rl: rl})
+		h.startObs(&ob, snap, svc, tg)
+		c := &lambdaCall{snap: snap, vpc: vpc, svc: svc, tg: tg, reqID: reqID, id: id, target: target, rl: rl}
+		h.serveLambda(w, r, c)
+		ob.timedOut = c.timedOut
 		return
 	}
 	tr, scheme := h.p.transport(tg)
@@ -219,7 +235,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		x.tr, x.scheme = tr, scheme
 	}
+	h.startObs(&ob, snap, svc, tg)
 	h.p.forward(w, &x, &fwd)
+	ob.timedOut = x.timedOut
+	if t := x.tunnel; t != nil {
+		ob.tunnelled, ob.wsSent, ob.wsRecv = true, t.sent.Load(), t.received.Load()
+	}
 }
 
 // transport returns the shared transport for tg's compiled upstream kind

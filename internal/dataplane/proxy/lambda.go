@@ -34,6 +34,9 @@ type lambdaCall struct {
 	id     *snapshot.Identity // nil for anonymous callers
 	target string             // the normalised request-target (normalizeTarget)
 	rl     *reqLog
+	// timedOut is set when the function did not answer within the
+	// request timeout (the handler's observation reads it).
+	timedOut bool
 }
 
 // lambdaBuf holds a request's body and event between requests: a warm
@@ -152,6 +155,7 @@ func (h *handler) serveLambda(w http.ResponseWriter, r *http.Request, c *lambdaC
 		err = context.Cause(ctx)
 	}
 	if err != nil {
+		c.timedOut = context.Cause(ctx) == errUpstreamTimeout || errors.Is(err, lambda.ErrTimeout)
 		p.lambdaFailed(w, r, rl, ctx, fn, tg, err)
 		return
 	}

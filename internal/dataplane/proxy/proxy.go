@@ -105,6 +105,10 @@ type Config struct {
 	// which no byte went either way for this long (websocket.go).
 	// Default DefaultWebSocketIdleTimeout (60s).
 	WebSocketIdleTimeout time.Duration
+	// Observer sees every request once its response is over (observe.go):
+	// the metrics now, traffic aggregates and tracing later. Nil observes
+	// nothing and costs nothing.
+	Observer Observer
 }
 
 // Proxy is the data plane of the VPCs (host mode, and netns through Config.Net). Its methods are safe for

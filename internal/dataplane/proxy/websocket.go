@@ -297,6 +297,7 @@ func (p *Proxy) finishUpgrade(w http.ResponseWriter, x *exchange, a attempt, up 
 	if rl != nil {
 		rl.tunnel = &t
 	}
+	x.tunnel = &t
 	err = t.splice(client, up, p.cfg.WebSocketIdleTimeout)
 	a.st.End(true)
 	if rl != nil {
