@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -102,6 +103,12 @@ https://lambda.us-east-1.amazonaws.com, or LocalStack), signed for
 (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ...); a function
 found in neither is answered 500 (docs/lambda.md).
 
+--metrics-addr HOST:PORT serves Prometheus metrics at http://HOST:PORT/metrics
+(no SigV4: bind it where only your Prometheus reaches it): requests by service,
+target group and status class, request time, API calls, health checks, DNS,
+access logs, functions, snapshots, Go runtime (docs/metrics.md). Off by default,
+and then the data plane counts nothing.
+
 SIGTERM or SIGINT stops accepting connections, lets in-flight requests finish
 and exits.`,
 		Args: cobra.NoArgs,
@@ -127,6 +134,11 @@ and exits.`,
 			}
 			if err := checkLambdaFlags(&cfg); err != nil {
 				return err
+			}
+			if cfg.MetricsAddr != "" {
+				if _, _, err := net.SplitHostPort(cfg.MetricsAddr); err != nil {
+					return fmt.Errorf("--metrics-addr %q: want HOST:PORT, e.g. 127.0.0.1:9686", cfg.MetricsAddr)
+				}
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 			if err := dnsf.config(&cfg, "/etc/resolv.conf", cfg.Logger); err != nil {
@@ -169,6 +181,7 @@ and exits.`,
 	dnsf.add(f)
 	f.StringVar(&cfg.LambdaEndpoint, "lambda-endpoint", "", "base URL of the Lambda Invoke API that LAMBDA target groups' functions are invoked through (http or https, e.g. https://lambda.us-east-1.amazonaws.com or LocalStack's http://localhost:4566); credentials from the standard AWS chain")
 	f.StringVar(&cfg.LambdaRegion, "lambda-region", "", "region the invocations at --lambda-endpoint are signed for (default: the installation's region)")
+	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "address (HOST:PORT) serving Prometheus metrics at /metrics, unauthenticated (default: off; see docs/metrics.md)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	od := cfg.Outlier
 	f.Int32Var(&od.ConsecutiveFailures, "outlier-consecutive-failures", od.ConsecutiveFailures, "eject a target after this many failed requests in a row (5xx answers, failed connections, resets, timeouts); 0 disables ejection")

@@ -43,6 +43,8 @@ type Server struct {
 	// runs hosted functions, nil when this Trellis does not (lambda.go).
 	lambdaVerifier *sigv4.Verifier
 	functions      *functions.Host
+	// observe sees every call when set (SetCallObserver, metrics.go).
+	observe CallObserver
 }
 
 // New returns the API handler. verifier authenticates every request except
@@ -216,15 +218,26 @@ func newRequestID() string {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.observe != nil {
+		s.observed(w, r)
+		return
+	}
+	s.serve(w, r, new(string))
+}
+
+// serve answers one API call and notes its operation in op (metrics.go).
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, op *string) {
 	reqID := newRequestID()
 	w.Header().Set("x-amzn-RequestId", reqID)
 	ctx := r.Context()
 	if r.Method == http.MethodGet && r.URL.Path == "/trellis/health" {
+		*op = opHealth
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"status":"ok"}`)
 		return
 	}
 	if isLambda(r) {
+		*op = "lambda:Invoke"
 		s.serveLambda(w, r)
 		return
 	}
@@ -240,6 +253,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	sum := sha256.Sum256(body)
 	if isACM(r) && s.acmVerifier != nil {
+		*op = s.acmOpName(r)
 		s.serveACM(w, r, hex.EncodeToString(sum[:]), body)
 		return
 	}
@@ -253,6 +267,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r2 := r.WithContext(ctx)
 		r2.Body = io.NopCloser(bytes.NewReader(body))
 		s.native.ServeHTTP(w, r2)
+		if r2.Pattern != "" {
+			*op = r2.Pattern // set by the mux: a route of ours, not the client's path
+		}
 		return
 	}
 	rt, params, pathMatched, err := s.match(r.Method, r.URL.EscapedPath())
@@ -269,6 +286,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, we)
 		return
 	}
+	*op = rt.op
 	query := r.URL.Query()
 	if err := checkIdentifiers(rt, params, query, body); err != nil {
 		writeError(w, toWireError(ctx, s.log, err))

@@ -33,6 +33,7 @@ import (
 	"github.com/trellis-net/trellis/internal/functions"
 	"github.com/trellis-net/trellis/internal/gcfloor"
 	"github.com/trellis-net/trellis/internal/identity"
+	"github.com/trellis-net/trellis/internal/metrics"
 	"github.com/trellis-net/trellis/internal/model"
 	"github.com/trellis-net/trellis/internal/service"
 	"github.com/trellis-net/trellis/internal/sigv4"
@@ -102,8 +103,12 @@ type Config struct {
 	// FunctionIdleTimeout stops a function's worker idle that long
 	// (default functions.DefaultIdleTimeout).
 	FunctionIdleTimeout time.Duration
-	Getenv              func(string) string
-	Logger              *slog.Logger
+	// MetricsAddr is where /metrics serves the Prometheus series
+	// (internal/metrics, docs/metrics.md); "" serves none and collects
+	// none (the data plane's observer is off and costs nothing).
+	MetricsAddr string
+	Getenv      func(string) string
+	Logger      *slog.Logger
 }
 
 // DefaultHealthCheckConcurrency is the default of
@@ -137,7 +142,9 @@ type App struct {
 	dns     *dns.Server // nil when DNS is off
 	nets    *vpcnet.Runner
 	ca      *ca.CA
-	fnHost  *functions.Host // nil when the function host is off
+	fnHost  *functions.Host  // nil when the function host is off
+	metrics *metrics.Metrics // nil when MetricsAddr is ""
+	metLn   net.Listener
 }
 
 // Start opens the data directory and starts serving. The returned App runs
@@ -248,6 +255,12 @@ func (a *App) start(ctx context.Context) error {
 	// that follow it.
 	holder := &snapshot.Holder{}
 	a.holder = holder
+	// Metrics: one registry, injected into each part through its hook.
+	var met *metrics.Metrics
+	if cfg.MetricsAddr != "" {
+		met = metrics.New()
+		a.metrics = met
+	}
 	registry := &upstream.Registry{Outlier: cfg.Outlier}
 	drain := cfg.DrainTime
 	if drain == 0 {
@@ -262,6 +275,9 @@ func (a *App) start(ctx context.Context) error {
 	// VPC's namespace exists before they open sockets in it.
 	nets := &vpcnet.Runner{Holder: holder, Prefix: service.NetnsPrefix(token), Logger: cfg.Logger, CAPEM: a.ca.CertPEM}
 	a.nets = nets
+	if met != nil {
+		watcher.OnPublish = met.Snapshot.Published
+	}
 	netsChanges, pruneChanges := watcher.Subscribe(), watcher.Subscribe()
 	var fnChanges <-chan struct{}
 	if !cfg.DisableFunctionHost {
@@ -293,9 +309,16 @@ func (a *App) start(ctx context.Context) error {
 	}}); err != nil {
 		return err
 	}
-	checker := health.New(health.Config{Holder: holder, Registry: registry, Logger: cfg.Logger, IntervalScale: cfg.HealthCheckSecond,
-		MaxConcurrentChecks: cfg.HealthCheckConcurrency, Net: nets.Lookup})
+	hcfg := health.Config{Holder: holder, Registry: registry, Logger: cfg.Logger, IntervalScale: cfg.HealthCheckSecond,
+		MaxConcurrentChecks: cfg.HealthCheckConcurrency, Net: nets.Lookup}
+	if met != nil {
+		hcfg.OnCheck = met.Health.ObserveCheck
+	}
+	checker := health.New(hcfg)
 	a.checker = checker
+	if met != nil {
+		met.WatchTargets(holder.Load, checker.TargetStatus)
+	}
 	svc.SetTargetHealth(checker)
 	if err := rs.start(runner{name: "health-checker", start: func(ctx context.Context, g *loops) error {
 		checker.Sync()
@@ -313,6 +336,9 @@ func (a *App) start(ctx context.Context) error {
 		return fmt.Errorf("access logs: %w", err)
 	}
 	a.alog = alog
+	if met != nil {
+		met.WatchAccessLog(alog)
+	}
 	// Closed after the ingress: the last requests' records are written too.
 	_ = rs.start(runner{name: "access-logs", close: func(context.Context) error { return alog.Close() }})
 	picker := &upstream.Picker{Registry: registry}
@@ -321,8 +347,12 @@ func (a *App) start(ctx context.Context) error {
 	// through the Invoke API at --lambda-endpoint, if one is set.
 	var invoker functionInvoker
 	if !cfg.DisableFunctionHost {
-		a.fnHost = functions.New(functions.Config{Source: svc, Dir: filepath.Join(cfg.DataDir, "functions"),
-			Region: cfg.Region, DefaultAccount: root.Account, IdleTimeout: cfg.FunctionIdleTimeout, Logger: cfg.Logger})
+		fcfg := functions.Config{Source: svc, Dir: filepath.Join(cfg.DataDir, "functions"),
+			Region: cfg.Region, DefaultAccount: root.Account, IdleTimeout: cfg.FunctionIdleTimeout, Logger: cfg.Logger}
+		if met != nil {
+			fcfg.OnEvent = met.Functions.ObserveEvent
+		}
+		a.fnHost = functions.New(fcfg)
 		invoker.host = a.fnHost
 	}
 	if cfg.LambdaEndpoint != "" {
@@ -346,9 +376,13 @@ func (a *App) start(ctx context.Context) error {
 		}
 	}
 
-	px := proxy.New(proxy.Config{Holder: holder, Registry: registry, Auth: authz,
+	pcfg := proxy.Config{Holder: holder, Registry: registry, Auth: authz,
 		Picker: picker, RequestTimeout: cfg.RequestTimeout, Logger: cfg.Logger,
-		AccessLog: alog, Net: nets.Lookup, Lambda: invoker})
+		AccessLog: alog, Net: nets.Lookup, Lambda: invoker}
+	if met != nil {
+		pcfg.Observer = met.DataPlane
+	}
+	px := proxy.New(pcfg)
 	a.proxy = px
 	// HTTPS listeners: certificates by SNI from the current snapshot (the
 	// installation CA's for generated names, ACM's for custom domains);
@@ -379,7 +413,7 @@ func (a *App) start(ctx context.Context) error {
 		return err
 	}
 	if cfg.DNS.Port != 0 {
-		a.dns = newDNS(cfg, holder, dnsChanges, nets)
+		a.dns = newDNS(cfg, holder, dnsChanges, nets, met)
 		if err := rs.start(runner{name: a.dns.Name(), start: func(ctx context.Context, _ *loops) error {
 			if err := a.dns.Start(ctx); err != nil {
 				return err
@@ -394,6 +428,13 @@ func (a *App) start(ctx context.Context) error {
 	// Root credentials first, then the access keys in the store.
 	verifier := &sigv4.Verifier{Service: "vpc-lattice", Region: cfg.Region, Keys: identity.NewChain(identity.NewKeys(root), svc)}
 	handler := api.New(svc, verifier, cfg.Logger)
+	if met != nil {
+		handler.SetCallObserver(met.API.ObserveCall)
+		// Before the API: what it acknowledges can be watched.
+		if err := rs.start(a.metricsRunner(met)); err != nil {
+			return err
+		}
+	}
 	handler.SetDNS(dnsAddress(a.dns), dnsLookup(holder, a.dns))
 	handler.SetCertificateAuthority(a.ca.CertPEM)
 	if a.fnHost != nil {
@@ -466,6 +507,18 @@ func dnsToken(ctx context.Context, st store.Store) (string, error) {
 
 // APIAddr is the address the API listens on.
 func (a *App) APIAddr() string { return a.apiLn.Addr().String() }
+
+// MetricsAddr is the address /metrics is served on; "" when metrics are
+// off.
+func (a *App) MetricsAddr() string {
+	if a.metLn == nil {
+		return ""
+	}
+	return a.metLn.Addr().String()
+}
+
+// Metrics is the App's metrics registry, nil when metrics are off.
+func (a *App) Metrics() *metrics.Metrics { return a.metrics }
 
 // Root returns the default account's root credentials.
 func (a *App) Root() identity.Root { return a.root }

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"github.com/trellis-net/trellis/internal/metrics"
 	"net"
 	"net/netip"
 	"time"
@@ -48,9 +49,13 @@ func (c DNSConfig) validate(ingress netip.Prefix) error {
 }
 
 // newDNS builds the VPCs' DNS runner (started by the App).
-func newDNS(cfg Config, holder *snapshot.Holder, changes <-chan struct{}, nets *vpcnet.Runner) *dns.Server {
-	return dns.New(dns.Config{Holder: holder, Changes: changes, Port: cfg.DNS.Port, Upstreams: cfg.DNS.Upstreams,
-		TTL: cfg.DNS.TTL, Logger: cfg.Logger, Listen: dnsListen(nets)})
+func newDNS(cfg Config, holder *snapshot.Holder, changes <-chan struct{}, nets *vpcnet.Runner, met *metrics.Metrics) *dns.Server {
+	dc := dns.Config{Holder: holder, Changes: changes, Port: cfg.DNS.Port, Upstreams: cfg.DNS.Upstreams,
+		TTL: cfg.DNS.TTL, Logger: cfg.Logger, Listen: dnsListen(nets)}
+	if met != nil {
+		dc.OnQuery = met.DNS.ObserveQuery
+	}
+	return dns.New(dc)
 }
 
 // NetnsDNSPort is where a netns VPC's DNS listens inside its namespace:

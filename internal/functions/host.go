@@ -82,6 +82,29 @@ type Config struct {
 	// LogMaxBytes caps each function's log before rotation (DefaultLogMaxBytes).
 	LogMaxBytes int64
 	Logger      *slog.Logger
+	// OnEvent, when set, is told of every synchronous invocation, cold
+	// start and throttle, with the function's ARN (the metrics'
+	// trellis_function_*_total). It must not block.
+	OnEvent func(functionARN string, e Event)
+}
+
+// Event is what Config.OnEvent is told of.
+type Event uint8
+
+const (
+	// EventInvocation: an invocation got a slot and goes to a worker.
+	EventInvocation Event = iota
+	// EventColdStart: a worker is started for an invocation (no idle one).
+	EventColdStart
+	// EventThrottle: an invocation was refused at maxConcurrency
+	// (ErrThrottled).
+	EventThrottle
+)
+
+func (h *Host) event(fn *model.Function, e Event) {
+	if f := h.cfg.OnEvent; f != nil {
+		f(fn.ARN, e)
+	}
 }
 
 // Host runs hosted functions. It is safe for concurrent use.
@@ -207,6 +230,7 @@ func (h *Host) InvokeFunction(ctx context.Context, fn *model.Function, payload [
 	}
 	if p.inflight >= fn.MaxConcurrency {
 		h.mu.Unlock()
+		h.event(fn, EventThrottle)
 		return Result{}, ErrThrottled
 	}
 	p.inflight++
@@ -218,9 +242,11 @@ func (h *Host) InvokeFunction(ctx context.Context, fn *model.Function, payload [
 	}
 	h.mu.Unlock()
 
+	h.event(fn, EventInvocation)
 	inv := newInvocation(fn, payload)
 	for {
 		if w == nil {
+			h.event(fn, EventColdStart)
 			if w, err = h.startWorker(p); err != nil {
 				h.release(p, nil)
 				p.log.printf("INIT_REPORT RequestId: %s Error: %s\n", inv.id, sanitizeLine(err.Error()))

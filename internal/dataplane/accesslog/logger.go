@@ -84,10 +84,12 @@ type Logger struct {
 	lines   sync.Pool // *[]byte: Log's scratch buffer
 	routes  atomic.Pointer[map[subKey]*sink]
 	dropped atomic.Uint64
-	closed  atomic.Bool
-	wake    chan struct{}
-	stop    chan struct{}
-	done    chan struct{}
+	// accepted counts the deliveries buffered for writing (Accepted).
+	accepted atomic.Uint64
+	closed   atomic.Bool
+	wake     chan struct{}
+	stop     chan struct{}
+	done     chan struct{}
 
 	mu     sync.Mutex // guards sinks, all, warned and the writing of routes
 	sinks  map[string]*sink
@@ -193,7 +195,11 @@ func (l *Logger) deliver(routes map[subKey]*sink, sub *snapshot.LogSubscription,
 	switch s.append(line, l.maxPending) {
 	case appendFull:
 		l.dropped.Add(1)
+		return
+	case appendOK:
+		l.accepted.Add(1)
 	case appendWake:
+		l.accepted.Add(1)
 		select {
 		case l.wake <- struct{}{}:
 		default:
@@ -239,6 +245,11 @@ func (l *Logger) resolve(sub *snapshot.LogSubscription) *sink {
 // Dropped returns the number of records dropped so far: for an unusable
 // destination, a full buffer or a failed write.
 func (l *Logger) Dropped() uint64 { return l.dropped.Load() }
+
+// Accepted returns the number of records taken for writing so far (one
+// per destination a record goes to); a failed write later counts them in
+// Dropped too.
+func (l *Logger) Accepted() uint64 { return l.accepted.Load() }
 
 // run is the background flusher.
 func (l *Logger) run(interval time.Duration) {

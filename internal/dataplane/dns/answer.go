@@ -22,6 +22,7 @@ type answerer struct {
 	upstreams []string
 	udp, tcp  *mdns.Client
 	log       *slog.Logger
+	onQuery   func(rcode int, forwarded bool) // Config.OnQuery
 }
 
 // vpcHandler serves one VPC's sockets: the socket says which VPC asks.
@@ -102,7 +103,13 @@ func (h *vpcHandler) ServeDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 			m.Truncate(udpSize(req))
 		}
 		_ = w.WriteMsg(m)
+		if f := h.a.onQuery; f != nil {
+			f(m.Rcode, true)
+		}
 		return
+	}
+	if f := h.a.onQuery; f != nil {
+		f(r.m.Rcode, false)
 	}
 	// Our own answers always fit 512 bytes (see Compress in answer), so
 	// they are not measured: that would cost a third of a query's CPU.

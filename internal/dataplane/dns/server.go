@@ -47,6 +47,10 @@ type Config struct {
 	ForwardTimeout time.Duration
 	Listen         ListenFunc
 	Logger         *slog.Logger
+	// OnQuery, when set, is told the rcode of every answer and whether an
+	// upstream gave it (the metrics' trellis_dns_queries_total). Called on
+	// the query path: it must not block or allocate.
+	OnQuery func(rcode int, forwarded bool)
 }
 
 // Server runs the DNS of every VPC. It is a runner: Start, Name, Close.
@@ -90,7 +94,7 @@ func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, log: cfg.Logger, sockets: map[sockKey]*socket{}}
 	s.h = answerer{holder: cfg.Holder, ttl: uint32(cfg.TTL / time.Second), upstreams: cfg.Upstreams,
 		udp: &mdns.Client{Net: "udp", Timeout: cfg.ForwardTimeout, UDPSize: mdns.MaxMsgSize},
-		tcp: &mdns.Client{Net: "tcp", Timeout: cfg.ForwardTimeout}, log: cfg.Logger}
+		tcp: &mdns.Client{Net: "tcp", Timeout: cfg.ForwardTimeout}, log: cfg.Logger, onQuery: cfg.OnQuery}
 	if s.h.ttl == 0 {
 		s.h.ttl = 1
 	}

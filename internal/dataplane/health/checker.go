@@ -44,6 +44,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -92,6 +93,11 @@ type Config struct {
 	// are probed from the network of its VPC, as the proxy dials them. Nil,
 	// or a nil Net for a VPC, is the host's network.
 	Net vpcnet.Lookup
+	// OnCheck, when set, is told the result of every check that counts
+	// (not one stopped mid-way): the target group's ID and whether it
+	// passed (the metrics' trellis_health_checks_total). Called from the
+	// check's goroutine; it must not block.
+	OnCheck func(targetGroupID string, passed bool)
 }
 
 // Checker runs the active health checks. Its methods are safe for
@@ -529,6 +535,10 @@ func (c *Checker) startCheck(p *prober) {
 		p.mu.Lock()
 		if !p.stopped { // else stopped mid-check: the result belongs to nobody
 			p.record(cause, startedAt)
+			if f := c.cfg.OnCheck; f != nil {
+				tg, _, _ := strings.Cut(p.key, "/") // the key is "<tg>/<id>/<port>"
+				f(tg, cause == "")
+			}
 		}
 		p.mu.Unlock()
 		close(done) // before taking c.mu: Sync waits for it without holding c.mu

@@ -23,6 +23,12 @@ type Watcher struct {
 	// Refresh recompiles at least this often even without changes, so that
 	// drained targets leave the snapshot (default: the drain time).
 	Refresh time.Duration
+	// OnPublish, when set, is told of every snapshot published: how long
+	// loading and compiling it took, and the propagation lag — from the
+	// store's notice of the first write it includes to its publication
+	// (0 for the first snapshot and for periodic recompiles, which no
+	// write started). Called on the compile loop; it must not block.
+	OnPublish func(snap *snapshot.Snapshot, compile, lag time.Duration)
 
 	mu     sync.Mutex
 	subs   []chan struct{}
@@ -58,7 +64,7 @@ func (w *Watcher) Start(ctx context.Context) error {
 		}
 	}
 	changes := w.Store.Watch(ctx)
-	if err := w.compile(ctx); err != nil {
+	if err := w.compile(ctx, time.Time{}); err != nil {
 		return err
 	}
 	go w.loop(ctx, changes)
@@ -69,6 +75,7 @@ func (w *Watcher) loop(ctx context.Context, changes <-chan int64) {
 	tick := time.NewTicker(w.Refresh)
 	defer tick.Stop()
 	for {
+		var changedAt time.Time
 		select {
 		case <-ctx.Done():
 			return
@@ -76,6 +83,7 @@ func (w *Watcher) loop(ctx context.Context, changes <-chan int64) {
 			if !ok {
 				return
 			}
+			changedAt = time.Now()
 			// Debounce: let a burst of writes land, then compile once.
 			timer := time.NewTimer(w.Debounce)
 		drain:
@@ -91,13 +99,13 @@ func (w *Watcher) loop(ctx context.Context, changes <-chan int64) {
 			}
 		case <-tick.C:
 		}
-		if err := w.compile(ctx); err != nil && ctx.Err() == nil {
+		if err := w.compile(ctx, changedAt); err != nil && ctx.Err() == nil {
 			w.Logger.Error("compile snapshot", "err", err)
 		}
 	}
 }
 
-func (w *Watcher) compile(ctx context.Context) error {
+func (w *Watcher) compile(ctx context.Context, changedAt time.Time) error {
 	start := time.Now()
 	var st *snapshot.State
 	err := w.Store.View(ctx, func(tx store.ReadTx) error {
@@ -114,7 +122,15 @@ func (w *Watcher) compile(ctx context.Context) error {
 	prev := w.Holder.Load()
 	w.Holder.Store(snap)
 	w.logWarnings(prev, snap)
-	w.Logger.Debug("snapshot compiled", "revision", snap.Revision, "took", time.Since(start))
+	took := time.Since(start)
+	w.Logger.Debug("snapshot compiled", "revision", snap.Revision, "took", took)
+	if f := w.OnPublish; f != nil {
+		var lag time.Duration
+		if !changedAt.IsZero() {
+			lag = time.Since(changedAt)
+		}
+		f(snap, took, lag)
+	}
 	w.mu.Lock()
 	for _, ch := range w.subs {
 		select {

@@ -1,0 +1,84 @@
+package metrics
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/trellis-net/trellis/internal/snapshot"
+)
+
+// Namespace prefixes every series of Trellis.
+const Namespace = "trellis"
+
+// Metrics is the registry of one Trellis and its collectors by subsystem.
+type Metrics struct {
+	// Registry holds every series; nothing is registered anywhere else.
+	Registry *prometheus.Registry
+
+	DataPlane *DataPlane
+	API       *API
+	Snapshot  *Snapshot
+	Health    *Health
+	DNS       *DNS
+	Functions *Functions
+}
+
+// New makes a registry with the Go runtime and process collectors and the
+// collectors of every subsystem.
+func New() *Metrics {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := &Metrics{Registry: reg}
+	m.DataPlane = newDataPlane(reg)
+	m.API = newAPI(reg)
+	m.Health = newHealth(reg)
+	m.Snapshot = newSnapshot(reg, m.DataPlane, m.Health)
+	m.DNS = newDNS(reg)
+	m.Functions = newFunctions(reg)
+	return m
+}
+
+// Handler serves the registry in the Prometheus text (or protobuf, when
+// asked) exposition format at /metrics, and 404 elsewhere.
+func (m *Metrics) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{
+		// A failing collector must not hide the others.
+		ErrorHandling: promhttp.ContinueOnError,
+		// promhttp's own series (scrapes in flight, by code) in our registry.
+		Registry: m.Registry,
+	}))
+	return mux
+}
+
+// AccessLogCounts is what the access logger counts (accesslog.Logger).
+type AccessLogCounts interface {
+	Accepted() uint64
+	Dropped() uint64
+}
+
+// WatchAccessLog registers the access logger's record counts, read at
+// scrape time (nothing is added to the request path).
+func (m *Metrics) WatchAccessLog(l AccessLogCounts) {
+	name, help := prometheus.BuildFQName(Namespace, "accesslog", "records_total"),
+		"Access log records by result: accepted (buffered for a destination) or dropped (unusable destination, full buffer, failed write)."
+	m.Registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: prometheus.Labels{"result": "accepted"}},
+			func() float64 { return float64(l.Accepted()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: prometheus.Labels{"result": "dropped"}},
+			func() float64 { return float64(l.Dropped()) }))
+}
+
+// TargetStatusFunc reports a target's health as ListTargets shows it
+// (health.Checker.TargetStatus).
+type TargetStatusFunc func(targetGroupID, targetID string, port int) (status, reason string, ok bool)
+
+// WatchTargets registers trellis_targets, the targets of every target
+// group by state, computed at scrape time from the current snapshot and the
+// checker: no series outlives its target group.
+func (m *Metrics) WatchTargets(current func() *snapshot.Snapshot, status TargetStatusFunc) {
+	m.Registry.MustRegister(&targetStates{current: current, status: status})
+}
