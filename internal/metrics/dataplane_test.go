@@ -40,9 +40,9 @@ func TestRequestDoneCountsAndAllocatesNothing(t *testing.T) {
 	if allocs != 0 {
 		t.Fatalf("a request's observation allocates %.1f times; want 0", allocs)
 	}
-	d.RequestDone(proxy.Observation{Snap: snap, Service: svc, Status: 404})                                // fixed response
-	d.RequestDone(proxy.Observation{Snap: snap, Status: 404})                                              // no service
-	d.RequestStarted(snap, svc, fn)                                                                        // LAMBDA group
+	d.RequestDone(proxy.Observation{Snap: snap, Service: svc, Status: 404}) // fixed response
+	d.RequestDone(proxy.Observation{Snap: snap, Status: 404})               // no service
+	d.RequestStarted(snap, svc, fn)                                         // LAMBDA group
 	d.RequestDone(proxy.Observation{Snap: snap, Service: svc, TargetGroup: fn, Forwarded: true, Status: 504, TimedOut: true})
 	// A snapshot not bound yet: the slow path, the same series.
 	other, svc2, tg2, _ := world(2)
