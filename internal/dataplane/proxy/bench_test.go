@@ -56,8 +56,16 @@ func BenchmarkProxy(b *testing.B) {
 }
 
 func benchProxy(b *testing.B, std bool) {
+	benchProxyServer(b, std, nil, nil)
+}
+
+func benchProxyObserved(b *testing.B, obs Observer, bind func(*snapshot.Snapshot)) {
+	benchProxyServer(b, false, obs, bind)
+}
+
+func benchProxyServer(b *testing.B, std bool, obs Observer, bind func(*snapshot.Snapshot)) {
 	be := benchBackend(b)
-	e := newEnv(b, func(c *testConfig) { c.StdServer = std })
+	e := newEnv(b, func(c *testConfig) { c.StdServer, c.Observer = std, obs })
 	port := freePort(b, netip.MustParseAddr("127.0.0.1"))
 	tg := ipGroup("tg-bench", be.addr())
 	svc := service("svc-0bench", "bench.example.com", port,
@@ -66,6 +74,9 @@ func benchProxy(b *testing.B, std bool) {
 		rule("r3", 3, snapshot.Match{Headers: []snapshot.HeaderMatch{{Name: "X-Canary", Value: "yes"}}}, to(tg)),
 		defaultRule(forwardAction(weighted{tg, 90}, weighted{tg, 10})))
 	v := e.simple(svc)
+	if bind != nil {
+		bind(e.holder.Load())
+	}
 	benchGet(b, "http://"+netip.AddrPortFrom(v.Ingress, uint16(port)).String()+"/api/items?id=1", "bench.example.com")
 }
 
