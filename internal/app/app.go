@@ -392,6 +392,9 @@ func (a *App) start(ctx context.Context) error {
 	in := ingress.New(ingress.Config{Holder: holder, Handler: px.Handler, Rejected: px.Rejected, AfterSync: px.Forget,
 		Net: nets.Lookup, Logger: cfg.Logger, StdServer: cfg.StdHTTPServer, TLS: term.Config, Passthrough: pass})
 	a.ingress = in
+	if met != nil {
+		met.WatchIngress(in)
+	}
 	if err := rs.start(runner{name: "ingress", start: func(ctx context.Context, g *loops) error {
 		if err := in.Sync(ctx); err != nil {
 			cfg.Logger.Warn("data plane: some ingress listeners failed", "err", err)

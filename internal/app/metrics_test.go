@@ -197,6 +197,9 @@ func TestMetricsExactCounts(t *testing.T) {
 			t.Errorf("%s: %v", name, m)
 		}
 	}
+	if got := counter(mf, "trellis_ingress_connections_total", map[string]string{"result": "accepted"}); got < 1 {
+		t.Errorf("ingress connections accepted: %v", got)
+	}
 	for _, name := range []string{"go_goroutines", "process_cpu_seconds_total", "trellis_accesslog_records_total"} {
 		if mf[name] == nil {
 			t.Errorf("no %s", name)

@@ -18,6 +18,11 @@ type fakeAccessLog struct{}
 func (fakeAccessLog) Accepted() uint64 { return 3 }
 func (fakeAccessLog) Dropped() uint64  { return 1 }
 
+type fakeIngress struct{}
+
+func (fakeIngress) ConnectionsAccepted() uint64  { return 5 }
+func (fakeIngress) SecurityGroupRefused() uint64 { return 2 }
+
 // everySeries returns a registry in which every family has a series, by
 // its name, with the label names its series carry.
 func everySeries(t *testing.T) map[string]map[string]bool {
@@ -35,6 +40,7 @@ func everySeries(t *testing.T) map[string]map[string]bool {
 		m.Functions.ObserveEvent("arn:aws:lambda:us-east-1:000000000000:function:f", e)
 	}
 	m.WatchAccessLog(fakeAccessLog{})
+	m.WatchIngress(fakeIngress{})
 	m.WatchTargets(func() *snapshot.Snapshot { return snap }, func(string, string, int) (string, string, bool) { return "HEALTHY", "", true })
 	mfs, err := m.Registry.Gather()
 	if err != nil {

@@ -72,6 +72,24 @@ func (m *Metrics) WatchAccessLog(l AccessLogCounts) {
 			func() float64 { return float64(l.Dropped()) }))
 }
 
+// IngressCounts is what the ingress counts (ingress.Ingress).
+type IngressCounts interface {
+	ConnectionsAccepted() uint64
+	SecurityGroupRefused() uint64
+}
+
+// WatchIngress registers the ingress's connection counts, read at scrape
+// time (one atomic add per connection, nothing per request).
+func (m *Metrics) WatchIngress(in IngressCounts) {
+	name, help := prometheus.BuildFQName(Namespace, "ingress", "connections_total"),
+		"Client connections to the VPCs' ingress sockets by result: accepted, or refused by security groups (Lattice TotalConnectionCount, for the whole ingress)."
+	m.Registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: prometheus.Labels{"result": "accepted"}},
+			func() float64 { return float64(in.ConnectionsAccepted()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: prometheus.Labels{"result": "refused"}},
+			func() float64 { return float64(in.SecurityGroupRefused()) }))
+}
+
 // TargetStatusFunc reports a target's health as ListTargets shows it
 // (health.Checker.TargetStatus).
 type TargetStatusFunc func(targetGroupID, targetID string, port int) (status, reason string, ok bool)

@@ -30,6 +30,9 @@ const sgLogEvery = 5 * time.Second
 // sgGate is the ingress's account of connections refused by security groups.
 type sgGate struct {
 	refused atomic.Uint64
+	// admitted counts the connections let through (for metrics: Lattice's
+	// TotalConnectionCount, for the whole ingress).
+	admitted atomic.Uint64
 	// lastLog is the UnixNano of the last log line; logged counts refusals
 	// up to that line.
 	lastLog atomic.Int64
@@ -39,6 +42,11 @@ type sgGate struct {
 // SecurityGroupRefused returns how many connections security groups have
 // refused since the ingress started (for metrics).
 func (in *Ingress) SecurityGroupRefused() uint64 { return in.sg.refused.Load() }
+
+// ConnectionsAccepted returns how many client connections the ingress has
+// accepted (admitted by security groups, or with none to judge them) since
+// it started (for metrics).
+func (in *Ingress) ConnectionsAccepted() uint64 { return in.sg.admitted.Load() }
 
 // sgListener admits only the connections its VPC's security groups allow.
 type sgListener struct {
@@ -63,12 +71,14 @@ func (l *sgListener) Accept() (net.Conn, error) {
 			}
 		}
 		if rules == nil {
+			l.in.sg.admitted.Add(1)
 			return c, nil // no security groups named: admit, as before them
 		}
 		src := remoteAddr(c)
 		// A source that is not an IP address (never on TCP) is refused:
 		// no rule can be shown to admit it.
 		if src.IsValid() && rules.Admits(src, l.port) {
+			l.in.sg.admitted.Add(1)
 			return c, nil
 		}
 		l.refuse(c, src, rules)
