@@ -124,7 +124,13 @@ func TestMetricsExactCounts(t *testing.T) {
 			t.Fatalf("no targets: %d", st)
 		}
 	}
-	mf := scrape(t, addr)
+	// Each request is observed as its response ends, which the client may
+	// see first: wait for the last one's count.
+	var mf map[string]*dto.MetricFamily
+	eventually(t, 2*time.Second, "the requests' counts", func() bool {
+		mf = scrape(t, addr)
+		return counter(mf, "trellis_requests_total", svcLabels(*tgEmpty.Id, "5xx")) == n5
+	})
 	for _, c := range []struct {
 		labels map[string]string
 		want   float64
