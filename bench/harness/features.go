@@ -28,6 +28,7 @@ type featureSet struct {
 	Split         bool `json:"split"`         // default action forwards 90/10 to two target groups
 	Auth          bool `json:"auth"`          // AWS_IAM on the network and the service, allow policy with one condition; requests are SigV4-signed
 	StdServer     bool `json:"stdServer"`     // --ingress-server net-http: Go's standard server instead of Trellis's own HTTP/1.x server
+	Metrics       bool `json:"metrics"`       // --metrics-addr: the Prometheus series of every request (scraped once to check)
 	AccessLogs    bool `json:"accessLogs"`    // access log subscriptions on the service (CloudWatch Logs group) and the network (S3 bucket); both written to the data directory
 	// Lambda, when set, is the function the measured service forwards to
 	// instead of the backend (the Lambda phase, lambda.go).
@@ -60,6 +61,8 @@ var featureVariants = []featureVariant{
 		featureSet{AccessLogs: true}, "127.178.0.0/16"},
 	{"all on", "all five above together",
 		featureSet{ExtraServices: 99, Rules: 5, Split: true, Auth: true, AccessLogs: true}, "127.176.0.0/16"},
+	{"metrics on", "plain configuration with Prometheus metrics on (`--metrics-addr`): every request counted and timed per service and target group",
+		featureSet{Metrics: true}, "127.180.0.0/16"},
 	{"net/http server", "plain configuration served by Go's standard HTTP server (`--ingress-server net-http`) instead of Trellis's own HTTP/1.x server: what the purpose-built server buys",
 		featureSet{StdServer: true}, "127.177.0.0/16"},
 }
@@ -145,6 +148,15 @@ func launchTrellis(e *env, procName, ingressCIDR string, f featureSet) (*Target,
 	args := []string{"serve", "--data-dir", data, "--api-addr", api, "--ingress-cidr", ingressCIDR, "--log-level", "warn"}
 	if f.StdServer {
 		args = append(args, "--ingress-server", "net-http")
+	}
+	var metricsAddr string
+	if f.Metrics {
+		mp, err := freePort()
+		if err != nil {
+			return nil, nil, "", err
+		}
+		metricsAddr = "127.0.0.1:" + strconv.Itoa(mp)
+		args = append(args, "--metrics-addr", metricsAddr)
 	}
 	penv := []string{"GOMAXPROCS=1"}
 	var pprofAddr string
@@ -337,13 +349,32 @@ func launchTrellis(e *env, procName, ingressCIDR string, f featureSet) (*Target,
 	if err := waitTCP(p, addr, 10*time.Second); err != nil {
 		return nil, nil, "", fmt.Errorf("trellis ingress: %w", err)
 	}
-	t := &Target{Name: procName, Addr: addr, H2CAddr: addr, Host: host, StrictHost: true, api: api, dataDir: data, pprofAddr: pprofAddr,
+	t := &Target{Name: procName, Addr: addr, H2CAddr: addr, Host: host, StrictHost: true, api: api, dataDir: data, pprofAddr: pprofAddr, metricsAddr: metricsAddr,
 		H2CNote: "the ingress serves HTTP/1.1 and h2c on the same socket",
 		Setup:   "service network, service, HTTP listener, IP target group (health checks on), VPC association; GOMAXPROCS=1"}
 	if f.AccessLogs {
 		t.AccessLogGlob = filepath.Join(data, "accesslogs", "cloudwatch", "*", "*", "bench", "*.log")
 	}
 	return t, sg, extraHost, nil
+}
+
+// counted checks that Trellis's /metrics at addr counts 2xx requests.
+func counted(addr string) error {
+	res, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return fmt.Errorf("scrape /metrics: %w", err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, 1<<22))
+	if err != nil {
+		return fmt.Errorf("scrape /metrics: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "trellis_requests_total{") && strings.Contains(line, `code_class="2xx"`) {
+			return nil
+		}
+	}
+	return errors.New("/metrics has no trellis_requests_total series of class 2xx")
 }
 
 // accessLogged checks that a file matching glob holds an access log
@@ -432,6 +463,9 @@ func verifyFeature(t *Target, sg *signer, extraHost string) error {
 		err := check()
 		if err == nil && t.AccessLogGlob != "" {
 			err = accessLogged(t.AccessLogGlob, t.Host)
+		}
+		if err == nil && t.metricsAddr != "" {
+			err = counted(t.metricsAddr)
 		}
 		if err == nil {
 			return nil

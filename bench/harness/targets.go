@@ -35,6 +35,8 @@ type Target struct {
 	api, dataDir string
 	// pprofAddr: where a profiling build of Trellis serves net/http/pprof.
 	pprofAddr string
+	// metricsAddr: where Trellis serves /metrics ("" when off).
+	metricsAddr string
 	// body is what the target answers when it is not the backend's body
 	// (the Lambda phase's function).
 	body string
