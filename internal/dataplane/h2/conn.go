@@ -107,6 +107,7 @@ func (c *conn) init(rest []byte) {
 	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	c.fr.MaxHeaderListSize = uint32(c.srv.MaxHeaderBytes)
 	c.fr.SetReuseFrames()
+	c.fr.SetMaxReadFrameSize(16384) // what we advertise: the default (§4.2)
 	c.cond.L = &c.mu
 	c.streams = map[uint32]*stream{}
 	c.wake = make(chan struct{}, 1)
@@ -141,6 +142,7 @@ func (c *conn) serve() {
 		}
 		c.mu.Unlock()
 		c.flushAndWait(time.Second)
+		c.linger()
 	}
 	c.closeNow()
 	c.br.Reset(nil)
@@ -471,7 +473,7 @@ func (c *conn) onData(f *http2.DataFrame) error {
 		c.returnConnLocked(n)
 		if st == nil && c.resetByUs(id) {
 			c.mu.Unlock()
-			return nil
+			return c.flood()
 		}
 		if st != nil {
 			c.resetLocked(st, http2.ErrCodeStreamClosed)
@@ -581,19 +583,17 @@ func (c *conn) goAwayLocked(code http2.ErrCode) {
 
 // closeNow closes the connection and cancels its streams.
 func (c *conn) closeNow() {
+	_ = c.nc.Close()
 	c.mu.Lock()
 	c.closing = true
-	streams := make([]*stream, 0, len(c.streams))
+	// Under mu: a stream the handler ends meanwhile is recycled only once
+	// out of c.streams.
 	for _, st := range c.streams {
-		streams = append(streams, st)
+		st.cancel()
 	}
 	c.cond.Broadcast()
 	c.wakeLocked()
 	c.mu.Unlock()
-	_ = c.nc.Close()
-	for _, st := range streams {
-		st.cancel()
-	}
 }
 
 // resetByUs reports whether stream id is one of the last we reset.
@@ -604,4 +604,22 @@ func (c *conn) resetByUs(id uint32) bool {
 		}
 	}
 	return false
+}
+
+// linger half-closes the connection after a GOAWAY and reads what the
+// client still sends, for a second at most: closing with unread bytes
+// would reset the connection, and the client could lose the GOAWAY
+// before reading it.
+func (c *conn) linger() {
+	cw, ok := c.nc.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(time.Second))
+	buf := make([]byte, 4096)
+	for {
+		if _, err := c.nc.Read(buf); err != nil {
+			return
+		}
+	}
 }

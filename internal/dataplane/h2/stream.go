@@ -220,6 +220,7 @@ func (st *stream) serve() {
 func (st *stream) end() {
 	c := st.c
 	if st.buf != nil {
+		*st.buf = (*st.buf)[:0] // what a reset stream never sent
 		bufPool.Put(st.buf)
 		st.buf = nil
 	}
