@@ -139,6 +139,10 @@ func TestConnectionErrors(t *testing.T) {
 func TestStreamErrors(t *testing.T) {
 	noLeak(t)
 	_, addr := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/noread" {
+			<-r.Context().Done()
+			return
+		}
 		io.Copy(io.Discard, r.Body)
 		io.WriteString(w, "ok")
 	})
@@ -195,7 +199,7 @@ func TestStreamErrors(t *testing.T) {
 			rc := dialRaw(t, addr)
 			if tc.name == "stream window exceeded" {
 				// a handler that does not read
-				rc.rawHeaders(1, false, ":method", "POST", ":scheme", "http", ":path", "/", ":authority", "x")
+				rc.rawHeaders(1, false, ":method", "POST", ":scheme", "http", ":path", "/noread", ":authority", "x")
 			} else {
 				rc.rawHeaders(1, tc.end, tc.fields...)
 			}
