@@ -129,6 +129,9 @@ func readCreds(dataDir string) (aws.Credentials, string, error) {
 // target group holding the backend, the associations, plus whatever f adds.
 // It returns the target (Host = the measured service's DNS name) and, when
 // auth is on, a signer.
+// trellisExtraFlags are added to every `trellis serve` (-trellis-flags).
+var trellisExtraFlags []string
+
 func launchTrellis(e *env, procName, ingressCIDR string, f featureSet) (*Target, *signer, string, error) {
 	ports, err := freePorts(2)
 	if err != nil {
@@ -143,6 +146,7 @@ func launchTrellis(e *env, procName, ingressCIDR string, f featureSet) (*Target,
 	if f.StdServer {
 		args = append(args, "--ingress-server", "net-http")
 	}
+	args = append(args, trellisExtraFlags...)
 	penv := []string{"GOMAXPROCS=1"}
 	var pprofAddr string
 	if e.pprof {
