@@ -187,6 +187,18 @@ func TestDifferentialNetHTTP(t *testing.T) {
 	}
 }
 
+// stdH2TLS serves describe with net/http's HTTP/2 server over TLS.
+func stdH2TLS(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &http.Server{Handler: http.HandlerFunc(describe), TLSConfig: &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}}}
+	go s.ServeTLS(ln, "", "")
+	t.Cleanup(func() { s.Close() })
+	return ln.Addr().String()
+}
+
 // selfSigned makes a certificate for 127.0.0.1 and "service.example".
 func selfSigned(t *testing.T) tls.Certificate {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -259,6 +271,7 @@ func TestCurl(t *testing.T) {
 	_, ours := newServer(t, describe)
 	std := stdH2C(t)
 	oursTLS := serveTLS(t, NewServer(http.HandlerFunc(describe), testLog))
+	stdTLS := stdH2TLS(t)
 	for _, path := range []string{"/", "/a/b?c=d", "/trailers", "/status/404", "/length"} {
 		got := curl(t, "--http2-prior-knowledge", "-H", "Host: service.example", "http://"+ours+path)
 		want := curl(t, "--http2-prior-knowledge", "-H", "Host: service.example", "http://"+std+path)
@@ -266,8 +279,9 @@ func TestCurl(t *testing.T) {
 			t.Errorf("h2c %s:\n--- ours\n%s\n--- net/http\n%s", path, got, want)
 		}
 		tlsGot := curl(t, "--http2", "-k", "-H", "Host: service.example", "https://"+oursTLS+path)
-		if want := strings.Replace(want, "tls=false", "tls=true", 1); tlsGot != want {
-			t.Errorf("h2 over TLS %s:\n--- ours\n%s\n--- net/http (h2c)\n%s", path, tlsGot, want)
+		tlsWant := curl(t, "--http2", "-k", "-H", "Host: service.example", "https://"+stdTLS+path)
+		if tlsGot != tlsWant || !strings.HasPrefix(tlsGot, "HTTP/2 ") {
+			t.Errorf("h2 over TLS %s:\n--- ours\n%s\n--- net/http\n%s", path, tlsGot, tlsWant)
 		}
 	}
 	got := curl(t, "--http2-prior-knowledge", "--data-binary", "posted", "http://"+ours+"/p")

@@ -259,7 +259,9 @@ func (c *conn) buildRequest(st *stream, f *http2.MetaHeadersFrame) error {
 		st.body = newBody(st, length)
 		r.Body, r.ContentLength = st.body, length
 		if tv, ok := h["Trailer"]; ok {
+			// Moved to r.Trailer, as net/http's HTTP/2 server does.
 			r.Trailer = declaredTrailers(tv)
+			delete(h, "Trailer")
 		}
 	}
 	return nil

@@ -61,7 +61,8 @@ type stream struct {
 	status      int
 	committed   bool  // HEADERS encoded
 	endedHead   bool  // END_STREAM was on the HEADERS
-	bodyAllowed bool  // not HEAD, 204, 304
+	bodyAllowed bool  // not 204, 304
+	head        bool  // a HEAD request's answer: no DATA
 	clen        int64 // the handler's Content-Length, -1: none
 	written     int64
 	buf         *[]byte // DATA not framed yet
@@ -302,7 +303,10 @@ func (st *stream) WriteHeader(code int) {
 		return
 	}
 	st.status = code
-	st.bodyAllowed = st.reqv.Method != http.MethodHead && code != http.StatusNoContent && code != http.StatusNotModified
+	// A HEAD answer's body is counted (for its length, as net/http's
+	// HTTP/2 server does) but not sent.
+	st.head = st.reqv.Method == http.MethodHead
+	st.bodyAllowed = code != http.StatusNoContent && code != http.StatusNotModified
 	st.clen = -1
 	if cl := st.hdr["Content-Length"]; len(cl) > 0 {
 		st.clen = parseLength(cl[0])
@@ -345,6 +349,12 @@ func (st *stream) Write(p []byte) (int, error) {
 		tooLong = true
 	}
 	st.written += int64(len(p))
+	if st.head {
+		if tooLong {
+			return len(p), http.ErrContentLength
+		}
+		return len(p), nil
+	}
 	if st.buf == nil {
 		st.buf = bufPool.Get().(*[]byte)
 	}
@@ -363,7 +373,7 @@ func (st *stream) Write(p []byte) (int, error) {
 
 func (st *stream) WriteString(s string) (int, error) {
 	// Through the buffer without a []byte copy of s when it fits.
-	if st.buf != nil && st.status != 0 && st.err == nil && st.bodyAllowed && st.clen < 0 {
+	if st.buf != nil && st.status != 0 && st.err == nil && st.bodyAllowed && !st.head && st.clen < 0 {
 		if b := *st.buf; len(b)+len(s) <= cap(b) {
 			*st.buf = append(b, s...)
 			st.written += int64(len(s))
@@ -492,7 +502,7 @@ func (st *stream) endResponse() {
 	if st.err != nil {
 		return
 	}
-	if st.bodyAllowed && st.clen >= 0 && st.written < st.clen {
+	if st.bodyAllowed && !st.head && st.clen >= 0 && st.written < st.clen {
 		// Cut short: the client must not take it for complete.
 		c.mu.Lock()
 		c.resetLocked(st, http2.ErrCodeInternal)
@@ -510,9 +520,11 @@ func (st *stream) endResponse() {
 	}
 	hasTrailers := st.hasTrailers()
 	if !st.committed {
+		// The whole body is known: its length is sent (as net/http's
+		// HTTP/2 server does), trailers or not.
 		clen := -1
-		if st.bodyAllowed && !hasTrailers {
-			clen = len(pending)
+		if st.bodyAllowed {
+			clen = int(st.written)
 		}
 		st.commitLocked(clen, len(pending) == 0 && !hasTrailers)
 	}
