@@ -381,7 +381,7 @@ func (c *conn) queueControl(app func([]byte) []byte) error {
 }
 
 func (c *conn) controlRoomLocked() error {
-	if len(c.out) > maxControlBuffered {
+	if len(c.out) > c.srv.maxControl {
 		return http2.ConnectionError(http2.ErrCodeEnhanceYourCalm)
 	}
 	return nil

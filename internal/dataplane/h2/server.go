@@ -68,6 +68,10 @@ type Server struct {
 
 	handler http.Handler
 	log     *slog.Logger
+	// sendTimeout and maxControl are the constants of the same names,
+	// shortened by tests.
+	sendTimeout time.Duration
+	maxControl  int
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
@@ -87,6 +91,8 @@ func NewServer(h http.Handler, log *slog.Logger) *Server {
 		MaxHeaderBytes:    h1.MaxHeaderBytes,
 		handler:           h,
 		log:               log,
+		sendTimeout:       sendTimeout,
+		maxControl:        maxControlBuffered,
 		conns:             map[*conn]struct{}{},
 	}
 }

@@ -41,9 +41,9 @@ func (c *conn) writer() {
 			c.writing = true
 			now := time.Now()
 			var err error
-			if c.wdeadline.Sub(now) < sendTimeout-time.Second {
+			if st := c.srv.sendTimeout; c.wdeadline.Sub(now) < st-st/60 {
 				// A coarse deadline: one change per second at most.
-				c.wdeadline = now.Add(sendTimeout)
+				c.wdeadline = now.Add(st)
 				err = c.nc.SetWriteDeadline(c.wdeadline)
 			}
 			c.mu.Unlock()
