@@ -216,6 +216,19 @@ func TestStreamErrors(t *testing.T) {
 	}
 }
 
+func TestHeadersDependingOnThemselves(t *testing.T) {
+	_, addr := newServer(t, okHandler)
+	rc := dialRaw(t, addr)
+	rc.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, EndStream: true, EndHeaders: true,
+		BlockFragment: rc.headerBlock(":method", "GET", ":scheme", "http", ":path", "/", ":authority", "x"),
+		Priority:      http2.PriorityParam{StreamDep: 1, Weight: 15}})
+	rc.rst(1, http2.ErrCodeProtocol)
+	rc.request(3, true)
+	if st, _ := rc.response(3); st != "200" {
+		t.Fatalf("next: %s", st)
+	}
+}
+
 func TestHeaderListTooLarge(t *testing.T) {
 	noLeak(t)
 	_, addr := newServer(t, okHandler)

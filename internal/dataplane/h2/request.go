@@ -41,6 +41,13 @@ func (c *conn) onHeaders(f *http2.MetaHeadersFrame) error {
 		return nil
 	}
 	c.maxID = id
+	if f.HasPriority() && f.Priority.StreamDep == id {
+		// A stream cannot depend on itself (RFC 9113 §5.3.1).
+		c.out = appendRST(c.out, id, http2.ErrCodeProtocol)
+		c.wakeLocked()
+		c.mu.Unlock()
+		return nil
+	}
 	if f.Truncated {
 		// The header list exceeds SETTINGS_MAX_HEADER_LIST_SIZE: answered
 		// 431, as net/http does (RFC 6585 §5).
