@@ -62,6 +62,7 @@ type conn struct {
 	initWindow  int32             // the client's SETTINGS_INITIAL_WINDOW_SIZE
 	maxFrame    int               // the client's SETTINGS_MAX_FRAME_SIZE
 	recvUnacked int32             // received DATA consumed but not yet returned to the client
+	recvWindow  int32             // what the client may still send on the connection
 	writeErr    error
 	wdeadline   time.Time
 	ourResets   [32]uint32 // the streams we reset last (a ring)
@@ -182,6 +183,7 @@ func (c *conn) readLoop() (int, error) {
 		http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: uint32(c.srv.MaxHeaderBytes)},
 	)
 	c.out = appendWindowUpdate(c.out, 0, connWindow-65535)
+	c.recvWindow = connWindow
 	c.wakeLocked()
 	c.mu.Unlock()
 
@@ -465,6 +467,13 @@ func (c *conn) onData(f *http2.DataFrame) error {
 		c.mu.Unlock()
 		return http2.ConnectionError(http2.ErrCodeProtocol) // idle stream (§5.1)
 	}
+	// Every DATA frame counts against the connection's window, whatever
+	// its stream's state (§6.9).
+	if n > c.recvWindow {
+		c.mu.Unlock()
+		return http2.ConnectionError(http2.ErrCodeFlowControl)
+	}
+	c.recvWindow -= n
 	st := c.streams[id]
 	if st == nil || st.remoteDone {
 		// Closed (or half-closed remote): STREAM_CLOSED (§5.1); the bytes
@@ -539,6 +548,7 @@ func (c *conn) returnConnLocked(n int32) {
 	c.recvUnacked += n
 	if c.recvUnacked >= connWindow/4 {
 		c.out = appendWindowUpdate(c.out, 0, uint32(c.recvUnacked))
+		c.recvWindow += c.recvUnacked
 		c.recvUnacked = 0
 		c.wakeLocked()
 	}

@@ -55,7 +55,11 @@ func TestServerSettings(t *testing.T) {
 // Connection errors: each ends with GOAWAY and the code, and a close.
 func TestConnectionErrors(t *testing.T) {
 	noLeak(t)
-	_, addr := newServer(t, okHandler)
+	_, addr := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/noread" {
+			<-r.Context().Done()
+		}
+	})
 	cases := []struct {
 		name string
 		send func(rc *rawConn)
@@ -85,6 +89,18 @@ func TestConnectionErrors(t *testing.T) {
 			rc.fr.WritePushPromise(http2.PushPromiseParam{StreamID: 1, PromiseID: 2, BlockFragment: rc.headerBlock(":method", "GET"), EndHeaders: true})
 		}, http2.ErrCodeProtocol},
 		{"CONTINUATION without HEADERS", func(rc *rawConn) { rc.fr.WriteContinuation(1, true, rc.headerBlock("a", "b")) }, http2.ErrCodeProtocol},
+		{"connection window exceeded", func(rc *rawConn) {
+			// Streams whose handler does not read, each within its own
+			// window, together beyond the connection's.
+			for id := uint32(1); id < 2*connWindow/streamWindow+4; id += 2 {
+				rc.rawHeaders(id, false, ":method", "POST", ":scheme", "http", ":path", "/noread", ":authority", "x")
+				for i := 0; i < streamWindow/16384; i++ {
+					if rc.fr.WriteData(id, false, make([]byte, 16384)) != nil {
+						return
+					}
+				}
+			}
+		}, http2.ErrCodeFlowControl},
 		{"frame too large", func(rc *rawConn) { rc.fr.WriteRawFrame(http2.FrameData, 0, 1, make([]byte, 20000)) }, http2.ErrCodeFrameSize},
 		{"ping flood", func(rc *rawConn) {
 			for i := 0; i < maxControlPerSecond+10; i++ {
