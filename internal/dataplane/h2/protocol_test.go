@@ -314,7 +314,7 @@ func TestRapidReset(t *testing.T) {
 		}
 	}()
 	f := rc.until("GOAWAY", func(f http2.Frame) bool { _, ok := f.(*http2.GoAwayFrame); return ok }).(*http2.GoAwayFrame)
-	if f.ErrCode != http2.ErrCodeEnhanceYourCalm && f.ErrCode != http2.ErrCodeProtocol {
+	if f.ErrCode != http2.ErrCodeEnhanceYourCalm {
 		t.Fatalf("GOAWAY %v", f.ErrCode)
 	}
 	if n := started.Load(); n > maxHandlers {
