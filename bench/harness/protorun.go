@@ -229,7 +229,7 @@ func runProtocols(e *env, o *options, res *Results, ok []*Target, fail func(stri
 		for _, p := range todo {
 			var prof chan error
 			path := filepath.Join(o.profileDir, "trellis-"+p.sc+".pprof")
-			if o.profileDir != "" && round == 1 && p.t.pprofAddr != "" && (p.sc == scH2C || p.sc == scGRPC) {
+			if o.profileDir != "" && round == 1 && p.t.pprofAddr != "" && (p.sc == scH2C || p.sc == scH2TLS || p.sc == scGRPC) {
 				prof = make(chan error, 1)
 				go func() { prof <- fetchProfile(p.t.pprofAddr, o.protoWarmup, o.protoDur, path) }()
 			}
