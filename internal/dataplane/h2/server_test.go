@@ -296,3 +296,72 @@ func TestInformational(t *testing.T) {
 		t.Fatalf("statuses %v", statuses)
 	}
 }
+
+// TestStress mixes requests with and without bodies, trailers and
+// cancellations on shared connections, for the race detector to watch the
+// reuse of streams and the shared output buffer.
+func TestStress(t *testing.T) {
+	noLeak(t)
+	_, addr := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/echo":
+			w.Header().Set("Trailer", "X-N")
+			n, _ := io.Copy(w, r.Body)
+			w.Header().Set("X-N", fmt.Sprint(n))
+		case "/slow":
+			select {
+			case <-r.Context().Done():
+			case <-time.After(20 * time.Millisecond):
+			}
+			io.WriteString(w, "slow")
+		default:
+			w.Header().Set("X-Q", r.URL.RawQuery)
+			io.WriteString(w, r.URL.RawQuery)
+		}
+	})
+	c := h2cClient(t)
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 150; i++ {
+				q := fmt.Sprintf("g=%d&i=%d", g, i)
+				switch i % 4 {
+				case 0, 1:
+					res, err := c.Get("http://" + addr + "/get?" + q)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					b, _ := io.ReadAll(res.Body)
+					res.Body.Close()
+					if string(b) != q || res.Header.Get("X-Q") != q {
+						t.Errorf("got %q %q for %q", b, res.Header.Get("X-Q"), q)
+					}
+				case 2:
+					body := strings.Repeat(q, 1+i*37%500)
+					res, err := c.Post("http://"+addr+"/echo", "text/plain", strings.NewReader(body))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					b, _ := io.ReadAll(res.Body)
+					res.Body.Close()
+					if string(b) != body || res.Trailer.Get("X-N") != fmt.Sprint(len(body)) {
+						t.Errorf("echo of %d bytes: got %d, trailer %q", len(body), len(b), res.Trailer.Get("X-N"))
+					}
+				case 3:
+					ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i%3)*5*time.Millisecond)
+					req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/slow", nil)
+					if res, err := c.Do(req); err == nil {
+						io.Copy(io.Discard, res.Body)
+						res.Body.Close()
+					}
+					cancel()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
