@@ -505,3 +505,49 @@ func TestClientNeverReads(t *testing.T) {
 		t.Fatal("the server kept a connection that never reads")
 	}
 }
+
+func TestHeaderTableSizeZero(t *testing.T) {
+	// A client whose decoder keeps no dynamic table (SETTINGS_HEADER_TABLE_SIZE
+	// 0): every answer must decode without one (RFC 7541 §4.2).
+	_, addr := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Custom", "some value")
+		io.WriteString(w, "ok")
+	})
+	rc := dialRaw(t, addr, http2.Setting{ID: http2.SettingHeaderTableSize, Val: 0})
+	rc.fr.ReadMetaHeaders.SetAllowedMaxDynamicTableSize(0)
+	rc.until("SETTINGS ACK", func(f http2.Frame) bool { s, ok := f.(*http2.SettingsFrame); return ok && s.IsAck() })
+	for id := uint32(1); id < 8; id += 2 {
+		rc.request(id, true)
+		if st, body := rc.response(id); st != "200" || body != "ok" {
+			t.Fatalf("%d: %s %q", id, st, body)
+		}
+	}
+}
+
+func TestDataAfterOurReset(t *testing.T) {
+	// The handler answers without reading the body: the server ends the
+	// stream (RST_STREAM NO_ERROR, §8.1); the DATA the client had in
+	// flight are ignored, not answered with STREAM_CLOSED (§5.4.2).
+	_, addr := newServer(t, okHandler)
+	rc := dialRaw(t, addr)
+	rc.rawHeaders(1, false, ":method", "POST", ":scheme", "http", ":path", "/", ":authority", "x")
+	if st, body := rc.response(1); st != "200" || body != "ok" {
+		t.Fatalf("%s %q", st, body)
+	}
+	rc.rst(1, http2.ErrCodeNo)
+	for i := 0; i < 5; i++ {
+		rc.fr.WriteData(1, false, []byte("late"))
+	}
+	rc.request(3, true)
+	rc.until("the next answer", func(f http2.Frame) bool {
+		switch f := f.(type) {
+		case *http2.RSTStreamFrame:
+			t.Fatalf("RST_STREAM %v on stream %d", f.ErrCode, f.StreamID)
+		case *http2.GoAwayFrame:
+			t.Fatalf("GOAWAY %v", f.ErrCode)
+		case *http2.DataFrame:
+			return f.StreamID == 3 && f.StreamEnded()
+		}
+		return false
+	})
+}
