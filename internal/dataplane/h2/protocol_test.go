@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 func okHandler(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }
@@ -514,7 +515,7 @@ func TestHeaderTableSizeZero(t *testing.T) {
 		io.WriteString(w, "ok")
 	})
 	rc := dialRaw(t, addr, http2.Setting{ID: http2.SettingHeaderTableSize, Val: 0})
-	rc.fr.ReadMetaHeaders.SetAllowedMaxDynamicTableSize(0)
+	rc.fr.ReadMetaHeaders = hpack.NewDecoder(0, nil)
 	rc.until("SETTINGS ACK", func(f http2.Frame) bool { s, ok := f.(*http2.SettingsFrame); return ok && s.IsAck() })
 	for id := uint32(1); id < 8; id += 2 {
 		rc.request(id, true)
