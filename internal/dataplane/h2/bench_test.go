@@ -142,3 +142,27 @@ func TestAllocsPerRequest(t *testing.T) {
 		t.Fatalf("%.1f allocations per request, budget %d", allocs, serverAllocBudget)
 	}
 }
+
+// BenchmarkNetHTTP is BenchmarkServer against net/http's HTTP/2 server
+// (cleartext), for the ratio.
+func BenchmarkNetHTTP(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := new(http.Protocols)
+	p.SetUnencryptedHTTP2(true)
+	s := &http.Server{Handler: http.HandlerFunc(helloHandler), Protocols: p}
+	go s.Serve(ln)
+	defer s.Close()
+	c := newBenchClient(b, ln.Addr().String())
+	c.send(b, 1)
+	c.await(b, 1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	const batch = 10
+	for i := 0; i < b.N; i += batch {
+		c.send(b, batch)
+		c.await(b, batch)
+	}
+}
