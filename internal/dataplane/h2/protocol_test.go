@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -248,7 +249,15 @@ func TestHeadersDependingOnThemselves(t *testing.T) {
 
 func TestHeaderListTooLarge(t *testing.T) {
 	noLeak(t)
-	_, addr := newServer(t, okHandler)
+	s := NewServer(http.HandlerFunc(okHandler), testLog)
+	rejected := make(chan int, 1)
+	s.Rejected = func(status int, peer netip.AddrPort, n int64) {
+		if !peer.IsValid() || n <= 0 {
+			t.Errorf("rejected: %v %d", peer, n)
+		}
+		rejected <- status
+	}
+	addr := serve(t, s)
 	rc := dialRaw(t, addr)
 	// Split over CONTINUATION frames: assembled, then found too large.
 	blk := rc.headerBlock(":method", "GET", ":scheme", "http", ":path", "/", ":authority", "x",
@@ -261,6 +270,9 @@ func TestHeaderListTooLarge(t *testing.T) {
 	rc.fr.WriteContinuation(1, true, blk)
 	if st, _ := rc.response(1); st != "431" {
 		t.Fatalf("status %s, want 431", st)
+	}
+	if st := <-rejected; st != 431 {
+		t.Fatalf("Rejected told %d", st)
 	}
 	rc.request(3, true)
 	if st, _ := rc.response(3); st != "200" {

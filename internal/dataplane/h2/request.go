@@ -51,12 +51,17 @@ func (c *conn) onHeaders(f *http2.MetaHeadersFrame) error {
 	if f.Truncated {
 		// The header list exceeds SETTINGS_MAX_HEADER_LIST_SIZE: answered
 		// 431, as net/http does (RFC 6585 §5).
+		before := len(c.out)
 		_ = c.enc.WriteField(hpackField(":status", "431"))
 		c.appendHeaderBlockLocked(id, true)
+		sent := len(c.out) - before
 		if !f.StreamEnded() {
 			c.out = appendRST(c.out, id, http2.ErrCodeNo)
 		}
 		c.mu.Unlock()
+		if rej := c.srv.Rejected; rej != nil {
+			rej(http.StatusRequestHeaderFieldsTooLarge, c.info.Peer, int64(sent))
+		}
 		return nil
 	}
 	if len(c.streams) >= MaxConcurrentStreams || c.handlers >= maxHandlers {

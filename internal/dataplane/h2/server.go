@@ -65,6 +65,11 @@ type Server struct {
 	ReadHeaderTimeout time.Duration
 	IdleTimeout       time.Duration
 	MaxHeaderBytes    int
+	// Rejected is told of every request the server answered itself
+	// because it could not take it (431: its header list too large): the
+	// peer and the bytes of the answer, as h1.Server.Rejected. Nil:
+	// nobody is told.
+	Rejected func(status int, peer netip.AddrPort, bytesSent int64)
 
 	handler http.Handler
 	log     *slog.Logger

@@ -91,6 +91,7 @@ func newDispatcher(h http.Handler, rejected func(int, netip.AddrPort, int64), lo
 	}
 	if !stdH2 {
 		d.h2own = h2.NewServer(h, log)
+		d.h2own.Rejected = rejected
 		return d
 	}
 	h2c := new(http.Protocols)
