@@ -13,7 +13,8 @@
 //     (golang.org/x/net/http2's Framer with ReadMetaHeaders, so CONTINUATION
 //     is assembled and bounded by the header list limit);
 //   - handlers run on worker goroutines that loop taking streams (a pool
-//     per Server), so their stacks are warm;
+//     shared by every Server of the process: up to 256 wait, the warmest
+//     is taken first, one waiting a minute ends), so their stacks are warm;
 //   - a handler encodes its HEADERS, DATA and trailers itself, under the
 //     connection's lock, into the connection's one output buffer (the hpack
 //     encoder is the connection's, used under that lock, so header blocks go

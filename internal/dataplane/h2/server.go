@@ -49,9 +49,12 @@ const (
 	connWindow   = 1 << 20
 	// sendTimeout bounds one write to the client.
 	sendTimeout = 60 * time.Second
-	// idleWorkers is how many worker goroutines a Server keeps waiting for
-	// streams once they are done.
+	// idleWorkers is how many worker goroutines the package keeps waiting
+	// for streams once they are done (shared by every Server: the
+	// ingress has a Server per socket); workerIdle how long one may wait
+	// before it ends.
 	idleWorkers = 256
+	workerIdle  = time.Minute
 )
 
 // Server serves HTTP/2 connections handed to ServeConn. Set its exported
@@ -81,8 +84,6 @@ type Server struct {
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
 	shutdown atomic.Bool
-	closed   bool
-	idle     []*worker // waiting workers, most recent last
 }
 
 // NewServer returns a server calling h for every request.
@@ -163,7 +164,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			c.startShutdown()
 		}
 		if len(conns) == 0 {
-			s.stopWorkers()
 			return nil
 		}
 		select {
@@ -186,7 +186,6 @@ func (s *Server) Close() error {
 	for _, c := range conns {
 		c.closeNow()
 	}
-	s.stopWorkers()
 	return nil
 }
 
@@ -194,35 +193,51 @@ func (s *Server) Close() error {
 // stack has grown into the proxy's already: a fresh goroutine per stream
 // would grow its stack again each time.
 type worker struct {
-	ch chan *stream
+	ch    chan *stream
+	since time.Time // waiting since
+}
+
+// workers are the waiting workers, most recent last: the one taken is the
+// warmest, the ones at the bottom end once they waited workerIdle.
+var workers struct {
+	mu   sync.Mutex
+	idle []*worker
 }
 
 // run hands st to a waiting worker, or to a new one.
 func (s *Server) run(st *stream) {
-	s.mu.Lock()
-	if n := len(s.idle); n > 0 {
-		w := s.idle[n-1]
-		s.idle[n-1] = nil
-		s.idle = s.idle[:n-1]
-		s.mu.Unlock()
+	workers.mu.Lock()
+	if n := len(workers.idle); n > 0 {
+		w := workers.idle[n-1]
+		workers.idle[n-1] = nil
+		workers.idle = workers.idle[:n-1]
+		workers.mu.Unlock()
 		w.ch <- st
 		return
 	}
-	s.mu.Unlock()
+	workers.mu.Unlock()
 	w := &worker{ch: make(chan *stream, 1)}
-	go s.work(w, st)
+	go w.work(st)
 }
 
-func (s *Server) work(w *worker, st *stream) {
+func (w *worker) work(st *stream) {
 	for {
 		st.serve()
-		s.mu.Lock()
-		if s.closed || len(s.idle) >= idleWorkers {
-			s.mu.Unlock()
+		st = nil
+		now := time.Now()
+		workers.mu.Lock()
+		if len(workers.idle) >= idleWorkers {
+			workers.mu.Unlock()
 			return
 		}
-		s.idle = append(s.idle, w)
-		s.mu.Unlock()
+		if len(workers.idle) > 0 && now.Sub(workers.idle[0].since) > workerIdle {
+			// The oldest has waited long enough: fewer are needed.
+			close(workers.idle[0].ch)
+			workers.idle = append(workers.idle[:0], workers.idle[1:]...)
+		}
+		w.since = now
+		workers.idle = append(workers.idle, w)
+		workers.mu.Unlock()
 		var ok bool
 		if st, ok = <-w.ch; !ok {
 			return
@@ -230,14 +245,13 @@ func (s *Server) work(w *worker, st *stream) {
 	}
 }
 
-// stopWorkers ends the waiting workers (Shutdown, Close); a worker busy
-// with a stream ends after it.
-func (s *Server) stopWorkers() {
-	s.mu.Lock()
-	s.closed = true
-	idle := s.idle
-	s.idle = nil
-	s.mu.Unlock()
+// stopIdleWorkers ends the waiting workers (tests, to find goroutines
+// left behind).
+func stopIdleWorkers() {
+	workers.mu.Lock()
+	idle := workers.idle
+	workers.idle = nil
+	workers.mu.Unlock()
 	for _, w := range idle {
 		close(w.ch)
 	}
