@@ -7,13 +7,16 @@
 #   make bench-protocols  only the protocols suite (HTTPS, new TLS handshakes,
 #                         h2 over TLS, h2c, gRPC, WebSocket), 5-10 minutes;
 #                         results in bench/results/protocols.json
+#   make bench-lambda     only the Lambda phase (a function hosted by Trellis
+#                         against its runtime driven directly), 3-5 minutes;
+#                         results in bench/results/lambda.json
 #
 # Extra harness flags: make bench BENCH_FLAGS="-rounds 3 -keep"
 
 GO ?= go
 BENCH_FLAGS ?=
 
-.PHONY: bench bench-quick bench-protocols bench-tools
+.PHONY: bench bench-quick bench-protocols bench-lambda bench-tools
 
 bench-tools:
 	bash bench/install.sh
@@ -26,3 +29,6 @@ bench-quick: bench-tools
 
 bench-protocols: bench-tools
 	$(GO) run ./bench/harness -mode full -protocols-only $(BENCH_FLAGS)
+
+bench-lambda: bench-tools
+	$(GO) run ./bench/harness -mode full -lambda-only $(BENCH_FLAGS)

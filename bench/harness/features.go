@@ -29,6 +29,9 @@ type featureSet struct {
 	Auth          bool `json:"auth"`          // AWS_IAM on the network and the service, allow policy with one condition; requests are SigV4-signed
 	StdServer     bool `json:"stdServer"`     // --ingress-server net-http: Go's standard server instead of Trellis's own HTTP/1.x server
 	AccessLogs    bool `json:"accessLogs"`    // access log subscriptions on the service (CloudWatch Logs group) and the network (S3 bucket); both written to the data directory
+	// Lambda, when set, is the function the measured service forwards to
+	// instead of the backend (the Lambda phase, lambda.go).
+	Lambda *lambdaSetup `json:"lambda,omitempty"`
 }
 
 // featureVariant is one configuration of the features phase, measured as a
@@ -180,7 +183,7 @@ func launchTrellis(e *env, procName, ingressCIDR string, f featureSet) (*Target,
 	}
 	var sg *signer
 	var account string
-	if f.Auth {
+	if f.Auth || f.Lambda != nil {
 		creds, acct, err := readCreds(data)
 		if err != nil {
 			return nil, nil, "", err
@@ -207,6 +210,14 @@ func launchTrellis(e *env, procName, ingressCIDR string, f featureSet) (*Target,
 		append([]string{"service", "create", "--name", "bench-svc"}, authArgs()...),
 		{"target-group", "create", "--name", "bench-tg", "--type", "IP", "--protocol", "HTTP", "--port", backendPort, "--vpc", trellisVPC},
 		{"target-group", "register-targets", "--target-group", "bench-tg", "--target", e.backend},
+	}
+	if f.Lambda != nil {
+		fnARN, err := f.Lambda.create(api, sg)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		steps[2] = []string{"target-group", "create", "--name", "bench-tg", "--type", "LAMBDA", "--lambda-event-structure-version", "V2"}
+		steps[3] = []string{"target-group", "register-targets", "--target-group", "bench-tg", "--target", fnARN}
 	}
 	if f.Split {
 		steps = append(steps,

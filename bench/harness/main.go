@@ -55,6 +55,8 @@ type options struct {
 	protoWarmup   time.Duration
 	protoRounds   int
 	profileDir    string // CPU profiles of Trellis during the suite's h2c and gRPC runs; "" = none
+	// The Lambda phase (lambda.go).
+	lambda, lambdaOnly bool
 }
 
 func main() {
@@ -77,6 +79,8 @@ func main() {
 		protoDur  = flag.Duration("proto-duration", 0, "protocols suite run length (default: quick 1s, full 5s)")
 		protoRds  = flag.Int("proto-rounds", 0, "protocols suite rounds (default: quick 1, full 3)")
 		profile   = flag.String("profile", "", "directory for CPU profiles (pprof) of Trellis during the protocols suite's first h2c, h2-tls and gRPC rounds; Trellis is then built with bench/profile/pprof.go overlaid")
+		lambda    = flag.Bool("lambda", true, "run the Lambda phase (a function hosted by Trellis behind a LAMBDA target group, against its runtime driven directly)")
+		lambdaOn  = flag.Bool("lambda-only", false, "run only the Lambda phase (the docs are not rewritten; its table is printed)")
 		cidr      = flag.String("ingress-cidr", "127.203.0.0/24", "Trellis's --ingress-cidr (away from the default, so a developer's Trellis does not collide)")
 		protoScs  = flag.String("proto-scenarios", "", "protocols suite scenarios to run, comma-separated (default all): "+protoScenarioKeys())
 		trFlags   = flag.String("trellis-flags", "", "extra flags for `trellis serve`, space-separated (e.g. \"--ingress-server net-http-h2\" to compare HTTP/2 servers)")
@@ -120,7 +124,7 @@ func main() {
 	}
 	o := options{mode: *mode, capDur: *capDur, rounds: *rounds, warmup: *warmup, latDur: *latDur, latRounds: *latRounds,
 		docs: *docs, results: *results, keep: *keep, ingressCIDR: *cidr, features: *features,
-		protocols: *protocols || *protoOnly, protocolsOnly: *protoOnly, protoDur: *protoDur, protoRounds: *protoRds, profileDir: *profile, cpuProxy: "0", cpuLoad: "1", targets: map[string]bool{}}
+		protocols: *protocols || *protoOnly, protocolsOnly: *protoOnly, protoDur: *protoDur, protoRounds: *protoRds, profileDir: *profile, lambda: *lambda || *lambdaOn, lambdaOnly: *lambdaOn, cpuProxy: "0", cpuLoad: "1", targets: map[string]bool{}}
 	switch o.mode {
 	case "quick":
 		def(&o.capDur, 2*time.Second)
@@ -153,13 +157,16 @@ func main() {
 		if o.results == "" && o.protocolsOnly {
 			o.results = filepath.Join(root, "bench", "results", "protocols.json")
 		}
+		if o.results == "" && o.lambdaOnly {
+			o.results = filepath.Join(root, "bench", "results", "lambda.json")
+		}
 		if o.results == "" {
 			o.results = filepath.Join(root, "bench", "results", "full.json")
 		}
 	default:
 		fatal(fmt.Errorf("-mode: want quick or full, got %q", o.mode))
 	}
-	o.writeDocs = o.docs != "" && !o.protocolsOnly
+	o.writeDocs = o.docs != "" && !o.protocolsOnly && !o.lambdaOnly
 	if o.capDur < time.Second || o.latDur < 500*time.Millisecond {
 		fatal(errors.New("-duration must be at least 1s and -lat-duration at least 500ms"))
 	}
@@ -195,9 +202,10 @@ func main() {
 			fmt.Fprintln(os.Stderr, "bench: results in", o.results)
 		}
 		fmt.Println()
-		if o.protocolsOnly {
+		if o.protocolsOnly || o.lambdaOnly {
 			var b bytes.Buffer
 			protocolsSection(&b, res)
+			lambdaSection(&b, res)
 			fmt.Println(b.String())
 		} else {
 			fmt.Println(markdown(res))
@@ -317,6 +325,8 @@ func run(root string, o *options) (*Results, error) {
 		{"-o", filepath.Join(e.bin, "backend"), "./bench/backend"},
 		{"-o", filepath.Join(e.bin, "loadgen"), "./bench/loadgen"},
 		{"-o", filepath.Join(e.bin, "protoload"), "./bench/protoload"},
+		{"-o", filepath.Join(e.bin, "lambdafn"), "./bench/lambdafn"},
+		{"-o", filepath.Join(e.bin, "lambdadirect"), "./bench/lambdadirect"},
 	} {
 		args := append([]string{"-C", root, "build"}, b...)
 		if _, err := runCmd(10*time.Minute, nil, "go", args...); err != nil {
@@ -332,6 +342,24 @@ func run(root string, o *options) (*Results, error) {
 		msg := fmt.Sprintf(format, args...)
 		res.Failures = append(res.Failures, msg)
 		logf("FAIL: %s", msg)
+	}
+	gap := func() { time.Sleep(o.gap) }
+	alive := func() {
+		procsMu.Lock()
+		defer procsMu.Unlock()
+		for _, p := range procs {
+			if p.exited() {
+				fail("%s exited during the run (%v): %s", p.name, p.err, tail(p.log, 5))
+				p.err = nil
+				procs = removeProc(procs, p)
+				return
+			}
+		}
+	}
+	if o.lambdaOnly {
+		runLambda(e, o, res, fail, gap, alive)
+		res.Finished = time.Now()
+		return res, nil
 	}
 
 	// Start and configure: the backend first, Trellis second (its service's
@@ -397,20 +425,6 @@ func run(root string, o *options) (*Results, error) {
 		return res, errors.New("no target works")
 	}
 
-	gap := func() { time.Sleep(o.gap) }
-	alive := func() {
-		procsMu.Lock()
-		defer procsMu.Unlock()
-		for _, p := range procs {
-			if p.exited() {
-				fail("%s exited during the run (%v): %s", p.name, p.err, tail(p.log, 5))
-				p.err = nil
-				procs = removeProc(procs, p)
-				return
-			}
-		}
-	}
-
 	if o.protocolsOnly {
 		runProtocols(e, o, res, ok, fail, gap, alive)
 		res.Finished = time.Now()
@@ -472,6 +486,10 @@ func run(root string, o *options) (*Results, error) {
 
 	if o.protocols {
 		runProtocols(e, o, res, ok, fail, gap, alive)
+	}
+
+	if o.lambda {
+		runLambda(e, o, res, fail, gap, alive)
 	}
 
 	// Open-loop latency at fixed rates.

@@ -179,7 +179,12 @@ func runWrk(cpu string, t *Target, d time.Duration) CapRun {
 // runWrkH is runWrk with extra request headers (the features phase's SigV4
 // signature).
 func runWrkH(cpu string, t *Target, d time.Duration, hdr http.Header) CapRun {
-	args := loadCmd(cpu, "wrk", "-t1", "-c64", "-d"+secs(d)+"s", "--timeout", "5s", "-H", "Host: "+t.Host)
+	return runWrkC(cpu, t, d, 64, hdr)
+}
+
+// runWrkC is runWrkH with conns connections.
+func runWrkC(cpu string, t *Target, d time.Duration, conns int, hdr http.Header) CapRun {
+	args := loadCmd(cpu, "wrk", "-t1", "-c"+strconv.Itoa(conns), "-d"+secs(d)+"s", "--timeout", "5s", "-H", "Host: "+t.Host)
 	for _, k := range sortedKeys(hdr) {
 		args = append(args, "-H", k+": "+hdr.Get(k))
 	}
@@ -262,9 +267,13 @@ func (r LatRun) broken() bool {
 }
 
 func runLoadgen(binDir, cpu string, t *Target, rate int, d, warm time.Duration) LatRun {
+	body := backendBody
+	if t.body != "" {
+		body = t.body
+	}
 	args := loadCmd(cpu, filepath.Join(binDir, "loadgen"), "-url", "http://"+t.Addr+"/", "-host", t.Host,
 		"-rate", strconv.Itoa(rate), "-duration", d.String(), "-warmup", warm.String(),
-		"-timeout", "5s", "-grace", "2s", "-expect-body-len", strconv.Itoa(len(backendBody)))
+		"-timeout", "5s", "-grace", "2s", "-expect-body-len", strconv.Itoa(len(body)))
 	r := LatRun{Target: t.Name, Rate: rate}
 	out, err := runCmd(d+warm+30*time.Second, nil, "taskset", args...)
 	if err != nil {

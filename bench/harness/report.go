@@ -30,6 +30,8 @@ type Results struct {
 	// The protocols suite (protocols.go).
 	ProtoScenarios []protoScenario `json:"protoScenarios,omitempty"`
 	Protocols      []ProtoRun      `json:"protocols,omitempty"`
+	// The Lambda phase (lambda.go).
+	Lambda []LambdaRun `json:"lambda,omitempty"`
 }
 
 // SkipNote says why a target was left out of a measurement.
@@ -52,6 +54,9 @@ type Params struct {
 	CPULoad       string `json:"cpuLoad"`
 	TrellisBuild  string `json:"trellisBuild"`
 	ProtoDuration string `json:"protoDuration,omitempty"`
+	LambdaConc    int    `json:"lambdaConcurrency,omitempty"`
+	LambdaMaxConc int    `json:"lambdaMaxConcurrency,omitempty"`
+	LambdaRate    int    `json:"lambdaRate,omitempty"`
 	ProtoWarmup   string `json:"protoWarmup,omitempty"`
 	ProtoRounds   int    `json:"protoRounds,omitempty"`
 }
@@ -164,6 +169,7 @@ func markdown(r *Results) string {
 
 	featuresSection(&b, r)
 	protocolsSection(&b, r)
+	lambdaSection(&b, r)
 
 	p("\n### Added latency at fixed rates (open loop)\n\n")
 	p("`bench/loadgen`, HTTP/1.1, %s per run after a %s warm-up, %d round(s) per target and rate, interleaved. "+

@@ -35,6 +35,9 @@ type Target struct {
 	api, dataDir string
 	// pprofAddr: where a profiling build of Trellis serves net/http/pprof.
 	pprofAddr string
+	// body is what the target answers when it is not the backend's body
+	// (the Lambda phase's function).
+	body string
 }
 
 // env is everything the targets share.

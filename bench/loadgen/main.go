@@ -38,20 +38,14 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
-	"unsafe"
+
+	"github.com/trellis-net/trellis/bench/internal/hist"
+	"github.com/trellis-net/trellis/bench/internal/sched"
 )
 
 // Quantiles are latency figures in microseconds.
-type Quantiles struct {
-	P50  float64 `json:"p50"`
-	P90  float64 `json:"p90"`
-	P99  float64 `json:"p99"`
-	P999 float64 `json:"p999"`
-	Max  float64 `json:"max"`
-	Mean float64 `json:"mean"`
-}
+type Quantiles = hist.Quantiles
 
 // Result is what a run prints.
 type Result struct {
@@ -150,7 +144,7 @@ type job struct {
 // stats is one worker's tally, merged at the end.
 type stats struct {
 	ok, errs, bad, unsent, late uint64
-	latency, sendLag            hist
+	latency, sendLag            hist.Hist
 	samples                     []string
 }
 
@@ -234,11 +228,11 @@ func run(cfg config) (*Result, error) {
 		defer close(done)
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		setTimerSlack(1)
-		w := waiter{noSpin: !cfg.spin}
+		sched.SetTimerSlack(1)
+		w := sched.Waiter{NoSpin: !cfg.spin}
 		for i := 0; i < total; i++ {
 			t := start.Add(time.Duration(i) * interval)
-			w.until(t)
+			w.Until(t)
 			j := job{intended: t, measured: i >= warm}
 			if cfg.h2c {
 				r.dispatchH2C(j)
@@ -261,8 +255,8 @@ func run(cfg config) (*Result, error) {
 		sum.bad += s.bad
 		sum.unsent += s.unsent
 		sum.late += s.late
-		sum.latency.merge(&s.latency)
-		sum.sendLag.merge(&s.sendLag)
+		sum.latency.Merge(&s.latency)
+		sum.sendLag.Merge(&s.sendLag)
 		for _, e := range s.samples {
 			if len(sum.samples) < 5 {
 				sum.samples = append(sum.samples, e)
@@ -280,15 +274,9 @@ func run(cfg config) (*Result, error) {
 		Scheduled: uint64(total - warm), OK: sum.ok, Errors: sum.errs, BadStatus: sum.bad, Unsent: sum.unsent,
 		Late: sum.late, PoolFull: r.poolFull, Conns: r.conns,
 		AchievedRate: float64(sum.ok) / measuredDur.Seconds(),
-		Latency:      quantiles(&sum.latency), SendLag: quantiles(&sum.sendLag),
+		Latency:      sum.latency.Micros(), SendLag: sum.sendLag.Micros(),
 		ErrorSamples: sum.samples,
 	}, nil
-}
-
-func quantiles(h *hist) Quantiles {
-	us := func(ns float64) float64 { return float64(int64(ns/10)) / 100 } // µs, 2 decimals
-	return Quantiles{P50: us(h.quantile(0.50)), P90: us(h.quantile(0.90)), P99: us(h.quantile(0.99)),
-		P999: us(h.quantile(0.999)), Max: us(float64(h.max)), Mean: us(h.mean())}
 }
 
 // spawnLocked starts a connection (HTTP/1.1) or a worker (h2c); ready (if
@@ -361,7 +349,7 @@ func (r *runner) begin(s *stats, j job, now time.Time) bool {
 	}
 	if j.measured {
 		lag := now.Sub(j.intended)
-		s.sendLag.record(int64(lag))
+		s.sendLag.Record(int64(lag))
 		if lag > time.Millisecond {
 			s.late++
 		}
@@ -373,7 +361,7 @@ func (r *runner) done(s *stats, j job, status int, bodyLen int64) {
 	if !j.measured {
 		return
 	}
-	s.latency.record(int64(time.Since(j.intended)))
+	s.latency.Record(int64(time.Since(j.intended)))
 	if status != r.cfg.expectStatus || (r.cfg.expectBodyLen >= 0 && bodyLen != r.cfg.expectBodyLen) {
 		s.bad++
 		if len(s.samples) < 3 {
@@ -686,50 +674,4 @@ func equalFold(b []byte, s string) bool {
 		}
 	}
 	return true
-}
-
-// setTimerSlack sets the calling thread's timer slack (prctl
-// PR_SET_TIMERSLACK), so that nanosleep wakes when asked rather than up to
-// 50 µs later.
-func setTimerSlack(ns uintptr) {
-	const prSetTimerSlack = 29
-	_, _, _ = syscall.Syscall6(syscall.SYS_PRCTL, prSetTimerSlack, ns, 0, 0, 0, 0)
-}
-
-// waiter waits for a point in time: it sleeps in the kernel until shortly
-// before it (by the oversleep it has observed, an exponentially weighted
-// average capped at 100 µs) and spins on the clock for the rest.
-type waiter struct {
-	oversleep time.Duration
-	noSpin    bool
-}
-
-func (w *waiter) until(t time.Time) {
-	d := time.Until(t)
-	if d <= 0 {
-		return
-	}
-	if w.noSpin {
-		nanosleep(d)
-		return
-	}
-	if s := d - w.oversleep; s > 0 {
-		nanosleep(s)
-		over := time.Since(t.Add(-d + s)) // how much later than asked it woke
-		w.oversleep += (min(over, 100*time.Microsecond) - w.oversleep) / 8
-	}
-	for time.Now().Before(t) {
-	}
-}
-
-// nanosleep sleeps in the kernel (the runtime hands this thread's P to
-// another thread meanwhile).
-func nanosleep(d time.Duration) {
-	ts := syscall.NsecToTimespec(int64(d))
-	for {
-		_, _, e := syscall.Syscall(syscall.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), uintptr(unsafe.Pointer(&ts)), 0)
-		if e != syscall.EINTR {
-			return
-		}
-	}
 }

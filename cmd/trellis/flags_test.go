@@ -19,6 +19,33 @@ func TestReliabilityFlagsRejected(t *testing.T) {
 		{[]string{"--outlier-max-ejection-percent", "101"}, "--outlier-max-ejection-percent 101: want 0 to 100"},
 		{[]string{"--stall-timeout", "-1s"}, "--stall-timeout -1s: want 0 (off) or more"},
 		{[]string{"--health-check-concurrency", "0"}, "--health-check-concurrency 0: want 1 or more"},
+		{[]string{"--function-idle-timeout", "0s"}, "--function-idle-timeout 0s: want a positive duration"},
+	} {
+		dir := t.TempDir() + "/data"
+		cmd := serveCommand()
+		cmd.SetArgs(append(tc.args, "--data-dir", dir, "--api-addr", "127.0.0.1:0"))
+		err := cmd.Execute()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v, want %q", tc.args, err, tc.want)
+		}
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("%v: the data directory was created", tc.args)
+		}
+	}
+}
+
+// A --lambda-endpoint that is no http or https base URL is refused before
+// anything starts, with the flag named.
+func TestLambdaFlagsRejected(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--lambda-endpoint", "ftp://lambda.example.com"}, `--lambda-endpoint "ftp://lambda.example.com": want an http or https URL`},
+		{[]string{"--lambda-endpoint", "localhost:4566"}, "--lambda-endpoint"},
+		{[]string{"--lambda-endpoint", "http://"}, `--lambda-endpoint "http://": no host`},
+		{[]string{"--lambda-endpoint", "http://h/?x=1"}, "without user info, query or fragment"},
+		{[]string{"--lambda-region", "eu-west-1"}, "--lambda-region: needs --lambda-endpoint"},
 	} {
 		dir := t.TempDir() + "/data"
 		cmd := serveCommand()

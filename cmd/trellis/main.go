@@ -19,6 +19,8 @@ import (
 
 	"github.com/trellis-net/trellis/internal/app"
 	"github.com/trellis-net/trellis/internal/cli"
+	"github.com/trellis-net/trellis/internal/dataplane/lambda"
+	"github.com/trellis-net/trellis/internal/functions"
 	"github.com/trellis-net/trellis/internal/model"
 )
 
@@ -62,6 +64,7 @@ func serveCommand() *cobra.Command {
 	var logLevel, ingressCIDR, ingressServer string
 	var gcFloorMiB uint64
 	var dnsf dnsFlags
+	functionHost := true
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run Trellis: the Lattice control-plane API on an embedded, durable store, and the data plane",
@@ -85,6 +88,19 @@ need Linux and this server running as root: each is a network namespace
 on a link-local address from 169.254.171.0/24 inside it; 'trellis vpc exec VPC --
 CMD' runs a workload there, on this machine (docs/netns.md). Without root, such
 VPCs are refused; host mode, the default, needs no privilege.
+
+Hosted functions ('trellis function create NAME -- /path/bootstrap') run
+on this machine as the user running this server, started on demand and served
+the Lambda Runtime API; the Lambda Invoke API on --api-addr calls them, logs go
+to DATA_DIR/functions/ACCOUNT/NAME.log. Only an account's root may declare one;
+--function-host=false keeps this server from running any (docs/functions.md).
+
+LAMBDA target groups invoke their function here when this server hosts it,
+otherwise through the Lambda Invoke API at --lambda-endpoint (AWS, e.g.
+https://lambda.us-east-1.amazonaws.com, or LocalStack), signed for
+--lambda-region with the credentials of the standard AWS chain
+(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ...); a function
+found in neither is answered 500 (docs/lambda.md).
 
 SIGTERM or SIGINT stops accepting connections, lets in-flight requests finish
 and exits.`,
@@ -111,11 +127,18 @@ and exits.`,
 			if err := checkReliabilityFlags(&cfg); err != nil {
 				return err
 			}
+			if err := checkLambdaFlags(&cfg); err != nil {
+				return err
+			}
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 			if err := dnsf.config(&cfg, "/etc/resolv.conf", cfg.Logger); err != nil {
 				return err
 			}
 			cfg.GCFloor = gcFloorMiB << 20
+			cfg.DisableFunctionHost = !functionHost
+			if cfg.FunctionIdleTimeout <= 0 {
+				return fmt.Errorf("--function-idle-timeout %v: want a positive duration", cfg.FunctionIdleTimeout)
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			a, err := app.Start(ctx, cfg)
@@ -146,6 +169,8 @@ and exits.`,
 	f.StringVar(&ingressServer, "ingress-server", "trellis", "HTTP server of the data plane's sockets: trellis (its own HTTP/1.x and HTTP/2 servers, built for the proxy), net-http (Go's standard server, a fallback; cleartext only) or net-http-h2 (Trellis's HTTP/1.x server, Go's HTTP/2 server)")
 	f.Uint64Var(&gcFloorMiB, "gc-floor-mib", 64, "let the heap grow by at least this many MiB between garbage collections (fewer collections for a small heap; 0: Go's default pacing; ignored when GOGC is set)")
 	dnsf.add(f)
+	f.StringVar(&cfg.LambdaEndpoint, "lambda-endpoint", "", "base URL of the Lambda Invoke API that LAMBDA target groups' functions are invoked through (http or https, e.g. https://lambda.us-east-1.amazonaws.com or LocalStack's http://localhost:4566); credentials from the standard AWS chain")
+	f.StringVar(&cfg.LambdaRegion, "lambda-region", "", "region the invocations at --lambda-endpoint are signed for (default: the installation's region)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	od := cfg.Outlier
 	f.Int32Var(&od.ConsecutiveFailures, "outlier-consecutive-failures", od.ConsecutiveFailures, "eject a target after this many failed requests in a row (5xx answers, failed connections, resets, timeouts); 0 disables ejection")
@@ -154,6 +179,8 @@ and exits.`,
 	f.IntVar(&od.MaxEjectionPercent, "outlier-max-ejection-percent", od.MaxEjectionPercent, "at most this share of a target group's targets is ejected at once (at least one of two or more, never the last)")
 	f.DurationVar(&od.StallTimeout, "stall-timeout", od.StallTimeout, "a target with requests awaiting its response headers and no response for this long gets no new requests until it answers; 0 disables")
 	f.IntVar(&cfg.HealthCheckConcurrency, "health-check-concurrency", app.DefaultHealthCheckConcurrency, "at most this many active health checks in flight; due checks wait for a slot")
+	f.BoolVar(&functionHost, "function-host", true, "run hosted functions on this machine, as this server's user (false: functions can be declared but Invoke answers ServiceException; see docs/functions.md)")
+	f.DurationVar(&cfg.FunctionIdleTimeout, "function-idle-timeout", functions.DefaultIdleTimeout, "stop a hosted function's worker process after it has been idle this long")
 	return cmd
 }
 
@@ -165,6 +192,21 @@ func checkReliabilityFlags(cfg *app.Config) error {
 	}
 	if err := cfg.Outlier.Validate(); err != nil {
 		return errors.New(outlierFlags.Replace(err.Error())) // it names the fields
+	}
+	return nil
+}
+
+// checkLambdaFlags rejects a --lambda-endpoint that is no http or https
+// base URL, and a --lambda-region without an endpoint, naming the flag.
+func checkLambdaFlags(cfg *app.Config) error {
+	if cfg.LambdaEndpoint == "" {
+		if cfg.LambdaRegion != "" {
+			return errors.New("--lambda-region: needs --lambda-endpoint")
+		}
+		return nil
+	}
+	if _, err := lambda.ParseEndpoint(cfg.LambdaEndpoint); err != nil {
+		return fmt.Errorf("--lambda-endpoint %w", err)
 	}
 	return nil
 }

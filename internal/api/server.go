@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/trellis-net/trellis/internal/functions"
 	"github.com/trellis-net/trellis/internal/model"
 	"github.com/trellis-net/trellis/internal/service"
 	"github.com/trellis-net/trellis/internal/sigv4"
@@ -38,6 +39,10 @@ type Server struct {
 	// acmVerifier is verifier with the signing name acm (acm.go).
 	acmVerifier *sigv4.Verifier
 	acm         map[string]acmOp
+	// lambdaVerifier is verifier with the signing name lambda; functions
+	// runs hosted functions, nil when this Trellis does not (lambda.go).
+	lambdaVerifier *sigv4.Verifier
+	functions      *functions.Host
 }
 
 // New returns the API handler. verifier authenticates every request except
@@ -52,11 +57,16 @@ func New(svc *service.Service, verifier *sigv4.Verifier, log *slog.Logger) *Serv
 		av := *verifier
 		av.Service = "acm"
 		s.acmVerifier = &av
+		lv := *verifier
+		lv.Service = "lambda"
+		s.lambdaVerifier = &lv
 	}
 	s.acm = s.acmOps()
 	s.nativeRoutes()
 	s.identityRoutes()
 	s.securityGroupRoutes()
+	s.registryRoutes()
+	s.functionRoutes()
 	return s
 }
 
@@ -212,6 +222,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet && r.URL.Path == "/trellis/health" {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"status":"ok"}`)
+		return
+	}
+	if isLambda(r) {
+		s.serveLambda(w, r)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))

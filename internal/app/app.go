@@ -24,11 +24,13 @@ import (
 	"github.com/trellis-net/trellis/internal/dataplane/dns"
 	"github.com/trellis-net/trellis/internal/dataplane/health"
 	"github.com/trellis-net/trellis/internal/dataplane/ingress"
+	"github.com/trellis-net/trellis/internal/dataplane/lambda"
 	"github.com/trellis-net/trellis/internal/dataplane/passthrough"
 	"github.com/trellis-net/trellis/internal/dataplane/proxy"
 	"github.com/trellis-net/trellis/internal/dataplane/tlsterm"
 	"github.com/trellis-net/trellis/internal/dataplane/upstream"
 	"github.com/trellis-net/trellis/internal/dataplane/vpcnet"
+	"github.com/trellis-net/trellis/internal/functions"
 	"github.com/trellis-net/trellis/internal/gcfloor"
 	"github.com/trellis-net/trellis/internal/identity"
 	"github.com/trellis-net/trellis/internal/model"
@@ -88,10 +90,24 @@ type Config struct {
 	// detection (docs/architecture.md); nil means the defaults
 	// (DefaultOutlierDetection).
 	Outlier *upstream.OutlierDetection
+	// LambdaEndpoint is the base URL of the Lambda Invoke API (AWS,
+	// LocalStack) through which the data plane invokes the functions of
+	// LAMBDA target groups (docs/lambda.md), signed with the credentials of
+	// the standard AWS chain; "" configures none.
+	LambdaEndpoint string
+	// LambdaRegion signs the invocations (default Region).
+	LambdaRegion string
 	// DNS configures the VPCs' DNS (dns.go); the zero value is off.
-	DNS    DNSConfig
-	Getenv func(string) string
-	Logger *slog.Logger
+	DNS DNSConfig
+	// DisableFunctionHost keeps this Trellis from running hosted
+	// functions (--function-host=false): they can still be declared, and
+	// Invoke answers ServiceException.
+	DisableFunctionHost bool
+	// FunctionIdleTimeout stops a function's worker idle that long
+	// (default functions.DefaultIdleTimeout).
+	FunctionIdleTimeout time.Duration
+	Getenv              func(string) string
+	Logger              *slog.Logger
 }
 
 // DefaultHealthCheckConcurrency is the default of
@@ -125,6 +141,7 @@ type App struct {
 	dns     *dns.Server // nil when DNS is off
 	nets    *vpcnet.Runner
 	ca      *ca.CA
+	fnHost  *functions.Host // nil when the function host is off
 }
 
 // Start opens the data directory and starts serving. The returned App runs
@@ -157,6 +174,14 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	}
 	if err := cfg.DNS.validate(ingressPrefix); err != nil {
 		return nil, err
+	}
+	if cfg.LambdaEndpoint != "" {
+		if _, err := lambda.ParseEndpoint(cfg.LambdaEndpoint); err != nil {
+			return nil, fmt.Errorf("lambda endpoint %w", err)
+		}
+	}
+	if cfg.LambdaRegion == "" {
+		cfg.LambdaRegion = cfg.Region
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
@@ -242,6 +267,10 @@ func (a *App) start(ctx context.Context) error {
 	nets := &vpcnet.Runner{Holder: holder, Prefix: service.NetnsPrefix(token), Logger: cfg.Logger, CAPEM: a.ca.CertPEM}
 	a.nets = nets
 	netsChanges, pruneChanges := watcher.Subscribe(), watcher.Subscribe()
+	var fnChanges <-chan struct{}
+	if !cfg.DisableFunctionHost {
+		fnChanges = watcher.Subscribe()
+	}
 	proxyChanges, healthChanges := nets.Subscribe(), nets.Subscribe()
 	var dnsChanges <-chan struct{}
 	if cfg.DNS.Port != 0 {
@@ -292,9 +321,38 @@ func (a *App) start(ctx context.Context) error {
 	_ = rs.start(runner{name: "access-logs", close: func(context.Context) error { return alog.Close() }})
 	picker := &upstream.Picker{Registry: registry}
 	authz := auth.New(holder, cfg.Region, nil)
+	// LAMBDA target groups: hosted functions here (functionInvoker), others
+	// through the Invoke API at --lambda-endpoint, if one is set.
+	var invoker functionInvoker
+	if !cfg.DisableFunctionHost {
+		a.fnHost = functions.New(functions.Config{Source: svc, Dir: filepath.Join(cfg.DataDir, "functions"),
+			Region: cfg.Region, DefaultAccount: root.Account, IdleTimeout: cfg.FunctionIdleTimeout, Logger: cfg.Logger})
+		invoker.host = a.fnHost
+	}
+	if cfg.LambdaEndpoint != "" {
+		remote, err := lambda.NewRemote(ctx, lambda.RemoteConfig{Endpoint: cfg.LambdaEndpoint, Region: cfg.LambdaRegion})
+		if err != nil {
+			return err
+		}
+		invoker.remote = remote
+		_ = rs.start(runner{name: "lambda-invoker", close: func(context.Context) error { remote.Close(); return nil }})
+		cfg.Logger.Info("lambda: invoking functions not hosted here through the Invoke API", "endpoint", cfg.LambdaEndpoint, "region", cfg.LambdaRegion)
+	}
+	// Hosted functions (docs/functions.md): started before the ingress and
+	// the API that invoke them, closed after both (in-flight requests to a
+	// LAMBDA group finish), with every worker process.
+	if host := a.fnHost; host != nil {
+		if err := rs.start(runner{name: "function-host", start: func(ctx context.Context, g *loops) error {
+			g.Go(func() { host.Run(ctx, fnChanges) })
+			return nil
+		}, close: host.Close}); err != nil {
+			return err
+		}
+	}
+
 	px := proxy.New(proxy.Config{Holder: holder, Registry: registry, Auth: authz,
 		Picker: picker, RequestTimeout: cfg.RequestTimeout, Logger: cfg.Logger,
-		AccessLog: alog, Net: nets.Lookup})
+		AccessLog: alog, Net: nets.Lookup, Lambda: invoker})
 	a.proxy = px
 	// HTTPS listeners: certificates by SNI from the current snapshot (the
 	// installation CA's for generated names, ACM's for custom domains);
@@ -342,6 +400,9 @@ func (a *App) start(ctx context.Context) error {
 	handler := api.New(svc, verifier, cfg.Logger)
 	handler.SetDNS(dnsAddress(a.dns), dnsLookup(holder, a.dns))
 	handler.SetCertificateAuthority(a.ca.CertPEM)
+	if a.fnHost != nil {
+		handler.SetFunctionHost(a.fnHost)
+	}
 	// `trellis auth simulate`: the data plane's own evaluation, on the live
 	// snapshot, for VPCs and services of the caller's account (or any, for
 	// the administrator: the default account's root, not its users).
@@ -418,6 +479,10 @@ func (a *App) CA() *ca.CA { return a.ca }
 
 // Snapshot returns the data plane's current snapshot.
 func (a *App) Snapshot() *snapshot.Snapshot { return a.holder.Load() }
+
+// FunctionHost is the host of hosted functions, nil when it is off (for
+// the data plane's LAMBDA target groups).
+func (a *App) FunctionHost() *functions.Host { return a.fnHost }
 
 // Region returns the region.
 func (a *App) Region() string { return a.cfg.Region }

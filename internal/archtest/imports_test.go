@@ -45,7 +45,14 @@ var rules = []struct {
 	{"internal/dataplane/ingress", []string{"internal/dataplane/proxy", "internal/dataplane/auth", "internal/dataplane/route",
 		"internal/store", "internal/service", "internal/api"}},
 	{"internal/dataplane/proxy", []string{"internal/dataplane/ingress"}},
+	// lambda is the event, the response and the Invoker seam: nothing of
+	// Trellis (the proxy hands it the request; app adapts the function host).
+	{"internal/dataplane/lambda", []string{"internal/"}},
 	{"internal/cli", []string{"internal/service", "internal/api", "internal/store", "internal/app"}},
+	// The function host is called by the API and the data plane; it reads
+	// declarations through its own Source interface, never the store.
+	{"internal/functions", []string{"internal/api", "internal/service", "internal/store", "internal/dataplane",
+		"internal/snapshot", "internal/app", "internal/cli"}},
 }
 
 func root(t *testing.T) string {

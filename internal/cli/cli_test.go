@@ -515,6 +515,8 @@ func TestCommandTree(t *testing.T) {
 		"tag":                                 {"add", "list", "remove"},
 		"vpc":                                 {"delete", "exec", "get", "list", "put"},
 		"security-group":                      {"delete", "get", "list", "put"},
+		"instance":                            {"delete", "get", "list", "put"},
+		"load-balancer":                       {"delete", "get", "list", "put"},
 		"account":                             {"delete", "get", "list", "put"},
 		"principal":                           {"delete", "get", "list", "put"},
 		"access-key":                          {"create", "delete", "list"},
@@ -522,6 +524,7 @@ func TestCommandTree(t *testing.T) {
 		"auth":                                {"simulate"},
 		"dns":                                 {"lookup"},
 		"ca":                                  {"get"},
+		"function":                            {"create", "delete", "get", "invoke", "list"},
 	}
 	root := newTestRoot()
 	got := map[string][]string{}

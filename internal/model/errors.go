@@ -173,6 +173,10 @@ func resourceTypeWords(t string) string {
 		return "Resource policy for"
 	case TypeSecurityGroup:
 		return "Security group"
+	case TypeInstance:
+		return "Instance"
+	case TypeLoadBalancer:
+		return "Load balancer"
 	}
 	return t
 }

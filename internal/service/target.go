@@ -223,6 +223,13 @@ func (s *Service) RegisterTargets(ctx context.Context, ident string, targets []T
 				out.Unsuccessful = append(out.Unsuccessful, targetFailure(in, tg.Type, port, TargetFailureAccessDenied, err))
 				continue
 			}
+			if err := s.checkRegistryTarget(tx, c, tg, i, in.ID, port); err != nil {
+				if model.KindOf(err) != model.KindValidation {
+					return err
+				}
+				out.Unsuccessful = append(out.Unsuccessful, targetFailure(in, tg.Type, port, TargetFailureValidation, err))
+				continue
+			}
 			key := targetKey(tg.ID, in.ID, port)
 			t, exists := live[key]
 			if exists && t.DeregisteredAt == nil {
@@ -346,6 +353,13 @@ func (s *Service) ListTargets(ctx context.Context, in ListTargetsInput) ([]Targe
 		out = make([]TargetSummary, 0, len(ts))
 		for _, t := range ts {
 			st, reason := s.targetStatus(tg, t, len(users) > 0)
+			if st != model.TargetStatusUnused {
+				if rs, rr, ok, err := registryTargetStatus(tx, tg, t); err != nil {
+					return err
+				} else if ok {
+					st, reason = rs, rr
+				}
+			}
 			out = append(out, TargetSummary{ID: t.ID, Port: t.Port, Status: st, ReasonCode: reason})
 		}
 		return nil

@@ -520,6 +520,9 @@ func TestRegisterTargetsPartialSuccess(t *testing.T) {
 
 	// Instance targets; an INSTANCE group with an HTTPS default port.
 	inst := tgMustCreate(t, s, ctx, "inst", "INSTANCE", &model.TargetGroupConfig{Protocol: "HTTPS", VpcIdentifier: tgTestVpc})
+	if _, _, err := s.PutInstance(ctx, PutInstanceInput{ID: "i-0123456789abcdef0", VpcID: tgTestVpc, PrivateIPAddress: "10.0.0.5"}); err != nil {
+		t.Fatal(err)
+	}
 	res, err = s.RegisterTargets(ctx, inst.ARN, []TargetInput{{ID: "i-0123456789abcdef0"}, {ID: "10.0.0.1"}})
 	if err != nil {
 		t.Fatal(err)
@@ -596,10 +599,18 @@ func TestLambdaAndALBSingleTarget(t *testing.T) {
 		t.Errorf("targets %+v", got)
 	}
 
-	albARN := "arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer/app/my-alb/50dc6c495c0c9188"
 	alb := tgMustCreate(t, s, ctx, "alb", "ALB", tgIPConfig())
-	res, err = s.RegisterTargets(ctx, alb.ID, []TargetInput{{ID: albARN},
-		{ID: "arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer/app/other/50dc6c495c0c9189"}})
+	var albARNs []string
+	for _, name := range []string{"my-alb", "other"} {
+		lb, _, err := s.PutLoadBalancer(ctx, PutLoadBalancerInput{Name: name, VpcID: tgTestVpc, Listeners: []model.LoadBalancerListenerInput{
+			{Port: intPtr(80), Protocol: "HTTP", Addresses: []string{"10.0.0.9:8080"}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		albARNs = append(albARNs, lb.ARN)
+	}
+	albARN := albARNs[0]
+	res, err = s.RegisterTargets(ctx, alb.ID, []TargetInput{{ID: albARN}, {ID: albARNs[1]}})
 	if err != nil {
 		t.Fatal(err)
 	}

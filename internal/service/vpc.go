@@ -284,8 +284,8 @@ func (s *Service) ListVPCs(ctx context.Context, p Page) ([]*model.VPC, string, e
 	return out, next, err
 }
 
-// DeleteVPC removes a VPC no association, target group or security group
-// refers to.
+// DeleteVPC removes a VPC no association, target group, security group,
+// instance or load balancer refers to.
 func (s *Service) DeleteVPC(ctx context.Context, id string) error {
 	c, err := caller(ctx)
 	if err != nil {
@@ -320,6 +320,9 @@ func (s *Service) DeleteVPC(ctx context.Context, id string) error {
 				return err
 			}
 			return model.Conflict("VPC", id, "security group %s is in VPC %s; delete it first", sg, id)
+		}
+		if err := registryInVPC(tx, id); err != nil {
+			return err
 		}
 		if err := tx.Delete(pfxVPCAddr + v.IngressAddress); err != nil {
 			return err

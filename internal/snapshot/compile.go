@@ -33,6 +33,10 @@ type State struct {
 	AccessLogs      []*model.AccessLogSubscription
 	SecurityGroups  []*model.SecurityGroup
 	Certificates    []*StoredCertificate
+	// Instances and LoadBalancers are the native registries INSTANCE and
+	// ALB targets resolve through (targets.go).
+	Instances     []*model.Instance
+	LoadBalancers []*model.LoadBalancer
 }
 
 // Options are the inputs of Compile besides the state.
@@ -76,23 +80,37 @@ func Compile(st *State, o Options) *Snapshot {
 		snap.TargetGroups[tg.ID] = c
 	}
 	sort.Slice(st.Targets, func(i, j int) bool { return targetLess(st.Targets[i], st.Targets[j]) })
+	reg := newRegistries(st)
 	for _, t := range st.Targets {
 		tg := snap.TargetGroups[t.TargetGroupID]
 		if tg == nil {
 			continue
 		}
-		ct := &Target{ID: t.ID, Port: t.Port, Key: TargetKey(t.TargetGroupID, t.ID, t.Port)}
+		var list *[]*Target
+		switch {
+		case t.DeregisteredAt == nil:
+			list = &tg.Targets
+		case o.Now.Before(t.DeregisteredAt.Add(o.DrainTime)):
+			list = &tg.Draining
+		default:
+			continue
+		}
+		key := TargetKey(t.TargetGroupID, t.ID, t.Port)
+		switch tg.Type {
+		case model.TargetGroupTypeInstance, model.TargetGroupTypeALB:
+			// Resolved through the registries: a target with no address
+			// (a stopped or unknown instance, an ALB without a listener on
+			// the port) is left out, so the data plane never sends to it.
+			*list = append(*list, reg.resolve(tg, t, key)...)
+			continue
+		}
+		ct := &Target{ID: t.ID, Port: t.Port, Key: key}
 		if tg.Type == model.TargetGroupTypeIP {
 			if a, err := netip.ParseAddr(t.ID); err == nil && t.Port > 0 && t.Port < 65536 {
 				ct.Addr = netip.AddrPortFrom(a, uint16(t.Port))
 			}
 		}
-		switch {
-		case t.DeregisteredAt == nil:
-			tg.Targets = append(tg.Targets, ct)
-		case o.Now.Before(t.DeregisteredAt.Add(o.DrainTime)):
-			tg.Draining = append(tg.Draining, ct)
-		}
+		*list = append(*list, ct)
 	}
 
 	// Auth policies by owner.

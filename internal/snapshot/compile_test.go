@@ -336,3 +336,54 @@ func TestCompileSameCustomDomainInTwoNetworks(t *testing.T) {
 		}
 	}
 }
+
+// TestCompileRegistryTargets compiles testdata/targets.in.json, a state
+// given as data, into testdata/targets.golden.json: INSTANCE targets take
+// their running instance's address (a stopped, pending, unknown or
+// other-VPC instance none: left out), ALB targets one target per address
+// of the listener on their port (none for a load balancer that is gone or
+// in another VPC), draining ones likewise.
+func TestCompileRegistryTargets(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "targets.in.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st snapshot.State
+	if err := json.Unmarshal(raw, &st); err != nil {
+		t.Fatal(err)
+	}
+	snap := snapshot.Compile(&st, snapshot.Options{Region: "us-east-1", Now: epoch.Add(time.Minute), DrainTime: time.Minute})
+	golden(t, "targets", render(snap))
+
+	inst := snap.TargetGroups["tg-0000000000000000a"]
+	if len(inst.Targets) != 2 || inst.Targets[0].Addr.String() != "127.0.0.5:8080" || inst.Targets[1].Addr.String() != "[2001:db8::7]:9000" {
+		t.Fatalf("instance targets %+v", inst.Targets)
+	}
+	if inst.Upstream != snapshot.UpstreamH1 {
+		t.Fatalf("INSTANCE HTTP1 upstream %s", inst.Upstream)
+	}
+	alb := snap.TargetGroups["tg-0000000000000000b"]
+	if len(alb.Targets) != 3 || alb.Upstream != snapshot.UpstreamH1TLS {
+		t.Fatalf("ALB targets %+v (%s)", alb.Targets, alb.Upstream)
+	}
+	keys := map[string]bool{}
+	for _, tg := range snap.TargetGroups {
+		for _, l := range [][]*snapshot.Target{tg.Targets, tg.Draining} {
+			for _, x := range l {
+				if keys[x.Key] {
+					t.Fatalf("key %s twice", x.Key)
+				}
+				keys[x.Key] = true
+			}
+		}
+	}
+	// A stopped instance started again comes back.
+	for _, i := range st.Instances {
+		if i.ID == "i-00000002" {
+			i.State = model.InstanceStateRunning
+		}
+	}
+	if n := len(snapshot.Compile(&st, snapshot.Options{Now: epoch.Add(time.Minute), DrainTime: time.Minute}).TargetGroups["tg-0000000000000000a"].Targets); n != 3 {
+		t.Fatalf("after a start: %d targets", n)
+	}
+}

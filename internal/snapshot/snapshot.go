@@ -251,9 +251,13 @@ type TargetGroup struct {
 type Target struct {
 	ID   string // IP address, instance ID, or ARN
 	Port int
-	// Addr is where to dial in host mode (IP targets); invalid otherwise.
+	// Addr is where to dial, in the target group VPC's network: an IP
+	// target's address, an INSTANCE target's instance address, or one
+	// address of an ALB's listener on the target's port (targets.go);
+	// invalid for LAMBDA targets.
 	Addr netip.AddrPort
-	// Key identifies the target across snapshots: "<tg>/<id>/<port>".
+	// Key identifies the target across snapshots: "<tg>/<id>/<port>", and
+	// for an ALB target "<tg>/<arn>/<port>@<address>", one per address.
 	Key string
 }
 

@@ -9,7 +9,7 @@ import "github.com/trellis-net/trellis/internal/model"
 type Upstream uint8
 
 // The upstream kinds. The zero value is a group no HTTP listener can
-// forward to (an INSTANCE or ALB group, or an unknown protocol).
+// forward to (an unknown type or protocol).
 const (
 	UpstreamUnsupported Upstream = iota
 	UpstreamH1                   // HTTP/1.1 in cleartext (protocol HTTP, version HTTP1)
@@ -38,7 +38,9 @@ func (u Upstream) MarshalText() ([]byte, error) { return []byte(u.String()), nil
 // IP addresses is reached by what it is, not by its protocol.
 func UpstreamOf(typ, proto, ver string) Upstream {
 	switch typ {
-	case "", model.TargetGroupTypeIP:
+	case "", model.TargetGroupTypeIP, model.TargetGroupTypeInstance, model.TargetGroupTypeALB:
+		// INSTANCE and ALB targets resolve to addresses at compile time
+		// (targets.go) and are then reached like IP targets.
 	case model.TargetGroupTypeLambda:
 		return UpstreamLambda
 	default:

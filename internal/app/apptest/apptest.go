@@ -46,6 +46,11 @@ type Options struct {
 	// CACertFile and CAKeyFile give the installation CA (default:
 	// generated into the data directory).
 	CACertFile, CAKeyFile string
+	// DisableFunctionHost turns the function host off (--function-host=false).
+	DisableFunctionHost bool
+	// LambdaEndpoint is the Lambda Invoke API of LAMBDA target groups
+	// whose function is not hosted here (default none).
+	LambdaEndpoint string
 }
 
 // Start starts a server that stops when the test ends.
@@ -60,7 +65,7 @@ func StartWith(t testing.TB, o Options) *Server {
 	}
 	env := func(k string) string { return o.Env[k] }
 	a, err := app.Start(context.Background(), app.Config{DataDir: dir, APIAddr: "127.0.0.1:0", Quotas: o.Quotas,
-		HealthCheckSecond: o.HealthCheckSecond, RequestTimeout: o.RequestTimeout, AccessLogS3Interval: o.AccessLogS3Interval, Outlier: o.Outlier, DNS: o.DNS, CACertFile: o.CACertFile, CAKeyFile: o.CAKeyFile, Getenv: env, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		HealthCheckSecond: o.HealthCheckSecond, RequestTimeout: o.RequestTimeout, AccessLogS3Interval: o.AccessLogS3Interval, Outlier: o.Outlier, DNS: o.DNS, CACertFile: o.CACertFile, CAKeyFile: o.CAKeyFile, DisableFunctionHost: o.DisableFunctionHost, LambdaEndpoint: o.LambdaEndpoint, Getenv: env, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatalf("start trellis: %v", err)
 	}

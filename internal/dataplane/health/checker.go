@@ -275,13 +275,15 @@ func (c *Checker) TargetStatus(targetGroupID, targetID string, port int) (status
 }
 
 // Sync reconciles the probed targets with the current snapshot:
-//   - every target (registered or draining) of an in-use IP target group
-//     with checks enabled is probed; a new one starts INITIAL, one whose
+//   - every target (registered or draining) of an in-use IP or INSTANCE
+//     target group with checks enabled is probed at its address (an
+//     INSTANCE target's is its running instance's, resolved at compile
+//     time); a new one starts INITIAL, one whose
 //     configuration changed restarts from the target's current status, an
 //     unchanged one keeps its schedule untouched;
 //   - targets of groups whose checks are disabled or not applicable
-//     (LAMBDA, ALB, INSTANCE targets which have no address in host mode, an
-//     IP target without a valid address) are HealthUnchecked, in use or not;
+//     (LAMBDA and ALB targets, as in Lattice; a target without a valid
+//     address) are HealthUnchecked, in use or not;
 //   - targets of groups no longer in use stop being probed and go back to
 //     INITIAL (the control plane reports UNUSED for them);
 //   - targets that left the snapshot stop being probed.
@@ -579,11 +581,6 @@ func (c *Checker) classify(tg *snapshot.TargetGroup, want map[string]*plan, unch
 	}
 	if !tg.InUse {
 		each(func(t *snapshot.Target) { *unused = append(*unused, t.Key) })
-		return
-	}
-	if tg.Type != model.TargetGroupTypeIP {
-		// INSTANCE targets have no address to dial in host mode.
-		each(func(t *snapshot.Target) { *unchecked = append(*unchecked, t.Key) })
 		return
 	}
 

@@ -574,6 +574,34 @@ func TestUncheckedTargetsAreUnavailable(t *testing.T) {
 	}
 }
 
+// INSTANCE targets are checked like IP targets at the address the
+// compiler resolved from their instance; ALB targets are not checked.
+func TestInstanceTargetsAreChecked(t *testing.T) {
+	h := newHarness(t, nil)
+	good, bad := newBackend(t, plainHTTP), newBackend(t, plainHTTP)
+	bad.status.Store(http.StatusServiceUnavailable)
+	inst := func(id string, ap netip.AddrPort) *snapshot.Target {
+		return &snapshot.Target{ID: id, Port: int(ap.Port()), Addr: ap, Key: upstream.TargetKey("tg-ec2", id, int(ap.Port()))}
+	}
+	g, b := inst("i-0000000a", good.addr), inst("i-0000000b", bad.addr)
+	hc := healthCheck(func(hc *model.HealthCheckConfig) { hc.UnhealthyThresholdCount = ptr(1) })
+	alb := &snapshot.Target{ID: "arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer/app/web/0123456789abcdef",
+		Port: int(good.addr.Port()), Addr: good.addr, Key: "tg-alb/web/80@" + good.addr.String()}
+	h.publish(snap(1,
+		&snapshot.TargetGroup{ID: "tg-ec2", Type: model.TargetGroupTypeInstance, Protocol: model.ProtocolHTTP,
+			ProtocolVersion: model.ProtocolVersionHTTP1, HealthCheck: hc, InUse: true, Targets: []*snapshot.Target{g, b}},
+		&snapshot.TargetGroup{ID: "tg-alb", Type: model.TargetGroupTypeALB, Protocol: model.ProtocolHTTP,
+			ProtocolVersion: model.ProtocolVersionHTTP1, HealthCheck: hc, InUse: true, Targets: []*snapshot.Target{alb}}))
+	h.waitStatus("tg-ec2", g, "HEALTHY")
+	h.waitStatus("tg-ec2", b, "UNHEALTHY")
+	if st, _, ok := h.c.TargetStatus("tg-alb", alb.ID, alb.Port); ok && st != "UNAVAILABLE" {
+		t.Fatalf("ALB target status %s", st)
+	}
+	if n := h.proberCount(); n != 2 {
+		t.Fatalf("%d probers run, want 2 (the instance targets only)", n)
+	}
+}
+
 func TestSwapWithUnchangedConfigKeepsState(t *testing.T) {
 	h := newHarness(t, nil)
 	good := newBackend(t, plainHTTP)

@@ -186,9 +186,18 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(w, r, rl, refIncompatible, why, tg.ID)
 		return
 	}
+	if tg.Upstream == snapshot.UpstreamLambda {
+		// A function instead of a connection: no retry loop (lambda.go).
+		h.serveLambda(w, r, &lambdaCall{snap: snap, vpc: vpc, svc: svc, tg: tg, reqID: reqID, id: id, target: target, rl: rl})
+		return
+	}
 	tr, scheme := h.p.transport(tg)
 	if tr == nil {
-		if tg.Upstream == snapshot.UpstreamLambda || (tg.Type != "" && tg.Type != "IP") {
+		// IP, INSTANCE and ALB groups all resolve to addresses: only their
+		// protocol can leave them without a transport.
+		switch tg.Type {
+		case "", model.TargetGroupTypeIP, model.TargetGroupTypeInstance, model.TargetGroupTypeALB:
+		default:
 			refuse(w, r, rl, refTargetType, tg.Type, tg.ID)
 			return
 		}

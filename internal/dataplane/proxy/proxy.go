@@ -25,6 +25,11 @@
 // only through h1's declared seams (h1.ConnInfoOf, h1.ResponseStats, h1.BodyBytesRead,
 // h1.Upgrade).
 //
+// A request routed to a LAMBDA target group goes through all of the above
+// too; then, instead of a connection, its group's function is invoked with
+// the Lattice event through Config.Lambda (lambda.go, package lambda,
+// docs/lambda.md).
+//
 // A WebSocket opening handshake goes through all of the above too; then,
 // instead of the retry loop, it is upgraded on both sides and the two
 // connections are spliced (websocket.go, docs/protocols.md).
@@ -43,6 +48,7 @@ import (
 
 	"github.com/trellis-net/trellis/internal/dataplane/auth"
 	"github.com/trellis-net/trellis/internal/dataplane/h1"
+	"github.com/trellis-net/trellis/internal/dataplane/lambda"
 	"github.com/trellis-net/trellis/internal/dataplane/upstream"
 	"github.com/trellis-net/trellis/internal/dataplane/vpcnet"
 	"github.com/trellis-net/trellis/internal/snapshot"
@@ -91,6 +97,10 @@ type Config struct {
 	// it returns must be comparable (pointers): connection pools are kept
 	// per Net.
 	Net vpcnet.Lookup
+	// Lambda invokes the functions of LAMBDA target groups (lambda.go):
+	// the Lambda Invoke API at an endpoint (lambda.Remote) or the function
+	// host. Nil answers their requests 502 "no Lambda invoker configured".
+	Lambda lambda.Invoker
 	// WebSocketIdleTimeout ends an upgraded WebSocket session through
 	// which no byte went either way for this long (websocket.go).
 	// Default DefaultWebSocketIdleTimeout (60s).

@@ -466,7 +466,7 @@ func TestNoTargets(t *testing.T) {
 	v := e.simple(svc)
 	expect(t, e.get(v, port, svc.DNSName, "/"), 503, "no targets registered in target group tg-0empty")
 	expect(t, e.get(v, port, svc.DNSName, "/zero"), 503, "no target group takes traffic")
-	expect(t, e.get(v, port, svc.DNSName, "/lambda"), 502, "target type LAMBDA is not supported in host mode yet")
+	expect(t, e.get(v, port, svc.DNSName, "/lambda"), 502, "no Lambda invoker configured (target group tg-0lambda)")
 	expect(t, e.get(v, port, svc.DNSName, "/tcp"), 502, "protocol TCP is not supported")
 	expect(t, e.do("CONNECT", v.Ingress, port, svc.DNSName, "", nil, nil), 405, "CONNECT is not supported")
 }

@@ -26,7 +26,7 @@ const (
 	refConnect                     // CONNECT: no tunnels through an HTTP listener
 	refZeroWeights                 // every weight of the matching rule is 0
 	refNoGroup                     // the weighted pick found no group
-	refTargetType                  // a target type the data plane cannot reach (yet)
+	refTargetType                  // a target type the data plane does not know
 	refProtocol                    // a target group protocol an HTTP listener cannot reach
 	refNoTargets                   // the group has no target to pick
 	refNoAddress                   // the picked target has no address to dial
@@ -37,6 +37,16 @@ const (
 	refNeedsTLS                    // a cleartext request to a port where the service listens with TLS
 	refMisdirected                 // Host names another service than the TLS connection's SNI
 	refIncompatible                // the request's protocol cannot reach the group's protocol version (§6)
+
+	// LAMBDA target groups (lambda.go, docs/lambda.md).
+	refNoInvoker        // no Invoker configured (proxy.Config.Lambda)
+	refLambdaBodyTooBig // a request body over lambda.MaxPayload
+	refLambdaNotFound   // the function does not exist
+	refLambdaThrottled  // the function is at its concurrency limit
+	refLambdaFailed     // the function could not be invoked
+	refLambdaFuncError  // the function failed (X-Amz-Function-Error)
+	refLambdaMalformed  // the function's response is not a valid answer
+	refLambdaRespTooBig // the function's response is over lambda.MaxPayload
 )
 
 // refusals is the table: status, text (a fmt format of the refusal's
@@ -60,7 +70,7 @@ var refusals = [...]struct {
 	refConnect:      {http.StatusMethodNotAllowed, "CONNECT is not supported", "", 0},
 	refZeroWeights:  {http.StatusServiceUnavailable, "no target group takes traffic (every weight of rule %s is 0)", "", 0},
 	refNoGroup:      {http.StatusServiceUnavailable, "no target group takes traffic", "", 0},
-	refTargetType:   {http.StatusBadGateway, "target type %s is not supported in host mode yet (target group %s)", "", 0},
+	refTargetType:   {http.StatusBadGateway, "target type %s is not supported (target group %s)", "", 0},
 	refProtocol:     {http.StatusBadGateway, "target group protocol %s is not supported behind an HTTP listener (target group %s)", "", 0},
 	refNoTargets:    {http.StatusServiceUnavailable, "no targets registered in target group %s", "", 0},
 	refNoAddress:    {http.StatusBadGateway, "target %s of target group %s has no address to dial", "", 0},
@@ -74,6 +84,16 @@ var refusals = [...]struct {
 	// HTTP/2 client reusing a connection across names gets this too).
 	refMisdirected:  {http.StatusMisdirectedRequest, "the TLS connection is for %s, not %s", "", 0},
 	refIncompatible: {route.IncompatibleStatus, "%s (target group %s)", accesslog.ClientProtocolError, route.IncompatibleGRPCCode},
+	// What Lattice answers for each Lambda failure is documented only in
+	// part (reference §7.2, §7.4): docs/lambda.md marks the unverified rows.
+	refNoInvoker:        {http.StatusBadGateway, "no Lambda invoker configured (target group %s)", accesslog.InternalError, 0},
+	refLambdaBodyTooBig: {http.StatusRequestEntityTooLarge, "request body over 6 MB: a Lambda target takes at most %d bytes", accesslog.ClientProtocolError, 0},
+	refLambdaNotFound:   {http.StatusInternalServerError, "function %s of target group %s not found", accesslog.TargetConnectionError, 0},
+	refLambdaThrottled:  {http.StatusServiceUnavailable, "function %s is throttled", accesslog.TargetConnectionError, 0},
+	refLambdaFailed:     {http.StatusInternalServerError, "invoking function %s failed", accesslog.TargetConnectionError, 0},
+	refLambdaFuncError:  {http.StatusBadGateway, "function %s failed (%s error)", accesslog.TargetProtocolError, 0},
+	refLambdaMalformed:  {http.StatusBadGateway, "function %s returned a malformed response: %s", accesslog.TargetProtocolError, 0},
+	refLambdaRespTooBig: {http.StatusBadGateway, "function %s returned a response over 6 MB", accesslog.TargetProtocolError, 0},
 }
 
 // refuse answers refusal ref with its table row, args filling its text,

@@ -11,7 +11,7 @@ import (
 // TestRefusalTable: every refusal has a row, an error status and a text;
 // refuse answers the row as text/plain and notes its failure reason.
 func TestRefusalTable(t *testing.T) {
-	for ref := refNoService; ref <= refTargetFailed; ref++ {
+	for ref := refNoService; int(ref) < len(refusals); ref++ {
 		row := refusals[ref]
 		if row.status < 400 || row.status > 599 || row.format == "" {
 			t.Errorf("refusal %d: row %+v", ref, row)

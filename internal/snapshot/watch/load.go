@@ -91,6 +91,12 @@ func (l *Loader) Load(tx store.ReadTx) (*snapshot.State, error) {
 	if st.Certificates, err = loadAll[snapshot.StoredCertificate](l, tx, schema.Certificate); err != nil {
 		return nil, err
 	}
+	if st.Instances, err = loadAll[model.Instance](l, tx, schema.Instance); err != nil {
+		return nil, err
+	}
+	if st.LoadBalancers, err = loadAll[model.LoadBalancer](l, tx, schema.LoadBalancer); err != nil {
+		return nil, err
+	}
 	for k := range l.cache {
 		if !l.seen[k] {
 			delete(l.cache, k) // deleted from the store

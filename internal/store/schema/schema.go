@@ -19,7 +19,10 @@ const (
 	ALS            = "als/"
 	VPC            = "vpc/"       // Trellis-native VPCs
 	SecurityGroup  = "sg/"        // Trellis-native security groups
+	Instance       = "ec2i/"      // ec2i/<instance id>: Trellis-native instances (INSTANCE targets)
+	LoadBalancer   = "elb/"       // elb/<account>/<name>: Trellis-native load balancers (ALB targets)
 	Certificate    = "acm/"       // acm/<uuid>: ACM certificates, with their private keys
+	Function       = "fn/"        // fn/<account>/<name>: hosted functions (internal/functions)
 	Account        = "account/"   // account/<id>
 	Principal      = "principal/" // principal/<arn>
 	AccessKey      = "accesskey/" // accesskey/<id>

@@ -1,4 +1,4 @@
-package main
+package hist
 
 import (
 	"math"
@@ -29,38 +29,38 @@ func TestBucketsCoverEveryValue(t *testing.T) {
 
 func TestQuantilesWithinPrecision(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	var h hist
+	var h Hist
 	var vals []int64
 	for range 100000 {
 		v := int64(r.ExpFloat64()*200e3) + 30e3 // ~30 µs + exponential tail
 		vals = append(vals, v)
-		h.record(v)
+		h.Record(v)
 	}
 	slices.Sort(vals)
 	for _, q := range []float64{0.5, 0.9, 0.99, 0.999} {
 		want := float64(vals[int(math.Ceil(q*float64(len(vals))))-1])
-		got := h.quantile(q)
+		got := h.Quantile(q)
 		if math.Abs(got-want)/want > 0.01 {
 			t.Errorf("p%v = %.0f, want %.0f (±1%%)", q*100, got, want)
 		}
 	}
-	if h.quantile(1) != float64(vals[len(vals)-1]) {
-		t.Errorf("max = %v, want %v", h.quantile(1), vals[len(vals)-1])
+	if h.Quantile(1) != float64(vals[len(vals)-1]) {
+		t.Errorf("max = %v, want %v", h.Quantile(1), vals[len(vals)-1])
 	}
-	var m hist
-	m.merge(&h)
-	m.merge(&hist{})
-	if m.n != h.n || m.quantile(0.99) != h.quantile(0.99) || m.max != h.max || m.min != h.min {
+	var m Hist
+	m.Merge(&h)
+	m.Merge(&Hist{})
+	if m.n != h.n || m.Quantile(0.99) != h.Quantile(0.99) || m.max != h.max || m.min != h.min {
 		t.Errorf("merge changed the distribution")
 	}
 }
 
 func TestSmallValuesExact(t *testing.T) {
-	var h hist
+	var h Hist
 	for v := int64(1); v <= 100; v++ {
-		h.record(v)
+		h.Record(v)
 	}
-	if got := h.quantile(0.5); got != 50 {
+	if got := h.Quantile(0.5); got != 50 {
 		t.Errorf("p50 = %v, want 50", got)
 	}
 }

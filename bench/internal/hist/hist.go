@@ -1,15 +1,17 @@
-package main
+// Package hist is the latency histogram the load tools share (loadgen,
+// lambdadirect): log-linear, fixed memory, mergeable.
+package hist
 
 import (
 	"math"
 	"math/bits"
 )
 
-// hist is a log-linear histogram of durations in nanoseconds: exact below
+// Hist is a log-linear histogram of durations in nanoseconds: exact below
 // 128 ns, then 64 buckets per power of two, so a reported percentile is
 // within 0.8% of the recorded value (the bucket's midpoint is reported).
 // The maximum is kept exactly. It is not safe for concurrent use.
-type hist struct {
+type Hist struct {
 	counts [histBuckets]uint64
 	n      uint64
 	sum    float64
@@ -43,7 +45,7 @@ func bucketRange(i int) (lo, hi uint64) {
 	return top << shift, (top+1)<<shift - 1
 }
 
-func (h *hist) record(ns int64) {
+func (h *Hist) Record(ns int64) {
 	if ns < 0 {
 		ns = 0
 	}
@@ -59,7 +61,7 @@ func (h *hist) record(ns int64) {
 	}
 }
 
-func (h *hist) merge(o *hist) {
+func (h *Hist) Merge(o *Hist) {
 	if o.n == 0 {
 		return
 	}
@@ -79,7 +81,7 @@ func (h *hist) merge(o *hist) {
 // quantile returns the value at quantile q (0 < q <= 1) in nanoseconds:
 // the midpoint of the bucket holding the ceil(q*n)-th smallest value,
 // clamped to the recorded min and max.
-func (h *hist) quantile(q float64) float64 {
+func (h *Hist) Quantile(q float64) float64 {
 	if h.n == 0 {
 		return 0
 	}
@@ -102,9 +104,33 @@ func (h *hist) quantile(q float64) float64 {
 	return float64(h.max)
 }
 
-func (h *hist) mean() float64 {
+func (h *Hist) Mean() float64 {
 	if h.n == 0 {
 		return 0
 	}
 	return h.sum / float64(h.n)
+}
+
+// Max is the largest value recorded, in nanoseconds.
+func (h *Hist) Max() uint64 { return h.max }
+
+// N is the number of values recorded.
+func (h *Hist) N() uint64 { return h.n }
+
+// Quantiles are a histogram's figures in microseconds (two decimals), as
+// the load tools print them.
+type Quantiles struct {
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p999"`
+	Max  float64 `json:"max"`
+	Mean float64 `json:"mean"`
+}
+
+// Micros returns h's quantiles, maximum and mean in microseconds.
+func (h *Hist) Micros() Quantiles {
+	us := func(ns float64) float64 { return float64(int64(ns/10)) / 100 }
+	return Quantiles{P50: us(h.Quantile(0.50)), P90: us(h.Quantile(0.90)), P99: us(h.Quantile(0.99)),
+		P999: us(h.Quantile(0.999)), Max: us(float64(h.Max())), Mean: us(h.Mean())}
 }
