@@ -135,6 +135,9 @@ func readCreds(dataDir string) (aws.Credentials, string, error) {
 // target group holding the backend, the associations, plus whatever f adds.
 // It returns the target (Host = the measured service's DNS name) and, when
 // auth is on, a signer.
+// trellisExtraFlags are added to every `trellis serve` (-trellis-flags).
+var trellisExtraFlags []string
+
 func launchTrellis(e *env, procName, ingressCIDR string, f featureSet) (*Target, *signer, string, error) {
 	ports, err := freePorts(2)
 	if err != nil {
@@ -158,6 +161,7 @@ func launchTrellis(e *env, procName, ingressCIDR string, f featureSet) (*Target,
 		metricsAddr = "127.0.0.1:" + strconv.Itoa(mp)
 		args = append(args, "--metrics-addr", metricsAddr)
 	}
+	args = append(args, trellisExtraFlags...)
 	penv := []string{"GOMAXPROCS=1"}
 	var pprofAddr string
 	if e.pprof {

@@ -78,12 +78,21 @@ func main() {
 		protoOnly = flag.Bool("protocols-only", false, "run only the protocols suite (no capacity, features or latency phases; the docs are not rewritten)")
 		protoDur  = flag.Duration("proto-duration", 0, "protocols suite run length (default: quick 1s, full 5s)")
 		protoRds  = flag.Int("proto-rounds", 0, "protocols suite rounds (default: quick 1, full 3)")
-		profile   = flag.String("profile", "", "directory for CPU profiles (pprof) of Trellis during the protocols suite's first h2c and gRPC rounds; Trellis is then built with bench/profile/pprof.go overlaid")
+		profile   = flag.String("profile", "", "directory for CPU profiles (pprof) of Trellis during the protocols suite's first h2c, h2-tls and gRPC rounds; Trellis is then built with bench/profile/pprof.go overlaid")
 		lambda    = flag.Bool("lambda", true, "run the Lambda phase (a function hosted by Trellis behind a LAMBDA target group, against its runtime driven directly)")
 		lambdaOn  = flag.Bool("lambda-only", false, "run only the Lambda phase (the docs are not rewritten; its table is printed)")
 		cidr      = flag.String("ingress-cidr", "127.203.0.0/24", "Trellis's --ingress-cidr (away from the default, so a developer's Trellis does not collide)")
+		protoScs  = flag.String("proto-scenarios", "", "protocols suite scenarios to run, comma-separated (default all): "+protoScenarioKeys())
+		trFlags   = flag.String("trellis-flags", "", "extra flags for `trellis serve`, space-separated (e.g. \"--ingress-server net-http-h2\" to compare HTTP/2 servers)")
 	)
 	flag.Parse()
+	if *protoScs != "" {
+		protoOnlyScenarios = map[string]bool{}
+		for _, k := range strings.Split(*protoScs, ",") {
+			protoOnlyScenarios[strings.TrimSpace(k)] = true
+		}
+	}
+	trellisExtraFlags = strings.Fields(*trFlags)
 	root, err := repoRoot()
 	if err != nil {
 		fatal(err)

@@ -84,6 +84,18 @@ func protoCmd(binDir, cpu string, sc string, t *Target, d, w time.Duration) []st
 	panic("unknown scenario " + sc)
 }
 
+// protoOnlyScenarios, when set (-proto-scenarios), limits the suite to
+// these scenarios.
+var protoOnlyScenarios map[string]bool
+
+func protoScenarioKeys() string {
+	var keys []string
+	for _, s := range protoScenarios {
+		keys = append(keys, s.Key)
+	}
+	return strings.Join(keys, ",")
+}
+
 // runProto runs one measurement.
 func runProto(binDir, cpu, sc string, t *Target, d, w time.Duration) ProtoRun {
 	args := protoCmd(binDir, cpu, sc, t, d, w)
@@ -174,6 +186,9 @@ func runProtocols(e *env, o *options, res *Results, ok []*Target, fail func(stri
 	}
 	var todo []pair
 	for _, sc := range protoScenarios {
+		if protoOnlyScenarios != nil && !protoOnlyScenarios[sc.Key] {
+			continue
+		}
 		for _, name := range protoTargets {
 			t := byName[name]
 			if t == nil {
@@ -214,7 +229,7 @@ func runProtocols(e *env, o *options, res *Results, ok []*Target, fail func(stri
 		for _, p := range todo {
 			var prof chan error
 			path := filepath.Join(o.profileDir, "trellis-"+p.sc+".pprof")
-			if o.profileDir != "" && round == 1 && p.t.pprofAddr != "" && (p.sc == scH2C || p.sc == scGRPC) {
+			if o.profileDir != "" && round == 1 && p.t.pprofAddr != "" && (p.sc == scH2C || p.sc == scH2TLS || p.sc == scGRPC) {
 				prof = make(chan error, 1)
 				go func() { prof <- fetchProfile(p.t.pprofAddr, o.protoWarmup, o.protoDur, path) }()
 			}

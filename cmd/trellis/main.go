@@ -126,8 +126,10 @@ and exits.`,
 			case "trellis":
 			case "net-http":
 				cfg.StdHTTPServer = true
+			case "net-http-h2":
+				cfg.StdH2Server = true
 			default:
-				return fmt.Errorf("--ingress-server %q: want trellis or net-http", ingressServer)
+				return fmt.Errorf("--ingress-server %q: want trellis, net-http or net-http-h2", ingressServer)
 			}
 			if err := checkReliabilityFlags(&cfg); err != nil {
 				return err
@@ -176,7 +178,7 @@ and exits.`,
 	f.DurationVar(&cfg.RequestTimeout, "request-timeout", time.Minute, "how long the data plane waits for a target's response headers before answering 504")
 	f.StringVar(&cfg.AccessLogDir, "access-log-dir", "", "where access logs of services and networks with access log subscriptions are written, by destination ARN (default DATA_DIR/accesslogs; see docs/access-logs.md)")
 	f.DurationVar(&cfg.AccessLogS3Interval, "access-log-s3-interval", time.Minute, "how long an S3 access log object collects records (written as NAME.json.gz.partial) before it is sealed as NAME.json.gz")
-	f.StringVar(&ingressServer, "ingress-server", "trellis", "HTTP/1.x server of the data plane's sockets: trellis (built for the proxy) or net-http (Go's standard server, a fallback)")
+	f.StringVar(&ingressServer, "ingress-server", "trellis", "HTTP server of the data plane's sockets: trellis (its own HTTP/1.x and HTTP/2 servers, built for the proxy), net-http (Go's standard server, a fallback; cleartext only) or net-http-h2 (Trellis's HTTP/1.x server, Go's HTTP/2 server)")
 	f.Uint64Var(&gcFloorMiB, "gc-floor-mib", 64, "let the heap grow by at least this many MiB between garbage collections (fewer collections for a small heap; 0: Go's default pacing; ignored when GOGC is set)")
 	dnsf.add(f)
 	f.StringVar(&cfg.LambdaEndpoint, "lambda-endpoint", "", "base URL of the Lambda Invoke API that LAMBDA target groups' functions are invoked through (http or https, e.g. https://lambda.us-east-1.amazonaws.com or LocalStack's http://localhost:4566); credentials from the standard AWS chain")

@@ -73,6 +73,10 @@ type Config struct {
 	// StdHTTPServer serves the data plane's sockets with net/http's server
 	// instead of Trellis's own HTTP/1.x server.
 	StdHTTPServer bool
+	// StdH2Server serves HTTP/2 on the data plane's sockets (h2c and h2
+	// over TLS) with net/http's HTTP/2 server instead of Trellis's own
+	// (internal/dataplane/h2); for comparisons.
+	StdH2Server bool
 	// GCFloor lets the heap grow by at least this many bytes between
 	// garbage collections (internal/gcfloor); 0 leaves Go's pacing alone.
 	// A process setting: only for the one App of a process.
@@ -390,7 +394,7 @@ func (a *App) start(ctx context.Context) error {
 	term := tlsterm.New(tlsterm.Config{Holder: holder, CA: a.ca, Logger: cfg.Logger})
 	pass := passthrough.New(passthrough.Config{Holder: holder, Picker: picker, Net: nets.Lookup, AccessLog: alog, Logger: cfg.Logger, Auth: authz})
 	in := ingress.New(ingress.Config{Holder: holder, Handler: px.Handler, Rejected: px.Rejected, AfterSync: px.Forget,
-		Net: nets.Lookup, Logger: cfg.Logger, StdServer: cfg.StdHTTPServer, TLS: term.Config, Passthrough: pass})
+		Net: nets.Lookup, Logger: cfg.Logger, StdServer: cfg.StdHTTPServer, StdH2: cfg.StdH2Server, TLS: term.Config, Passthrough: pass})
 	a.ingress = in
 	if met != nil {
 		met.WatchIngress(in)

@@ -38,6 +38,9 @@ var rules = []struct {
 	{"internal/dataplane/tlsterm", []string{"internal/dataplane/proxy", "internal/dataplane/ingress", "internal/dataplane/h1"}},
 	// h1 is HTTP/1.x on the wire: nothing of Trellis.
 	{"internal/dataplane/h1", []string{"internal/"}},
+	// h2 is HTTP/2 on the wire: nothing of Trellis but h1's seams.
+	{"internal/dataplane/h2", []string{"internal/dataplane/proxy", "internal/dataplane/ingress", "internal/dataplane/auth",
+		"internal/dataplane/route", "internal/snapshot", "internal/model"}},
 	// ingress owns sockets and accept-time checks, not the Lattice request.
 	{"internal/dataplane/ingress", []string{"internal/dataplane/proxy", "internal/dataplane/auth", "internal/dataplane/route",
 		"internal/store", "internal/service", "internal/api"}},

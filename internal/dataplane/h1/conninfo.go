@@ -33,7 +33,39 @@ func ConnInfoOf(ctx context.Context) *ConnInfo {
 	if c, ok := ctx.(*connCtx); ok {
 		return &c.info
 	}
+	if c, ok := ctx.(ConnContext); ok {
+		return c.ConnInfo()
+	}
 	return nil
+}
+
+// ConnContext is what the request context of another server of a proxy
+// (HTTP/2: internal/dataplane/h2) implements to offer a handler the seams
+// of this package's requests (ConnInfoOf, OnGone, ClearGone): h1 knows
+// nothing of that server, the server knows this interface.
+type ConnContext interface {
+	context.Context
+	// ConnInfo returns the request's connection (never nil).
+	ConnInfo() *ConnInfo
+	// SetAbort installs *f to run once when the client goes away (or the
+	// request is cancelled); false when it is gone already (f is not kept).
+	SetAbort(f *func()) bool
+	// ClearAbort removes *f; false when it ran or runs.
+	ClearAbort(f *func()) bool
+}
+
+// Stats is what the response writer (ResponseStats) and the request body
+// (BodyBytesRead) of another server implement for an access log.
+type Stats interface {
+	// ResponseStats returns the status written and the body bytes written.
+	ResponseStats() (status int, written int64)
+}
+
+// BodyStats is what another server's request body implements for
+// BodyBytesRead.
+type BodyStats interface {
+	// BodyBytesRead returns the body bytes read so far.
+	BodyBytesRead() int64
 }
 
 // OnGone installs *f to run once the client of a request this server
@@ -44,6 +76,9 @@ func ConnInfoOf(ctx context.Context) *ConnInfo {
 func OnGone(ctx context.Context, f *func()) (hooked, alive bool) {
 	c, ok := ctx.(*connCtx)
 	if !ok {
+		if o, ok := ctx.(ConnContext); ok {
+			return true, o.SetAbort(f)
+		}
 		return false, true
 	}
 	return true, c.setAbort(f)
@@ -54,6 +89,9 @@ func OnGone(ctx context.Context, f *func()) (hooked, alive bool) {
 func ClearGone(ctx context.Context, f *func()) bool {
 	c, ok := ctx.(*connCtx)
 	if !ok {
+		if o, ok := ctx.(ConnContext); ok {
+			return o.ClearAbort(f)
+		}
 		return true
 	}
 	return c.clearAbort(f)
@@ -66,6 +104,10 @@ func ResponseStats(w http.ResponseWriter) (status int, written int64, ok bool) {
 	if r, ok := w.(*h1Response); ok {
 		return r.status, r.written, true
 	}
+	if s, ok := w.(Stats); ok {
+		status, written = s.ResponseStats()
+		return status, written, true
+	}
 	return 0, 0, false
 }
 
@@ -74,6 +116,9 @@ func ResponseStats(w http.ResponseWriter) (status int, written int64, ok bool) {
 func BodyBytesRead(body io.Reader) (n int64, ok bool) {
 	if b, ok := body.(*srvBody); ok {
 		return b.read, true
+	}
+	if b, ok := body.(BodyStats); ok {
+		return b.BodyBytesRead(), true
 	}
 	return 0, false
 }

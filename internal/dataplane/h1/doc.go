@@ -16,7 +16,10 @@
 // Protocols, until it returns: upgrade.go), and on the client side
 // Conn.ExpectUpgrade and Conn.Upgraded (the same after a target's 101),
 // Client.Skip and Client.SkipTrailer (the caller's header policy) with the
-// extra fields of Conn.RoundTrip.
+// extra fields of Conn.RoundTrip. Another server of the proxy (HTTP/2:
+// internal/dataplane/h2) offers the same seams to handlers by implementing
+// ConnContext (its request context), Stats (its response writer) and
+// BodyStats (its request body).
 //
 // It must not import any package of this module (internal/archtest).
 package h1

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/trellis-net/trellis/internal/dataplane/h1"
+	"github.com/trellis-net/trellis/internal/dataplane/h2"
 	"github.com/trellis-net/trellis/internal/dataplane/tlspeek"
 )
 
@@ -36,12 +37,14 @@ type Passthrough interface {
 // groups admit and hands each to the server of its protocol. Every
 // connection starts at the h1 server, which serves cleartext HTTP/1.x and
 // hands on what is not: a connection that opens with the HTTP/2 preface
-// goes to net/http's HTTP/2 server (h2c), one that opens with a TLS
-// handshake record to serveTLS — which relays it untouched when its SNI
-// names a TLS_PASSTHROUGH listener, and otherwise terminates TLS with the
-// socket's certificates (tlsterm) and serves the HTTPS requests: ALPN "h2"
-// by net/http's server, HTTP/1.1 by the h1 server again. Plain HTTP costs
-// nothing for it: the h1 server looks at the first byte it reads anyway.
+// goes to the h2 server (h2c), one that opens with a TLS handshake record
+// to serveTLS — which relays it untouched when its SNI names a
+// TLS_PASSTHROUGH listener, and otherwise terminates TLS with the socket's
+// certificates (tlsterm) and serves the HTTPS requests: ALPN "h2" by the
+// h2 server, HTTP/1.1 by the h1 server again. Plain HTTP costs nothing for
+// it: the h1 server looks at the first byte it reads anyway. With
+// Config.StdH2, net/http's HTTP/2 server takes the h2 server's place (for
+// comparisons).
 type dispatcher struct {
 	log   *slog.Logger
 	vpcID string
@@ -50,8 +53,10 @@ type dispatcher struct {
 	tls   *tls.Config // nil: TLS connections are closed
 	pass  Passthrough // nil: no passthrough
 
-	// Cleartext HTTP/2 (prior knowledge) connections go to h2, HTTP/2
-	// over TLS to h2TLS.
+	// HTTP/2 connections, cleartext (prior knowledge) and over TLS, go to
+	// h2own; with StdH2 to net/http's servers instead: cleartext ones to
+	// h2, those over TLS to h2TLS.
+	h2own         *h2.Server
 	h2, h2TLS     *http.Server
 	h2ln, h2TLSln *connListener
 	h2once        sync.Once
@@ -67,7 +72,7 @@ type dispatcher struct {
 }
 
 func newDispatcher(h http.Handler, rejected func(int, netip.AddrPort, int64), log *slog.Logger, watch *h1.Watchdog,
-	vpcID string, port int, tlsConf *tls.Config, pass Passthrough) *dispatcher {
+	vpcID string, port int, tlsConf *tls.Config, pass Passthrough, stdH2 bool) *dispatcher {
 	d := &dispatcher{
 		log:     log,
 		vpcID:   vpcID,
@@ -84,12 +89,17 @@ func newDispatcher(h http.Handler, rejected func(int, netip.AddrPort, int64), lo
 	if tlsConf != nil || pass != nil {
 		d.h1.TLSHandOff = d.serveTLS
 	}
+	if !stdH2 {
+		d.h2own = h2.NewServer(h, log)
+		d.h2own.Rejected = rejected
+		return d
+	}
 	h2c := new(http.Protocols)
 	h2c.SetUnencryptedHTTP2(true)
 	d.h2 = d.httpServer(h, h2c)
-	h2 := new(http.Protocols)
-	h2.SetHTTP2(true)
-	d.h2TLS = d.httpServer(h, h2)
+	protos := new(http.Protocols)
+	protos.SetHTTP2(true)
+	d.h2TLS = d.httpServer(h, protos)
 	return d
 }
 
@@ -164,6 +174,10 @@ func (d *dispatcher) serveTLS(c net.Conn) {
 	}
 	_ = tc.SetDeadline(time.Time{})
 	if tc.ConnectionState().NegotiatedProtocol == "h2" {
+		if d.h2own != nil {
+			d.h2own.ServeConn(tc)
+			return
+		}
 		d.h2TLSonce.Do(func() {
 			go func() { _ = d.h2TLS.Serve(d.h2TLSln) }()
 		})
@@ -185,6 +199,10 @@ func (d *dispatcher) feed(l *connListener, c net.Conn) {
 // handOffH2 gives a connection that opened with the HTTP/2 preface to the
 // HTTP/2 server.
 func (d *dispatcher) handOffH2(c net.Conn) {
+	if d.h2own != nil {
+		d.h2own.ServeConn(c)
+		return
+	}
 	d.h2once.Do(func() {
 		go func() { _ = d.h2.Serve(d.h2ln) }()
 	})
@@ -200,8 +218,13 @@ func (d *dispatcher) Shutdown(ctx context.Context) error {
 	d.h2ln.Close()
 	d.h2TLSln.Close()
 	h2err := make(chan error, 2)
-	go func() { h2err <- d.h2.Shutdown(ctx) }()
-	go func() { h2err <- d.h2TLS.Shutdown(ctx) }()
+	if d.h2own != nil {
+		go func() { h2err <- d.h2own.Shutdown(ctx) }()
+		h2err <- nil
+	} else {
+		go func() { h2err <- d.h2.Shutdown(ctx) }()
+		go func() { h2err <- d.h2TLS.Shutdown(ctx) }()
+	}
 	relays := d.tlsN.closeAndWait()
 	err := d.h1.Shutdown(ctx)
 	err = errors.Join(err, <-h2err, <-h2err)
@@ -221,7 +244,12 @@ func (d *dispatcher) Close() error {
 	d.cancel()
 	d.h2ln.Close()
 	d.h2TLSln.Close()
-	err := errors.Join(d.h2.Close(), d.h2TLS.Close())
+	var err error
+	if d.h2own != nil {
+		err = d.h2own.Close()
+	} else {
+		err = errors.Join(d.h2.Close(), d.h2TLS.Close())
+	}
 	_ = d.h1.Close()
 	return err
 }

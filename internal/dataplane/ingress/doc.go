@@ -5,9 +5,10 @@
 //
 // A connection is first gated by the security groups of its VPC's
 // association, at accept, before any byte is read (sgate.go). It is then
-// dispatched (dispatch.go): today cleartext HTTP/1.x to the h1 server and
-// cleartext HTTP/2 with prior knowledge to net/http's HTTP/2 server;
-// TLS termination and passthrough plug in at the same point. Every request
+// dispatched (dispatch.go): cleartext HTTP/1.x to the h1 server, HTTP/2
+// (cleartext with prior knowledge, or ALPN "h2" after TLS termination) to
+// the h2 server (net/http's with Config.StdH2), TLS passthrough to its
+// relay. Every request
 // goes to the http.Handler that Config.Handler gives for the socket's VPC
 // and port: that is all the attribution a request gets, never anything in
 // the request itself.

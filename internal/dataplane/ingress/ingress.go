@@ -53,6 +53,9 @@ type Config struct {
 	// StdServer serves the sockets with net/http's server instead of the
 	// h1 server; for comparisons (cleartext only: no TLS, no passthrough).
 	StdServer bool
+	// StdH2 serves HTTP/2 (h2c and h2 over TLS) with net/http's HTTP/2
+	// server instead of the h2 server; for comparisons.
+	StdH2 bool
 	// TLS returns the configuration that terminates TLS on the socket of a
 	// VPC and port (HTTPS listeners: tlsterm.Terminator.Config); called
 	// once per socket opened. Nil: TLS connections are not terminated.
@@ -256,7 +259,7 @@ func (in *Ingress) open(ctx context.Context, k sockKey) (*socket, error) {
 		if in.cfg.TLS != nil {
 			tlsConf = in.cfg.TLS(k.vpc, port)
 		}
-		srv = newDispatcher(h, rejected, in.log, in.watch, k.vpc, port, tlsConf, in.cfg.Passthrough)
+		srv = newDispatcher(h, rejected, in.log, in.watch, k.vpc, port, tlsConf, in.cfg.Passthrough, in.cfg.StdH2)
 	}
 	s := &socket{
 		key:    k,
