@@ -1,9 +1,10 @@
 # Side-by-side benchmark of Trellis against nginx, HAProxy and Caddy (see
 # docs/benchmarks.md). bench/install.sh installs the tools when missing.
 #
-#   make bench            full run, 20-30 minutes (with the protocols suite);
+#   make bench            full run, about 40 minutes (with the protocols suite
+#                         and the Lambda phase);
 #                         rewrites docs/benchmarks.md's generated block
-#   make bench-quick      a couple of minutes; fails only when a target is broken
+#   make bench-quick      about 3 minutes; fails only when a target is broken
 #   make bench-protocols  only the protocols suite (HTTPS, new TLS handshakes,
 #                         h2 over TLS, h2c, gRPC, WebSocket), 5-10 minutes;
 #                         results in bench/results/protocols.json
