@@ -185,6 +185,8 @@ func TestStreamErrors(t *testing.T) {
 		{"keep-alive", append(base, "keep-alive", "1"), true, nil, http2.ErrCodeProtocol},
 		{"upgrade", append(base, "upgrade", "h2c"), true, nil, http2.ErrCodeProtocol},
 		{"te gzip", append(base, "te", "gzip"), true, nil, http2.ErrCodeProtocol},
+		{"host naming another authority", append(base, "host", "y"), true, nil, http2.ErrCodeProtocol},
+		{"two different hosts", []string{":method", "GET", ":scheme", "http", ":path", "/", "host", "x", "host", "y"}, true, nil, http2.ErrCodeProtocol},
 		{"uppercase name", append(base, "X-Upper", "1"), true, nil, http2.ErrCodeProtocol},
 		{"pseudo after regular", []string{":method", "GET", "a", "b", ":scheme", "http", ":path", "/"}, true, nil, http2.ErrCodeProtocol},
 		{"newline in value", append(base, "x-a", "1\r\nx-b: 2"), true, nil, http2.ErrCodeProtocol},
@@ -233,6 +235,19 @@ func TestStreamErrors(t *testing.T) {
 				t.Fatalf("next request: %s %q", st, body)
 			}
 		})
+	}
+}
+
+// A Host equal to :authority (in any case) is redundant, not malformed, and
+// the request gets the one name.
+func TestHostSameAsAuthority(t *testing.T) {
+	_, addr := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Host+" "+strings.Join(r.Header.Values("Host"), ","))
+	})
+	rc := dialRaw(t, addr)
+	rc.rawHeaders(1, true, ":method", "GET", ":scheme", "http", ":path", "/", ":authority", "svc.example", "host", "SVC.example")
+	if st, body := rc.response(1); st != "200" || body != "svc.example " {
+		t.Fatalf("got %s %q, want 200 and the :authority alone", st, body)
 	}
 }
 

@@ -224,8 +224,16 @@ func (c *conn) buildRequest(st *stream, f *http2.MetaHeadersFrame) error {
 			cookies = append(cookies, hf.Value)
 			continue
 		case "host":
-			if authority == "" {
+			// RFC 9113 §8.3.1: a Host naming another entity than
+			// :authority (or than an earlier Host) makes the request
+			// malformed; the same name, in any case, is only redundant.
+			// The service is found by one name and the target is sent
+			// that one, so no second name may ride along unjudged.
+			switch {
+			case authority == "":
 				authority = hf.Value
+			case !strings.EqualFold(authority, hf.Value):
+				return errHost
 			}
 			continue
 		}
