@@ -98,7 +98,7 @@ func (c *Conn) readResponse(method string) (*http.Response, error) {
 	noBody := method == http.MethodHead || code < 200 || code == http.StatusNoContent || code == http.StatusNotModified
 	var cl int64 = -1
 	if cv, ok := h["Content-Length"]; ok {
-		cl = parseLength(strings.TrimSpace(cv[0]))
+		cl = ParseLength(strings.TrimSpace(cv[0]))
 		for _, v := range cv[1:] {
 			if strings.TrimSpace(v) != cv[0] {
 				cl = -1
@@ -129,7 +129,7 @@ func (c *Conn) readResponse(method string) (*http.Response, error) {
 			delete(h, "Transfer-Encoding")
 			res.TransferEncoding = teChunked
 			if tv, ok := h["Trailer"]; ok {
-				res.Trailer = declaredTrailers(tv)
+				res.Trailer = DeclaredTrailers(tv)
 				delete(h, "Trailer")
 			}
 			c.body.rc = &chunkedBody{cr: httputil.NewChunkedReader(c.br), br: c.br, res: res}

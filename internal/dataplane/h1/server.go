@@ -523,7 +523,7 @@ func (c *srvConn) readRequest(first bool) (req *http.Request, expect bool, err e
 	if u.Host != "" && method != http.MethodConnect {
 		host = u.Host
 	}
-	if !validHost(host) {
+	if !ValidHost(host) {
 		return nil, false, headError("invalid Host header")
 	}
 
@@ -546,7 +546,7 @@ func (c *srvConn) readRequest(first bool) (req *http.Request, expect bool, err e
 		delete(h, "Transfer-Encoding")
 		chunked, length, te = true, -1, teChunked
 	} else if cv, ok := h["Content-Length"]; ok {
-		length = parseLength(cv[0])
+		length = ParseLength(cv[0])
 		for _, v := range cv[1:] {
 			if v != cv[0] {
 				length = -1
@@ -589,7 +589,7 @@ func (c *srvConn) readRequest(first bool) (req *http.Request, expect bool, err e
 		if chunked {
 			b.cr = httputil.NewChunkedReader(c.br)
 			if tv, ok := h["Trailer"]; ok {
-				req.Trailer = declaredTrailers(tv)
+				req.Trailer = DeclaredTrailers(tv)
 			}
 		}
 		req.Body = b
@@ -651,9 +651,10 @@ func requestURL(method, target string) (*url.URL, error) {
 	return u, nil
 }
 
-// validHost accepts what may appear in a Host header: a reg-name, IPv4 or
-// bracketed IPv6 address and an optional port (RFC 3986 characters).
-func validHost(h string) bool {
+// ValidHost accepts what may appear in a Host header (or HTTP/2's
+// :authority): a reg-name, IPv4 or bracketed IPv6 address and an optional
+// port (RFC 3986 characters).
+func ValidHost(h string) bool {
 	for i := 0; i < len(h); i++ {
 		c := h[i]
 		switch {
@@ -666,8 +667,8 @@ func validHost(h string) bool {
 	return true
 }
 
-// parseLength parses a Content-Length value: digits only; -1 if invalid.
-func parseLength(s string) int64 {
+// ParseLength parses a Content-Length value: digits only; -1 if invalid.
+func ParseLength(s string) int64 {
 	if s == "" || len(s) > 18 {
 		return -1
 	}
@@ -682,9 +683,10 @@ func parseLength(s string) int64 {
 	return n
 }
 
-// declaredTrailers is the request's Trailer map: the announced names, with
-// their values filled in when the body ends.
-func declaredTrailers(vs []string) http.Header {
+// DeclaredTrailers is a message's Trailer map from its Trailer field values:
+// the announced names (not the framing fields), with their values filled in
+// when the body ends.
+func DeclaredTrailers(vs []string) http.Header {
 	t := http.Header{}
 	for _, v := range vs {
 		for v != "" {
@@ -1080,7 +1082,7 @@ func (w *h1Response) commit() {
 	code := w.status
 	w.bodyAllowed = !w.head && code != http.StatusNoContent && code != http.StatusNotModified
 	if cl, ok := w.header["Content-Length"]; ok && len(cl) > 0 {
-		w.length = parseLength(cl[0])
+		w.length = ParseLength(cl[0])
 	}
 	if w.bodyAllowed && w.length < 0 {
 		if w.http10 {

@@ -618,7 +618,7 @@ func FuzzH1Request(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !IsToken(req.Method) || !validHost(req.Host) || req.ContentLength < -1 {
+		if !IsToken(req.Method) || !ValidHost(req.Host) || req.ContentLength < -1 {
 			t.Fatalf("accepted a malformed request: %q host %q length %d", req.Method, req.Host, req.ContentLength)
 		}
 		for k := range req.Header {

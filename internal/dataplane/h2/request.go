@@ -214,7 +214,7 @@ func (c *conn) buildRequest(st *stream, f *http2.MetaHeadersFrame) error {
 				return errTE
 			}
 		case "content-length":
-			n := parseLength(hf.Value)
+			n := h1.ParseLength(hf.Value)
 			if n < 0 || hasLength && n != length {
 				return errLengthHd
 			}
@@ -248,7 +248,7 @@ func (c *conn) buildRequest(st *stream, f *http2.MetaHeadersFrame) error {
 	if len(cookies) > 0 {
 		h["Cookie"] = []string{strings.Join(cookies, "; ")}
 	}
-	if !validHost(authority) {
+	if !h1.ValidHost(authority) {
 		return errHost
 	}
 
@@ -280,7 +280,7 @@ func (c *conn) buildRequest(st *stream, f *http2.MetaHeadersFrame) error {
 		r.Body, r.ContentLength = st.body, length
 		if tv, ok := h["Trailer"]; ok {
 			// Moved to r.Trailer, as net/http's HTTP/2 server does.
-			r.Trailer = declaredTrailers(tv)
+			r.Trailer = h1.DeclaredTrailers(tv)
 			delete(h, "Trailer")
 		}
 	}
@@ -311,41 +311,6 @@ func parseTarget(u *url.URL, target string) error {
 	}
 	*u = *p
 	return nil
-}
-
-// validHost accepts what may appear in :authority: a reg-name, IPv4 or
-// bracketed IPv6 address and an optional port (RFC 3986 characters).
-func validHost(h string) bool {
-	for i := 0; i < len(h); i++ {
-		ch := h[i]
-		switch {
-		case 'a' <= ch && ch <= 'z', 'A' <= ch && ch <= 'Z', '0' <= ch && ch <= '9':
-		case strings.IndexByte("-._~!$&'()*+,;=:[]%", ch) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// declaredTrailers is the request's Trailer map: the announced names, with
-// their values filled in when the body ends.
-func declaredTrailers(vs []string) http.Header {
-	t := http.Header{}
-	for _, v := range vs {
-		for v != "" {
-			var name string
-			name, v, _ = strings.Cut(v, ",")
-			if name = strings.TrimSpace(name); name != "" {
-				switch k := http.CanonicalHeaderKey(name); k {
-				case "Transfer-Encoding", "Trailer", "Content-Length":
-				default:
-					t[k] = nil
-				}
-			}
-		}
-	}
-	return t
 }
 
 // canonical returns the canonical form of a lower-case field name, without

@@ -309,7 +309,7 @@ func (st *stream) WriteHeader(code int) {
 	st.bodyAllowed = code != http.StatusNoContent && code != http.StatusNotModified
 	st.clen = -1
 	if cl := st.hdr["Content-Length"]; len(cl) > 0 {
-		st.clen = parseLength(cl[0])
+		st.clen = h1.ParseLength(cl[0])
 	}
 }
 
@@ -592,22 +592,6 @@ func (st *stream) encodeTrailersLocked() {
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
-
-// parseLength parses a Content-Length value: digits only; -1 if invalid.
-func parseLength(s string) int64 {
-	if s == "" || len(s) > 18 {
-		return -1
-	}
-	var n int64
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		if ch < '0' || ch > '9' {
-			return -1
-		}
-		n = n*10 + int64(ch-'0')
-	}
-	return n
-}
 
 // body is a request body: the DATA frames the reader receives, read by
 // the handler, with the flow-control credit returned as it reads.
