@@ -1107,7 +1107,7 @@ func (w *h1Response) commit() {
 	w.writeFields(bw, code == http.StatusNoContent || (w.chunked && w.length < 0 && w.header["Content-Length"] != nil))
 	if _, ok := w.header["Date"]; !ok {
 		bw.WriteString("Date: ")
-		bw.WriteString(httpDate())
+		bw.WriteString(HTTPDate())
 		bw.WriteString("\r\n")
 	}
 	if w.chunked {
@@ -1292,8 +1292,9 @@ func statusLine(http10 bool, code int) string {
 	return proto + strconv.Itoa(code) + " status code " + strconv.Itoa(code) + "\r\n"
 }
 
-// httpDate is the Date header value, formatted once a second.
-func httpDate() string {
+// HTTPDate is the Date header value, formatted once a second (shared by
+// both servers: one cache for the process).
+func HTTPDate() string {
 	now := time.Now()
 	sec := now.Unix()
 	if d := dateCache.Load(); d != nil && d.sec == sec {

@@ -5,7 +5,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -228,7 +227,7 @@ func (c *conn) encodeResponseHeaderLocked(st *stream, code int, clen int) {
 		}
 	}
 	if _, ok := h["Date"]; !ok {
-		_ = c.enc.WriteField(hpack.HeaderField{Name: "date", Value: httpDate()})
+		_ = c.enc.WriteField(hpack.HeaderField{Name: "date", Value: h1.HTTPDate()})
 	}
 	if clen >= 0 {
 		if _, ok := h["Content-Length"]; !ok {
@@ -264,21 +263,3 @@ func statusValue(code int) string {
 	return strconv.Itoa(code)
 }
 
-// httpDate is the current time as a Date value, made once a second.
-func httpDate() string {
-	now := time.Now()
-	sec := now.Unix()
-	if d := dateCache.Load(); d != nil && d.sec == sec {
-		return d.s
-	}
-	d := &cachedDate{sec: sec, s: now.UTC().Format(http.TimeFormat)}
-	dateCache.Store(d)
-	return d.s
-}
-
-type cachedDate struct {
-	sec int64
-	s   string
-}
-
-var dateCache atomic.Pointer[cachedDate]
