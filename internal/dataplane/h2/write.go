@@ -262,4 +262,3 @@ func statusValue(code int) string {
 	}
 	return strconv.Itoa(code)
 }
-
