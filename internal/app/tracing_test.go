@@ -319,3 +319,54 @@ func TestTracingOffForwardsTraceparent(t *testing.T) {
 		t.Errorf("the backend's tracestate %q, want the client's", got)
 	}
 }
+
+// The net/http transports (here an HTTPS target) get the hop's context too,
+// in place of the client's.
+func TestTracingHTTPSTarget(t *testing.T) {
+	rc := newOTLPReceiver(t)
+	w := newWorld(t, apptest.Options{OTLPEndpoint: rc.srv.URL + "/v1/traces", TraceSample: 1})
+	var mu sync.Mutex
+	var seen http.Header
+	tlsb := httptest.NewTLSServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			mu.Lock()
+			seen = r.Header.Clone()
+			mu.Unlock()
+		}
+	}))
+	t.Cleanup(tlsb.Close)
+	port, _ := strconv.Atoi(tlsb.URL[strings.LastIndexByte(tlsb.URL, ':')+1:])
+	tg := need(w.c.CreateTargetGroup(ctx, &vpclattice.CreateTargetGroupInput{Name: aws.String("secure"), Type: types.TargetGroupTypeIp,
+		Config: &types.TargetGroupConfig{Port: aws.Int32(443), Protocol: types.TargetGroupProtocolHttps,
+			VpcIdentifier: aws.String("vpc-0000000000000000f"), HealthCheck: &types.HealthCheckConfig{Path: aws.String("/healthz")}}})).ok(t)
+	need(w.c.RegisterTargets(ctx, &vpclattice.RegisterTargetsInput{TargetGroupIdentifier: tg.Id,
+		Targets: []types.Target{{Id: aws.String("127.0.0.1"), Port: aws.Int32(int32(port))}}})).ok(t)
+	need(w.c.CreateListener(ctx, &vpclattice.CreateListenerInput{ServiceIdentifier: w.svc.Id, Name: aws.String("web"),
+		Protocol: types.ListenerProtocolHttp, Port: aws.Int32(18092), DefaultAction: &types.RuleActionMemberForward{Value: types.ForwardAction{
+			TargetGroups: []types.WeightedTargetGroup{{TargetGroupIdentifier: tg.Id}}}}})).ok(t)
+	ingress := w.clientVPC("vpc-00000000000000001", w.sn.Id)
+	host := *w.svc.DnsEntry.DomainName
+	client := "00-" + clientTraceID + "-" + clientSpanID + "-01"
+	eventually(t, 5*time.Second, "the listener", func() bool {
+		st, _, _ := get(t, ingress, 18092, host, "/x", map[string]string{"Traceparent": client})
+		return st == 200
+	})
+	mu.Lock()
+	got := seen.Values("Traceparent")
+	mu.Unlock()
+	if len(got) != 1 {
+		t.Fatalf("the target got traceparent %q, want one", got)
+	}
+	tid, parent, _ := parseTraceparent(t, got[0])
+	if tid != clientTraceID || parent == clientSpanID {
+		t.Fatalf("the target's traceparent %q", got[0])
+	}
+	eventually(t, 5*time.Second, "the client span", func() bool {
+		for _, s := range rc.trace(clientTraceID) {
+			if s.Kind == tracepb.Span_SPAN_KIND_CLIENT && hex.EncodeToString(s.SpanId) == parent {
+				return true
+			}
+		}
+		return false
+	})
+}
