@@ -2,6 +2,7 @@ package tracing
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -140,13 +141,26 @@ func (s *span) Upstream() (traceparent, tracestate []string) {
 		ctx, s.cli = s.t.tr.Start(s.ctx, "upstream", trace.WithSpanKind(trace.SpanKindClient))
 		s.ctx = ctx
 	}
-	hd := make(http.Header, 2)
-	s.t.prop.Inject(s.ctx, propagation.HeaderCarrier(hd))
-	return hd[http.CanonicalHeaderKey("traceparent")], hd[http.CanonicalHeaderKey("tracestate")]
+	// W3C Trace Context §3.2.2, version 00, written directly: cheaper than
+	// the propagator's header map.
+	sc := trace.SpanContextFromContext(s.ctx)
+	var b [55]byte
+	copy(b[:], "00-")
+	tid, sid := sc.TraceID(), sc.SpanID()
+	hex.Encode(b[3:35], tid[:])
+	b[35] = '-'
+	hex.Encode(b[36:52], sid[:])
+	b[52] = '-'
+	hex.Encode(b[53:55], []byte{byte(sc.TraceFlags())})
+	traceparent = []string{string(b[:])}
+	if ts := sc.TraceState(); ts.Len() > 0 {
+		tracestate = []string{ts.String()}
+	}
+	return traceparent, tracestate
 }
 
 // End implements proxy.Span.
-func (s *span) End(o *proxy.Observation) {
+func (s *span) End(o proxy.Observation) {
 	end := time.Now()
 	if s.cli != nil {
 		if s.cli.IsRecording() {

@@ -128,7 +128,7 @@ func (h *handler) finishObs(w http.ResponseWriter, r *http.Request, start time.T
 	}
 	o.Duration = time.Since(start)
 	if ob.span != nil {
-		ob.span.End(&o)
+		ob.span.End(o)
 	}
 	if obs := h.p.cfg.Observer; obs != nil {
 		obs.RequestDone(o)

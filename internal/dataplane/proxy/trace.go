@@ -26,8 +26,8 @@ type Span interface {
 	// client span.
 	Upstream() (traceparent, tracestate []string)
 	// End ends the spans with what the proxy knows of the request. o is
-	// valid during the call only.
-	End(o *Observation)
+	// passed by value (no allocation); its pointers must not be retained.
+	End(o Observation)
 }
 
 // Header names of W3C Trace Context, in canonical form.
@@ -49,6 +49,9 @@ type traceKey struct{}
 // noteRefusal records ref on the request's trace, if it has one. Without
 // tracing it is one context lookup on a refusal path, no allocation.
 func noteRefusal(r *http.Request, ref refusal) {
+	if r == nil {
+		return // refuseStatus takes a nil request (no gRPC answer to choose)
+	}
 	if ts, _ := r.Context().Value(traceKey{}).(*traceState); ts != nil {
 		ts.refused, ts.ref = true, ref
 	}
