@@ -370,3 +370,48 @@ func TestTracingHTTPSTarget(t *testing.T) {
 		return false
 	})
 }
+
+// The auth decision is on the span: allow, and deny with its level.
+func TestTracingAuthDecision(t *testing.T) {
+	rc := newOTLPReceiver(t)
+	w, _, ingress, host, _, _, _, _ := tracedWorld(t, apptest.Options{OTLPEndpoint: rc.srv.URL + "/v1/traces", TraceSample: 1})
+	root := &aws.Credentials{AccessKeyID: w.s.AccessKeyID, SecretAccessKey: w.s.SecretAccessKey}
+	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + w.s.Account + `:root"},
+		"Action":"vpc-lattice-svcs:Invoke","Resource":"*","Condition":{"StringEquals":{"vpc-lattice-svcs:RequestMethod":"GET"}}}]}`
+	need(w.c.PutAuthPolicy(ctx, &vpclattice.PutAuthPolicyInput{ResourceIdentifier: w.svc.Id, Policy: aws.String(policy)})).ok(t)
+	need(w.c.UpdateService(ctx, &vpclattice.UpdateServiceInput{ServiceIdentifier: w.svc.Id, AuthType: types.AuthTypeAwsIam})).ok(t)
+	eventually(t, 3*time.Second, "the service's auth in force", func() bool {
+		st, _ := signedCall(t, w.s, ingress, 18091, host, "POST", "/denied", root)
+		return st == 403
+	})
+	if st, _ := signedCall(t, w.s, ingress, 18091, host, "GET", "/allowed", root); st != 200 {
+		t.Fatalf("signed GET: %d", st)
+	}
+	find := func(path string) *tracepb.Span {
+		var found *tracepb.Span
+		eventually(t, 5*time.Second, "the span of "+path, func() bool {
+			rc.mu.Lock()
+			defer rc.mu.Unlock()
+			for _, s := range rc.spans {
+				if v, _ := spanAttr(s, "url.path"); v == path {
+					found = s
+				}
+			}
+			return found != nil
+		})
+		return found
+	}
+	allowed, denied := find("/allowed"), find("/denied")
+	if v, _ := spanAttr(allowed, "lattice.auth.decision"); v != "allow" {
+		t.Errorf("allowed request's decision %q", v)
+	}
+	if _, ok := spanAttr(allowed, "lattice.auth.deny_reason"); ok {
+		t.Errorf("allowed request has a deny reason")
+	}
+	for k, want := range map[string]string{"lattice.auth.decision": "deny", "lattice.auth.deny_reason": "Service",
+		"lattice.failure_reason": "AccessDenied", "http.response.status_code": "403"} {
+		if got, _ := spanAttr(denied, k); got != want {
+			t.Errorf("denied span %s = %q, want %q", k, got, want)
+		}
+	}
+}
