@@ -156,6 +156,9 @@ and exits.`,
 					return err
 				}
 			}
+			if cmd.Flags().Changed("trace-sample") && cfg.OTLPEndpoint == "" {
+				return errors.New("--trace-sample: needs --otlp-endpoint")
+			}
 			if !(cfg.TraceSample >= 0 && cfg.TraceSample <= 1) {
 				return fmt.Errorf("--trace-sample %v: want a ratio between 0 and 1", cfg.TraceSample)
 			}
