@@ -52,6 +52,10 @@ func ValidateEndpoint(s string) (*url.URL, error) {
 	return u, nil
 }
 
+// maxAttrLen bounds a span attribute's value (longer ones are truncated
+// by the SDK).
+const maxAttrLen = 512
+
 // Tracer implements proxy.Tracer with the OTel SDK.
 type Tracer struct {
 	tp   *sdktrace.TracerProvider
@@ -85,7 +89,12 @@ func New(cfg Config) (*Tracer, error) {
 		name = "trellis"
 	}
 	res := resource.NewSchemaless(attribute.String("service.name", name))
+	// Attribute values come partly from the client (path, Host): bounded,
+	// so that a long request line cannot make every span as long.
+	limits := sdktrace.NewSpanLimits()
+	limits.AttributeValueLengthLimit = maxAttrLen
 	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithSpanLimits(limits),
 		sdktrace.WithBatcher(exp, sdktrace.WithBatchTimeout(time.Second)),
 		sdktrace.WithSampler(sdktrace.TraceIDRatioBased(cfg.Sample)),
 		sdktrace.WithResource(res),
