@@ -173,16 +173,12 @@ func (s *span) End(o proxy.Observation) {
 	end := time.Now()
 	if s.cli != nil {
 		if s.cli.IsRecording() {
-			var attrs []attribute.KeyValue
-			if tgt := o.Target; tgt != nil {
-				attrs = append(attrs, attribute.String("lattice.target.id", tgt.ID))
-				if tgt.Addr.IsValid() {
-					attrs = append(attrs, attribute.String("server.address", tgt.Addr.Addr().String()),
-						attribute.Int("server.port", int(tgt.Addr.Port())))
-				}
-			}
-			if tg := o.TargetGroup; tg != nil {
-				attrs = append(attrs, attribute.String("lattice.target_group.id", tg.ID))
+			// The hop's own attributes only: the Lattice ones are on the
+			// server span (each attribute costs the exporter allocations).
+			attrs := make([]attribute.KeyValue, 0, 3)
+			if tgt := o.Target; tgt != nil && tgt.Addr.IsValid() {
+				attrs = append(attrs, attribute.String("server.address", tgt.Addr.Addr().String()),
+					attribute.Int("server.port", int(tgt.Addr.Port())))
 			}
 			attrs = append(attrs, attribute.Int("http.response.status_code", o.Status))
 			s.cli.SetAttributes(attrs...)
