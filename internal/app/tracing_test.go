@@ -415,3 +415,43 @@ func TestTracingAuthDecision(t *testing.T) {
 		}
 	}
 }
+
+// A request over HTTP/2 (cleartext, prior knowledge; the own HTTP/2
+// server) is traced and propagated the same way.
+func TestTracingHTTP2Client(t *testing.T) {
+	rc := newOTLPReceiver(t)
+	_, b, ingress, host, _, _, _, _ := tracedWorld(t, apptest.Options{OTLPEndpoint: rc.srv.URL + "/v1/traces", TraceSample: 1})
+	protos := new(http.Protocols)
+	protos.SetUnencryptedHTTP2(true)
+	tr := &http.Transport{Protocols: protos}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Timeout: 10 * time.Second, Transport: tr}
+	req, _ := http.NewRequest("GET", "http://"+ingress+":18091/over-h2", nil)
+	req.Host = host
+	req.Header.Set("Traceparent", "00-"+clientTraceID+"-"+clientSpanID+"-01")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.ProtoMajor != 2 {
+		t.Fatalf("%d over HTTP/%d", resp.StatusCode, resp.ProtoMajor)
+	}
+	tid, parent, _ := parseTraceparent(t, b.header("Traceparent"))
+	if tid != clientTraceID || parent == clientSpanID {
+		t.Fatalf("the backend's traceparent %q", b.header("Traceparent"))
+	}
+	var spans []*tracepb.Span
+	eventually(t, 5*time.Second, "the trace's spans", func() bool {
+		spans = rc.trace(clientTraceID)
+		return len(spans) >= 2
+	})
+	srv := spanOfKind(t, spans, tracepb.Span_SPAN_KIND_SERVER)
+	if v, _ := spanAttr(srv, "network.protocol.version"); v != "2" {
+		t.Errorf("protocol version %q", v)
+	}
+	if hex.EncodeToString(srv.ParentSpanId) != clientSpanID {
+		t.Errorf("server span's parent %x", srv.ParentSpanId)
+	}
+}
