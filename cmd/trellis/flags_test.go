@@ -59,3 +59,29 @@ func TestLambdaFlagsRejected(t *testing.T) {
 		}
 	}
 }
+
+// Tracing flags are checked before anything starts, with the flag named.
+func TestTracingFlagsRejected(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--otlp-endpoint", "127.0.0.1:4318"}, "--otlp-endpoint"},
+		{[]string{"--otlp-endpoint", "ftp://collector/v1/traces"}, "--otlp-endpoint: want an http:// or https:// URL"},
+		{[]string{"--otlp-endpoint", "http://u:p@collector:4318"}, "--otlp-endpoint: no user info"},
+		{[]string{"--otlp-endpoint", "http://collector:4318", "--trace-sample", "1.5"}, "--trace-sample 1.5: want a ratio between 0 and 1"},
+		{[]string{"--otlp-endpoint", "http://collector:4318", "--trace-sample", "-0.5"}, "--trace-sample -0.5: want a ratio"},
+		{[]string{"--trace-sample", "0.5"}, "--trace-sample: needs --otlp-endpoint"},
+	} {
+		dir := t.TempDir() + "/data"
+		cmd := serveCommand()
+		cmd.SetArgs(append(tc.args, "--data-dir", dir, "--api-addr", "127.0.0.1:0"))
+		err := cmd.Execute()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v, want %q", tc.args, err, tc.want)
+		}
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("%v: the data directory was created", tc.args)
+		}
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/trellis-net/trellis/internal/dataplane/lambda"
 	"github.com/trellis-net/trellis/internal/functions"
 	"github.com/trellis-net/trellis/internal/model"
+	"github.com/trellis-net/trellis/internal/tracing"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -109,6 +110,14 @@ target group and status class, request time, API calls, health checks, DNS,
 access logs, functions, snapshots, Go runtime (docs/metrics.md). Off by default,
 and then the data plane counts nothing.
 
+--otlp-endpoint URL exports a span per data-plane request (OpenTelemetry, OTLP
+over HTTP, e.g. http://127.0.0.1:4318/v1/traces) with the Lattice service,
+network, listener, rule, target group, target, auth decision and failure; a
+client's traceparent is continued and targets get one of the same trace.
+--trace-sample RATIO (0..1, default 1) records that share of traces. Off by
+default, and then nothing is traced and headers pass as they came
+(docs/tracing.md).
+
 SIGTERM or SIGINT stops accepting connections, lets in-flight requests finish
 and exits.`,
 		Args: cobra.NoArgs,
@@ -141,6 +150,17 @@ and exits.`,
 				if _, _, err := net.SplitHostPort(cfg.MetricsAddr); err != nil {
 					return fmt.Errorf("--metrics-addr %q: want HOST:PORT, e.g. 127.0.0.1:9686", cfg.MetricsAddr)
 				}
+			}
+			if cfg.OTLPEndpoint != "" {
+				if _, err := tracing.ValidateEndpoint(cfg.OTLPEndpoint); err != nil {
+					return err
+				}
+			}
+			if cmd.Flags().Changed("trace-sample") && cfg.OTLPEndpoint == "" {
+				return errors.New("--trace-sample: needs --otlp-endpoint")
+			}
+			if !(cfg.TraceSample >= 0 && cfg.TraceSample <= 1) {
+				return fmt.Errorf("--trace-sample %v: want a ratio between 0 and 1", cfg.TraceSample)
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 			if err := dnsf.config(&cfg, "/etc/resolv.conf", cfg.Logger); err != nil {
@@ -184,6 +204,8 @@ and exits.`,
 	f.StringVar(&cfg.LambdaEndpoint, "lambda-endpoint", "", "base URL of the Lambda Invoke API that LAMBDA target groups' functions are invoked through (http or https, e.g. https://lambda.us-east-1.amazonaws.com or LocalStack's http://localhost:4566); credentials from the standard AWS chain")
 	f.StringVar(&cfg.LambdaRegion, "lambda-region", "", "region the invocations at --lambda-endpoint are signed for (default: the installation's region)")
 	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "address (HOST:PORT) serving Prometheus metrics at /metrics, unauthenticated (default: off; see docs/metrics.md)")
+	f.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", "", "OTLP/HTTP URL the data plane's request spans are exported to, e.g. http://127.0.0.1:4318/v1/traces (default: off; see docs/tracing.md)")
+	f.Float64Var(&cfg.TraceSample, "trace-sample", 1, "ratio of traces recorded and exported with --otlp-endpoint, 0..1")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	od := cfg.Outlier
 	f.Int32Var(&od.ConsecutiveFailures, "outlier-consecutive-failures", od.ConsecutiveFailures, "eject a target after this many failed requests in a row (5xx answers, failed connections, resets, timeouts); 0 disables ejection")

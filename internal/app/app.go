@@ -41,6 +41,7 @@ import (
 	"github.com/trellis-net/trellis/internal/snapshot/watch"
 	"github.com/trellis-net/trellis/internal/store"
 	"github.com/trellis-net/trellis/internal/store/embedded"
+	"github.com/trellis-net/trellis/internal/tracing"
 )
 
 // Config is the static configuration of `trellis serve`.
@@ -111,8 +112,14 @@ type Config struct {
 	// (internal/metrics, docs/metrics.md); "" serves none and collects
 	// none (the data plane's observer is off and costs nothing).
 	MetricsAddr string
-	Getenv      func(string) string
-	Logger      *slog.Logger
+	// OTLPEndpoint is the OTLP/HTTP URL the data plane's request spans are
+	// exported to (internal/tracing, docs/tracing.md); "" traces nothing
+	// (the proxy's Tracer is nil and costs nothing). TraceSample is the
+	// ratio of traces recorded, 0..1 (the CLI's default is 1).
+	OTLPEndpoint string
+	TraceSample  float64
+	Getenv       func(string) string
+	Logger       *slog.Logger
 }
 
 // DefaultHealthCheckConcurrency is the default of
@@ -385,6 +392,16 @@ func (a *App) start(ctx context.Context) error {
 		AccessLog: alog, Net: nets.Lookup, Lambda: invoker}
 	if met != nil {
 		pcfg.Observer = met.DataPlane
+	}
+	if cfg.OTLPEndpoint != "" {
+		tr, err := tracing.New(tracing.Config{Endpoint: cfg.OTLPEndpoint, Sample: cfg.TraceSample})
+		if err != nil {
+			return err
+		}
+		// Closed after the proxy (runners close in reverse): the spans of
+		// the last requests are flushed.
+		_ = rs.start(runner{name: "tracing", close: tr.Shutdown})
+		pcfg.Tracer = tr
 	}
 	px := proxy.New(pcfg)
 	a.proxy = px

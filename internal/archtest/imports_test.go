@@ -52,6 +52,10 @@ var rules = []struct {
 	// reaches it through hooks, never by import (no Prometheus there).
 	{"internal/metrics", []string{"internal/store", "internal/service", "internal/api", "internal/app", "internal/cli"}},
 	{"internal/dataplane/", []string{"internal/metrics", "github.com/prometheus"}},
+	// tracing owns the OTel SDK; the data plane reaches it through the
+	// proxy.Tracer seam only, never by import (no OTel there at all).
+	{"internal/tracing", []string{"internal/store", "internal/service", "internal/api", "internal/app", "internal/cli"}},
+	{"internal/dataplane/", []string{"internal/tracing", "go.opentelemetry.io/"}},
 	{"internal/cli", []string{"internal/service", "internal/api", "internal/store", "internal/app"}},
 	// The function host is called by the API and the data plane; it reads
 	// declarations through its own Source interface, never the store.

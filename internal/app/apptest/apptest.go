@@ -54,6 +54,9 @@ type Options struct {
 	// MetricsAddr serves /metrics (e.g. "127.0.0.1:0"; default off):
 	// Server.App.MetricsAddr() tells the address.
 	MetricsAddr string
+	// OTLPEndpoint and TraceSample turn tracing on (app.Config).
+	OTLPEndpoint string
+	TraceSample  float64
 }
 
 // Start starts a server that stops when the test ends.
@@ -68,7 +71,7 @@ func StartWith(t testing.TB, o Options) *Server {
 	}
 	env := func(k string) string { return o.Env[k] }
 	a, err := app.Start(context.Background(), app.Config{DataDir: dir, APIAddr: "127.0.0.1:0", Quotas: o.Quotas,
-		HealthCheckSecond: o.HealthCheckSecond, RequestTimeout: o.RequestTimeout, AccessLogS3Interval: o.AccessLogS3Interval, Outlier: o.Outlier, DNS: o.DNS, CACertFile: o.CACertFile, CAKeyFile: o.CAKeyFile, DisableFunctionHost: o.DisableFunctionHost, LambdaEndpoint: o.LambdaEndpoint, MetricsAddr: o.MetricsAddr, Getenv: env, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		HealthCheckSecond: o.HealthCheckSecond, RequestTimeout: o.RequestTimeout, AccessLogS3Interval: o.AccessLogS3Interval, Outlier: o.Outlier, DNS: o.DNS, CACertFile: o.CACertFile, CAKeyFile: o.CAKeyFile, DisableFunctionHost: o.DisableFunctionHost, LambdaEndpoint: o.LambdaEndpoint, MetricsAddr: o.MetricsAddr, OTLPEndpoint: o.OTLPEndpoint, TraceSample: o.TraceSample, Getenv: env, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatalf("start trellis: %v", err)
 	}

@@ -56,6 +56,7 @@ type exchange struct {
 	// returns: the target did not answer in time; the upgraded session.
 	timedOut bool
 	tunnel   *tunnel
+	target   *snapshot.Target // the last target tried
 }
 
 // verdict is what the retry loop does after a failed try.
@@ -125,6 +126,7 @@ func (p *Proxy) forward(w http.ResponseWriter, x *exchange, fwd *fwdHeaders) {
 			refuse(w, r, rl, refNoAddress, target.ID, tg.ID)
 			return
 		}
+		x.target = target
 		if rl != nil {
 			rl.e.Target = target.Addr
 		}

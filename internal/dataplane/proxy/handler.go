@@ -84,7 +84,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// configured: on this stack, handed over by value when the response is
 	// over, so that it costs the hot path no allocation.
 	var ob reqObs
-	if h.p.cfg.Observer != nil {
+	if t := h.p.cfg.Tracer; t != nil {
+		r = h.startTrace(t, r, &ob)
+	}
+	if h.p.cfg.Observer != nil || ob.span != nil {
 		w = statsOf(w, r)
 		defer h.finishObs(w, r, time.Now(), snap, vpc, svc, &ob) // also when the response is aborted
 	}
@@ -126,6 +129,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(w, r, rl, refNoListener, svc.Name, h.port)
 		return
 	}
+	ob.lst = lst
 	if rl != nil {
 		rl.e.ListenerID, rl.e.ListenerType = lst.ID, lst.Protocol
 	}
@@ -149,6 +153,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			peer = ap.Addr().Unmap()
 		}
 		o := h.p.cfg.Auth.Check(r.Context(), snap, vpc, svc, h.port, r, peer)
+		ob.authCheck = true
+		if !o.Allowed {
+			ob.authDeny = o.Level
+		}
 		if rl != nil {
 			rl.e.AuthChecked, rl.e.Caller = true, o.Identity
 			if !o.Allowed {
@@ -167,6 +175,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(w, r, rl, refNoRule, lst.ID)
 		return
 	}
+	ob.rule = rule
 	a := &rule.Action
 	if a.FixedStatus != 0 {
 		// Lattice sends a fixed response without a body.
@@ -202,6 +211,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if tg.Upstream == snapshot.UpstreamLambda {
 		// A function instead of a connection: no retry loop (lambda.go).
 		h.startObs(&ob, snap, svc, tg)
+		if ob.span != nil {
+			// The function's event carries the request's header: the
+			// function gets the hop's traceparent like any target.
+			r.Header[hdrTraceparent], r.Header[hdrTracestate] = ob.span.Upstream()
+			if r.Header[hdrTracestate] == nil {
+				delete(r.Header, hdrTracestate)
+			}
+		}
 		c := &lambdaCall{snap: snap, vpc: vpc, svc: svc, tg: tg, reqID: reqID, id: id, target: target, rl: rl}
 		h.serveLambda(w, r, c)
 		ob.timedOut = c.timedOut
@@ -222,6 +239,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	fwd := h.forwardHeaders(r, vpc, svc, tg, reqID, id)
 	fwd.reqTarget = target
+	if ob.span != nil {
+		fwd.traceparent, fwd.tracestate = ob.span.Upstream()
+	}
 	if r.Trailer != nil {
 		filterTrailer(r.Trailer) // the names announced up front; the values are filtered again at the end
 	}
@@ -237,7 +257,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.startObs(&ob, snap, svc, tg)
 	h.p.forward(w, &x, &fwd)
-	ob.timedOut = x.timedOut
+	ob.timedOut, ob.target = x.timedOut, x.target
 	if t := x.tunnel; t != nil {
 		ob.tunnelled, ob.wsSent, ob.wsRecv = true, t.sent.Load(), t.received.Load()
 	}
@@ -395,13 +415,16 @@ func fillUUID(s *[36]byte) {
 type fwdHeaders struct {
 	xff, port, proto, network, target, reqID, sourceVpc []string
 	identity, identityTags                              []string // nil for anonymous callers
+	// The W3C trace context of the hop (trace.go), nil when the request
+	// is not traced: the client's own fields then pass as they came.
+	traceparent, tracestate []string
 	// reqTarget is the origin-form request-target to send: the normalised
 	// path and the client's query (normalizeTarget).
 	reqTarget string
 
 	// The same, for the own HTTP/1.1 client (h1Extra), kept here so that
 	// they cost no allocation of their own.
-	extra [9]h1.ExtraField
+	extra [11]h1.ExtraField
 }
 
 // h1Extra returns the fields the own HTTP/1.1 client writes after the
@@ -411,7 +434,8 @@ func (f *fwdHeaders) h1Extra() []h1.ExtraField {
 		{Name: hdrXFProto, Values: f.proto}, {Name: hdrLatticeNetwork, Values: f.network},
 		{Name: hdrLatticeTarget, Values: f.target}, {Name: hdrSourceVpc, Values: f.sourceVpc},
 		{Name: hdrRequestID, Values: f.reqID}, {Name: hdrLatticeIdentity, Values: f.identity},
-		{Name: hdrLatticeIdentityTags, Values: f.identityTags}}
+		{Name: hdrLatticeIdentityTags, Values: f.identityTags}, {Name: hdrTraceparent, Values: f.traceparent},
+		{Name: hdrTracestate, Values: f.tracestate}}
 	return f.extra[:]
 }
 
@@ -458,6 +482,14 @@ func (f *fwdHeaders) apply(hd http.Header) {
 	if f.identity != nil {
 		hd[hdrLatticeIdentity] = f.identity
 		hd[hdrLatticeIdentityTags] = f.identityTags
+	}
+	if f.traceparent != nil {
+		// Tracing replaces the client's trace context (startTrace removed
+		// it): the target's parent is the hop's span.
+		hd[hdrTraceparent] = f.traceparent
+		if f.tracestate != nil {
+			hd[hdrTracestate] = f.tracestate
+		}
 	}
 	if _, ok := hd["User-Agent"]; !ok {
 		// Keep the client's absence of a User-Agent (net/http would add one).

@@ -55,12 +55,33 @@ type Observation struct {
 	TimedOut bool
 	// HTTP2 reports a request that came over HTTP/2.
 	HTTP2 bool
+	// Listener and Rule are those that judged the request (nil when it
+	// was answered before); Target the last target tried (nil when none
+	// was, and for Lambda groups).
+	Listener *snapshot.Listener
+	Rule     *snapshot.Rule
+	Target   *snapshot.Target
+	// AuthChecked reports that the auth policies were evaluated;
+	// AuthDenied is the level that denied the request ("" when allowed).
+	AuthChecked bool
+	AuthDenied  string
+	// Failure names the refusal the data plane answered with (trace.go's
+	// refusalNames), "" when none. Filled for traced requests only: the
+	// refusal is found through the request's trace state.
+	Failure string
 }
 
 // reqObs is a request's observation state while it is served: on the
 // handler's stack, reached by the exchange through a pointer.
 type reqObs struct {
 	tg        *snapshot.TargetGroup
+	lst       *snapshot.Listener
+	rule      *snapshot.Rule
+	target    *snapshot.Target
+	authDeny  string
+	authCheck bool
+	span      Span        // nil when not traced
+	trace     *traceState // with span
 	started   bool
 	timedOut  bool
 	wsSent    int64
@@ -83,7 +104,11 @@ func (h *handler) startObs(ob *reqObs, snap *snapshot.Snapshot, svc *snapshot.Se
 func (h *handler) finishObs(w http.ResponseWriter, r *http.Request, start time.Time, snap *snapshot.Snapshot,
 	vpc *snapshot.VPC, svc *snapshot.Service, ob *reqObs) {
 	o := Observation{Snap: snap, VPC: vpc, Service: svc, TargetGroup: ob.tg, Forwarded: ob.started,
-		TimedOut: ob.timedOut, HTTP2: r.ProtoMajor == 2}
+		TimedOut: ob.timedOut, HTTP2: r.ProtoMajor == 2, Listener: ob.lst, Rule: ob.rule, Target: ob.target,
+		AuthChecked: ob.authCheck, AuthDenied: ob.authDeny}
+	if ts := ob.trace; ts != nil && ts.refused {
+		o.Failure = refusalNames[ts.ref]
+	}
 	if status, written, ok := h1.ResponseStats(w); ok {
 		o.Status, o.BytesSent = status, written
 		if n, ok := h1.BodyBytesRead(r.Body); ok {
@@ -102,5 +127,10 @@ func (h *handler) finishObs(w http.ResponseWriter, r *http.Request, start time.T
 		o.Status = http.StatusOK // nothing written: the server answers 200 with no body
 	}
 	o.Duration = time.Since(start)
-	h.p.cfg.Observer.RequestDone(o)
+	if ob.span != nil {
+		ob.span.End(o)
+	}
+	if obs := h.p.cfg.Observer; obs != nil {
+		obs.RequestDone(o)
+	}
 }

@@ -109,6 +109,10 @@ type Config struct {
 	// the metrics now, traffic aggregates and tracing later. Nil observes
 	// nothing and costs nothing.
 	Observer Observer
+	// Tracer starts a span per request (trace.go; package tracing): the
+	// client's traceparent is continued and the target gets one of the
+	// same trace instead. Nil traces nothing and costs nothing.
+	Tracer Tracer
 }
 
 // Proxy is the data plane of the VPCs (host mode, and netns through Config.Net). Its methods are safe for

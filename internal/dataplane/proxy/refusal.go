@@ -111,6 +111,7 @@ func refuse(w http.ResponseWriter, r *http.Request, rl *reqLog, ref refusal, arg
 // its library would only quote.
 func refuseStatus(w http.ResponseWriter, r *http.Request, rl *reqLog, ref refusal, status int, args ...any) {
 	row := &refusals[ref]
+	noteRefusal(r, ref)
 	if rl != nil && row.reason != "" {
 		rl.e.FailureReason = row.reason
 	}

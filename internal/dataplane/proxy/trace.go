@@ -1,0 +1,106 @@
+package proxy
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// Tracer starts the span of a request (OpenTelemetry tracing, package
+// tracing implements it): the proxy knows only this seam, not the OTel SDK.
+// Nil (Config.Tracer) traces nothing and costs the request path nothing:
+// no call, no allocation, the client's traceparent forwarded as it came.
+type Tracer interface {
+	// Start begins r's server span at start, continuing the client's W3C
+	// trace context (traceparent, tracestate; W3C Trace Context §3) or
+	// starting a trace. It must not retain r.
+	Start(r *http.Request, start time.Time) Span
+}
+
+// Span is one request's trace. Its methods are called from the request's
+// goroutine only.
+type Span interface {
+	// Upstream begins the client span of the hop to the target and returns
+	// the traceparent and tracestate fields the target gets instead of the
+	// client's (tracestate nil when there is none): same trace, parent the
+	// client span.
+	Upstream() (traceparent, tracestate []string)
+	// End ends the spans with what the proxy knows of the request. o is
+	// passed by value (no allocation); its pointers must not be retained.
+	End(o Observation)
+}
+
+// Header names of W3C Trace Context, in canonical form.
+const (
+	hdrTraceparent = "Traceparent"
+	hdrTracestate  = "Tracestate"
+)
+
+// traceState is what a traced request's refusal leaves for its span: on
+// the heap (only when traced), reached through the request's context so
+// that refuse needs no new argument.
+type traceState struct {
+	refused bool
+	ref     refusal
+}
+
+type traceKey struct{}
+
+// noteRefusal records ref on the request's trace, if it has one. Without
+// tracing it is one context lookup on a refusal path, no allocation.
+func noteRefusal(r *http.Request, ref refusal) {
+	if r == nil {
+		return // refuseStatus takes a nil request (no gRPC answer to choose)
+	}
+	if ts, _ := r.Context().Value(traceKey{}).(*traceState); ts != nil {
+		ts.refused, ts.ref = true, ref
+	}
+}
+
+// refusalNames name the refusals in spans (Observation.Failure): stable,
+// low-cardinality values.
+var refusalNames = [...]string{
+	refNoService:        "NoService",
+	refNoListener:       "NoListener",
+	refBadPath:          "BadPath",
+	refDenied:           "AccessDenied",
+	refNoRule:           "NoRule",
+	refConnect:          "Connect",
+	refZeroWeights:      "ZeroWeights",
+	refNoGroup:          "NoTargetGroup",
+	refTargetType:       "TargetType",
+	refProtocol:         "Protocol",
+	refNoTargets:        "NoTargets",
+	refNoAddress:        "NoAddress",
+	refTimeout:          "Timeout",
+	refClientBody:       "ClientBody",
+	refClientGone:       "ClientGone",
+	refTargetFailed:     "TargetFailed",
+	refNeedsTLS:         "NeedsTLS",
+	refMisdirected:      "Misdirected",
+	refIncompatible:     "IncompatibleProtocol",
+	refNoInvoker:        "NoLambdaInvoker",
+	refLambdaBodyTooBig: "LambdaRequestTooLarge",
+	refLambdaNotFound:   "LambdaNotFound",
+	refLambdaThrottled:  "LambdaThrottled",
+	refLambdaFailed:     "LambdaInvokeFailed",
+	refLambdaFuncError:  "LambdaFunctionError",
+	refLambdaMalformed:  "LambdaMalformedResponse",
+	refLambdaRespTooBig: "LambdaResponseTooLarge",
+}
+
+// startTrace begins r's span and returns the request to serve: r with the
+// trace state in its context, and without the client's traceparent and
+// tracestate (the target gets the hop's instead, fwdHeaders). Called only
+// when a Tracer is configured.
+func (h *handler) startTrace(t Tracer, r *http.Request, ob *reqObs) *http.Request {
+	sp := t.Start(r, time.Now())
+	if sp == nil {
+		return r
+	}
+	ts := &traceState{}
+	ob.span, ob.trace = sp, ts
+	delete(r.Header, hdrTraceparent)
+	delete(r.Header, hdrTracestate)
+	return r.WithContext(context.WithValue(r.Context(), traceKey{}, ts))
+}
