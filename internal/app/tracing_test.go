@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -453,5 +454,40 @@ func TestTracingHTTP2Client(t *testing.T) {
 	}
 	if hex.EncodeToString(srv.ParentSpanId) != clientSpanID {
 		t.Errorf("server span's parent %x", srv.ParentSpanId)
+	}
+}
+
+// A traced, sampled request's access log record carries its trace ID
+// (traceId, Trellis's one field beyond Lattice's); an unsampled one has
+// none.
+func TestTracingTraceIDInAccessLog(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		sample float64
+	}{{"sampled", 1}, {"not sampled", 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := newOTLPReceiver(t)
+			w, _, ingress, host, _, _, _, _ := tracedWorld(t, apptest.Options{OTLPEndpoint: rc.srv.URL + "/v1/traces", TraceSample: tc.sample})
+			acct := w.s.Account
+			need(w.c.CreateAccessLogSubscription(ctx, &vpclattice.CreateAccessLogSubscriptionInput{ResourceIdentifier: w.svc.Id,
+				DestinationArn: aws.String("arn:aws:logs:us-east-1:" + acct + ":log-group:/lattice/traced")})).ok(t)
+			glob := filepath.Join(w.s.DataDir, "accesslogs", "cloudwatch", acct, "us-east-1", "%2Flattice%2Ftraced", *w.svc.Id+".log")
+			client := "00-" + clientTraceID + "-" + clientSpanID + "-01"
+			var rec map[string]any
+			eventually(t, 10*time.Second, "the traced request's access log record", func() bool {
+				if st, _, _ := get(t, ingress, 18091, host, "/logged", map[string]string{"Traceparent": client}); st != 200 {
+					t.Fatalf("status %d", st)
+				}
+				rec = byPath(readJSONLines(t, glob), "/logged")
+				return rec != nil
+			})
+			got, has := rec["traceId"]
+			if tc.sample == 1 && got != clientTraceID {
+				t.Fatalf("traceId %v, want the client's trace %s: %v", got, clientTraceID, rec)
+			}
+			if tc.sample == 0 && has {
+				t.Fatalf("an unsampled request's record has traceId %v", got)
+			}
+		})
 	}
 }

@@ -144,6 +144,14 @@ type span struct {
 
 // Upstream implements proxy.Span: a client span, child of the server span,
 // whose context the target gets.
+// TraceID is the server span's trace ID when it is sampled.
+func (s *span) TraceID() string {
+	if sc := s.srv.SpanContext(); sc.IsSampled() {
+		return sc.TraceID().String()
+	}
+	return ""
+}
+
 func (s *span) Upstream() (traceparent, tracestate []string) {
 	if s.cli == nil {
 		var ctx context.Context

@@ -65,6 +65,11 @@ type Entry struct {
 	SSLCipher            string
 	TLSVersion           string
 
+	// TraceID is the request's OpenTelemetry trace ID (32 hex digits) when
+	// it was traced and sampled: Trellis's one field beyond Lattice's,
+	// written as traceId only when set.
+	TraceID string
+
 	// Status is the status sent to the client, -1 for a connection that
 	// carried no HTTP (TLS passthrough); GRPCStatus the gRPC status of a
 	// gRPC call, -1 otherwise.

@@ -123,6 +123,10 @@ func AppendJSON(dst []byte, e *Entry) []byte {
 	// SigV4 only: no caller certificates.
 	dst = append(dst, `,"callerX509SubjectCN":"-","callerX509IssuerOU":"-","callerX509SANNameCN":"-","callerX509SANDNS":"-","callerX509SANURI":"-","failureReason":`...)
 	dst = appendString(dst, e.FailureReason)
+	if e.TraceID != "" {
+		dst = append(dst, `,"traceId":`...)
+		dst = appendString(dst, e.TraceID)
+	}
 	return append(dst, '}')
 }
 

@@ -442,3 +442,23 @@ func BenchmarkAppendJSONEscaped(b *testing.B) {
 		buf = AppendJSON(buf[:0], e)
 	}
 }
+
+// traceId is written after Lattice's fields when the request was traced,
+// and not at all otherwise (records of untraced requests stay Lattice's).
+func TestAppendJSONTraceID(t *testing.T) {
+	e := fullEntry()
+	if got := decode(t, AppendJSON(nil, e)); got["traceId"] != nil {
+		t.Fatalf("an untraced record has traceId %v", got["traceId"])
+	}
+	e.TraceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	b := AppendJSON(nil, e)
+	if diff := cmp.Diff(append(append([]string(nil), fieldOrder...), "traceId"), keys(t, b)); diff != "" {
+		t.Errorf("keys (-want +got):\n%s", diff)
+	}
+	if got := decode(t, b); got["traceId"] != e.TraceID {
+		t.Fatalf("traceId %v", got["traceId"])
+	}
+	if n := testing.AllocsPerRun(50, func() { b = AppendJSON(b[:0], e) }); n != 0 {
+		t.Errorf("AppendJSON allocates %v times with a trace ID", n)
+	}
+}

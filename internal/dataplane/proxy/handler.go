@@ -107,6 +107,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			rl.e.ServerNameIndication = cs.ServerName
 			rl.e.SSLCipher, rl.e.TLSVersion = tlsterm.CipherName(cs.CipherSuite), tlsterm.VersionName(cs.Version)
 		}
+		if ob.span != nil {
+			rl.e.TraceID = ob.span.TraceID()
+		}
 	}
 	// The one path of this request: normalised once, judged by the rules
 	// and the policies, forwarded to the target and logged.

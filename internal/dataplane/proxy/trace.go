@@ -25,6 +25,10 @@ type Span interface {
 	// client's (tracestate nil when there is none): same trace, parent the
 	// client span.
 	Upstream() (traceparent, tracestate []string)
+	// TraceID is the request's trace ID (32 lowercase hex digits) when its
+	// trace is recorded (sampled), "" otherwise: what the access log
+	// record carries as traceId.
+	TraceID() string
 	// End ends the spans with what the proxy knows of the request. o is
 	// passed by value (no allocation); its pointers must not be retained.
 	End(o Observation)
