@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -24,16 +23,7 @@ func TestDNSFlagsRejected(t *testing.T) {
 		{[]string{"--dns-ttl", "0s"}, "--dns-ttl 0s: want whole seconds"},
 		{[]string{"--dns-upstream", "resolver.example:53"}, `--dns-upstream: upstream "resolver.example:53": want IP or IP:PORT`},
 	} {
-		dir := t.TempDir() + "/data"
-		cmd := serveCommand()
-		cmd.SetArgs(append(tc.args, "--data-dir", dir, "--api-addr", "127.0.0.1:0"))
-		err := cmd.Execute()
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%v: error %v, want %q", tc.args, err, tc.want)
-		}
-		if _, err := os.Stat(dir); err == nil {
-			t.Errorf("%v: the data directory was created", tc.args)
-		}
+		serveRejects(t, tc.args, tc.want)
 	}
 }
 

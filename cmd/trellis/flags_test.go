@@ -21,16 +21,7 @@ func TestReliabilityFlagsRejected(t *testing.T) {
 		{[]string{"--health-check-concurrency", "0"}, "--health-check-concurrency 0: want 1 or more"},
 		{[]string{"--function-idle-timeout", "0s"}, "--function-idle-timeout 0s: want a positive duration"},
 	} {
-		dir := t.TempDir() + "/data"
-		cmd := serveCommand()
-		cmd.SetArgs(append(tc.args, "--data-dir", dir, "--api-addr", "127.0.0.1:0"))
-		err := cmd.Execute()
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%v: error %v, want %q", tc.args, err, tc.want)
-		}
-		if _, err := os.Stat(dir); err == nil {
-			t.Errorf("%v: the data directory was created", tc.args)
-		}
+		serveRejects(t, tc.args, tc.want)
 	}
 }
 
@@ -47,16 +38,7 @@ func TestLambdaFlagsRejected(t *testing.T) {
 		{[]string{"--lambda-endpoint", "http://h/?x=1"}, "without user info, query or fragment"},
 		{[]string{"--lambda-region", "eu-west-1"}, "--lambda-region: needs --lambda-endpoint"},
 	} {
-		dir := t.TempDir() + "/data"
-		cmd := serveCommand()
-		cmd.SetArgs(append(tc.args, "--data-dir", dir, "--api-addr", "127.0.0.1:0"))
-		err := cmd.Execute()
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%v: error %v, want %q", tc.args, err, tc.want)
-		}
-		if _, err := os.Stat(dir); err == nil {
-			t.Errorf("%v: the data directory was created", tc.args)
-		}
+		serveRejects(t, tc.args, tc.want)
 	}
 }
 
@@ -73,15 +55,23 @@ func TestTracingFlagsRejected(t *testing.T) {
 		{[]string{"--otlp-endpoint", "http://collector:4318", "--trace-sample", "-0.5"}, "--trace-sample -0.5: want a ratio"},
 		{[]string{"--trace-sample", "0.5"}, "--trace-sample: needs --otlp-endpoint"},
 	} {
-		dir := t.TempDir() + "/data"
-		cmd := serveCommand()
-		cmd.SetArgs(append(tc.args, "--data-dir", dir, "--api-addr", "127.0.0.1:0"))
-		err := cmd.Execute()
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%v: error %v, want %q", tc.args, err, tc.want)
-		}
-		if _, err := os.Stat(dir); err == nil {
-			t.Errorf("%v: the data directory was created", tc.args)
-		}
+		serveRejects(t, tc.args, tc.want)
+	}
+}
+
+// serveRejects runs `serve` with args (and a fresh data directory) and
+// checks that it fails with an error containing want before anything
+// starts: the data directory is not created.
+func serveRejects(t *testing.T, args []string, want string) {
+	t.Helper()
+	dir := t.TempDir() + "/data"
+	cmd := serveCommand()
+	cmd.SetArgs(append(args, "--data-dir", dir, "--api-addr", "127.0.0.1:0"))
+	err := cmd.Execute()
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("%v: error %v, want %q", args, err, want)
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Errorf("%v: the data directory was created", args)
 	}
 }

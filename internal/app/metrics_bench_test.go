@@ -26,37 +26,45 @@ func BenchmarkDataPlaneMetrics(b *testing.B) {
 		if on {
 			name, o.MetricsAddr = "metrics=on", "127.0.0.1:0"
 		}
-		b.Run(name, func(b *testing.B) {
-			w := newWorld(b, o)
-			be := leanBackend(b)
-			tg := w.targetGroup("bench", nil, be)
-			need(w.c.CreateListener(ctx, &vpclattice.CreateListenerInput{ServiceIdentifier: w.svc.Id, Name: aws.String("web"),
-				Protocol: types.ListenerProtocolHttp, Port: aws.Int32(18086), DefaultAction: &types.RuleActionMemberForward{Value: types.ForwardAction{
-					TargetGroups: []types.WeightedTargetGroup{{TargetGroupIdentifier: tg.Id}}}}})).ok(b)
-			ingress := w.clientVPC("vpc-00000000000000001", w.sn.Id)
-			req, _ := http.NewRequest("GET", fmt.Sprintf("http://%s:%d/bench", ingress, 18086), nil)
-			req.Host = *w.svc.DnsEntry.DomainName
-			tr := &http.Transport{MaxIdleConnsPerHost: 4}
-			defer tr.CloseIdleConnections()
-			c := &http.Client{Transport: tr}
-			buf := make([]byte, 64)
-			do := func() int {
-				resp, err := c.Do(req)
-				if err != nil {
-					return 0
-				}
-				_, _ = io.ReadFull(resp.Body, buf[:2])
-				resp.Body.Close()
-				return resp.StatusCode
-			}
-			eventually(b, 5*time.Second, "config served", func() bool { return do() == 200 })
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				if st := do(); st != 200 {
-					b.Fatalf("status %d", st)
-				}
-			}
-		})
+		b.Run(name, func(b *testing.B) { benchDataPlane(b, o, 18086, nil) })
+	}
+}
+
+// benchDataPlane measures sequential GETs over one keep-alive connection
+// through a Trellis started with o, one listener on port forwarding to a
+// lean backend; hdr is added to every request.
+func benchDataPlane(b *testing.B, o apptest.Options, port int, hdr http.Header) {
+	w := newWorld(b, o)
+	be := leanBackend(b)
+	tg := w.targetGroup("bench", nil, be)
+	need(w.c.CreateListener(ctx, &vpclattice.CreateListenerInput{ServiceIdentifier: w.svc.Id, Name: aws.String("web"),
+		Protocol: types.ListenerProtocolHttp, Port: aws.Int32(int32(port)), DefaultAction: &types.RuleActionMemberForward{Value: types.ForwardAction{
+			TargetGroups: []types.WeightedTargetGroup{{TargetGroupIdentifier: tg.Id}}}}})).ok(b)
+	ingress := w.clientVPC("vpc-00000000000000001", w.sn.Id)
+	req, _ := http.NewRequest("GET", fmt.Sprintf("http://%s:%d/bench", ingress, port), nil)
+	req.Host = *w.svc.DnsEntry.DomainName
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: 4}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr}
+	buf := make([]byte, 64)
+	do := func() int {
+		resp, err := c.Do(req)
+		if err != nil {
+			return 0
+		}
+		_, _ = io.ReadFull(resp.Body, buf[:2])
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	eventually(b, 5*time.Second, "config served", func() bool { return do() == 200 })
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if st := do(); st != 200 {
+			b.Fatalf("status %d", st)
+		}
 	}
 }

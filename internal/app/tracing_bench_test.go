@@ -1,16 +1,10 @@
 package app_test
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
-	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
 
 	"github.com/trellis-net/trellis/internal/app/apptest"
 )
@@ -35,37 +29,7 @@ func BenchmarkDataPlaneTracing(b *testing.B) {
 				rc := newBenchReceiver(b)
 				o.OTLPEndpoint, o.TraceSample = rc.URL+"/v1/traces", c.sample
 			}
-			w := newWorld(b, o)
-			be := leanBackend(b)
-			tg := w.targetGroup("bench", nil, be)
-			need(w.c.CreateListener(ctx, &vpclattice.CreateListenerInput{ServiceIdentifier: w.svc.Id, Name: aws.String("web"),
-				Protocol: types.ListenerProtocolHttp, Port: aws.Int32(18087), DefaultAction: &types.RuleActionMemberForward{Value: types.ForwardAction{
-					TargetGroups: []types.WeightedTargetGroup{{TargetGroupIdentifier: tg.Id}}}}})).ok(b)
-			ingress := w.clientVPC("vpc-00000000000000001", w.sn.Id)
-			req, _ := http.NewRequest("GET", fmt.Sprintf("http://%s:%d/bench", ingress, 18087), nil)
-			req.Host = *w.svc.DnsEntry.DomainName
-			req.Header.Set("Traceparent", "00-"+clientTraceID+"-"+clientSpanID+"-01")
-			tr := &http.Transport{MaxIdleConnsPerHost: 4}
-			defer tr.CloseIdleConnections()
-			cl := &http.Client{Transport: tr}
-			buf := make([]byte, 64)
-			do := func() int {
-				resp, err := cl.Do(req)
-				if err != nil {
-					return 0
-				}
-				_, _ = io.ReadFull(resp.Body, buf[:2])
-				resp.Body.Close()
-				return resp.StatusCode
-			}
-			eventually(b, 5*time.Second, "config served", func() bool { return do() == 200 })
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				if st := do(); st != 200 {
-					b.Fatalf("status %d", st)
-				}
-			}
+			benchDataPlane(b, o, 18087, http.Header{"Traceparent": {"00-" + clientTraceID + "-" + clientSpanID + "-01"}})
 		})
 	}
 }
