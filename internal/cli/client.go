@@ -150,20 +150,28 @@ func resolveCredentials(getenv func(string) string, dataDir string) (credentialS
 
 // newClient builds the vpclattice client from the command's global flags.
 func newClient(cmd *cobra.Command) (*vpclattice.Client, error) {
-	ep := flagString(cmd, flagEndpoint, envOr(envEndpoint, DefaultEndpoint))
-	u, err := url.Parse(ep)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, usageErrorf("invalid --endpoint %q: want an http:// or https:// URL", ep)
-	}
-	region := flagString(cmd, flagRegion, envOr(envRegion, defaultRegion))
-	if region == "" {
-		return nil, usageErrorf("--region must not be empty")
-	}
-	creds, err := resolveCredentials(os.Getenv, flagString(cmd, flagDataDir, envOr(envDataDir, defaultDataDir)))
+	ep, region, creds, err := clientSettings(cmd)
 	if err != nil {
 		return nil, err
 	}
 	return newSDKClient(ep, region, creds), nil
+}
+
+// clientSettings resolves the global flags every SDK client of the CLI is
+// built from: the endpoint (an http or https URL), the region and the
+// credentials.
+func clientSettings(cmd *cobra.Command) (endpoint, region string, creds credentialSet, err error) {
+	endpoint = flagString(cmd, flagEndpoint, envOr(envEndpoint, DefaultEndpoint))
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", "", credentialSet{}, usageErrorf("invalid --endpoint %q: want an http:// or https:// URL", endpoint)
+	}
+	region = flagString(cmd, flagRegion, envOr(envRegion, defaultRegion))
+	if region == "" {
+		return "", "", credentialSet{}, usageErrorf("--region must not be empty")
+	}
+	creds, err = resolveCredentials(os.Getenv, flagString(cmd, flagDataDir, envOr(envDataDir, defaultDataDir)))
+	return endpoint, region, creds, err
 }
 
 // newSDKClient returns a vpclattice client for a Trellis endpoint with static

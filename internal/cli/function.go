@@ -181,13 +181,7 @@ error prints its error document and exits 1. --log-type Tail prints the last
 // newLambdaClient builds the SDK's lambda client from the global flags,
 // with the credentials of every other command.
 func newLambdaClient(cmd *cobra.Command) (*lambda.Client, error) {
-	ep := flagString(cmd, flagEndpoint, envOr(envEndpoint, DefaultEndpoint))
-	u, err := url.Parse(ep)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, usageErrorf("invalid --endpoint %q: want an http:// or https:// URL", ep)
-	}
-	region := flagString(cmd, flagRegion, envOr(envRegion, defaultRegion))
-	creds, err := resolveCredentials(os.Getenv, flagString(cmd, flagDataDir, envOr(envDataDir, defaultDataDir)))
+	ep, region, creds, err := clientSettings(cmd)
 	if err != nil {
 		return nil, err
 	}
