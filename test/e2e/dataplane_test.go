@@ -29,7 +29,6 @@ func TestServeDataPlaneAndGracefulStop(t *testing.T) {
 	cmdEnv := []string{"TRELLIS_ROOT_ACCESS_KEY_ID=AKIAE2ETEST000000002", "TRELLIS_ROOT_SECRET_ACCESS_KEY=e2e-secret"}
 	srv := serveWith(t, dir, addr, []string{"--ingress-cidr", "127.172.0.0/16"}, cmdEnv...)
 	c := client(addr, "AKIAE2ETEST000000002", "e2e-secret")
-	ctx := context.Background()
 
 	release := make(chan struct{})
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -41,16 +40,7 @@ func TestServeDataPlaneAndGracefulStop(t *testing.T) {
 	defer backend.Close()
 	port := int32(backend.Listener.Addr().(*net.TCPAddr).Port)
 
-	sn := need(c.CreateServiceNetwork(ctx, &vpclattice.CreateServiceNetworkInput{Name: aws.String("e2e")})).ok(t)
-	svc := need(c.CreateService(ctx, &vpclattice.CreateServiceInput{Name: aws.String("hello")})).ok(t)
-	tg := need(c.CreateTargetGroup(ctx, &vpclattice.CreateTargetGroupInput{Name: aws.String("hello"), Type: types.TargetGroupTypeIp,
-		Config: &types.TargetGroupConfig{Port: aws.Int32(port), Protocol: types.TargetGroupProtocolHttp, VpcIdentifier: aws.String("vpc-0000000000000000e")}})).ok(t)
-	need(c.RegisterTargets(ctx, &vpclattice.RegisterTargetsInput{TargetGroupIdentifier: tg.Id, Targets: []types.Target{{Id: aws.String("127.0.0.1")}}})).ok(t)
-	need(c.CreateListener(ctx, &vpclattice.CreateListenerInput{ServiceIdentifier: svc.Id, Name: aws.String("web"),
-		Protocol: types.ListenerProtocolHttp, Port: aws.Int32(18181), DefaultAction: &types.RuleActionMemberForward{Value: types.ForwardAction{
-			TargetGroups: []types.WeightedTargetGroup{{TargetGroupIdentifier: tg.Id}}}}})).ok(t)
-	need(c.CreateServiceNetworkServiceAssociation(ctx, &vpclattice.CreateServiceNetworkServiceAssociationInput{ServiceNetworkIdentifier: sn.Id, ServiceIdentifier: svc.Id})).ok(t)
-	need(c.CreateServiceNetworkVpcAssociation(ctx, &vpclattice.CreateServiceNetworkVpcAssociationInput{ServiceNetworkIdentifier: sn.Id, VpcIdentifier: aws.String("vpc-00000000000000001")})).ok(t)
+	svc, _ := exposeBackend(t, c, "hello", port, 18181)
 
 	ingress := vpcIngress(t, addr, "AKIAE2ETEST000000002", "e2e-secret", "vpc-00000000000000001")
 	if ingress != "127.172.0.2" { // .1 went to the target group's VPC
@@ -142,4 +132,24 @@ func (r result[T]) ok(t *testing.T) T {
 		t.Fatal(r.err)
 	}
 	return r.v
+}
+
+// exposeBackend makes a service named name whose HTTP listener on
+// listenerPort forwards to the backend on 127.0.0.1:backendPort, callable
+// from vpc-00000000000000001 through the network "e2e"; it returns the
+// service and its target group.
+func exposeBackend(t *testing.T, c *vpclattice.Client, name string, backendPort, listenerPort int32) (*vpclattice.CreateServiceOutput, *vpclattice.CreateTargetGroupOutput) {
+	t.Helper()
+	ctx := context.Background()
+	sn := need(c.CreateServiceNetwork(ctx, &vpclattice.CreateServiceNetworkInput{Name: aws.String("e2e")})).ok(t)
+	svc := need(c.CreateService(ctx, &vpclattice.CreateServiceInput{Name: aws.String(name)})).ok(t)
+	tg := need(c.CreateTargetGroup(ctx, &vpclattice.CreateTargetGroupInput{Name: aws.String(name), Type: types.TargetGroupTypeIp,
+		Config: &types.TargetGroupConfig{Port: aws.Int32(backendPort), Protocol: types.TargetGroupProtocolHttp, VpcIdentifier: aws.String("vpc-0000000000000000e")}})).ok(t)
+	need(c.RegisterTargets(ctx, &vpclattice.RegisterTargetsInput{TargetGroupIdentifier: tg.Id, Targets: []types.Target{{Id: aws.String("127.0.0.1")}}})).ok(t)
+	need(c.CreateListener(ctx, &vpclattice.CreateListenerInput{ServiceIdentifier: svc.Id, Name: aws.String("web"),
+		Protocol: types.ListenerProtocolHttp, Port: aws.Int32(listenerPort), DefaultAction: &types.RuleActionMemberForward{Value: types.ForwardAction{
+			TargetGroups: []types.WeightedTargetGroup{{TargetGroupIdentifier: tg.Id}}}}})).ok(t)
+	need(c.CreateServiceNetworkServiceAssociation(ctx, &vpclattice.CreateServiceNetworkServiceAssociationInput{ServiceNetworkIdentifier: sn.Id, ServiceIdentifier: svc.Id})).ok(t)
+	need(c.CreateServiceNetworkVpcAssociation(ctx, &vpclattice.CreateServiceNetworkVpcAssociationInput{ServiceNetworkIdentifier: sn.Id, VpcIdentifier: aws.String("vpc-00000000000000001")})).ok(t)
+	return svc, tg
 }

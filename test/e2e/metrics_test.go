@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -10,9 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
-	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
@@ -25,21 +21,11 @@ func TestServeMetrics(t *testing.T) {
 	env := []string{"TRELLIS_ROOT_ACCESS_KEY_ID=AKIAE2ETEST000000003", "TRELLIS_ROOT_SECRET_ACCESS_KEY=e2e-secret"}
 	serveWith(t, dir, addr, []string{"--ingress-cidr", "127.173.0.0/16", "--metrics-addr", metricsAddr}, env...)
 	c := client(addr, "AKIAE2ETEST000000003", "e2e-secret")
-	ctx := context.Background()
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
 	defer backend.Close()
 	port := int32(backend.Listener.Addr().(*net.TCPAddr).Port)
 
-	sn := need(c.CreateServiceNetwork(ctx, &vpclattice.CreateServiceNetworkInput{Name: aws.String("e2e")})).ok(t)
-	svc := need(c.CreateService(ctx, &vpclattice.CreateServiceInput{Name: aws.String("counted")})).ok(t)
-	tg := need(c.CreateTargetGroup(ctx, &vpclattice.CreateTargetGroupInput{Name: aws.String("counted"), Type: types.TargetGroupTypeIp,
-		Config: &types.TargetGroupConfig{Port: aws.Int32(port), Protocol: types.TargetGroupProtocolHttp, VpcIdentifier: aws.String("vpc-0000000000000000e")}})).ok(t)
-	need(c.RegisterTargets(ctx, &vpclattice.RegisterTargetsInput{TargetGroupIdentifier: tg.Id, Targets: []types.Target{{Id: aws.String("127.0.0.1")}}})).ok(t)
-	need(c.CreateListener(ctx, &vpclattice.CreateListenerInput{ServiceIdentifier: svc.Id, Name: aws.String("web"),
-		Protocol: types.ListenerProtocolHttp, Port: aws.Int32(18182), DefaultAction: &types.RuleActionMemberForward{Value: types.ForwardAction{
-			TargetGroups: []types.WeightedTargetGroup{{TargetGroupIdentifier: tg.Id}}}}})).ok(t)
-	need(c.CreateServiceNetworkServiceAssociation(ctx, &vpclattice.CreateServiceNetworkServiceAssociationInput{ServiceNetworkIdentifier: sn.Id, ServiceIdentifier: svc.Id})).ok(t)
-	need(c.CreateServiceNetworkVpcAssociation(ctx, &vpclattice.CreateServiceNetworkVpcAssociationInput{ServiceNetworkIdentifier: sn.Id, VpcIdentifier: aws.String("vpc-00000000000000001")})).ok(t)
+	svc, tg := exposeBackend(t, c, "counted", port, 18182)
 	ingress := vpcIngress(t, addr, "AKIAE2ETEST000000003", "e2e-secret", "vpc-00000000000000001")
 	call := func() int {
 		req, _ := http.NewRequest("GET", "http://"+ingress+":18182/", nil)
