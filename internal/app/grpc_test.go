@@ -227,26 +227,7 @@ func TestGRPCEndToEnd(t *testing.T) {
 
 	t.Run("server streaming", func(t *testing.T) {
 		sizes := []int32{1, 10 << 10, 0, 70 << 10, 3}
-		var params []*testpb.ResponseParameters
-		for _, s := range sizes {
-			params = append(params, &testpb.ResponseParameters{Size: s})
-		}
-		stream, err := c.StreamingOutputCall(ctx, &testpb.StreamingOutputCallRequest{ResponseParameters: params})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, want := range sizes {
-			resp, err := stream.Recv()
-			if err != nil {
-				t.Fatalf("message %d: %v", i, err)
-			}
-			if n := int32(len(resp.GetPayload().GetBody())); n != want {
-				t.Fatalf("message %d: %d bytes, want %d", i, n, want)
-			}
-		}
-		if _, err := stream.Recv(); !errors.Is(err, io.EOF) {
-			t.Fatalf("end of stream: %v", err)
-		}
+		serverStream(t, c, sizes)
 	})
 
 	t.Run("client streaming", func(t *testing.T) {
@@ -616,5 +597,31 @@ func TestGRPCTargetGroupVariants(t *testing.T) {
 				t.Fatalf("end of stream: %v", err)
 			}
 		})
+	}
+}
+
+// serverStream asks the interop TestService for one streamed message of
+// each size and checks they arrive, in order and whole, then the end.
+func serverStream(t *testing.T, c testpb.TestServiceClient, sizes []int32) {
+	t.Helper()
+	var params []*testpb.ResponseParameters
+	for _, s := range sizes {
+		params = append(params, &testpb.ResponseParameters{Size: s})
+	}
+	stream, err := c.StreamingOutputCall(ctx, &testpb.StreamingOutputCallRequest{ResponseParameters: params})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range sizes {
+		resp, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if n := int32(len(resp.GetPayload().GetBody())); n != want {
+			t.Fatalf("message %d: %d bytes, want %d", i, n, want)
+		}
+	}
+	if _, err := stream.Recv(); !errors.Is(err, io.EOF) {
+		t.Fatalf("end of stream: %v", err)
 	}
 }

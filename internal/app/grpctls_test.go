@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
-	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -92,26 +90,7 @@ func TestGRPCOverTLSEndToEnd(t *testing.T) {
 
 	t.Run("server streaming", func(t *testing.T) {
 		sizes := []int32{5, 40 << 10, 0, 1}
-		var params []*testpb.ResponseParameters
-		for _, s := range sizes {
-			params = append(params, &testpb.ResponseParameters{Size: s})
-		}
-		stream, err := c.StreamingOutputCall(ctx, &testpb.StreamingOutputCallRequest{ResponseParameters: params})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, want := range sizes {
-			resp, err := stream.Recv()
-			if err != nil {
-				t.Fatalf("message %d: %v", i, err)
-			}
-			if n := int32(len(resp.GetPayload().GetBody())); n != want {
-				t.Fatalf("message %d: %d bytes, want %d", i, n, want)
-			}
-		}
-		if _, err := stream.Recv(); !errors.Is(err, io.EOF) {
-			t.Fatalf("end of stream: %v", err)
-		}
+		serverStream(t, c, sizes)
 	})
 
 	t.Run("target error status", func(t *testing.T) {
