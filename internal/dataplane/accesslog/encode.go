@@ -7,10 +7,10 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
 	"unsafe"
 	"weak"
 
+	"github.com/trellis-net/trellis/internal/dataplane/jsonstr"
 	"github.com/trellis-net/trellis/internal/snapshot"
 )
 
@@ -174,7 +174,7 @@ func appendAddrPort(dst []byte, p netip.AddrPort) []byte {
 	dst = a.WithZone("").AppendTo(dst)
 	if zone != "" {
 		dst = append(dst, '%')
-		dst = appendEscaped(dst, zone)
+		dst = jsonstr.AppendEscaped(dst, zone)
 	}
 	if a.Is6() {
 		dst = append(dst, ']')
@@ -184,93 +184,14 @@ func appendAddrPort(dst []byte, p netip.AddrPort) []byte {
 	return append(dst, '"')
 }
 
-// plain[c] reports that byte c is written as it is: printable ASCII other
-// than '"' and '\\'.
-var plain = func() (t [256]bool) {
-	for c := 0x20; c < 0x7f; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
 // appendString appends s as a JSON string, "-" when it is empty.
 func appendString(dst []byte, s string) []byte {
 	if s == "" {
 		return append(dst, dash...)
 	}
 	dst = append(dst, '"')
-	dst = appendEscaped(dst, s)
+	dst = jsonstr.AppendEscaped(dst, s)
 	return append(dst, '"')
-}
-
-// appendEscaped appends the body of the JSON string holding s (no quotes).
-func appendEscaped(dst []byte, s string) []byte {
-	i := plainPrefix(s)
-	if i == len(s) { // the fast path: nothing to escape
-		return append(dst, s...)
-	}
-	const hex = "0123456789abcdef"
-	dst = append(dst, s[:i]...)
-	for i < len(s) {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default: // the other controls and DEL
-				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-		} else {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			switch {
-			case r == utf8.RuneError && size == 1:
-				dst = append(dst, `\ufffd`...)
-			case r == '\u2028' || r == '\u2029':
-				dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			default:
-				dst = append(dst, s[i:i+size]...)
-			}
-			i += size
-		}
-		n := plainPrefix(s[i:])
-		dst = append(dst, s[i:i+n]...)
-		i += n
-	}
-	return dst
-}
-
-// plainPrefix returns the length of the longest prefix of s made of plain
-// bytes. It tests eight bytes at a time (SWAR: the bit tricks of "Bit
-// Twiddling Hacks", haszero, hasless and hasmore), as request strings are
-// long runs of plain ASCII.
-func plainPrefix(s string) int {
-	const (
-		lsb = 0x0101010101010101
-		msb = 0x8080808080808080
-	)
-	i := 0
-	for ; len(s)-i >= 8; i += 8 {
-		t := s[i : i+8]
-		w := uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
-			uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
-		q, b := w^(lsb*'"'), w^(lsb*'\\')
-		// A high bit is set in some byte when one is '"' or '\\' (a zero
-		// byte in q or b), below 0x20, or above 0x7e (DEL, non-ASCII).
-		if ((q-lsb)&^q|(b-lsb)&^b|(w-lsb*0x20)&^w|(w+lsb)|w)&msb != 0 {
-			break
-		}
-	}
-	for i < len(s) && plain[s[i]] {
-		i++
-	}
-	return i
 }
 
 // tagCache holds the encoded callerPrincipalTags of each identity seen,
@@ -325,9 +246,9 @@ func encodeTags(tags map[string]string) []byte {
 			obj = append(obj, ',')
 		}
 		obj = append(obj, '"')
-		obj = appendEscaped(obj, k)
+		obj = jsonstr.AppendEscaped(obj, k)
 		obj = append(obj, '"', ':', '"')
-		obj = appendEscaped(obj, tags[k])
+		obj = jsonstr.AppendEscaped(obj, tags[k])
 		obj = append(obj, '"')
 	}
 	obj = append(obj, '}')

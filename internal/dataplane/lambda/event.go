@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/trellis-net/trellis/internal/dataplane/jsonstr"
 )
 
 // Request is what the event of one request is made of: the request as the
@@ -260,7 +262,7 @@ func appendHeaders(dst []byte, r *Request, multi bool) []byte {
 				if multi {
 					dst = appendString(dst, v)
 				} else {
-					dst = appendStringBody(dst, v)
+					dst = jsonstr.AppendEscaped(dst, v)
 				}
 			}
 		}
@@ -480,50 +482,8 @@ func appendDecoded(dst []byte, s string) []byte {
 // the output is always valid JSON.
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
-	dst = appendStringBody(dst, s)
+	dst = jsonstr.AppendEscaped(dst, s)
 	return append(dst, '"')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendStringBody is appendString without the quotes.
-func appendStringBody(dst []byte, s string) []byte {
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	return append(dst, s[start:]...)
 }
 
 // appendLowerString appends a header name as a JSON string in lower case.
