@@ -86,8 +86,16 @@ func (c *conn) getStream(id uint32) *stream {
 }
 
 // recycle puts st back for another request when nothing can hold it.
+// tainted is read under cmu: a context derived from the request's through
+// a context.WithValue (which hides the stream's AfterFunc) makes the
+// context package call Done once on the handler's goroutine — tainting
+// the stream before the handler returns, so it is never recycled — and
+// again later from a goroutine of its own, which writes tainted once more.
 func (st *stream) recycle() {
-	if !st.reuse || st.tainted {
+	st.cmu.Lock()
+	tainted := st.tainted
+	st.cmu.Unlock()
+	if !st.reuse || tainted {
 		return
 	}
 	clear(st.hdr)
