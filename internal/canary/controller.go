@@ -60,8 +60,8 @@ type Config struct {
 	Store  store.Store
 	Routes Routes
 	// Stats are the live aggregates; nil refuses new canaries
-	// (NotImplemented) and leaves persisted ones waiting, never judging
-	// them blind.
+	// (NotImplemented) and leaves persisted ones waiting at their step,
+	// never judging them blind.
 	Stats  Stats
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -142,11 +142,10 @@ func (c *Controller) Start(ctx context.Context) error {
 		}
 	}
 	c.mu.Unlock()
-	if c.cfg.Stats == nil {
-		if len(ids) > 0 {
-			c.log.Warn("canaries: no traffic aggregates; running canaries wait and are not judged", "running", len(ids))
-		}
-		return nil
+	if c.cfg.Stats == nil && len(ids) > 0 {
+		// Still evaluated: pending weights are written and changes by
+		// others noticed; only the judging waits for aggregates.
+		c.log.Warn("canaries: no traffic aggregates; running canaries wait and are not judged", "running", len(ids))
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	c.stop = cancel
@@ -641,6 +640,10 @@ func (c *Controller) StartCanary(ctx context.Context, in StartInput) (*Canary, e
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// From here the writes finish even if the caller goes away: a canary
+	// half started (recorded, weights not written) would start anyway
+	// when the loop finds it pending, behind an error answer.
+	ctx = context.WithoutCancel(ctx)
 	if err := c.save(ctx, nil, cn); err != nil {
 		return nil, err
 	}
@@ -762,6 +765,7 @@ func (c *Controller) Abort(ctx context.Context, id string) (*Canary, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	ctx = context.WithoutCancel(ctx) // as in StartCanary
 	if cn, err = c.load(ctx, id); err != nil {
 		return nil, err
 	}
