@@ -403,7 +403,7 @@ func TestCanaryAbortAndUserChange(t *testing.T) {
 		Action: &types.RuleActionMemberForward{Value: types.ForwardAction{TargetGroups: []types.WeightedTargetGroup{
 			{TargetGroupIdentifier: w.tgBlue.Id, Weight: aws.Int32(50)}, {TargetGroupIdentifier: w.tgGreen.Id, Weight: aws.Int32(50)}}}}})).ok(t)
 	v := w.waitState(cn.CanaryID, "ABORTED", 3*time.Second)
-	if !strings.Contains(v.Reason, "changed by someone else") {
+	if !strings.Contains(v.Reason, "changed by someone else") || v.Weights.Baseline != 50 || v.Weights.Canary != 50 {
 		t.Fatalf("reason %q", v.Reason)
 	}
 	time.Sleep(300 * time.Millisecond) // no fight

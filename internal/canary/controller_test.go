@@ -316,6 +316,9 @@ func TestUserChangeAborts(t *testing.T) {
 	if w := e.ruleWeights(e.ruleID); w != (Weights{50, 50}) {
 		t.Fatalf("weights %+v: the person's change must stay", w)
 	}
+	if got.Weights() != (Weights{50, 50}) {
+		t.Fatalf("the canary reports weights %+v, not the rule's 50/50", got.Weights())
+	}
 }
 
 func TestAbort(t *testing.T) {
