@@ -86,7 +86,7 @@ func validate(in StartInput) error {
 	return v.Err()
 }
 
-// Start validates and starts a canary for the caller in ctx: its first
+// StartCanary validates and starts a canary for the caller in ctx: its first
 // step's weights are written before it returns.
 func (c *Controller) StartCanary(ctx context.Context, in StartInput) (*Canary, error) {
 	caller, ok := service.CallerFrom(ctx)
