@@ -45,6 +45,9 @@ type Server struct {
 	functions      *functions.Host
 	// observe sees every call when set (SetCallObserver, metrics.go).
 	observe CallObserver
+	// canaries runs canary releases; nil answers that this Trellis does
+	// not (native_canary.go).
+	canaries Canaries
 }
 
 // New returns the API handler. verifier authenticates every request except
@@ -69,6 +72,7 @@ func New(svc *service.Service, verifier *sigv4.Verifier, log *slog.Logger) *Serv
 	s.securityGroupRoutes()
 	s.registryRoutes()
 	s.functionRoutes()
+	s.canaryRoutes()
 	return s
 }
 

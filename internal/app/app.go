@@ -19,6 +19,7 @@ import (
 
 	"github.com/trellis-net/trellis/internal/api"
 	"github.com/trellis-net/trellis/internal/ca"
+	"github.com/trellis-net/trellis/internal/canary"
 	"github.com/trellis-net/trellis/internal/dataplane/accesslog"
 	"github.com/trellis-net/trellis/internal/dataplane/auth"
 	"github.com/trellis-net/trellis/internal/dataplane/dns"
@@ -118,8 +119,14 @@ type Config struct {
 	// ratio of traces recorded, 0..1 (the CLI's default is 1).
 	OTLPEndpoint string
 	TraceSample  float64
-	Getenv       func(string) string
-	Logger       *slog.Logger
+	// CanaryStats are the live per-minute aggregates canaries are judged
+	// on (internal/canary); nil refuses new canaries and holds running
+	// ones unjudged. CanaryTick is how often running canaries are
+	// evaluated (default canary.DefaultTick; tests shorten it).
+	CanaryStats canary.Stats
+	CanaryTick  time.Duration
+	Getenv      func(string) string
+	Logger      *slog.Logger
 }
 
 // DefaultHealthCheckConcurrency is the default of
@@ -472,6 +479,18 @@ func (a *App) start(ctx context.Context) error {
 			c, ok := service.CallerFrom(ctx)
 			return ok && (c.Account == owner || svc.IsAdmin(c))
 		}))
+	// Canary releases: resumed before the API, which starts and aborts
+	// them, answers; they change weights through the service, as the API
+	// does, so the snapshot follows them like any UpdateRule.
+	// TODO(lead): pass the traffic Aggregator as CanaryStats once the
+	// traffic branch is merged (serve sets none yet).
+	canaries := canary.New(canary.Config{Store: st, Routes: svc, Stats: cfg.CanaryStats, Logger: cfg.Logger, Tick: cfg.CanaryTick})
+	if err := rs.start(runner{name: canaries.Name(), start: func(ctx context.Context, _ *loops) error {
+		return canaries.Start(ctx)
+	}, close: canaries.Close}); err != nil {
+		return err
+	}
+	handler.SetCanaries(canaries)
 	a.apiSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	return rs.start(runner{name: "api", start: func(ctx context.Context, g *loops) error {
 		ln, err := net.Listen("tcp", cfg.APIAddr)

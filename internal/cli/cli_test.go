@@ -524,6 +524,7 @@ func TestCommandTree(t *testing.T) {
 		"auth":                                {"simulate"},
 		"dns":                                 {"lookup"},
 		"ca":                                  {"get"},
+		"canary":                              {"abort", "get", "list", "start", "watch"},
 		"function":                            {"create", "delete", "get", "invoke", "list"},
 	}
 	root := newTestRoot()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/trellis-net/trellis/internal/app"
+	"github.com/trellis-net/trellis/internal/canary"
 	"github.com/trellis-net/trellis/internal/dataplane/upstream"
 	"github.com/trellis-net/trellis/internal/model"
 )
@@ -57,6 +58,9 @@ type Options struct {
 	// OTLPEndpoint and TraceSample turn tracing on (app.Config).
 	OTLPEndpoint string
 	TraceSample  float64
+	// CanaryStats and CanaryTick configure canaries (app.Config).
+	CanaryStats canary.Stats
+	CanaryTick  time.Duration
 }
 
 // Start starts a server that stops when the test ends.
@@ -71,7 +75,7 @@ func StartWith(t testing.TB, o Options) *Server {
 	}
 	env := func(k string) string { return o.Env[k] }
 	a, err := app.Start(context.Background(), app.Config{DataDir: dir, APIAddr: "127.0.0.1:0", Quotas: o.Quotas,
-		HealthCheckSecond: o.HealthCheckSecond, RequestTimeout: o.RequestTimeout, AccessLogS3Interval: o.AccessLogS3Interval, Outlier: o.Outlier, DNS: o.DNS, CACertFile: o.CACertFile, CAKeyFile: o.CAKeyFile, DisableFunctionHost: o.DisableFunctionHost, LambdaEndpoint: o.LambdaEndpoint, MetricsAddr: o.MetricsAddr, OTLPEndpoint: o.OTLPEndpoint, TraceSample: o.TraceSample, Getenv: env, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		HealthCheckSecond: o.HealthCheckSecond, RequestTimeout: o.RequestTimeout, AccessLogS3Interval: o.AccessLogS3Interval, Outlier: o.Outlier, DNS: o.DNS, CACertFile: o.CACertFile, CAKeyFile: o.CAKeyFile, DisableFunctionHost: o.DisableFunctionHost, LambdaEndpoint: o.LambdaEndpoint, MetricsAddr: o.MetricsAddr, OTLPEndpoint: o.OTLPEndpoint, TraceSample: o.TraceSample, CanaryStats: o.CanaryStats, CanaryTick: o.CanaryTick, Getenv: env, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatalf("start trellis: %v", err)
 	}

@@ -36,4 +36,6 @@ const (
 	VPCAddr        = "idx/vpc-addr/" // idx/vpc-addr/<ingress address> -> vpc id
 	SGbyVpc        = "idx/sg-vpc/"   // idx/sg-vpc/<vpc>/<sg>: the security groups of a VPC
 	Meta           = "meta/"
+	Canary         = "canary/"         // canary/<canary id>: canary releases (internal/canary)
+	CanaryRunning  = "idx/canary-run/" // idx/canary-run/<rule id> -> canary id: the one unfinished canary of a rule
 )
