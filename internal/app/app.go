@@ -28,6 +28,7 @@ import (
 	"github.com/trellis-net/trellis/internal/dataplane/passthrough"
 	"github.com/trellis-net/trellis/internal/dataplane/proxy"
 	"github.com/trellis-net/trellis/internal/dataplane/tlsterm"
+	"github.com/trellis-net/trellis/internal/dataplane/traffic"
 	"github.com/trellis-net/trellis/internal/dataplane/upstream"
 	"github.com/trellis-net/trellis/internal/dataplane/vpcnet"
 	"github.com/trellis-net/trellis/internal/functions"
@@ -118,8 +119,13 @@ type Config struct {
 	// ratio of traces recorded, 0..1 (the CLI's default is 1).
 	OTLPEndpoint string
 	TraceSample  float64
-	Getenv       func(string) string
-	Logger       *slog.Logger
+	// TrafficWindow is how long the data plane keeps its per-minute
+	// traffic aggregates (internal/dataplane/traffic, docs/traffic.md):
+	// 0 means DefaultTrafficWindow, a negative value keeps none (serve
+	// --traffic-window=0).
+	TrafficWindow time.Duration
+	Getenv        func(string) string
+	Logger        *slog.Logger
 }
 
 // DefaultHealthCheckConcurrency is the default of
@@ -153,8 +159,9 @@ type App struct {
 	dns     *dns.Server // nil when DNS is off
 	nets    *vpcnet.Runner
 	ca      *ca.CA
-	fnHost  *functions.Host  // nil when the function host is off
-	metrics *metrics.Metrics // nil when MetricsAddr is ""
+	fnHost  *functions.Host     // nil when the function host is off
+	metrics *metrics.Metrics    // nil when MetricsAddr is ""
+	traffic *traffic.Aggregator // nil when TrafficWindow < 0
 	metLn   net.Listener
 }
 
@@ -390,8 +397,23 @@ func (a *App) start(ctx context.Context) error {
 	pcfg := proxy.Config{Holder: holder, Registry: registry, Auth: authz,
 		Picker: picker, RequestTimeout: cfg.RequestTimeout, Logger: cfg.Logger,
 		AccessLog: alog, Net: nets.Lookup, Lambda: invoker}
+	var observers proxy.Observers
 	if met != nil {
-		pcfg.Observer = met.DataPlane
+		observers = append(observers, met.DataPlane)
+	}
+	if cfg.TrafficWindow >= 0 {
+		if cfg.TrafficWindow == 0 {
+			cfg.TrafficWindow = DefaultTrafficWindow
+		}
+		a.traffic = traffic.New(traffic.Config{Window: cfg.TrafficWindow})
+		observers = append(observers, a.traffic)
+	}
+	switch len(observers) {
+	case 0: // nil: the proxy spends nothing on observations
+	case 1:
+		pcfg.Observer = observers[0]
+	default:
+		pcfg.Observer = observers
 	}
 	if cfg.OTLPEndpoint != "" {
 		tr, err := tracing.New(tracing.Config{Endpoint: cfg.OTLPEndpoint, Sample: cfg.TraceSample})
@@ -461,6 +483,11 @@ func (a *App) start(ctx context.Context) error {
 	}
 	handler.SetDNS(dnsAddress(a.dns), dnsLookup(holder, a.dns))
 	handler.SetCertificateAuthority(a.ca.CertPEM)
+	if a.traffic != nil {
+		handler.SetTraffic(trafficSource{a.traffic})
+	} else {
+		handler.SetTraffic(nil)
+	}
 	if a.fnHost != nil {
 		handler.SetFunctionHost(a.fnHost)
 	}
