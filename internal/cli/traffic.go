@@ -43,6 +43,7 @@ The default output is a table; --output json gives the API's answer.`,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			q := url.Values{}
+			label := service
 			switch {
 			case (service == "") == (caller == ""):
 				return report(cmd, usageErrorf("give one of --service or --caller (or run 'trellis traffic top')"))
@@ -56,6 +57,9 @@ The default output is a table; --output json gives the API's answer.`,
 					return report(cmd, err)
 				}
 				q.Set("service", service)
+				if label != service {
+					label += " (" + service + ")"
+				}
 			default:
 				q.Set("caller", caller)
 			}
@@ -72,7 +76,7 @@ The default output is a table; --output json gives the API's answer.`,
 			m, _ := v.(map[string]any)
 			w := cmd.OutOrStdout()
 			if service != "" {
-				fmt.Fprintf(w, "Service %s, last %s\n\nCallers\n", printable(service), printable(windowOr(window)))
+				fmt.Fprintf(w, "Service %s, last %s\n\nCallers\n", printable(label), printable(windowOr(window)))
 				printTraffic(w, m["callers"], cols("PRINCIPAL", "principal", "SOURCE VPC", "sourceVpcId"))
 				fmt.Fprintf(w, "\nTarget groups\n")
 				printTraffic(w, m["targetGroups"], cols("TARGET GROUP", "targetGroupId"))
