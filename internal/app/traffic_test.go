@@ -139,7 +139,8 @@ func TestTrafficTwoCallers(t *testing.T) {
 	alice := aws.Credentials{AccessKeyID: key.AccessKeyID, SecretAccessKey: key.SecretAccessKey}
 	need(w.c.PutAuthPolicy(ctx, &vpclattice.PutAuthPolicyInput{ResourceIdentifier: w.sn.Id, Policy: aws.String(
 		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"*",
-		  "Condition":{"StringEquals":{"aws:PrincipalAccount":"` + w.s.Account + `"}}}]}`)})).ok(t)
+		  "Condition":{"StringEquals":{"aws:PrincipalAccount":"` + w.s.Account + `"}}},
+		 {"Effect":"Deny","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"` + *w.svc.Arn + `/deny/*"}]}`)})).ok(t)
 	need(w.c.UpdateServiceNetwork(ctx, &vpclattice.UpdateServiceNetworkInput{ServiceNetworkIdentifier: w.sn.Id, AuthType: types.AuthTypeAwsIam})).ok(t)
 
 	// Everything in force before the counted requests. The probes are
@@ -167,7 +168,8 @@ func TestTrafficTwoCallers(t *testing.T) {
 	send(&alice, "/a/200", 4)
 	send(&alice, "/a/500", 1)
 	send(&alice, "/slow/200", 2)
-	send(nil, "/a/200", 2) // denied: 403, counted for the anonymous caller, no target group
+	send(&alice, "/deny/200", 2) // denied by the policy: 403, counted for alice, no target group
+	send(nil, "/a/200", 2)       // denied: 403, counted for the anonymous caller, no target group
 	for _, p := range []string{"/c/200", "/c/200", "/c/200", "/c/200", "/c/200", "/c/200", "/c/404"} {
 		get(t, ingress2, port, *catalog.DnsEntry.DomainName, p, nil)
 	}
@@ -187,7 +189,7 @@ func TestTrafficTwoCallers(t *testing.T) {
 	}
 	wantCallers := map[string]counts{
 		rootARN + "@" + vpc1:           {10, 2, 3},
-		user + "@" + vpc1:              {7, 0, 1},
+		user + "@" + vpc1:              {9, 2, 1},
 		traffic.Anonymous + "@" + vpc1: {2, 2, 0},
 	}
 	wantTGs := map[string]counts{*tgA.Id: {12, 2, 1}, *tgB.Id: {5, 0, 3}}
@@ -229,7 +231,7 @@ func TestTrafficTwoCallers(t *testing.T) {
 	// What alice calls; the busiest.
 	_, _, mc := trafficGet(t, w.s, root, "caller="+url.QueryEscape(user)+"&window=5m")
 	svcKey := func(r map[string]any) string { return r["serviceId"].(string) + "/" + fmt.Sprint(r["serviceName"]) }
-	if got := minus(rowsBy(t, mc, "services", svcKey), rowsBy(t, baseAlice, "services", svcKey)); !eqCounts(got, map[string]counts{*w.svc.Id + "/orders": {7, 0, 1}}) {
+	if got := minus(rowsBy(t, mc, "services", svcKey), rowsBy(t, baseAlice, "services", svcKey)); !eqCounts(got, map[string]counts{*w.svc.Id + "/orders": {9, 2, 1}}) {
 		t.Errorf("alice calls %v", got)
 	}
 	_, _, top := trafficGet(t, w.s, root, "top=1")
