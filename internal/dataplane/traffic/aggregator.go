@@ -78,6 +78,22 @@ type minute struct {
 	n      atomic.Int64
 	keys   atomic.Int64
 	shards [nShards]shard
+	// frozen is the minute in compact form once it is over (freeze): the
+	// non-zero sketch buckets only, a quarter of a live cell's memory or
+	// less. Queries read it instead of the shards when it is set.
+	frozen atomic.Pointer[[]frozenCell]
+}
+
+// frozenCell is a key's numbers in a minute that is over.
+type frozenCell struct {
+	key                            Key
+	requests, errors4xx, errors5xx int64
+	buckets                        []frozenBucket // the non-zero ones
+}
+
+type frozenBucket struct {
+	i uint16
+	n uint32
 }
 
 // Aggregator keeps the per-minute aggregates. It is a proxy.Observer.
@@ -214,10 +230,49 @@ func (a *Aggregator) rollTo(sl *minute, m int64) bool {
 			sh.m.Store(&empty)
 			sh.mu.Unlock()
 		}
+		sl.frozen.Store(nil)
 		sl.keys.Store(0)
 		sl.n.Store(m)
+		// The minute before the last is over (requests are recorded when
+		// they end, at most a moment after their clock read): compact it,
+		// off the request path.
+		go a.freeze(m - 2)
 	}
 	return true
+}
+
+// freeze turns minute m's live cells into their compact form, when its
+// slot still holds it. A request recorded into m after this (ended more
+// than a minute before it was counted) is not seen by queries.
+func (a *Aggregator) freeze(m int64) {
+	sl := a.slot(m)
+	sl.roll.Lock()
+	defer sl.roll.Unlock()
+	if sl.n.Load() != m || sl.frozen.Load() != nil {
+		return
+	}
+	var out []frozenCell
+	for i := range sl.shards {
+		for k, c := range *sl.shards[i].m.Load() {
+			f := frozenCell{key: k, requests: c.requests.Load(), errors4xx: c.errors4xx.Load(), errors5xx: c.errors5xx.Load()}
+			for j := range c.sketch {
+				if n := c.sketch[j].Load(); n != 0 {
+					f.buckets = append(f.buckets, frozenBucket{uint16(j), n})
+				}
+			}
+			out = append(out, f)
+		}
+	}
+	// Published before the live maps are dropped: a query that read the
+	// maps before they were dropped finds the frozen form set (Collect).
+	sl.frozen.Store(&out)
+	for i := range sl.shards {
+		sh := &sl.shards[i]
+		sh.mu.Lock()
+		empty := map[Key]*cell{}
+		sh.m.Store(&empty)
+		sh.mu.Unlock()
+	}
 }
 
 // insert adds key k to minute m's shard sh (a copy of the map with it),
@@ -261,6 +316,16 @@ type Stats struct {
 	Latency                        Sketch
 }
 
+func (s *Stats) addFrozen(f *frozenCell) {
+	s.Requests += f.requests
+	s.Errors4xx += f.errors4xx
+	s.Errors5xx += f.errors5xx
+	for _, b := range f.buckets {
+		s.Latency.counts[b.i] += uint64(b.n)
+		s.Latency.n += uint64(b.n)
+	}
+}
+
 func (s *Stats) addCell(c *cell) {
 	s.Requests += c.requests.Load()
 	s.Errors4xx += c.errors4xx.Load()
@@ -283,26 +348,46 @@ func (a *Aggregator) Collect(since time.Time, keep func(Key) bool, group func(Ke
 		from = oldest
 	}
 	out := map[Key]*Stats{}
+	stats := func(k Key) *Stats {
+		if keep != nil && !keep(k) {
+			return nil
+		}
+		g := k
+		if group != nil {
+			g = group(k)
+		}
+		s := out[g]
+		if s == nil {
+			s = new(Stats)
+			out[g] = s
+		}
+		return s
+	}
+	var maps [nShards]map[Key]*cell
 	for i := range a.ring {
 		sl := &a.ring[i]
 		if n := sl.n.Load(); n < from || n > now {
 			continue
 		}
+		// The maps first, then frozen: freeze publishes the frozen form
+		// before it drops the maps, so one of the two has every key.
 		for j := range sl.shards {
-			for k, c := range *sl.shards[j].m.Load() {
-				if keep != nil && !keep(k) {
-					continue
+			maps[j] = *sl.shards[j].m.Load()
+		}
+		if f := sl.frozen.Load(); f != nil {
+			for j := range *f {
+				fc := &(*f)[j]
+				if s := stats(fc.key); s != nil {
+					s.addFrozen(fc)
 				}
-				g := k
-				if group != nil {
-					g = group(k)
+			}
+			continue
+		}
+		for _, m := range maps {
+			for k, c := range m {
+				if s := stats(k); s != nil {
+					s.addCell(c)
 				}
-				s := out[g]
-				if s == nil {
-					s = new(Stats)
-					out[g] = s
-				}
-				s.addCell(c)
 			}
 		}
 	}

@@ -271,3 +271,50 @@ func BenchmarkRecord(b *testing.B) {
 		a.RequestDone(o)
 	}
 }
+
+// TestFreeze: a minute that is over is compacted (by the roll two minutes
+// later) and answers the same numbers and quantiles as its live cells.
+func TestFreeze(t *testing.T) {
+	c := newClock(t0)
+	a := New(Config{Window: 10 * time.Minute, Now: c.now})
+	for i := range 300 {
+		a.Record(c.now(), Key{ServiceID: "svc", Principal: fmt.Sprint(i % 7), TargetGroupID: "tg"}, 200+100*(i%4), time.Duration(i+1)*time.Millisecond)
+	}
+	before := a.Collect(t0, nil, nil)
+	rl, tgs := a.Service("svc", t0)
+	m0 := a.slot(unixMinute(t0))
+	if m0.frozen.Load() != nil {
+		t.Fatal("the current minute is frozen")
+	}
+	c.add(2 * time.Minute)
+	a.Record(c.now(), Key{ServiceID: "other"}, 200, time.Millisecond) // rolls 9:02, freezes 9:00
+	deadline := time.Now().Add(5 * time.Second)
+	for m0.frozen.Load() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("9:00 was not frozen after the roll to 9:02")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for i := range m0.shards {
+		if n := len(*m0.shards[i].m.Load()); n != 0 {
+			t.Fatalf("a frozen minute keeps %d live cells", n)
+		}
+	}
+	after := a.Collect(t0, func(k Key) bool { return k.ServiceID == "svc" }, nil)
+	if len(after) != len(before) {
+		t.Fatalf("%d keys after the freeze, %d before", len(after), len(before))
+	}
+	for k, b := range before {
+		if g := after[k]; g == nil || *g != *b {
+			t.Fatalf("key %v: %+v after the freeze, %+v before", k, g, b)
+		}
+	}
+	rl2, tgs2 := a.Service("svc", t0)
+	if fmt.Sprint(rl, tgs) != fmt.Sprint(rl2, tgs2) {
+		t.Fatalf("service view changed by the freeze:\n%v %v\n%v %v", rl, tgs, rl2, tgs2)
+	}
+	a.freeze(unixMinute(t0)) // twice: nothing changes
+	if again := a.Collect(t0, func(k Key) bool { return k.ServiceID == "svc" }, nil); len(again) != len(before) {
+		t.Fatal("a second freeze lost keys")
+	}
+}
