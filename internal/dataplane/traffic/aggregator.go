@@ -78,9 +78,11 @@ type minute struct {
 	n      atomic.Int64
 	keys   atomic.Int64
 	shards [nShards]shard
-	// frozen is the minute in compact form once it is over (freeze): the
-	// non-zero sketch buckets only, a quarter of a live cell's memory or
-	// less. Queries read it instead of the shards when it is set.
+	// frozen is the minute in compact form once it is over (freeze): each
+	// key's sketch from its first to its last non-zero bucket (requests of
+	// a key in a minute seldom span more than a few dozen buckets; never
+	// more than a live cell). Queries read it instead of the shards when
+	// it is set.
 	frozen atomic.Pointer[[]frozenCell]
 }
 
@@ -88,12 +90,8 @@ type minute struct {
 type frozenCell struct {
 	key                            Key
 	requests, errors4xx, errors5xx int64
-	buckets                        []frozenBucket // the non-zero ones
-}
-
-type frozenBucket struct {
-	i uint16
-	n uint32
+	lo                             int      // the index of buckets[0]
+	buckets                        []uint32 // the first to the last non-zero bucket
 }
 
 // Aggregator keeps the per-minute aggregates. It is a proxy.Observer.
@@ -255,10 +253,15 @@ func (a *Aggregator) freeze(m int64) {
 	for i := range sl.shards {
 		for k, c := range *sl.shards[i].m.Load() {
 			f := frozenCell{key: k, requests: c.requests.Load(), errors4xx: c.errors4xx.Load(), errors5xx: c.errors5xx.Load()}
+			var dense [SketchBuckets]uint32
+			lo, hi := SketchBuckets, -1
 			for j := range c.sketch {
-				if n := c.sketch[j].Load(); n != 0 {
-					f.buckets = append(f.buckets, frozenBucket{uint16(j), n})
+				if dense[j] = c.sketch[j].Load(); dense[j] != 0 {
+					lo, hi = min(lo, j), j
 				}
+			}
+			if hi >= 0 {
+				f.lo, f.buckets = lo, append([]uint32(nil), dense[lo:hi+1]...)
 			}
 			out = append(out, f)
 		}
@@ -320,9 +323,9 @@ func (s *Stats) addFrozen(f *frozenCell) {
 	s.Requests += f.requests
 	s.Errors4xx += f.errors4xx
 	s.Errors5xx += f.errors5xx
-	for _, b := range f.buckets {
-		s.Latency.counts[b.i] += uint64(b.n)
-		s.Latency.n += uint64(b.n)
+	for j, n := range f.buckets {
+		s.Latency.counts[f.lo+j] += uint64(n)
+		s.Latency.n += uint64(n)
 	}
 }
 
