@@ -525,6 +525,7 @@ func TestCommandTree(t *testing.T) {
 		"dns":                                 {"lookup"},
 		"ca":                                  {"get"},
 		"function":                            {"create", "delete", "get", "invoke", "list"},
+		"traffic":                             {"top"},
 	}
 	root := newTestRoot()
 	got := map[string][]string{}
