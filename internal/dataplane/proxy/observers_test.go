@@ -1,8 +1,14 @@
 package proxy
 
 import (
+	"io"
+	"net/http"
 	"net/netip"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/trellis-net/trellis/internal/snapshot"
 )
 
 // TestObserversFanOut: Observers hands every observation to each of its
@@ -35,5 +41,53 @@ func TestObserversFanOut(t *testing.T) {
 	}
 	if a.done.Load() <= b.done.Load() {
 		t.Fatalf("the first observer saw %d requests, the second %d: want more (it saw the single-observer proxy's too)", a.done.Load(), b.done.Load())
+	}
+}
+
+// endObserver keeps the last observation's end and duration.
+type endObserver struct {
+	mu  sync.Mutex
+	end time.Time
+	dur time.Duration
+}
+
+func (*endObserver) RequestStarted(*snapshot.Snapshot, *snapshot.Service, *snapshot.TargetGroup) {}
+func (o *endObserver) RequestDone(ob Observation) {
+	o.mu.Lock()
+	o.end, o.dur = ob.End, ob.Duration
+	o.mu.Unlock()
+}
+
+// TestObservationEnd: Observation.End is when the response ended, so
+// observers that bucket requests by time (the traffic aggregates) need not
+// read the clock again.
+func TestObservationEnd(t *testing.T) {
+	ln := helloBackend(t)
+	obs := &endObserver{}
+	e := newEnv(t, func(c *testConfig) { c.Observer = obs })
+	port := freePort(t, netip.MustParseAddr("127.0.0.1"))
+	v := e.simple(service("svc-0end", "end.example.com", port, defaultRule(to(ipGroup("tg-end", ln.Addr().String())))))
+	before := time.Now()
+	resp, err := http.Get("http://" + netip.AddrPortFrom(v.Ingress, uint16(port)).String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		obs.mu.Lock()
+		end, dur := obs.end, obs.dur
+		obs.mu.Unlock()
+		if !end.IsZero() {
+			if end.Before(before) || end.After(time.Now()) || dur <= 0 || end.Add(-dur).Before(before) {
+				t.Fatalf("end %v, duration %v: want within the request (sent at %v)", end, dur, before)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no observation with an end")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

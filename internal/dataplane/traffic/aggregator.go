@@ -1,7 +1,6 @@
 package traffic
 
 import (
-	"hash/maphash"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -99,7 +98,6 @@ type Aggregator struct {
 	window   time.Duration
 	maxKeys  int64
 	now      func() time.Time
-	seed     maphash.Seed
 	ring     []minute
 	overflow atomic.Int64
 }
@@ -122,7 +120,7 @@ func New(cfg Config) *Aggregator {
 	// minute a query of the whole window reads is not the slot the next
 	// minute rolls into.
 	a := &Aggregator{window: time.Duration(mins) * time.Minute, maxKeys: int64(cfg.MaxKeysPerMinute), now: cfg.Now,
-		seed: maphash.MakeSeed(), ring: make([]minute, mins+2)}
+		ring: make([]minute, mins+2)}
 	for i := range a.ring {
 		a.ring[i].n.Store(-1)
 		for j := range a.ring[i].shards {
@@ -159,7 +157,11 @@ func (a *Aggregator) RequestDone(o proxy.Observation) {
 	if o.TargetGroup != nil {
 		k.TargetGroupID = o.TargetGroup.ID
 	}
-	a.Record(a.now(), k, o.Status, o.Duration)
+	t := o.End
+	if t.IsZero() {
+		t = a.now()
+	}
+	a.Record(t, k, o.Status, o.Duration)
 }
 
 func unixMinute(t time.Time) int64 {
@@ -174,9 +176,19 @@ func (a *Aggregator) slot(m int64) *minute {
 	return &a.ring[int(uint64(m)%uint64(len(a.ring)))]
 }
 
+// shardOf spreads keys over the shards by the last bytes of their fields
+// (IDs end in random characters): cheap, as the map lookup hashes the key
+// again anyway, and good enough to spread the inserts.
 func (a *Aggregator) shardOf(sl *minute, k *Key) *shard {
-	h := maphash.String(a.seed, k.Principal) ^ maphash.String(a.seed, k.TargetGroupID)
+	h := 7*last(k.Principal) + 3*last(k.TargetGroupID) + last(k.ServiceID) + 11*last(k.SourceVPCID)
 	return &sl.shards[h%nShards]
+}
+
+func last(s string) uint {
+	if s == "" {
+		return 0
+	}
+	return uint(s[len(s)-1])
 }
 
 // Record counts one request of key k that ended at t with status and

@@ -220,6 +220,7 @@ func BenchmarkRecordParallel(b *testing.B) {
 	for i := range 8 {
 		os = append(os, obs("svc-1", fmt.Sprintf("tg-%d", i%2), "vpc-1",
 			&snapshot.Identity{PrincipalARN: fmt.Sprintf("arn:aws:iam::111111111111:user/u%d", i)}, 200, time.Millisecond))
+		os[i].End = time.Now() // as the proxy sets it: no clock read here
 	}
 	var next atomic.Int64
 	b.ReportAllocs()
@@ -237,6 +238,7 @@ func BenchmarkRecordParallel(b *testing.B) {
 func BenchmarkRecordParallelOneKey(b *testing.B) {
 	a := New(Config{Window: time.Hour})
 	o := obs("svc-1", "tg-1", "vpc-1", nil, 200, time.Millisecond)
+	o.End = time.Now()
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -266,6 +268,7 @@ func BenchmarkServiceQuery(b *testing.B) {
 func BenchmarkRecord(b *testing.B) {
 	a := New(Config{Window: time.Hour})
 	o := obs("svc-1", "tg-1", "vpc-1", &snapshot.Identity{PrincipalARN: "arn:aws:iam::111111111111:user/alice"}, 200, time.Millisecond)
+	o.End = time.Now()
 	b.ReportAllocs()
 	for b.Loop() {
 		a.RequestDone(o)
