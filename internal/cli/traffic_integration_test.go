@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -116,6 +118,20 @@ func TestCLITraffic(t *testing.T) {
 	}
 	if js := c.ok("traffic", "top", "--once", "--output", "json"); len(js["services"].([]any)) != 1 {
 		t.Errorf("top json: %v", js)
+	}
+
+	// Live: refreshed blocks until interrupted (plain, not a terminal).
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	root := newTestRoot()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetArgs([]string{"--endpoint", c.endpoint, "--region", c.srv.Region, "traffic", "top", "--interval", "200ms"})
+	if err := root.ExecuteContext(ctx); err != nil {
+		t.Fatalf("top until interrupted: %v", err)
+	}
+	if n := strings.Count(out.String(), "trellis traffic top"); n < 2 || strings.Contains(out.String(), "\x1b[") {
+		t.Errorf("top refreshed %d times in 1.5s at 200ms, want several plain blocks:\n%q", n, out.String())
 	}
 
 	// Errors: usage, and the API's own.
