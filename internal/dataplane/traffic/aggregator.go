@@ -48,10 +48,12 @@ type Config struct {
 }
 
 // cell is one key's numbers in one minute: updated with atomic adds by
-// concurrent requests, read with atomic loads by queries.
+// concurrent requests, read with atomic loads by queries. Its requests are
+// the sum of its sketch's buckets (each request adds to one): one atomic
+// add fewer per request on counters every request of the key shares.
 type cell struct {
-	requests, errors4xx, errors5xx atomic.Int64
-	sketch                         [SketchBuckets]atomic.Uint32
+	errors4xx, errors5xx atomic.Int64
+	sketch               [SketchBuckets]atomic.Uint32
 }
 
 // nShards spreads the keys of a minute over maps, so that the inserts of
@@ -213,14 +215,15 @@ func (a *Aggregator) Record(t time.Time, k Key, status int, d time.Duration) {
 			return
 		}
 	}
-	c.requests.Add(1)
+	// The bucket before the error counters: a query, which loads the
+	// counters first, never sees more errors than requests.
+	c.sketch[bucketOf(d)].Add(1)
 	switch {
 	case status >= 500 && status <= 599:
 		c.errors5xx.Add(1)
 	case status >= 400 && status <= 499:
 		c.errors4xx.Add(1)
 	}
-	c.sketch[bucketOf(d)].Add(1)
 }
 
 // rollTo empties slot sl for minute m, unless another request did (or it
@@ -264,12 +267,13 @@ func (a *Aggregator) freeze(m int64) {
 	var out []frozenCell
 	for i := range sl.shards {
 		for k, c := range *sl.shards[i].m.Load() {
-			f := frozenCell{key: k, requests: c.requests.Load(), errors4xx: c.errors4xx.Load(), errors5xx: c.errors5xx.Load()}
+			f := frozenCell{key: k, errors4xx: c.errors4xx.Load(), errors5xx: c.errors5xx.Load()}
 			var dense [SketchBuckets]uint32
 			lo, hi := SketchBuckets, -1
 			for j := range c.sketch {
 				if dense[j] = c.sketch[j].Load(); dense[j] != 0 {
 					lo, hi = min(lo, j), j
+					f.requests += int64(dense[j])
 				}
 			}
 			if hi >= 0 {
@@ -342,13 +346,13 @@ func (s *Stats) addFrozen(f *frozenCell) {
 }
 
 func (s *Stats) addCell(c *cell) {
-	s.Requests += c.requests.Load()
 	s.Errors4xx += c.errors4xx.Load()
 	s.Errors5xx += c.errors5xx.Load()
 	for i := range c.sketch {
 		if v := c.sketch[i].Load(); v != 0 {
 			s.Latency.counts[i] += uint64(v)
 			s.Latency.n += uint64(v)
+			s.Requests += int64(v)
 		}
 	}
 }
