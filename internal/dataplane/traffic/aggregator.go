@@ -246,12 +246,23 @@ func (a *Aggregator) rollTo(sl *minute, m int64) bool {
 		sl.frozen.Store(nil)
 		sl.keys.Store(0)
 		sl.n.Store(m)
-		// The minute before the last is over (requests are recorded when
-		// they end, at most a moment after their clock read): compact it,
-		// off the request path.
-		go a.freeze(m - 2)
+		// Minutes before the last are over (requests are recorded when
+		// they end, a moment after their clock read): compact them, off
+		// the request path (a quiet minute rolls nothing: each roll looks
+		// at every slot).
+		go a.freezeBefore(m - 1)
 	}
 	return true
+}
+
+// freezeBefore freezes every minute older than m not frozen yet.
+func (a *Aggregator) freezeBefore(m int64) {
+	for i := range a.ring {
+		sl := &a.ring[i]
+		if n := sl.n.Load(); n >= 0 && n < m && sl.frozen.Load() == nil {
+			a.freeze(n)
+		}
+	}
 }
 
 // freeze turns minute m's live cells into their compact form, when its

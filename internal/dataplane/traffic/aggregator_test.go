@@ -318,6 +318,18 @@ func TestFreeze(t *testing.T) {
 	}
 	a.freeze(unixMinute(t0)) // twice: nothing changes
 	if again := a.Collect(t0, func(k Key) bool { return k.ServiceID == "svc" }, nil); len(again) != len(before) {
-		t.Fatal("a second freeze lost keys")
+		t.Fatalf("a second freeze lost keys: %v, want %v", again, before)
+	}
+	// A minute with requests, then quiet minutes: the next roll freezes it.
+	c.add(time.Minute) // 9:03
+	a.Record(c.now(), Key{ServiceID: "svc"}, 200, time.Millisecond)
+	m3 := a.slot(unixMinute(c.now()))
+	c.add(5 * time.Minute) // 9:08
+	a.Record(c.now(), Key{ServiceID: "other"}, 200, time.Millisecond)
+	for m3.frozen.Load() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("9:03 was not frozen by the roll to 9:08")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
