@@ -75,3 +75,16 @@ func serveRejects(t *testing.T, args []string, want string) {
 		t.Errorf("%v: the data directory was created", args)
 	}
 }
+
+// A negative traffic window is refused before anything starts; the help
+// documents the flag.
+func TestTrafficWindowFlag(t *testing.T) {
+	serveRejects(t, []string{"--traffic-window", "-1m"}, "--traffic-window -1m0s: want a duration such as 1h, or 0 for none")
+	cmd := serveCommand()
+	if f := cmd.Flags().Lookup("traffic-window"); f == nil || f.DefValue != "1h0m0s" {
+		t.Fatalf("--traffic-window: %+v, want a default of 1h", f)
+	}
+	if !strings.Contains(cmd.Long, "--traffic-window") {
+		t.Fatal("serve --help does not explain --traffic-window")
+	}
+}

@@ -118,6 +118,12 @@ client's traceparent is continued and targets get one of the same trace.
 default, and then nothing is traced and headers pass as they came
 (docs/tracing.md).
 
+--traffic-window DURATION (default 1h) is how long the data plane keeps its
+per-minute traffic aggregates — requests, 4xx, 5xx and p50/p99 latency by
+service, caller principal, source VPC and target group — kept also when access
+logs are off; 'trellis traffic' and GET /trellis/v1/traffic read them; 0 keeps
+none (docs/traffic.md).
+
 SIGTERM or SIGINT stops accepting connections, lets in-flight requests finish
 and exits.`,
 		Args: cobra.NoArgs,
@@ -155,6 +161,12 @@ and exits.`,
 				if _, err := tracing.ValidateEndpoint(cfg.OTLPEndpoint); err != nil {
 					return err
 				}
+			}
+			switch {
+			case cfg.TrafficWindow < 0:
+				return fmt.Errorf("--traffic-window %v: want a duration such as 1h, or 0 for none", cfg.TrafficWindow)
+			case cfg.TrafficWindow == 0:
+				cfg.TrafficWindow = -1 // app: a negative window keeps none
 			}
 			if cmd.Flags().Changed("trace-sample") && cfg.OTLPEndpoint == "" {
 				return errors.New("--trace-sample: needs --otlp-endpoint")
@@ -206,6 +218,7 @@ and exits.`,
 	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "address (HOST:PORT) serving Prometheus metrics at /metrics, unauthenticated (default: off; see docs/metrics.md)")
 	f.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", "", "OTLP/HTTP URL the data plane's request spans are exported to, e.g. http://127.0.0.1:4318/v1/traces (default: off; see docs/tracing.md)")
 	f.Float64Var(&cfg.TraceSample, "trace-sample", 1, "ratio of traces recorded and exported with --otlp-endpoint, 0..1")
+	f.DurationVar(&cfg.TrafficWindow, "traffic-window", time.Hour, "how long the data plane keeps per-minute traffic aggregates for 'trellis traffic' (minute granularity; 0: none; see docs/traffic.md)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	od := cfg.Outlier
 	f.Int32Var(&od.ConsecutiveFailures, "outlier-consecutive-failures", od.ConsecutiveFailures, "eject a target after this many failed requests in a row (5xx answers, failed connections, resets, timeouts); 0 disables ejection")

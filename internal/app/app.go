@@ -29,6 +29,7 @@ import (
 	"github.com/trellis-net/trellis/internal/dataplane/passthrough"
 	"github.com/trellis-net/trellis/internal/dataplane/proxy"
 	"github.com/trellis-net/trellis/internal/dataplane/tlsterm"
+	"github.com/trellis-net/trellis/internal/dataplane/traffic"
 	"github.com/trellis-net/trellis/internal/dataplane/upstream"
 	"github.com/trellis-net/trellis/internal/dataplane/vpcnet"
 	"github.com/trellis-net/trellis/internal/functions"
@@ -120,13 +121,20 @@ type Config struct {
 	OTLPEndpoint string
 	TraceSample  float64
 	// CanaryStats are the live per-minute aggregates canaries are judged
-	// on (internal/canary); nil refuses new canaries and holds running
-	// ones unjudged. CanaryTick is how often running canaries are
-	// evaluated (default canary.DefaultTick; tests shorten it).
+	// on (internal/canary); nil means the data plane's own traffic
+	// aggregates (TrafficWindow), and with those off new canaries are
+	// refused and running ones held unjudged. CanaryTick is how often
+	// running canaries are evaluated (default canary.DefaultTick; tests
+	// shorten it).
 	CanaryStats canary.Stats
 	CanaryTick  time.Duration
-	Getenv      func(string) string
-	Logger      *slog.Logger
+	// TrafficWindow is how long the data plane keeps its per-minute
+	// traffic aggregates (internal/dataplane/traffic, docs/traffic.md):
+	// 0 means DefaultTrafficWindow, a negative value keeps none (serve
+	// --traffic-window=0).
+	TrafficWindow time.Duration
+	Getenv        func(string) string
+	Logger        *slog.Logger
 }
 
 // DefaultHealthCheckConcurrency is the default of
@@ -160,8 +168,9 @@ type App struct {
 	dns     *dns.Server // nil when DNS is off
 	nets    *vpcnet.Runner
 	ca      *ca.CA
-	fnHost  *functions.Host  // nil when the function host is off
-	metrics *metrics.Metrics // nil when MetricsAddr is ""
+	fnHost  *functions.Host     // nil when the function host is off
+	metrics *metrics.Metrics    // nil when MetricsAddr is ""
+	traffic *traffic.Aggregator // nil when TrafficWindow < 0
 	metLn   net.Listener
 }
 
@@ -397,8 +406,23 @@ func (a *App) start(ctx context.Context) error {
 	pcfg := proxy.Config{Holder: holder, Registry: registry, Auth: authz,
 		Picker: picker, RequestTimeout: cfg.RequestTimeout, Logger: cfg.Logger,
 		AccessLog: alog, Net: nets.Lookup, Lambda: invoker}
+	var observers proxy.Observers
 	if met != nil {
-		pcfg.Observer = met.DataPlane
+		observers = append(observers, met.DataPlane)
+	}
+	if cfg.TrafficWindow >= 0 {
+		if cfg.TrafficWindow == 0 {
+			cfg.TrafficWindow = DefaultTrafficWindow
+		}
+		a.traffic = traffic.New(traffic.Config{Window: cfg.TrafficWindow})
+		observers = append(observers, a.traffic)
+	}
+	switch len(observers) {
+	case 0: // nil: the proxy spends nothing on observations
+	case 1:
+		pcfg.Observer = observers[0]
+	default:
+		pcfg.Observer = observers
 	}
 	if cfg.OTLPEndpoint != "" {
 		tr, err := tracing.New(tracing.Config{Endpoint: cfg.OTLPEndpoint, Sample: cfg.TraceSample})
@@ -468,6 +492,11 @@ func (a *App) start(ctx context.Context) error {
 	}
 	handler.SetDNS(dnsAddress(a.dns), dnsLookup(holder, a.dns))
 	handler.SetCertificateAuthority(a.ca.CertPEM)
+	if a.traffic != nil {
+		handler.SetTraffic(trafficSource{a.traffic})
+	} else {
+		handler.SetTraffic(nil)
+	}
 	if a.fnHost != nil {
 		handler.SetFunctionHost(a.fnHost)
 	}
@@ -482,9 +511,11 @@ func (a *App) start(ctx context.Context) error {
 	// Canary releases: resumed before the API, which starts and aborts
 	// them, answers; they change weights through the service, as the API
 	// does, so the snapshot follows them like any UpdateRule.
-	// TODO(lead): pass the traffic Aggregator as CanaryStats once the
-	// traffic branch is merged (serve sets none yet).
-	canaries := canary.New(canary.Config{Store: st, Routes: svc, Stats: cfg.CanaryStats, Logger: cfg.Logger, Tick: cfg.CanaryTick})
+	stats := cfg.CanaryStats
+	if stats == nil && a.traffic != nil {
+		stats = a.traffic // never a nil *Aggregator in the interface
+	}
+	canaries := canary.New(canary.Config{Store: st, Routes: svc, Stats: stats, Logger: cfg.Logger, Tick: cfg.CanaryTick})
 	if err := rs.start(runner{name: canaries.Name(), start: func(ctx context.Context, _ *loops) error {
 		return canaries.Start(ctx)
 	}, close: canaries.Close}); err != nil {

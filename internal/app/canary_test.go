@@ -20,95 +20,23 @@ import (
 	"github.com/trellis-net/trellis/internal/app/apptest"
 )
 
-// backendStats is the smallest honest canary.Stats this branch can have:
-// the real backends behind the data plane count what they answer, per
-// target group and minute. The data plane's own aggregator (the traffic
-// package) answers the same question from the proxy; the lead wires it
-// into app and runs these tests on it (TODO(lead) in app.go).
-type backendStats struct {
-	mu  sync.Mutex
-	per map[string]map[time.Time]*minuteCounts // target group -> minute
-}
-
-type minuteCounts struct {
-	reqs, errs int64
-	lat        []time.Duration
-}
-
-func newBackendStats() *backendStats {
-	return &backendStats{per: map[string]map[time.Time]*minuteCounts{}}
-}
-
-func (s *backendStats) record(tg string, status int, d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m := s.per[tg]
-	if m == nil {
-		m = map[time.Time]*minuteCounts{}
-		s.per[tg] = m
-	}
-	k := time.Now().UTC().Truncate(time.Minute)
-	c := m[k]
-	if c == nil {
-		c = &minuteCounts{}
-		m[k] = c
-	}
-	c.reqs++
-	if status >= 500 {
-		c.errs++
-	}
-	c.lat = append(c.lat, d)
-}
-
-func (s *backendStats) TargetGroupWindow(_, tg string, since time.Time) (int64, int64, time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var r, e int64
-	var lat []time.Duration
-	for k, c := range s.per[tg] {
-		if !k.Before(since.Truncate(time.Minute)) {
-			r += c.reqs
-			e += c.errs
-			lat = append(lat, c.lat...)
-		}
-	}
-	var p99 time.Duration
-	if len(lat) > 0 {
-		for i := range lat { // tiny lists: a selection is enough
-			for j := i + 1; j < len(lat); j++ {
-				if lat[j] < lat[i] {
-					lat[i], lat[j] = lat[j], lat[i]
-				}
-			}
-		}
-		p99 = lat[(len(lat)*99)/100]
-	}
-	return r, e, p99
-}
-
-// canaryBackend answers status (changeable) and records it for its target
-// group, once the group is known.
+// canaryBackend answers status (changeable). Canaries are judged on what
+// the data plane saw: the app's own traffic aggregates (no CanaryStats).
 type canaryBackend struct {
 	srv    *httptest.Server
 	status atomic.Int32
-	tg     atomic.Pointer[string]
 	hits   atomic.Int64
 }
 
-func newCanaryBackend(t *testing.T, stats *backendStats, status int) *canaryBackend {
+func newCanaryBackend(t *testing.T, status int) *canaryBackend {
 	b := &canaryBackend{}
 	b.status.Store(int32(status))
 	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" {
 			return
 		}
-		start := time.Now()
-		st := int(b.status.Load())
-		w.WriteHeader(st)
+		w.WriteHeader(int(b.status.Load()))
 		b.hits.Add(1)
-		if tg := b.tg.Load(); tg != nil {
-			stats.record(*tg, st, time.Since(start))
-		}
 	}))
 	t.Cleanup(b.srv.Close)
 	return b
@@ -121,7 +49,6 @@ func (b *canaryBackend) backend() *backend { return &backend{srv: b.srv} }
 // length.
 type canaryWorld struct {
 	*world
-	stats        *backendStats
 	blue, green  *canaryBackend
 	tgBlue       *vpclattice.CreateTargetGroupOutput
 	tgGreen      *vpclattice.CreateTargetGroupOutput
@@ -135,17 +62,13 @@ type canaryWorld struct {
 }
 
 func newCanaryWorld(t *testing.T, port int, greenStatus int, o apptest.Options) *canaryWorld {
-	stats := newBackendStats()
-	o.CanaryStats = stats
 	if o.CanaryTick == 0 {
 		o.CanaryTick = 100 * time.Millisecond
 	}
-	w := &canaryWorld{world: newWorld(t, o), stats: stats, port: port}
-	w.blue, w.green = newCanaryBackend(t, stats, 200), newCanaryBackend(t, stats, greenStatus)
+	w := &canaryWorld{world: newWorld(t, o), port: port}
+	w.blue, w.green = newCanaryBackend(t, 200), newCanaryBackend(t, greenStatus)
 	w.tgBlue = w.targetGroup("blue", nil, w.blue.backend())
 	w.tgGreen = w.targetGroup("green", nil, w.green.backend())
-	w.blue.tg.Store(w.tgBlue.Id)
-	w.green.tg.Store(w.tgGreen.Id)
 	w.lst = need(w.c.CreateListener(ctx, &vpclattice.CreateListenerInput{ServiceIdentifier: w.svc.Id, Name: aws.String("web"),
 		Protocol: types.ListenerProtocolHttp, Port: aws.Int32(int32(port)), DefaultAction: &types.RuleActionMemberForward{Value: types.ForwardAction{
 			TargetGroups: []types.WeightedTargetGroup{{TargetGroupIdentifier: w.tgBlue.Id, Weight: aws.Int32(100)}}}}})).ok(t)
@@ -362,7 +285,7 @@ func TestCanarySurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond)
-	w.s = apptest.StartWith(t, apptest.Options{DataDir: dir, CanaryStats: w.stats, CanaryTick: 100 * time.Millisecond})
+	w.s = apptest.StartWith(t, apptest.Options{DataDir: dir, CanaryTick: 100 * time.Millisecond})
 	w.c = vpclattice.New(vpclattice.Options{Region: w.s.Region, BaseEndpoint: aws.String(w.s.Endpoint),
 		Credentials: credentials.NewStaticCredentialsProvider(w.s.AccessKeyID, w.s.SecretAccessKey, ""), RetryMaxAttempts: 1})
 	after := w.canary(cn.CanaryID)

@@ -61,6 +61,11 @@ var rules = []struct {
 	// proxy.Tracer seam only, never by import (no OTel there at all).
 	{"internal/tracing", []string{"internal/store", "internal/service", "internal/api", "internal/app", "internal/cli"}},
 	{"internal/dataplane/", []string{"internal/tracing", "go.opentelemetry.io/"}},
+	// traffic is a proxy.Observer: the proxy hands it observations and
+	// never imports it; the API reads it through app's adapter only.
+	{"internal/dataplane/proxy", []string{"internal/dataplane/traffic"}},
+	{"internal/dataplane/traffic", []string{"internal/dataplane/ingress"}},
+	{"internal/api", []string{"internal/dataplane"}},
 	{"internal/cli", []string{"internal/service", "internal/api", "internal/store", "internal/app"}},
 	// canary sits beside the service layer: it changes weights through the
 	// service and reads the aggregates through its Stats interface, never

@@ -526,6 +526,7 @@ func TestCommandTree(t *testing.T) {
 		"ca":                                  {"get"},
 		"canary":                              {"abort", "get", "list", "start", "watch"},
 		"function":                            {"create", "delete", "get", "invoke", "list"},
+		"traffic":                             {"top"},
 	}
 	root := newTestRoot()
 	got := map[string][]string{}

@@ -61,6 +61,8 @@ type Options struct {
 	// CanaryStats and CanaryTick configure canaries (app.Config).
 	CanaryStats canary.Stats
 	CanaryTick  time.Duration
+	// TrafficWindow is app.Config's (0: the default hour; negative: off).
+	TrafficWindow time.Duration
 }
 
 // Start starts a server that stops when the test ends.
@@ -75,7 +77,7 @@ func StartWith(t testing.TB, o Options) *Server {
 	}
 	env := func(k string) string { return o.Env[k] }
 	a, err := app.Start(context.Background(), app.Config{DataDir: dir, APIAddr: "127.0.0.1:0", Quotas: o.Quotas,
-		HealthCheckSecond: o.HealthCheckSecond, RequestTimeout: o.RequestTimeout, AccessLogS3Interval: o.AccessLogS3Interval, Outlier: o.Outlier, DNS: o.DNS, CACertFile: o.CACertFile, CAKeyFile: o.CAKeyFile, DisableFunctionHost: o.DisableFunctionHost, LambdaEndpoint: o.LambdaEndpoint, MetricsAddr: o.MetricsAddr, OTLPEndpoint: o.OTLPEndpoint, TraceSample: o.TraceSample, CanaryStats: o.CanaryStats, CanaryTick: o.CanaryTick, Getenv: env, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		HealthCheckSecond: o.HealthCheckSecond, RequestTimeout: o.RequestTimeout, AccessLogS3Interval: o.AccessLogS3Interval, Outlier: o.Outlier, DNS: o.DNS, CACertFile: o.CACertFile, CAKeyFile: o.CAKeyFile, DisableFunctionHost: o.DisableFunctionHost, LambdaEndpoint: o.LambdaEndpoint, MetricsAddr: o.MetricsAddr, OTLPEndpoint: o.OTLPEndpoint, TraceSample: o.TraceSample, CanaryStats: o.CanaryStats, CanaryTick: o.CanaryTick, TrafficWindow: o.TrafficWindow, Getenv: env, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatalf("start trellis: %v", err)
 	}

@@ -156,7 +156,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			peer = ap.Addr().Unmap()
 		}
 		o := h.p.cfg.Auth.Check(r.Context(), snap, vpc, svc, h.port, r, peer)
-		ob.authCheck = true
+		ob.authCheck, ob.caller = true, o.Identity
 		if !o.Allowed {
 			ob.authDeny = o.Level
 		}

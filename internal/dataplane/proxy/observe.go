@@ -28,6 +28,24 @@ type Observer interface {
 	RequestDone(o Observation)
 }
 
+// Observers fans a request's observation out to several observers (the
+// metrics and the traffic aggregates), in order.
+type Observers []Observer
+
+// RequestStarted implements Observer.
+func (os Observers) RequestStarted(snap *snapshot.Snapshot, svc *snapshot.Service, tg *snapshot.TargetGroup) {
+	for _, o := range os {
+		o.RequestStarted(snap, svc, tg)
+	}
+}
+
+// RequestDone implements Observer.
+func (os Observers) RequestDone(o Observation) {
+	for _, ob := range os {
+		ob.RequestDone(o)
+	}
+}
+
 // Observation is what the proxy knows of a request when it ends.
 type Observation struct {
 	// Snap is the snapshot the request was judged by; nil when there was
@@ -45,8 +63,10 @@ type Observation struct {
 	// Status is the response status (200 when nothing was written).
 	Status int
 	// Duration is from the request's arrival at the handler to the end of
-	// its response.
+	// its response, End when it ended (one clock read for both: observers
+	// need not read the clock again).
 	Duration time.Duration
+	End      time.Time
 	// BytesReceived is the request body read; BytesSent the response body
 	// written (a WebSocket session's bytes when one was upgraded).
 	BytesReceived, BytesSent int64
@@ -65,6 +85,10 @@ type Observation struct {
 	// AuthDenied is the level that denied the request ("" when allowed).
 	AuthChecked bool
 	AuthDenied  string
+	// Caller is the identity authentication found when the auth policies
+	// were evaluated (also on a deny); nil for an anonymous caller or when
+	// auth did not run. A pointer into the snapshot: nothing is copied.
+	Caller *snapshot.Identity
 	// Failure names the refusal the data plane answered with (trace.go's
 	// refusalNames), "" when none. Filled for traced requests only: the
 	// refusal is found through the request's trace state.
@@ -80,6 +104,7 @@ type reqObs struct {
 	target    *snapshot.Target
 	authDeny  string
 	authCheck bool
+	caller    *snapshot.Identity
 	span      Span        // nil when not traced
 	trace     *traceState // with span
 	started   bool
@@ -105,7 +130,7 @@ func (h *handler) finishObs(w http.ResponseWriter, r *http.Request, start time.T
 	vpc *snapshot.VPC, svc *snapshot.Service, ob *reqObs) {
 	o := Observation{Snap: snap, VPC: vpc, Service: svc, TargetGroup: ob.tg, Forwarded: ob.started,
 		TimedOut: ob.timedOut, HTTP2: r.ProtoMajor == 2, Listener: ob.lst, Rule: ob.rule, Target: ob.target,
-		AuthChecked: ob.authCheck, AuthDenied: ob.authDeny}
+		AuthChecked: ob.authCheck, AuthDenied: ob.authDeny, Caller: ob.caller}
 	if ts := ob.trace; ts != nil && ts.refused {
 		o.Failure = refusalNames[ts.ref]
 	}
@@ -126,7 +151,8 @@ func (h *handler) finishObs(w http.ResponseWriter, r *http.Request, start time.T
 	if o.Status == 0 {
 		o.Status = http.StatusOK // nothing written: the server answers 200 with no body
 	}
-	o.Duration = time.Since(start)
+	o.End = time.Now()
+	o.Duration = o.End.Sub(start)
 	if ob.span != nil {
 		ob.span.End(o)
 	}
