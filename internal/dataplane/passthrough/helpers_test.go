@@ -219,6 +219,8 @@ func (r *recorder) Log(e *accesslog.Entry, svcSubs, snSubs []*snapshot.LogSubscr
 	r.got <- struct{}{}
 }
 
+func (r *recorder) Tapped(string, string) bool { return false }
+
 // next waits for the next record.
 func (r *recorder) next(t *testing.T) record {
 	t.Helper()
