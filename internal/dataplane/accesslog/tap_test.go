@@ -194,4 +194,3 @@ func TestTapCheckAllocations(t *testing.T) {
 		t.Fatal("nil Taps tapped")
 	}
 }
-
