@@ -62,6 +62,9 @@ var rules = []struct {
 	{"internal/tracing", []string{"internal/store", "internal/service", "internal/api", "internal/app", "internal/cli"}},
 	{"internal/dataplane/", []string{"internal/tracing", "go.opentelemetry.io/"}},
 	{"internal/cli", []string{"internal/service", "internal/api", "internal/store", "internal/app"}},
+	// The API reaches the data plane (live access log taps, DNS answers)
+	// only through functions and interfaces app hands it.
+	{"internal/api", []string{"internal/dataplane"}},
 	// The function host is called by the API and the data plane; it reads
 	// declarations through its own Source interface, never the store.
 	{"internal/functions", []string{"internal/api", "internal/service", "internal/store", "internal/dataplane",
