@@ -43,6 +43,7 @@ func AddCommands(root *cobra.Command) {
 		stsCmd(),
 		dnsCmd(),
 		caCmd(),
+		logsCmd(),
 	)
 }
 
