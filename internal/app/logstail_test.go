@@ -6,12 +6,16 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
 
 	"github.com/trellis-net/trellis/internal/app/apptest"
+	"github.com/trellis-net/trellis/internal/dataplane/accesslog"
 )
 
 // logStream is an open GET /trellis/v1/access-logs/stream, read line by
@@ -300,5 +305,93 @@ func TestLogsTailEnds(t *testing.T) {
 	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("Close took %v with a stream open", d)
+	}
+}
+
+// TestLogsTailSlowReader: a reader that stops reading loses records, never
+// slows the data plane: every request is answered while the stream's
+// reader is stalled (its socket's receive buffer small, so that the
+// server's writes block), and when it reads again, the records it got and
+// the drops it was told of add up to the requests sent.
+func TestLogsTailSlowReader(t *testing.T) {
+	w := newWorld(t, apptest.Options{AccessLogTaps: accesslog.TapLimits{Queue: 8}})
+	b := newBackend(t, "orders-data")
+	tg := w.targetGroup("api", nil, b)
+	need(w.c.CreateListener(ctx, &vpclattice.CreateListenerInput{ServiceIdentifier: w.svc.Id, Name: aws.String("web"),
+		Protocol: types.ListenerProtocolHttp, Port: aws.Int32(18242), DefaultAction: &types.RuleActionMemberForward{Value: types.ForwardAction{
+			TargetGroups: []types.WeightedTargetGroup{{TargetGroupIdentifier: tg.Id}}}}})).ok(t)
+	ingress := w.clientVPC("vpc-00000000000000001", w.sn.Id)
+	host := *w.svc.DnsEntry.DomainName
+	eventually(t, 5*time.Second, "service reachable", func() bool {
+		st, _, _ := get(t, ingress, 18242, host, "/warmup", nil)
+		return st == 200
+	})
+
+	// The stream over a connection whose receive buffer is 4 KiB.
+	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return errors.Join(err, serr)
+	}}
+	conn, err := d.Dial("tcp", strings.TrimPrefix(w.s.Endpoint, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	req, _ := http.NewRequest("GET", w.s.Endpoint+"/trellis/v1/access-logs/stream?resourceIdentifier="+*w.svc.Id, nil)
+	sum := sha256.Sum256(nil)
+	if err := v4.NewSigner().SignHTTP(ctx, rootCreds(w.s), req, hex.EncodeToString(sum[:]), "vpc-lattice", w.s.Region, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := req.Write(conn); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("stream: %v %v", resp, err)
+	}
+	lines := bufio.NewReaderSize(resp.Body, 1<<20)
+	if first, err := lines.ReadBytes('\n'); err != nil || !strings.Contains(string(first), `"started"`) {
+		t.Fatalf("first line %q %v", first, err)
+	}
+
+	// The reader stalls while 800 requests with 4 KiB user agents go
+	// through: about 4 MB of records, far beyond the socket buffers.
+	const n = 800
+	ua := strings.Repeat("u", 4096)
+	start := time.Now()
+	for i := range n {
+		if st, _, _ := get(t, ingress, 18242, host, fmt.Sprintf("/r%d", i), map[string]string{"User-Agent": ua}); st != 200 {
+			t.Fatalf("request %d: %d", i, st)
+		}
+	}
+	t.Logf("%d requests answered in %v with the reader stalled", n, time.Since(start))
+
+	got, dropped := 0, 0
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for got+dropped < n {
+		line, err := lines.ReadBytes('\n')
+		if err != nil {
+			t.Fatalf("after %d records and %d dropped of %d: %v", got, dropped, n, err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(line, &m); err != nil {
+			t.Fatal(err)
+		}
+		switch m["trellisEvent"] {
+		case nil:
+			got++
+		case "dropped":
+			dropped += int(m["dropped"].(float64))
+			if m["totalDropped"].(float64) != float64(dropped) {
+				t.Fatalf("totalDropped %v after %d", m["totalDropped"], dropped)
+			}
+		default:
+			t.Fatalf("line %s", line)
+		}
+	}
+	t.Logf("%d records read, %d dropped", got, dropped)
+	if got+dropped != n || dropped == 0 {
+		t.Fatalf("%d records and %d dropped, want %d in all with some dropped", got, dropped, n)
 	}
 }
