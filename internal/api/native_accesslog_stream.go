@@ -14,10 +14,10 @@ import (
 // GET /trellis/v1/access-logs/stream?resourceIdentifier=ID_OR_ARN follows a
 // service's or a service network's access log records live (`trellis logs
 // tail`, docs/access-logs.md#following-records-live). The answer is NDJSON
-// over a chunked HTTP/1.1 response (or HTTP/2 DATA frames): one JSON object
-// per line, flushed as records come. A record line is the record exactly as
-// the subscriptions' files get it; Trellis's own lines carry a
-// "trellisEvent" member, which no record has:
+// over a chunked HTTP/1.1 response: one JSON object per line, flushed as
+// records come. A record line is the record exactly as the subscriptions'
+// files get it; Trellis's own lines carry a "trellisEvent" member, which
+// no record has:
 //
 //	{"trellisEvent":"started","resourceArn":"…","resourceId":"…","resourceType":"SERVICE"}
 //	{"trellisEvent":"dropped","dropped":12,"totalDropped":40}
@@ -52,7 +52,6 @@ type AccessLogFeed interface {
 const (
 	StreamEndResourceDeleted = "ResourceDeleted"
 	StreamEndServerShutdown  = "ServerShutdown"
-	StreamEndWriteTimeout    = "WriteTimeout"
 )
 
 // streamWriteTimeout bounds one write of the stream: a client that stops
