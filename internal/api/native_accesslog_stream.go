@@ -59,6 +59,11 @@ const (
 // rather than holding it forever; one that is only slow loses records.
 const streamWriteTimeout = 30 * time.Second
 
+// streamKeepAlive is the longest a stream stays silent: then it sends an
+// empty line, which NDJSON readers skip, so that proxies on the way do not
+// close an idle stream and a vanished client is found by a failed write.
+const streamKeepAlive = 30 * time.Second
+
 // SetAccessLogTap serves GET /trellis/v1/access-logs/stream with taps from
 // t; recheck is how often an open stream checks that its resource still
 // exists (default 1s), to end the stream when it is deleted. Without it
@@ -99,8 +104,10 @@ func (s *Server) streamAccessLogs(w http.ResponseWriter, r *http.Request, t Acce
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
+	lastWrite := time.Now()
 	send := func(p []byte) bool {
-		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+		lastWrite = time.Now()
+		_ = rc.SetWriteDeadline(lastWrite.Add(streamWriteTimeout))
 		_, err := w.Write(p)
 		return err == nil
 	}
@@ -161,6 +168,9 @@ func (s *Server) streamAccessLogs(w http.ResponseWriter, r *http.Request, t Acce
 				return
 			} else if gone {
 				end(StreamEndResourceDeleted, "the "+resourceTypeWords(res.Type)+" "+res.ID+" was deleted")
+				return
+			}
+			if time.Since(lastWrite) >= streamKeepAlive && !send([]byte{'\n'}) {
 				return
 			}
 			if !dropped() || !flush() {

@@ -207,6 +207,21 @@ func TestLogsTail(t *testing.T) {
 	if r := snStream.record("/nowhere"); r["responseCode"] != 404.0 || r["serviceArn"] != "-" {
 		t.Fatalf("unknown host record: %v", r)
 	}
+	// A request the ingress refuses before routing (malformed: a header
+	// line without a colon) names no service: the network's stream has it.
+	conn, err := net.Dial("tcp", net.JoinHostPort(ingress, "18241"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(conn, "GET /malformed HTTP/1.1\r\nHost: "+host+"\r\nno colon here\r\n\r\n")
+	if res, err := http.ReadResponse(bufio.NewReader(conn), nil); err != nil || res.StatusCode != 400 {
+		t.Fatalf("malformed request: %v %v", res, err)
+	}
+	if r := snStream.record("-"); r["failureReason"] != "ClientProtocolError" || r["responseCode"] != 400.0 {
+		t.Fatalf("malformed request record: %v", r)
+	}
 	select {
 	case m := <-svcStream.lines:
 		t.Fatalf("the service's stream got %v", m)

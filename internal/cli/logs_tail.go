@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -224,7 +225,7 @@ var errStreamCut = errors.New("the access log stream ended unexpectedly (the con
 func (p *tailPrinter) follow(r *bufio.Reader) error {
 	for {
 		line, err := r.ReadBytes('\n')
-		if len(line) > 0 && line[len(line)-1] == '\n' {
+		if len(bytes.TrimSpace(line)) > 0 && line[len(line)-1] == '\n' { // empty lines keep the stream alive
 			done, perr := p.line(line)
 			if perr != nil || done {
 				return perr

@@ -108,6 +108,7 @@ func TestTailEvents(t *testing.T) {
 	stream := `{"trellisEvent":"started","resourceArn":"a"}
 {"startTime":"T","requestPath":"/a","responseCode":200,"duration":1}
 {"trellisEvent":"dropped","dropped":12,"totalDropped":12}
+
 {"startTime":"T","requestPath":"/b","responseCode":500,"duration":1}
 {"trellisEvent":"end","reason":"ResourceDeleted","message":"the service svc-1 was deleted"}
 `
