@@ -208,6 +208,8 @@ type recorder struct {
 	mu   sync.Mutex
 	recs []record
 	got  chan struct{}
+	// tapped is the ARN someone taps (Tapped).
+	tapped atomic.Pointer[string]
 }
 
 func newRecorder() *recorder { return &recorder{got: make(chan struct{}, 1000)} }
@@ -219,7 +221,10 @@ func (r *recorder) Log(e *accesslog.Entry, svcSubs, snSubs []*snapshot.LogSubscr
 	r.got <- struct{}{}
 }
 
-func (r *recorder) Tapped(string, string) bool { return false }
+func (r *recorder) Tapped(svcARN, snARN string) bool {
+	p := r.tapped.Load()
+	return p != nil && (svcARN == *p || snARN == *p)
+}
 
 // next waits for the next record.
 func (r *recorder) next(t *testing.T) record {
