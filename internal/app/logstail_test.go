@@ -286,6 +286,10 @@ func TestLogsTailEnds(t *testing.T) {
 	ls := mustOpen(t, w.s, *doomed.Id, *doomed.Arn, "SERVICE")
 	need(w.c.DeleteService(ctx, &vpclattice.DeleteServiceInput{ServiceIdentifier: doomed.Id})).ok(t)
 	ls.ended("ResourceDeleted")
+	doomedNet := need(w.c.CreateServiceNetwork(ctx, &vpclattice.CreateServiceNetworkInput{Name: aws.String("doomed-net")})).ok(t)
+	ls = mustOpen(t, w.s, *doomedNet.Id, *doomedNet.Arn, "SERVICE_NETWORK")
+	need(w.c.DeleteServiceNetwork(ctx, &vpclattice.DeleteServiceNetworkInput{ServiceNetworkIdentifier: doomedNet.Id})).ok(t)
+	ls.ended("ResourceDeleted")
 
 	// The limit: 5 streams per account by default.
 	var open []*logStream
@@ -408,5 +412,18 @@ func TestLogsTailSlowReader(t *testing.T) {
 	t.Logf("%d records read, %d dropped", got, dropped)
 	if got+dropped != n || dropped == 0 {
 		t.Fatalf("%d records and %d dropped, want %d in all with some dropped", got, dropped, n)
+	}
+}
+
+// TestLogsTailInstallationLimit: the installation-wide limit, with its own
+// quota code.
+func TestLogsTailInstallationLimit(t *testing.T) {
+	w := newWorld(t, apptest.Options{AccessLogTaps: accesslog.TapLimits{Total: 2}})
+	mustOpen(t, w.s, *w.svc.Id, *w.svc.Arn, "SERVICE")
+	mustOpen(t, w.s, *w.sn.Id, *w.sn.Arn, "SERVICE_NETWORK")
+	_, st, typ, body := openLogStream(t, w.s, rootCreds(w.s), *w.svc.Id)
+	if st != 402 || typ != "ServiceQuotaExceededException" || !strings.Contains(body, `"quotaCode":"access-log-streams"`) ||
+		!strings.Contains(body, `"resourceType":"ACCESS_LOG_STREAM"`) {
+		t.Fatalf("a third stream: %d %s %s", st, typ, body)
 	}
 }
