@@ -263,8 +263,10 @@ func TestCLILogsTail(t *testing.T) {
 
 	human := c.startTail("--service", "orders")
 	raw := c.startTail("--service", *svc.Arn, "--status", "5xx", "--output", "json")
+	network := c.startTail("--service-network", "prod")
 	// Requests until both tails show one: they are following.
-	for i := 0; !strings.Contains(human.out.String(), "/ready") || !strings.Contains(raw.errOut.String()+raw.out.String(), "/fail-ready"); i++ {
+	for i := 0; !strings.Contains(human.out.String(), "/ready") || !strings.Contains(raw.out.String(), "/fail-ready") ||
+		!strings.Contains(network.out.String(), "/ready"); i++ {
 		if time.Now().After(deadline.Add(5 * time.Second)) {
 			t.Fatalf("the tails showed nothing: %q %q %q", human.out.String(), human.errOut.String(), raw.errOut.String())
 		}
@@ -291,7 +293,7 @@ func TestCLILogsTail(t *testing.T) {
 	wantOK := "Anonymous " + vpc + " GET " + host + "/orders?id=7 200 "
 	wantFail := "Anonymous " + vpc + " GET " + host + "/fail/now 503 "
 	for !strings.Contains(human.out.String(), wantFail) || !strings.Contains(human.out.String(), "/esc") ||
-		!strings.Contains(raw.out.String(), `"requestPath":"/fail/now"`) {
+		!strings.Contains(raw.out.String(), `"requestPath":"/fail/now"`) || !strings.Contains(network.out.String(), wantFail) {
 		if time.Now().After(deadline.Add(10 * time.Second)) {
 			t.Fatalf("missing lines:\n%s\n--- json:\n%s", human.out.String(), raw.out.String())
 		}
@@ -299,6 +301,10 @@ func TestCLILogsTail(t *testing.T) {
 	}
 	human.stop(t)
 	raw.stop(t)
+	network.stop(t)
+	if !strings.Contains(network.out.String(), wantOK) {
+		t.Fatalf("the network's tail has no line of /orders:\n%s", network.out.String())
+	}
 	out := human.out.String()
 	if !strings.Contains(out, wantOK) || !strings.Contains(out, "ms tg-") || !strings.Contains(out, `"tail/1.0"`) {
 		t.Fatalf("no readable line of /orders (want %q) in:\n%s", wantOK, out)
@@ -312,6 +318,22 @@ func TestCLILogsTail(t *testing.T) {
 	for _, line := range strings.Split(strings.TrimSpace(raw.out.String()), "\n") {
 		if !strings.HasPrefix(line, `{"startTime":`) || !strings.Contains(line, `"responseCode":503`) {
 			t.Fatalf("--status 5xx --output json printed %q", line)
+		}
+	}
+}
+
+func TestLogsTailUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"logs", "tail"}, "give exactly one of --service and --service-network"},
+		{[]string{"logs", "tail", "--service", "a", "--service-network", "b"}, "give exactly one of --service and --service-network"},
+		{[]string{"logs", "tail", "--service", "a", "--status", "6xx"}, `invalid --status "6xx"`},
+	} {
+		r := runCLI("", tc.args...)
+		if r.err == nil || !strings.Contains(r.stderr, tc.want) || r.stdout != "" {
+			t.Errorf("%v: err %v, stderr %q", tc.args, r.err, r.stderr)
 		}
 	}
 }
