@@ -7,5 +7,8 @@
 // Handlers are thin: decode, call internal/service, encode. The members each
 // operation returns are chosen here, per operation, as reference §2.3 lists
 // them. api imports service, model, arn and sigv4; nothing imports api but
-// internal/app.
+// internal/app. What the data plane knows (DNS answers, the live access
+// log taps of GET /trellis/v1/access-logs/stream) reaches it through
+// functions and interfaces app hands it (SetDNS, SetAccessLogTap), never by
+// importing internal/dataplane (archtest).
 package api

@@ -73,6 +73,9 @@ type Config struct {
 	// AccessLogS3Interval is how long an S3 access log object collects
 	// records before it is sealed (default 1 minute).
 	AccessLogS3Interval time.Duration
+	// AccessLogTaps bounds the live streams of `trellis logs tail`
+	// (zero fields: accesslog's defaults).
+	AccessLogTaps accesslog.TapLimits
 	// StdHTTPServer serves the data plane's sockets with net/http's server
 	// instead of Trellis's own HTTP/1.x server.
 	StdHTTPServer bool
@@ -358,7 +361,7 @@ func (a *App) start(ctx context.Context) error {
 		cfg.AccessLogDir = filepath.Join(cfg.DataDir, "accesslogs")
 	}
 	alog, err := accesslog.New(accesslog.Config{Dir: cfg.AccessLogDir, Region: cfg.Region, Logger: cfg.Logger,
-		S3ObjectInterval: cfg.AccessLogS3Interval})
+		S3ObjectInterval: cfg.AccessLogS3Interval, Taps: cfg.AccessLogTaps})
 	if err != nil {
 		return fmt.Errorf("access logs: %w", err)
 	}
@@ -497,6 +500,8 @@ func (a *App) start(ctx context.Context) error {
 	} else {
 		handler.SetTraffic(nil)
 	}
+	// `trellis logs tail`: the access logger's live taps (accesslog_tap.go).
+	handler.SetAccessLogTap(accessLogTap{alog.Taps()}, 0)
 	if a.fnHost != nil {
 		handler.SetFunctionHost(a.fnHost)
 	}
@@ -523,6 +528,9 @@ func (a *App) start(ctx context.Context) error {
 	}
 	handler.SetCanaries(canaries)
 	a.apiSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// Shutdown waits for handlers: open log streams end first (with an
+	// "end" line) rather than holding it up.
+	a.apiSrv.RegisterOnShutdown(alog.Taps().Close)
 	return rs.start(runner{name: "api", start: func(ctx context.Context, g *loops) error {
 		ln, err := net.Listen("tcp", cfg.APIAddr)
 		if err != nil {

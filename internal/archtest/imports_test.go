@@ -72,6 +72,9 @@ var rules = []struct {
 	// the data plane, the snapshot or the API.
 	{"internal/canary", []string{"internal/api", "internal/app", "internal/cli", "internal/snapshot", "internal/dataplane",
 		"internal/metrics", "internal/tracing"}},
+	// The API reaches the data plane (live access log taps, DNS answers)
+	// only through functions and interfaces app hands it.
+	{"internal/api", []string{"internal/dataplane"}},
 	// The function host is called by the API and the data plane; it reads
 	// declarations through its own Source interface, never the store.
 	{"internal/functions", []string{"internal/api", "internal/service", "internal/store", "internal/dataplane",

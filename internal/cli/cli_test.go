@@ -517,6 +517,7 @@ func TestCommandTree(t *testing.T) {
 		"security-group":                      {"delete", "get", "list", "put"},
 		"instance":                            {"delete", "get", "list", "put"},
 		"load-balancer":                       {"delete", "get", "list", "put"},
+		"logs":                                {"tail"},
 		"account":                             {"delete", "get", "list", "put"},
 		"principal":                           {"delete", "get", "list", "put"},
 		"access-key":                          {"create", "delete", "list"},

@@ -45,6 +45,7 @@ func AddCommands(root *cobra.Command) {
 		caCmd(),
 		canaryCmd(),
 		trafficCmd(),
+		logsCmd(),
 	)
 }
 

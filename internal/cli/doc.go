@@ -32,5 +32,8 @@
 // Files are organised one per noun (service_network.go, service.go,
 // listener.go, rule.go, target_group.go, association.go, policy.go,
 // access_log.go, tag.go); command.go holds AddCommands and the generic verb
-// builder shared by all of them.
+// builder shared by all of them. Trellis-native commands call /trellis/v1/
+// with SigV4-signed requests of their own; `logs tail` (logs_tail.go) reads
+// the NDJSON stream of GET /trellis/v1/access-logs/stream and escapes every
+// value a client wrote before it reaches a terminal.
 package cli

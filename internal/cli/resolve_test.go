@@ -340,7 +340,7 @@ func TestNameFlagsMatchInputs(t *testing.T) {
 	used := map[string]bool{}
 	for _, noun := range newTestRoot().Commands() {
 		switch noun.Name() {
-		case "vpc", "security-group", "instance", "load-balancer", "account", "principal", "access-key", "sts", "auth", "dns", "ca", "function", "canary", "traffic":
+		case "vpc", "security-group", "instance", "load-balancer", "account", "principal", "access-key", "sts", "auth", "dns", "ca", "function", "canary", "traffic", "logs":
 			continue // Trellis-native: not an SDK operation
 		}
 		for _, v := range noun.Commands() {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/trellis-net/trellis/internal/app"
 	"github.com/trellis-net/trellis/internal/canary"
+	"github.com/trellis-net/trellis/internal/dataplane/accesslog"
 	"github.com/trellis-net/trellis/internal/dataplane/upstream"
 	"github.com/trellis-net/trellis/internal/model"
 )
@@ -63,6 +64,8 @@ type Options struct {
 	CanaryTick  time.Duration
 	// TrafficWindow is app.Config's (0: the default hour; negative: off).
 	TrafficWindow time.Duration
+	// AccessLogTaps bounds the live access log streams (app.Config).
+	AccessLogTaps accesslog.TapLimits
 }
 
 // Start starts a server that stops when the test ends.
@@ -77,7 +80,7 @@ func StartWith(t testing.TB, o Options) *Server {
 	}
 	env := func(k string) string { return o.Env[k] }
 	a, err := app.Start(context.Background(), app.Config{DataDir: dir, APIAddr: "127.0.0.1:0", Quotas: o.Quotas,
-		HealthCheckSecond: o.HealthCheckSecond, RequestTimeout: o.RequestTimeout, AccessLogS3Interval: o.AccessLogS3Interval, Outlier: o.Outlier, DNS: o.DNS, CACertFile: o.CACertFile, CAKeyFile: o.CAKeyFile, DisableFunctionHost: o.DisableFunctionHost, LambdaEndpoint: o.LambdaEndpoint, MetricsAddr: o.MetricsAddr, OTLPEndpoint: o.OTLPEndpoint, TraceSample: o.TraceSample, CanaryStats: o.CanaryStats, CanaryTick: o.CanaryTick, TrafficWindow: o.TrafficWindow, Getenv: env, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		HealthCheckSecond: o.HealthCheckSecond, RequestTimeout: o.RequestTimeout, AccessLogS3Interval: o.AccessLogS3Interval, Outlier: o.Outlier, DNS: o.DNS, CACertFile: o.CACertFile, CAKeyFile: o.CAKeyFile, DisableFunctionHost: o.DisableFunctionHost, LambdaEndpoint: o.LambdaEndpoint, MetricsAddr: o.MetricsAddr, OTLPEndpoint: o.OTLPEndpoint, TraceSample: o.TraceSample, CanaryStats: o.CanaryStats, CanaryTick: o.CanaryTick, TrafficWindow: o.TrafficWindow, AccessLogTaps: o.AccessLogTaps, Getenv: env, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatalf("start trellis: %v", err)
 	}

@@ -21,6 +21,11 @@
 // record still buffered when the process dies is lost, and a destination
 // that cannot keep up drops records (counted, and reported in the log)
 // rather than slowing requests down or growing without bound.
+//
+// Taps (tap.go) are live feeds of a service's or network's records for
+// `trellis logs tail`: a tapped resource's requests get records as a
+// subscribed one's do, and each tap has a bounded queue its reader drains;
+// a slow reader loses records, counted, never the request path's time.
 package accesslog
 
 import (

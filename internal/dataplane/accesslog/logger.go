@@ -52,6 +52,8 @@ type Config struct {
 	// Now is the clock of S3 windows and object names, and of the idle
 	// and warning timers (default time.Now).
 	Now func() time.Time
+	// Taps bounds the live taps (Logger.Taps, tap.go).
+	Taps TapLimits
 }
 
 const (
@@ -82,6 +84,7 @@ type Logger struct {
 	s3Every    time.Duration
 
 	lines   sync.Pool // *[]byte: Log's scratch buffer
+	taps    *Taps
 	routes  atomic.Pointer[map[subKey]*sink]
 	dropped atomic.Uint64
 	// accepted counts the deliveries buffered for writing (Accepted).
@@ -146,7 +149,7 @@ func New(cfg Config) (*Logger, error) {
 	l := &Logger{
 		root: root, region: cfg.Region, maxPending: cfg.MaxPending, log: cfg.Logger, now: cfg.Now, s3Every: cfg.S3ObjectInterval,
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-		sinks: map[string]*sink{}, warned: map[string]bool{},
+		sinks: map[string]*sink{}, warned: map[string]bool{}, taps: NewTaps(cfg.Taps),
 	}
 	l.lines.New = func() any { b := make([]byte, 0, 2048); return &b }
 	l.routes.Store(&map[subKey]*sink{})
@@ -155,15 +158,20 @@ func New(cfg Config) (*Logger, error) {
 }
 
 // Log writes one record to every subscription in svcSubs and snSubs
-// (either may be nil). It never blocks on I/O: records are buffered, and
-// dropped (see Dropped) when a destination is unusable or has MaxPending
-// bytes waiting already. After Close it does nothing.
+// (either may be nil), and to the taps of its service and network
+// (Taps). It never blocks on I/O: records are buffered, and dropped (see
+// Dropped) when a destination is unusable or has MaxPending bytes
+// waiting already. After Close it does nothing.
 func (l *Logger) Log(e *Entry, svcSubs, snSubs []*snapshot.LogSubscription) {
-	if len(svcSubs)+len(snSubs) == 0 || l.closed.Load() {
+	tapped := l.taps.Tapped(e.ServiceARN, e.ServiceNetworkARN)
+	if (len(svcSubs)+len(snSubs) == 0 && !tapped) || l.closed.Load() {
 		return
 	}
 	bp := l.lines.Get().(*[]byte)
 	line := append(AppendJSON((*bp)[:0], e), '\n')
+	if tapped {
+		l.taps.publish(e, line)
+	}
 	routes := *l.routes.Load()
 	for _, sub := range svcSubs {
 		l.deliver(routes, sub, line)
@@ -242,6 +250,18 @@ func (l *Logger) resolve(sub *snapshot.LogSubscription) *sink {
 	return s
 }
 
+// Taps returns the logger's live taps. The data plane asks Tapped (through
+// the logger's Tapped) whether to build a record for a request that has
+// no subscription.
+func (l *Logger) Taps() *Taps { return l.taps }
+
+// Tapped reports whether anyone taps the service or the network, by ARN:
+// a request to them needs its record even without subscriptions. No lock,
+// no allocation.
+func (l *Logger) Tapped(serviceARN, serviceNetworkARN string) bool {
+	return l.taps.Tapped(serviceARN, serviceNetworkARN)
+}
+
 // Dropped returns the number of records dropped so far: for an unusable
 // destination, a full buffer or a failed write.
 func (l *Logger) Dropped() uint64 { return l.dropped.Load() }
@@ -289,6 +309,7 @@ func (l *Logger) Close() error {
 	}
 	l.closed.Store(true)
 	l.mu.Unlock()
+	l.taps.Close()
 	close(l.stop)
 	<-l.done
 	l.flushMu.Lock()

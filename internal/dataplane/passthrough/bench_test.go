@@ -53,6 +53,7 @@ type discard struct{}
 func newDiscard() discard { return discard{} }
 
 func (discard) Log(*accesslog.Entry, []*snapshot.LogSubscription, []*snapshot.LogSubscription) {}
+func (discard) Tapped(string, string) bool                                                     { return false }
 
 // pair returns a connected client and server-side conn over loopback.
 func pair(b *testing.B, ln net.Listener) (client, server net.Conn) {

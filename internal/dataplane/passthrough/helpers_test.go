@@ -208,6 +208,8 @@ type recorder struct {
 	mu   sync.Mutex
 	recs []record
 	got  chan struct{}
+	// tapped is the ARN someone taps (Tapped).
+	tapped atomic.Pointer[string]
 }
 
 func newRecorder() *recorder { return &recorder{got: make(chan struct{}, 1000)} }
@@ -217,6 +219,11 @@ func (r *recorder) Log(e *accesslog.Entry, svcSubs, snSubs []*snapshot.LogSubscr
 	r.recs = append(r.recs, record{*e, svcSubs, snSubs})
 	r.mu.Unlock()
 	r.got <- struct{}{}
+}
+
+func (r *recorder) Tapped(svcARN, snARN string) bool {
+	p := r.tapped.Load()
+	return p != nil && (svcARN == *p || snARN == *p)
 }
 
 // next waits for the next record.

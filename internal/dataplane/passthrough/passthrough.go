@@ -44,6 +44,9 @@ const maxTargets = 3
 // proxy's AccessLogger and accesslog.Logger have this method.
 type AccessLogger interface {
 	Log(e *accesslog.Entry, svcSubs, snSubs []*snapshot.LogSubscription)
+	// Tapped reports whether anyone follows the service's or the
+	// network's records live (`trellis logs tail`, by ARN).
+	Tapped(serviceARN, serviceNetworkARN string) bool
 }
 
 // Config configures a Proxy. Holder and Picker (with its Registry) are
@@ -292,7 +295,8 @@ type connLog struct {
 }
 
 func (p *Proxy) finish(cl *connLog) {
-	if p.cfg.AccessLog == nil || len(cl.svcSubs) == 0 && len(cl.snSubs) == 0 {
+	if p.cfg.AccessLog == nil || len(cl.svcSubs) == 0 && len(cl.snSubs) == 0 &&
+		!p.cfg.AccessLog.Tapped(cl.e.ServiceARN, cl.e.ServiceNetworkARN) {
 		return
 	}
 	cl.e.Duration = time.Since(cl.e.Start)

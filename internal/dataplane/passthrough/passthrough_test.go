@@ -419,3 +419,41 @@ func TestAuthPolicies(t *testing.T) {
 		})
 	}
 }
+
+// A connection to a service nobody subscribes to is recorded while someone
+// taps the service (`trellis logs tail`), and not otherwise.
+func TestTappedWithoutSubscriptions(t *testing.T) {
+	p := newPKI(t)
+	tgt := startTarget(t, p, "target-a")
+	tgt.handle = func(raw net.Conn, c *tls.Conn) { c.Write([]byte("hi")) }
+	snap := fixture(ListenerProtocol, weighted{targetGroup("tg-a", tgt.addr), 1})
+	for _, v := range snap.VPCs {
+		v.ServiceNetwork.AccessLogs = nil
+		for _, svc := range v.Hosts {
+			svc.AccessLogs = nil
+		}
+	}
+	e := newEnv(t, snap, nil)
+	talk := func() {
+		tc, _, err := e.dial(t, p.pool, "SVC.example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.ReadAll(tc)
+		tc.Close()
+	}
+	tapped := latticeARN("service", "svc-1")
+	e.log.tapped.Store(&tapped)
+	talk()
+	rec := e.log.next(t)
+	if rec.e.ServiceARN != tapped || len(rec.svcSubs)+len(rec.snSubs) != 0 {
+		t.Fatalf("record %+v", rec)
+	}
+	e.log.tapped.Store(nil)
+	talk()
+	select {
+	case <-e.log.got:
+		t.Fatal("the untapped connection was recorded")
+	case <-time.After(100 * time.Millisecond):
+	}
+}

@@ -16,9 +16,37 @@ import (
 )
 
 // AccessLogger receives a record of every request to a service or network
-// with access log subscriptions (accesslog.Logger).
+// with access log subscriptions, or that someone taps (`trellis logs
+// tail`): accesslog.Logger.
 type AccessLogger interface {
 	Log(e *accesslog.Entry, svcSubs, snSubs []*snapshot.LogSubscription)
+	// Tapped reports whether anyone follows the service's or the
+	// network's records live (by ARN; "" for none). Asked per request:
+	// it must not lock or allocate.
+	Tapped(serviceARN, serviceNetworkARN string) bool
+}
+
+// wantsLog reports whether a request from vpc to svc (nil: none) needs its
+// access log record: the service or the network has subscriptions, or
+// someone taps one of them. Allocation-free.
+func wantsLog(al AccessLogger, vpc *snapshot.VPC, svc *snapshot.Service) bool {
+	if al == nil {
+		return false
+	}
+	var svcARN, snARN string
+	if svc != nil {
+		if len(svc.AccessLogs) > 0 {
+			return true
+		}
+		svcARN = svc.ARN
+	}
+	if sn := vpc.ServiceNetwork; sn != nil {
+		if len(sn.AccessLogs) > 0 {
+			return true
+		}
+		snARN = sn.ARN
+	}
+	return al.Tapped(svcARN, snARN)
 }
 
 // reqLog gathers a request's access log record as the request goes
@@ -146,7 +174,8 @@ func (h *handler) finishLog(w http.ResponseWriter, r *http.Request, rl *reqLog) 
 
 // rejected records a request the server refused before routing it
 // (malformed: 400, 431, 501, 505) in the access logs of the socket's
-// network: it names no service, so only the network's subscriptions get it.
+// network: it names no service, so only the network's subscriptions (and
+// taps) get it.
 func (h *handler) rejected(status int, peer netip.AddrPort, bytesSent int64) {
 	if h.p.cfg.AccessLog == nil {
 		return
@@ -156,7 +185,7 @@ func (h *handler) rejected(status int, peer netip.AddrPort, bytesSent int64) {
 		return
 	}
 	vpc := snap.VPCs[h.vpcID]
-	if vpc == nil || vpc.ServiceNetwork == nil || len(vpc.ServiceNetwork.AccessLogs) == 0 {
+	if vpc == nil || vpc.ServiceNetwork == nil || !wantsLog(h.p.cfg.AccessLog, vpc, nil) {
 		return
 	}
 	rl := newReqLog(vpc, nil, newUUID())

@@ -21,7 +21,11 @@ import (
 type recorder struct {
 	mu   sync.Mutex
 	recs []recorded
+	// tapped are the ARNs someone taps (Tapped): set before requests.
+	tapped map[string]bool
 }
+
+func (r *recorder) Tapped(svcARN, snARN string) bool { return r.tapped[svcARN] || r.tapped[snARN] }
 
 type recorded struct {
 	e               accesslog.Entry

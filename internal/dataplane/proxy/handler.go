@@ -96,10 +96,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The access log record, when the service or the network has
-	// subscriptions; nil otherwise (and nothing is spent on it).
+	// subscriptions or is tapped; nil otherwise (and nothing is spent on it).
 	var rl *reqLog
-	if h.p.cfg.AccessLog != nil && ((svc != nil && len(svc.AccessLogs) > 0) ||
-		(vpc.ServiceNetwork != nil && len(vpc.ServiceNetwork.AccessLogs) > 0)) {
+	if wantsLog(h.p.cfg.AccessLog, vpc, svc) {
 		rl = newReqLog(vpc, svc, reqID[0])
 		w = rl.wrap(w, r)
 		defer h.finishLog(w, r, rl) // also when the response is aborted (a panic on its way up)
