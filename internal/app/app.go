@@ -392,6 +392,7 @@ func (a *App) start(ctx context.Context) error {
 		AccessLog: alog, Net: nets.Lookup, Lambda: invoker}
 	if met != nil {
 		pcfg.Observer = met.DataPlane
+		pcfg.TargetConns = met.Conns
 	}
 	if cfg.OTLPEndpoint != "" {
 		tr, err := tracing.New(tracing.Config{Endpoint: cfg.OTLPEndpoint, Sample: cfg.TraceSample})
@@ -410,8 +411,12 @@ func (a *App) start(ctx context.Context) error {
 	// TLS_PASSTHROUGH listeners: relayed by SNI without terminating.
 	term := tlsterm.New(tlsterm.Config{Holder: holder, CA: a.ca, Logger: cfg.Logger})
 	pass := passthrough.New(passthrough.Config{Holder: holder, Picker: picker, Net: nets.Lookup, AccessLog: alog, Logger: cfg.Logger, Auth: authz})
-	in := ingress.New(ingress.Config{Holder: holder, Handler: px.Handler, Rejected: px.Rejected, AfterSync: px.Forget,
-		Net: nets.Lookup, Logger: cfg.Logger, StdServer: cfg.StdHTTPServer, StdH2: cfg.StdH2Server, TLS: term.Config, Passthrough: pass})
+	icfg := ingress.Config{Holder: holder, Handler: px.Handler, Rejected: px.Rejected, AfterSync: px.Forget,
+		Net: nets.Lookup, Logger: cfg.Logger, StdServer: cfg.StdHTTPServer, StdH2: cfg.StdH2Server, TLS: term.Config, Passthrough: pass}
+	if met != nil {
+		icfg.ConnObserver = met.Conns
+	}
+	in := ingress.New(icfg)
 	a.ingress = in
 	if met != nil {
 		met.WatchIngress(in)
