@@ -2,18 +2,19 @@ package tracing
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
@@ -58,9 +59,13 @@ const maxAttrLen = 512
 
 // Tracer implements proxy.Tracer with the OTel SDK.
 type Tracer struct {
-	tp   *sdktrace.TracerProvider
-	tr   trace.Tracer
-	prop propagation.TraceContext
+	tp *sdktrace.TracerProvider
+	tr trace.Tracer
+	// never: the sampling ratio is 0; always: it is 1; bound: the
+	// TraceIDRatioBased sampler's bound on the trace ID's low 63 bits
+	// (the SDK's sampler decides the same for the spans it starts).
+	never, always bool
+	bound         uint64
 }
 
 // New returns a Tracer exporting to cfg.Endpoint in batches. Shutdown
@@ -73,17 +78,10 @@ func New(cfg Config) (*Tracer, error) {
 	if !(cfg.Sample >= 0 && cfg.Sample <= 1) {
 		return nil, fmt.Errorf("--trace-sample: %v is not a ratio between 0 and 1", cfg.Sample)
 	}
-	opts := []otlptracehttp.Option{otlptracehttp.WithEndpointURL(u.String())}
 	if u.Path == "" || u.Path == "/" {
-		opts = []otlptracehttp.Option{otlptracehttp.WithEndpoint(u.Host)}
-		if u.Scheme == "http" {
-			opts = append(opts, otlptracehttp.WithInsecure())
-		}
+		u.Path = "/v1/traces" // OTLP/HTTP's default path for traces
 	}
-	exp, err := otlptracehttp.New(context.Background(), opts...)
-	if err != nil {
-		return nil, fmt.Errorf("otlp exporter: %w", err)
-	}
+	exp := newExporter(u.String())
 	name := cfg.ServiceName
 	if name == "" {
 		name = "trellis"
@@ -98,8 +96,48 @@ func New(cfg Config) (*Tracer, error) {
 		sdktrace.WithBatcher(exp, sdktrace.WithBatchTimeout(time.Second)),
 		sdktrace.WithSampler(sdktrace.TraceIDRatioBased(cfg.Sample)),
 		sdktrace.WithResource(res),
+		sdktrace.WithIDGenerator(randIDs{}),
 	)
-	return &Tracer{tp: tp, tr: tp.Tracer("github.com/trellis-net/trellis/internal/tracing")}, nil
+	t := &Tracer{tp: tp, tr: tp.Tracer("github.com/trellis-net/trellis/internal/tracing"),
+		never: cfg.Sample <= 0, always: cfg.Sample >= 1}
+	if !t.never && !t.always {
+		t.bound = uint64(cfg.Sample * (1 << 63))
+	}
+	return t, nil
+}
+
+// sampled is TraceIDRatioBased's decision for id (the SDK's sampler):
+// the trace ID's last 8 bytes, shifted to 63 bits, below the ratio's
+// bound.
+func (t *Tracer) sampled(id trace.TraceID) bool {
+	if t.always || t.never {
+		return t.always
+	}
+	return binary.BigEndian.Uint64(id[8:16])>>1 < t.bound
+}
+
+// randIDs generates trace and span IDs with math/rand/v2's per-thread
+// generator: no lock (the SDK's default shares one source under a mutex).
+// IDs need to be unique, not secret (W3C Trace Context §3.2.2.3).
+type randIDs struct{}
+
+func (randIDs) NewIDs(context.Context) (trace.TraceID, trace.SpanID) {
+	var tid trace.TraceID
+	for !tid.IsValid() {
+		binary.NativeEndian.PutUint64(tid[:8], rand.Uint64())
+		binary.NativeEndian.PutUint64(tid[8:], rand.Uint64())
+	}
+	return tid, newSpanID()
+}
+
+func (randIDs) NewSpanID(context.Context, trace.TraceID) trace.SpanID { return newSpanID() }
+
+func newSpanID() trace.SpanID {
+	var sid trace.SpanID
+	for !sid.IsValid() {
+		binary.NativeEndian.PutUint64(sid[:], rand.Uint64())
+	}
+	return sid
 }
 
 // Shutdown exports the spans still buffered and stops the exporter.
@@ -111,9 +149,31 @@ func (t *Tracer) ForceFlush(ctx context.Context) error { return t.tp.ForceFlush(
 // Start implements proxy.Tracer: the server span, child of the client's
 // traceparent when it sent a valid one (W3C Trace Context §3.2; an invalid
 // one starts a new trace, §3.2.2.7), with its tracestate carried on.
+//
+// A trace that is not sampled never reaches the SDK: nothing is recorded,
+// so only the IDs it propagates are made (lightSpan), which is what makes
+// 0% sampling cost about as little as tracing off. (Without a valid
+// traceparent and a ratio strictly between 0 and 1 the SDK makes the
+// trace ID and decides, as the sampler needs the ID.)
 func (t *Tracer) Start(r *http.Request, start time.Time) proxy.Span {
-	ctx := t.prop.Extract(context.Background(), propagation.HeaderCarrier(r.Header))
-	ctx, s := t.tr.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(start))
+	psc, ok := parentContext(r.Header)
+	if t.never || (ok && !t.sampled(psc.TraceID())) {
+		ls := &lightSpan{tid: psc.TraceID(), flags: psc.TraceFlags() &^ trace.FlagsSampled, sid: newSpanID()}
+		if !ok {
+			ls.tid, _ = randIDs{}.NewIDs(context.Background())
+			ls.flags = 0
+		}
+		if ts := psc.TraceState(); ts.Len() > 0 {
+			ls.ts[0] = ts.String() // validated (§3.3), as the SDK's spans carry it
+			ls.hasTS = true
+		}
+		return ls
+	}
+	ctx := context.Background()
+	if ok {
+		ctx = trace.ContextWithRemoteSpanContext(ctx, psc)
+	}
+	ctx, s := t.tr.Start(ctx, r.Method, serverKind, trace.WithTimestamp(start))
 	if s.IsRecording() {
 		s.SetAttributes(
 			attribute.String("http.request.method", r.Method),
@@ -124,6 +184,120 @@ func (t *Tracer) Start(r *http.Request, start time.Time) proxy.Span {
 	}
 	return &span{t: t, ctx: ctx, srv: s, method: r.Method}
 }
+
+// The start options that do not change, made once (an option is an
+// interface value: made per call it would be allocated per call).
+var (
+	serverKind = trace.WithSpanKind(trace.SpanKindServer)
+	clientKind = trace.WithSpanKind(trace.SpanKindClient)
+)
+
+// Header names of W3C Trace Context, in canonical form.
+const (
+	hdrTraceparent = "Traceparent"
+	hdrTracestate  = "Tracestate"
+)
+
+// parentContext parses the client's traceparent (W3C Trace Context
+// §3.2): version 00 exactly, or a later version's first four fields
+// (§3.2.4: a higher version is parsed as 00, ignoring what follows);
+// all-zero IDs and version ff are invalid (§3.2.2), and so is anything
+// else that does not parse: a new trace starts. Its tracestate (§3.3) is
+// kept when the traceparent is valid. Parsed here, without the
+// propagator's context values: the common case allocates nothing.
+func parentContext(h http.Header) (trace.SpanContext, bool) {
+	v := h[hdrTraceparent]
+	if len(v) == 0 {
+		return trace.SpanContext{}, false
+	}
+	tp := v[0]
+	if len(tp) < 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-' {
+		return trace.SpanContext{}, false
+	}
+	var ver [1]byte
+	if !hexLower(ver[:], tp[0:2]) || ver[0] == 0xff || (ver[0] == 0 && len(tp) != 55) || (len(tp) > 55 && tp[55] != '-') {
+		return trace.SpanContext{}, false
+	}
+	var tid trace.TraceID
+	var sid trace.SpanID
+	var fl [1]byte
+	if !hexLower(tid[:], tp[3:35]) || !hexLower(sid[:], tp[36:52]) || !hexLower(fl[:], tp[53:55]) ||
+		!tid.IsValid() || !sid.IsValid() {
+		return trace.SpanContext{}, false
+	}
+	cfg := trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.TraceFlags(fl[0]), Remote: true}
+	if ts := h[hdrTracestate]; len(ts) > 0 && ts[0] != "" {
+		if st, err := trace.ParseTraceState(strings.Join(ts, ",")); err == nil {
+			cfg.TraceState = st
+		}
+	}
+	return trace.NewSpanContext(cfg), true
+}
+
+// hexLower decodes lowercase hex only (W3C Trace Context: HEXDIGLC).
+func hexLower(dst []byte, s string) bool {
+	if len(s) != 2*len(dst) {
+		return false
+	}
+	for i := range dst {
+		hi, ok1 := unhex(s[2*i])
+		lo, ok2 := unhex(s[2*i+1])
+		if !ok1 || !ok2 {
+			return false
+		}
+		dst[i] = hi<<4 | lo
+	}
+	return true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+// appendTraceparent writes a version-00 traceparent (§3.2.2).
+func appendTraceparent(b *[55]byte, tid trace.TraceID, sid trace.SpanID, flags trace.TraceFlags) string {
+	copy(b[:], "00-")
+	hex.Encode(b[3:35], tid[:])
+	b[35] = '-'
+	hex.Encode(b[36:52], sid[:])
+	b[52] = '-'
+	hex.Encode(b[53:55], []byte{byte(flags)})
+	return string(b[:])
+}
+
+// lightSpan is a request whose trace is not sampled: nothing is
+// recorded; the target gets a traceparent of the same trace (flag 00)
+// whose parent is a span ID of the hop's own, as the SDK's non-recording
+// spans would give it, and the client's tracestate.
+type lightSpan struct {
+	tid   trace.TraceID
+	sid   trace.SpanID
+	flags trace.TraceFlags
+	tp    [1]string
+	ts    [1]string
+	hasTS bool
+}
+
+func (s *lightSpan) Upstream() (traceparent, tracestate []string) {
+	if s.tp[0] == "" {
+		var b [55]byte
+		s.tp[0] = appendTraceparent(&b, s.tid, s.sid, s.flags)
+	}
+	if s.hasTS {
+		tracestate = s.ts[:]
+	}
+	return s.tp[:], tracestate
+}
+
+func (s *lightSpan) TraceID() string       { return "" }
+func (s *lightSpan) Recording() bool       { return false }
+func (s *lightSpan) End(proxy.Observation) {}
 
 func protoVersion(r *http.Request) string {
 	if r.ProtoMajor == 2 {
@@ -140,7 +314,11 @@ type span struct {
 	cli trace.Span // nil until Upstream
 
 	method string
+	tp, ts [1]string // the hop's header values, made once
 }
+
+// Recording implements proxy.Span.
+func (s *span) Recording() bool { return s.srv.IsRecording() }
 
 // Upstream implements proxy.Span: a client span, child of the server span,
 // whose context the target gets.
@@ -154,26 +332,20 @@ func (s *span) TraceID() string {
 
 func (s *span) Upstream() (traceparent, tracestate []string) {
 	if s.cli == nil {
-		var ctx context.Context
-		ctx, s.cli = s.t.tr.Start(s.ctx, "upstream", trace.WithSpanKind(trace.SpanKindClient))
-		s.ctx = ctx
+		_, s.cli = s.t.tr.Start(s.ctx, "upstream", clientKind)
+		// W3C Trace Context §3.2.2, version 00, written directly: cheaper
+		// than the propagator's header map; made once per request.
+		sc := s.cli.SpanContext()
+		var b [55]byte
+		s.tp[0] = appendTraceparent(&b, sc.TraceID(), sc.SpanID(), sc.TraceFlags())
+		if ts := sc.TraceState(); ts.Len() > 0 {
+			s.ts[0] = ts.String()
+		}
 	}
-	// W3C Trace Context §3.2.2, version 00, written directly: cheaper than
-	// the propagator's header map.
-	sc := trace.SpanContextFromContext(s.ctx)
-	var b [55]byte
-	copy(b[:], "00-")
-	tid, sid := sc.TraceID(), sc.SpanID()
-	hex.Encode(b[3:35], tid[:])
-	b[35] = '-'
-	hex.Encode(b[36:52], sid[:])
-	b[52] = '-'
-	hex.Encode(b[53:55], []byte{byte(sc.TraceFlags())})
-	traceparent = []string{string(b[:])}
-	if ts := sc.TraceState(); ts.Len() > 0 {
-		tracestate = []string{ts.String()}
+	if s.ts[0] != "" {
+		tracestate = s.ts[:]
 	}
-	return traceparent, tracestate
+	return s.tp[:], tracestate
 }
 
 // End implements proxy.Span.

@@ -32,6 +32,11 @@ type Span interface {
 	// End ends the spans with what the proxy knows of the request. o is
 	// passed by value (no allocation); its pointers must not be retained.
 	End(o Observation)
+	// Recording reports that the span records what End is given (its
+	// trace is sampled). A span that does not record gets no refusal
+	// state: the request is served as without tracing, with the hop's
+	// trace context only.
+	Recording() bool
 }
 
 // Header names of W3C Trace Context, in canonical form.
@@ -102,9 +107,15 @@ func (h *handler) startTrace(t Tracer, r *http.Request, ob *reqObs) *http.Reques
 	if sp == nil {
 		return r
 	}
-	ts := &traceState{}
-	ob.span, ob.trace = sp, ts
+	ob.span = sp
 	delete(r.Header, hdrTraceparent)
 	delete(r.Header, hdrTracestate)
+	if !sp.Recording() {
+		// Nothing would read the refusal: no request copy, no context
+		// value (what 0% sampling would otherwise cost every request).
+		return r
+	}
+	ts := &traceState{}
+	ob.trace = ts
 	return r.WithContext(context.WithValue(r.Context(), traceKey{}, ts))
 }
