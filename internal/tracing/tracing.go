@@ -174,15 +174,14 @@ func (t *Tracer) Start(r *http.Request, start time.Time) proxy.Span {
 		ctx = trace.ContextWithRemoteSpanContext(ctx, psc)
 	}
 	ctx, s := t.tr.Start(ctx, r.Method, serverKind, trace.WithTimestamp(start))
-	if s.IsRecording() {
-		s.SetAttributes(
-			attribute.String("http.request.method", r.Method),
-			attribute.String("url.path", r.URL.Path),
-			attribute.String("server.address", r.Host),
-			attribute.String("network.protocol.version", protoVersion(r)),
-		)
-	}
-	return &span{t: t, ctx: ctx, srv: s, method: r.Method}
+	sp := &span{t: t, ctx: ctx, srv: s, method: r.Method}
+	// The request's attributes wait in the span for End's: one
+	// SetAttributes per span, whose slice the SDK copies once.
+	sp.attrs[0] = attribute.String("http.request.method", r.Method)
+	sp.attrs[1] = attribute.String("url.path", r.URL.Path)
+	sp.attrs[2] = attribute.String("server.address", r.Host)
+	sp.attrs[3] = attribute.String("network.protocol.version", protoVersion(r))
+	return sp
 }
 
 // The start options that do not change, made once (an option is an
@@ -315,6 +314,9 @@ type span struct {
 
 	method string
 	tp, ts [1]string // the hop's header values, made once
+	// attrs holds the server span's attributes until End (at most 4 of
+	// the request and 18 of End's).
+	attrs [24]attribute.KeyValue
 }
 
 // Recording implements proxy.Span.
@@ -349,31 +351,32 @@ func (s *span) Upstream() (traceparent, tracestate []string) {
 }
 
 // End implements proxy.Span.
+//
+// The spans end at the SDK's clock (an End option would be allocated per
+// call), the client span first.
 func (s *span) End(o proxy.Observation) {
-	end := time.Now()
 	if s.cli != nil {
 		if s.cli.IsRecording() {
 			// The hop's own attributes only: the Lattice ones are on the
-			// server span (each attribute costs the exporter allocations).
-			attrs := make([]attribute.KeyValue, 0, 3)
+			// server span (each attribute costs the exporter work).
+			attrs := s.attrs[4:4:7] // not used by the server span's yet
 			if tgt := o.Target; tgt != nil && tgt.Addr.IsValid() {
 				attrs = append(attrs, attribute.String("server.address", tgt.Addr.Addr().String()),
 					attribute.Int("server.port", int(tgt.Addr.Port())))
 			}
 			attrs = append(attrs, attribute.Int("http.response.status_code", o.Status))
-			s.cli.SetAttributes(attrs...)
+			s.cli.SetAttributes(attrs...) // copied by the SDK
 			if o.Status >= 500 {
 				s.cli.SetStatus(codes.Error, "")
 			}
 		}
-		s.cli.End(trace.WithTimestamp(end))
+		s.cli.End()
 	}
 	if !s.srv.IsRecording() {
 		s.srv.End()
 		return
 	}
-	attrs := make([]attribute.KeyValue, 0, 20)
-	attrs = append(attrs, attribute.Int("http.response.status_code", o.Status))
+	attrs := append(s.attrs[:4], attribute.Int("http.response.status_code", o.Status))
 	name := "trellis"
 	if v := o.VPC; v != nil {
 		attrs = append(attrs, attribute.String("lattice.source_vpc.id", v.ID))
@@ -424,5 +427,5 @@ func (s *span) End(o proxy.Observation) {
 		// 5xx only (4xx are the client's).
 		s.srv.SetStatus(codes.Error, o.Failure)
 	}
-	s.srv.End(trace.WithTimestamp(end))
+	s.srv.End()
 }
