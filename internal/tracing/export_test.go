@@ -234,3 +234,39 @@ func anyText(v *commonpb.AnyValue) string {
 	}
 	return "?"
 }
+
+// TestBatcherExportsInBatches: more spans than a batch go out in batches
+// of at most batchSize, with none lost or repeated, across the two
+// queue arrays' turns; Shutdown exports the rest.
+func TestBatcherExportsInBatches(t *testing.T) {
+	rc, url := newReceiver(t)
+	tr, err := New(Config{Endpoint: url, Sample: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 3*batchSize + 7
+	req := httptest.NewRequest("GET", "http://a.example/p", nil)
+	for i := 0; i < n; i++ {
+		tr.Start(req, time.Now()).End(proxy.Observation{Status: 200})
+		if i == batchSize+3 {
+			_ = tr.ForceFlush(t.Context())
+		}
+	}
+	if err := tr.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	seen := map[string]bool{}
+	for _, s := range rc.spans {
+		seen[string(s.SpanId)] = true
+	}
+	if len(rc.spans) != n || len(seen) != n {
+		t.Fatalf("%d spans received, %d distinct; want %d", len(rc.spans), len(seen), n)
+	}
+	for _, r := range rc.reqs {
+		if c := len(r.ResourceSpans[0].ScopeSpans[0].Spans); c > batchSize {
+			t.Fatalf("a batch of %d spans", c)
+		}
+	}
+}

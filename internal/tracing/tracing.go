@@ -93,7 +93,7 @@ func New(cfg Config) (*Tracer, error) {
 	limits.AttributeValueLengthLimit = maxAttrLen
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithSpanLimits(limits),
-		sdktrace.WithBatcher(exp, sdktrace.WithBatchTimeout(time.Second)),
+		sdktrace.WithSpanProcessor(newBatcher(exp)),
 		sdktrace.WithSampler(sdktrace.TraceIDRatioBased(cfg.Sample)),
 		sdktrace.WithResource(res),
 		sdktrace.WithIDGenerator(randIDs{}),

@@ -1,0 +1,128 @@
+package tracing
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+)
+
+// Batching limits: a batch goes out when it holds batchSize spans, or
+// batchDelay after the last export; at most queueSize spans wait (more are
+// dropped, as the SDK's batch processor drops them, rather than slow
+// requests or grow without bound).
+const (
+	batchSize  = 512
+	queueSize  = 4096
+	batchDelay = time.Second
+)
+
+// batcher is the span processor: it queues ended spans and exports them
+// in batches from a goroutine of its own. Unlike the SDK's batch
+// processor, which hands every span to its goroutine through a channel (a
+// goroutine wake-up per span, on the request's path), a span is appended
+// to a slice under a mutex, and the goroutine is woken once per full
+// batch (or by its timer).
+type batcher struct {
+	exp *exporter
+
+	mu    sync.Mutex
+	queue []sdktrace.ReadOnlySpan
+	spare []sdktrace.ReadOnlySpan // the previous batch's array, reused
+	full  chan struct{}           // cap 1: a batch is ready
+	stop  chan struct{}
+	done  chan struct{}
+	once  sync.Once
+
+	exportMu sync.Mutex // one export at a time (the loop, ForceFlush, Shutdown)
+	dropped  atomic.Uint64
+}
+
+func newBatcher(exp *exporter) *batcher {
+	b := &batcher{exp: exp, queue: make([]sdktrace.ReadOnlySpan, 0, batchSize), full: make(chan struct{}, 1),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	go b.loop()
+	return b
+}
+
+// OnStart implements sdktrace.SpanProcessor.
+func (b *batcher) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+
+// OnEnd implements sdktrace.SpanProcessor: queue a sampled span.
+func (b *batcher) OnEnd(s sdktrace.ReadOnlySpan) {
+	if !s.SpanContext().IsSampled() {
+		return
+	}
+	b.mu.Lock()
+	if len(b.queue) >= queueSize {
+		b.mu.Unlock()
+		b.dropped.Add(1)
+		return
+	}
+	b.queue = append(b.queue, s)
+	n := len(b.queue)
+	b.mu.Unlock()
+	if n == batchSize {
+		select {
+		case b.full <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (b *batcher) loop() {
+	defer close(b.done)
+	t := time.NewTimer(batchDelay)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-b.full:
+		case <-t.C:
+		}
+		_ = b.flush(context.Background())
+		t.Reset(batchDelay)
+	}
+}
+
+// flush exports what is queued, in batches of at most batchSize.
+func (b *batcher) flush(ctx context.Context) error {
+	b.exportMu.Lock()
+	defer b.exportMu.Unlock()
+	b.mu.Lock()
+	spans := b.queue
+	b.queue, b.spare = b.spare[:0], nil // two arrays take turns
+	b.mu.Unlock()
+	var err error
+	for i := 0; i < len(spans); i += batchSize {
+		if e := b.exp.ExportSpans(ctx, spans[i:min(i+batchSize, len(spans))]); e != nil && err == nil {
+			err = e
+		}
+	}
+	clear(spans) // let the spans go
+	b.mu.Lock()
+	if cap(spans) <= queueSize {
+		b.spare = spans[:0]
+	}
+	b.mu.Unlock()
+	return err
+}
+
+// ForceFlush implements sdktrace.SpanProcessor.
+func (b *batcher) ForceFlush(ctx context.Context) error { return b.flush(ctx) }
+
+// Shutdown implements sdktrace.SpanProcessor: the loop stops, what is
+// queued is exported, the exporter is closed.
+func (b *batcher) Shutdown(ctx context.Context) error {
+	var err error
+	b.once.Do(func() {
+		close(b.stop)
+		<-b.done
+		err = b.flush(ctx)
+		_ = b.exp.Shutdown(ctx)
+	})
+	return err
+}
