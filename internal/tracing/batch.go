@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 // Batching limits: a batch goes out when it holds batchSize spans, or
@@ -19,18 +18,18 @@ const (
 	batchDelay = time.Second
 )
 
-// batcher is the span processor: it queues ended spans and exports them
-// in batches from a goroutine of its own. Unlike the SDK's batch
-// processor, which hands every span to its goroutine through a channel (a
-// goroutine wake-up per span, on the request's path), a span is appended
-// to a slice under a mutex, and the goroutine is woken once per full
-// batch (or by its timer).
+// batcher queues ended requests' spans and exports them in batches from a
+// goroutine of its own. Unlike the OTel SDK's batch processor, which hands
+// every span to its goroutine through a channel (a goroutine wake-up per
+// span, on the request's path), a request is appended to a slice under a
+// mutex, and the goroutine is woken once per full batch (or by its timer).
+// Sizes count requests (each one or two spans).
 type batcher struct {
 	exp *exporter
 
 	mu    sync.Mutex
-	queue []sdktrace.ReadOnlySpan
-	spare []sdktrace.ReadOnlySpan // the previous batch's array, reused
+	queue []*span
+	spare []*span // the previous batch's array, reused
 	full  chan struct{}           // cap 1: a batch is ready
 	stop  chan struct{}
 	done  chan struct{}
@@ -41,20 +40,14 @@ type batcher struct {
 }
 
 func newBatcher(exp *exporter) *batcher {
-	b := &batcher{exp: exp, queue: make([]sdktrace.ReadOnlySpan, 0, batchSize), full: make(chan struct{}, 1),
+	b := &batcher{exp: exp, queue: make([]*span, 0, batchSize), full: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go b.loop()
 	return b
 }
 
-// OnStart implements sdktrace.SpanProcessor.
-func (b *batcher) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
-
-// OnEnd implements sdktrace.SpanProcessor: queue a sampled span.
-func (b *batcher) OnEnd(s sdktrace.ReadOnlySpan) {
-	if !s.SpanContext().IsSampled() {
-		return
-	}
+// add queues an ended request's spans.
+func (b *batcher) add(s *span) {
 	b.mu.Lock()
 	if len(b.queue) >= queueSize {
 		b.mu.Unlock()
@@ -111,11 +104,8 @@ func (b *batcher) flush(ctx context.Context) error {
 	return err
 }
 
-// ForceFlush implements sdktrace.SpanProcessor.
-func (b *batcher) ForceFlush(ctx context.Context) error { return b.flush(ctx) }
-
-// Shutdown implements sdktrace.SpanProcessor: the loop stops, what is
-// queued is exported, the exporter is closed.
+// Shutdown stops the loop, exports what is queued and closes the
+// exporter.
 func (b *batcher) Shutdown(ctx context.Context) error {
 	var err error
 	b.once.Do(func() {

@@ -11,11 +11,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/sdk/instrumentation"
-	"go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -28,25 +23,26 @@ import (
 // about a third of tracing's allocations per request, and its garbage is
 // collected on the cores the requests are served on.
 type exporter struct {
-	url    string
-	client *http.Client
+	url      string
+	client   *http.Client
+	resource []attribute.KeyValue
 
 	mu  sync.Mutex // one export at a time (the batch processor's goroutine; Shutdown)
 	buf []byte
 }
 
-func newExporter(url string) *exporter {
-	return &exporter{url: url, client: &http.Client{Timeout: 10 * time.Second}}
+func newExporter(url string, resource []attribute.KeyValue) *exporter {
+	return &exporter{url: url, client: &http.Client{Timeout: 10 * time.Second}, resource: resource}
 }
 
-// ExportSpans implements sdktrace.SpanExporter.
-func (e *exporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+// ExportSpans sends the spans of requests in one export request.
+func (e *exporter) ExportSpans(ctx context.Context, spans []*span) error {
 	if len(spans) == 0 {
 		return nil
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.buf = appendRequest(e.buf[:0], spans)
+	e.buf = appendRequest(e.buf[:0], e.resource, spans)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.url, bytes.NewReader(e.buf))
 	if err != nil {
 		return err
@@ -67,7 +63,7 @@ func (e *exporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpa
 	return nil
 }
 
-// Shutdown implements sdktrace.SpanExporter.
+// Shutdown closes the exporter's idle connections.
 func (e *exporter) Shutdown(context.Context) error {
 	e.client.CloseIdleConnections()
 	return nil
@@ -80,49 +76,28 @@ const (
 
 	fRSResource   = 1 // ResourceSpans
 	fRSScopeSpans = 2
-	fRSSchemaURL  = 3
 
 	fResAttributes = 1 // Resource
 
-	fSSScope     = 1 // ScopeSpans
-	fSSSpans     = 2
-	fSSSchemaURL = 3
+	fSSScope = 1 // ScopeSpans
+	fSSSpans = 2
 
-	fScopeName    = 1 // InstrumentationScope
-	fScopeVersion = 2
-	fScopeAttrs   = 3
+	fScopeName = 1 // InstrumentationScope
 
-	fSpanTraceID       = 1 // Span
-	fSpanSpanID        = 2
-	fSpanTraceState    = 3
-	fSpanParentSpanID  = 4
-	fSpanName          = 5
-	fSpanKind          = 6
-	fSpanStart         = 7
-	fSpanEnd           = 8
-	fSpanAttributes    = 9
-	fSpanDroppedAttrs  = 10
-	fSpanEvents        = 11
-	fSpanDroppedEvents = 12
-	fSpanLinks         = 13
-	fSpanDroppedLinks  = 14
-	fSpanStatus        = 15
-	fSpanFlags         = 16
+	fSpanTraceID      = 1 // Span
+	fSpanSpanID       = 2
+	fSpanTraceState   = 3
+	fSpanParentSpanID = 4
+	fSpanName         = 5
+	fSpanKind         = 6
+	fSpanStart        = 7
+	fSpanEnd          = 8
+	fSpanAttributes   = 9
+	fSpanStatus       = 15
+	fSpanFlags        = 16
 
 	fStatusMessage = 2 // Status
 	fStatusCode    = 3
-
-	fEventTime    = 1 // Span.Event
-	fEventName    = 2
-	fEventAttrs   = 3
-	fEventDropped = 4
-
-	fLinkTraceID    = 1 // Span.Link
-	fLinkSpanID     = 2
-	fLinkTraceState = 3
-	fLinkAttrs      = 4
-	fLinkDropped    = 5
-	fLinkFlags      = 6
 
 	fKVKey   = 1 // KeyValue
 	fKVValue = 2
@@ -143,175 +118,87 @@ const (
 	flagIsRemote    = 0x200
 )
 
-// appendRequest encodes an ExportTraceServiceRequest of spans, grouped by
-// resource and instrumentation scope as they come (one tracer provider
-// and one tracer: one group).
-func appendRequest(b []byte, spans []sdktrace.ReadOnlySpan) []byte {
-	for i := 0; i < len(spans); {
-		res := spans[i].Resource()
-		j := i + 1
-		for j < len(spans) && spans[j].Resource() == res {
-			j++
-		}
-		var m int
-		b, m = beginMsg(b, fReqResourceSpans)
-		b = appendResourceSpans(b, res, spans[i:j])
+// appendRequest encodes an ExportTraceServiceRequest: one resource, one
+// instrumentation scope, the spans of the requests.
+func appendRequest(b []byte, resource []attribute.KeyValue, spans []*span) []byte {
+	b, rs := beginMsg(b, fReqResourceSpans)
+	var m int
+	b, m = beginMsg(b, fRSResource)
+	for _, kv := range resource {
+		b = appendKeyValue(b, fResAttributes, kv)
+	}
+	b = endMsg(b, m)
+	var ss int
+	b, ss = beginMsg(b, fRSScopeSpans)
+	b, m = beginMsg(b, fSSScope)
+	b = appendString(b, fScopeName, scopeName)
+	b = endMsg(b, m)
+	for _, s := range spans {
+		b, m = beginMsg(b, fSSSpans)
+		b = appendSpan(b, &s.srv)
 		b = endMsg(b, m)
-		i = j
+		if s.hasCli {
+			b, m = beginMsg(b, fSSSpans)
+			b = appendSpan(b, &s.cli)
+			b = endMsg(b, m)
+		}
 	}
-	return b
+	b = endMsg(b, ss)
+	return endMsg(b, rs)
 }
 
-func appendResourceSpans(b []byte, res *resource.Resource, spans []sdktrace.ReadOnlySpan) []byte {
-	if res != nil {
-		var m int
-		b, m = beginMsg(b, fRSResource)
-		for _, kv := range res.Attributes() {
-			b = appendKeyValue(b, fResAttributes, kv)
-		}
-		b = endMsg(b, m)
-		if u := res.SchemaURL(); u != "" {
-			b = appendString(b, fRSSchemaURL, u)
-		}
+func appendSpan(b []byte, s *spanRec) []byte {
+	b = appendBytes(b, fSpanTraceID, s.tid[:])
+	b = appendBytes(b, fSpanSpanID, s.sid[:])
+	if s.tstate != "" {
+		b = appendString(b, fSpanTraceState, s.tstate)
 	}
-	for i := 0; i < len(spans); {
-		sc := spans[i].InstrumentationScope()
-		j := i + 1
-		for j < len(spans) && sameScope(spans[j].InstrumentationScope(), sc) {
-			j++
-		}
-		var m int
-		b, m = beginMsg(b, fRSScopeSpans)
-		b = appendScope(b, sc)
-		for _, s := range spans[i:j] {
-			var sm int
-			b, sm = beginMsg(b, fSSSpans)
-			b = appendSpan(b, s)
-			b = endMsg(b, sm)
-		}
-		if sc.SchemaURL != "" {
-			b = appendString(b, fSSSchemaURL, sc.SchemaURL)
-		}
-		b = endMsg(b, m)
-		i = j
-	}
-	return b
-}
-
-func sameScope(a, b instrumentation.Scope) bool {
-	return a.Name == b.Name && a.Version == b.Version && a.SchemaURL == b.SchemaURL && a.Attributes.Equals(&b.Attributes)
-}
-
-func appendScope(b []byte, sc instrumentation.Scope) []byte {
-	b, m := beginMsg(b, fSSScope)
-	if sc.Name != "" {
-		b = appendString(b, fScopeName, sc.Name)
-	}
-	if sc.Version != "" {
-		b = appendString(b, fScopeVersion, sc.Version)
-	}
-	for it := sc.Attributes.Iter(); it.Next(); {
-		b = appendKeyValue(b, fScopeAttrs, it.Attribute())
-	}
-	return endMsg(b, m)
-}
-
-func appendSpan(b []byte, s sdktrace.ReadOnlySpan) []byte {
-	sc := s.SpanContext()
-	tid, sid := sc.TraceID(), sc.SpanID()
-	b = appendBytes(b, fSpanTraceID, tid[:])
-	b = appendBytes(b, fSpanSpanID, sid[:])
-	if ts := sc.TraceState(); ts.Len() > 0 {
-		b = appendString(b, fSpanTraceState, ts.String())
-	}
-	flags := uint32(sc.TraceFlags()) | flagHasIsRemote
-	if p := s.Parent(); p.SpanID().IsValid() {
-		psid := p.SpanID()
-		b = appendBytes(b, fSpanParentSpanID, psid[:])
-		if p.IsRemote() {
+	flags := uint32(s.flags) | flagHasIsRemote
+	if s.parent.IsValid() {
+		b = appendBytes(b, fSpanParentSpanID, s.parent[:])
+		if s.remote {
 			flags |= flagIsRemote
 		}
 	}
 	b = protowire.AppendTag(b, fSpanFlags, protowire.Fixed32Type)
 	b = protowire.AppendFixed32(b, flags)
-	b = appendString(b, fSpanName, s.Name())
-	if k := spanKind(s.SpanKind()); k != 0 {
-		b = protowire.AppendTag(b, fSpanKind, protowire.VarintType)
-		b = protowire.AppendVarint(b, k)
-	}
-	b = appendTime(b, fSpanStart, s.StartTime())
-	b = appendTime(b, fSpanEnd, s.EndTime())
-	for _, kv := range s.Attributes() {
+	b = appendString(b, fSpanName, truncate(s.name))
+	b = protowire.AppendTag(b, fSpanKind, protowire.VarintType)
+	b = protowire.AppendVarint(b, uint64(s.kind))
+	b = protowire.AppendTag(b, fSpanStart, protowire.Fixed64Type)
+	b = protowire.AppendFixed64(b, uint64(s.start))
+	b = protowire.AppendTag(b, fSpanEnd, protowire.Fixed64Type)
+	b = protowire.AppendFixed64(b, uint64(s.end))
+	for _, kv := range s.attrs[:s.n] {
 		b = appendKeyValue(b, fSpanAttributes, kv)
 	}
-	b = appendCount(b, fSpanDroppedAttrs, s.DroppedAttributes())
-	for _, ev := range s.Events() {
-		var m int
-		b, m = beginMsg(b, fSpanEvents)
-		b = appendTime(b, fEventTime, ev.Time)
-		b = appendString(b, fEventName, ev.Name)
-		for _, kv := range ev.Attributes {
-			b = appendKeyValue(b, fEventAttrs, kv)
-		}
-		b = appendCount(b, fEventDropped, ev.DroppedAttributeCount)
-		b = endMsg(b, m)
-	}
-	b = appendCount(b, fSpanDroppedEvents, s.DroppedEvents())
-	for _, l := range s.Links() {
-		var m int
-		b, m = beginMsg(b, fSpanLinks)
-		ltid, lsid := l.SpanContext.TraceID(), l.SpanContext.SpanID()
-		b = appendBytes(b, fLinkTraceID, ltid[:])
-		b = appendBytes(b, fLinkSpanID, lsid[:])
-		if ts := l.SpanContext.TraceState(); ts.Len() > 0 {
-			b = appendString(b, fLinkTraceState, ts.String())
-		}
-		for _, kv := range l.Attributes {
-			b = appendKeyValue(b, fLinkAttrs, kv)
-		}
-		b = appendCount(b, fLinkDropped, l.DroppedAttributeCount)
-		lflags := uint32(l.SpanContext.TraceFlags()) | flagHasIsRemote
-		if l.SpanContext.IsRemote() {
-			lflags |= flagIsRemote
-		}
-		b = protowire.AppendTag(b, fLinkFlags, protowire.Fixed32Type)
-		b = protowire.AppendFixed32(b, lflags)
-		b = endMsg(b, m)
-	}
-	b = appendCount(b, fSpanDroppedLinks, s.DroppedLinks())
-	if st := s.Status(); st.Code != codes.Unset {
+	if s.status != 0 {
 		var m int
 		b, m = beginMsg(b, fSpanStatus)
-		if st.Code == codes.Error && st.Description != "" {
-			// The message is for errors only (trace API: Status).
-			b = appendString(b, fStatusMessage, st.Description)
-		}
-		code := uint64(1) // STATUS_CODE_OK
-		if st.Code == codes.Error {
-			code = 2
+		if s.statusMsg != "" {
+			b = appendString(b, fStatusMessage, truncate(s.statusMsg))
 		}
 		b = protowire.AppendTag(b, fStatusCode, protowire.VarintType)
-		b = protowire.AppendVarint(b, code)
+		b = protowire.AppendVarint(b, uint64(s.status))
 		b = endMsg(b, m)
 	}
 	return b
 }
 
-// spanKind maps the API's kinds to OTLP's (SPAN_KIND_*).
-func spanKind(k trace.SpanKind) uint64 {
-	switch k {
-	case trace.SpanKindInternal:
-		return 1
-	case trace.SpanKindServer:
-		return 2
-	case trace.SpanKindClient:
-		return 3
-	case trace.SpanKindProducer:
-		return 4
-	case trace.SpanKindConsumer:
-		return 5
+// truncate cuts a value at maxAttrLen characters: the path and the Host
+// come from the client, and must not make every span as long.
+func truncate(s string) string {
+	if len(s) <= maxAttrLen {
+		return s
 	}
-	return 0
+	n := 0
+	for i := range s {
+		if n == maxAttrLen {
+			return s[:i]
+		}
+		n++
+	}
+	return s
 }
 
 func appendKeyValue(b []byte, field protowire.Number, kv attribute.KeyValue) []byte {
@@ -321,7 +208,7 @@ func appendKeyValue(b []byte, field protowire.Number, kv attribute.KeyValue) []b
 	v := kv.Value
 	switch v.Type() {
 	case attribute.STRING:
-		b = appendString(b, fAnyString, v.AsString())
+		b = appendString(b, fAnyString, truncate(v.AsString()))
 	case attribute.BOOL:
 		b = protowire.AppendTag(b, fAnyBool, protowire.VarintType)
 		b = protowire.AppendVarint(b, protowire.EncodeBool(v.AsBool()))
@@ -399,24 +286,6 @@ func appendInt(b []byte, field protowire.Number, x int64) []byte {
 func appendDouble(b []byte, field protowire.Number, x float64) []byte {
 	b = protowire.AppendTag(b, field, protowire.Fixed64Type)
 	return protowire.AppendFixed64(b, math.Float64bits(x))
-}
-
-func appendTime(b []byte, field protowire.Number, t time.Time) []byte {
-	b = protowire.AppendTag(b, field, protowire.Fixed64Type)
-	var ns uint64
-	if !t.IsZero() {
-		ns = uint64(t.UnixNano())
-	}
-	return protowire.AppendFixed64(b, ns)
-}
-
-// appendCount writes a count field when it is not zero (proto3 default).
-func appendCount(b []byte, field protowire.Number, n int) []byte {
-	if n <= 0 {
-		return b
-	}
-	b = protowire.AppendTag(b, field, protowire.VarintType)
-	return protowire.AppendVarint(b, uint64(n))
 }
 
 // beginMsg writes the tag of an embedded message and returns where its

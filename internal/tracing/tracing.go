@@ -14,9 +14,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/trellis-net/trellis/internal/dataplane/proxy"
@@ -57,16 +54,29 @@ func ValidateEndpoint(s string) (*url.URL, error) {
 // by the SDK).
 const maxAttrLen = 512
 
-// Tracer implements proxy.Tracer with the OTel SDK.
+// Tracer implements proxy.Tracer: it records spans itself and exports
+// them with OTLP/HTTP (export.go) in batches (batch.go).
+//
+// It does not use the OpenTelemetry SDK's tracer: a request's two spans
+// are one object of this package holding their IDs, times and attributes
+// (the OTel API's trace and attribute types), queued as they are when the
+// request ends and encoded straight into the OTLP protobuf. The SDK's
+// generality (a span object, a context value and a snapshot per span, a
+// map to de-duplicate attributes, a goroutine wake-up per span) cost a
+// request at 100% sampling most of what it lost to tracing.
 type Tracer struct {
-	tp *sdktrace.TracerProvider
-	tr trace.Tracer
-	// never: the sampling ratio is 0; always: it is 1; bound: the
-	// TraceIDRatioBased sampler's bound on the trace ID's low 63 bits
-	// (the SDK's sampler decides the same for the spans it starts).
+	b        *batcher
+	resource []attribute.KeyValue
+	// never: the sampling ratio is 0; always: it is 1; bound: otherwise,
+	// the bound on the trace ID's low 63 bits under which a trace is
+	// sampled (OpenTelemetry's TraceIDRatioBased sampler: other hops
+	// that use it with the same ratio decide the same).
 	never, always bool
 	bound         uint64
 }
+
+// scopeName is the instrumentation scope of the spans.
+const scopeName = "github.com/trellis-net/trellis/internal/tracing"
 
 // New returns a Tracer exporting to cfg.Endpoint in batches. Shutdown
 // flushes and stops it.
@@ -81,34 +91,21 @@ func New(cfg Config) (*Tracer, error) {
 	if u.Path == "" || u.Path == "/" {
 		u.Path = "/v1/traces" // OTLP/HTTP's default path for traces
 	}
-	exp := newExporter(u.String())
 	name := cfg.ServiceName
 	if name == "" {
 		name = "trellis"
 	}
-	res := resource.NewSchemaless(attribute.String("service.name", name))
-	// Attribute values come partly from the client (path, Host): bounded,
-	// so that a long request line cannot make every span as long.
-	limits := sdktrace.NewSpanLimits()
-	limits.AttributeValueLengthLimit = maxAttrLen
-	tp := sdktrace.NewTracerProvider(
-		sdktrace.WithSpanLimits(limits),
-		sdktrace.WithSpanProcessor(newBatcher(exp)),
-		sdktrace.WithSampler(sdktrace.TraceIDRatioBased(cfg.Sample)),
-		sdktrace.WithResource(res),
-		sdktrace.WithIDGenerator(randIDs{}),
-	)
-	t := &Tracer{tp: tp, tr: tp.Tracer("github.com/trellis-net/trellis/internal/tracing"),
+	t := &Tracer{resource: []attribute.KeyValue{attribute.String("service.name", name)},
 		never: cfg.Sample <= 0, always: cfg.Sample >= 1}
 	if !t.never && !t.always {
 		t.bound = uint64(cfg.Sample * (1 << 63))
 	}
+	t.b = newBatcher(newExporter(u.String(), t.resource))
 	return t, nil
 }
 
-// sampled is TraceIDRatioBased's decision for id (the SDK's sampler):
-// the trace ID's last 8 bytes, shifted to 63 bits, below the ratio's
-// bound.
+// sampled is TraceIDRatioBased's decision for id: the trace ID's last 8
+// bytes, shifted to 63 bits, below the ratio's bound.
 func (t *Tracer) sampled(id trace.TraceID) bool {
 	if t.always || t.never {
 		return t.always
@@ -116,21 +113,17 @@ func (t *Tracer) sampled(id trace.TraceID) bool {
 	return binary.BigEndian.Uint64(id[8:16])>>1 < t.bound
 }
 
-// randIDs generates trace and span IDs with math/rand/v2's per-thread
-// generator: no lock (the SDK's default shares one source under a mutex).
-// IDs need to be unique, not secret (W3C Trace Context §3.2.2.3).
-type randIDs struct{}
-
-func (randIDs) NewIDs(context.Context) (trace.TraceID, trace.SpanID) {
+// newTraceID and newSpanID use math/rand/v2's per-thread generator: no
+// lock. IDs need to be unique and random, not secret (W3C Trace Context
+// §3.2.2.3, §3.2.2.4).
+func newTraceID() trace.TraceID {
 	var tid trace.TraceID
 	for !tid.IsValid() {
 		binary.NativeEndian.PutUint64(tid[:8], rand.Uint64())
 		binary.NativeEndian.PutUint64(tid[8:], rand.Uint64())
 	}
-	return tid, newSpanID()
+	return tid
 }
-
-func (randIDs) NewSpanID(context.Context, trace.TraceID) trace.SpanID { return newSpanID() }
 
 func newSpanID() trace.SpanID {
 	var sid trace.SpanID
@@ -140,56 +133,49 @@ func newSpanID() trace.SpanID {
 	return sid
 }
 
-// Shutdown exports the spans still buffered and stops the exporter.
-func (t *Tracer) Shutdown(ctx context.Context) error { return t.tp.Shutdown(ctx) }
+// Shutdown exports the spans still queued and stops the exporter.
+func (t *Tracer) Shutdown(ctx context.Context) error { return t.b.Shutdown(ctx) }
 
-// ForceFlush exports the spans buffered so far.
-func (t *Tracer) ForceFlush(ctx context.Context) error { return t.tp.ForceFlush(ctx) }
+// ForceFlush exports the spans queued so far.
+func (t *Tracer) ForceFlush(ctx context.Context) error { return t.b.flush(ctx) }
 
 // Start implements proxy.Tracer: the server span, child of the client's
 // traceparent when it sent a valid one (W3C Trace Context §3.2; an invalid
 // one starts a new trace, §3.2.2.7), with its tracestate carried on.
 //
-// A trace that is not sampled never reaches the SDK: nothing is recorded,
-// so only the IDs it propagates are made (lightSpan), which is what makes
-// 0% sampling cost about as little as tracing off. (Without a valid
-// traceparent and a ratio strictly between 0 and 1 the SDK makes the
-// trace ID and decides, as the sampler needs the ID.)
+// A trace that is not sampled records nothing: only the IDs it propagates
+// are made (lightSpan), which is what makes 0% sampling cost about as
+// little as tracing off.
 func (t *Tracer) Start(r *http.Request, start time.Time) proxy.Span {
 	psc, ok := parentContext(r.Header)
-	if t.never || (ok && !t.sampled(psc.TraceID())) {
-		ls := &lightSpan{tid: psc.TraceID(), flags: psc.TraceFlags() &^ trace.FlagsSampled, sid: newSpanID()}
-		if !ok {
-			ls.tid, _ = randIDs{}.NewIDs(context.Background())
-			ls.flags = 0
-		}
+	tid := psc.TraceID()
+	flags := psc.TraceFlags()
+	if !ok {
+		tid, flags = newTraceID(), 0
+	}
+	if !t.sampled(tid) {
+		ls := &lightSpan{tid: tid, flags: flags &^ trace.FlagsSampled, sid: newSpanID()}
 		if ts := psc.TraceState(); ts.Len() > 0 {
-			ls.ts[0] = ts.String() // validated (§3.3), as the SDK's spans carry it
+			ls.ts[0] = ts.String() // validated (§3.3)
 			ls.hasTS = true
 		}
 		return ls
 	}
-	ctx := context.Background()
+	sp := &span{b: t.b, method: r.Method}
+	sp.srv = spanRec{tid: tid, sid: newSpanID(), flags: flags | trace.FlagsSampled, kind: kindServer,
+		start: start.UnixNano(), name: r.Method}
 	if ok {
-		ctx = trace.ContextWithRemoteSpanContext(ctx, psc)
+		sp.srv.parent, sp.srv.remote = psc.SpanID(), true
+		if ts := psc.TraceState(); ts.Len() > 0 {
+			sp.srv.tstate = ts.String()
+		}
 	}
-	ctx, s := t.tr.Start(ctx, r.Method, serverKind, trace.WithTimestamp(start))
-	sp := &span{t: t, ctx: ctx, srv: s, method: r.Method}
-	// The request's attributes wait in the span for End's: one
-	// SetAttributes per span, whose slice the SDK copies once.
-	sp.attrs[0] = attribute.String("http.request.method", r.Method)
-	sp.attrs[1] = attribute.String("url.path", r.URL.Path)
-	sp.attrs[2] = attribute.String("server.address", r.Host)
-	sp.attrs[3] = attribute.String("network.protocol.version", protoVersion(r))
+	sp.srv.add(attribute.String("http.request.method", r.Method))
+	sp.srv.add(attribute.String("url.path", r.URL.Path))
+	sp.srv.add(attribute.String("server.address", r.Host))
+	sp.srv.add(attribute.String("network.protocol.version", protoVersion(r)))
 	return sp
 }
-
-// The start options that do not change, made once (an option is an
-// interface value: made per call it would be allocated per call).
-var (
-	serverKind = trace.WithSpanKind(trace.SpanKindServer)
-	clientKind = trace.WithSpanKind(trace.SpanKindClient)
-)
 
 // Header names of W3C Trace Context, in canonical form.
 const (
@@ -305,44 +291,69 @@ func protoVersion(r *http.Request) string {
 	return "1." + strconv.Itoa(r.ProtoMinor)
 }
 
-// span is one request's server span and its upstream client span.
-type span struct {
-	t   *Tracer
-	ctx context.Context
-	srv trace.Span
-	cli trace.Span // nil until Upstream
+// Span kinds (OTLP's SPAN_KIND_*).
+const (
+	kindServer = 2
+	kindClient = 3
+)
 
-	method string
-	tp, ts [1]string // the hop's header values, made once
-	// attrs holds the server span's attributes until End (at most 4 of
-	// the request and 18 of End's).
-	attrs [24]attribute.KeyValue
+// Span status codes (OTLP's STATUS_CODE_*).
+const statusError = 2
+
+// maxAttrs bounds a span's attributes: the server span has at most 4 of
+// the request and 18 of End's, the client span 3.
+const maxAttrs = 24
+
+// spanRec is one recorded span, as the exporter encodes it.
+type spanRec struct {
+	tid         trace.TraceID
+	sid, parent trace.SpanID // parent: zero when the span is a root
+	remote      bool         // the parent is the client's (another process's)
+	flags       trace.TraceFlags
+	kind        uint8
+	status      uint8
+	tstate      string
+	name        string
+	statusMsg   string
+	start, end  int64 // Unix ns
+	attrs       [maxAttrs]attribute.KeyValue
+	n           int
+}
+
+func (r *spanRec) add(kv attribute.KeyValue) {
+	if r.n < len(r.attrs) {
+		r.attrs[r.n] = kv
+		r.n++
+	}
+}
+
+// span is one sampled request: its server span and, once Upstream is
+// called, its client span for the hop to the target.
+type span struct {
+	b        *batcher
+	srv, cli spanRec
+	hasCli   bool
+	method   string
+	tp, ts   [1]string // the hop's header values, made once
 }
 
 // Recording implements proxy.Span.
-func (s *span) Recording() bool { return s.srv.IsRecording() }
+func (s *span) Recording() bool { return true }
+
+// TraceID implements proxy.Span.
+func (s *span) TraceID() string { return s.srv.tid.String() }
 
 // Upstream implements proxy.Span: a client span, child of the server span,
-// whose context the target gets.
-// TraceID is the server span's trace ID when it is sampled.
-func (s *span) TraceID() string {
-	if sc := s.srv.SpanContext(); sc.IsSampled() {
-		return sc.TraceID().String()
-	}
-	return ""
-}
-
+// whose context the target gets (W3C Trace Context §3.2.2, version 00,
+// written directly; made once per request).
 func (s *span) Upstream() (traceparent, tracestate []string) {
-	if s.cli == nil {
-		_, s.cli = s.t.tr.Start(s.ctx, "upstream", clientKind)
-		// W3C Trace Context §3.2.2, version 00, written directly: cheaper
-		// than the propagator's header map; made once per request.
-		sc := s.cli.SpanContext()
+	if !s.hasCli {
+		s.hasCli = true
+		s.cli = spanRec{tid: s.srv.tid, sid: newSpanID(), parent: s.srv.sid, flags: s.srv.flags, kind: kindClient,
+			tstate: s.srv.tstate, name: "upstream", start: time.Now().UnixNano()}
 		var b [55]byte
-		s.tp[0] = appendTraceparent(&b, sc.TraceID(), sc.SpanID(), sc.TraceFlags())
-		if ts := sc.TraceState(); ts.Len() > 0 {
-			s.ts[0] = ts.String()
-		}
+		s.tp[0] = appendTraceparent(&b, s.cli.tid, s.cli.sid, s.cli.flags)
+		s.ts[0] = s.cli.tstate
 	}
 	if s.ts[0] != "" {
 		tracestate = s.ts[:]
@@ -350,82 +361,79 @@ func (s *span) Upstream() (traceparent, tracestate []string) {
 	return s.tp[:], tracestate
 }
 
-// End implements proxy.Span.
-//
-// The spans end at the SDK's clock (an End option would be allocated per
-// call), the client span first.
+// End implements proxy.Span: both spans end now, and are queued for
+// export. The span is not used by the proxy after End.
 func (s *span) End(o proxy.Observation) {
-	if s.cli != nil {
-		if s.cli.IsRecording() {
-			// The hop's own attributes only: the Lattice ones are on the
-			// server span (each attribute costs the exporter work).
-			attrs := s.attrs[4:4:7] // not used by the server span's yet
-			if tgt := o.Target; tgt != nil && tgt.Addr.IsValid() {
-				attrs = append(attrs, attribute.String("server.address", tgt.Addr.Addr().String()),
-					attribute.Int("server.port", int(tgt.Addr.Port())))
-			}
-			attrs = append(attrs, attribute.Int("http.response.status_code", o.Status))
-			s.cli.SetAttributes(attrs...) // copied by the SDK
-			if o.Status >= 500 {
-				s.cli.SetStatus(codes.Error, "")
-			}
+	end := time.Now().UnixNano()
+	if s.hasCli {
+		c := &s.cli
+		// The hop's own attributes only: the Lattice ones are on the
+		// server span (each attribute costs the exporter work).
+		if tgt := o.Target; tgt != nil && tgt.Addr.IsValid() {
+			c.add(attribute.String("server.address", tgt.Addr.Addr().String()))
+			c.add(attribute.Int("server.port", int(tgt.Addr.Port())))
 		}
-		s.cli.End()
+		c.add(attribute.Int("http.response.status_code", o.Status))
+		if o.Status >= 500 {
+			c.status = statusError
+		}
+		c.end = end
 	}
-	if !s.srv.IsRecording() {
-		s.srv.End()
-		return
-	}
-	attrs := append(s.attrs[:4], attribute.Int("http.response.status_code", o.Status))
+	sr := &s.srv
+	sr.add(attribute.Int("http.response.status_code", o.Status))
 	name := "trellis"
 	if v := o.VPC; v != nil {
-		attrs = append(attrs, attribute.String("lattice.source_vpc.id", v.ID))
+		sr.add(attribute.String("lattice.source_vpc.id", v.ID))
 		if sn := v.ServiceNetwork; sn != nil {
-			attrs = append(attrs, attribute.String("lattice.service_network.id", sn.ID),
-				attribute.String("lattice.service_network.arn", sn.ARN))
+			sr.add(attribute.String("lattice.service_network.id", sn.ID))
+			sr.add(attribute.String("lattice.service_network.arn", sn.ARN))
 		}
 	}
 	if svc := o.Service; svc != nil {
 		name = svc.Name
-		attrs = append(attrs, attribute.String("lattice.service.id", svc.ID),
-			attribute.String("lattice.service.arn", svc.ARN), attribute.String("lattice.service.name", svc.Name))
+		sr.add(attribute.String("lattice.service.id", svc.ID))
+		sr.add(attribute.String("lattice.service.arn", svc.ARN))
+		sr.add(attribute.String("lattice.service.name", svc.Name))
 	}
 	if l := o.Listener; l != nil {
-		attrs = append(attrs, attribute.String("lattice.listener.id", l.ID))
+		sr.add(attribute.String("lattice.listener.id", l.ID))
 	}
 	if ru := o.Rule; ru != nil {
-		attrs = append(attrs, attribute.String("lattice.rule.id", ru.ID))
+		sr.add(attribute.String("lattice.rule.id", ru.ID))
 	}
 	if tg := o.TargetGroup; tg != nil {
-		attrs = append(attrs, attribute.String("lattice.target_group.id", tg.ID),
-			attribute.String("lattice.target_group.arn", tg.ARN))
+		sr.add(attribute.String("lattice.target_group.id", tg.ID))
+		sr.add(attribute.String("lattice.target_group.arn", tg.ARN))
 	}
 	if tgt := o.Target; tgt != nil {
-		attrs = append(attrs, attribute.String("lattice.target.id", tgt.ID))
+		sr.add(attribute.String("lattice.target.id", tgt.ID))
 		if tgt.Addr.IsValid() {
-			attrs = append(attrs, attribute.String("lattice.target.address", tgt.Addr.String()))
+			sr.add(attribute.String("lattice.target.address", tgt.Addr.String()))
 		}
 	}
 	if o.AuthChecked {
 		dec := "allow"
 		if o.AuthDenied != "" {
 			dec = "deny"
-			attrs = append(attrs, attribute.String("lattice.auth.deny_reason", o.AuthDenied))
+			sr.add(attribute.String("lattice.auth.deny_reason", o.AuthDenied))
 		}
-		attrs = append(attrs, attribute.String("lattice.auth.decision", dec))
+		sr.add(attribute.String("lattice.auth.decision", dec))
 	}
 	if o.Failure != "" {
-		attrs = append(attrs, attribute.String("lattice.failure_reason", o.Failure))
+		sr.add(attribute.String("lattice.failure_reason", o.Failure))
 	}
 	if o.TimedOut {
-		attrs = append(attrs, attribute.Bool("lattice.request_timeout", true))
+		sr.add(attribute.Bool("lattice.request_timeout", true))
 	}
-	s.srv.SetName(s.method + " " + name) // low cardinality: the method and the service, never the path
-	s.srv.SetAttributes(attrs...)
+	// Low cardinality: the method and the service, never the path. The
+	// method is the client's token (RFC 9110 §9.1), bounded by the
+	// attribute length limit when encoded.
+	sr.name = s.method + " " + name
 	if o.Status >= 500 {
 		// OTel HTTP semantic conventions: a server span is an error for
 		// 5xx only (4xx are the client's).
-		s.srv.SetStatus(codes.Error, o.Failure)
+		sr.status, sr.statusMsg = statusError, o.Failure
 	}
-	s.srv.End()
+	sr.end = end
+	s.b.add(s)
 }
