@@ -5,7 +5,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
 )
 
 // Batching limits: a batch goes out when it holds batchSize spans, or
@@ -29,8 +28,8 @@ type batcher struct {
 
 	mu    sync.Mutex
 	queue []*span
-	spare []*span // the previous batch's array, reused
-	full  chan struct{}           // cap 1: a batch is ready
+	spare []*span       // the previous batch's array, reused
+	full  chan struct{} // cap 1: a batch is ready
 	stop  chan struct{}
 	done  chan struct{}
 	once  sync.Once
