@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -162,7 +163,14 @@ func appendSpan(b []byte, s *spanRec) []byte {
 	}
 	b = protowire.AppendTag(b, fSpanFlags, protowire.Fixed32Type)
 	b = protowire.AppendFixed32(b, flags)
-	b = appendString(b, fSpanName, truncate(s.name))
+	if s.method != "" {
+		method := truncate(s.method) // the client's token
+		b = protowire.AppendTag(b, fSpanName, protowire.BytesType)
+		b = protowire.AppendVarint(b, uint64(len(method)+1+len(s.name)))
+		b = append(append(append(b, method...), ' '), s.name...)
+	} else {
+		b = appendString(b, fSpanName, truncate(s.name))
+	}
 	b = protowire.AppendTag(b, fSpanKind, protowire.VarintType)
 	b = protowire.AppendVarint(b, uint64(s.kind))
 	b = protowire.AppendTag(b, fSpanStart, protowire.Fixed64Type)
@@ -171,6 +179,14 @@ func appendSpan(b []byte, s *spanRec) []byte {
 	b = protowire.AppendFixed64(b, uint64(s.end))
 	for _, kv := range s.attrs[:s.n] {
 		b = appendKeyValue(b, fSpanAttributes, kv)
+	}
+	if s.addr.IsValid() {
+		if s.kind == kindClient {
+			b = appendAddrAttr(b, "server.address", s.addr, false)
+			b = appendKeyValue(b, fSpanAttributes, attribute.Int("server.port", int(s.addr.Port())))
+		} else {
+			b = appendAddrAttr(b, "lattice.target.address", s.addr, true)
+		}
 	}
 	if s.status != 0 {
 		var m int
@@ -266,6 +282,21 @@ func appendKeyValue(b []byte, field protowire.Number, kv attribute.KeyValue) []b
 		b = appendString(b, fAnyString, v.Emit())
 	}
 	return endMsg(endMsg(b, vm), m)
+}
+
+// appendAddrAttr writes a span attribute whose string value is the
+// address (with the port when withPort), formatted into the buffer.
+func appendAddrAttr(b []byte, key string, ap netip.AddrPort, withPort bool) []byte {
+	b, m := beginMsg(b, fSpanAttributes)
+	b = appendString(b, fKVKey, key)
+	b, vm := beginMsg(b, fKVValue)
+	b, sm := beginMsg(b, fAnyString)
+	if withPort {
+		b = ap.AppendTo(b)
+	} else {
+		b = ap.Addr().AppendTo(b)
+	}
+	return endMsg(endMsg(endMsg(b, sm), vm), m)
 }
 
 func appendString(b []byte, field protowire.Number, s string) []byte {

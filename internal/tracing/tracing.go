@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -285,10 +286,15 @@ func (s *lightSpan) Recording() bool       { return false }
 func (s *lightSpan) End(proxy.Observation) {}
 
 func protoVersion(r *http.Request) string {
-	if r.ProtoMajor == 2 {
+	switch {
+	case r.ProtoMajor == 2:
 		return "2"
+	case r.ProtoMajor == 1 && r.ProtoMinor == 1:
+		return "1.1" // a constant: no allocation for the common cases
+	case r.ProtoMajor == 1 && r.ProtoMinor == 0:
+		return "1.0"
 	}
-	return "1." + strconv.Itoa(r.ProtoMinor)
+	return strconv.Itoa(r.ProtoMajor) + "." + strconv.Itoa(r.ProtoMinor)
 }
 
 // Span kinds (OTLP's SPAN_KIND_*).
@@ -313,11 +319,17 @@ type spanRec struct {
 	kind        uint8
 	status      uint8
 	tstate      string
-	name        string
-	statusMsg   string
-	start, end  int64 // Unix ns
-	attrs       [maxAttrs]attribute.KeyValue
-	n           int
+	// The name is name, or method + " " + name when method is set
+	// (joined when encoded, not on the request's path).
+	name, method string
+	statusMsg    string
+	// addr, when valid, is the target's address: the client span's
+	// server.address and server.port, the server span's
+	// lattice.target.address (formatted when encoded).
+	addr       netip.AddrPort
+	start, end int64 // Unix ns
+	attrs      [maxAttrs]attribute.KeyValue
+	n          int
 }
 
 func (r *spanRec) add(kv attribute.KeyValue) {
@@ -370,8 +382,7 @@ func (s *span) End(o proxy.Observation) {
 		// The hop's own attributes only: the Lattice ones are on the
 		// server span (each attribute costs the exporter work).
 		if tgt := o.Target; tgt != nil && tgt.Addr.IsValid() {
-			c.add(attribute.String("server.address", tgt.Addr.Addr().String()))
-			c.add(attribute.Int("server.port", int(tgt.Addr.Port())))
+			c.addr = tgt.Addr
 		}
 		c.add(attribute.Int("http.response.status_code", o.Status))
 		if o.Status >= 500 {
@@ -407,9 +418,7 @@ func (s *span) End(o proxy.Observation) {
 	}
 	if tgt := o.Target; tgt != nil {
 		sr.add(attribute.String("lattice.target.id", tgt.ID))
-		if tgt.Addr.IsValid() {
-			sr.add(attribute.String("lattice.target.address", tgt.Addr.String()))
-		}
+		sr.addr = tgt.Addr // lattice.target.address, when valid
 	}
 	if o.AuthChecked {
 		dec := "allow"
@@ -426,9 +435,9 @@ func (s *span) End(o proxy.Observation) {
 		sr.add(attribute.Bool("lattice.request_timeout", true))
 	}
 	// Low cardinality: the method and the service, never the path. The
-	// method is the client's token (RFC 9110 §9.1), bounded by the
-	// attribute length limit when encoded.
-	sr.name = s.method + " " + name
+	// method is the client's token (RFC 9110 §9.1), cut at the attribute
+	// length limit when encoded.
+	sr.method, sr.name = s.method, name
 	if o.Status >= 500 {
 		// OTel HTTP semantic conventions: a server span is an error for
 		// 5xx only (4xx are the client's).
