@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -136,11 +137,11 @@ func appendRequest(b []byte, resource []attribute.KeyValue, spans []*span) []byt
 	b = endMsg(b, m)
 	for _, s := range spans {
 		b, m = beginMsg(b, fSSSpans)
-		b = appendSpan(b, &s.srv)
+		b = appendServerSpan(b, s)
 		b = endMsg(b, m)
 		if s.hasCli {
 			b, m = beginMsg(b, fSSSpans)
-			b = appendSpan(b, &s.cli)
+			b = appendClientSpan(b, s)
 			b = endMsg(b, m)
 		}
 	}
@@ -148,57 +149,122 @@ func appendRequest(b []byte, resource []attribute.KeyValue, spans []*span) []byt
 	return endMsg(b, rs)
 }
 
-func appendSpan(b []byte, s *spanRec) []byte {
+// appendSpanHead writes the fields every span has.
+func appendSpanHead(b []byte, s *span, sid, parent trace.SpanID, remote bool, kind uint64, start int64) []byte {
 	b = appendBytes(b, fSpanTraceID, s.tid[:])
-	b = appendBytes(b, fSpanSpanID, s.sid[:])
+	b = appendBytes(b, fSpanSpanID, sid[:])
 	if s.tstate != "" {
 		b = appendString(b, fSpanTraceState, s.tstate)
 	}
 	flags := uint32(s.flags) | flagHasIsRemote
-	if s.parent.IsValid() {
-		b = appendBytes(b, fSpanParentSpanID, s.parent[:])
-		if s.remote {
+	if parent.IsValid() {
+		b = appendBytes(b, fSpanParentSpanID, parent[:])
+		if remote {
 			flags |= flagIsRemote
 		}
 	}
 	b = protowire.AppendTag(b, fSpanFlags, protowire.Fixed32Type)
 	b = protowire.AppendFixed32(b, flags)
-	if s.method != "" {
-		method := truncate(s.method) // the client's token
-		b = protowire.AppendTag(b, fSpanName, protowire.BytesType)
-		b = protowire.AppendVarint(b, uint64(len(method)+1+len(s.name)))
-		b = append(append(append(b, method...), ' '), s.name...)
-	} else {
-		b = appendString(b, fSpanName, truncate(s.name))
-	}
 	b = protowire.AppendTag(b, fSpanKind, protowire.VarintType)
-	b = protowire.AppendVarint(b, uint64(s.kind))
+	b = protowire.AppendVarint(b, kind)
 	b = protowire.AppendTag(b, fSpanStart, protowire.Fixed64Type)
-	b = protowire.AppendFixed64(b, uint64(s.start))
+	b = protowire.AppendFixed64(b, uint64(start))
 	b = protowire.AppendTag(b, fSpanEnd, protowire.Fixed64Type)
-	b = protowire.AppendFixed64(b, uint64(s.end))
-	for _, kv := range s.attrs[:s.n] {
-		b = appendKeyValue(b, fSpanAttributes, kv)
+	return protowire.AppendFixed64(b, uint64(s.end))
+}
+
+// appendStatus writes an error status (OTel HTTP semantic conventions: a
+// span is an error for a 5xx only; 4xx are the client's).
+func appendStatus(b []byte, status int, msg string) []byte {
+	if status < 500 {
+		return b
 	}
-	if s.addr.IsValid() {
-		if s.kind == kindClient {
-			b = appendAddrAttr(b, "server.address", s.addr, false)
-			b = appendKeyValue(b, fSpanAttributes, attribute.Int("server.port", int(s.addr.Port())))
-		} else {
-			b = appendAddrAttr(b, "lattice.target.address", s.addr, true)
+	b, m := beginMsg(b, fSpanStatus)
+	if msg != "" {
+		b = appendString(b, fStatusMessage, truncate(msg))
+	}
+	b = protowire.AppendTag(b, fStatusCode, protowire.VarintType)
+	b = protowire.AppendVarint(b, statusError)
+	return endMsg(b, m)
+}
+
+// appendServerSpan writes the request's server span: named by the method
+// and the service (low cardinality: never the path), with the request's
+// and the Lattice attributes (docs/tracing.md).
+func appendServerSpan(b []byte, s *span) []byte {
+	o := &s.o
+	b = appendSpanHead(b, s, s.sid, s.parent, s.remote, kindServer, s.start)
+	name := "trellis"
+	if o.Service != nil {
+		name = o.Service.Name
+	}
+	method := truncate(s.method) // the client's token (RFC 9110 §9.1)
+	b = protowire.AppendTag(b, fSpanName, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(len(method)+1+len(name)))
+	b = append(append(append(b, method...), ' '), name...)
+	str := func(b []byte, k, v string) []byte { return appendKeyValue(b, fSpanAttributes, attribute.String(k, v)) }
+	b = str(b, "http.request.method", s.method)
+	b = str(b, "url.path", s.path)
+	b = str(b, "server.address", s.host)
+	b = str(b, "network.protocol.version", s.protoVer)
+	b = appendKeyValue(b, fSpanAttributes, attribute.Int("http.response.status_code", o.Status))
+	if v := o.VPC; v != nil {
+		b = str(b, "lattice.source_vpc.id", v.ID)
+		if sn := v.ServiceNetwork; sn != nil {
+			b = str(b, "lattice.service_network.id", sn.ID)
+			b = str(b, "lattice.service_network.arn", sn.ARN)
 		}
 	}
-	if s.status != 0 {
-		var m int
-		b, m = beginMsg(b, fSpanStatus)
-		if s.statusMsg != "" {
-			b = appendString(b, fStatusMessage, truncate(s.statusMsg))
-		}
-		b = protowire.AppendTag(b, fStatusCode, protowire.VarintType)
-		b = protowire.AppendVarint(b, uint64(s.status))
-		b = endMsg(b, m)
+	if svc := o.Service; svc != nil {
+		b = str(b, "lattice.service.id", svc.ID)
+		b = str(b, "lattice.service.arn", svc.ARN)
+		b = str(b, "lattice.service.name", svc.Name)
 	}
-	return b
+	if l := o.Listener; l != nil {
+		b = str(b, "lattice.listener.id", l.ID)
+	}
+	if ru := o.Rule; ru != nil {
+		b = str(b, "lattice.rule.id", ru.ID)
+	}
+	if tg := o.TargetGroup; tg != nil {
+		b = str(b, "lattice.target_group.id", tg.ID)
+		b = str(b, "lattice.target_group.arn", tg.ARN)
+	}
+	if tgt := o.Target; tgt != nil {
+		b = str(b, "lattice.target.id", tgt.ID)
+		if tgt.Addr.IsValid() {
+			b = appendAddrAttr(b, "lattice.target.address", tgt.Addr, true)
+		}
+	}
+	if o.AuthChecked {
+		dec := "allow"
+		if o.AuthDenied != "" {
+			dec = "deny"
+			b = str(b, "lattice.auth.deny_reason", o.AuthDenied)
+		}
+		b = str(b, "lattice.auth.decision", dec)
+	}
+	if o.Failure != "" {
+		b = str(b, "lattice.failure_reason", o.Failure)
+	}
+	if o.TimedOut {
+		b = appendKeyValue(b, fSpanAttributes, attribute.Bool("lattice.request_timeout", true))
+	}
+	return appendStatus(b, o.Status, o.Failure)
+}
+
+// appendClientSpan writes the hop's client span: the hop's own attributes
+// only (the Lattice ones are on the server span).
+func appendClientSpan(b []byte, s *span) []byte {
+	o := &s.o
+	b = appendSpanHead(b, s, s.cliID, s.sid, false, kindClient, s.cliStart)
+	b = appendString(b, fSpanName, "upstream")
+	if tgt := o.Target; tgt != nil && tgt.Addr.IsValid() {
+		b = appendAddrAttr(b, "server.address", tgt.Addr, false)
+		b = appendKeyValue(b, fSpanAttributes, attribute.Int("server.port", int(tgt.Addr.Port())))
+	}
+	b = appendKeyValue(b, fSpanAttributes, attribute.Int("http.response.status_code", o.Status))
+	return appendStatus(b, o.Status, "")
 }
 
 // truncate cuts a value at maxAttrLen characters: the path and the Host

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/trellis-net/trellis/internal/dataplane/proxy"
+	"github.com/trellis-net/trellis/internal/snapshot"
 )
 
 // Config configures the tracer.
@@ -162,19 +162,14 @@ func (t *Tracer) Start(r *http.Request, start time.Time) proxy.Span {
 		}
 		return ls
 	}
-	sp := &span{b: t.b, method: r.Method}
-	sp.srv = spanRec{tid: tid, sid: newSpanID(), flags: flags | trace.FlagsSampled, kind: kindServer,
-		start: start.UnixNano(), name: r.Method}
+	sp := &span{b: t.b, tid: tid, sid: newSpanID(), flags: flags | trace.FlagsSampled, start: start.UnixNano(),
+		method: r.Method, path: r.URL.Path, host: r.Host, protoVer: protoVersion(r)}
 	if ok {
-		sp.srv.parent, sp.srv.remote = psc.SpanID(), true
+		sp.parent, sp.remote = psc.SpanID(), true
 		if ts := psc.TraceState(); ts.Len() > 0 {
-			sp.srv.tstate = ts.String()
+			sp.tstate = ts.String()
 		}
 	}
-	sp.srv.add(attribute.String("http.request.method", r.Method))
-	sp.srv.add(attribute.String("url.path", r.URL.Path))
-	sp.srv.add(attribute.String("server.address", r.Host))
-	sp.srv.add(attribute.String("network.protocol.version", protoVersion(r)))
 	return sp
 }
 
@@ -306,66 +301,46 @@ const (
 // Span status codes (OTLP's STATUS_CODE_*).
 const statusError = 2
 
-// maxAttrs bounds a span's attributes: the server span has at most 4 of
-// the request and 18 of End's, the client span 3.
-const maxAttrs = 24
-
-// spanRec is one recorded span, as the exporter encodes it.
-type spanRec struct {
-	tid         trace.TraceID
-	sid, parent trace.SpanID // parent: zero when the span is a root
-	remote      bool         // the parent is the client's (another process's)
-	flags       trace.TraceFlags
-	kind        uint8
-	status      uint8
-	tstate      string
-	// The name is name, or method + " " + name when method is set
-	// (joined when encoded, not on the request's path).
-	name, method string
-	statusMsg    string
-	// addr, when valid, is the target's address: the client span's
-	// server.address and server.port, the server span's
-	// lattice.target.address (formatted when encoded).
-	addr       netip.AddrPort
-	start, end int64 // Unix ns
-	attrs      [maxAttrs]attribute.KeyValue
-	n          int
-}
-
-func (r *spanRec) add(kv attribute.KeyValue) {
-	if r.n < len(r.attrs) {
-		r.attrs[r.n] = kv
-		r.n++
-	}
-}
-
 // span is one sampled request: its server span and, once Upstream is
-// called, its client span for the hop to the target.
+// called, its client span for the hop to the target. End copies the
+// request's Observation into it as it is; the attributes are written from
+// it when the batch is encoded, off the request's path. (The snapshot
+// objects it points to are immutable; the span keeps them until its batch
+// is exported, at most about a second.)
 type span struct {
-	b        *batcher
-	srv, cli spanRec
-	hasCli   bool
-	method   string
-	tp, ts   [1]string // the hop's header values, made once
+	b *batcher
+
+	tid            trace.TraceID
+	sid, parent    trace.SpanID // parent: zero when the server span is a root
+	remote         bool         // the parent is the client's (another process's)
+	flags          trace.TraceFlags
+	tstate         string
+	start, end     int64 // Unix ns
+	cliID          trace.SpanID
+	cliStart       int64
+	hasCli         bool
+	method, path   string
+	host, protoVer string
+	o              ended
+
+	tp, ts [1]string // the hop's header values, made once
 }
 
 // Recording implements proxy.Span.
 func (s *span) Recording() bool { return true }
 
 // TraceID implements proxy.Span.
-func (s *span) TraceID() string { return s.srv.tid.String() }
+func (s *span) TraceID() string { return s.tid.String() }
 
 // Upstream implements proxy.Span: a client span, child of the server span,
 // whose context the target gets (W3C Trace Context §3.2.2, version 00,
 // written directly; made once per request).
 func (s *span) Upstream() (traceparent, tracestate []string) {
 	if !s.hasCli {
-		s.hasCli = true
-		s.cli = spanRec{tid: s.srv.tid, sid: newSpanID(), parent: s.srv.sid, flags: s.srv.flags, kind: kindClient,
-			tstate: s.srv.tstate, name: "upstream", start: time.Now().UnixNano()}
+		s.hasCli, s.cliID, s.cliStart = true, newSpanID(), time.Now().UnixNano()
 		var b [55]byte
-		s.tp[0] = appendTraceparent(&b, s.cli.tid, s.cli.sid, s.cli.flags)
-		s.ts[0] = s.cli.tstate
+		s.tp[0] = appendTraceparent(&b, s.tid, s.cliID, s.flags)
+		s.ts[0] = s.tstate
 	}
 	if s.ts[0] != "" {
 		tracestate = s.ts[:]
@@ -373,76 +348,29 @@ func (s *span) Upstream() (traceparent, tracestate []string) {
 	return s.tp[:], tracestate
 }
 
+// ended is what the spans keep of the request's Observation: its
+// snapshot objects (immutable) and values, nothing else the proxy may
+// reuse.
+type ended struct {
+	VPC         *snapshot.VPC
+	Service     *snapshot.Service
+	Listener    *snapshot.Listener
+	Rule        *snapshot.Rule
+	TargetGroup *snapshot.TargetGroup
+	Target      *snapshot.Target
+	Status      int
+	TimedOut    bool
+	AuthChecked bool
+	AuthDenied  string
+	Failure     string
+}
+
 // End implements proxy.Span: both spans end now, and are queued for
-// export. The span is not used by the proxy after End.
+// export. The proxy does not use the span after End.
 func (s *span) End(o proxy.Observation) {
-	end := time.Now().UnixNano()
-	if s.hasCli {
-		c := &s.cli
-		// The hop's own attributes only: the Lattice ones are on the
-		// server span (each attribute costs the exporter work).
-		if tgt := o.Target; tgt != nil && tgt.Addr.IsValid() {
-			c.addr = tgt.Addr
-		}
-		c.add(attribute.Int("http.response.status_code", o.Status))
-		if o.Status >= 500 {
-			c.status = statusError
-		}
-		c.end = end
-	}
-	sr := &s.srv
-	sr.add(attribute.Int("http.response.status_code", o.Status))
-	name := "trellis"
-	if v := o.VPC; v != nil {
-		sr.add(attribute.String("lattice.source_vpc.id", v.ID))
-		if sn := v.ServiceNetwork; sn != nil {
-			sr.add(attribute.String("lattice.service_network.id", sn.ID))
-			sr.add(attribute.String("lattice.service_network.arn", sn.ARN))
-		}
-	}
-	if svc := o.Service; svc != nil {
-		name = svc.Name
-		sr.add(attribute.String("lattice.service.id", svc.ID))
-		sr.add(attribute.String("lattice.service.arn", svc.ARN))
-		sr.add(attribute.String("lattice.service.name", svc.Name))
-	}
-	if l := o.Listener; l != nil {
-		sr.add(attribute.String("lattice.listener.id", l.ID))
-	}
-	if ru := o.Rule; ru != nil {
-		sr.add(attribute.String("lattice.rule.id", ru.ID))
-	}
-	if tg := o.TargetGroup; tg != nil {
-		sr.add(attribute.String("lattice.target_group.id", tg.ID))
-		sr.add(attribute.String("lattice.target_group.arn", tg.ARN))
-	}
-	if tgt := o.Target; tgt != nil {
-		sr.add(attribute.String("lattice.target.id", tgt.ID))
-		sr.addr = tgt.Addr // lattice.target.address, when valid
-	}
-	if o.AuthChecked {
-		dec := "allow"
-		if o.AuthDenied != "" {
-			dec = "deny"
-			sr.add(attribute.String("lattice.auth.deny_reason", o.AuthDenied))
-		}
-		sr.add(attribute.String("lattice.auth.decision", dec))
-	}
-	if o.Failure != "" {
-		sr.add(attribute.String("lattice.failure_reason", o.Failure))
-	}
-	if o.TimedOut {
-		sr.add(attribute.Bool("lattice.request_timeout", true))
-	}
-	// Low cardinality: the method and the service, never the path. The
-	// method is the client's token (RFC 9110 §9.1), cut at the attribute
-	// length limit when encoded.
-	sr.method, sr.name = s.method, name
-	if o.Status >= 500 {
-		// OTel HTTP semantic conventions: a server span is an error for
-		// 5xx only (4xx are the client's).
-		sr.status, sr.statusMsg = statusError, o.Failure
-	}
-	sr.end = end
+	s.end = time.Now().UnixNano()
+	s.o = ended{VPC: o.VPC, Service: o.Service, Listener: o.Listener, Rule: o.Rule, TargetGroup: o.TargetGroup,
+		Target: o.Target, Status: o.Status, TimedOut: o.TimedOut, AuthChecked: o.AuthChecked, AuthDenied: o.AuthDenied,
+		Failure: o.Failure}
 	s.b.add(s)
 }

@@ -30,7 +30,9 @@ type Span interface {
 	// record carries as traceId.
 	TraceID() string
 	// End ends the spans with what the proxy knows of the request. o is
-	// passed by value (no allocation); its pointers must not be retained.
+	// passed by value (no allocation). The snapshot objects it points to
+	// are immutable and may be kept (the tracer keeps them until the
+	// spans are exported); nothing else reached through o may be.
 	End(o Observation)
 	// Recording reports that the span records what End is given (its
 	// trace is sampled). A span that does not record gets no refusal
