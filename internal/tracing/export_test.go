@@ -270,3 +270,50 @@ func TestBatcherExportsInBatches(t *testing.T) {
 		}
 	}
 }
+
+// TestParentContext: the client's traceparent is taken only when it is
+// valid (W3C Trace Context §3.2.2, §3.2.4), its tracestate only then.
+func TestParentContext(t *testing.T) {
+	const tid, sid = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	for _, c := range []struct {
+		tp   string
+		ok   bool
+		flag byte
+	}{
+		{"00-" + tid + "-" + sid + "-01", true, 1},
+		{"00-" + tid + "-" + sid + "-00", true, 0},
+		{"01-" + tid + "-" + sid + "-01-future", true, 1}, // a later version: its first fields
+		{"01-" + tid + "-" + sid + "-01", true, 1},
+		{"00-" + tid + "-" + sid + "-01-x", false, 0}, // version 00 has nothing more
+		{"01-" + tid + "-" + sid + "-01x", false, 0},
+		{"ff-" + tid + "-" + sid + "-01", false, 0},
+		{"00-" + strings.ToUpper(tid) + "-" + sid + "-01", false, 0},
+		{"00-00000000000000000000000000000000-" + sid + "-01", false, 0},
+		{"00-" + tid + "-0000000000000000-01", false, 0},
+		{"00-" + tid + "-" + sid + "-0g", false, 0},
+		{"00_" + tid + "-" + sid + "-01", false, 0},
+		{"", false, 0},
+	} {
+		h := http.Header{"Traceparent": {c.tp}, "Tracestate": {"a=1", "b=2"}}
+		sc, ok := parentContext(h)
+		if ok != c.ok {
+			t.Errorf("%q: ok %v, want %v", c.tp, ok, c.ok)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		if sc.TraceID().String() != tid || sc.SpanID().String() != sid || byte(sc.TraceFlags()) != c.flag || !sc.IsRemote() ||
+			sc.TraceState().String() != "a=1,b=2" {
+			t.Errorf("%q: %v %v %v %q", c.tp, sc.TraceID(), sc.SpanID(), sc.TraceFlags(), sc.TraceState().String())
+		}
+	}
+	if _, ok := parentContext(http.Header{}); ok {
+		t.Error("no traceparent is valid")
+	}
+	// An invalid tracestate is dropped, the traceparent kept.
+	sc, ok := parentContext(http.Header{"Traceparent": {"00-" + tid + "-" + sid + "-01"}, "Tracestate": {"not a list member"}})
+	if !ok || sc.TraceState().Len() != 0 {
+		t.Errorf("invalid tracestate: %v %q", ok, sc.TraceState().String())
+	}
+}
