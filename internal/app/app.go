@@ -395,7 +395,7 @@ func (a *App) start(ctx context.Context) error {
 		pcfg.TargetConns = met.Conns
 	}
 	if cfg.OTLPEndpoint != "" {
-		tr, err := tracing.New(tracing.Config{Endpoint: cfg.OTLPEndpoint, Sample: cfg.TraceSample})
+		tr, err := tracing.New(tracing.Config{Endpoint: cfg.OTLPEndpoint, Sample: cfg.TraceSample, Logger: cfg.Logger})
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package tracing
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,7 @@ const (
 // Sizes count requests (each one or two spans).
 type batcher struct {
 	exp *exporter
+	log *slog.Logger
 
 	mu    sync.Mutex
 	queue []*span
@@ -36,10 +38,28 @@ type batcher struct {
 
 	exportMu sync.Mutex // one export at a time (the loop, ForceFlush, Shutdown)
 	dropped  atomic.Uint64
+	// lastLog (the loop's own) bounds the warnings to one a minute.
+	lastLog       time.Time
+	loggedDropped uint64
 }
 
-func newBatcher(exp *exporter) *batcher {
-	b := &batcher{exp: exp, queue: make([]*span, 0, batchSize), full: make(chan struct{}, 1),
+// logEvery bounds the exporter's warnings (failed exports, full queue).
+const logEvery = time.Minute
+
+// report logs a failed export or spans dropped at a full queue, at most
+// once per logEvery: a collector that is down must not flood the log.
+func (b *batcher) report(err error, now time.Time) {
+	dropped := b.dropped.Load()
+	if (err == nil && dropped == b.loggedDropped) || now.Sub(b.lastLog) < logEvery {
+		return
+	}
+	b.lastLog = now
+	b.log.Warn("spans were not exported", "err", err, "droppedAtFullQueue", dropped-b.loggedDropped)
+	b.loggedDropped = dropped
+}
+
+func newBatcher(exp *exporter, log *slog.Logger) *batcher {
+	b := &batcher{exp: exp, log: log, queue: make([]*span, 0, batchSize), full: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go b.loop()
 	return b
@@ -75,7 +95,8 @@ func (b *batcher) loop() {
 		case <-b.full:
 		case <-t.C:
 		}
-		_ = b.flush(context.Background())
+		err := b.flush(context.Background())
+		b.report(err, time.Now())
 		t.Reset(batchDelay)
 	}
 }

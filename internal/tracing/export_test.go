@@ -3,6 +3,7 @@ package tracing
 import (
 	"encoding/hex"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -317,3 +318,37 @@ func TestParentContext(t *testing.T) {
 		t.Errorf("invalid tracestate: %v %q", ok, sc.TraceState().String())
 	}
 }
+
+// TestExportFailureIsLoggedOnce: a refused export is reported, at most
+// once a minute.
+func TestExportFailureIsLoggedOnce(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }))
+	t.Cleanup(srv.Close)
+	var logs strings.Builder
+	var mu sync.Mutex
+	h := slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), nil)
+	tr, err := New(Config{Endpoint: srv.URL, Sample: 1, Logger: slog.New(h)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Shutdown(t.Context())
+	req := httptest.NewRequest("GET", "http://a.example/p", nil)
+	now := time.Now()
+	for i := 0; i < 3; i++ {
+		tr.Start(req, time.Now()).End(proxy.Observation{Status: 200})
+		tr.b.report(tr.ForceFlush(t.Context()), now.Add(time.Duration(i)*time.Second))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := strings.Count(logs.String(), "spans were not exported"); n != 1 || !strings.Contains(logs.String(), "503") {
+		t.Fatalf("%d warnings: %s", n, logs.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -33,6 +34,9 @@ type Config struct {
 	Sample float64
 	// ServiceName is the resource's service.name; "trellis" when empty.
 	ServiceName string
+	// Logger gets the exporter's warnings (at most one a minute);
+	// slog.Default() when nil.
+	Logger *slog.Logger
 }
 
 // ValidateEndpoint checks an --otlp-endpoint value: an absolute http or
@@ -101,7 +105,11 @@ func New(cfg Config) (*Tracer, error) {
 	if !t.never && !t.always {
 		t.bound = uint64(cfg.Sample * (1 << 63))
 	}
-	t.b = newBatcher(newExporter(u.String(), t.resource))
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	t.b = newBatcher(newExporter(u.String(), t.resource), log.With("component", "tracing"))
 	return t, nil
 }
 
