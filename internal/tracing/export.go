@@ -14,6 +14,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/trellis-net/trellis/internal/snapshot"
 )
 
 // exporter sends spans to an OTLP/HTTP traces endpoint (OTLP
@@ -29,8 +31,89 @@ type exporter struct {
 	client   *http.Client
 	resource []attribute.KeyValue
 
-	mu  sync.Mutex // one export at a time (the batch processor's goroutine; Shutdown)
-	buf []byte
+	mu    sync.Mutex // one export at a time (the loop, ForceFlush, Shutdown); guards buf and cache
+	buf   []byte
+	cache attrCache
+}
+
+// latticeKey names the snapshot objects whose attributes a server span
+// carries (any may be nil).
+type latticeKey struct {
+	vpc  *snapshot.VPC
+	svc  *snapshot.Service
+	lst  *snapshot.Listener
+	rule *snapshot.Rule
+	tg   *snapshot.TargetGroup
+	tgt  *snapshot.Target
+}
+
+// maxCached bounds the attribute cache (the combinations a snapshot's
+// requests take: VPCs × services × rules × target groups × targets).
+const maxCached = 4096
+
+// attrCache holds the encoded Lattice attributes of each combination of
+// snapshot objects the spans of one snapshot name: they are the same for
+// every request that takes that path, so they are encoded once, and a
+// span copies them. It is emptied when spans of another snapshot come
+// (the objects, and the cache, of older snapshots are let go) and when it
+// is full.
+type attrCache struct {
+	snap *snapshot.Snapshot
+	enc  map[latticeKey][]byte
+}
+
+func (c *attrCache) lattice(snap *snapshot.Snapshot, k latticeKey) []byte {
+	if c.enc == nil {
+		c.enc = map[latticeKey][]byte{}
+	}
+	if snap != c.snap {
+		clear(c.enc)
+		c.snap = snap
+	}
+	if e, ok := c.enc[k]; ok {
+		return e
+	}
+	if len(c.enc) >= maxCached {
+		clear(c.enc)
+	}
+	e := appendLatticeAttrs(nil, k)
+	c.enc[k] = e
+	return e
+}
+
+// appendLatticeAttrs writes the span attributes of the snapshot objects
+// (docs/tracing.md).
+func appendLatticeAttrs(b []byte, k latticeKey) []byte {
+	str := func(b []byte, k, v string) []byte { return appendKeyValue(b, fSpanAttributes, attribute.String(k, v)) }
+	if v := k.vpc; v != nil {
+		b = str(b, "lattice.source_vpc.id", v.ID)
+		if sn := v.ServiceNetwork; sn != nil {
+			b = str(b, "lattice.service_network.id", sn.ID)
+			b = str(b, "lattice.service_network.arn", sn.ARN)
+		}
+	}
+	if svc := k.svc; svc != nil {
+		b = str(b, "lattice.service.id", svc.ID)
+		b = str(b, "lattice.service.arn", svc.ARN)
+		b = str(b, "lattice.service.name", svc.Name)
+	}
+	if l := k.lst; l != nil {
+		b = str(b, "lattice.listener.id", l.ID)
+	}
+	if ru := k.rule; ru != nil {
+		b = str(b, "lattice.rule.id", ru.ID)
+	}
+	if tg := k.tg; tg != nil {
+		b = str(b, "lattice.target_group.id", tg.ID)
+		b = str(b, "lattice.target_group.arn", tg.ARN)
+	}
+	if tgt := k.tgt; tgt != nil {
+		b = str(b, "lattice.target.id", tgt.ID)
+		if tgt.Addr.IsValid() {
+			b = appendAddrAttr(b, "lattice.target.address", tgt.Addr, true)
+		}
+	}
+	return b
 }
 
 func newExporter(url string, resource []attribute.KeyValue) *exporter {
@@ -44,7 +127,7 @@ func (e *exporter) ExportSpans(ctx context.Context, spans []*span) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.buf = appendRequest(e.buf[:0], e.resource, spans)
+	e.buf = appendRequest(e.buf[:0], e.resource, spans, &e.cache)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.url, bytes.NewReader(e.buf))
 	if err != nil {
 		return err
@@ -122,7 +205,7 @@ const (
 
 // appendRequest encodes an ExportTraceServiceRequest: one resource, one
 // instrumentation scope, the spans of the requests.
-func appendRequest(b []byte, resource []attribute.KeyValue, spans []*span) []byte {
+func appendRequest(b []byte, resource []attribute.KeyValue, spans []*span, c *attrCache) []byte {
 	b, rs := beginMsg(b, fReqResourceSpans)
 	var m int
 	b, m = beginMsg(b, fRSResource)
@@ -137,7 +220,7 @@ func appendRequest(b []byte, resource []attribute.KeyValue, spans []*span) []byt
 	b = endMsg(b, m)
 	for _, s := range spans {
 		b, m = beginMsg(b, fSSSpans)
-		b = appendServerSpan(b, s)
+		b = appendServerSpan(b, s, c)
 		b = endMsg(b, m)
 		if s.hasCli {
 			b, m = beginMsg(b, fSSSpans)
@@ -191,7 +274,7 @@ func appendStatus(b []byte, status int, msg string) []byte {
 // appendServerSpan writes the request's server span: named by the method
 // and the service (low cardinality: never the path), with the request's
 // and the Lattice attributes (docs/tracing.md).
-func appendServerSpan(b []byte, s *span) []byte {
+func appendServerSpan(b []byte, s *span, c *attrCache) []byte {
 	o := &s.o
 	b = appendSpanHead(b, s, s.sid, s.parent, s.remote, kindServer, s.start)
 	name := "trellis"
@@ -208,34 +291,7 @@ func appendServerSpan(b []byte, s *span) []byte {
 	b = str(b, "server.address", s.host)
 	b = str(b, "network.protocol.version", s.protoVer)
 	b = appendKeyValue(b, fSpanAttributes, attribute.Int("http.response.status_code", o.Status))
-	if v := o.VPC; v != nil {
-		b = str(b, "lattice.source_vpc.id", v.ID)
-		if sn := v.ServiceNetwork; sn != nil {
-			b = str(b, "lattice.service_network.id", sn.ID)
-			b = str(b, "lattice.service_network.arn", sn.ARN)
-		}
-	}
-	if svc := o.Service; svc != nil {
-		b = str(b, "lattice.service.id", svc.ID)
-		b = str(b, "lattice.service.arn", svc.ARN)
-		b = str(b, "lattice.service.name", svc.Name)
-	}
-	if l := o.Listener; l != nil {
-		b = str(b, "lattice.listener.id", l.ID)
-	}
-	if ru := o.Rule; ru != nil {
-		b = str(b, "lattice.rule.id", ru.ID)
-	}
-	if tg := o.TargetGroup; tg != nil {
-		b = str(b, "lattice.target_group.id", tg.ID)
-		b = str(b, "lattice.target_group.arn", tg.ARN)
-	}
-	if tgt := o.Target; tgt != nil {
-		b = str(b, "lattice.target.id", tgt.ID)
-		if tgt.Addr.IsValid() {
-			b = appendAddrAttr(b, "lattice.target.address", tgt.Addr, true)
-		}
-	}
+	b = append(b, c.lattice(o.Snap, latticeKey{o.VPC, o.Service, o.Listener, o.Rule, o.TargetGroup, o.Target})...)
 	if o.AuthChecked {
 		dec := "allow"
 		if o.AuthDenied != "" {

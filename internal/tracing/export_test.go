@@ -352,3 +352,35 @@ func TestExportFailureIsLoggedOnce(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestAttributeCache: spans that take the same path share the encoded
+// Lattice attributes, spans of another path or snapshot get their own.
+func TestAttributeCache(t *testing.T) {
+	snap1, snap2 := &snapshot.Snapshot{Revision: 1}, &snapshot.Snapshot{Revision: 2}
+	a, b := &snapshot.Service{ID: "svc-0a", Name: "a"}, &snapshot.Service{ID: "svc-0b", Name: "b"}
+	mk := func(snap *snapshot.Snapshot, svc *snapshot.Service) *span {
+		return &span{tid: newTraceID(), sid: newSpanID(), method: "GET", o: ended{Snap: snap, Service: svc, Status: 200}}
+	}
+	var c attrCache
+	spans := []*span{mk(snap1, a), mk(snap1, b), mk(snap1, a), mk(snap2, b), mk(snap2, a)}
+	buf := appendRequest(nil, nil, spans, &c)
+	var req coltracepb.ExportTraceServiceRequest
+	if err := proto.Unmarshal(buf, &req); err != nil {
+		t.Fatal(err)
+	}
+	got := req.ResourceSpans[0].ScopeSpans[0].Spans
+	for i, want := range []string{"svc-0a", "svc-0b", "svc-0a", "svc-0b", "svc-0a"} {
+		var id string
+		for _, kv := range got[i].Attributes {
+			if kv.Key == "lattice.service.id" {
+				id = kv.Value.GetStringValue()
+			}
+		}
+		if id != want || got[i].Name != "GET "+spans[i].o.Service.Name {
+			t.Errorf("span %d: service %q name %q, want %q", i, id, got[i].Name, want)
+		}
+	}
+	if c.snap != snap2 || len(c.enc) != 2 {
+		t.Errorf("cache of snapshot %v with %d entries, want snapshot 2 with 2", c.snap, len(c.enc))
+	}
+}

@@ -360,6 +360,7 @@ func (s *span) Upstream() (traceparent, tracestate []string) {
 // snapshot objects (immutable) and values, nothing else the proxy may
 // reuse.
 type ended struct {
+	Snap        *snapshot.Snapshot
 	VPC         *snapshot.VPC
 	Service     *snapshot.Service
 	Listener    *snapshot.Listener
@@ -377,7 +378,7 @@ type ended struct {
 // export. The proxy does not use the span after End.
 func (s *span) End(o proxy.Observation) {
 	s.end = time.Now().UnixNano()
-	s.o = ended{VPC: o.VPC, Service: o.Service, Listener: o.Listener, Rule: o.Rule, TargetGroup: o.TargetGroup,
+	s.o = ended{Snap: o.Snap, VPC: o.VPC, Service: o.Service, Listener: o.Listener, Rule: o.Rule, TargetGroup: o.TargetGroup,
 		Target: o.Target, Status: o.Status, TimedOut: o.TimedOut, AuthChecked: o.AuthChecked, AuthDenied: o.AuthDenied,
 		Failure: o.Failure}
 	s.b.add(s)
