@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -29,6 +30,7 @@ type featureSet struct {
 	Auth          bool `json:"auth"`          // AWS_IAM on the network and the service, allow policy with one condition; requests are SigV4-signed
 	StdServer     bool `json:"stdServer"`     // --ingress-server net-http: Go's standard server instead of Trellis's own HTTP/1.x server
 	Metrics       bool `json:"metrics"`       // --metrics-addr: the Prometheus series of every request (scraped once to check)
+	Tracing       bool `json:"tracing"`       // --otlp-endpoint to the harness's OTLP/HTTP sink, --trace-sample 1: every request's spans exported (the sink is checked to receive some)
 	AccessLogs    bool `json:"accessLogs"`    // access log subscriptions on the service (CloudWatch Logs group) and the network (S3 bucket); both written to the data directory
 	// Lambda, when set, is the function the measured service forwards to
 	// instead of the backend (the Lambda phase, lambda.go).
@@ -63,6 +65,8 @@ var featureVariants = []featureVariant{
 		featureSet{ExtraServices: 99, Rules: 5, Split: true, Auth: true, AccessLogs: true}, "127.176.0.0/16"},
 	{"metrics on", "plain configuration with Prometheus metrics on (`--metrics-addr`): every request counted and timed per service and target group",
 		featureSet{Metrics: true}, "127.180.0.0/16"},
+	{"tracing on", "plain configuration with OpenTelemetry tracing on at 100% sampling (`--otlp-endpoint` to an OTLP/HTTP sink in the harness that reads and discards, `--trace-sample 1`): a server and a client span per request, exported in batches",
+		featureSet{Tracing: true}, "127.181.0.0/16"},
 	{"net/http server", "plain configuration served by Go's standard HTTP server (`--ingress-server net-http`) instead of Trellis's own HTTP/1.x server: what the purpose-built server buys",
 		featureSet{StdServer: true}, "127.177.0.0/16"},
 }
@@ -160,6 +164,13 @@ func launchTrellis(e *env, procName, ingressCIDR string, f featureSet) (*Target,
 		}
 		metricsAddr = "127.0.0.1:" + strconv.Itoa(mp)
 		args = append(args, "--metrics-addr", metricsAddr)
+	}
+	var sink *otlpSink
+	if f.Tracing {
+		if sink, err = startOTLPSink(); err != nil {
+			return nil, nil, "", err
+		}
+		args = append(args, "--otlp-endpoint", "http://"+sink.addr+"/v1/traces", "--trace-sample", "1")
 	}
 	args = append(args, trellisExtraFlags...)
 	penv := []string{"GOMAXPROCS=1"}
@@ -353,7 +364,7 @@ func launchTrellis(e *env, procName, ingressCIDR string, f featureSet) (*Target,
 	if err := waitTCP(p, addr, 10*time.Second); err != nil {
 		return nil, nil, "", fmt.Errorf("trellis ingress: %w", err)
 	}
-	t := &Target{Name: procName, Addr: addr, H2CAddr: addr, Host: host, StrictHost: true, api: api, dataDir: data, pprofAddr: pprofAddr, metricsAddr: metricsAddr,
+	t := &Target{Name: procName, Addr: addr, H2CAddr: addr, Host: host, StrictHost: true, api: api, dataDir: data, pprofAddr: pprofAddr, metricsAddr: metricsAddr, traces: sink,
 		H2CNote: "the ingress serves HTTP/1.1 and h2c on the same socket",
 		Setup:   "service network, service, HTTP listener, IP target group (health checks on), VPC association; GOMAXPROCS=1"}
 	if f.AccessLogs {
@@ -380,6 +391,39 @@ func counted(addr string) error {
 	}
 	return errors.New("/metrics has no trellis_requests_total series of class 2xx")
 }
+
+// otlpSink is an OTLP/HTTP traces endpoint for the "tracing on" variant:
+// it reads every export and discards it (answering an empty
+// ExportTraceServiceResponse, which is an empty protobuf message), so that
+// what is measured is Trellis's cost of tracing, not a collector's. It
+// runs in the harness process for the whole run.
+type otlpSink struct {
+	addr  string
+	posts atomic.Int64
+}
+
+func startOTLPSink() (*otlpSink, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("OTLP sink: %w", err)
+	}
+	s := &otlpSink{addr: ln.Addr().String()}
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/v1/traces" {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		if n, _ := io.Copy(io.Discard, io.LimitReader(r.Body, 64<<20)); n > 0 {
+			s.posts.Add(1)
+		}
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	return s, nil
+}
+
+// received is how many non-empty exports the sink has read.
+func (s *otlpSink) received() int64 { return s.posts.Load() }
 
 // accessLogged checks that a file matching glob holds an access log
 // record (a JSON line) of a request with the given Host.
@@ -470,6 +514,9 @@ func verifyFeature(t *Target, sg *signer, extraHost string) error {
 		}
 		if err == nil && t.metricsAddr != "" {
 			err = counted(t.metricsAddr)
+		}
+		if err == nil && t.traces != nil && t.traces.received() == 0 {
+			err = errors.New("the OTLP sink has received no spans yet")
 		}
 		if err == nil {
 			return nil

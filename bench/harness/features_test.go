@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,5 +72,23 @@ func TestSignerAndCreds(t *testing.T) {
 	}
 	if _, _, err := readCreds(t.TempDir()); err == nil {
 		t.Fatal("readCreds of an empty dir: no error")
+	}
+}
+
+func TestOTLPSink(t *testing.T) {
+	s, err := startOTLPSink()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.Post("http://"+s.addr+"/v1/traces", "application/x-protobuf", strings.NewReader("\x0a\x00"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 || s.received() != 1 {
+		t.Fatalf("export: %d, received %d", res.StatusCode, s.received())
+	}
+	if res, err := http.Get("http://" + s.addr + "/v1/traces"); err != nil || res.StatusCode != 404 {
+		t.Fatalf("GET: %v %v", res, err)
 	}
 }

@@ -37,6 +37,8 @@ type Target struct {
 	pprofAddr string
 	// metricsAddr: where Trellis serves /metrics ("" when off).
 	metricsAddr string
+	// traces: the OTLP sink Trellis exports spans to (nil when off).
+	traces *otlpSink
 	// body is what the target answers when it is not the backend's body
 	// (the Lambda phase's function).
 	body string

@@ -412,6 +412,7 @@ func (a *App) start(ctx context.Context) error {
 	var observers proxy.Observers
 	if met != nil {
 		observers = append(observers, met.DataPlane)
+		pcfg.TargetConns = met.Conns
 	}
 	if cfg.TrafficWindow >= 0 {
 		if cfg.TrafficWindow == 0 {
@@ -428,7 +429,7 @@ func (a *App) start(ctx context.Context) error {
 		pcfg.Observer = observers
 	}
 	if cfg.OTLPEndpoint != "" {
-		tr, err := tracing.New(tracing.Config{Endpoint: cfg.OTLPEndpoint, Sample: cfg.TraceSample})
+		tr, err := tracing.New(tracing.Config{Endpoint: cfg.OTLPEndpoint, Sample: cfg.TraceSample, Logger: cfg.Logger})
 		if err != nil {
 			return err
 		}
@@ -444,8 +445,12 @@ func (a *App) start(ctx context.Context) error {
 	// TLS_PASSTHROUGH listeners: relayed by SNI without terminating.
 	term := tlsterm.New(tlsterm.Config{Holder: holder, CA: a.ca, Logger: cfg.Logger})
 	pass := passthrough.New(passthrough.Config{Holder: holder, Picker: picker, Net: nets.Lookup, AccessLog: alog, Logger: cfg.Logger, Auth: authz})
-	in := ingress.New(ingress.Config{Holder: holder, Handler: px.Handler, Rejected: px.Rejected, AfterSync: px.Forget,
-		Net: nets.Lookup, Logger: cfg.Logger, StdServer: cfg.StdHTTPServer, StdH2: cfg.StdH2Server, TLS: term.Config, Passthrough: pass})
+	icfg := ingress.Config{Holder: holder, Handler: px.Handler, Rejected: px.Rejected, AfterSync: px.Forget,
+		Net: nets.Lookup, Logger: cfg.Logger, StdServer: cfg.StdHTTPServer, StdH2: cfg.StdH2Server, TLS: term.Config, Passthrough: pass}
+	if met != nil {
+		icfg.ConnObserver = met.Conns
+	}
+	in := ingress.New(icfg)
 	a.ingress = in
 	if met != nil {
 		met.WatchIngress(in)

@@ -57,6 +57,7 @@ type Snapshot struct {
 	lag      prometheus.Histogram
 	dp       *DataPlane
 	health   *Health
+	conns    *Conns
 }
 
 // lagBuckets: a write reaches the data plane after the watcher's 5 ms
@@ -88,4 +89,7 @@ func (s *Snapshot) Published(snap *snapshot.Snapshot, compile, lag time.Duration
 	}
 	s.dp.Bind(snap)
 	s.health.prune(snap)
+	if s.conns != nil {
+		s.conns.bind(snap)
+	}
 }

@@ -41,6 +41,11 @@ func everySeries(t *testing.T) map[string]map[string]bool {
 	}
 	m.WatchAccessLog(fakeAccessLog{})
 	m.WatchIngress(fakeIngress{})
+	sc := m.Conns.Socket("vpc-1", 443)
+	sc.Protocol(0)
+	sc.Opened()
+	sc.TLSHandshake("svc-0a", true)
+	m.Conns.TargetConn(tg, proxy.DialFailed)
 	m.WatchTargets(func() *snapshot.Snapshot { return snap }, func(string, string, int) (string, string, bool) { return "HEALTHY", "", true })
 	mfs, err := m.Registry.Gather()
 	if err != nil {

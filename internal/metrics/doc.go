@@ -4,7 +4,8 @@
 // (promhttp with that registry). docs/metrics.md lists every series.
 //
 // The subsystems do not import Prometheus: each exposes the smallest hook
-// (the proxy's Observer, the health checker's OnCheck, DNS's OnQuery, the
+// (the proxy's Observer and TargetConns, the ingress's ConnObserver, the
+// health checker's OnCheck, DNS's OnQuery, the
 // function host's OnEvent, the snapshot watcher's OnPublish, the API's
 // CallObserver, the access logger's counters), and this package implements
 // them; internal/app wires them together.

@@ -24,6 +24,9 @@ type Metrics struct {
 	Health    *Health
 	DNS       *DNS
 	Functions *Functions
+	// Conns counts client connections (the ingress's ConnObserver) and
+	// connections to targets (the proxy's TargetConns).
+	Conns *Conns
 }
 
 // New makes a registry with the Go runtime and process collectors and the
@@ -36,6 +39,8 @@ func New() *Metrics {
 	m.API = newAPI(reg)
 	m.Health = newHealth(reg)
 	m.Snapshot = newSnapshot(reg, m.DataPlane, m.Health)
+	m.Conns = newConns(reg)
+	m.Snapshot.conns = m.Conns
 	m.DNS = newDNS(reg)
 	m.Functions = newFunctions(reg)
 	return m

@@ -186,9 +186,19 @@ func AcceptLoop(ln net.Listener, log *slog.Logger, shut func() bool, serve func(
 // whose first bytes were peeked), until it closes; it returns then. The
 // server owns nc: Shutdown and Close treat it as any other.
 func (s *Server) ServeConn(nc net.Conn) {
-	if c := s.newConn(nc); c != nil {
-		c.serve()
+	s.ServeConnHanded(nc)
+}
+
+// ServeConnHanded is ServeConn, reporting whether the connection was
+// handed on (HandOff, TLSHandOff) rather than served as HTTP/1.x here: the
+// ingress's connection metrics count the HTTP/1.x ones.
+func (s *Server) ServeConnHanded(nc net.Conn) (handedOff bool) {
+	c := s.newConn(nc)
+	if c == nil {
+		return false
 	}
+	c.serve()
+	return c.handed
 }
 
 func (s *Server) newConn(nc net.Conn) *srvConn {

@@ -15,6 +15,7 @@ import (
 	"github.com/trellis-net/trellis/internal/dataplane/h1"
 	"github.com/trellis-net/trellis/internal/dataplane/h2"
 	"github.com/trellis-net/trellis/internal/dataplane/tlspeek"
+	"github.com/trellis-net/trellis/internal/snapshot"
 )
 
 // HandshakeTimeout bounds the time from a TLS connection's first byte to
@@ -52,6 +53,11 @@ type dispatcher struct {
 	h1    *h1.Server
 	tls   *tls.Config // nil: TLS connections are closed
 	pass  Passthrough // nil: no passthrough
+
+	// conns counts the socket's connections (connobs.go); nil: nothing is
+	// counted. holder resolves a TLS handshake's SNI to its service.
+	conns  SocketConns
+	holder *snapshot.Holder
 
 	// HTTP/2 connections, cleartext (prior knowledge) and over TLS, go to
 	// h2own; with StdH2 to net/http's servers instead: cleartext ones to
@@ -123,7 +129,33 @@ func (d *dispatcher) Serve(ln net.Listener) error {
 // dispatch serves one admitted connection, starting as HTTP/1.x (the h1
 // server hands on HTTP/2 prior-knowledge and TLS connections).
 func (d *dispatcher) dispatch(nc net.Conn) {
-	d.h1.ServeConn(nc)
+	if d.conns == nil {
+		d.h1.ServeConn(nc)
+		return
+	}
+	// The hand-offs run on this goroutine and return when their
+	// connection is over (with StdH2, net/http's server takes it over at
+	// the hand-off: Closed is then early), so Closed follows the end of
+	// any connection.
+	d.conns.Opened()
+	if !d.h1.ServeConnHanded(nc) {
+		d.conns.Protocol(ProtoHTTP1)
+	}
+	d.conns.Closed()
+}
+
+// proto counts c's protocol, if connections are counted.
+func (d *dispatcher) proto(p ConnProto) {
+	if d.conns != nil {
+		d.conns.Protocol(p)
+	}
+}
+
+// handshake counts a TLS handshake's end, if connections are counted.
+func (d *dispatcher) handshake(sni string, ok bool) {
+	if d.conns != nil {
+		d.conns.TLSHandshake(d.sniService(sni), ok)
+	}
 }
 
 // serveTLS serves a connection that opened with a TLS handshake record:
@@ -144,6 +176,8 @@ func (d *dispatcher) serveTLS(c net.Conn) {
 	if err != nil && !errors.Is(err, tlspeek.ErrInvalidServerName) {
 		d.log.Debug("not a TLS ClientHello", "vpc", d.vpcID, "port", d.port, "remote", c.RemoteAddr().String(), "err", err)
 		_ = c.Close()
+		d.handshake("", false)
+		d.proto(ProtoNone)
 		return
 	}
 	sni := ""
@@ -154,6 +188,7 @@ func (d *dispatcher) serveTLS(c net.Conn) {
 	raw = append(raw, rest...)
 	if d.pass != nil && sni != "" && d.pass.Serves(d.vpcID, d.port, sni) {
 		_ = under.SetDeadline(time.Time{})
+		d.proto(ProtoPassthrough)
 		d.pass.ServeConn(d.ctx, under, d.vpcID, d.port, hello, raw)
 		return
 	}
@@ -161,6 +196,8 @@ func (d *dispatcher) serveTLS(c net.Conn) {
 		// No SNI fit for a certificate (an IP literal, a malformed name)
 		// or no termination here: refused, as a missing SNI is.
 		_ = under.Close()
+		d.handshake(sni, false)
+		d.proto(ProtoNone)
 		return
 	}
 	tc := tls.Server(tlspeek.Replay(under, raw), d.tls)
@@ -170,10 +207,14 @@ func (d *dispatcher) serveTLS(c net.Conn) {
 	if err != nil {
 		d.log.Debug("TLS handshake failed", "vpc", d.vpcID, "port", d.port, "sni", sni, "remote", under.RemoteAddr().String(), "err", err)
 		_ = tc.Close()
+		d.handshake(sni, false)
+		d.proto(ProtoNone)
 		return
 	}
+	d.handshake(sni, true)
 	_ = tc.SetDeadline(time.Time{})
 	if tc.ConnectionState().NegotiatedProtocol == "h2" {
+		d.proto(ProtoHTTP2)
 		if d.h2own != nil {
 			d.h2own.ServeConn(tc)
 			return
@@ -184,6 +225,7 @@ func (d *dispatcher) serveTLS(c net.Conn) {
 		d.feed(d.h2TLSln, tc)
 		return
 	}
+	d.proto(ProtoHTTP1)
 	d.h1.ServeConn(tc)
 }
 
@@ -199,6 +241,7 @@ func (d *dispatcher) feed(l *connListener, c net.Conn) {
 // handOffH2 gives a connection that opened with the HTTP/2 preface to the
 // HTTP/2 server.
 func (d *dispatcher) handOffH2(c net.Conn) {
+	d.proto(ProtoHTTP2)
 	if d.h2own != nil {
 		d.h2own.ServeConn(c)
 		return

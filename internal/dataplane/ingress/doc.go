@@ -13,6 +13,10 @@
 // and port: that is all the attribution a request gets, never anything in
 // the request itself.
 //
+// Connections are counted through Config.ConnObserver (connobs.go: per
+// socket, and TLS handshakes by the service their SNI names), implemented
+// in internal/metrics: ingress imports no Prometheus.
+//
 // Ingress knows nothing of the Lattice request (services, rules, targets):
 // it must not import proxy, auth, route, store, service or api
 // (internal/archtest holds this).

@@ -63,6 +63,10 @@ type Config struct {
 	// Passthrough relays TLS connections whose SNI names a TLS_PASSTHROUGH
 	// listener; nil: none is relayed.
 	Passthrough Passthrough
+	// ConnObserver counts the client connections of every socket served
+	// by the dispatcher (connobs.go); nil counts nothing. (Not with
+	// StdServer.)
+	ConnObserver ConnObserver
 }
 
 // Ingress is the set of listening sockets of the VPCs. Its methods are safe
@@ -259,7 +263,11 @@ func (in *Ingress) open(ctx context.Context, k sockKey) (*socket, error) {
 		if in.cfg.TLS != nil {
 			tlsConf = in.cfg.TLS(k.vpc, port)
 		}
-		srv = newDispatcher(h, rejected, in.log, in.watch, k.vpc, port, tlsConf, in.cfg.Passthrough, in.cfg.StdH2)
+		d := newDispatcher(h, rejected, in.log, in.watch, k.vpc, port, tlsConf, in.cfg.Passthrough, in.cfg.StdH2)
+		if in.cfg.ConnObserver != nil {
+			d.conns, d.holder = in.cfg.ConnObserver.Socket(k.vpc, port), in.cfg.Holder
+		}
+		srv = d
 	}
 	s := &socket{
 		key:    k,
@@ -292,6 +300,9 @@ func (in *Ingress) drain(s *socket, timeout time.Duration) {
 			_ = s.srv.Close()
 		}
 		<-s.served
+		if d, ok := s.srv.(*dispatcher); ok && d.conns != nil {
+			d.conns.Done()
+		}
 		in.mu.Lock()
 		delete(in.draining, s)
 		in.mu.Unlock()

@@ -252,6 +252,7 @@ func (x *exchange) tryH1(target *snapshot.Target, st *upstream.State, fresh bool
 				return giveUp, err // the client is gone
 			}
 			if !time.Now().Before(deadline) {
+				p.dialed(x.tg, DialTimedOut)
 				p.report(a, outTimeout)
 				return giveUp, err
 			}
@@ -260,6 +261,7 @@ func (x *exchange) tryH1(target *snapshot.Target, st *upstream.State, fresh bool
 			p.connectFailed(a, err)
 			return otherTarget, err
 		}
+		p.dialed(x.tg, DialConnected)
 	}
 	c.Begin(x.now)
 	if rl != nil {

@@ -69,6 +69,7 @@ func (p *Proxy) report(a attempt, o upstream.Outcome) {
 // detection keeps it out of rotation (upstream.State.MarkDown) and the
 // failure counts toward its ejection.
 func (p *Proxy) connectFailed(a attempt, err error) {
+	p.dialed(a.tg, dialFailure(err))
 	a.st.MarkDown(time.Now().Add(p.cfg.PassiveDownFor))
 	p.log.Debug("target unreachable; marked down", "target", a.target.Key, "err", err)
 	p.report(a, upstream.ConnectFailure)

@@ -113,6 +113,9 @@ type Config struct {
 	// client's traceparent is continued and the target gets one of the
 	// same trace instead. Nil traces nothing and costs nothing.
 	Tracer Tracer
+	// TargetConns is told of every dial to a target (connobs.go): the
+	// target groups' connection metrics. Nil costs nothing.
+	TargetConns TargetConnObserver
 }
 
 // Proxy is the data plane of the VPCs (host mode, and netns through Config.Net). Its methods are safe for
@@ -132,6 +135,8 @@ type Proxy struct {
 	// host's (Config.Net), by Net; read on the request path.
 	netsMu sync.RWMutex
 	nets   map[vpcnet.Net]*transports
+	// connObs is Config.TargetConns.
+	connObs TargetConnObserver
 }
 
 // New returns a Proxy; package ingress serves its Handler on the sockets.
@@ -165,6 +170,7 @@ func New(cfg Config) *Proxy {
 		log:    cfg.Logger.With("component", "proxy"),
 		picker: cfg.Picker,
 	}
+	p.connObs = cfg.TargetConns
 	p.h1 = newTransport(false, false, nil)
 	p.h1up = h1.NewClient(DialTimeout)
 	p.h1up.Skip, p.h1up.SkipTrailer = skipRequestField, skipTrailerField

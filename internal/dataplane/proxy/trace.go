@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	"github.com/trellis-net/trellis/internal/dataplane/h1"
 )
 
 // Tracer starts the span of a request (OpenTelemetry tracing, package
@@ -30,8 +32,15 @@ type Span interface {
 	// record carries as traceId.
 	TraceID() string
 	// End ends the spans with what the proxy knows of the request. o is
-	// passed by value (no allocation); its pointers must not be retained.
+	// passed by value (no allocation). The snapshot objects it points to
+	// are immutable and may be kept (the tracer keeps them until the
+	// spans are exported); nothing else reached through o may be.
 	End(o Observation)
+	// Recording reports that the span records what End is given (its
+	// trace is sampled). A span that does not record gets no refusal
+	// state: the request is served as without tracing, with the hop's
+	// trace context only.
+	Recording() bool
 }
 
 // Header names of W3C Trace Context, in canonical form.
@@ -102,9 +111,60 @@ func (h *handler) startTrace(t Tracer, r *http.Request, ob *reqObs) *http.Reques
 	if sp == nil {
 		return r
 	}
-	ts := &traceState{}
-	ob.span, ob.trace = sp, ts
+	ob.span = sp
 	delete(r.Header, hdrTraceparent)
 	delete(r.Header, hdrTracestate)
-	return r.WithContext(context.WithValue(r.Context(), traceKey{}, ts))
+	if !sp.Recording() {
+		// Nothing would read the refusal: no request copy, no context
+		// value (what 0% sampling would otherwise cost every request).
+		return r
+	}
+	parent := r.Context()
+	if h1.ConnInfoOf(parent) == nil {
+		ts := &traceState{}
+		ob.trace = ts
+		return r.WithContext(context.WithValue(parent, traceKey{}, ts))
+	}
+	tc := &tracedCtx{Context: parent}
+	ob.trace = &tc.ts
+	return r.WithContext(tc)
 }
+
+// tracedCtx is a traced request's context when its server is the own
+// HTTP/1.x or HTTP/2 one: the server's context with the trace state in
+// it. It offers the server's seams (h1.ConnContext: ConnInfoOf, OnGone,
+// ClearGone) by delegating to them, so that the upstream client still
+// hooks the client's departure without allocating; a context.WithValue
+// would hide them and cost each traced request a context.AfterFunc and a
+// cancel context. One allocation holds it all.
+type tracedCtx struct {
+	context.Context // the server's
+	ts              traceState
+}
+
+func (c *tracedCtx) Value(key any) any {
+	if _, ok := key.(traceKey); ok {
+		return &c.ts
+	}
+	return c.Context.Value(key)
+}
+
+func (c *tracedCtx) ConnInfo() *h1.ConnInfo { return h1.ConnInfoOf(c.Context) }
+
+func (c *tracedCtx) SetAbort(f *func()) bool {
+	_, alive := h1.OnGone(c.Context, f)
+	return alive
+}
+
+func (c *tracedCtx) ClearAbort(f *func()) bool { return h1.ClearGone(c.Context, f) }
+
+// AfterFunc lets context.AfterFunc use the server context's own (it
+// checks for this method), as it would without the trace state.
+func (c *tracedCtx) AfterFunc(f func()) func() bool {
+	if a, ok := c.Context.(interface{ AfterFunc(func()) func() bool }); ok {
+		return a.AfterFunc(f)
+	}
+	return context.AfterFunc(c.Context, f)
+}
+
+var _ h1.ConnContext = (*tracedCtx)(nil)

@@ -202,12 +202,14 @@ func (p *Proxy) upgradeTry(x *exchange, fwd *fwdHeaders, target *snapshot.Target
 			return nil, nil, false, err
 		}
 		if !time.Now().Before(deadline) {
+			p.dialed(x.tg, DialTimedOut)
 			p.report(a, outTimeout)
 			return nil, nil, false, errUpstreamTimeout
 		}
 		p.connectFailed(a, err)
 		return nil, nil, true, err
 	}
+	p.dialed(x.tg, DialConnected)
 	c.ExpectUpgrade()
 	c.Begin(time.Now())
 	if rl != nil {
