@@ -8,8 +8,10 @@ import (
 	"math"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
@@ -21,7 +23,7 @@ import (
 // exporter sends spans to an OTLP/HTTP traces endpoint (OTLP
 // specification, "OTLP/HTTP": a POST of an ExportTraceServiceRequest in
 // binary protobuf, Content-Type application/x-protobuf). It encodes the
-// request itself, straight from the SDK's read-only spans into one reused
+// request itself, straight from the recorded spans into one reused
 // buffer, instead of through the otlptracehttp exporter's intermediate
 // protobuf structs: that conversion (three objects per attribute) was
 // about a third of tracing's allocations per request, and its garbage is
@@ -324,8 +326,14 @@ func appendClientSpan(b []byte, s *span) []byte {
 }
 
 // truncate cuts a value at maxAttrLen characters: the path and the Host
-// come from the client, and must not make every span as long.
+// come from the client, and must not make every span as long. It also
+// makes the value valid UTF-8 (invalid bytes become U+FFFD): OTLP's
+// AnyValue.string_value is a proto3 string, which receivers refuse to
+// decode otherwise, and one such value would lose its whole batch.
 func truncate(s string) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD") // allocates only for invalid input
+	}
 	if len(s) <= maxAttrLen {
 		return s
 	}
@@ -360,7 +368,7 @@ func appendKeyValue(b []byte, field protowire.Number, kv attribute.KeyValue) []b
 		for _, s := range v.AsStringSlice() {
 			var e int
 			b, e = beginMsg(b, fArrayValues)
-			b = appendString(b, fAnyString, s)
+			b = appendString(b, fAnyString, truncate(s))
 			b = endMsg(b, e)
 		}
 		b = endMsg(b, am)
@@ -401,7 +409,7 @@ func appendKeyValue(b []byte, field protowire.Number, kv attribute.KeyValue) []b
 		return endMsg(endMsg(b, vm), m)
 	default:
 		// An attribute type this encoder does not know: its string form.
-		b = appendString(b, fAnyString, v.Emit())
+		b = appendString(b, fAnyString, truncate(v.Emit()))
 	}
 	return endMsg(endMsg(b, vm), m)
 }
