@@ -420,6 +420,9 @@ func (a *App) start(ctx context.Context) error {
 		}
 		a.traffic = traffic.New(traffic.Config{Window: cfg.TrafficWindow})
 		observers = append(observers, a.traffic)
+		if met != nil {
+			met.WatchTraffic(a.traffic)
+		}
 	}
 	switch len(observers) {
 	case 0: // nil: the proxy spends nothing on observations

@@ -207,6 +207,9 @@ func TestMetricsExactCounts(t *testing.T) {
 	if got := counter(mf, "trellis_ingress_connections_total", map[string]string{"result": "accepted"}); got < 1 {
 		t.Errorf("ingress connections accepted: %v", got)
 	}
+	if m := series(mf, "trellis_traffic_overflow_requests_total", map[string]string{}); m == nil || m.GetCounter().GetValue() != float64(w.s.App.Traffic().Overflow()) {
+		t.Errorf("traffic overflow: %v, the aggregates say %d", m, w.s.App.Traffic().Overflow())
+	}
 	for _, name := range []string{"go_goroutines", "process_cpu_seconds_total", "trellis_accesslog_records_total"} {
 		if mf[name] == nil {
 			t.Errorf("no %s", name)

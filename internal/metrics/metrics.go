@@ -77,6 +77,23 @@ func (m *Metrics) WatchAccessLog(l AccessLogCounts) {
 			func() float64 { return float64(l.Dropped()) }))
 }
 
+// TrafficCounts is what the traffic aggregates count besides requests
+// (traffic.Aggregator).
+type TrafficCounts interface {
+	Overflow() int64
+}
+
+// WatchTraffic registers the requests the traffic aggregates counted under
+// their overflow key because a minute already held its bound of keys
+// (docs/traffic.md): a non-zero rate means `trellis traffic` lumps some
+// callers together.
+func (m *Metrics) WatchTraffic(t TrafficCounts) {
+	m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: prometheus.BuildFQName(Namespace, "traffic", "overflow_requests_total"),
+		Help: "Requests the traffic aggregates counted under the overflow key: their minute already held the bound of distinct (service, caller, source VPC, target group) keys.",
+	}, func() float64 { return float64(t.Overflow()) }))
+}
+
 // IngressCounts is what the ingress counts (ingress.Ingress).
 type IngressCounts interface {
 	ConnectionsAccepted() uint64
