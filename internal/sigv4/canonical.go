@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding"
+	"github.com/trellis-net/trellis/internal/hexdigit"
 	"hash"
 	"net/http"
 	"net/textproto"
@@ -169,8 +170,8 @@ func appendQueryComponent(dst []byte, s string) ([]byte, bool) {
 			if i+2 >= len(s) {
 				return dst, false
 			}
-			hi, ok1 := unhex(s[i+1])
-			lo, ok2 := unhex(s[i+2])
+			hi, ok1 := hexdigit.Value(s[i+1])
+			lo, ok2 := hexdigit.Value(s[i+2])
 			if !ok1 || !ok2 {
 				return dst, false
 			}
@@ -186,18 +187,6 @@ func appendQueryComponent(dst []byte, s string) ([]byte, bool) {
 		}
 	}
 	return dst, true
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
 }
 
 type queryError struct{}

@@ -20,6 +20,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"github.com/trellis-net/trellis/internal/hexdigit"
 	"hash/maphash"
 	"math/big"
 	"math/bits"
@@ -244,8 +245,8 @@ func decodeECDSASig(dst *[maxECDSASigLen]byte, sig string) ([]byte, bool) {
 		return nil, false
 	}
 	for i := 0; i < len(sig); i += 2 {
-		hi, ok1 := unhex(sig[i])
-		lo, ok2 := unhex(sig[i+1])
+		hi, ok1 := hexdigit.Value(sig[i])
+		lo, ok2 := hexdigit.Value(sig[i+1])
 		if !ok1 || !ok2 {
 			return nil, false
 		}

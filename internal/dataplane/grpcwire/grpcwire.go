@@ -1,6 +1,7 @@
 package grpcwire
 
 import (
+	"github.com/trellis-net/trellis/internal/hexdigit"
 	"net/http"
 )
 
@@ -157,8 +158,8 @@ func DecodeMessage(v string) string {
 	for ; i < len(v); i++ {
 		c := v[i]
 		if c == '%' && i+2 < len(v) {
-			hi, ok1 := unhex(v[i+1])
-			lo, ok2 := unhex(v[i+2])
+			hi, ok1 := hexdigit.Value(v[i+1])
+			lo, ok2 := hexdigit.Value(v[i+2])
 			if ok1 && ok2 {
 				b = append(b, hi<<4|lo)
 				i += 2
@@ -168,16 +169,4 @@ func DecodeMessage(v string) string {
 		b = append(b, c)
 	}
 	return string(b)
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
 }

@@ -2,6 +2,7 @@ package grpcwire
 
 import (
 	"context"
+	"github.com/trellis-net/trellis/internal/hexdigit"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -112,7 +113,7 @@ func FuzzMessage(f *testing.F) {
 	})
 }
 
-func isHex(c byte) bool { _, ok := unhex(c); return ok }
+func isHex(c byte) bool { _, ok := hexdigit.Value(c); return ok }
 
 // TestWriteErrorWithGRPCClient answers a real grpc-go client over h2c
 // with WriteError and checks the code and message it reports, and that the

@@ -2,6 +2,7 @@ package lambda
 
 import (
 	"encoding/base64"
+	"github.com/trellis-net/trellis/internal/hexdigit"
 	"net/http"
 	"slices"
 	"strconv"
@@ -410,8 +411,8 @@ func decodeAt(s string, i int) (byte, int) {
 		return ' ', i + 1
 	case '%':
 		if i+2 < len(s) {
-			if h, ok := unhex(s[i+1]); ok {
-				if l, ok := unhex(s[i+2]); ok {
+			if h, ok := hexdigit.Value(s[i+1]); ok {
+				if l, ok := hexdigit.Value(s[i+2]); ok {
 					return h<<4 | l, i + 3
 				}
 			}
@@ -420,18 +421,6 @@ func decodeAt(s string, i int) (byte, int) {
 	default:
 		return c, i + 1
 	}
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
 }
 
 // equalDecoded reports whether two escaped query components decode to the

@@ -2,6 +2,7 @@ package lambda
 
 import (
 	"errors"
+	"github.com/trellis-net/trellis/internal/hexdigit"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -162,7 +163,7 @@ func (s *scanner) hex4() (rune, bool) {
 	}
 	var r rune
 	for _, c := range s.b[s.i : s.i+4] {
-		h, ok := unhex(c)
+		h, ok := hexdigit.Value(c)
 		if !ok {
 			return 0, false
 		}

@@ -1,6 +1,10 @@
 package pathnorm
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/trellis-net/trellis/internal/hexdigit"
+)
 
 // Error says why a path cannot be made unambiguous; the ingress answers 400.
 // Its text is fixed and never contains request bytes, so it is safe to put in
@@ -90,18 +94,6 @@ func isUnreserved(c byte) bool {
 
 const upperHex = "0123456789ABCDEF"
 
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
-}
-
 // Normalize returns the normal form of path, the escaped path part of a
 // request-target as the client sent it (no query, no scheme or authority):
 // what the target is to receive and, decoded by Decode, what rules and
@@ -152,8 +144,8 @@ func appendDecoded(dst []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c == '%' && i+2 < len(s) {
-			hi, ok1 := unhex(s[i+1])
-			lo, ok2 := unhex(s[i+2])
+			hi, ok1 := hexdigit.Value(s[i+1])
+			lo, ok2 := hexdigit.Value(s[i+2])
 			if ok1 && ok2 {
 				c = hi<<4 | lo
 				i += 2
@@ -404,8 +396,8 @@ func (b *lazybuf) clean(s string) error {
 				if i+2 >= len(s) {
 					return ErrMalformedEscape
 				}
-				hi, ok1 := unhex(s[i+1])
-				lo, ok2 := unhex(s[i+2])
+				hi, ok1 := hexdigit.Value(s[i+1])
+				lo, ok2 := hexdigit.Value(s[i+2])
 				if !ok1 || !ok2 {
 					return ErrMalformedEscape
 				}
