@@ -550,6 +550,11 @@ func (a *App) Root() identity.Root { return a.root }
 // CA is the installation CA.
 func (a *App) CA() *ca.CA { return a.ca }
 
+// Service is the control plane's domain layer, for in-process bulk loads
+// (benchmarks populate thousands of services through it rather than through
+// the API).
+func (a *App) Service() *service.Service { return a.svc }
+
 // Snapshot returns the data plane's current snapshot.
 func (a *App) Snapshot() *snapshot.Snapshot { return a.holder.Load() }
 
