@@ -257,6 +257,11 @@ func (a *App) start(ctx context.Context) error {
 	svc := service.New(st, service.Config{Region: cfg.Region, DNSToken: token, Quotas: cfg.Quotas, DrainTime: cfg.DrainTime,
 		IngressPrefix: cfg.IngressPrefix, AdminAccount: a.root.Account, Netns: netnsSupported, CA: a.ca})
 	a.svc = svc
+	// A data directory written by an older version gets the counters and
+	// indexes that keep scans out of write transactions (once).
+	if err := svc.Upgrade(ctx); err != nil {
+		return err
+	}
 	// The default account exists implicitly; its record makes it listable.
 	if err := svc.EnsureAccount(ctx, a.root.Account, "default"); err != nil {
 		return fmt.Errorf("default account: %w", err)
