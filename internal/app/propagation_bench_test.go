@@ -70,6 +70,7 @@ func benchPropagation(parent, b *testing.B, extra int) {
 	ps := once(parent, b.Name(), func() *propagationSetup { return setupPropagation(parent, extra) })
 	w, l, action, ingress, host := ps.w, ps.listener, ps.action, ps.ingress, ps.host
 	var samples []time.Duration
+	defer profileMeasured(b)()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		toGreen := ps.flips%2 == 0

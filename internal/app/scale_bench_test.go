@@ -79,11 +79,31 @@ type writeSetup struct {
 
 const writers = 8
 
-// scaleProfile, when set, writes a CPU profile of the measured writes only
-// (not of the populate before them) of each BenchmarkAPIWrites run to
-// this path (the last run wins): `go test -run x -bench APIWrites
-// -benchtime 2000x ./internal/app/ -scaleprofile /tmp/writes.cpu`.
-var scaleProfile = flag.String("scaleprofile", "", "CPU profile of BenchmarkAPIWrites's measured writes")
+// scaleProfile, when set, writes a CPU profile of the measured part only
+// (not of the populate before it) of BenchmarkAPIWrites and
+// BenchmarkConfigPropagation to this path (the last run wins): `go test
+// -run x -bench APIWrites -benchtime 2000x ./internal/app/ -scaleprofile
+// /tmp/writes.cpu`.
+var scaleProfile = flag.String("scaleprofile", "", "CPU profile of the measured part of the scale benchmarks")
+
+// profileMeasured starts the -scaleprofile CPU profile (for runs with
+// b.N > 1) and returns its stop.
+func profileMeasured(b *testing.B) func() {
+	if *scaleProfile == "" || b.N == 1 {
+		return func() {}
+	}
+	f, err := os.Create(*scaleProfile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
+}
 
 func benchWrites(parent, b *testing.B, n int) {
 	ws := once(parent, b.Name(), func() *writeSetup { return setupWrites(parent, n) })
@@ -128,17 +148,7 @@ func measureWrites(b *testing.B, w *world, lanes []lane, run int) {
 	var next atomic.Int64
 	lat := make([][]time.Duration, writers)
 	var wg sync.WaitGroup
-	if *scaleProfile != "" && b.N > 1 {
-		f, err := os.Create(*scaleProfile)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			b.Fatal(err)
-		}
-		defer pprof.StopCPUProfile()
-	}
+	defer profileMeasured(b)()
 	b.ResetTimer()
 	began := time.Now()
 	for i := range writers {

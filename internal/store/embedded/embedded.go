@@ -29,7 +29,15 @@ var (
 	bucketKV   = []byte("kv")
 	bucketMeta = []byte("meta")
 	keyRev     = []byte("revision")
+	// bucketChanges maps a revision (8 bytes, big-endian) to the keys it
+	// put or deleted (each a uvarint length and the bytes): the change log
+	// that ReadTx.Changes reads.
+	bucketChanges = []byte("changes")
 )
+
+// changeLogRevisions is how many revisions the change log keeps; a reader
+// further behind reads everything (store.ErrCompacted).
+var changeLogRevisions int64 = 10000
 
 // Store is a bbolt-backed store.Store.
 type Store struct {
@@ -88,7 +96,7 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketKV, bucketMeta} {
+		for _, b := range [][]byte{bucketKV, bucketMeta, bucketChanges} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -110,6 +118,7 @@ type tx struct {
 	kv    *bolt.Bucket
 	rev   int64
 	dirty bool
+	keys  []string // put or deleted, for the change log
 }
 
 func (t *tx) Get(key string) ([]byte, bool, error) {
@@ -145,12 +154,63 @@ func (t *tx) Revision() int64 { return t.rev }
 
 func (t *tx) Put(key string, value []byte) error {
 	t.dirty = true
+	t.keys = append(t.keys, key)
 	return t.kv.Put([]byte(key), value)
 }
 
 func (t *tx) Delete(key string) error {
 	t.dirty = true
+	t.keys = append(t.keys, key)
 	return t.kv.Delete([]byte(key))
+}
+
+func revKey(rev int64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(rev))
+	return b[:]
+}
+
+// Changes implements store.ReadTx.
+func (t *tx) Changes(after int64, fn func(string) error) error {
+	if after >= t.rev {
+		return nil
+	}
+	c := t.btx.Bucket(bucketChanges).Cursor()
+	k, v := c.Seek(revKey(after + 1))
+	if len(k) != 8 || int64(binary.BigEndian.Uint64(k)) != after+1 {
+		return store.ErrCompacted
+	}
+	for ; len(k) == 8 && int64(binary.BigEndian.Uint64(k)) <= t.rev; k, v = c.Next() {
+		for len(v) > 0 {
+			n, w := binary.Uvarint(v)
+			if w <= 0 || uint64(len(v)-w) < n {
+				return fmt.Errorf("store: corrupt change log at revision %d", binary.BigEndian.Uint64(k))
+			}
+			if err := fn(string(v[w : w+int(n)])); err != nil {
+				return err
+			}
+			v = v[w+int(n):]
+		}
+	}
+	return nil
+}
+
+// logChanges records the keys t wrote under rev and forgets the revision
+// that falls out of the kept history.
+func logChanges(btx *bolt.Tx, rev int64, keys []string) error {
+	var b []byte
+	for _, k := range keys {
+		b = binary.AppendUvarint(b, uint64(len(k)))
+		b = append(b, k...)
+	}
+	log := btx.Bucket(bucketChanges)
+	if err := log.Put(revKey(rev), b); err != nil {
+		return err
+	}
+	if old := rev - changeLogRevisions; old > 0 {
+		return log.Delete(revKey(old))
+	}
+	return nil
 }
 
 func readRev(btx *bolt.Tx) int64 {
@@ -296,9 +356,10 @@ func run(btx *bolt.Tx, c *call) (rev int64, wrote bool, err error) {
 		return t.rev, false, nil
 	}
 	rev = t.rev + 1
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(rev))
-	return rev, true, btx.Bucket(bucketMeta).Put(keyRev, b[:])
+	if err := logChanges(btx, rev, t.keys); err != nil {
+		return 0, false, err
+	}
+	return rev, true, btx.Bucket(bucketMeta).Put(keyRev, revKey(rev))
 }
 
 func (s *Store) notify(rev int64) {

@@ -207,6 +207,42 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			return nil
 		})
 	})
+	t.Run("Changes", func(t *testing.T) {
+		s := open(t)
+		r0, _ := s.Revision(ctx)
+		r1, _ := s.Update(ctx, func(tx store.Tx) error {
+			if err := tx.Put("ch/a", []byte("1")); err != nil {
+				return err
+			}
+			return tx.Put("ch/b", []byte("1"))
+		})
+		s.Update(ctx, func(tx store.Tx) error { _, _, err := tx.Get("ch/a"); return err }) // read-only: no revision
+		r2, _ := s.Update(ctx, func(tx store.Tx) error { return tx.Delete("ch/a") })
+		r3, _ := s.Update(ctx, func(tx store.Tx) error { return tx.Put("ch/c/x", []byte("\n")) })
+		changes := func(after int64) string {
+			var got []string
+			err := s.View(ctx, func(tx store.ReadTx) error {
+				return tx.Changes(after, func(k string) error { got = append(got, k); return nil })
+			})
+			if err != nil {
+				t.Fatalf("Changes(%d): %v", after, err)
+			}
+			return fmt.Sprint(got)
+		}
+		for _, tc := range []struct {
+			after int64
+			want  string
+		}{
+			{r0, "[ch/a ch/b ch/a ch/c/x]"},
+			{r1, "[ch/a ch/c/x]"},
+			{r2, "[ch/c/x]"},
+			{r3, "[]"},
+		} {
+			if got := changes(tc.after); got != tc.want {
+				t.Errorf("Changes(%d) = %s, want %s", tc.after, got, tc.want)
+			}
+		}
+	})
 	t.Run("Watch", func(t *testing.T) {
 		s := open(t)
 		wctx, cancel := context.WithCancel(ctx)
