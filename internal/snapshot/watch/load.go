@@ -55,10 +55,17 @@ type entry[T any] struct {
 	v   *T
 }
 
+// chunkSize bounds a chunk of a table: inserting a key moves at most a
+// chunk's entries, not the table's (100,000 targets in one slice made
+// each RegisterTargets cost a 5 MB move).
+var chunkSize = 512
+
+// tableOf keeps its entries in key order in chunks of at most 2×chunkSize.
 type tableOf[T any] struct {
-	pfx     string
-	field   func(*snapshot.State) *[]*T
-	entries []entry[T]
+	pfx    string
+	field  func(*snapshot.State) *[]*T
+	chunks [][]entry[T]
+	n      int
 }
 
 func (t *tableOf[T]) prefix() string { return t.pfx }
@@ -72,43 +79,79 @@ func (t *tableOf[T]) decode(k string, b []byte) (*T, error) {
 }
 
 func (t *tableOf[T]) scan(tx store.ReadTx) error {
-	old := t.entries
-	next := make([]entry[T], 0, len(old))
-	i := 0
+	var old []entry[T]
+	for _, c := range t.chunks {
+		old = append(old, c...)
+	}
+	var chunks [][]entry[T]
+	var cur []entry[T]
+	n, i := 0, 0
+	add := func(e entry[T]) {
+		if len(cur) == chunkSize {
+			chunks = append(chunks, cur)
+			cur = nil
+		}
+		if cur == nil {
+			cur = make([]entry[T], 0, chunkSize)
+		}
+		cur = append(cur, e)
+		n++
+	}
 	err := tx.Scan(t.pfx, "", func(k string, b []byte) (bool, error) {
 		// Both are in key order: walk the old entries alongside.
 		for i < len(old) && old[i].key < k {
 			i++
 		}
 		if i < len(old) && old[i].key == k && bytes.Equal(old[i].raw, b) {
-			next = append(next, old[i])
+			add(old[i])
 			return true, nil
 		}
 		v, err := t.decode(k, b)
 		if err != nil {
 			return false, err
 		}
-		next = append(next, entry[T]{key: k, raw: b, v: v})
+		add(entry[T]{key: k, raw: b, v: v})
 		return true, nil
 	})
 	if err != nil {
 		return err
 	}
-	t.entries = next
+	if len(cur) > 0 {
+		chunks = append(chunks, cur)
+	}
+	t.chunks, t.n = chunks, n
 	return nil
 }
 
+// find returns the chunk that holds k or would, and k's place in it.
+func (t *tableOf[T]) find(k string) (ci, i int, found bool) {
+	// The first chunk whose last key is >= k; past the end: the last.
+	ci, _ = slices.BinarySearchFunc(t.chunks, k, func(c []entry[T], k string) int { return strings.Compare(c[len(c)-1].key, k) })
+	if ci == len(t.chunks) {
+		if ci == 0 {
+			return 0, 0, false
+		}
+		ci--
+	}
+	i, found = slices.BinarySearchFunc(t.chunks[ci], k, func(e entry[T], k string) int { return strings.Compare(e.key, k) })
+	return ci, i, found
+}
+
 func (t *tableOf[T]) apply(tx store.ReadTx, k string) error {
-	i, found := slices.BinarySearchFunc(t.entries, k, func(e entry[T], k string) int { return strings.Compare(e.key, k) })
+	ci, i, found := t.find(k)
 	b, ok, err := tx.Get(k)
 	if err != nil {
 		return err
 	}
 	switch {
 	case !ok && found:
-		t.entries = slices.Delete(t.entries, i, i+1)
+		t.chunks[ci] = slices.Delete(t.chunks[ci], i, i+1)
+		t.n--
+		if len(t.chunks[ci]) == 0 {
+			t.chunks = slices.Delete(t.chunks, ci, ci+1)
+		}
 	case !ok:
-	case found && bytes.Equal(t.entries[i].raw, b):
+	case found && bytes.Equal(t.chunks[ci][i].raw, b):
 	default:
 		v, err := t.decode(k, b)
 		if err != nil {
@@ -116,20 +159,35 @@ func (t *tableOf[T]) apply(tx store.ReadTx, k string) error {
 		}
 		e := entry[T]{key: k, raw: b, v: v}
 		if found {
-			t.entries[i] = e
-		} else {
-			t.entries = slices.Insert(t.entries, i, e)
+			t.chunks[ci][i] = e
+			return nil
 		}
+		t.n++
+		if len(t.chunks) == 0 {
+			t.chunks = [][]entry[T]{{e}}
+			return nil
+		}
+		c := slices.Insert(t.chunks[ci], i, e)
+		if len(c) > 2*chunkSize {
+			// Split; the halves get their own arrays so that appending to
+			// the first never writes over the second.
+			second := slices.Clone(c[chunkSize:])
+			c = slices.Clip(c[:chunkSize])
+			t.chunks = slices.Insert(t.chunks, ci+1, second)
+		}
+		t.chunks[ci] = c
 	}
 	return nil
 }
 
 func (t *tableOf[T]) fill(st *snapshot.State) {
 	var out []*T
-	if len(t.entries) > 0 {
-		out = make([]*T, len(t.entries))
-		for i, e := range t.entries {
-			out[i] = e.v
+	if t.n > 0 {
+		out = make([]*T, 0, t.n)
+		for _, c := range t.chunks {
+			for _, e := range c {
+				out = append(out, e.v)
+			}
 		}
 	}
 	*t.field(st) = out

@@ -53,7 +53,7 @@ func TestLoaderReusesUnchangedEntities(t *testing.T) {
 	}
 	del(schema.Service + "svc-a")
 	s3 := load()
-	if cached := len(l.tableOf(schema.Service + "x").(*tableOf[model.Service]).entries); len(s3.Services) != 1 || cached != 1 {
+	if cached := l.tableOf(schema.Service + "x").(*tableOf[model.Service]).n; len(s3.Services) != 1 || cached != 1 {
 		t.Fatalf("deleted entity still loaded or cached: %d services, %d cached", len(s3.Services), cached)
 	}
 	if l.Full != 1 {
@@ -72,6 +72,9 @@ func TestLoaderReusesUnchangedEntities(t *testing.T) {
 // fresh Load of the same view; and when the store's change history no
 // longer covers it, it reads everything and still agrees.
 func TestLoaderFollowsChangesLikeAFullLoad(t *testing.T) {
+	// Tiny chunks, so that inserts split them and deletes empty them.
+	defer func(n int) { chunkSize = n }(chunkSize)
+	chunkSize = 2
 	ctx := context.Background()
 	st, err := embedded.Open(filepath.Join(t.TempDir(), "db"))
 	if err != nil {
@@ -92,14 +95,14 @@ func TestLoaderFollowsChangesLikeAFullLoad(t *testing.T) {
 		return fmt.Sprintf(`{"id":%q,"name":"n%d","account":"11112222333%d"}`, id, rng.IntN(1000), rng.IntN(2))
 	}
 	var l Loader
-	for round := range 60 {
+	for round := range 300 {
 		ops := 1 + rng.IntN(8)
 		if _, err := st.Update(ctx, func(tx store.Tx) error {
 			for range ops {
 				p := prefixes[rng.IntN(len(prefixes))]
-				k := p + fmt.Sprintf("id%02d", rng.IntN(12))
+				k := p + fmt.Sprintf("id%02d", rng.IntN(30))
 				if p == schema.Target {
-					k = p + fmt.Sprintf("tg-%d/10.0.0.%d/80", rng.IntN(3), rng.IntN(6))
+					k = p + fmt.Sprintf("tg-%d/10.0.0.%d/80", rng.IntN(3), rng.IntN(20))
 				}
 				if rng.IntN(3) == 0 {
 					if err := tx.Delete(k); err != nil {
