@@ -57,6 +57,12 @@ type Options struct {
 // Compile turns a state into a snapshot. It is a pure function: the same
 // state and options give the same snapshot.
 func Compile(st *State, o Options) *Snapshot {
+	snap, _ := compile(st, o)
+	return snap
+}
+
+// compile is Compile, also returning every compiled service by ID.
+func compile(st *State, o Options) (*Snapshot, map[string]*Service) {
 	if o.Partition == "" {
 		o.Partition = "aws"
 	}
@@ -267,7 +273,7 @@ func Compile(st *State, o Options) *Snapshot {
 		snap.Warnings = append(snap.Warnings, certWarn...)
 		slices.Sort(snap.Warnings)
 	}
-	return snap
+	return snap, services
 }
 
 // compileAccessLogs attaches the access log subscriptions to their
