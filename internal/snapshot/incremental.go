@@ -53,11 +53,15 @@ type Incremental struct {
 	services    map[string]*Service // every compiled service, by ID
 	listenerSvc map[string]string   // listener ID -> service ID
 	svcListens  map[string][]*model.Listener
-	tgUsers     map[string][]string // target group ID -> IDs of the services using it, sorted
-	netsOf      map[string][]string // service ID -> networks it is associated with (and exist)
-	draining    map[string]bool     // target groups with deregistered targets
-	ports       map[int]int         // listener port -> listeners on it
-	certWarn    []string
+	// refs: target group ID -> the services whose rules forward to it,
+	// whether it exists or not (one created later gains them as users);
+	// svcRefs is its reverse.
+	refs     map[string]map[string]bool
+	svcRefs  map[string]map[string]bool
+	netsOf   map[string][]string // service ID -> the (existing) networks it is associated with
+	draining map[string]bool     // target groups with deregistered targets
+	ports    map[int]int         // listener port -> listeners on it
+	certWarn []string
 	// Fulls counts the full compiles (for tests).
 	Fulls int
 }
@@ -86,7 +90,8 @@ func (c *Incremental) index(st *State, snap *Snapshot, services map[string]*Serv
 	c.services = services
 	c.listenerSvc = map[string]string{}
 	c.svcListens = map[string][]*model.Listener{}
-	c.tgUsers = map[string][]string{}
+	c.refs = map[string]map[string]bool{}
+	c.svcRefs = map[string]map[string]bool{}
 	c.netsOf = map[string][]string{}
 	c.draining = map[string]bool{}
 	c.ports = map[int]int{}
@@ -97,9 +102,11 @@ func (c *Incremental) index(st *State, snap *Snapshot, services map[string]*Serv
 			c.ports[l.Port]++
 		}
 	}
-	for id, tg := range snap.TargetGroups {
-		if len(tg.ServiceIDs) > 0 {
-			c.tgUsers[id] = tg.ServiceIDs
+	for _, r := range st.Rules {
+		if _, ok := c.listenerSvc[r.ListenerID]; ok {
+			for _, tg := range forwards(r.Action) {
+				c.addRef(r.ServiceID, tg)
+			}
 		}
 	}
 	for _, t := range st.Targets {
@@ -112,44 +119,34 @@ func (c *Incremental) index(st *State, snap *Snapshot, services map[string]*Serv
 		nets[sn.ID] = true
 	}
 	for _, a := range st.SNSAs {
-		if c.services[a.ServiceID] != nil && nets[a.ServiceNetworkID] {
+		// Whether the service exists or not: one created later joins.
+		if nets[a.ServiceNetworkID] {
 			c.netsOf[a.ServiceID] = append(c.netsOf[a.ServiceID], a.ServiceNetworkID)
 		}
 	}
 	_, c.certWarn = compileCertificates(st)
 }
 
-// ruleRefs returns the target groups a compiled service's rules forward to.
-func ruleRefs(svc *Service, refs map[string]bool) {
-	if svc == nil {
-		return
+func (c *Incremental) addRef(svc, tg string) {
+	if c.refs[tg] == nil {
+		c.refs[tg] = map[string]bool{}
 	}
-	for _, l := range svc.Listeners {
-		for _, r := range l.Rules {
-			for _, w := range r.Action.Forward {
-				refs[w.TargetGroup.ID] = true
-			}
-		}
+	c.refs[tg][svc] = true
+	if c.svcRefs[svc] == nil {
+		c.svcRefs[svc] = map[string]bool{}
 	}
+	c.svcRefs[svc][tg] = true
 }
 
-// forwards returns the target groups (that exist) a rule forwards to, as
-// compileAction would resolve them.
-func forwards(a model.RuleAction, lk Lookup, exists map[string]bool) []string {
+// forwards returns the target groups a rule forwards to, as compileAction
+// reads its action (whether they exist or not).
+func forwards(a model.RuleAction) []string {
 	if a.FixedResponse != nil && a.FixedResponse.StatusCode != nil || a.Forward == nil {
 		return nil
 	}
-	var out []string
+	out := make([]string, 0, len(a.Forward.TargetGroups))
 	for _, w := range a.Forward.TargetGroups {
-		id := w.TargetGroupIdentifier
-		ok, known := exists[id]
-		if !known {
-			ok = lk.TargetGroup(id) != nil
-			exists[id] = ok
-		}
-		if ok {
-			out = append(out, id)
-		}
+		out = append(out, w.TargetGroupIdentifier)
 	}
 	return out
 }
@@ -180,7 +177,6 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 	}
 
 	// The new rules of the changed services, and what they forward to.
-	exists := map[string]bool{}
 	type svcInput struct {
 		m         *model.Service
 		listeners []*model.Listener
@@ -212,7 +208,7 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 					if r.ServiceID != id || r.ListenerID != l.ID {
 						return nil, false
 					}
-					for _, tg := range forwards(r.Action, lk, exists) {
+					for _, tg := range forwards(r.Action) {
 						in.refs[tg] = true
 					}
 				}
@@ -232,16 +228,16 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 			if !ok {
 				return nil, false
 			}
-			refs := maps.Clone(in.refs)
-			ruleRefs(c.services[id], refs)
-			for tg := range refs {
-				if !dirtyTG[tg] {
-					dirtyTG[tg], grew = true, true
+			for _, refs := range []map[string]bool{in.refs, c.svcRefs[id]} {
+				for tg := range refs {
+					if !dirtyTG[tg] {
+						dirtyTG[tg], grew = true, true
+					}
 				}
 			}
 		}
 		for tg := range dirtyTG {
-			for _, id := range c.tgUsers[tg] {
+			for id := range c.refs[tg] {
 				if !dirtySvc[id] {
 					dirtySvc[id], grew = true, true
 				}
@@ -280,7 +276,7 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 	users := map[string][]string{}
 	for tg := range dirtyTG {
 		var us []string
-		for _, id := range c.tgUsers[tg] {
+		for id := range c.refs[tg] {
 			if !dirtySvc[id] {
 				us = append(us, id)
 			}
@@ -430,15 +426,18 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 			if len(in.listeners) > 0 {
 				c.svcListens[id] = in.listeners
 			}
-		} else {
-			delete(c.netsOf, id)
 		}
 	}
-	for tg := range dirtyTG {
-		if ct := snap.TargetGroups[tg]; ct != nil && len(ct.ServiceIDs) > 0 {
-			c.tgUsers[tg] = ct.ServiceIDs
-		} else {
-			delete(c.tgUsers, tg)
+	for id := range dirtySvc {
+		for tg := range c.svcRefs[id] {
+			delete(c.refs[tg], id)
+			if len(c.refs[tg]) == 0 {
+				delete(c.refs, tg)
+			}
+		}
+		delete(c.svcRefs, id)
+		for tg := range inputs[id].refs {
+			c.addRef(id, tg)
 		}
 	}
 	c.services, c.ports, c.draining = services, ports, draining

@@ -97,7 +97,13 @@ func without[T any](s []*T, drop func(*T) bool) []*T {
 // (deep equality of the snapshot graphs), while most compiles stay
 // incremental.
 func TestIncrementalEqualsCompile(t *testing.T) {
-	rng := rand.New(rand.NewPCG(15, 4))
+	for seed := range uint64(10) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { incrementalEqualsCompile(t, seed) })
+	}
+}
+
+func incrementalEqualsCompile(t *testing.T, seed uint64) {
+	rng := rand.New(rand.NewPCG(15, seed))
 	st := bigState(12, 3)
 	acct := "111122223333"
 	// The VPCs' owner made their associations (so that they reach the

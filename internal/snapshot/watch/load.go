@@ -34,6 +34,16 @@ func Load(tx store.ReadTx) (*snapshot.State, error) { return (&Loader{}).Load(tx
 type Loader struct {
 	rev    int64 // of the last Load; tables are empty before the first
 	tables []table
+	// The tables the incremental compile asks (Lookup).
+	services  *tableOf[model.Service]
+	listeners *tableOf[model.Listener]
+	rules     *tableOf[model.Rule]
+	tgs       *tableOf[model.TargetGroup]
+	targets   *tableOf[model.Target]
+	policies  *tableOf[model.AuthPolicy]
+	// change is what the last Load read again, nil when it read
+	// everything.
+	change *snapshot.Change
 	// Full counts the Loads that read everything (for tests).
 	Full int
 }
@@ -198,16 +208,18 @@ func tableFor[T any](prefix string, field func(*snapshot.State) *[]*T) table {
 }
 
 func (l *Loader) init() {
+	l.services = &tableOf[model.Service]{pfx: schema.Service, field: func(s *snapshot.State) *[]*model.Service { return &s.Services }}
+	l.listeners = &tableOf[model.Listener]{pfx: schema.Listener, field: func(s *snapshot.State) *[]*model.Listener { return &s.Listeners }}
+	l.rules = &tableOf[model.Rule]{pfx: schema.Rule, field: func(s *snapshot.State) *[]*model.Rule { return &s.Rules }}
+	l.tgs = &tableOf[model.TargetGroup]{pfx: schema.TargetGroup, field: func(s *snapshot.State) *[]*model.TargetGroup { return &s.TargetGroups }}
+	l.targets = &tableOf[model.Target]{pfx: schema.Target, field: func(s *snapshot.State) *[]*model.Target { return &s.Targets }}
+	l.policies = &tableOf[model.AuthPolicy]{pfx: schema.AuthPolicy, field: func(s *snapshot.State) *[]*model.AuthPolicy { return &s.AuthPolicies }}
 	l.tables = []table{
 		tableFor(schema.ServiceNetwork, func(s *snapshot.State) *[]*model.ServiceNetwork { return &s.ServiceNetworks }),
-		tableFor(schema.Service, func(s *snapshot.State) *[]*model.Service { return &s.Services }),
-		tableFor(schema.Listener, func(s *snapshot.State) *[]*model.Listener { return &s.Listeners }),
-		tableFor(schema.Rule, func(s *snapshot.State) *[]*model.Rule { return &s.Rules }),
-		tableFor(schema.TargetGroup, func(s *snapshot.State) *[]*model.TargetGroup { return &s.TargetGroups }),
-		tableFor(schema.Target, func(s *snapshot.State) *[]*model.Target { return &s.Targets }),
+		l.services, l.listeners, l.rules, l.tgs, l.targets,
 		tableFor(schema.SNSA, func(s *snapshot.State) *[]*model.ServiceNetworkServiceAssociation { return &s.SNSAs }),
 		tableFor(schema.SNVA, func(s *snapshot.State) *[]*model.ServiceNetworkVpcAssociation { return &s.SNVAs }),
-		tableFor(schema.AuthPolicy, func(s *snapshot.State) *[]*model.AuthPolicy { return &s.AuthPolicies }),
+		l.policies,
 		tableFor(schema.VPC, func(s *snapshot.State) *[]*model.VPC { return &s.VPCs }),
 		tableFor(schema.Account, func(s *snapshot.State) *[]*model.Account { return &s.Accounts }),
 		tableFor(schema.Principal, func(s *snapshot.State) *[]*model.Principal { return &s.Principals }),
@@ -238,18 +250,24 @@ func (l *Loader) Load(tx store.ReadTx) (*snapshot.State, error) {
 }
 
 func (l *Loader) read(tx store.ReadTx) error {
+	l.change = nil
 	if l.rev > 0 {
 		seen := map[string]bool{}
+		ch := &snapshot.Change{}
 		err := tx.Changes(l.rev, func(k string) error {
 			if seen[k] {
 				return nil
 			}
 			seen[k] = true
 			if t := l.tableOf(k); t != nil {
+				classify(ch, k)
 				return t.apply(tx, k)
 			}
 			return nil
 		})
+		if err == nil {
+			l.change = ch
+		}
 		if !errors.Is(err, store.ErrCompacted) {
 			return err
 		}
@@ -272,4 +290,87 @@ func (l *Loader) tableOf(k string) table {
 		}
 	}
 	return nil
+}
+
+// Change is what the last Load read again, for the incremental compile;
+// nil when it read everything.
+func (l *Loader) Change() *snapshot.Change { return l.change }
+
+// classify adds a changed key of the snapshot's to ch.
+func classify(ch *snapshot.Change, k string) {
+	parent := func(p string) string { id, _, _ := strings.Cut(k[len(p):], "/"); return id }
+	switch {
+	case strings.HasPrefix(k, schema.Service):
+		ch.Services = append(ch.Services, k[len(schema.Service):])
+	case strings.HasPrefix(k, schema.Listener): // lst/<svc>/<listener>
+		ch.Services = append(ch.Services, parent(schema.Listener))
+	case strings.HasPrefix(k, schema.Rule): // rule/<listener>/<rule>
+		ch.Listeners = append(ch.Listeners, parent(schema.Rule))
+	case strings.HasPrefix(k, schema.TargetGroup):
+		ch.TargetGroups = append(ch.TargetGroups, k[len(schema.TargetGroup):])
+	case strings.HasPrefix(k, schema.Target): // tgt/<tg>/<id>/<port>
+		ch.TargetGroups = append(ch.TargetGroups, parent(schema.Target))
+	case strings.HasPrefix(k, schema.AuthPolicy):
+		ch.Policies = append(ch.Policies, k[len(schema.AuthPolicy):])
+	default:
+		ch.Other = true
+	}
+}
+
+// The Loader answers snapshot.Lookup from the state of its last Load.
+var _ snapshot.Lookup = (*Loader)(nil)
+
+// Service implements snapshot.Lookup.
+func (l *Loader) Service(id string) *model.Service { return l.services.get(schema.Service + id) }
+
+// Listeners implements snapshot.Lookup.
+func (l *Loader) Listeners(svc string) []*model.Listener {
+	return l.listeners.within(schema.Listener + svc + "/")
+}
+
+// Rules implements snapshot.Lookup.
+func (l *Loader) Rules(listener string) []*model.Rule {
+	return l.rules.within(schema.Rule + listener + "/")
+}
+
+// TargetGroup implements snapshot.Lookup.
+func (l *Loader) TargetGroup(id string) *model.TargetGroup { return l.tgs.get(schema.TargetGroup + id) }
+
+// Targets implements snapshot.Lookup.
+func (l *Loader) Targets(tg string) []*model.Target {
+	return l.targets.within(schema.Target + tg + "/")
+}
+
+// AuthPolicy implements snapshot.Lookup.
+func (l *Loader) AuthPolicy(owner string) *model.AuthPolicy {
+	return l.policies.get(schema.AuthPolicy + owner)
+}
+
+func (t *tableOf[T]) get(k string) *T {
+	if len(t.chunks) == 0 {
+		return nil
+	}
+	ci, i, found := t.find(k)
+	if !found {
+		return nil
+	}
+	return t.chunks[ci][i].v
+}
+
+// within returns the values of the keys with prefix p, in key order.
+func (t *tableOf[T]) within(p string) []*T {
+	if len(t.chunks) == 0 {
+		return nil
+	}
+	var out []*T
+	ci, i, _ := t.find(p)
+	for ; ci < len(t.chunks); ci, i = ci+1, 0 {
+		for ; i < len(t.chunks[ci]); i++ {
+			if !strings.HasPrefix(t.chunks[ci][i].key, p) {
+				return out
+			}
+			out = append(out, t.chunks[ci][i].v)
+		}
+	}
+	return out
 }
