@@ -1,6 +1,7 @@
 // Package watch feeds the snapshot from the store: Load reads the state in
 // one consistent view, and the Watcher recompiles and publishes a new
-// snapshot after every committed change. It is the only bridge between the
+// snapshot after every committed change (reading only the keys the store's
+// change log names, and compiling incrementally: snapshot.Incremental). It is the only bridge between the
 // store and the data plane, so that the data plane's packages, which import
 // internal/snapshot, never depend on the store.
 package watch
