@@ -58,9 +58,10 @@ type Incremental struct {
 	// svcRefs is its reverse.
 	refs     map[string]map[string]bool
 	svcRefs  map[string]map[string]bool
-	netsOf   map[string][]string // service ID -> the (existing) networks it is associated with
-	draining map[string]bool     // target groups with deregistered targets
-	ports    map[int]int         // listener port -> listeners on it
+	netsOf   map[string][]string        // service ID -> the (existing) networks it is associated with
+	draining map[string]bool            // target groups with deregistered targets
+	ports    map[int]int                // listener port -> listeners on it
+	byDomain map[string]map[string]bool // custom domain -> the services that hold it
 	certWarn []string
 	// Fulls counts the full compiles (for tests).
 	Fulls int
@@ -95,6 +96,15 @@ func (c *Incremental) index(st *State, snap *Snapshot, services map[string]*Serv
 	c.netsOf = map[string][]string{}
 	c.draining = map[string]bool{}
 	c.ports = map[int]int{}
+	c.byDomain = map[string]map[string]bool{}
+	for id, svc := range services {
+		if d := svc.CustomDomain; d != "" {
+			if c.byDomain[d] == nil {
+				c.byDomain[d] = map[string]bool{}
+			}
+			c.byDomain[d][id] = true
+		}
+	}
 	for _, l := range st.Listeners {
 		if c.services[l.ServiceID] != nil {
 			c.listenerSvc[l.ID] = l.ServiceID
@@ -189,9 +199,6 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 			return in, true
 		}
 		in := &svcInput{m: lk.Service(id), rules: map[string][]*model.Rule{}, refs: map[string]bool{}}
-		if old := c.services[id]; old != nil && old.CustomDomain != "" || in.m != nil && in.m.CustomDomainName != "" {
-			return nil, false // host tables with custom domains: compile everything
-		}
 		if old := c.services[id]; old != nil && len(old.Listeners) != len(c.svcListens[id]) {
 			return nil, false // two listeners on one port (a store written by hand)
 		}
@@ -336,6 +343,35 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 		services[id] = compileService(in.m, policy, logs, in.listeners, in.rules, snap.TargetGroups)
 	}
 
+	// Custom domains: several services may hold one (in different
+	// networks); the tables keep the one Compile keeps. The sets are
+	// copied before they change (c's stay those of prev).
+	domains := map[string]bool{}
+	byDomain := maps.Clone(c.byDomain)
+	edit := func(d string) map[string]bool {
+		if !domains[d] {
+			domains[d] = true
+			byDomain[d] = maps.Clone(byDomain[d])
+			if byDomain[d] == nil {
+				byDomain[d] = map[string]bool{}
+			}
+		}
+		return byDomain[d]
+	}
+	for id := range dirtySvc {
+		if old := c.services[id]; old != nil && old.CustomDomain != "" {
+			delete(edit(old.CustomDomain), id)
+		}
+		if svc := services[id]; svc != nil && svc.CustomDomain != "" {
+			edit(svc.CustomDomain)[id] = true
+		}
+	}
+	for d := range domains {
+		if len(byDomain[d]) == 0 {
+			delete(byDomain, d)
+		}
+	}
+
 	// Names: each service's generated name is its own (it holds the
 	// service's ID); one that is not (a store written by hand) compiles
 	// everything.
@@ -356,6 +392,24 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 				return nil, false
 			}
 			snap.ServiceNames[fq] = svc
+		}
+	}
+
+	for d := range domains {
+		fq := DNSFQDN(d)
+		if x := snap.ServiceNames[fq]; x != nil && DNSFQDN(x.CustomDomain) != fq {
+			return nil, false // a generated name that is also a custom domain
+		}
+		var win *Service
+		for id := range byDomain[d] {
+			if svc := services[id]; svc != nil && (win == nil || svc.ID < win.ID) {
+				win = svc
+			}
+		}
+		if win == nil {
+			delete(snap.ServiceNames, fq)
+		} else {
+			snap.ServiceNames[fq] = win
 		}
 	}
 
@@ -392,6 +446,27 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 				fq := DNSFQDN(svc.DNSName)
 				nv.DNS[fq] = &DNSRecord{Name: fq, Service: svc, Network: nv.ServiceNetwork, Addr: nv.Ingress}
 			}
+		}
+		for d := range domains {
+			if x := nv.Hosts[d]; x != nil && x.CustomDomain != d {
+				return nil, false
+			}
+			// The last in ID order of the network's services wins, as in
+			// Compile.
+			var win *Service
+			for sid := range byDomain[d] {
+				if svc := services[sid]; svc != nil && slices.Contains(c.netsOf[sid], v.ServiceNetwork.ID) && (win == nil || svc.ID > win.ID) {
+					win = svc
+				}
+			}
+			fq := DNSFQDN(d)
+			if win == nil {
+				delete(nv.Hosts, d)
+				delete(nv.DNS, fq)
+				continue
+			}
+			nv.Hosts[d] = win
+			nv.DNS[fq] = &DNSRecord{Name: fq, Service: win, Network: nv.ServiceNetwork, Addr: nv.Ingress}
 		}
 		replaced[id] = &nv
 	}
@@ -440,7 +515,7 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 			c.addRef(id, tg)
 		}
 	}
-	c.services, c.ports, c.draining = services, ports, draining
+	c.services, c.ports, c.draining, c.byDomain = services, ports, draining, byDomain
 	return snap, true
 }
 

@@ -134,6 +134,7 @@ func incrementalEqualsCompile(t *testing.T, seed uint64) {
 				s := *st.Services[pick(len(st.Services))]
 				s.AuthType = []string{model.AuthTypeNone, "AWS_IAM"}[pick(2)]
 				s.Name = fmt.Sprintf("renamed%d", round)
+				s.CustomDomainName = []string{"", "", "a.example.com", "B.example.com"}[pick(4)]
 				st.Services = slices.Clone(st.Services)
 				for i, x := range st.Services {
 					if x.ID == s.ID {
@@ -144,7 +145,7 @@ func incrementalEqualsCompile(t *testing.T, seed uint64) {
 			case op == 1: // a new service, with a listener on port 80 forwarding to a target group
 				id := newID("svc")
 				st.Services = append(slices.Clone(st.Services), &model.Service{Meta: model.Meta{ID: id, ARN: "arn:svc/" + id, Account: acct},
-					Name: "new", DNS: &model.DNSEntry{DomainName: "new-" + id + ".abc1234.vpc-lattice-svcs.us-east-1.on.aws"}})
+					Name: "new", CustomDomainName: []string{"", "a.example.com"}[pick(2)], DNS: &model.DNSEntry{DomainName: "new-" + id + ".abc1234.vpc-lattice-svcs.us-east-1.on.aws"}})
 				ch.Services = append(ch.Services, id)
 				if pick(2) == 0 && len(st.TargetGroups) > 0 {
 					lid := newID("listener")
