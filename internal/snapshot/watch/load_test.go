@@ -217,7 +217,7 @@ func watcherCompileEqualsFull(t *testing.T, seed uint64) {
 					}
 					s := &model.Service{Meta: model.Meta{ID: svcID(i), Account: acct}, Name: fmt.Sprint("s", rng.IntN(9)),
 						CustomDomainName: []string{"", "", "x.example.com", "y.example.com"}[rng.IntN(4)],
-						DNS: &model.DNSEntry{DomainName: fmt.Sprintf("s-%s.abc1234.vpc-lattice-svcs.us-east-1.on.aws", svcID(i))}}
+						DNS:              &model.DNSEntry{DomainName: fmt.Sprintf("s-%s.abc1234.vpc-lattice-svcs.us-east-1.on.aws", svcID(i))}}
 					if err := put(tx, schema.Service+s.ID, s); err != nil {
 						return err
 					}
