@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"fmt"
 	"sort"
 	"testing"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
 
 	"github.com/trellis-net/trellis/internal/app/apptest"
-	"github.com/trellis-net/trellis/internal/model"
 )
 
 // BenchmarkConfigPropagation measures the time from an API write (a weight
@@ -19,36 +17,21 @@ import (
 // first request the data plane serves with the new configuration. It
 // reports the p50 and p99 over b.N flips.
 func BenchmarkConfigPropagation(b *testing.B) {
-	b.Run("services=1", func(b *testing.B) { benchPropagation(b, 0) })
-	b.Run("services=1000/targets=10000", func(b *testing.B) { benchPropagation(b, 1000) })
-}
-
-// populate adds n services, each with a listener forwarding to its own
-// target group of 10 loopback targets (health checks off), all associated
-// with the world's network: the store then holds what a busy installation
-// holds, and every change recompiles all of it.
-func populate(b *testing.B, w *world, n int) {
-	for i := 0; i < n; i++ {
-		svc := need(w.c.CreateService(ctx, &vpclattice.CreateServiceInput{Name: aws.String(fmt.Sprintf("bulk%d", i))})).ok(b)
-		tg := need(w.c.CreateTargetGroup(ctx, &vpclattice.CreateTargetGroupInput{Name: aws.String(fmt.Sprintf("bulk%d", i)), Type: types.TargetGroupTypeIp,
-			Config: &types.TargetGroupConfig{Port: aws.Int32(8080), Protocol: types.TargetGroupProtocolHttp, VpcIdentifier: aws.String("vpc-0000000000000000f"),
-				HealthCheck: &types.HealthCheckConfig{Enabled: aws.Bool(false)}}})).ok(b)
-		var targets []types.Target
-		for j := 0; j < 10; j++ {
-			targets = append(targets, types.Target{Id: aws.String(fmt.Sprintf("127.%d.%d.%d", 2+i/250, i%250, j+1))})
+	parent := b
+	b.Run("services=1", func(b *testing.B) { benchPropagation(parent, b, 0) })
+	b.Run("services=1000/targets=10000", func(b *testing.B) { benchPropagation(parent, b, 1000) })
+	b.Run("services=10000/targets=100000", func(b *testing.B) {
+		if testing.Short() {
+			b.Skip("-short: the 10,000-service installation takes a while to populate")
 		}
-		need(w.c.RegisterTargets(ctx, &vpclattice.RegisterTargetsInput{TargetGroupIdentifier: tg.Id, Targets: targets})).ok(b)
-		need(w.c.CreateListener(ctx, &vpclattice.CreateListenerInput{ServiceIdentifier: svc.Id, Name: aws.String("web"),
-			Protocol: types.ListenerProtocolHttp, Port: aws.Int32(18091), DefaultAction: &types.RuleActionMemberForward{Value: types.ForwardAction{
-				TargetGroups: []types.WeightedTargetGroup{{TargetGroupIdentifier: tg.Id}}}}})).ok(b)
-		need(w.c.CreateServiceNetworkServiceAssociation(ctx, &vpclattice.CreateServiceNetworkServiceAssociationInput{
-			ServiceNetworkIdentifier: w.sn.Id, ServiceIdentifier: svc.Id})).ok(b)
-	}
+		benchPropagation(parent, b, 10000)
+	})
 }
 
-func benchPropagation(b *testing.B, extra int) {
-	quotas := model.Quotas{"services": 5000, "target-groups": 5000, "service-associations-per-service-network": 5000}
-	w := newWorld(b, apptest.Options{Quotas: quotas})
+// setupPropagation starts a server with extra services and a listener whose
+// default action flips between the blue and the green backend.
+func setupPropagation(b *testing.B, extra int) *propagationSetup {
+	w := newWorld(b, apptest.Options{Quotas: scaleQuotas})
 	start := time.Now()
 	populate(b, w, extra)
 	if extra > 0 {
@@ -72,17 +55,33 @@ func benchPropagation(b *testing.B, extra int) {
 	ingress := w.clientVPC("vpc-00000000000000001", w.sn.Id)
 	host := *w.svc.DnsEntry.DomainName
 	get(b, ingress, 18090, host, "/", nil)
+	return &propagationSetup{w: w, listener: l.Id, action: action, ingress: ingress, host: host}
+}
+
+type propagationSetup struct {
+	w             *world
+	listener      *string
+	action        func(toGreen bool) types.RuleAction
+	ingress, host string
+	flips         int // so far, across runs: the next flip goes the other way
+}
+
+func benchPropagation(parent, b *testing.B, extra int) {
+	ps := once(parent, b.Name(), func() *propagationSetup { return setupPropagation(parent, extra) })
+	w, l, action, ingress, host := ps.w, ps.listener, ps.action, ps.ingress, ps.host
 	var samples []time.Duration
+	defer profileMeasured(b)()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		toGreen := i%2 == 0
+		toGreen := ps.flips%2 == 0
+		ps.flips++
 		want := "blue"
 		if toGreen {
 			want = "green"
 		}
 		start := time.Now()
 		if _, err := w.c.UpdateListener(ctx, &vpclattice.UpdateListenerInput{ServiceIdentifier: w.svc.Id,
-			ListenerIdentifier: l.Id, DefaultAction: action(toGreen)}); err != nil {
+			ListenerIdentifier: l, DefaultAction: action(toGreen)}); err != nil {
 			b.Fatal(err)
 		}
 		for {

@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/trellis-net/trellis/internal/arn"
 	"github.com/trellis-net/trellis/internal/model"
@@ -78,12 +80,12 @@ func (s *Service) CreateAccessLogSubscription(ctx context.Context, in CreateALSI
 		out, err = idempotent(tx, c.Account, "CreateAccessLogSubscription", in.ClientToken, in, func() (*model.AccessLogSubscription, error) {
 			kind := destinationKind(in.DestinationARN)
 			var dup string
-			if err := scanJSON(tx, pfxALS, func(_ string, a *model.AccessLogSubscription) (bool, error) {
-				if a.ResourceID == o.ID && destinationKind(a.DestinationARN) == kind && a.ServiceNetworkLogType == logType {
+			if err := resourceSubscriptions(tx, o.ID, func(a *model.AccessLogSubscription) bool {
+				if destinationKind(a.DestinationARN) == kind && a.ServiceNetworkLogType == logType {
 					dup = a.ID
-					return false, nil
+					return false
 				}
-				return true, nil
+				return true
 			}); err != nil {
 				return nil, err
 			}
@@ -93,6 +95,9 @@ func (s *Service) CreateAccessLogSubscription(ctx context.Context, in CreateALSI
 			}
 			a := &model.AccessLogSubscription{Meta: s.newMeta(c, arn.AccessLogSubscription, in.Tags),
 				ResourceID: o.ID, ResourceARN: o.ARN, DestinationARN: in.DestinationARN, ServiceNetworkLogType: logType}
+			if err := tx.Put(alsIndexKey(a.ResourceID, a.ID), nil); err != nil {
+				return nil, err
+			}
 			return a, putJSON(tx, pfxALS+a.ID, a)
 		})
 		return err
@@ -184,6 +189,36 @@ func (s *Service) DeleteAccessLogSubscription(ctx context.Context, ident string)
 		if err != nil {
 			return err
 		}
+		if err := tx.Delete(alsIndexKey(a.ResourceID, a.ID)); err != nil {
+			return err
+		}
 		return tx.Delete(pfxALS + a.ID)
 	})
+}
+
+// resourceSubscriptions calls fn with each access log subscription of a
+// service network or service, through the index (not a scan of every
+// subscription), until fn returns false.
+func resourceSubscriptions(tx store.ReadTx, resourceID string, fn func(*model.AccessLogSubscription) bool) error {
+	prefix := pfxALSbyResource + resourceID + "/"
+	var ids []string
+	if err := tx.Scan(prefix, "", func(k string, _ []byte) (bool, error) {
+		ids = append(ids, strings.TrimPrefix(k, prefix))
+		return true, nil
+	}); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		a, err := getJSON[model.AccessLogSubscription](tx, pfxALS+id)
+		if err != nil {
+			return err
+		}
+		if a == nil {
+			return fmt.Errorf("access log subscription index %s%s names no subscription", prefix, id)
+		}
+		if !fn(a) {
+			return nil
+		}
+	}
+	return nil
 }

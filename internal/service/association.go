@@ -69,7 +69,7 @@ func (s *Service) CreateServiceNetworkServiceAssociation(ctx context.Context, in
 			if err := checkCustomDomainInNetwork(tx, sn, svc); err != nil {
 				return nil, err
 			}
-			n, err := countPrefix(tx, pfxSNSAbySN+sn.ID+"/")
+			n, err := getCount(tx, childCountKey(pfxSNSAbySN, sn.ID))
 			if err != nil {
 				return nil, err
 			}
@@ -79,6 +79,9 @@ func (s *Service) CreateServiceNetworkServiceAssociation(ctx context.Context, in
 			a := &model.ServiceNetworkServiceAssociation{Meta: s.newMeta(c, arn.ServiceNetworkServiceAssociation, in.Tags),
 				ServiceNetworkID: sn.ID, ServiceID: svc.ID, Status: model.StatusActive, CreatedBy: c.Account}
 			if err := putJSON(tx, pfxSNSAbySN+sn.ID+"/"+a.ID, a.ID); err != nil {
+				return nil, err
+			}
+			if err := addCount(tx, childCountKey(pfxSNSAbySN, sn.ID), 1); err != nil {
 				return nil, err
 			}
 			if err := putJSON(tx, pfxSNSAbySvc+svc.ID+"/"+a.ID, a.ID); err != nil {
@@ -229,6 +232,9 @@ func (s *Service) DeleteServiceNetworkServiceAssociation(ctx context.Context, id
 				return err
 			}
 		}
+		if err := addCount(tx, childCountKey(pfxSNSAbySN, a.ServiceNetworkID), -1); err != nil {
+			return err
+		}
 		a.Status = model.StatusDeleteInProgress
 		out = a
 		return nil
@@ -311,7 +317,7 @@ func (s *Service) CreateServiceNetworkVpcAssociation(ctx context.Context, in Cre
 				return nil, model.Conflict(model.TypeServiceNetworkVpcAssociation, existing,
 					"VPC %s is already associated with a service network (%s); a VPC can have one service network association", in.VpcIdentifier, existing)
 			}
-			n, err := countPrefix(tx, pfxSNVAbySN+sn.ID+"/")
+			n, err := getCount(tx, childCountKey(pfxSNVAbySN, sn.ID))
 			if err != nil {
 				return nil, err
 			}
@@ -326,6 +332,9 @@ func (s *Service) CreateServiceNetworkVpcAssociation(ctx context.Context, in Cre
 				ServiceNetworkID: sn.ID, VpcID: in.VpcIdentifier, SecurityGroupIDs: in.SecurityGroupIDs,
 				PrivateDNSEnabled: pdns, DNSOptions: in.DNSOptions, Status: model.StatusActive, CreatedBy: c.Account}
 			if err := putJSON(tx, pfxSNVAbySN+sn.ID+"/"+a.ID, a.ID); err != nil {
+				return nil, err
+			}
+			if err := addCount(tx, childCountKey(pfxSNVAbySN, sn.ID), 1); err != nil {
 				return nil, err
 			}
 			if err := putJSON(tx, pfxSNVAbyVpc+a.VpcID+"/"+a.ID, a.ID); err != nil {
@@ -491,6 +500,9 @@ func (s *Service) DeleteServiceNetworkVpcAssociation(ctx context.Context, ident 
 			if err := tx.Delete(k); err != nil {
 				return err
 			}
+		}
+		if err := addCount(tx, childCountKey(pfxSNVAbySN, a.ServiceNetworkID), -1); err != nil {
+			return err
 		}
 		a.Status = model.StatusDeleteInProgress
 		out = a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -72,13 +73,54 @@ func (s *Service) loadCertificate(tx store.ReadTx, c model.Caller, a string) (*m
 // certificateUsers returns the ARNs of the services that use a certificate.
 func certificateUsers(tx store.ReadTx, certArn string) ([]string, error) {
 	var out []string
-	err := scanJSON(tx, pfxService, func(_ string, svc *model.Service) (bool, error) {
-		if svc.CertificateArn == certArn {
-			out = append(out, svc.ARN)
-		}
-		return true, nil
+	err := certificateServices(tx, certArn, func(svc *model.Service) error {
+		out = append(out, svc.ARN)
+		return nil
 	})
 	return out, err
+}
+
+// certificateServices calls fn with each service that uses a certificate,
+// through the index (not a scan of every service), in service ID order.
+func certificateServices(tx store.ReadTx, certArn string, fn func(*model.Service) error) error {
+	prefix := pfxSvcByCert + certArn + "/"
+	var ids []string
+	if err := tx.Scan(prefix, "", func(k string, _ []byte) (bool, error) {
+		ids = append(ids, strings.TrimPrefix(k, prefix))
+		return true, nil
+	}); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		svc, err := getJSON[model.Service](tx, pfxService+id)
+		if err != nil {
+			return err
+		}
+		if svc == nil {
+			return fmt.Errorf("certificate index %s%s names no service", prefix, id)
+		}
+		if err := fn(svc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setServiceCertificate moves a service's entry in the certificate index
+// from old to cur (either may be "": none).
+func setServiceCertificate(tx store.Tx, svcID, old, cur string) error {
+	if old == cur {
+		return nil
+	}
+	if old != "" {
+		if err := tx.Delete(pfxSvcByCert + old + "/" + svcID); err != nil {
+			return err
+		}
+	}
+	if cur != "" {
+		return tx.Put(pfxSvcByCert+cur+"/"+svcID, nil)
+	}
+	return nil
 }
 
 func newUUID() string {
@@ -159,14 +201,7 @@ func (s *Service) checkCertificateQuota(tx store.ReadTx, account string) error {
 }
 
 func (s *Service) countCertificates(tx store.ReadTx, account string) (int, error) {
-	n := 0
-	err := scanJSON(tx, pfxCertificate, func(_ string, c *model.Certificate) (bool, error) {
-		if c.Account == account {
-			n++
-		}
-		return true, nil
-	})
-	return n, err
+	return s.countOwned(tx, pfxCertificate, account)
 }
 
 // ImportCertificateInput is ImportCertificate's request.
@@ -237,6 +272,9 @@ func (s *Service) ImportCertificate(ctx context.Context, in ImportCertificateInp
 			Type: model.CertificateTypeImported, CreatedAt: now, ImportedAt: now, Tags: tagMap(in.Tags)}
 		leafInto(cert, leaf)
 		out = cert.ARN
+		if err := addCount(tx, ownedCountKey(pfxCertificate, c.Account), 1); err != nil {
+			return err
+		}
 		return putJSON(tx, pfxCertificate+id, cert)
 	})
 	return out, err
@@ -245,12 +283,12 @@ func (s *Service) ImportCertificate(ctx context.Context, in ImportCertificateInp
 // stillCovers refuses a re-import that would leave a service using the
 // certificate with a custom domain it does not cover.
 func (s *Service) stillCovers(tx store.ReadTx, certArn string, sans []string) error {
-	return scanJSON(tx, pfxService, func(_ string, svc *model.Service) (bool, error) {
-		if svc.CertificateArn == certArn && svc.CustomDomainName != "" && !ca.Covers(sans, svc.CustomDomainName) {
-			return false, model.Invalid("Certificate", "the new certificate does not cover %s, the custom domain of service %s, which uses this certificate",
+	return certificateServices(tx, certArn, func(svc *model.Service) error {
+		if svc.CustomDomainName != "" && !ca.Covers(sans, svc.CustomDomainName) {
+			return model.Invalid("Certificate", "the new certificate does not cover %s, the custom domain of service %s, which uses this certificate",
 				svc.CustomDomainName, svc.ARN)
 		}
-		return true, nil
+		return nil
 	})
 }
 
@@ -334,6 +372,9 @@ func (s *Service) RequestCertificate(ctx context.Context, in RequestCertificateI
 			cert := &model.Certificate{ARN: s.certificateARN(c.Account, id), ID: id, Account: c.Account,
 				Type: model.CertificateTypeIssued, CreatedAt: now, IssuedAt: now, Tags: tagMap(in.Tags)}
 			leafInto(cert, leaf)
+			if err := addCount(tx, ownedCountKey(pfxCertificate, c.Account), 1); err != nil {
+				return nil, err
+			}
 			return &cert.ARN, putJSON(tx, pfxCertificate+id, cert)
 		})
 		if err != nil {
@@ -429,6 +470,9 @@ func (s *Service) DeleteCertificate(ctx context.Context, certArn string) error {
 		}
 		if len(users) > 0 {
 			return model.Conflict(model.TypeCertificate, cert.ARN, "certificate %s is in use by %s", cert.ARN, strings.Join(users, ", "))
+		}
+		if err := addCount(tx, ownedCountKey(pfxCertificate, cert.Account), -1); err != nil {
+			return err
 		}
 		return tx.Delete(pfxCertificate + cert.ID)
 	})

@@ -50,7 +50,12 @@ func (e *lrEnv) targetGroup(protocol string) string {
 	tg := &model.TargetGroup{Meta: e.s.newMeta(c, arn.TargetGroup, nil), Type: model.TargetGroupTypeIP,
 		Status: model.StatusActive, Config: &model.TargetGroupConfig{Port: intPtr(80), Protocol: protocol}}
 	tg.Name = "tg" + strings.TrimPrefix(tg.ID, "tg-")
-	if err := e.s.update(e.ctx, func(tx store.Tx) error { return putJSON(tx, pfxTargetGroup+tg.ID, tg) }); err != nil {
+	if err := e.s.update(e.ctx, func(tx store.Tx) error {
+		if err := addCount(tx, ownedCountKey(pfxTargetGroup, c.Account), 1); err != nil {
+			return err
+		}
+		return putJSON(tx, pfxTargetGroup+tg.ID, tg)
+	}); err != nil {
 		e.t.Fatal(err)
 	}
 	return tg.ID

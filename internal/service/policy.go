@@ -205,17 +205,18 @@ func (s *Service) deletePolicies(tx store.Tx, ownerID string) error {
 		return err
 	}
 	var doomed []string
-	err := scanJSON(tx, pfxALS, func(k string, a *model.AccessLogSubscription) (bool, error) {
-		if a.ResourceID == ownerID {
-			doomed = append(doomed, k)
-		}
-		return true, nil
+	err := resourceSubscriptions(tx, ownerID, func(a *model.AccessLogSubscription) bool {
+		doomed = append(doomed, a.ID)
+		return true
 	})
 	if err != nil {
 		return err
 	}
-	for _, k := range doomed {
-		if err := tx.Delete(k); err != nil {
+	for _, id := range doomed {
+		if err := tx.Delete(pfxALS + id); err != nil {
+			return err
+		}
+		if err := tx.Delete(alsIndexKey(ownerID, id)); err != nil {
 			return err
 		}
 	}

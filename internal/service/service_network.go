@@ -53,6 +53,9 @@ func (s *Service) CreateServiceNetwork(ctx context.Context, in CreateServiceNetw
 			if err := tx.Put(nk, []byte(sn.ID)); err != nil {
 				return nil, err
 			}
+			if err := addCount(tx, ownedCountKey(pfxServiceNetwork, c.Account), 1); err != nil {
+				return nil, err
+			}
 			return sn, putJSON(tx, pfxServiceNetwork+sn.ID, sn)
 		})
 		return err
@@ -65,18 +68,6 @@ func orDefault(s, d string) string {
 		return d
 	}
 	return s
-}
-
-// countOwned counts the entities under prefix that account owns.
-func (s *Service) countOwned(tx store.ReadTx, prefix, account string) (int, error) {
-	n := 0
-	err := scanJSON(tx, prefix, func(_ string, m *model.Meta) (bool, error) {
-		if m.Account == account {
-			n++
-		}
-		return true, nil
-	})
-	return n, err
 }
 
 func (s *Service) loadServiceNetwork(tx store.ReadTx, c model.Caller, ident string) (*model.ServiceNetwork, error) {
@@ -202,6 +193,9 @@ func (s *Service) DeleteServiceNetwork(ctx context.Context, ident string) error 
 			return err
 		}
 		if err := tx.Delete(nameKey(arn.ServiceNetwork, sn.Account, sn.Name)); err != nil {
+			return err
+		}
+		if err := addCount(tx, ownedCountKey(pfxServiceNetwork, sn.Account), -1); err != nil {
 			return err
 		}
 		return tx.Delete(pfxServiceNetwork + sn.ID)

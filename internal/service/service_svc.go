@@ -113,6 +113,12 @@ func (s *Service) CreateService(ctx context.Context, in CreateServiceInput) (*mo
 			if err := tx.Put(nk, []byte(svc.ID)); err != nil {
 				return nil, err
 			}
+			if err := addCount(tx, ownedCountKey(pfxService, c.Account), 1); err != nil {
+				return nil, err
+			}
+			if err := setServiceCertificate(tx, svc.ID, "", svc.CertificateArn); err != nil {
+				return nil, err
+			}
 			return svc, putJSON(tx, pfxService+svc.ID, svc)
 		})
 		return err
@@ -199,6 +205,9 @@ func (s *Service) UpdateService(ctx context.Context, in UpdateServiceInput) (*mo
 			if err := s.checkServiceCertificate(tx, c, svc.Account, *in.CertificateArn, svc.CustomDomainName); err != nil {
 				return err
 			}
+			if err := setServiceCertificate(tx, svc.ID, svc.CertificateArn, *in.CertificateArn); err != nil {
+				return err
+			}
 			svc.CertificateArn = *in.CertificateArn
 		}
 		if in.IdleTimeoutSeconds != nil {
@@ -252,6 +261,12 @@ func (s *Service) DeleteService(ctx context.Context, ident string) (*model.Servi
 			return err
 		}
 		if err := deleteLegacyDomainKey(tx, svc); err != nil {
+			return err
+		}
+		if err := addCount(tx, ownedCountKey(pfxService, svc.Account), -1); err != nil {
+			return err
+		}
+		if err := setServiceCertificate(tx, svc.ID, svc.CertificateArn, ""); err != nil {
 			return err
 		}
 		svc.Status = model.StatusDeleteInProgress

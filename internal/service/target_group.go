@@ -200,6 +200,14 @@ func (s *Service) CreateTargetGroup(ctx context.Context, in CreateTargetGroupInp
 					return nil, err
 				}
 			}
+			if err := addCount(tx, ownedCountKey(pfxTargetGroup, c.Account), 1); err != nil {
+				return nil, err
+			}
+			if vpc := tgVPC(tg); vpc != "" {
+				if err := tx.Put(pfxTGbyVpc+vpc+"/"+tg.ID, nil); err != nil {
+					return nil, err
+				}
+			}
 			return tg, putJSON(tx, pfxTargetGroup+tg.ID, tg)
 		})
 		return err
@@ -459,6 +467,14 @@ func (s *Service) DeleteTargetGroup(ctx context.Context, ident string) (*model.T
 		}
 		if err := tx.Delete(nameKey(arn.TargetGroup, tg.Account, tg.Name)); err != nil {
 			return err
+		}
+		if err := addCount(tx, ownedCountKey(pfxTargetGroup, tg.Account), -1); err != nil {
+			return err
+		}
+		if vpc := tgVPC(tg); vpc != "" {
+			if err := tx.Delete(pfxTGbyVpc + vpc + "/" + tg.ID); err != nil {
+				return err
+			}
 		}
 		tg.Status = model.StatusDeleteInProgress
 		out = tg

@@ -19,6 +19,12 @@ func tgRefKey(tgID, svcID, ruleID string) string {
 	return pfxTGRef + tgID + "/" + svcID + "/" + ruleID
 }
 
+// svcRefKey is tgRefKey's reverse, ref/svc/<svc>/<tg>/<rule>: the target
+// groups a service uses, without scanning every reference.
+func svcRefKey(svcID, tgID, ruleID string) string {
+	return pfxSvcTGRef + svcID + "/" + tgID + "/" + ruleID
+}
+
 // tgServices returns the IDs of the services whose rules forward to tgID.
 func tgServices(tx store.ReadTx, tgID string) ([]string, error) {
 	var out []string
@@ -94,11 +100,17 @@ func setRuleRefs(tx store.Tx, svcID, ruleID string, old, cur *model.RuleAction) 
 			if err := tx.Delete(tgRefKey(w.TargetGroupIdentifier, svcID, ruleID)); err != nil {
 				return err
 			}
+			if err := tx.Delete(svcRefKey(svcID, w.TargetGroupIdentifier, ruleID)); err != nil {
+				return err
+			}
 		}
 	}
 	if cur != nil && cur.Forward != nil {
 		for _, w := range cur.Forward.TargetGroups {
 			if err := tx.Put(tgRefKey(w.TargetGroupIdentifier, svcID, ruleID), nil); err != nil {
+				return err
+			}
+			if err := tx.Put(svcRefKey(svcID, w.TargetGroupIdentifier, ruleID), nil); err != nil {
 				return err
 			}
 		}
@@ -113,11 +125,10 @@ func serviceTargetGroupCount(tx store.ReadTx, svcID string, extra []string) (int
 	for _, id := range extra {
 		seen[id] = true
 	}
-	err := tx.Scan(pfxTGRef, "", func(k string, _ []byte) (bool, error) {
-		parts := strings.Split(strings.TrimPrefix(k, pfxTGRef), "/")
-		if len(parts) == 3 && parts[1] == svcID {
-			seen[parts[0]] = true
-		}
+	prefix := pfxSvcTGRef + svcID + "/"
+	err := tx.Scan(prefix, "", func(k string, _ []byte) (bool, error) {
+		tg, _, _ := strings.Cut(strings.TrimPrefix(k, prefix), "/")
+		seen[tg] = true
 		return true, nil
 	})
 	return len(seen), err

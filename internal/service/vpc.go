@@ -303,12 +303,9 @@ func (s *Service) DeleteVPC(ctx context.Context, id string) error {
 			return model.Conflict("VPC", id, "VPC %s is associated with a service network; delete the association first", id)
 		}
 		var tg string
-		if err := scanJSON(tx, pfxTargetGroup, func(_ string, g *model.TargetGroup) (bool, error) {
-			if g.Config != nil && g.Config.VpcIdentifier == id {
-				tg = g.ID
-				return false, nil
-			}
-			return true, nil
+		if err := tx.Scan(pfxTGbyVpc+id+"/", "", func(k string, _ []byte) (bool, error) {
+			tg = strings.TrimPrefix(k, pfxTGbyVpc+id+"/")
+			return false, nil
 		}); err != nil {
 			return err
 		}

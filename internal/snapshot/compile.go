@@ -57,6 +57,12 @@ type Options struct {
 // Compile turns a state into a snapshot. It is a pure function: the same
 // state and options give the same snapshot.
 func Compile(st *State, o Options) *Snapshot {
+	snap, _ := compile(st, o)
+	return snap
+}
+
+// compile is Compile, also returning every compiled service by ID.
+func compile(st *State, o Options) (*Snapshot, map[string]*Service) {
 	if o.Partition == "" {
 		o.Partition = "aws"
 	}
@@ -79,7 +85,12 @@ func Compile(st *State, o Options) *Snapshot {
 		c.Upstream = UpstreamOf(c.Type, c.Protocol, c.ProtocolVersion)
 		snap.TargetGroups[tg.ID] = c
 	}
-	sort.Slice(st.Targets, func(i, j int) bool { return targetLess(st.Targets[i], st.Targets[j]) })
+	// The loader gives targets in key order, which is this order but for
+	// IDs one of which is a prefix of the other: checking is a tenth of the
+	// cost of sorting 100,000 targets.
+	if !slices.IsSortedFunc(st.Targets, targetCompare) {
+		slices.SortFunc(st.Targets, targetCompare)
+	}
 	reg := newRegistries(st)
 	for _, t := range st.Targets {
 		tg := snap.TargetGroups[t.TargetGroupID]
@@ -262,7 +273,7 @@ func Compile(st *State, o Options) *Snapshot {
 		snap.Warnings = append(snap.Warnings, certWarn...)
 		slices.Sort(snap.Warnings)
 	}
-	return snap
+	return snap, services
 }
 
 // compileAccessLogs attaches the access log subscriptions to their
@@ -368,14 +379,14 @@ func TargetKey(tgID, targetID string, port int) string {
 	return tgID + "/" + targetID + "/" + strconv.Itoa(port)
 }
 
-func targetLess(a, b *model.Target) bool {
-	if a.TargetGroupID != b.TargetGroupID {
-		return a.TargetGroupID < b.TargetGroupID
+func targetCompare(a, b *model.Target) int {
+	if c := strings.Compare(a.TargetGroupID, b.TargetGroupID); c != 0 {
+		return c
 	}
-	if a.ID != b.ID {
-		return a.ID < b.ID
+	if c := strings.Compare(a.ID, b.ID); c != 0 {
+		return c
 	}
-	return a.Port < b.Port
+	return a.Port - b.Port
 }
 
 func contains(l []string, s string) bool {

@@ -24,7 +24,9 @@ func bigState(nsvc, tpg int) *snapshot.State {
 		id := fmt.Sprintf("vpc-%017x", v+1)
 		st.VPCs = append(st.VPCs, &model.VPC{ID: id, ARN: "arn:aws:ec2:us-east-1:" + acct + ":vpc/" + id, Account: acct,
 			Mode: model.VPCModeHost, IngressAddress: fmt.Sprintf("127.171.0.%d", v+1)})
-		st.SNVAs = append(st.SNVAs, &model.ServiceNetworkVpcAssociation{Meta: model.Meta{ID: fmt.Sprintf("snva-%017x", v+1)},
+		// Made by the VPC's owner: an association another account made
+		// joins nothing (issue 10).
+		st.SNVAs = append(st.SNVAs, &model.ServiceNetworkVpcAssociation{Meta: model.Meta{ID: fmt.Sprintf("snva-%017x", v+1), Account: acct},
 			ServiceNetworkID: sn.ID, VpcID: id})
 	}
 	port := 80

@@ -2,7 +2,9 @@
 // state the data plane reads: per VPC, host → service → listener (by port)
 // → rules in priority order → weighted target groups → targets.
 //
-// Compile is a pure function of the state (golden-tested); a Holder keeps
+// Compile is a pure function of the state (golden-tested); Incremental
+// gives the same result recompiling only what a change touched, sharing the
+// rest with the previous snapshot (proven equal on random changes); a Holder keeps
 // the current *Snapshot in an atomic.Pointer, swapped whole on every change
 // and never mutated after it is published, so the request path loads it once
 // per request without locks. Live state that must survive a swap (health,

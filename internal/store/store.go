@@ -15,6 +15,10 @@ import (
 // ErrClosed is returned by a store after Close.
 var ErrClosed = errors.New("store: closed")
 
+// ErrCompacted is returned by ReadTx.Changes when the store no longer holds
+// the changes asked for: the reader must read everything again.
+var ErrCompacted = errors.New("store: changes compacted")
+
 // ReadTx reads a consistent view.
 type ReadTx interface {
 	// Get returns the value at key, or nil, false.
@@ -24,6 +28,13 @@ type ReadTx interface {
 	Scan(prefix, after string, fn func(key string, value []byte) (bool, error)) error
 	// Revision is the revision this view reflects.
 	Revision() int64
+	// Changes calls fn with every key that the revisions after `after`,
+	// up to this view's, put or deleted, oldest first (a key may come
+	// more than once), so that a reader who has the state at `after` reads
+	// only what changed (an etcd watch's events carry the same keys). It
+	// returns ErrCompacted when the store no longer holds the changes of
+	// all those revisions (it keeps a bounded history).
+	Changes(after int64, fn func(key string) error) error
 }
 
 // Tx reads and writes atomically.

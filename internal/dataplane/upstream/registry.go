@@ -261,6 +261,13 @@ func (r *Registry) Lookup(key string) (*State, bool) {
 	return v.(*State), true
 }
 
+// Forget drops the state of keys (targets that left the snapshot).
+func (r *Registry) Forget(keys []string) {
+	for _, k := range keys {
+		r.m.Delete(k)
+	}
+}
+
 // Retain drops the state of every key for which keep returns false (targets
 // that left every snapshot).
 func (r *Registry) Retain(keep func(key string) bool) {

@@ -30,9 +30,10 @@ type Watcher struct {
 	// write started). Called on the compile loop; it must not block.
 	OnPublish func(snap *snapshot.Snapshot, compile, lag time.Duration)
 
-	mu     sync.Mutex
-	subs   []chan struct{}
-	loader Loader // used only by the compile loop
+	mu       sync.Mutex
+	subs     []chan struct{}
+	loader   Loader               // used only by the compile loop
+	compiler snapshot.Incremental // likewise
 }
 
 // Subscribe returns a channel that receives a value after every swap
@@ -118,7 +119,7 @@ func (w *Watcher) compile(ctx context.Context, changedAt time.Time) error {
 	}
 	o := w.Options
 	o.Now = time.Now()
-	snap := snapshot.Compile(st, o)
+	snap := w.compiler.Compile(st, w.loader.Change(), &w.loader, o)
 	prev := w.Holder.Load()
 	w.Holder.Store(snap)
 	w.logWarnings(prev, snap)

@@ -3,6 +3,7 @@ package embedded
 import (
 	"context"
 	"errors"
+	bolt "go.etcd.io/bbolt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -81,4 +82,53 @@ func TestOpenInUse(t *testing.T) {
 		t.Fatalf("Open after the holder closed: %v", err)
 	}
 	again.Close()
+}
+
+// TestChangeLogIsBounded: the change log keeps changeLogRevisions
+// revisions; asking for older ones is store.ErrCompacted, and a store
+// written before the log existed (no entries) answers the same.
+func TestChangeLogIsBounded(t *testing.T) {
+	defer func(n int64) { changeLogRevisions = n }(changeLogRevisions)
+	changeLogRevisions = 5
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "trellis.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var revs []int64
+	for i := range 12 {
+		rev, err := s.Update(ctx, func(tx store.Tx) error { return tx.Put("k", []byte{byte(i)}) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		revs = append(revs, rev)
+	}
+	last := revs[len(revs)-1]
+	_ = s.View(ctx, func(tx store.ReadTx) error {
+		n := 0
+		if err := tx.Changes(last-5, func(string) error { n++; return nil }); err != nil || n != 5 {
+			t.Fatalf("the last 5 revisions: %d keys, %v", n, err)
+		}
+		if err := tx.Changes(last-6, func(string) error { return nil }); !errors.Is(err, store.ErrCompacted) {
+			t.Fatalf("a revision out of the log: %v, want ErrCompacted", err)
+		}
+		return nil
+	})
+	// An older version's store: data, no log.
+	if err := s.db.Update(func(btx *bolt.Tx) error {
+		if err := btx.DeleteBucket(bucketChanges); err != nil {
+			return err
+		}
+		_, err := btx.CreateBucket(bucketChanges)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.View(ctx, func(tx store.ReadTx) error {
+		if err := tx.Changes(last-1, func(string) error { return nil }); !errors.Is(err, store.ErrCompacted) {
+			t.Fatalf("no log: %v, want ErrCompacted", err)
+		}
+		return nil
+	})
 }

@@ -29,12 +29,17 @@ const (
 	Name           = "name/"      // name/<kind>/<account>/<name> -> id
 	Token          = "token/"     // token/<account>/<op>/<token>
 	TGRef          = "ref/tg/"    // ref/tg/<tg>/<svc>/<rule>: rules that forward to a target group
+	SvcTGRef       = "ref/svc/"   // ref/svc/<svc>/<tg>/<rule>: TGRef by service (the target-groups-per-service quota)
+	Count          = "count/"     // count/<what>/<scope> -> decimal: kept in each write's transaction, so quotas never scan
 	SNSAbySN       = "idx/snsa-sn/"
 	SNSAbySvc      = "idx/snsa-svc/"
 	SNVAbySN       = "idx/snva-sn/"
 	SNVAbyVpc      = "idx/snva-vpc/"
 	VPCAddr        = "idx/vpc-addr/" // idx/vpc-addr/<ingress address> -> vpc id
 	SGbyVpc        = "idx/sg-vpc/"   // idx/sg-vpc/<vpc>/<sg>: the security groups of a VPC
+	ALSbyResource  = "idx/als-res/"  // idx/als-res/<sn-or-svc id>/<als id>: the access log subscriptions of a resource
+	SvcByCert      = "idx/svc-cert/" // idx/svc-cert/<certificate arn>/<svc id>: the services that use a certificate
+	TGbyVpc        = "idx/tg-vpc/"   // idx/tg-vpc/<vpc>/<tg>: the target groups in a VPC
 	Meta           = "meta/"
 	Canary         = "canary/"         // canary/<canary id>: canary releases (internal/canary)
 	CanaryRunning  = "idx/canary-run/" // idx/canary-run/<rule id> -> canary id: the one unfinished canary of a rule
