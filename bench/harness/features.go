@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -533,6 +534,22 @@ func verifyFeature(t *Target, sg *signer, extraHost string) error {
 // then a warm-up each and o.rounds rounds interleaving plain and the
 // variants, wrk with the capacity phase's settings and pinning. A signed
 // variant gets a fresh signature right before every wrk run.
+// selectFeatureVariants keeps only the named variants (-feature-variants),
+// so that a comparison of a few can have the machine for longer rounds.
+func selectFeatureVariants(names []string) error {
+	var kept []featureVariant
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		i := slices.IndexFunc(featureVariants, func(v featureVariant) bool { return v.Name == n })
+		if i < 0 {
+			return fmt.Errorf("-feature-variants: no variant %q", n)
+		}
+		kept = append(kept, featureVariants[i])
+	}
+	featureVariants = kept
+	return nil
+}
+
 func runFeatures(e *env, o *options, res *Results, plain *Target, fail func(string, ...any), gap, alive func()) {
 	type entry struct {
 		t  *Target

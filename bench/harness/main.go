@@ -83,6 +83,7 @@ func main() {
 		lambdaOn  = flag.Bool("lambda-only", false, "run only the Lambda phase (the docs are not rewritten; its table is printed)")
 		cidr      = flag.String("ingress-cidr", "127.203.0.0/24", "Trellis's --ingress-cidr (away from the default, so a developer's Trellis does not collide)")
 		protoScs  = flag.String("proto-scenarios", "", "protocols suite scenarios to run, comma-separated (default all): "+protoScenarioKeys())
+		featOnly  = flag.String("feature-variants", "", "features phase: only these variants beside trellis plain, comma-separated names (e.g. \"metrics on,tracing on\"; default all)")
 		trFlags   = flag.String("trellis-flags", "", "extra flags for `trellis serve`, space-separated (e.g. \"--ingress-server net-http-h2\" to compare HTTP/2 servers)")
 	)
 	flag.Parse()
@@ -93,6 +94,11 @@ func main() {
 		}
 	}
 	trellisExtraFlags = strings.Fields(*trFlags)
+	if *featOnly != "" {
+		if err := selectFeatureVariants(strings.Split(*featOnly, ",")); err != nil {
+			fatal(err)
+		}
+	}
 	root, err := repoRoot()
 	if err != nil {
 		fatal(err)
