@@ -23,8 +23,8 @@ import (
 // root credentials and CA (required with etcd), a data directory of its own.
 func etcdOptions(t *testing.T, c *etcdtest.Cluster, caDir string) apptest.Options {
 	return apptest.Options{Store: app.StoreEtcd, Etcd: etcd.Config{Endpoints: c.Endpoints(), Prefix: "/trellis/"},
-		NodeName: "node-a",
-		Env: map[string]string{"TRELLIS_ROOT_ACCESS_KEY_ID": "AKIAETCDTESTROOT0001", "TRELLIS_ROOT_SECRET_ACCESS_KEY": "etcd-test-secret"},
+		NodeName:   "node-a",
+		Env:        map[string]string{"TRELLIS_ROOT_ACCESS_KEY_ID": "AKIAETCDTESTROOT0001", "TRELLIS_ROOT_SECRET_ACCESS_KEY": "etcd-test-secret"},
 		CACertFile: filepath.Join(caDir, ca.CertFile), CAKeyFile: filepath.Join(caDir, ca.KeyFile)}
 }
 

@@ -214,9 +214,27 @@ func (s *Store) head(ctx context.Context) (etcdRev, modRev, rev int64, err error
 	}
 	rev, err = strconv.ParseInt(string(r.Kvs[0].Value), 10, 64)
 	if err != nil || rev < 0 {
-		return 0, 0, 0, fmt.Errorf("etcd: %s holds %q, not a revision", s.revKey, r.Kvs[0].Value)
+		return 0, 0, 0, fmt.Errorf("%w: %s holds %q", errBadCounter, s.revKey, r.Kvs[0].Value)
 	}
 	return etcdRev, r.Kvs[0].ModRevision, rev, nil
+}
+
+// begin is head for a transaction about to start: nothing has been read or
+// written yet, so an error that may pass (a member failing over) is met by
+// asking again, for up to CommitTimeout.
+func (s *Store) begin(ctx context.Context) (etcdRev, modRev, rev int64, err error) {
+	deadline := time.Now().Add(s.commit)
+	for attempt := 1; ; attempt++ {
+		etcdRev, modRev, rev, err = s.head(ctx)
+		if err == nil || ctx.Err() != nil || permanent(err) || time.Now().After(deadline) || s.isClosed() {
+			return etcdRev, modRev, rev, err
+		}
+		select {
+		case <-time.After(time.Duration(min(attempt, 10)) * 50 * time.Millisecond):
+		case <-ctx.Done():
+			return 0, 0, 0, ctx.Err()
+		}
+	}
 }
 
 func (s *Store) isClosed() bool {
@@ -446,7 +464,7 @@ func (s *Store) View(ctx context.Context, fn func(store.ReadTx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	etcdRev, _, rev, err := s.head(ctx)
+	etcdRev, _, rev, err := s.begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -466,6 +484,8 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (int64, err
 	case s.wsem <- struct{}{}:
 	case <-ctx.Done():
 		return 0, ctx.Err()
+	case <-s.base.Done(): // closed: Close holds the semaphore
+		return 0, store.ErrClosed
 	}
 	defer func() { <-s.wsem }()
 	for attempt := 0; ; attempt++ {
@@ -489,7 +509,7 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (int64, err
 
 // try runs fn once on a fresh snapshot and commits its writes.
 func (s *Store) try(ctx context.Context, fn func(store.Tx) error) (int64, error) {
-	etcdRev, modRev, rev, err := s.head(ctx)
+	etcdRev, modRev, rev, err := s.begin(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -556,12 +576,16 @@ func (s *Store) try(ctx context.Context, fn func(store.Tx) error) (int64, error)
 	}
 }
 
+// errBadCounter: the revision counter key holds no revision (something
+// else wrote under the prefix).
+var errBadCounter = errors.New("etcd: the revision counter is not a number")
+
 // permanent tells the errors that sending the same Txn again would only
 // repeat: the request is refused as it is.
 func permanent(err error) bool {
 	for _, p := range []error{rpctypes.ErrTooManyOps, rpctypes.ErrRequestTooLarge, rpctypes.ErrDuplicateKey,
 		rpctypes.ErrNoSpace, rpctypes.ErrPermissionDenied, rpctypes.ErrAuthFailed, rpctypes.ErrInvalidAuthToken,
-		rpctypes.ErrUserEmpty} {
+		rpctypes.ErrUserEmpty, errBadCounter} {
 		if errors.Is(err, p) {
 			return true
 		}
@@ -669,7 +693,7 @@ func (s *Store) Revision(ctx context.Context) (int64, error) {
 	if s.isClosed() {
 		return 0, store.ErrClosed
 	}
-	_, _, rev, err := s.head(ctx)
+	_, _, rev, err := s.begin(ctx)
 	return rev, err
 }
 
