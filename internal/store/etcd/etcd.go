@@ -204,7 +204,7 @@ func (s *Store) Prefix() string { return s.prefix }
 // ModRevision (0 when it is missing: an empty store) and Trellis's
 // revision.
 func (s *Store) head(ctx context.Context) (etcdRev, modRev, rev int64, err error) {
-	r, err := s.cli.Get(ctx, s.revKey)
+	r, err := s.get(ctx, s.revKey)
 	if err != nil {
 		return 0, 0, 0, err
 	}
@@ -237,6 +237,15 @@ func (s *Store) begin(ctx context.Context) (etcdRev, modRev, rev int64, err erro
 	}
 }
 
+// get is one etcd Get, bounded by CommitTimeout: the client waits for a
+// member to be reachable (gRPC's wait-for-ready), and a store whose
+// cluster is gone must answer an error, not hang.
+func (s *Store) get(ctx context.Context, key string, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.commit)
+	defer cancel()
+	return s.cli.Get(ctx, key, opts...)
+}
+
 func (s *Store) isClosed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -267,7 +276,7 @@ type tx struct {
 }
 
 func (v *view) Get(key string) ([]byte, bool, error) {
-	r, err := v.s.cli.Get(v.ctx, v.s.kv+key, clientv3.WithRev(v.etcdRev))
+	r, err := v.s.get(v.ctx, v.s.kv+key, clientv3.WithRev(v.etcdRev))
 	if err != nil {
 		return nil, false, err
 	}
@@ -288,7 +297,7 @@ func (v *view) scan(prefix, after string, fn func(key string, value []byte) (boo
 	}
 	end := clientv3.GetPrefixRangeEnd(v.s.kv + prefix)
 	for {
-		r, err := v.s.cli.Get(v.ctx, start, clientv3.WithRange(end), clientv3.WithLimit(pageSize), clientv3.WithRev(v.etcdRev))
+		r, err := v.s.get(v.ctx, start, clientv3.WithRange(end), clientv3.WithLimit(pageSize), clientv3.WithRev(v.etcdRev))
 		if err != nil {
 			return err
 		}
@@ -318,7 +327,7 @@ func (v *view) Changes(after int64, fn func(string) error) error {
 	start, end := v.s.changeKey(after+1), v.s.changeKey(v.rev+1)
 	next := after + 1
 	for {
-		r, err := v.s.cli.Get(v.ctx, start, clientv3.WithRange(end), clientv3.WithLimit(pageSize), clientv3.WithRev(v.etcdRev))
+		r, err := v.s.get(v.ctx, start, clientv3.WithRange(end), clientv3.WithLimit(pageSize), clientv3.WithRev(v.etcdRev))
 		if err != nil {
 			return err
 		}
@@ -547,7 +556,9 @@ func (s *Store) try(ctx context.Context, fn func(store.Tx) error) (int64, error)
 	mine := s.changeKey(newRev)
 	deadline := time.Now().Add(s.commit)
 	for attempt := 0; ; attempt++ {
-		r, err := s.cli.Txn(ctx).If(cmp).Then(ops...).Else(clientv3.OpGet(mine)).Commit()
+		tctx, cancel := context.WithTimeout(ctx, s.commit)
+		r, err := s.cli.Txn(tctx).If(cmp).Then(ops...).Else(clientv3.OpGet(mine)).Commit()
+		cancel()
 		if err == nil {
 			if r.Succeeded {
 				return newRev, nil
