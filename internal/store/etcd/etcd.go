@@ -722,5 +722,8 @@ func (s *Store) Close() error {
 	s.watchers.Wait()
 	// Wait for an Update in flight to finish its commit.
 	s.wsem <- struct{}{}
-	return s.cli.Close()
+	if err := s.cli.Close(); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
 }
