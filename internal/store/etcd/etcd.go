@@ -50,6 +50,11 @@ type Config struct {
 // embedded store's (a reader further behind reads everything).
 var changeLogRevisions int64 = 10000
 
+// loseAnswer, set by tests, drops the answer of a commit attempt that
+// etcd applied (as when a member dies after committing), to prove that
+// the commit is then neither lost nor applied twice.
+var loseAnswer func(attempt int) bool
+
 // pageSize is how many keys one etcd Get of a Scan reads.
 var pageSize int64 = 256
 
@@ -559,6 +564,9 @@ func (s *Store) try(ctx context.Context, fn func(store.Tx) error) (int64, error)
 		tctx, cancel := context.WithTimeout(ctx, s.commit)
 		r, err := s.cli.Txn(tctx).If(cmp).Then(ops...).Else(clientv3.OpGet(mine)).Commit()
 		cancel()
+		if err == nil && loseAnswer != nil && loseAnswer(attempt) {
+			err = errors.New("test: the answer was lost")
+		}
 		if err == nil {
 			if r.Succeeded {
 				return newRev, nil

@@ -157,6 +157,38 @@ func TestTwoNodesSerializable(t *testing.T) {
 	})
 }
 
+// TestLostAnswerCommitsOnce: when the answer to a commit that etcd applied
+// is lost, Update sends the Txn again, finds its own change log entry, and
+// reports success: the write is applied once (fn is not run again, the
+// revision moves by one).
+func TestLostAnswerCommitsOnce(t *testing.T) {
+	defer func() { loseAnswer = nil }()
+	loseAnswer = func(attempt int) bool { return attempt == 0 }
+	c := etcdtest.Start(t)
+	s := open(t, c.Endpoints(), "/lost/")
+	for i := 1; i <= 5; i++ {
+		runs := 0
+		rev, err := s.Update(ctx, func(tx store.Tx) error {
+			runs++
+			v, _, err := tx.Get("n")
+			if err != nil {
+				return err
+			}
+			n, _ := strconv.Atoi(string(v))
+			return tx.Put("n", []byte(strconv.Itoa(n+1)))
+		})
+		if err != nil || rev != int64(i) || runs != 1 {
+			t.Fatalf("update %d: revision %d, %v, fn ran %d times", i, rev, err, runs)
+		}
+	}
+	_ = s.View(ctx, func(tx store.ReadTx) error {
+		if v, _, _ := tx.Get("n"); string(v) != "5" || tx.Revision() != 5 {
+			t.Fatalf("n = %s at revision %d after 5 increments", v, tx.Revision())
+		}
+		return nil
+	})
+}
+
 // TestChangeLogIsBounded: the change log keeps changeLogRevisions
 // revisions; older ones are store.ErrCompacted.
 func TestChangeLogIsBounded(t *testing.T) {
@@ -262,6 +294,9 @@ func TestClusterMemberKilled(t *testing.T) {
 	eps := c.Endpoints()
 	s := open(t, eps, "/ha/")
 	s2 := open(t, []string{eps[2], eps[1], eps[0]}, "/ha/")
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	watch := s.Watch(wctx) // s's client may be on the member killed
 	var acked sync.Map
 	var failed atomic.Int64
 	stop := make(chan struct{})
@@ -337,6 +372,19 @@ func TestClusterMemberKilled(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The watch goes on too: it reaches the last revision.
+	last, err := s2.Revision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	timeout := time.After(10 * time.Second)
+	for got := int64(0); got != last; {
+		select {
+		case got = <-watch:
+		case <-timeout:
+			t.Fatalf("the watch never reached revision %d after the kill (at %d)", last, got)
+		}
 	}
 	t.Logf("%d writes acknowledged (%d before the kill), %d failed", count(), before, failed.Load())
 }
