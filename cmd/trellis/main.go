@@ -36,7 +36,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand(), versionCommand())
+	root.AddCommand(serveCommand(), versionCommand(), storeCommand())
 	cli.AddCommands(root)
 	if err := root.Execute(); err != nil {
 		var exit *cli.ExitError
@@ -66,11 +66,27 @@ func serveCommand() *cobra.Command {
 	var logLevel, ingressCIDR, ingressServer string
 	var gcFloorMiB uint64
 	var dnsf dnsFlags
+	var etcdf etcdFlags
+	var storeKind string
 	functionHost := true
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run Trellis: the Lattice control-plane API on an embedded, durable store, and the data plane",
-		Long: `Run Trellis with the embedded store in --data-dir.
+		Long: `Run Trellis with the embedded store in --data-dir, or, with --store etcd, on an
+etcd cluster that several nodes share.
+
+--store etcd --etcd-endpoints URL[,URL] keeps the state in etcd under
+--etcd-prefix (default /trellis/); https endpoints are verified with
+--etcd-cacert (default: the system's roots), and --etcd-cert/--etcd-key present
+a client certificate. Every node of one installation must then be given the
+same root credentials (TRELLIS_ROOT_ACCESS_KEY_ID and
+TRELLIS_ROOT_SECRET_ACCESS_KEY, required) and the same CA (--ca-cert and
+--ca-key, required): none are generated. --data-dir still holds what is this
+node's own (access logs, hosted functions' logs). --node-name (default the
+hostname) names this node. 'trellis store copy' moves the state from a data
+directory into etcd and back. Roles, health leases and elections are not
+there yet: run one node per etcd prefix for now, or nodes whose work may
+overlap (docs/etcd.md).
 
 Root credentials of the default account come from TRELLIS_ROOT_ACCESS_KEY_ID and
 TRELLIS_ROOT_SECRET_ACCESS_KEY; when unset, they are generated on first start and
@@ -152,6 +168,9 @@ and exits.`,
 			if err := checkLambdaFlags(&cfg); err != nil {
 				return err
 			}
+			if err := checkStoreFlags(cmd.Flags(), &cfg, storeKind, &etcdf); err != nil {
+				return err
+			}
 			if cfg.MetricsAddr != "" {
 				if _, _, err := net.SplitHostPort(cfg.MetricsAddr); err != nil {
 					return fmt.Errorf("--metrics-addr %q: want HOST:PORT, e.g. 127.0.0.1:9686", cfg.MetricsAddr)
@@ -199,6 +218,9 @@ and exits.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.DataDir, "data-dir", "./trellis-data", "directory of the embedded store and generated credentials")
+	f.StringVar(&storeKind, "store", app.StoreEmbedded, "where the state is kept: embedded (bbolt in --data-dir) or etcd (--etcd-endpoints; docs/etcd.md)")
+	etcdf.add(f, true)
+	f.StringVar(&cfg.NodeName, "node-name", defaultNodeName(), "name of this node among the nodes sharing a store (default the hostname)")
 	f.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:8686", "address of the control-plane API (AWS VPC Lattice wire format and /trellis/v1/)")
 	f.StringVar(&cfg.CACertFile, "ca-cert", "", "PEM certificate of the installation CA, with --ca-key (default: generated into DATA_DIR/ca.pem on first start; see docs/certificates.md)")
 	f.StringVar(&cfg.CAKeyFile, "ca-key", "", "PEM private key of the installation CA given with --ca-cert")

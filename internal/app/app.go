@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/trellis-net/trellis/internal/api"
@@ -43,6 +44,7 @@ import (
 	"github.com/trellis-net/trellis/internal/snapshot/watch"
 	"github.com/trellis-net/trellis/internal/store"
 	"github.com/trellis-net/trellis/internal/store/embedded"
+	"github.com/trellis-net/trellis/internal/store/etcd"
 	"github.com/trellis-net/trellis/internal/tracing"
 )
 
@@ -50,6 +52,14 @@ import (
 type Config struct {
 	DataDir string
 	APIAddr string
+	// Store is the store backend: "" or StoreEmbedded (bbolt in DataDir)
+	// or StoreEtcd (an etcd cluster, Etcd, shared by several nodes; see
+	// docs/etcd.md).
+	Store string
+	Etcd  etcd.Config
+	// NodeName names this node among those sharing a store (serve
+	// --node-name, default the hostname); logged for now.
+	NodeName string
 	// CACertFile and CAKeyFile give the installation CA (both or
 	// neither); without them it is generated into DataDir on first start
 	// (internal/ca, docs/certificates.md).
@@ -140,6 +150,12 @@ type Config struct {
 	Logger        *slog.Logger
 }
 
+// Store backends of Config.Store.
+const (
+	StoreEmbedded = "embedded"
+	StoreEtcd     = "etcd"
+)
+
 // DefaultHealthCheckConcurrency is the default of
 // Config.HealthCheckConcurrency.
 const DefaultHealthCheckConcurrency = health.DefaultMaxConcurrentChecks
@@ -216,6 +232,22 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.LambdaRegion == "" {
 		cfg.LambdaRegion = cfg.Region
 	}
+	switch cfg.Store {
+	case "", StoreEmbedded:
+		cfg.Store = StoreEmbedded
+	case StoreEtcd:
+		// Nodes sharing one etcd must share what signs and what
+		// authenticates: a node's generated root credentials or CA would
+		// be its own (docs/etcd.md).
+		if cfg.Getenv("TRELLIS_ROOT_ACCESS_KEY_ID") == "" || cfg.Getenv("TRELLIS_ROOT_SECRET_ACCESS_KEY") == "" {
+			return nil, errors.New("--store etcd: set TRELLIS_ROOT_ACCESS_KEY_ID and TRELLIS_ROOT_SECRET_ACCESS_KEY, the same on every node (none are generated)")
+		}
+		if cfg.CACertFile == "" || cfg.CAKeyFile == "" {
+			return nil, errors.New("--store etcd: give the installation CA with --ca-cert and --ca-key, the same on every node (none is generated)")
+		}
+	default:
+		return nil, fmt.Errorf("store %q: want embedded or etcd", cfg.Store)
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
@@ -263,7 +295,7 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 func (a *App) start(ctx context.Context) error {
 	cfg := a.cfg
 	rs := &a.runners
-	st, err := embedded.Open(filepath.Join(cfg.DataDir, "trellis.db"))
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -613,6 +645,19 @@ func pruneRegistry(ctx context.Context, holder *snapshot.Holder, reg *upstream.R
 		reg.Forget(gone)
 		prev = snap
 	}
+}
+
+// openStore opens the store of cfg.Store.
+func openStore(ctx context.Context, cfg Config) (store.Store, error) {
+	if cfg.Store != StoreEtcd {
+		return embedded.Open(filepath.Join(cfg.DataDir, "trellis.db"))
+	}
+	st, err := etcd.Open(ctx, cfg.Etcd)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Logger.Info("store: etcd", "endpoints", strings.Join(cfg.Etcd.Endpoints, ","), "prefix", st.Prefix(), "node", cfg.NodeName)
+	return st, nil
 }
 
 // dnsToken returns the installation's DNS partition token, made once.

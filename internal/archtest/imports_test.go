@@ -21,6 +21,10 @@ var rules = []struct {
 	{"internal/snapshot", []string{"internal/service", "internal/api", "internal/app", "internal/dataplane"}},
 	{"internal/service", []string{"internal/api", "internal/app", "internal/dataplane", "internal/snapshot"}},
 	{"internal/store", []string{"internal/service", "internal/api", "internal/model", "internal/snapshot"}},
+	// The etcd store, like the embedded one, knows keys and bytes: no
+	// layer above it, no other backend, no key layout.
+	{"internal/store/etcd", []string{"internal/app", "internal/cli", "internal/dataplane", "internal/store/embedded",
+		"internal/store/schema"}},
 	{"internal/model", []string{"internal/store", "internal/service", "internal/api"}},
 	{"internal/arn", []string{"internal/"}},
 	{"internal/sigv4", []string{"internal/"}},

@@ -1,7 +1,8 @@
 // Package store is Trellis's durable key-value state: ordered keys, JSON
 // values, serializable transactions and a revision counter that watchers
-// follow. Backends (embedded bbolt now, etcd later) are proven alike by the
-// storetest suite.
+// follow. Backends (store/embedded on bbolt, store/etcd on an etcd
+// cluster) are proven alike by the storetest suite; Copy moves every key
+// from one to another.
 //
 // The store is deterministic: it never makes IDs or timestamps; the service
 // layer does. store imports nothing from Trellis.

@@ -1,5 +1,6 @@
 // Package apptest starts a real Trellis server for tests: a temporary data
-// directory, the embedded store, the API on a free loopback port.
+// directory, the embedded store (or etcd, Options.Store), the API on a free
+// loopback port.
 package apptest
 
 import (
@@ -14,6 +15,7 @@ import (
 	"github.com/trellis-net/trellis/internal/dataplane/accesslog"
 	"github.com/trellis-net/trellis/internal/dataplane/upstream"
 	"github.com/trellis-net/trellis/internal/model"
+	"github.com/trellis-net/trellis/internal/store/etcd"
 )
 
 // Server is a running test server.
@@ -66,6 +68,11 @@ type Options struct {
 	TrafficWindow time.Duration
 	// AccessLogTaps bounds the live access log streams (app.Config).
 	AccessLogTaps accesslog.TapLimits
+	// Store, Etcd and NodeName choose the store (app.Config; default the
+	// embedded store in the data directory).
+	Store    string
+	Etcd     etcd.Config
+	NodeName string
 }
 
 // Start starts a server that stops when the test ends.
@@ -80,7 +87,7 @@ func StartWith(t testing.TB, o Options) *Server {
 	}
 	env := func(k string) string { return o.Env[k] }
 	a, err := app.Start(context.Background(), app.Config{DataDir: dir, APIAddr: "127.0.0.1:0", Quotas: o.Quotas,
-		HealthCheckSecond: o.HealthCheckSecond, RequestTimeout: o.RequestTimeout, AccessLogS3Interval: o.AccessLogS3Interval, Outlier: o.Outlier, DNS: o.DNS, CACertFile: o.CACertFile, CAKeyFile: o.CAKeyFile, DisableFunctionHost: o.DisableFunctionHost, LambdaEndpoint: o.LambdaEndpoint, MetricsAddr: o.MetricsAddr, OTLPEndpoint: o.OTLPEndpoint, TraceSample: o.TraceSample, CanaryStats: o.CanaryStats, CanaryTick: o.CanaryTick, TrafficWindow: o.TrafficWindow, AccessLogTaps: o.AccessLogTaps, Getenv: env, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		HealthCheckSecond: o.HealthCheckSecond, RequestTimeout: o.RequestTimeout, AccessLogS3Interval: o.AccessLogS3Interval, Outlier: o.Outlier, DNS: o.DNS, CACertFile: o.CACertFile, CAKeyFile: o.CAKeyFile, DisableFunctionHost: o.DisableFunctionHost, LambdaEndpoint: o.LambdaEndpoint, MetricsAddr: o.MetricsAddr, OTLPEndpoint: o.OTLPEndpoint, TraceSample: o.TraceSample, CanaryStats: o.CanaryStats, CanaryTick: o.CanaryTick, TrafficWindow: o.TrafficWindow, AccessLogTaps: o.AccessLogTaps, Store: o.Store, Etcd: o.Etcd, NodeName: o.NodeName, Getenv: env, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatalf("start trellis: %v", err)
 	}
