@@ -71,19 +71,7 @@ func compile(st *State, o Options) (*Snapshot, map[string]*Service) {
 
 	// Target groups and their targets.
 	for _, tg := range st.TargetGroups {
-		c := &TargetGroup{ID: tg.ID, ARN: tg.ARN, Name: tg.Name, Account: tg.Account, Type: tg.Type}
-		if cfg := tg.Config; cfg != nil {
-			c.Protocol, c.ProtocolVersion, c.VpcID = cfg.Protocol, cfg.ProtocolVersion, cfg.VpcIdentifier
-			c.LambdaEventVersion = cfg.LambdaEventStructureVersion
-			if cfg.Port != nil {
-				c.Port = *cfg.Port
-			}
-			if cfg.HealthCheck != nil {
-				c.HealthCheck = model.WithHealthCheckDefaults(cfg.HealthCheck, cfg.ProtocolVersion)
-			}
-		}
-		c.Upstream = UpstreamOf(c.Type, c.Protocol, c.ProtocolVersion)
-		snap.TargetGroups[tg.ID] = c
+		snap.TargetGroups[tg.ID] = newTargetGroup(tg)
 	}
 	// The loader gives targets in key order, which is this order but for
 	// IDs one of which is a prefix of the other: checking is a tenth of the
@@ -93,35 +81,9 @@ func compile(st *State, o Options) (*Snapshot, map[string]*Service) {
 	}
 	reg := newRegistries(st)
 	for _, t := range st.Targets {
-		tg := snap.TargetGroups[t.TargetGroupID]
-		if tg == nil {
-			continue
+		if tg := snap.TargetGroups[t.TargetGroupID]; tg != nil {
+			addTarget(tg, t, &reg, o)
 		}
-		var list *[]*Target
-		switch {
-		case t.DeregisteredAt == nil:
-			list = &tg.Targets
-		case o.Now.Before(t.DeregisteredAt.Add(o.DrainTime)):
-			list = &tg.Draining
-		default:
-			continue
-		}
-		key := TargetKey(t.TargetGroupID, t.ID, t.Port)
-		switch tg.Type {
-		case model.TargetGroupTypeInstance, model.TargetGroupTypeALB:
-			// Resolved through the registries: a target with no address
-			// (a stopped or unknown instance, an ALB without a listener on
-			// the port) is left out, so the data plane never sends to it.
-			*list = append(*list, reg.resolve(tg, t, key)...)
-			continue
-		}
-		ct := &Target{ID: t.ID, Port: t.Port, Key: key}
-		if tg.Type == model.TargetGroupTypeIP {
-			if a, err := netip.ParseAddr(t.ID); err == nil && t.Port > 0 && t.Port < 65536 {
-				ct.Addr = netip.AddrPortFrom(a, uint16(t.Port))
-			}
-		}
-		*list = append(*list, ct)
 	}
 
 	// Auth policies by owner.
@@ -457,4 +419,52 @@ func compileAction(a model.RuleAction, tgs map[string]*TargetGroup) Action {
 		out.Forward = append(out.Forward, WeightedTargetGroup{TargetGroup: tg, Weight: weight, Cumulative: out.TotalWeight})
 	}
 	return out
+}
+
+// newTargetGroup compiles a target group's own fields (its targets are
+// added by addTarget): Compile and the incremental compile share it.
+func newTargetGroup(tg *model.TargetGroup) *TargetGroup {
+	c := &TargetGroup{ID: tg.ID, ARN: tg.ARN, Name: tg.Name, Account: tg.Account, Type: tg.Type}
+	if cfg := tg.Config; cfg != nil {
+		c.Protocol, c.ProtocolVersion, c.VpcID = cfg.Protocol, cfg.ProtocolVersion, cfg.VpcIdentifier
+		c.LambdaEventVersion = cfg.LambdaEventStructureVersion
+		if cfg.Port != nil {
+			c.Port = *cfg.Port
+		}
+		if cfg.HealthCheck != nil {
+			c.HealthCheck = model.WithHealthCheckDefaults(cfg.HealthCheck, cfg.ProtocolVersion)
+		}
+	}
+	c.Upstream = UpstreamOf(c.Type, c.Protocol, c.ProtocolVersion)
+	return c
+}
+
+// addTarget adds t to tg's targets, or to its draining ones while its
+// deregistration drains; a target drained out is left out.
+func addTarget(tg *TargetGroup, t *model.Target, reg *registries, o Options) {
+	var list *[]*Target
+	switch {
+	case t.DeregisteredAt == nil:
+		list = &tg.Targets
+	case o.Now.Before(t.DeregisteredAt.Add(o.DrainTime)):
+		list = &tg.Draining
+	default:
+		return
+	}
+	key := TargetKey(t.TargetGroupID, t.ID, t.Port)
+	switch tg.Type {
+	case model.TargetGroupTypeInstance, model.TargetGroupTypeALB:
+		// Resolved through the registries: a target with no address
+		// (a stopped or unknown instance, an ALB without a listener on
+		// the port) is left out, so the data plane never sends to it.
+		*list = append(*list, reg.resolve(tg, t, key)...)
+		return
+	}
+	ct := &Target{ID: t.ID, Port: t.Port, Key: key}
+	if tg.Type == model.TargetGroupTypeIP {
+		if a, err := netip.ParseAddr(t.ID); err == nil && t.Port > 0 && t.Port < 65536 {
+			ct.Addr = netip.AddrPortFrom(a, uint16(t.Port))
+		}
+	}
+	*list = append(*list, ct)
 }

@@ -2,7 +2,6 @@ package snapshot
 
 import (
 	"maps"
-	"net/netip"
 	"slices"
 	"sort"
 	"strings"
@@ -523,42 +522,10 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 // targets (sorted) and the sorted IDs of the services whose rules forward
 // to it.
 func compileTargetGroup(tg *model.TargetGroup, targets []*model.Target, reg *registries, users []string, o Options) *TargetGroup {
-	c := &TargetGroup{ID: tg.ID, ARN: tg.ARN, Name: tg.Name, Account: tg.Account, Type: tg.Type}
-	if cfg := tg.Config; cfg != nil {
-		c.Protocol, c.ProtocolVersion, c.VpcID = cfg.Protocol, cfg.ProtocolVersion, cfg.VpcIdentifier
-		c.LambdaEventVersion = cfg.LambdaEventStructureVersion
-		if cfg.Port != nil {
-			c.Port = *cfg.Port
-		}
-		if cfg.HealthCheck != nil {
-			c.HealthCheck = model.WithHealthCheckDefaults(cfg.HealthCheck, cfg.ProtocolVersion)
-		}
-	}
-	c.Upstream = UpstreamOf(c.Type, c.Protocol, c.ProtocolVersion)
+	c := newTargetGroup(tg)
 	c.ServiceIDs, c.InUse = users, len(users) > 0
 	for _, t := range targets {
-		var list *[]*Target
-		switch {
-		case t.DeregisteredAt == nil:
-			list = &c.Targets
-		case o.Now.Before(t.DeregisteredAt.Add(o.DrainTime)):
-			list = &c.Draining
-		default:
-			continue
-		}
-		key := TargetKey(t.TargetGroupID, t.ID, t.Port)
-		switch c.Type {
-		case model.TargetGroupTypeInstance, model.TargetGroupTypeALB:
-			*list = append(*list, reg.resolve(c, t, key)...)
-			continue
-		}
-		ct := &Target{ID: t.ID, Port: t.Port, Key: key}
-		if c.Type == model.TargetGroupTypeIP {
-			if a, err := netip.ParseAddr(t.ID); err == nil && t.Port > 0 && t.Port < 65536 {
-				ct.Addr = netip.AddrPortFrom(a, uint16(t.Port))
-			}
-		}
-		*list = append(*list, ct)
+		addTarget(c, t, reg, o)
 	}
 	return c
 }
