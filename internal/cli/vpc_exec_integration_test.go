@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,13 +26,22 @@ func TestCLINetnsVPC(t *testing.T) {
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("ip (iproute2) not installed")
 	}
+	// Registered before the server starts, so that it runs after the
+	// server's Close, when nothing can make the namespace again (a stopped
+	// server leaves its namespaces: docs/netns.md).
+	var name string
+	t.Cleanup(func() {
+		if strings.HasPrefix(name, "trellis-") && !strings.ContainsAny(name, "/.") {
+			_ = netns.Remove(name)
+			_ = os.RemoveAll(filepath.Join("/etc/netns", name))
+		}
+	})
 	c := startCLI(t)
 	b := make([]byte, 9)
 	_, _ = rand.Read(b)
 	id := "vpc-" + hex.EncodeToString(b)[:17]
 	v := c.ok("vpc", "create", id, "--mode", "netns", "--cidr", "10.0.0.0/16", "--cidr", "10.1.0.0/16")
-	name := str(t, v, "netnsName")
-	t.Cleanup(func() { _ = netns.Remove(name) }) // whatever happens below
+	name = str(t, v, "netnsName")
 	if str(t, v, "mode") != "netns" || sub(t, v, "cidrBlocks") != `["10.0.0.0/16","10.1.0.0/16"]` {
 		t.Fatalf("vpc create: %v", v)
 	}
