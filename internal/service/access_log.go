@@ -200,24 +200,33 @@ func (s *Service) DeleteAccessLogSubscription(ctx context.Context, ident string)
 // service network or service, through the index (not a scan of every
 // subscription), until fn returns false.
 func resourceSubscriptions(tx store.ReadTx, resourceID string, fn func(*model.AccessLogSubscription) bool) error {
-	prefix := pfxALSbyResource + resourceID + "/"
+	return indexed(tx, pfxALSbyResource+resourceID+"/", pfxALS, func(a *model.AccessLogSubscription) (bool, error) {
+		return fn(a), nil
+	})
+}
+
+// indexed calls fn with the entity under entityPrefix+ID for each key
+// indexPrefix+ID of an index, in ID order, until fn returns false or an
+// error. An index entry naming no entity is an error: indexes are written
+// in the transaction of the entity they name.
+func indexed[T any](tx store.ReadTx, indexPrefix, entityPrefix string, fn func(*T) (bool, error)) error {
 	var ids []string
-	if err := tx.Scan(prefix, "", func(k string, _ []byte) (bool, error) {
-		ids = append(ids, strings.TrimPrefix(k, prefix))
+	if err := tx.Scan(indexPrefix, "", func(k string, _ []byte) (bool, error) {
+		ids = append(ids, strings.TrimPrefix(k, indexPrefix))
 		return true, nil
 	}); err != nil {
 		return err
 	}
 	for _, id := range ids {
-		a, err := getJSON[model.AccessLogSubscription](tx, pfxALS+id)
+		v, err := getJSON[T](tx, entityPrefix+id)
 		if err != nil {
 			return err
 		}
-		if a == nil {
-			return fmt.Errorf("access log subscription index %s%s names no subscription", prefix, id)
+		if v == nil {
+			return fmt.Errorf("index entry %s%s names nothing under %s", indexPrefix, id, entityPrefix)
 		}
-		if !fn(a) {
-			return nil
+		if more, err := fn(v); err != nil || !more {
+			return err
 		}
 	}
 	return nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -83,27 +82,9 @@ func certificateUsers(tx store.ReadTx, certArn string) ([]string, error) {
 // certificateServices calls fn with each service that uses a certificate,
 // through the index (not a scan of every service), in service ID order.
 func certificateServices(tx store.ReadTx, certArn string, fn func(*model.Service) error) error {
-	prefix := pfxSvcByCert + certArn + "/"
-	var ids []string
-	if err := tx.Scan(prefix, "", func(k string, _ []byte) (bool, error) {
-		ids = append(ids, strings.TrimPrefix(k, prefix))
-		return true, nil
-	}); err != nil {
-		return err
-	}
-	for _, id := range ids {
-		svc, err := getJSON[model.Service](tx, pfxService+id)
-		if err != nil {
-			return err
-		}
-		if svc == nil {
-			return fmt.Errorf("certificate index %s%s names no service", prefix, id)
-		}
-		if err := fn(svc); err != nil {
-			return err
-		}
-	}
-	return nil
+	return indexed(tx, pfxSvcByCert+certArn+"/", pfxService, func(svc *model.Service) (bool, error) {
+		return true, fn(svc)
+	})
 }
 
 // setServiceCertificate moves a service's entry in the certificate index
