@@ -63,3 +63,21 @@ type Store interface {
 	Revision(ctx context.Context) (int64, error)
 	Close() error
 }
+
+// SendLatest puts rev on a watcher's channel (buffered, capacity 1),
+// replacing a value the reader has not taken yet: Watch's coalescing, for
+// every backend. It never blocks.
+func SendLatest(ch chan int64, rev int64) {
+	select {
+	case ch <- rev:
+	default:
+		select { // drop the stale value and put the newest
+		case <-ch:
+		default:
+		}
+		select {
+		case ch <- rev:
+		default:
+		}
+	}
+}

@@ -366,19 +366,7 @@ func (s *Store) notify(rev int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for ch := range s.watchers {
-		select {
-		case ch <- rev:
-		default:
-			// Coalesce: drop the stale value and put the newest.
-			select {
-			case <-ch:
-			default:
-			}
-			select {
-			case ch <- rev:
-			default:
-			}
-		}
+		store.SendLatest(ch, rev)
 	}
 }
 

@@ -643,22 +643,6 @@ func (s *Store) Watch(ctx context.Context) <-chan int64 {
 	return ch
 }
 
-// send puts rev on ch, replacing a value the reader has not taken.
-func send(ch chan int64, rev int64) {
-	select {
-	case ch <- rev:
-	default:
-		select {
-		case <-ch:
-		default:
-		}
-		select {
-		case ch <- rev:
-		default:
-		}
-	}
-}
-
 func (s *Store) watch(ctx context.Context, ch chan int64, from int64) {
 	var last int64
 	for ctx.Err() == nil {
@@ -679,7 +663,7 @@ func (s *Store) watch(ctx context.Context, ch chan int64, from int64) {
 				}
 				if rev, err := strconv.ParseInt(string(ev.Kv.Value), 10, 64); err == nil && rev > last {
 					last = rev
-					send(ch, rev)
+					store.SendLatest(ch, rev)
 				}
 			}
 		}
@@ -701,7 +685,7 @@ func (s *Store) watch(ctx context.Context, ch chan int64, from int64) {
 		}
 		if rev > last {
 			last = rev
-			send(ch, rev)
+			store.SendLatest(ch, rev)
 		}
 		from = etcdRev + 1
 	}
