@@ -363,55 +363,33 @@ func appendKeyValue(b []byte, field protowire.Number, kv attribute.KeyValue) []b
 	case attribute.FLOAT64:
 		b = appendDouble(b, fAnyDouble, v.AsFloat64())
 	case attribute.STRINGSLICE:
-		var am int
-		b, am = beginMsg(b, fAnyArray)
-		for _, s := range v.AsStringSlice() {
-			var e int
-			b, e = beginMsg(b, fArrayValues)
-			b = appendString(b, fAnyString, truncate(s))
-			b = endMsg(b, e)
-		}
-		b = endMsg(b, am)
-		return endMsg(endMsg(b, vm), m)
+		b = appendArray(b, v.AsStringSlice(), func(b []byte, x string) []byte { return appendString(b, fAnyString, truncate(x)) })
 	case attribute.BOOLSLICE:
-		var am int
-		b, am = beginMsg(b, fAnyArray)
-		for _, x := range v.AsBoolSlice() {
-			var e int
-			b, e = beginMsg(b, fArrayValues)
+		b = appendArray(b, v.AsBoolSlice(), func(b []byte, x bool) []byte {
 			b = protowire.AppendTag(b, fAnyBool, protowire.VarintType)
-			b = protowire.AppendVarint(b, protowire.EncodeBool(x))
-			b = endMsg(b, e)
-		}
-		b = endMsg(b, am)
-		return endMsg(endMsg(b, vm), m)
+			return protowire.AppendVarint(b, protowire.EncodeBool(x))
+		})
 	case attribute.INT64SLICE:
-		var am int
-		b, am = beginMsg(b, fAnyArray)
-		for _, x := range v.AsInt64Slice() {
-			var e int
-			b, e = beginMsg(b, fArrayValues)
-			b = appendInt(b, fAnyInt, x)
-			b = endMsg(b, e)
-		}
-		b = endMsg(b, am)
-		return endMsg(endMsg(b, vm), m)
+		b = appendArray(b, v.AsInt64Slice(), func(b []byte, x int64) []byte { return appendInt(b, fAnyInt, x) })
 	case attribute.FLOAT64SLICE:
-		var am int
-		b, am = beginMsg(b, fAnyArray)
-		for _, x := range v.AsFloat64Slice() {
-			var e int
-			b, e = beginMsg(b, fArrayValues)
-			b = appendDouble(b, fAnyDouble, x)
-			b = endMsg(b, e)
-		}
-		b = endMsg(b, am)
-		return endMsg(endMsg(b, vm), m)
+		b = appendArray(b, v.AsFloat64Slice(), func(b []byte, x float64) []byte { return appendDouble(b, fAnyDouble, x) })
 	default:
 		// An attribute type this encoder does not know: its string form.
 		b = appendString(b, fAnyString, truncate(v.Emit()))
 	}
 	return endMsg(endMsg(b, vm), m)
+}
+
+// appendArray writes an ArrayValue of xs, each element an AnyValue that
+// enc fills in.
+func appendArray[E any](b []byte, xs []E, enc func([]byte, E) []byte) []byte {
+	b, am := beginMsg(b, fAnyArray)
+	for _, x := range xs {
+		var e int
+		b, e = beginMsg(b, fArrayValues)
+		b = endMsg(enc(b, x), e)
+	}
+	return endMsg(b, am)
 }
 
 // appendAddrAttr writes a span attribute whose string value is the
