@@ -1,0 +1,360 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
+)
+
+// DefaultTTL is the default lease TTL: how long a dead node's statuses
+// and elections outlive it.
+const DefaultTTL = 10 * time.Second
+
+// DefaultFlushInterval is how often a node publishes its status changes at
+// most.
+const DefaultFlushInterval = 500 * time.Millisecond
+
+// NodeInfo is a node's registration, the value of <prefix>nodes/<name>.
+type NodeInfo struct {
+	Name  string `json:"name"`
+	Roles string `json:"roles"`
+	// Address is the node's API address, "" for a node without the api
+	// role.
+	Address   string    `json:"address,omitempty"`
+	StartedAt time.Time `json:"startedAt"`
+	Version   string    `json:"version,omitempty"`
+}
+
+// Source is what a health node publishes: its own checker's view of the
+// targets of the current snapshot. Keys are the data plane's registry keys,
+// "<tg>/<target>/<port>".
+type Source interface {
+	// GroupStatuses calls fn for every target of the target group that
+	// this node reports (status as ListTargets names it, reason code); it
+	// returns false when the group is not in the snapshot.
+	GroupStatuses(tgID string, fn func(key, status, reason string)) bool
+	// TargetStatus is one target's status; ok=false when it is not
+	// reported.
+	TargetStatus(key string) (status, reason string, ok bool)
+}
+
+// Config configures an Etcd node.
+type Config struct {
+	// Client is the store's etcd client, shared. Required.
+	Client *clientv3.Client
+	// Prefix is the installation's key prefix (the store's, e.g.
+	// /trellis/). Required.
+	Prefix string
+	// Node is this node's registration; Node.Name is required, Roles is
+	// filled from Roles.
+	Node  NodeInfo
+	Roles Roles
+	// TTL is the lease's time to live, in whole seconds (default
+	// DefaultTTL; at least one second).
+	TTL time.Duration
+	// FlushInterval is how often status changes are published at most
+	// (default DefaultFlushInterval).
+	FlushInterval time.Duration
+	// Source is what this node publishes; nil publishes nothing (a node
+	// without the health role).
+	Source Source
+	// OnChange is told the keys of targets whose combined status may have
+	// changed, from the watch's goroutine (it must not block long); nil
+	// tells nothing.
+	OnChange func(keys []string)
+	Logger   *slog.Logger
+}
+
+// Etcd is a node of a cluster that shares an etcd. Its methods are safe for
+// concurrent use.
+type Etcd struct {
+	cfg    Config
+	log    *slog.Logger
+	cli    *clientv3.Client
+	ttl    int
+	ctx    context.Context // ends at Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	done   atomic.Bool // Close or Abandon began: a lost session is not replaced
+
+	smu     sync.Mutex
+	sess    *concurrency.Session
+	newSess chan struct{} // closed when sess is replaced
+
+	pub  publisher
+	view *View
+}
+
+var _ Cluster = (*Etcd)(nil)
+
+func (e *Etcd) nodeKey() string   { return e.cfg.Prefix + "nodes/" + e.cfg.Node.Name }
+func (e *Etcd) nodesPrefix() string { return e.cfg.Prefix + "nodes/" }
+func (e *Etcd) healthPrefix() string {
+	return e.cfg.Prefix + "health/"
+}
+
+// Open joins the cluster: it takes a lease, registers the node (waiting up
+// to the TTL for a previous instance of the same name, dead, to expire),
+// reads every node's statuses and then follows them, and publishes this
+// node's.
+func Open(ctx context.Context, cfg Config) (*Etcd, error) {
+	if cfg.Client == nil || cfg.Prefix == "" || cfg.Node.Name == "" {
+		return nil, errors.New("cluster: Config.Client, Prefix and Node.Name are required")
+	}
+	if cfg.TTL <= 0 {
+		cfg.TTL = DefaultTTL
+	}
+	if cfg.FlushInterval <= 0 {
+		cfg.FlushInterval = DefaultFlushInterval
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.Node.Roles = cfg.Roles.String()
+	e := &Etcd{cfg: cfg, log: cfg.Logger.With("component", "cluster", "node", cfg.Node.Name), cli: cfg.Client,
+		ttl: max(1, int(cfg.TTL/time.Second)), newSess: make(chan struct{})}
+	e.ctx, e.cancel = context.WithCancel(context.Background())
+	e.view = newView(cfg.Prefix, cfg.OnChange)
+	e.pub.init(e)
+	s, err := e.join(ctx)
+	if err != nil {
+		e.cancel()
+		return nil, err
+	}
+	e.sess = s
+	if err := e.view.load(ctx, e.cli); err != nil {
+		_ = s.Close()
+		e.cancel()
+		return nil, fmt.Errorf("cluster: read the nodes' statuses: %w", err)
+	}
+	e.wg.Add(2)
+	go func() { defer e.wg.Done(); e.keep() }()
+	go func() { defer e.wg.Done(); e.view.follow(e.ctx, e.cli, e.log) }()
+	if cfg.Source != nil {
+		e.wg.Add(1)
+		go func() { defer e.wg.Done(); e.pub.run(e.ctx) }()
+	}
+	e.log.Info("cluster: joined", "roles", cfg.Node.Roles, "lease", fmt.Sprintf("%x", int64(s.Lease())), "ttl", e.ttl)
+	return e, nil
+}
+
+// join makes a session and registers the node under its lease.
+func (e *Etcd) join(ctx context.Context) (*concurrency.Session, error) {
+	s, err := concurrency.NewSession(e.cli, concurrency.WithTTL(e.ttl), concurrency.WithContext(e.ctx))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: etcd lease: %w", err)
+	}
+	if err := e.register(ctx, s); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// register puts the node's key under s's lease. A key of the same name
+// under another lease is another node of that name: a dead one's goes
+// within the TTL, so register waits that long before it gives up (node
+// names must be unique; the error says so).
+func (e *Etcd) register(ctx context.Context, s *concurrency.Session) error {
+	info := e.cfg.Node
+	if info.StartedAt.IsZero() {
+		info.StartedAt = time.Now().UTC()
+	}
+	val, err := json.Marshal(info)
+	if err != nil {
+		return err
+	}
+	key := e.nodeKey()
+	deadline := time.Now().Add(time.Duration(e.ttl)*time.Second + 2*time.Second)
+	for {
+		resp, err := e.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+			Then(clientv3.OpPut(key, string(val), clientv3.WithLease(s.Lease()))).
+			Else(clientv3.OpGet(key)).Commit()
+		if err != nil {
+			return fmt.Errorf("cluster: register node %s: %w", e.cfg.Node.Name, err)
+		}
+		if resp.Succeeded {
+			return nil
+		}
+		kvs := resp.Responses[0].GetResponseRange().Kvs
+		if len(kvs) == 1 && clientv3.LeaseID(kvs[0].Lease) == s.Lease() {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("cluster: node name %q is in use by a live node (every node needs its own --node-name)", e.cfg.Node.Name)
+		}
+		if !sleep(ctx, 250*time.Millisecond) {
+			return ctx.Err()
+		}
+	}
+}
+
+// keep replaces the session when its lease is lost (etcd unreachable for
+// longer than the TTL): a new lease, the registration again, and every
+// status published again under it.
+func (e *Etcd) keep() {
+	for {
+		s := e.session()
+		select {
+		case <-e.ctx.Done():
+			return
+		case <-s.Done():
+		}
+		if e.done.Load() {
+			return
+		}
+		e.log.Warn("cluster: etcd lease lost (etcd unreachable for longer than the TTL?); joining again")
+		for {
+			ns, err := e.join(e.ctx)
+			if err == nil {
+				e.smu.Lock()
+				e.sess = ns
+				close(e.newSess)
+				e.newSess = make(chan struct{})
+				e.smu.Unlock()
+				e.pub.republishAll()
+				e.log.Info("cluster: joined again", "lease", fmt.Sprintf("%x", int64(ns.Lease())))
+				break
+			}
+			if e.ctx.Err() != nil || e.done.Load() {
+				return
+			}
+			e.log.Warn("cluster: joining again failed; retrying", "err", err)
+			if !sleep(e.ctx, retryAfter) {
+				return
+			}
+		}
+	}
+}
+
+// session is the current session.
+func (e *Etcd) session() *concurrency.Session {
+	e.smu.Lock()
+	defer e.smu.Unlock()
+	return e.sess
+}
+
+// Node is this node's name.
+func (e *Etcd) Node() string { return e.cfg.Node.Name }
+
+// View is the combined view of every node's statuses.
+func (e *Etcd) View() *View { return e.view }
+
+// MarkTarget tells the publisher that a target's status (registry key) may
+// have changed; it is looked at in the next flush. It never blocks.
+func (e *Etcd) MarkTarget(key string) { e.pub.markTarget(key) }
+
+// MarkGroups tells the publisher that the targets of these groups may have
+// changed (come, gone, another status); they are looked at in the next
+// flush. It never blocks.
+func (e *Etcd) MarkGroups(ids []string) { e.pub.markGroups(ids) }
+
+// Lead stands in the election under <prefix>elections/<name> (etcd's
+// concurrency.Election, with this node's lease): run is called when this
+// node is elected, and its context ends when the lease is lost or ctx
+// ends. On return from run the node resigns, so that a node that closes
+// hands the election over at once rather than after the TTL.
+func (e *Etcd) Lead(ctx context.Context, name string, run func(ctx context.Context)) {
+	for ctx.Err() == nil && e.ctx.Err() == nil {
+		s := e.session()
+		select {
+		case <-s.Done():
+			// Lost: wait for keep to replace it.
+			e.smu.Lock()
+			ch := e.newSess
+			same := e.sess == s
+			e.smu.Unlock()
+			if same {
+				select {
+				case <-ctx.Done():
+					return
+				case <-e.ctx.Done():
+					return
+				case <-ch:
+				}
+			}
+			continue
+		default:
+		}
+		lctx, cancel := context.WithCancel(ctx)
+		stop := context.AfterFunc(e.ctx, cancel)
+		go func() {
+			select {
+			case <-s.Done():
+				cancel()
+			case <-lctx.Done():
+			}
+		}()
+		el := concurrency.NewElection(s, e.cfg.Prefix+"elections/"+name)
+		err := el.Campaign(lctx, e.cfg.Node.Name)
+		if err == nil && !e.holds(lctx, el, s) {
+			err = errors.New("lease lost while campaigning")
+		}
+		if err != nil {
+			cancel()
+			stop()
+			if ctx.Err() != nil || e.ctx.Err() != nil {
+				return
+			}
+			e.log.Debug("cluster: campaign", "election", name, "err", err)
+			if !sleep(ctx, retryAfter) {
+				return
+			}
+			continue
+		}
+		e.log.Info("cluster: elected", "election", name)
+		run(lctx)
+		leader := lctx.Err() == nil
+		cancel()
+		stop()
+		rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = el.Resign(rctx)
+		rcancel()
+		e.log.Info("cluster: no longer the leader", "election", name)
+		if leader && !sleep(ctx, retryAfter) {
+			return
+		}
+	}
+}
+
+// holds reports whether the campaign's key is still this lease's: a lease
+// that expired while Campaign waited for the previous leader takes the key
+// with it, and Campaign would still return.
+func (e *Etcd) holds(ctx context.Context, el *concurrency.Election, s *concurrency.Session) bool {
+	resp, err := e.cli.Get(ctx, el.Key())
+	return err == nil && len(resp.Kvs) == 1 && clientv3.LeaseID(resp.Kvs[0].Lease) == s.Lease()
+}
+
+// Close leaves the cluster: it stops publishing and revokes the lease, so
+// this node's registration, statuses and candidacies are deleted at once.
+// Leads should have returned first (their resignations are then already
+// done).
+func (e *Etcd) Close() error {
+	if e.done.Swap(true) {
+		return nil
+	}
+	err := e.session().Close() // revokes the lease
+	e.cancel()
+	e.wg.Wait()
+	return err
+}
+
+// Abandon leaves as a node that died would: it stops renewing the lease
+// without revoking it, so its keys stay until the TTL has passed. For tests
+// (the failover of a node that crashed).
+func (e *Etcd) Abandon() {
+	if e.done.Swap(true) {
+		return
+	}
+	e.session().Orphan()
+	e.cancel()
+	e.wg.Wait()
+}
