@@ -84,6 +84,9 @@ type Etcd struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	done   atomic.Bool // Close or Abandon began: a lost session is not replaced
+	// abandoned: Abandon began; nothing is resigned or revoked, as after
+	// a crash.
+	abandoned atomic.Bool
 
 	smu     sync.Mutex
 	sess    *concurrency.Session
@@ -315,6 +318,9 @@ func (e *Etcd) Lead(ctx context.Context, name string, run func(ctx context.Conte
 		leader := lctx.Err() == nil
 		cancel()
 		stop()
+		if e.abandoned.Load() {
+			return
+		}
 		rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = el.Resign(rctx)
 		rcancel()
@@ -351,6 +357,7 @@ func (e *Etcd) Close() error {
 // without revoking it, so its keys stay until the TTL has passed. For tests
 // (the failover of a node that crashed).
 func (e *Etcd) Abandon() {
+	e.abandoned.Store(true)
 	if e.done.Swap(true) {
 		return
 	}
