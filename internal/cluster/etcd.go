@@ -98,7 +98,7 @@ type Etcd struct {
 
 var _ Cluster = (*Etcd)(nil)
 
-func (e *Etcd) nodeKey() string   { return e.cfg.Prefix + "nodes/" + e.cfg.Node.Name }
+func (e *Etcd) nodeKey() string     { return e.cfg.Prefix + "nodes/" + e.cfg.Node.Name }
 func (e *Etcd) nodesPrefix() string { return e.cfg.Prefix + "nodes/" }
 func (e *Etcd) healthPrefix() string {
 	return e.cfg.Prefix + "health/"
