@@ -345,6 +345,12 @@ func TestNodeNameTaken(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "--node-name") {
 		t.Fatalf("second node named alike: %v", err)
 	}
+	for _, bad := range []string{"", "a/b", "-x", "x y"} {
+		if _, err := cluster.Open(context.Background(), cluster.Config{Client: cli, Prefix: "/t/", Node: cluster.NodeInfo{Name: bad}}); err == nil ||
+			!strings.Contains(err.Error(), "--node-name") {
+			t.Errorf("node name %q: %v", bad, err)
+		}
+	}
 	// A dead node's name is free again once its lease expired.
 	other := open(t, cli, "crashed", cluster.Roles{API: true}, nil, nil)
 	other.Abandon()

@@ -109,8 +109,11 @@ func (e *Etcd) healthPrefix() string {
 // reads every node's statuses and then follows them, and publishes this
 // node's.
 func Open(ctx context.Context, cfg Config) (*Etcd, error) {
-	if cfg.Client == nil || cfg.Prefix == "" || cfg.Node.Name == "" {
-		return nil, errors.New("cluster: Config.Client, Prefix and Node.Name are required")
+	if cfg.Client == nil || cfg.Prefix == "" {
+		return nil, errors.New("cluster: Config.Client and Prefix are required")
+	}
+	if !validName(cfg.Node.Name) {
+		return nil, fmt.Errorf("cluster: node name %q: want 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit (--node-name)", printable(cfg.Node.Name))
 	}
 	if cfg.TTL <= 0 {
 		cfg.TTL = DefaultTTL
@@ -364,4 +367,22 @@ func (e *Etcd) Abandon() {
 	e.session().Orphan()
 	e.cancel()
 	e.wg.Wait()
+}
+
+// validName reports whether a node name is what --node-name accepts: it is
+// a segment of etcd keys (<prefix>health/<name>/...), so never a '/'.
+func validName(n string) bool {
+	if n == "" || len(n) > 63 {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case (c == '.' || c == '_' || c == '-') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
