@@ -478,7 +478,7 @@ func (a *App) start(ctx context.Context) error {
 		cfg.AccessLogDir = filepath.Join(cfg.DataDir, "accesslogs")
 	}
 	alog, err := accesslog.New(accesslog.Config{Dir: cfg.AccessLogDir, Region: cfg.Region, Logger: cfg.Logger,
-		S3ObjectInterval: cfg.AccessLogS3Interval, Taps: cfg.AccessLogTaps})
+		S3ObjectInterval: cfg.AccessLogS3Interval, Taps: cfg.AccessLogTaps, Node: cfg.NodeName})
 	if err != nil {
 		return fmt.Errorf("access logs: %w", err)
 	}
