@@ -779,6 +779,14 @@ func (a *App) APIAddr() string {
 	return a.apiLn.Addr().String()
 }
 
+// Checker is the health checker, nil on a node without the health role.
+func (a *App) Checker() *health.Checker {
+	if !a.cfg.Roles.Health {
+		return nil
+	}
+	return a.checker
+}
+
 // Cluster is what this node shares with the others besides the store.
 func (a *App) Cluster() cluster.Cluster { return a.cluster }
 
