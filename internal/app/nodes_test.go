@@ -294,3 +294,137 @@ func TestDataPlaneTakesClusterHealth(t *testing.T) {
 		return bad.hits.Load() > before
 	})
 }
+
+// lazyStats forwards to a traffic aggregator set later (the data-plane
+// node's, started after the node that judges by it).
+type lazyStats struct{ agg atomic.Pointer[canaryStatsAgg] }
+
+type canaryStatsAgg = interface {
+	TargetGroupWindow(serviceID, targetGroupID string, since time.Time) (int64, int64, time.Duration)
+}
+
+func (l *lazyStats) TargetGroupWindow(svc, tg string, since time.Time) (int64, int64, time.Duration) {
+	if a := l.agg.Load(); a != nil {
+		return (*a).TargetGroupWindow(svc, tg, since)
+	}
+	return 0, 0, 0
+}
+
+// leader returns the name of the node leading an election (the candidate
+// of the lowest creation revision, as etcd's concurrency.Election has it).
+func leader(t *testing.T, cli *clientv3.Client, election string) string {
+	t.Helper()
+	r, err := cli.Get(ctx, "/trellis/elections/"+election+"/", clientv3.WithFirstCreate()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Kvs) == 0 {
+		return ""
+	}
+	return string(r.Kvs[0].Value)
+}
+
+func etcdClient(t *testing.T, n *nodes) *clientv3.Client {
+	cli, err := clientv3.New(clientv3.Config{Endpoints: n.c.Endpoints(), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
+}
+
+// TestCanaryMovesWithItsElection: canary steps are judged by the elected
+// API node only. The API-only node started first leads and judges (by the
+// data-plane node's traffic); when it closes, the other node is elected,
+// resumes the rollout from the store (RESUMED) and promotes it.
+func TestCanaryMovesWithItsElection(t *testing.T) {
+	n := newNodes(t)
+	cli := etcdClient(t, n)
+	stats := &lazyStats{}
+	o := n.options("node-judge", cluster.Roles{API: true})
+	o.CanaryStats, o.CanaryTick = stats, 100*time.Millisecond
+	judge := apptest.StartWith(t, o)
+	eventually(t, 5*time.Second, "node-judge leading the canaries", func() bool { return leader(t, cli, "canaries") == "node-judge" })
+
+	w := newCanaryWorld(t, 18123, 200, n.options("node-dp", cluster.AllRoles))
+	agg := canaryStatsAgg(w.s.App.Traffic())
+	stats.agg.Store(&agg)
+	if l := leader(t, cli, "canaries"); l != "node-judge" {
+		t.Fatalf("leader %q after a second node joined", l)
+	}
+	w.traffic("/")
+	cn := w.startCanary(w.body(false, []int{10, 30, 60, 100}, 2))
+	eventually(t, 8*time.Second, "step 2, judged by node-judge", func() bool { return w.canary(cn.CanaryID).StepIndex >= 1 })
+
+	if err := judge.App.Close(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 3*time.Second, "node-dp elected", func() bool { return leader(t, cli, "canaries") == "node-dp" })
+	v := w.waitState(cn.CanaryID, "PROMOTED", 15*time.Second)
+	var kinds []string
+	for _, h := range v.History {
+		kinds = append(kinds, h.Event)
+	}
+	if !strings.Contains(strings.Join(kinds, ","), "RESUMED") {
+		t.Fatalf("history %v: no RESUMED by the new leader", kinds)
+	}
+	if b, g := w.weights(nil); b != 0 || g != 100 {
+		t.Fatalf("after promotion: blue %d green %d", b, g)
+	}
+}
+
+// TestSweeperElected: targets whose drain time has passed are deleted
+// from the store without any write to their group, by the elected API node
+// alone; when it closes, the other API node sweeps.
+func TestSweeperElected(t *testing.T) {
+	n := newNodes(t)
+	cli := etcdClient(t, n)
+	opts := func(name string, roles cluster.Roles) apptest.Options {
+		o := n.options(name, roles)
+		o.DrainTime, o.SweepInterval = 500*time.Millisecond, 100*time.Millisecond
+		return o
+	}
+	first := apptest.StartWith(t, opts("node-1", cluster.Roles{API: true}))
+	eventually(t, 5*time.Second, "node-1 sweeping", func() bool { return leader(t, cli, "drained-targets") == "node-1" })
+	w := newWorld(t, opts("node-2", cluster.AllRoles))
+	r, err := cli.Get(ctx, "/trellis/elections/drained-targets/", clientv3.WithPrefix())
+	if err != nil || len(r.Kvs) != 2 {
+		t.Fatalf("candidates: %v %v; want both API nodes", r, err)
+	}
+	tg := need(w.c.CreateTargetGroup(ctx, &vpclattice.CreateTargetGroupInput{Name: aws.String("pool"), Type: types.TargetGroupTypeIp,
+		Config: &types.TargetGroupConfig{Port: aws.Int32(80), Protocol: types.TargetGroupProtocolHttp, VpcIdentifier: aws.String("vpc-0000000000000000f")}})).ok(t)
+	targetKey := func(ip string) string { return "/trellis/kv/tgt/" + *tg.Id + "/" + ip + "/80" }
+	stored := func(ip string) bool {
+		r, err := cli.Get(ctx, targetKey(ip))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(r.Kvs) == 1
+	}
+	drain := func(ip string) {
+		need(w.c.RegisterTargets(ctx, &vpclattice.RegisterTargetsInput{TargetGroupIdentifier: tg.Id,
+			Targets: []types.Target{{Id: aws.String(ip)}, {Id: aws.String("10.9.9.9")}}})).ok(t)
+		need(w.c.DeregisterTargets(ctx, &vpclattice.DeregisterTargetsInput{TargetGroupIdentifier: tg.Id,
+			Targets: []types.Target{{Id: aws.String(ip)}}})).ok(t)
+		if !stored(ip) {
+			t.Fatalf("%s gone while draining", ip)
+		}
+	}
+	drain("10.0.0.1")
+	eventually(t, 5*time.Second, "10.0.0.1 deleted after its drain time", func() bool { return !stored("10.0.0.1") })
+	if !stored("10.9.9.9") {
+		t.Fatal("the sweeper deleted a registered target")
+	}
+
+	// The sweeper's node leaves; the other one takes over.
+	if err := first.App.Close(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 3*time.Second, "node-2 sweeping", func() bool { return leader(t, cli, "drained-targets") == "node-2" })
+	drain("10.0.0.2")
+	eventually(t, 5*time.Second, "10.0.0.2 deleted by node-2", func() bool { return !stored("10.0.0.2") })
+	l := need(w.c.ListTargets(ctx, &vpclattice.ListTargetsInput{TargetGroupIdentifier: tg.Id})).ok(t)
+	if len(l.Items) != 1 || aws.ToString(l.Items[0].Id) != "10.9.9.9" {
+		t.Fatalf("ListTargets: %+v", l.Items)
+	}
+}
