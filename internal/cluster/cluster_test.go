@@ -356,3 +356,29 @@ func TestNodeNameTaken(t *testing.T) {
 	other.Abandon()
 	open(t, cli, "crashed", cluster.Roles{API: true}, nil, nil)
 }
+
+// TestViewIgnoresBadReports: a report this version would not write (an
+// unknown status, a reason code with spaces or newlines, a key whose node
+// segment is no node name) is not shown, whether read at start or watched.
+func TestViewIgnoresBadReports(t *testing.T) {
+	c := etcdtest.Start(t)
+	cli := client(t, c)
+	put := func(k, v string) {
+		if _, err := cli.Put(context.Background(), k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("/t/health/n1/tg-1/10.0.0.1/80", `{"status":"UNHEALTHY","reasonCode":"a\nb"}`)
+	v := open(t, cli, "api", cluster.Roles{API: true}, nil, nil).View()
+	put("/t/health/n2/tg-1/10.0.0.1/80", `{"status":"EVIL"}`)
+	put("/t/health/bad name/tg-1/10.0.0.1/80", `{"status":"UNHEALTHY"}`)
+	put("/t/health/n3/tg-1/10.0.0.1/80", `{"status":"HEALTHY"}`) // the one valid report
+	eventually(t, 5*time.Second, "the valid report", func() bool { return len(v.GroupReports("tg-1")["tg-1/10.0.0.1/80"]) > 0 })
+	time.Sleep(100 * time.Millisecond)
+	if rs := v.GroupReports("tg-1")["tg-1/10.0.0.1/80"]; len(rs) != 1 || rs[0].Node != "n3" {
+		t.Fatalf("reports %+v, want n3's alone", rs)
+	}
+	// A valid report replaced by a bad one goes.
+	put("/t/health/n3/tg-1/10.0.0.1/80", `{"status":"HEALTHY","reasonCode":"<script>"}`)
+	eventually(t, 5*time.Second, "the replaced report gone", func() bool { return len(v.GroupReports("tg-1")) == 0 })
+}

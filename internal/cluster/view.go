@@ -173,7 +173,7 @@ func (v *View) reload(ctx context.Context, cli *clientv3.Client) (int64, error) 
 			continue
 		}
 		var st Status
-		if json.Unmarshal(kv.Value, &st) != nil {
+		if json.Unmarshal(kv.Value, &st) != nil || !validStatus(st) {
 			continue
 		}
 		put(reports, node, g, key, st)
@@ -205,6 +205,28 @@ func (v *View) reload(ctx context.Context, cli *clientv3.Client) (int64, error) 
 	return rev, nil
 }
 
+// validStatus reports whether a published status is one this version
+// writes: a known status and a reason code of at most 64 letters, digits
+// and '.'. Anything else (a newer node's, a hand-written key) is ignored
+// rather than shown by ListTargets or written into a log line.
+func validStatus(st Status) bool {
+	switch st.Status {
+	case model.TargetStatusHealthy, model.TargetStatusUnhealthy, model.TargetStatusInitial, model.TargetStatusUnavailable:
+	default:
+		return false
+	}
+	if len(st.ReasonCode) > 64 {
+		return false
+	}
+	for i := 0; i < len(st.ReasonCode); i++ {
+		c := st.ReasonCode[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
 func countHealth(nodes map[string]NodeInfo) int {
 	n := 0
 	for _, info := range nodes {
@@ -229,6 +251,20 @@ func put(m map[string]map[string]map[string]Status, node, g, key string, st Stat
 	byNode[node] = st
 }
 
+func deleteReport(m map[string]map[string]map[string]Status, node, g, key string) {
+	byNode := m[g][key]
+	if byNode == nil {
+		return
+	}
+	delete(byNode, node)
+	if len(byNode) == 0 {
+		delete(m[g], key)
+		if len(m[g]) == 0 {
+			delete(m, g)
+		}
+	}
+}
+
 // parse splits <prefix>health/<node>/<tg>/<target>/<port> into the node,
 // the target group and the target key "<tg>/<target>/<port>". A target ID
 // may hold '/' (an ARN): the group is the first segment, the port the
@@ -239,7 +275,7 @@ func (v *View) parse(k []byte) (node, g, key string, ok bool) {
 		return "", "", "", false
 	}
 	node, key, ok = strings.Cut(rest, "/")
-	if !ok || node == "" {
+	if !ok || !validName(node) {
 		return "", "", "", false
 	}
 	g, tail, ok := strings.Cut(key, "/")
@@ -323,19 +359,12 @@ func (v *View) apply(events []*clientv3.Event) {
 		}
 		changed = append(changed, key)
 		if ev.Type == mvccpb.DELETE {
-			if byNode := v.reports[g][key]; byNode != nil {
-				delete(byNode, node)
-				if len(byNode) == 0 {
-					delete(v.reports[g], key)
-					if len(v.reports[g]) == 0 {
-						delete(v.reports, g)
-					}
-				}
-			}
+			deleteReport(v.reports, node, g, key)
 			continue
 		}
 		var st Status
-		if json.Unmarshal(ev.Kv.Value, &st) != nil {
+		if json.Unmarshal(ev.Kv.Value, &st) != nil || !validStatus(st) {
+			deleteReport(v.reports, node, g, key)
 			continue
 		}
 		put(v.reports, node, g, key, st)
