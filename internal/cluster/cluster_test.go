@@ -382,3 +382,54 @@ func TestViewIgnoresBadReports(t *testing.T) {
 	put("/t/health/n3/tg-1/10.0.0.1/80", `{"status":"HEALTHY","reasonCode":"<script>"}`)
 	eventually(t, 5*time.Second, "the replaced report gone", func() bool { return len(v.GroupReports("tg-1")) == 0 })
 }
+
+// TestLeaseLostAndRejoined: a node whose lease etcd dropped (as after an
+// outage longer than the TTL) loses its keys and leadership, then takes a
+// new lease, registers and publishes everything again, and leads again.
+func TestLeaseLostAndRejoined(t *testing.T) {
+	c := etcdtest.Start(t)
+	cli := client(t, c)
+	src := &source{}
+	a := open(t, cli, "node-a", cluster.Roles{API: true, Health: true}, src, nil)
+	v := open(t, cli, "observer", cluster.Roles{API: true}, nil, nil).View()
+	const key = "tg-1/10.0.0.1/80"
+	src.set(key, "HEALTHY", "")
+	a.MarkTarget(key)
+	eventually(t, 5*time.Second, "a's report", func() bool { st, _, _ := v.Combined(key); return st == "HEALTHY" })
+
+	var terms atomic.Int32
+	var leading atomic.Bool
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.Lead(ctx, "work", func(ctx context.Context) {
+			terms.Add(1)
+			leading.Store(true)
+			<-ctx.Done()
+			leading.Store(false)
+		})
+	}()
+	defer func() { cancel(); <-done }()
+	eventually(t, 5*time.Second, "a leading", leading.Load)
+
+	r, err := cli.Get(context.Background(), "/t/nodes/node-a")
+	if err != nil || len(r.Kvs) != 1 {
+		t.Fatalf("registration: %v %v", r, err)
+	}
+	old := clientv3.LeaseID(r.Kvs[0].Lease)
+	if _, err := cli.Revoke(context.Background(), old); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "leadership lost with the lease", func() bool { return !leading.Load() || terms.Load() > 1 })
+	eventually(t, 10*time.Second, "registered again under a new lease", func() bool {
+		r, err := cli.Get(context.Background(), "/t/nodes/node-a")
+		return err == nil && len(r.Kvs) == 1 && clientv3.LeaseID(r.Kvs[0].Lease) != old
+	})
+	eventually(t, 10*time.Second, "its report published again", func() bool {
+		r, err := cli.Get(context.Background(), "/t/health/node-a/"+key)
+		return err == nil && len(r.Kvs) == 1 && clientv3.LeaseID(r.Kvs[0].Lease) != old
+	})
+	eventually(t, 5*time.Second, "the observer sees it", func() bool { st, _, _ := v.Combined(key); return st == "HEALTHY" })
+	eventually(t, 10*time.Second, "leading again", func() bool { return leading.Load() && terms.Load() == 2 })
+}
