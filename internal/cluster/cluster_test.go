@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -432,4 +433,49 @@ func TestLeaseLostAndRejoined(t *testing.T) {
 	})
 	eventually(t, 5*time.Second, "the observer sees it", func() bool { st, _, _ := v.Combined(key); return st == "HEALTHY" })
 	eventually(t, 10*time.Second, "leading again", func() bool { return leading.Load() && terms.Load() == 2 })
+}
+
+// TestOpenWithEtcdAway: a node whose etcd does not answer still starts
+// (static stability: its data plane serves what it has) and joins in the
+// background; meanwhile nobody's statuses are known, and it closes
+// promptly.
+func TestOpenWithEtcdAway(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{"http://" + addr}, DialTimeout: time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	start := time.Now()
+	e, err := cluster.Open(context.Background(), cluster.Config{Client: cli, Prefix: "/t/", Node: cluster.NodeInfo{Name: "n"},
+		Roles: cluster.AllRoles, Source: &source{}})
+	if err != nil {
+		t.Fatalf("Open with etcd away: %v", err)
+	}
+	if d := time.Since(start); d > 8*time.Second {
+		t.Fatalf("Open took %v", d)
+	}
+	e.MarkGroups([]string{"tg-1"})
+	if st, _, ok := e.View().TargetStatus("tg-1", "10.0.0.1", 80); !ok || st != "UNAVAILABLE" {
+		t.Fatalf("status with nothing known: %s %v", st, ok)
+	}
+	done := make(chan struct{})
+	go func() {
+		e.Lead(context.Background(), "x", func(context.Context) { t.Error("elected without etcd") })
+		close(done)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	start = time.Now()
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("Close took %v", d)
+	}
 }

@@ -130,31 +130,57 @@ func Open(ctx context.Context, cfg Config) (*Etcd, error) {
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.view = newView(cfg.Prefix, cfg.OnChange)
 	e.pub.init(e)
+	// A node starts whether or not etcd answers (a data plane keeps
+	// serving what it has, static stability): unreachable, it joins in
+	// the background. A name held by a live node is refused at once.
 	s, err := e.join(ctx)
-	if err != nil {
+	switch {
+	case errors.Is(err, errNameTaken):
 		e.cancel()
 		return nil, err
+	case err != nil:
+		e.log.Warn("cluster: etcd unreachable; joining in the background", "err", err)
+	default:
+		e.sess = s
+		e.log.Info("cluster: joined", "roles", cfg.Node.Roles, "lease", fmt.Sprintf("%x", int64(s.Lease())), "ttl", e.ttl)
 	}
-	e.sess = s
-	if err := e.view.load(ctx, e.cli); err != nil {
-		_ = s.Close()
-		e.cancel()
-		return nil, fmt.Errorf("cluster: read the nodes' statuses: %w", err)
+	var rev int64 // 0: follow reads everything (again)
+	if e.sess != nil {
+		rctx, cancel := context.WithTimeout(ctx, callTimeout)
+		if r, err := e.view.reload(rctx, e.cli); err == nil {
+			rev = r
+		}
+		cancel()
 	}
 	e.wg.Add(2)
 	go func() { defer e.wg.Done(); e.keep() }()
-	go func() { defer e.wg.Done(); e.view.follow(e.ctx, e.cli, e.log) }()
+	go func() { defer e.wg.Done(); e.view.follow(e.ctx, e.cli, e.log, rev) }()
 	if cfg.Source != nil {
 		e.wg.Add(1)
 		go func() { defer e.wg.Done(); e.pub.run(e.ctx) }()
 	}
-	e.log.Info("cluster: joined", "roles", cfg.Node.Roles, "lease", fmt.Sprintf("%x", int64(s.Lease())), "ttl", e.ttl)
 	return e, nil
 }
 
+// callTimeout bounds each of the cluster's own calls to etcd (a grant, a
+// registration attempt, the first read), so that an unreachable etcd
+// delays a start by that much, not forever.
+const callTimeout = 5 * time.Second
+
+// errNameTaken: another live node has this node's name.
+var errNameTaken = errors.New("in use by a live node (every node needs its own --node-name)")
+
 // join makes a session and registers the node under its lease.
 func (e *Etcd) join(ctx context.Context) (*concurrency.Session, error) {
-	s, err := concurrency.NewSession(e.cli, concurrency.WithTTL(e.ttl), concurrency.WithContext(e.ctx))
+	gctx, cancel := context.WithTimeout(ctx, callTimeout)
+	lease, err := e.cli.Grant(gctx, int64(e.ttl))
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("cluster: etcd lease: %w", err)
+	}
+	// The session keeps the lease alive until e.ctx ends (or Close
+	// revokes it).
+	s, err := concurrency.NewSession(e.cli, concurrency.WithLease(lease.ID), concurrency.WithTTL(e.ttl), concurrency.WithContext(e.ctx))
 	if err != nil {
 		return nil, fmt.Errorf("cluster: etcd lease: %w", err)
 	}
@@ -181,9 +207,11 @@ func (e *Etcd) register(ctx context.Context, s *concurrency.Session) error {
 	key := e.nodeKey()
 	deadline := time.Now().Add(time.Duration(e.ttl)*time.Second + 2*time.Second)
 	for {
-		resp, err := e.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+		tctx, cancel := context.WithTimeout(ctx, callTimeout)
+		resp, err := e.cli.Txn(tctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
 			Then(clientv3.OpPut(key, string(val), clientv3.WithLease(s.Lease()))).
 			Else(clientv3.OpGet(key)).Commit()
+		cancel()
 		if err != nil {
 			return fmt.Errorf("cluster: register node %s: %w", e.cfg.Node.Name, err)
 		}
@@ -195,7 +223,7 @@ func (e *Etcd) register(ctx context.Context, s *concurrency.Session) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("cluster: node name %q is in use by a live node (every node needs its own --node-name)", e.cfg.Node.Name)
+			return fmt.Errorf("cluster: node name %q: %w", e.cfg.Node.Name, errNameTaken)
 		}
 		if !sleep(ctx, 250*time.Millisecond) {
 			return ctx.Err()
@@ -208,16 +236,17 @@ func (e *Etcd) register(ctx context.Context, s *concurrency.Session) error {
 // status published again under it.
 func (e *Etcd) keep() {
 	for {
-		s := e.session()
-		select {
-		case <-e.ctx.Done():
-			return
-		case <-s.Done():
+		if s := e.session(); s != nil {
+			select {
+			case <-e.ctx.Done():
+				return
+			case <-s.Done():
+			}
+			if e.done.Load() {
+				return
+			}
+			e.log.Warn("cluster: etcd lease lost (etcd unreachable for longer than the TTL?); joining again")
 		}
-		if e.done.Load() {
-			return
-		}
-		e.log.Warn("cluster: etcd lease lost (etcd unreachable for longer than the TTL?); joining again")
 		for {
 			ns, err := e.join(e.ctx)
 			if err == nil {
@@ -233,7 +262,7 @@ func (e *Etcd) keep() {
 			if e.ctx.Err() != nil || e.done.Load() {
 				return
 			}
-			e.log.Warn("cluster: joining again failed; retrying", "err", err)
+			e.log.Warn("cluster: joining failed; retrying", "err", err)
 			if !sleep(e.ctx, retryAfter) {
 				return
 			}
@@ -270,25 +299,27 @@ func (e *Etcd) MarkGroups(ids []string) { e.pub.markGroups(ids) }
 // hands the election over at once rather than after the TTL.
 func (e *Etcd) Lead(ctx context.Context, name string, run func(ctx context.Context)) {
 	for ctx.Err() == nil && e.ctx.Err() == nil {
-		s := e.session()
-		select {
-		case <-s.Done():
-			// Lost: wait for keep to replace it.
-			e.smu.Lock()
-			ch := e.newSess
-			same := e.sess == s
-			e.smu.Unlock()
-			if same {
-				select {
-				case <-ctx.Done():
-					return
-				case <-e.ctx.Done():
-					return
-				case <-ch:
-				}
+		e.smu.Lock()
+		s, ch := e.sess, e.newSess
+		e.smu.Unlock()
+		lost := s == nil
+		if !lost {
+			select {
+			case <-s.Done():
+				lost = true
+			default:
+			}
+		}
+		if lost {
+			// Not joined yet, or the lease was lost: wait for keep.
+			select {
+			case <-ctx.Done():
+				return
+			case <-e.ctx.Done():
+				return
+			case <-ch:
 			}
 			continue
-		default:
 		}
 		lctx, cancel := context.WithCancel(ctx)
 		stop := context.AfterFunc(e.ctx, cancel)
@@ -350,7 +381,10 @@ func (e *Etcd) Close() error {
 	if e.done.Swap(true) {
 		return nil
 	}
-	err := e.session().Close() // revokes the lease
+	var err error
+	if s := e.session(); s != nil {
+		err = s.Close() // revokes the lease
+	}
 	e.cancel()
 	e.wg.Wait()
 	return err
@@ -364,7 +398,9 @@ func (e *Etcd) Abandon() {
 	if e.done.Swap(true) {
 		return
 	}
-	e.session().Orphan()
+	if s := e.session(); s != nil {
+		s.Orphan()
+	}
 	e.cancel()
 	e.wg.Wait()
 }

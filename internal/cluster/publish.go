@@ -171,6 +171,17 @@ func (p *publisher) flush(ctx context.Context) {
 		return
 	}
 	s := p.e.session()
+	if s == nil {
+		// Not joined: everything waits for the lease (joining calls
+		// republishAll, which flushes again).
+		p.mu.Lock()
+		for _, c := range changes {
+			p.targets[c.key] = struct{}{}
+		}
+		p.republish = p.republish || all
+		p.mu.Unlock()
+		return
+	}
 	lease := clientv3.WithLease(s.Lease())
 	pfx := p.e.healthPrefix() + p.e.cfg.Node.Name + "/"
 	for i := 0; i < len(changes); i += maxTxnOps {

@@ -149,13 +149,8 @@ func (v *View) HealthNodes() int {
 	return v.health
 }
 
-// load reads every status and node and replaces what the view holds;
+// reload reads every status and node and replaces what the view holds;
 // it returns etcd's revision of the read.
-func (v *View) load(ctx context.Context, cli *clientv3.Client) error {
-	_, err := v.reload(ctx, cli)
-	return err
-}
-
 func (v *View) reload(ctx context.Context, cli *clientv3.Client) (int64, error) {
 	hr, err := cli.Get(ctx, v.healthPfx, clientv3.WithPrefix())
 	if err != nil {
@@ -289,8 +284,8 @@ func (v *View) parse(k []byte) (node, g, key string, ok bool) {
 // revision of the last load; when it breaks (etcd compacted past it, the
 // member lost its leader, the connection failed) the view is loaded again
 // and watched from there.
-func (v *View) follow(ctx context.Context, cli *clientv3.Client, log *slog.Logger) {
-	rev, err := int64(0), error(nil)
+func (v *View) follow(ctx context.Context, cli *clientv3.Client, log *slog.Logger, rev int64) {
+	var err error
 	for ctx.Err() == nil {
 		if rev == 0 {
 			if rev, err = v.reload(ctx, cli); err != nil {
