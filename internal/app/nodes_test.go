@@ -297,7 +297,9 @@ func TestDataPlaneTakesClusterHealth(t *testing.T) {
 
 // lazyStats forwards to a traffic aggregator set later (the data-plane
 // node's, started after the node that judges by it).
-type lazyStats struct{ agg atomic.Pointer[canaryStatsAgg] }
+type lazyStats struct {
+	agg atomic.Pointer[canaryStatsAgg]
+}
 
 type canaryStatsAgg = interface {
 	TargetGroupWindow(serviceID, targetGroupID string, since time.Time) (int64, int64, time.Duration)
