@@ -153,9 +153,8 @@ func New(cfg Config) (*Logger, error) {
 	}
 	l := &Logger{
 		root: root, region: cfg.Region, maxPending: cfg.MaxPending, log: cfg.Logger, now: cfg.Now, s3Every: cfg.S3ObjectInterval,
-		nodeHash: NodeHash(cfg.Node),
-		wake:     make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-		sinks: map[string]*sink{}, warned: map[string]bool{}, taps: NewTaps(cfg.Taps),
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		sinks: map[string]*sink{}, warned: map[string]bool{}, taps: NewTaps(cfg.Taps), nodeHash: NodeHash(cfg.Node),
 	}
 	l.lines.New = func() any { b := make([]byte, 0, 2048); return &b }
 	l.routes.Store(&map[subKey]*sink{})
