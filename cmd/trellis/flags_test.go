@@ -102,6 +102,8 @@ func TestNodeIngressPrefixFlag(t *testing.T) {
 		{[]string{"--node-ingress-prefix", "127.172.0.0/24"}, "--node-ingress-prefix 127.172.0.0/24: smaller than --ingress-cidr 127.171.0.0/16; want a /16 or larger"},
 		{[]string{"--ingress-cidr", "127.171.0.0/24", "--node-ingress-prefix", "169.254.0.0/16"}, "--node-ingress-prefix 169.254.0.0/16: overlaps 169.254.171.0/24"},
 		{[]string{"--node-ingress-prefix", "224.1.0.0/16"}, "--node-ingress-prefix 224.1.0.0/16: overlaps 224.0.0.0/3"},
+		// A resolver that would be one of this node's own VPC resolvers.
+		{[]string{"--node-ingress-prefix", "127.172.0.0/16", "--dns-upstream", "127.172.0.9:53"}, `dns upstream "127.172.0.9:53" is a VPC's own DNS (in the ingress range 127.172.0.0/16`},
 	} {
 		serveRejects(t, tc.args, tc.want)
 	}
