@@ -24,6 +24,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/trellis-net/trellis/internal/ca"
 	"github.com/trellis-net/trellis/internal/store/etcd/etcdtest"
@@ -127,6 +129,45 @@ func (n *mnNode) kill(t testing.TB) {
 		t.Fatal(err)
 	}
 	<-n.done
+}
+
+// revision is the store revision of the snapshot the node serves, read
+// from its /metrics (trellis_snapshot_revision); -1 when unreadable.
+func (n *mnNode) revision() float64 {
+	resp, err := http.Get("http://" + n.metricsAddr + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mf, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return -1
+	}
+	for _, m := range mf["trellis_snapshot_revision"].GetMetric() {
+		return m.GetGauge().GetValue()
+	}
+	return -1
+}
+
+// converge waits until every node serves the snapshot of the same
+// revision, and returns it.
+func (mc *mnCluster) converge(t testing.TB, d time.Duration) float64 {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		var revs []float64
+		for _, nd := range mc.nodes {
+			revs = append(revs, nd.revision())
+		}
+		if revs[0] > 0 && !slices.ContainsFunc(revs, func(r float64) bool { return r != revs[0] }) {
+			return revs[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the nodes serve snapshots of revisions %v after %v, want one revision", revs, d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // mnService is a service with an HTTP listener on port, callable from
@@ -295,6 +336,7 @@ func TestMultiNodePropagation(t *testing.T) {
 	slices.Sort(lags)
 	t.Logf("write through A → first 200 on B over %d writes: p50 %v, p99 %v, max %v",
 		len(lags), percentile(lags, 50), percentile(lags, 99), lags[len(lags)-1])
+	t.Logf("every node at revision %v", mc.converge(t, 5*time.Second))
 }
 
 // load sends GETs to each address through workers goroutines until stop,
@@ -624,6 +666,7 @@ func TestMultiNodeEtcdStopped(t *testing.T) {
 		addrs = append(addrs, nd.ingress(t, stored))
 		waitStatus(t, dpClient(), nd.ingress(t, stored), port, svcs[0].host, 200, 10*time.Second)
 	}
+	before := mc.converge(t, 5*time.Second)
 	l := startLoad(addrs, port, svcs[0].host, 200)
 	time.Sleep(300 * time.Millisecond)
 	ec.Members[0].Kill()
@@ -660,5 +703,8 @@ func TestMultiNodeEtcdStopped(t *testing.T) {
 	}
 	for _, addr := range addrs {
 		waitStatus(t, hc, addr, port, svcs[1].host, 200, 10*time.Second)
+	}
+	if rev := mc.converge(t, 10*time.Second); rev <= before {
+		t.Fatalf("the nodes converged on revision %v, not past %v (before etcd stopped)", rev, before)
 	}
 }
