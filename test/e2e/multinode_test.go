@@ -339,8 +339,9 @@ func TestMultiNodePropagation(t *testing.T) {
 	t.Logf("every node at revision %v", mc.converge(t, 5*time.Second))
 }
 
-// load sends GETs to each address through workers goroutines until stop,
-// counting answers that are not want (no answer counts too).
+// load is clients calling the data plane: startLoad sends GETs to each
+// address from two goroutines until end, counting the answers that are
+// not the status wanted (no answer counts too) as failed.
 type load struct {
 	ok, failed atomic.Int64
 	mu         sync.Mutex
@@ -407,8 +408,9 @@ func newWrites() *writes {
 	return &writes{tgs: map[string]bool{}, targets: map[string]map[string]bool{}}
 }
 
-// write runs writers goroutines of CreateTargetGroup then RegisterTargets
-// (three targets) through c until stop, recording what was acknowledged.
+// run starts writers goroutines that write CreateTargetGroup then
+// RegisterTargets (three targets) through c until stop, recording what was
+// acknowledged; the WaitGroup ends when they have.
 func (w *writes) run(c *vpclattice.Client, writers int, stop <-chan struct{}) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	for g := range writers {
