@@ -297,6 +297,10 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 		}
 		return nil, err
 	}
+	if cfg.NodeIngressPrefix.IsValid() {
+		cfg.Logger.Info("data plane: host-mode VPCs served at their offset in the node's ingress range",
+			"nodeIngressPrefix", cfg.NodeIngressPrefix.String(), "ingressCidr", ingressPrefix.String())
+	}
 	cfg.Logger.Info("control-plane API listening", "addr", a.apiLn.Addr().String(), "region", cfg.Region)
 	return a, nil
 }
