@@ -63,7 +63,7 @@ func (f *quotaFlag) Type() string { return "name=value" }
 
 func serveCommand() *cobra.Command {
 	cfg := app.Config{Quotas: model.Quotas{}, Outlier: app.DefaultOutlierDetection(), Version: version}
-	var logLevel, ingressCIDR, ingressServer string
+	var logLevel, ingressCIDR, nodeIngress, ingressServer string
 	var gcFloorMiB uint64
 	var dnsf dnsFlags
 	var etcdf etcdFlags
@@ -102,6 +102,12 @@ the service in the Host header (its generated DNS name or custom domain).
 GET /trellis/v1/vpcs/VPC_ID (or 'trellis vpc get VPC_ID') tells the address.
 Each VPC's DNS listens on the same address, port --dns-port: it answers the names
 of the services the VPC reaches with that address (docs/dns.md).
+--node-ingress-prefix P moves this node's data plane: it serves each host-mode
+VPC (ingress and DNS) at the address with the same offset in P as the VPC's
+address has in --ingress-cidr (127.171.0.5 with 127.172.0.0/16: 127.172.0.5),
+so that several data-plane nodes share one machine; P is as large as
+--ingress-cidr or larger. The API still reports the stored address
+(docs/deployment.md).
 
 Network-namespace VPCs ('trellis vpc create VPC --mode netns --cidr 10.0.0.0/16')
 need Linux and this server running as root: each is a network namespace
@@ -156,6 +162,13 @@ and exits.`,
 				return fmt.Errorf("--ingress-cidr %q: want an IPv4 loopback prefix such as 127.171.0.0/16", ingressCIDR)
 			}
 			cfg.IngressPrefix = p.Masked()
+			if nodeIngress != "" {
+				np, err := netip.ParsePrefix(nodeIngress)
+				if err != nil {
+					return fmt.Errorf("--node-ingress-prefix %q: want an IPv4 prefix such as 127.172.0.0/16", nodeIngress)
+				}
+				cfg.NodeIngressPrefix = np.Masked() // app checks the rest
+			}
 			switch ingressServer {
 			case "trellis":
 			case "net-http":
@@ -233,6 +246,7 @@ and exits.`,
 	f.DurationVar(&cfg.DrainTime, "drain-time", time.Minute, "how long a deregistered target stays DRAINING")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long SIGTERM waits for in-flight requests")
 	f.StringVar(&ingressCIDR, "ingress-cidr", "127.171.0.0/16", "loopback range from which each host-mode VPC gets its ingress address (the data plane listens on ADDRESS:PORT for every listener port the VPC reaches)")
+	f.StringVar(&nodeIngress, "node-ingress-prefix", "", "serve each host-mode VPC at the address with the same offset in this prefix as its ingress address has in --ingress-cidr, so that several data-plane nodes share a machine (the API still reports the stored address; default: the stored address; see docs/deployment.md)")
 	f.DurationVar(&cfg.RequestTimeout, "request-timeout", time.Minute, "how long the data plane waits for a target's response headers before answering 504")
 	f.StringVar(&cfg.AccessLogDir, "access-log-dir", "", "where access logs of services and networks with access log subscriptions are written, by destination ARN (default DATA_DIR/accesslogs; see docs/access-logs.md)")
 	f.DurationVar(&cfg.AccessLogS3Interval, "access-log-s3-interval", time.Minute, "how long an S3 access log object collects records (written as NAME.json.gz.partial) before it is sealed as NAME.json.gz")

@@ -93,6 +93,13 @@ type Config struct {
 	// IngressPrefix is where host-mode VPCs get ingress addresses
 	// (default 127.171.0.0/16).
 	IngressPrefix netip.Prefix
+	// NodeIngressPrefix (serve --node-ingress-prefix), when valid, is where
+	// this node's data plane serves host-mode VPCs: each at the address
+	// with the same offset in it as the VPC's stored address has in
+	// IngressPrefix (snapshot.NodeIngress), so that several data-plane
+	// nodes can share a machine. The API keeps reporting the stored
+	// address. Unset: the stored address (docs/deployment.md).
+	NodeIngressPrefix netip.Prefix
 	// RequestTimeout is how long the data plane waits for a target's
 	// response headers before answering 504 (default 60s).
 	RequestTimeout time.Duration
@@ -246,8 +253,16 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	if !ingressPrefix.IsValid() {
 		ingressPrefix = service.DefaultIngressPrefix
 	}
+	if err := checkNodeIngressPrefix(cfg.NodeIngressPrefix, ingressPrefix); err != nil {
+		return nil, err
+	}
 	if err := cfg.DNS.validate(ingressPrefix); err != nil {
 		return nil, err
+	}
+	if cfg.NodeIngressPrefix.IsValid() {
+		if err := cfg.DNS.validate(cfg.NodeIngressPrefix); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.LambdaEndpoint != "" {
 		if _, err := lambda.ParseEndpoint(cfg.LambdaEndpoint); err != nil {
@@ -318,6 +333,10 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 		}
 		return nil, err
 	}
+	if cfg.NodeIngressPrefix.IsValid() && cfg.Roles.Dataplane {
+		cfg.Logger.Info("data plane: host-mode VPCs served at their offset in the node's ingress range",
+			"nodeIngressPrefix", cfg.NodeIngressPrefix.String(), "ingressCidr", ingressPrefix.String())
+	}
 	if a.apiLn != nil {
 		cfg.Logger.Info("control-plane API listening", "addr", a.apiLn.Addr().String(), "region", cfg.Region)
 	}
@@ -380,7 +399,8 @@ func (a *App) start(ctx context.Context) error {
 	root := a.root
 	watcher := &watch.Watcher{Store: st, Holder: holder, Logger: cfg.Logger,
 		Options: snapshot.Options{Region: cfg.Region, DrainTime: drain, Roots: []model.AccessKey{{ID: root.AccessKeyID,
-			Secret: root.SecretAccessKey, PrincipalARN: root.PrincipalARN(), Account: root.Account, Status: "Active"}}, AdminAccount: root.Account}}
+			Secret: root.SecretAccessKey, PrincipalARN: root.PrincipalARN(), Account: root.Account, Status: "Active"}}, AdminAccount: root.Account,
+			IngressPrefix: ingressPrefixOf(cfg), NodeIngressPrefix: cfg.NodeIngressPrefix}}
 	// The namespaces of netns VPCs follow the snapshot first; the proxy,
 	// the checker and DNS follow the namespaces (vpcnet.Runner), so that a
 	// VPC's namespace exists before they open sockets in it.
