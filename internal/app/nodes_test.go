@@ -389,9 +389,12 @@ func TestSweeperElected(t *testing.T) {
 	first := apptest.StartWith(t, opts("node-1", cluster.Roles{API: true}))
 	eventually(t, 5*time.Second, "node-1 sweeping", func() bool { return leader(t, cli, "drained-targets") == "node-1" })
 	w := newWorld(t, opts("node-2", cluster.AllRoles))
-	r, err := cli.Get(ctx, "/trellis/elections/drained-targets/", clientv3.WithPrefix())
-	if err != nil || len(r.Kvs) != 2 {
-		t.Fatalf("candidates: %v %v; want both API nodes", r, err)
+	eventually(t, 5*time.Second, "both API nodes standing", func() bool {
+		r, err := cli.Get(ctx, "/trellis/elections/drained-targets/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+		return err == nil && r.Count == 2
+	})
+	if l := leader(t, cli, "drained-targets"); l != "node-1" {
+		t.Fatalf("leader %q after a second node stood", l)
 	}
 	tg := need(w.c.CreateTargetGroup(ctx, &vpclattice.CreateTargetGroupInput{Name: aws.String("pool"), Type: types.TargetGroupTypeIp,
 		Config: &types.TargetGroupConfig{Port: aws.Int32(80), Protocol: types.TargetGroupProtocolHttp, VpcIdentifier: aws.String("vpc-0000000000000000f")}})).ok(t)
