@@ -390,6 +390,7 @@ func (a *App) start(ctx context.Context) error {
 	if cfg.MetricsAddr != "" {
 		met = metrics.New()
 		a.metrics = met
+		met.WatchCluster(a.cluster, []string{cluster.ElectionCanaries, cluster.ElectionSweeper})
 	}
 	registry := &upstream.Registry{Outlier: cfg.Outlier}
 	drain := cfg.DrainTime

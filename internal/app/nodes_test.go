@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -388,7 +389,29 @@ func TestSweeperElected(t *testing.T) {
 	}
 	first := apptest.StartWith(t, opts("node-1", cluster.Roles{API: true}))
 	eventually(t, 5*time.Second, "node-1 sweeping", func() bool { return leader(t, cli, "drained-targets") == "node-1" })
-	w := newWorld(t, opts("node-2", cluster.AllRoles))
+	o2 := opts("node-2", cluster.AllRoles)
+	o2.MetricsAddr = "127.0.0.1:0"
+	w := newWorld(t, o2)
+	gauge := func(series string) string {
+		resp, err := http.Get("http://" + w.s.App.MetricsAddr() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, series+" "); ok {
+				return v
+			}
+		}
+		return ""
+	}
+	if g := gauge(`trellis_cluster_leader{election="drained-targets"}`); g != "0" {
+		t.Fatalf("node-2's leader gauge while node-1 sweeps: %q", g)
+	}
+	eventually(t, 5*time.Second, "both API nodes counted", func() bool {
+		return gauge(`trellis_cluster_nodes{role="api"}`) == "2" && gauge(`trellis_cluster_nodes{role="health"}`) == "1"
+	})
 	eventually(t, 5*time.Second, "both API nodes standing", func() bool {
 		r, err := cli.Get(ctx, "/trellis/elections/drained-targets/", clientv3.WithPrefix(), clientv3.WithCountOnly())
 		return err == nil && r.Count == 2
@@ -426,6 +449,7 @@ func TestSweeperElected(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 3*time.Second, "node-2 sweeping", func() bool { return leader(t, cli, "drained-targets") == "node-2" })
+	eventually(t, 3*time.Second, "node-2's leader gauge", func() bool { return gauge(`trellis_cluster_leader{election="drained-targets"}`) == "1" })
 	drain("10.0.0.2")
 	eventually(t, 5*time.Second, "10.0.0.2 deleted by node-2", func() bool { return !stored("10.0.0.2") })
 	l := need(w.c.ListTargets(ctx, &vpclattice.ListTargetsInput{TargetGroupIdentifier: tg.Id})).ok(t)

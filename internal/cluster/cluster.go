@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -18,6 +19,12 @@ type Cluster interface {
 	// If run returns while still leader, the node resigns and stands again
 	// a moment later (so a failing start is retried, perhaps elsewhere).
 	Lead(ctx context.Context, name string, run func(ctx context.Context))
+	// Leading reports whether this node runs the work of the election
+	// called name now.
+	Leading(name string) bool
+	// NodesByRole counts the live nodes by role (every node of the
+	// installation, this one included).
+	NodesByRole() map[string]int
 	// Close leaves the cluster: an Etcd node revokes its lease, so its
 	// registration, statuses and candidacies go at once.
 	Close() error
@@ -42,6 +49,8 @@ var retryAfter = time.Second
 type Local struct {
 	Name   string
 	Logger *slog.Logger
+
+	leading leaders
 }
 
 var _ Cluster = (*Local)(nil)
@@ -53,15 +62,46 @@ func (l *Local) Node() string { return l.Name }
 // after retryAfter if it returns early, until ctx ends.
 func (l *Local) Lead(ctx context.Context, name string, run func(ctx context.Context)) {
 	for ctx.Err() == nil {
+		l.leading.set(name, true)
 		run(ctx)
+		l.leading.set(name, false)
 		if !sleep(ctx, retryAfter) {
 			return
 		}
 	}
 }
 
+// Leading reports whether a Lead of name runs its work now.
+func (l *Local) Leading(name string) bool { return l.leading.get(name) }
+
+// NodesByRole is this node, in every role.
+func (l *Local) NodesByRole() map[string]int {
+	return map[string]int{RoleAPI: 1, RoleDataplane: 1, RoleHealth: 1}
+}
+
 // Close does nothing.
 func (l *Local) Close() error { return nil }
+
+// leaders records which elections a node leads.
+type leaders struct {
+	mu sync.Mutex
+	m  map[string]bool
+}
+
+func (l *leaders) set(name string, on bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m == nil {
+		l.m = map[string]bool{}
+	}
+	l.m[name] = on
+}
+
+func (l *leaders) get(name string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.m[name]
+}
 
 // sleep waits d or until ctx ends; false when ctx ended.
 func sleep(ctx context.Context, d time.Duration) bool {

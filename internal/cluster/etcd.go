@@ -92,8 +92,9 @@ type Etcd struct {
 	sess    *concurrency.Session
 	newSess chan struct{} // closed when sess is replaced
 
-	pub  publisher
-	view *View
+	pub     publisher
+	view    *View
+	leading leaders
 }
 
 var _ Cluster = (*Etcd)(nil)
@@ -280,6 +281,31 @@ func (e *Etcd) session() *concurrency.Session {
 // Node is this node's name.
 func (e *Etcd) Node() string { return e.cfg.Node.Name }
 
+// Leading reports whether this node runs the work of the election called
+// name now.
+func (e *Etcd) Leading(name string) bool { return e.leading.get(name) }
+
+// NodesByRole counts the registered nodes by role, from the view.
+func (e *Etcd) NodesByRole() map[string]int {
+	out := map[string]int{RoleAPI: 0, RoleDataplane: 0, RoleHealth: 0}
+	for _, n := range e.view.Nodes() {
+		r, err := ParseRoles(n.Roles)
+		if err != nil {
+			continue
+		}
+		if r.API {
+			out[RoleAPI]++
+		}
+		if r.Dataplane {
+			out[RoleDataplane]++
+		}
+		if r.Health {
+			out[RoleHealth]++
+		}
+	}
+	return out
+}
+
 // View is the combined view of every node's statuses.
 func (e *Etcd) View() *View { return e.view }
 
@@ -348,7 +374,9 @@ func (e *Etcd) Lead(ctx context.Context, name string, run func(ctx context.Conte
 			continue
 		}
 		e.log.Info("cluster: elected", "election", name)
+		e.leading.set(name, true)
 		run(lctx)
+		e.leading.set(name, false)
 		leader := lctx.Err() == nil
 		cancel()
 		stop()
