@@ -3,6 +3,8 @@ package service
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"strings"
 
 	"github.com/trellis-net/trellis/internal/model"
@@ -47,6 +49,36 @@ func (s *Service) DrainingTargetGroups(ctx context.Context) ([]string, error) {
 // already skip such targets. A group that is gone is no error: nothing is
 // left to purge.
 func (s *Service) PurgeDrainedTargets(ctx context.Context, targetGroupID string) (deleted, draining int, err error) {
+	// Looked at in a view first: most sweeps find targets still draining
+	// and nothing to delete, and a view takes no place in the store's
+	// queue of writes (an update that writes nothing still commits, an
+	// fsync on the embedded store).
+	// Registered targets are skipped without decoding.
+	gone := 0
+	marker := []byte(`"deregisteredAt"`)
+	err = s.view(ctx, func(tx store.ReadTx) error {
+		gone, draining = 0, 0
+		now := s.now()
+		return tx.Scan(pfxTarget+targetGroupID+"/", "", func(k string, v []byte) (bool, error) {
+			if !bytes.Contains(v, marker) {
+				return true, nil
+			}
+			var t model.Target
+			if err := json.Unmarshal(v, &t); err != nil {
+				return false, fmt.Errorf("decode %s: %w", k, err)
+			}
+			switch {
+			case s.targetGone(&t, now):
+				gone++
+			case t.DeregisteredAt != nil:
+				draining++
+			}
+			return true, nil
+		})
+	})
+	if err != nil || gone == 0 {
+		return 0, draining, err
+	}
 	err = s.update(ctx, func(tx store.Tx) error {
 		deleted, draining = 0, 0
 		now := s.now()
