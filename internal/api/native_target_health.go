@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/trellis-net/trellis/internal/arn"
 	"github.com/trellis-net/trellis/internal/model"
 )
 
@@ -47,6 +48,10 @@ func (s *Server) SetTargetHealthReports(f TargetHealthReports) {
 		ident := r.URL.Query().Get("targetGroup")
 		if ident == "" {
 			return 0, nil, model.Invalid("targetGroup", "targetGroup is required: a target group ID or ARN")
+		}
+		// Checked here so that the error names this endpoint's parameter.
+		if _, err := model.ParseIdentifier(arn.TargetGroup, "targetGroup", ident); err != nil {
+			return 0, nil, err
 		}
 		tg, err := s.svc.GetTargetGroup(r.Context(), ident)
 		if err != nil {

@@ -120,6 +120,11 @@ type targetHealthReport struct {
 }
 
 func getTargetHealth(t *testing.T, s *apptest.Server, tg string) (int, targetHealthReport) {
+	code, rep, _ := getTargetHealthBody(t, s, tg)
+	return code, rep
+}
+
+func getTargetHealthBody(t *testing.T, s *apptest.Server, tg string) (int, targetHealthReport, string) {
 	t.Helper()
 	req, _ := http.NewRequest("GET", s.Endpoint+"/trellis/v1/target-health?targetGroup="+tg, nil)
 	sum := sha256.Sum256(nil)
@@ -132,9 +137,10 @@ func getTargetHealth(t *testing.T, s *apptest.Server, tg string) (int, targetHea
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
 	var out targetHealthReport
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	_ = json.Unmarshal(b, &out)
+	return resp.StatusCode, out, string(b)
 }
 
 // TestHealthCombinedAcrossNodes: two health nodes check one target; the
@@ -214,6 +220,11 @@ func TestHealthCombinedAcrossNodes(t *testing.T) {
 		Config: &types.TargetGroupConfig{Port: aws.Int32(80), Protocol: types.TargetGroupProtocolHttp, VpcIdentifier: aws.String("vpc-0000000000000000f")}})).ok(t)
 	if code, _ := getTargetHealth(t, w.s, "tg-00000000000000000"); code != 404 {
 		t.Fatalf("target-health of an unknown group: %d", code)
+	}
+	for _, bad := range []string{"not%20a%20group", ""} {
+		if code, _, body := getTargetHealthBody(t, w.s, bad); code != 400 || !strings.Contains(body, "targetGroup") {
+			t.Fatalf("target-health of %q: %d %s", bad, code, body)
+		}
 	}
 	if code, rep := getTargetHealth(t, w.s, *other.Id); code != 200 || len(rep.Targets) != 0 {
 		t.Fatalf("target-health of a group without targets: %d %+v", code, rep)
