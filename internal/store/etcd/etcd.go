@@ -238,7 +238,8 @@ func (s *Store) Ping(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(ctx, s.dial)
 	defer cancel()
 	if _, _, _, err := s.head(cctx); err != nil {
-		return fmt.Errorf("etcd %s: %w", s.endpoints, err)
+		// Its own deadline passed: the cluster did not answer in time.
+		return fmt.Errorf("etcd %s: %w", s.endpoints, unavailable(ctx, err))
 	}
 	return nil
 }
