@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,7 +59,27 @@ func staticOptions(t *testing.T, c *etcdtest.Cluster, logs *logBuffer) apptest.O
 	o.Etcd.DialTimeout = time.Second
 	o.MetricsAddr = "127.0.0.1:0"
 	o.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	o.DNS = app.DNSConfig{Port: freeDNSPort(t), Upstreams: []string{testUpstream(t)}}
+	// A configured second of health check intervals lasts 50 ms: the
+	// default 30 s interval checks every 1.5 s.
+	o.HealthCheckSecond = 50 * time.Millisecond
 	return o
+}
+
+// healthChecks sums trellis_health_checks_total of a target group.
+func healthChecks(t *testing.T, addr, tg string) float64 {
+	t.Helper()
+	var n float64
+	if f := scrape(t, addr)["trellis_health_checks_total"]; f != nil {
+		for _, m := range f.Metric {
+			for _, l := range m.Label {
+				if l.GetName() == "target_group" && l.GetValue() == tg {
+					n += m.Counter.GetValue()
+				}
+			}
+		}
+	}
+	return n
 }
 
 func sdkClient(s *apptest.Server, attempts int) *vpclattice.Client {
@@ -185,10 +207,16 @@ func TestStaticStabilityEtcdStopped(t *testing.T) {
 		return gauge(t, met, "trellis_store_reachable") == 0
 	})
 	s1 := gauge(t, met, "trellis_snapshot_stale_seconds")
+	checks := healthChecks(t, met, *tg.Id)
+	// DNS answers from the last snapshot.
+	waitAnswer(t, net.JoinHostPort(ingress, strconv.Itoa(o.DNS.Port)), "orders.internal", ingress, time.Second)
 	time.Sleep(1500 * time.Millisecond)
 	if s2 := gauge(t, met, "trellis_snapshot_stale_seconds"); s1 <= 0 || s2 < s1+1 {
 		t.Fatalf("stale seconds %v then %v 1.5s later: want growing", s1, s2)
 	}
+	eventually(t, 5*time.Second, "a health check while etcd is away", func() bool {
+		return healthChecks(t, met, *tg.Id) > checks
+	})
 	if !strings.Contains(logs.String(), "the store is unreachable; serving the last snapshot") {
 		t.Fatalf("no log line saying the snapshot is stale:\n%s", logs)
 	}
@@ -267,6 +295,7 @@ func TestStaticStabilityStartFromCopy(t *testing.T) {
 		t.Fatalf("started at revision %d, want the copy's %d", got, rev)
 	}
 	l := startLoad(ingress, 18132, "orders.internal")
+	waitAnswer(t, net.JoinHostPort(ingress, strconv.Itoa(o.DNS.Port)), "orders.internal", ingress, 2*time.Second)
 	if !strings.Contains(logs.String(), "starting from the local snapshot copy") || !strings.Contains(logs.String(), fmt.Sprint("revision=", rev)) {
 		t.Fatalf("no log line saying the node serves its copy:\n%s", logs)
 	}

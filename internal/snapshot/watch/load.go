@@ -4,6 +4,12 @@
 // change log names, and compiling incrementally: snapshot.Incremental). It is the only bridge between the
 // store and the data plane, so that the data plane's packages, which import
 // internal/snapshot, never depend on the store.
+//
+// Static stability (watcher.go, cache.go): when the store cannot be
+// reached, the watcher keeps the last snapshot published, reports how
+// stale it is, and catches up by probing the store's revision; the Cache
+// is a node's local copy of what its last snapshot was compiled from, so
+// that a node whose store is away at start serves that.
 package watch
 
 import (

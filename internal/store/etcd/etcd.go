@@ -643,7 +643,7 @@ func (s *Store) try(ctx context.Context, fn func(store.Tx) error) (int64, error)
 		r, err := s.cli.Txn(tctx).If(cmp).Then(ops...).Else(clientv3.OpGet(mine)).Commit()
 		cancel()
 		if err == nil && loseAnswer != nil && loseAnswer(attempt) {
-			err = errors.New("test: the answer was lost")
+			err = status.Error(codes.Unavailable, "test: the answer was lost")
 		}
 		if err == nil {
 			if r.Succeeded {

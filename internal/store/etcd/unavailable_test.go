@@ -118,3 +118,25 @@ func TestStoreAway(t *testing.T) {
 		t.Fatalf("Update after the restart: %v", err)
 	}
 }
+
+// TestOutcomeUnknown: a commit that etcd applied but whose every answer is
+// lost until CommitTimeout is never acknowledged: the error wraps
+// ErrUnavailable and says that the write may have been applied (it was).
+func TestOutcomeUnknown(t *testing.T) {
+	defer func() { loseAnswer = nil }()
+	loseAnswer = func(int) bool { return true }
+	c := etcdtest.Start(t)
+	s, err := Open(ctx, Config{Endpoints: c.Endpoints(), Prefix: "/unknown/", CommitTimeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, err = s.Update(ctx, func(tx store.Tx) error { return tx.Put("k", []byte("v")) })
+	if !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), "may or may not have been applied") {
+		t.Fatalf("Update whose answers are lost: %v", err)
+	}
+	loseAnswer = nil
+	if rev, err := s.Revision(ctx); err != nil || rev != 1 {
+		t.Fatalf("revision %d, %v: the first attempt was applied", rev, err)
+	}
+}
