@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -271,5 +272,46 @@ func TestCacheStartsTheNode(t *testing.T) {
 	w3 := &Watcher{Store: st, Holder: &snapshot.Holder{}, Cache: empty, FromCache: true}
 	if err := w3.Start(ctx2); err == nil || !strings.Contains(err.Error(), "no local snapshot copy") {
 		t.Fatalf("Start from no copy: %v", err)
+	}
+}
+
+// TestWatcherFallsBackToCopy: a store that goes away between the caller's
+// check and the first compile: the watcher starts from the copy and
+// follows the store when it returns.
+func TestWatcherFallsBackToCopy(t *testing.T) {
+	st, _ := openAway(t)
+	cache, err := OpenCache(filepath.Join(t.TempDir(), CacheFile), "test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cache.Close()
+	rev := putService(t, st, "svc-00000000000000001", "a")
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &Watcher{Store: st, Holder: &snapshot.Holder{}, Cache: cache, Probe: 20 * time.Millisecond}
+	if err := w.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := cache.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	st.down.Store(true)
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	h := &snapshot.Holder{}
+	w2 := &Watcher{Store: st, Holder: h, Cache: cache, Probe: 20 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}
+	if err := w2.Start(ctx2); err != nil {
+		t.Fatalf("Start with the store away and a copy: %v", err)
+	}
+	if h.Load().Revision != rev || w2.Staleness() == 0 {
+		t.Fatalf("revision %d (want %d), staleness %v", h.Load().Revision, rev, w2.Staleness())
+	}
+	st.down.Store(false)
+	rev2 := putService(t, st, "svc-00000000000000002", "b")
+	waitFor(t, "the store followed", func() bool { return h.Load().Revision == rev2 && w2.Staleness() == 0 })
+	w3 := &Watcher{Store: st, Holder: &snapshot.Holder{}, Probe: 20 * time.Millisecond}
+	st.down.Store(true)
+	if err := w3.Start(ctx2); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Start with the store away and no copy: %v", err)
 	}
 }

@@ -113,7 +113,14 @@ func (w *Watcher) Start(ctx context.Context) error {
 	}
 	changes := w.Store.Watch(ctx)
 	if err := w.compile(ctx, time.Time{}); err != nil {
-		return err
+		// The store went away since the caller found it: the copy, if
+		// there is one, rather than no data plane.
+		if w.Cache == nil || !errors.Is(err, store.ErrUnavailable) {
+			return err
+		}
+		if cerr := w.compileCopy(); cerr != nil {
+			return errors.Join(err, cerr)
+		}
 	}
 	go w.loop(ctx, changes)
 	return nil
