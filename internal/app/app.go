@@ -15,7 +15,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/trellis-net/trellis/internal/api"
@@ -352,33 +351,43 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 func (a *App) start(ctx context.Context) error {
 	cfg := a.cfg
 	rs := &a.runners
-	st, err := openStore(ctx, cfg)
+	st, cache, offline, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	a.store = st
 	_ = rs.start(runner{name: "store", close: func(context.Context) error { return st.Close() }})
-	// What the nodes share besides the store (nodes.go): closed just
-	// before the store, after every part that publishes or leads.
-	if err := a.openCluster(ctx, st); err != nil {
+	if cache != nil {
+		// Closed before the store, after the watcher that writes it.
+		_ = rs.start(runner{name: "snapshot-cache", close: func(context.Context) error { return cache.Close() }})
+	}
+	// What the nodes share besides the store (nodes.go): closed before
+	// the store and its local copy, after every part that publishes or
+	// leads. A node started from its local copy joins in the background.
+	if err := a.openCluster(ctx, st, offline != nil); err != nil {
 		return err
 	}
 	_ = rs.start(runner{name: "cluster", close: func(context.Context) error { return a.cluster.Close() }})
-	token, err := dnsToken(ctx, st)
-	if err != nil {
-		return err
+	var token string
+	if offline != nil {
+		token = offline.token
+	} else {
+		if token, err = dnsToken(ctx, st); err != nil {
+			return err
+		}
+		if cache != nil {
+			if err := cache.SetMeta(cacheDNSToken, token); err != nil {
+				return fmt.Errorf("local snapshot copy: %w", err)
+			}
+		}
 	}
 	svc := service.New(st, service.Config{Region: cfg.Region, DNSToken: token, Quotas: cfg.Quotas, DrainTime: cfg.DrainTime,
 		IngressPrefix: cfg.IngressPrefix, AdminAccount: a.root.Account, Netns: netnsSupported, CA: a.ca})
 	a.svc = svc
-	// A data directory written by an older version gets the counters and
-	// indexes that keep scans out of write transactions (once).
-	if err := svc.Upgrade(ctx); err != nil {
-		return err
-	}
-	// The default account exists implicitly; its record makes it listable.
-	if err := svc.EnsureAccount(ctx, a.root.Account, "default"); err != nil {
-		return fmt.Errorf("default account: %w", err)
+	if offline == nil {
+		if err := a.storeStartWork(ctx, svc); err != nil {
+			return err
+		}
 	}
 
 	// The data plane: a snapshot compiled from the store, and the parts
@@ -398,7 +407,7 @@ func (a *App) start(ctx context.Context) error {
 		drain = time.Minute
 	}
 	root := a.root
-	watcher := &watch.Watcher{Store: st, Holder: holder, Logger: cfg.Logger,
+	watcher := &watch.Watcher{Store: st, Holder: holder, Logger: cfg.Logger, Cache: cache, FromCache: offline != nil,
 		Options: snapshot.Options{Region: cfg.Region, DrainTime: drain, Roots: []model.AccessKey{{ID: root.AccessKeyID,
 			Secret: root.SecretAccessKey, PrincipalARN: root.PrincipalARN(), Account: root.Account, Status: "Active"}}, AdminAccount: root.Account,
 			IngressPrefix: ingressPrefixOf(cfg), NodeIngressPrefix: cfg.NodeIngressPrefix}}
@@ -409,6 +418,7 @@ func (a *App) start(ctx context.Context) error {
 	a.nets = nets
 	if met != nil {
 		watcher.OnPublish = met.Snapshot.Published
+		met.WatchStore(watcher)
 	}
 	netsChanges, pruneChanges := watcher.Subscribe(), watcher.Subscribe()
 	// Roles (docs/etcd.md): the snapshot is compiled on every node (the
@@ -678,8 +688,48 @@ func (a *App) start(ctx context.Context) error {
 	if a.view != nil {
 		handler.SetTargetHealthReports(targetHealthRows(a.view))
 	}
+	// Canaries and the sweeper run under their elections (nodes.go). A
+	// node started from its local copy is on etcd: it is elected only
+	// once etcd answers, and a new leader resumes the running canaries.
 	if err := rs.start(a.electedRunner(canaries, svc, holder)); err != nil {
 		return err
+	}
+	if offline != nil {
+		// Started from the local copy: the API answers the retryable
+		// error until the store is back and the start work it skipped is
+		// done (docs/etcd.md, "Static stability").
+		ready := make(chan struct{})
+		wait := cfg.Etcd.CommitTimeout
+		if wait <= 0 {
+			wait = etcd.DefaultCommitTimeout
+		}
+		handler.SetGate(func(ctx context.Context) error {
+			select {
+			case <-ready:
+				return nil
+			default:
+			}
+			t := time.NewTimer(wait)
+			defer t.Stop()
+			select {
+			case <-ready:
+				return nil
+			case <-t.C:
+				return fmt.Errorf("%w: this node started from its local snapshot copy and waits for the store", store.ErrUnavailable)
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+		if err := rs.start(runner{name: "store-return", start: func(ctx context.Context, g *loops) error {
+			g.Go(func() {
+				if a.storeReturn(ctx, st, svc, token, func() error { return nil }) {
+					close(ready)
+				}
+			})
+			return nil
+		}}); err != nil {
+			return err
+		}
 	}
 	a.apiSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	// Shutdown waits for handlers: open log streams end first (with an
@@ -756,17 +806,115 @@ func pruneRegistry(ctx context.Context, holder *snapshot.Holder, reg *upstream.R
 	}
 }
 
-// openStore opens the store of cfg.Store.
-func openStore(ctx context.Context, cfg Config) (store.Store, error) {
+// storeStartWork is the start's work on the store besides the DNS token:
+// done before the API answers, at start or (started from the local copy)
+// when the store is back.
+func (a *App) storeStartWork(ctx context.Context, svc *service.Service) error {
+	// A data directory written by an older version gets the counters and
+	// indexes that keep scans out of write transactions (once).
+	if err := svc.Upgrade(ctx); err != nil {
+		return err
+	}
+	// The default account exists implicitly; its record makes it listable.
+	if err := svc.EnsureAccount(ctx, a.root.Account, "default"); err != nil {
+		return fmt.Errorf("default account: %w", err)
+	}
+	return nil
+}
+
+// cacheDNSToken is the local copy's key of the DNS token: a node started
+// from the copy names its services' DNS entries and namespaces as before.
+const cacheDNSToken = "dns-token"
+
+// offlineStart is a node's start from its local copy, its store away.
+type offlineStart struct{ token string }
+
+// openStore opens the store of cfg.Store. With etcd it also opens the
+// node's local snapshot copy (watch.Cache, in DataDir); when etcd cannot
+// be reached within its DialTimeout, a copy to start from makes offline
+// non-nil (the store is still returned: it connects in the background),
+// and no copy is an error naming the endpoints.
+func openStore(ctx context.Context, cfg Config) (st store.Store, cache *watch.Cache, offline *offlineStart, err error) {
 	if cfg.Store != StoreEtcd {
-		return embedded.Open(filepath.Join(cfg.DataDir, "trellis.db"))
+		st, err := embedded.Open(filepath.Join(cfg.DataDir, "trellis.db"))
+		return st, nil, nil, err
 	}
-	st, err := etcd.Open(ctx, cfg.Etcd)
+	es, err := etcd.Dial(cfg.Etcd)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	cfg.Logger.Info("store: etcd", "endpoints", strings.Join(cfg.Etcd.Endpoints, ","), "prefix", st.Prefix(), "node", cfg.NodeName)
-	return st, nil
+	cache, err = watch.OpenCache(filepath.Join(cfg.DataDir, watch.CacheFile), "etcd "+es.Prefix(), cfg.Logger)
+	if err != nil {
+		es.Close()
+		return nil, nil, nil, err
+	}
+	perr := es.Ping(ctx)
+	if perr == nil {
+		cfg.Logger.Info("store: etcd", "endpoints", es.Endpoints(), "prefix", es.Prefix(), "node", cfg.NodeName)
+		return es, cache, nil, nil
+	}
+	rev, at, ok := cache.Info()
+	token, tok := cache.Meta(cacheDNSToken)
+	if !errors.Is(perr, store.ErrUnavailable) || !ok || !tok {
+		cache.Close()
+		es.Close()
+		if errors.Is(perr, store.ErrUnavailable) {
+			return nil, nil, nil, fmt.Errorf("%w; no local snapshot copy to start from in %s (a node starts from one only after it ran with the store)",
+				perr, filepath.Join(cfg.DataDir, watch.CacheFile))
+		}
+		return nil, nil, nil, perr
+	}
+	cfg.Logger.Warn("store: etcd is unreachable; starting from the local snapshot copy, the API answers a retryable error until etcd is back",
+		"endpoints", es.Endpoints(), "prefix", es.Prefix(), "node", cfg.NodeName, "revision", rev,
+		"current_at", at.UTC().Format(time.RFC3339), "file", cache.Path(), "err", perr)
+	return es, cache, &offlineStart{token: token}, nil
+}
+
+// storeReturn waits for the store of a node started from its local copy,
+// then does the start work it skipped, once: it checks the DNS token,
+// upgrades, makes the default account's record and resumes the canaries
+// (resume). It retries every second (each try bounded by the store's own
+// timeouts) and reports whether it finished before ctx ended.
+func (a *App) storeReturn(ctx context.Context, st store.Store, svc *service.Service, token string, resume func() error) bool {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	tokenChecked := false
+	for {
+		err := func() error {
+			if !tokenChecked {
+				got, err := dnsToken(ctx, st)
+				if err != nil {
+					return err
+				}
+				if got != token {
+					// The copy is of another installation's store (or the
+					// store was wiped): the DNS names of the snapshot
+					// would not be this store's.
+					a.log.Error("store: the store's DNS token differs from the local copy's; restart this node", "copy", token, "store", got)
+				}
+				tokenChecked = true
+			}
+			if err := a.storeStartWork(ctx, svc); err != nil {
+				return err
+			}
+			return resume()
+		}()
+		if err == nil {
+			a.log.Info("store: reachable again; the start work is done and the API answers")
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		if !errors.Is(err, store.ErrUnavailable) {
+			a.log.Warn("store: the start work failed; will retry", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+	}
 }
 
 // dnsToken returns the installation's DNS partition token, made once.

@@ -29,7 +29,9 @@ const DefaultSweepInterval = 10 * time.Second
 
 // openCluster joins the nodes sharing st: on etcd, a cluster.Etcd with the
 // store's client and prefix; on the embedded store, a cluster.Local.
-func (a *App) openCluster(ctx context.Context, st store.Store) error {
+// offline (etcd known to be away: the node starts from its local copy)
+// joins in the background at once.
+func (a *App) openCluster(ctx context.Context, st store.Store, offline bool) error {
 	cfg := a.cfg
 	es, ok := st.(*etcd.Store)
 	if !ok {
@@ -38,7 +40,7 @@ func (a *App) openCluster(ctx context.Context, st store.Store) error {
 	}
 	a.feed = newFeedQueue()
 	ccfg := cluster.Config{Client: es.Client(), Prefix: es.Prefix(), Roles: cfg.Roles, TTL: cfg.ClusterTTL,
-		FlushInterval: cfg.HealthFlushInterval, Logger: cfg.Logger,
+		FlushInterval: cfg.HealthFlushInterval, Logger: cfg.Logger, Background: offline,
 		Node: cluster.NodeInfo{Name: cfg.NodeName, Version: cfg.Version}}
 	if cfg.Roles.API {
 		ccfg.Node.Address = cfg.APIAddr

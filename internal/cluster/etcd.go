@@ -71,6 +71,10 @@ type Config struct {
 	// tells nothing.
 	OnChange func(keys []string)
 	Logger   *slog.Logger
+	// Background joins in the background from the start, without a first
+	// try in Open (etcd is known to be away; the node starts from its
+	// local snapshot copy and must not wait for it).
+	Background bool
 }
 
 // Etcd is a node of a cluster that shares an etcd. Its methods are safe for
@@ -134,7 +138,11 @@ func Open(ctx context.Context, cfg Config) (*Etcd, error) {
 	// A node starts whether or not etcd answers (a data plane keeps
 	// serving what it has, static stability): unreachable, it joins in
 	// the background. A name held by a live node is refused at once.
-	s, err := e.join(ctx)
+	var s *concurrency.Session
+	err := errors.New("etcd away at start")
+	if !cfg.Background {
+		s, err = e.join(ctx)
+	}
 	switch {
 	case errors.Is(err, errNameTaken):
 		e.cancel()

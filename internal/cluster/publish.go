@@ -38,9 +38,11 @@ type publisher struct {
 	republish bool
 	wake      chan struct{}
 
-	// published is what etcd holds of this node, by group then key; owned
-	// by run's goroutine.
+	// published is what etcd holds of this node, by group then key;
+	// failing is whether the last flush failed. Both owned by run's
+	// goroutine.
 	published map[string]map[string]Status
+	failing   bool
 }
 
 func (p *publisher) init(e *Etcd) {
@@ -202,7 +204,11 @@ func (p *publisher) flush(ctx context.Context) {
 			// Look again at what did not go out, at the next flush: the
 			// Source's status then, not the stale one.
 			if ctx.Err() == nil {
-				p.e.log.Warn("cluster: publishing target statuses failed; will retry", "err", err, "changes", len(changes)-i)
+				// Once per outage: a flush is retried every interval.
+				if !p.failing {
+					p.e.log.Warn("cluster: publishing target statuses failed; retrying until etcd answers", "err", err, "changes", len(changes)-i)
+				}
+				p.failing = true
 			}
 			p.mu.Lock()
 			for _, c := range changes[i:] {
@@ -216,6 +222,10 @@ func (p *publisher) flush(ctx context.Context) {
 				time.AfterFunc(p.e.cfg.FlushInterval, p.poke)
 			}
 			return
+		}
+		if p.failing {
+			p.failing = false
+			p.e.log.Info("cluster: publishing target statuses again")
 		}
 		for _, c := range chunk {
 			if c.st == nil {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -133,7 +134,11 @@ func (n *mnNode) kill(t testing.TB) {
 
 // revision is the store revision of the snapshot the node serves, read
 // from its /metrics (trellis_snapshot_revision); -1 when unreadable.
-func (n *mnNode) revision() float64 {
+func (n *mnNode) revision() float64 { return n.gauge("trellis_snapshot_revision") }
+
+// gauge is the value of an unlabelled gauge on the node's /metrics; -1 when
+// unreadable.
+func (n *mnNode) gauge(name string) float64 {
 	resp, err := http.Get("http://" + n.metricsAddr + "/metrics")
 	if err != nil {
 		return -1
@@ -144,7 +149,7 @@ func (n *mnNode) revision() float64 {
 	if err != nil {
 		return -1
 	}
-	for _, m := range mf["trellis_snapshot_revision"].GetMetric() {
+	for _, m := range mf[name].GetMetric() {
 		return m.GetGauge().GetValue()
 	}
 	return -1
@@ -648,12 +653,11 @@ func restartMember(t testing.TB, m *etcdtest.Member) {
 }
 
 // TestMultiNodeEtcdStopped: etcd stops entirely under load. Every node
-// keeps serving its last snapshot with no failed request; a write answers
-// an error and nothing of it is acknowledged. (Static stability, issue 15
-// item 4, makes that error a prompt, retryable InternalServerException
-// with a message and adds the staleness metrics; this test asks only for
-// an error, which holds before and after.) etcd started again on the same
-// data directory and ports: writes work and every node serves them.
+// keeps serving its last snapshot with no failed request and reports that
+// it cannot reach the store and how stale it is; a write answers the
+// retryable InternalServerException and nothing of it is acknowledged.
+// etcd started again on the same data directory and ports: writes work,
+// every node serves them and reports itself current again.
 func TestMultiNodeEtcdStopped(t *testing.T) {
 	ec := etcdtest.Start(t)
 	mc := startNodes(t, ec, 3)
@@ -681,8 +685,17 @@ func TestMultiNodeEtcdStopped(t *testing.T) {
 	if err == nil {
 		t.Fatal("a write was acknowledged while etcd was stopped")
 	}
+	var ise *types.InternalServerException
+	if !errors.As(err, &ise) || !strings.Contains(ise.ErrorMessage(), "unreachable") {
+		t.Fatalf("write while etcd is stopped: %v, want InternalServerException saying the store is unreachable", err)
+	}
 	t.Logf("write while etcd is stopped: %v", err)
 	time.Sleep(time.Second) // serving on, a while longer
+	for _, nd := range mc.nodes {
+		if r, s := nd.gauge("trellis_store_reachable"), nd.gauge("trellis_snapshot_stale_seconds"); r != 0 || s <= 0 {
+			t.Errorf("node %s while etcd is stopped: trellis_store_reachable %v, trellis_snapshot_stale_seconds %v; want 0 and > 0", nd.name, r, s)
+		}
+	}
 	l.end(t, "data plane while etcd is stopped")
 
 	restartMember(t, ec.Members[0])
@@ -708,5 +721,15 @@ func TestMultiNodeEtcdStopped(t *testing.T) {
 	}
 	if rev := mc.converge(t, 10*time.Second); rev <= before {
 		t.Fatalf("the nodes converged on revision %v, not past %v (before etcd stopped)", rev, before)
+	}
+	for _, nd := range mc.nodes {
+		deadline := time.Now().Add(5 * time.Second)
+		for nd.gauge("trellis_store_reachable") != 1 || nd.gauge("trellis_snapshot_stale_seconds") != 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("node %s after etcd's return: trellis_store_reachable %v, trellis_snapshot_stale_seconds %v; want 1 and 0", nd.name,
+					nd.gauge("trellis_store_reachable"), nd.gauge("trellis_snapshot_stale_seconds"))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
 }
