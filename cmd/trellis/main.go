@@ -62,12 +62,12 @@ func (f *quotaFlag) Set(s string) error {
 func (f *quotaFlag) Type() string { return "name=value" }
 
 func serveCommand() *cobra.Command {
-	cfg := app.Config{Quotas: model.Quotas{}, Outlier: app.DefaultOutlierDetection()}
+	cfg := app.Config{Quotas: model.Quotas{}, Outlier: app.DefaultOutlierDetection(), Version: version}
 	var logLevel, ingressCIDR, nodeIngress, ingressServer string
 	var gcFloorMiB uint64
 	var dnsf dnsFlags
 	var etcdf etcdFlags
-	var storeKind string
+	var storeKind, roles string
 	functionHost := true
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -83,10 +83,13 @@ same root credentials (TRELLIS_ROOT_ACCESS_KEY_ID and
 TRELLIS_ROOT_SECRET_ACCESS_KEY, required) and the same CA (--ca-cert and
 --ca-key, required): none are generated. --data-dir still holds what is this
 node's own (access logs, hosted functions' logs). --node-name (default the
-hostname) names this node. 'trellis store copy' moves the state from a data
-directory into etcd and back. Roles, health leases and elections are not
-there yet: run one node per etcd prefix for now, or nodes whose work may
-overlap (docs/etcd.md).
+hostname) names this node; names must differ. 'trellis store copy' moves the
+state from a data directory into etcd and back. --roles api,dataplane,health
+(default all three) says what a node runs: api nodes serve the API and elect
+one of them for canary steps and for deleting drained targets; dataplane nodes
+serve the VPCs (each its own ingress addresses); health nodes check targets and
+publish their statuses under the node's etcd lease, and every API node answers
+ListTargets with the statuses of all health nodes combined (docs/etcd.md).
 
 Root credentials of the default account come from TRELLIS_ROOT_ACCESS_KEY_ID and
 TRELLIS_ROOT_SECRET_ACCESS_KEY; when unset, they are generated on first start and
@@ -181,7 +184,7 @@ and exits.`,
 			if err := checkLambdaFlags(&cfg); err != nil {
 				return err
 			}
-			if err := checkStoreFlags(cmd.Flags(), &cfg, storeKind, &etcdf); err != nil {
+			if err := checkStoreFlags(cmd.Flags(), &cfg, storeKind, &etcdf, roles); err != nil {
 				return err
 			}
 			if cfg.MetricsAddr != "" {
@@ -234,6 +237,7 @@ and exits.`,
 	f.StringVar(&storeKind, "store", app.StoreEmbedded, "where the state is kept: embedded (bbolt in --data-dir) or etcd (--etcd-endpoints; docs/etcd.md)")
 	etcdf.add(f, true)
 	f.StringVar(&cfg.NodeName, "node-name", defaultNodeName(), "name of this node among the nodes sharing a store (default the hostname)")
+	f.StringVar(&roles, "roles", "api,dataplane,health", "what this node runs, a comma-separated list: api (the control-plane API, canaries, the drained-target sweeper), dataplane (ingress, proxy, DNS, VPC namespaces, functions, access logs), health (health checks, published to the other nodes); other than all three needs --store etcd (docs/etcd.md)")
 	f.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:8686", "address of the control-plane API (AWS VPC Lattice wire format and /trellis/v1/)")
 	f.StringVar(&cfg.CACertFile, "ca-cert", "", "PEM certificate of the installation CA, with --ca-key (default: generated into DATA_DIR/ca.pem on first start; see docs/certificates.md)")
 	f.StringVar(&cfg.CAKeyFile, "ca-key", "", "PEM private key of the installation CA given with --ca-cert")

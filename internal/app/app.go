@@ -20,6 +20,7 @@ import (
 	"github.com/trellis-net/trellis/internal/api"
 	"github.com/trellis-net/trellis/internal/ca"
 	"github.com/trellis-net/trellis/internal/canary"
+	"github.com/trellis-net/trellis/internal/cluster"
 	"github.com/trellis-net/trellis/internal/dataplane/accesslog"
 	"github.com/trellis-net/trellis/internal/dataplane/auth"
 	"github.com/trellis-net/trellis/internal/dataplane/dns"
@@ -57,8 +58,26 @@ type Config struct {
 	Store string
 	Etcd  etcd.Config
 	// NodeName names this node among those sharing a store (serve
-	// --node-name, default the hostname); logged for now.
+	// --node-name, default the hostname): its registration, its published
+	// target statuses and its candidacies in etcd (internal/cluster), its
+	// S3 access-log object names.
 	NodeName string
+	// Roles are what this node runs (serve --roles, docs/etcd.md "Roles");
+	// the zero value is every role, the only choice with the embedded
+	// store.
+	Roles cluster.Roles
+	// ClusterTTL is the lease TTL of a node on etcd: how long a dead
+	// node's statuses and elections outlive it (default
+	// cluster.DefaultTTL). HealthFlushInterval is how often a health node
+	// publishes its status changes at most (default
+	// cluster.DefaultFlushInterval). Tests shorten both.
+	ClusterTTL          time.Duration
+	HealthFlushInterval time.Duration
+	// SweepInterval is how often the elected sweeper deletes targets whose
+	// drain time has passed (default DefaultSweepInterval).
+	SweepInterval time.Duration
+	// Version is this build's version, in the node's registration.
+	Version string
 	// CACertFile and CAKeyFile give the installation CA (both or
 	// neither); without them it is generated into DataDir on first start
 	// (internal/ca, docs/certificates.md).
@@ -197,6 +216,12 @@ type App struct {
 	metrics *metrics.Metrics    // nil when MetricsAddr is ""
 	traffic *traffic.Aggregator // nil when TrafficWindow < 0
 	metLn   net.Listener
+	cluster cluster.Cluster
+	// view is the combined target health of the nodes on etcd (nil on
+	// the embedded store); feed queues the targets whose combined status
+	// changed, for a data plane without a checker (nodes.go).
+	view *cluster.View
+	feed *feedQueue
 }
 
 // Start opens the data directory and starts serving. The returned App runs
@@ -246,9 +271,20 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.LambdaRegion == "" {
 		cfg.LambdaRegion = cfg.Region
 	}
+	if cfg.Roles == (cluster.Roles{}) {
+		cfg.Roles = cluster.AllRoles
+	}
+	if cfg.NodeName == "" {
+		cfg.NodeName, _ = os.Hostname()
+	}
 	switch cfg.Store {
 	case "", StoreEmbedded:
 		cfg.Store = StoreEmbedded
+		// One node does everything: a node without the API could not be
+		// configured, one without health checks would never learn any.
+		if !cfg.Roles.All() {
+			return nil, fmt.Errorf("--roles %s: with the embedded store one node runs every role (api,dataplane,health); roles are for several nodes on --store etcd", cfg.Roles)
+		}
 	case StoreEtcd:
 		// Nodes sharing one etcd must share what signs and what
 		// authenticates: a node's generated root credentials or CA would
@@ -296,11 +332,13 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 		}
 		return nil, err
 	}
-	if cfg.NodeIngressPrefix.IsValid() {
+	if cfg.NodeIngressPrefix.IsValid() && cfg.Roles.Dataplane {
 		cfg.Logger.Info("data plane: host-mode VPCs served at their offset in the node's ingress range",
 			"nodeIngressPrefix", cfg.NodeIngressPrefix.String(), "ingressCidr", ingressPrefix.String())
 	}
-	cfg.Logger.Info("control-plane API listening", "addr", a.apiLn.Addr().String(), "region", cfg.Region)
+	if a.apiLn != nil {
+		cfg.Logger.Info("control-plane API listening", "addr", a.apiLn.Addr().String(), "region", cfg.Region)
+	}
 	return a, nil
 }
 
@@ -323,6 +361,13 @@ func (a *App) start(ctx context.Context) error {
 		// Closed before the store, after the watcher that writes it.
 		_ = rs.start(runner{name: "snapshot-cache", close: func(context.Context) error { return cache.Close() }})
 	}
+	// What the nodes share besides the store (nodes.go): closed before
+	// the store and its local copy, after every part that publishes or
+	// leads. A node started from its local copy joins in the background.
+	if err := a.openCluster(ctx, st, offline != nil); err != nil {
+		return err
+	}
+	_ = rs.start(runner{name: "cluster", close: func(context.Context) error { return a.cluster.Close() }})
 	var token string
 	if offline != nil {
 		token = offline.token
@@ -354,6 +399,7 @@ func (a *App) start(ctx context.Context) error {
 	if cfg.MetricsAddr != "" {
 		met = metrics.New()
 		a.metrics = met
+		met.WatchCluster(a.cluster, []string{cluster.ElectionCanaries, cluster.ElectionSweeper})
 	}
 	registry := &upstream.Registry{Outlier: cfg.Outlier}
 	drain := cfg.DrainTime
@@ -375,9 +421,18 @@ func (a *App) start(ctx context.Context) error {
 		met.WatchStore(watcher)
 	}
 	netsChanges, pruneChanges := watcher.Subscribe(), watcher.Subscribe()
+	// Roles (docs/etcd.md): the snapshot is compiled on every node (the
+	// API's DNS lookups and policy simulation read it, the sweeper finds
+	// draining groups in it); the data plane's parts start only with the
+	// dataplane role, the checker only with the health role.
+	roles := cfg.Roles
 	var fnChanges <-chan struct{}
-	if !cfg.DisableFunctionHost {
+	if !cfg.DisableFunctionHost && roles.Dataplane {
 		fnChanges = watcher.Subscribe()
+	}
+	var feedChanges <-chan struct{}
+	if roles.Dataplane && !roles.Health && a.view != nil {
+		feedChanges = watcher.Subscribe()
 	}
 	proxyChanges, healthChanges := nets.Subscribe(), nets.Subscribe()
 	var dnsChanges <-chan struct{}
@@ -392,7 +447,11 @@ func (a *App) start(ctx context.Context) error {
 	}}); err != nil {
 		return err
 	}
-	if err := rs.start(runner{name: "vpc-networks", start: func(ctx context.Context, g *loops) error {
+	// A health node probes targets from their VPC's network, as the proxy
+	// dials them: it needs the namespaces too.
+	if !roles.Dataplane && !roles.Health {
+		// Nothing follows the namespaces.
+	} else if err := rs.start(runner{name: "vpc-networks", start: func(ctx context.Context, g *loops) error {
 		if err := nets.Sync(); err != nil {
 			cfg.Logger.Warn("data plane: some VPC namespaces failed; will retry", "err", err)
 		}
@@ -410,13 +469,36 @@ func (a *App) start(ctx context.Context) error {
 	if met != nil {
 		hcfg.OnCheck = met.Health.ObserveCheck
 	}
+	if pub, ok := a.cluster.(*cluster.Etcd); ok && roles.Health {
+		// Publishing: the checker says what changed, the cluster reads it
+		// back (healthSource) at its next flush.
+		hcfg.OnTransition, hcfg.OnSync = pub.MarkTarget, pub.MarkGroups
+	}
 	checker := health.New(hcfg)
 	a.checker = checker
-	if met != nil {
-		met.WatchTargets(holder.Load, checker.TargetStatus)
+	// ListTargets: this node's checker alone, or on etcd every health
+	// node's statuses combined (nodes.go).
+	var targetHealth service.TargetHealth = checker
+	if a.view != nil {
+		targetHealth = a.view
 	}
-	svc.SetTargetHealth(checker)
-	if err := rs.start(runner{name: "health-checker", start: func(ctx context.Context, g *loops) error {
+	if met != nil {
+		met.WatchTargets(holder.Load, targetHealth.TargetStatus)
+	}
+	svc.SetTargetHealth(targetHealth)
+	if feedChanges != nil {
+		// A data plane without a checker of its own routes by the
+		// cluster's combined statuses.
+		if err := rs.start(runner{name: "health-feed", start: func(ctx context.Context, g *loops) error {
+			g.Go(func() { feedHealth(ctx, holder, registry, a.view, a.feed, feedChanges) })
+			return nil
+		}}); err != nil {
+			return err
+		}
+	}
+	if !roles.Health {
+		// No checker runs.
+	} else if err := rs.start(runner{name: "health-checker", start: func(ctx context.Context, g *loops) error {
 		checker.Sync()
 		g.Go(func() { checker.Run(ctx, healthChanges) })
 		return nil
@@ -427,7 +509,7 @@ func (a *App) start(ctx context.Context) error {
 		cfg.AccessLogDir = filepath.Join(cfg.DataDir, "accesslogs")
 	}
 	alog, err := accesslog.New(accesslog.Config{Dir: cfg.AccessLogDir, Region: cfg.Region, Logger: cfg.Logger,
-		S3ObjectInterval: cfg.AccessLogS3Interval, Taps: cfg.AccessLogTaps})
+		S3ObjectInterval: cfg.AccessLogS3Interval, Taps: cfg.AccessLogTaps, Node: cfg.NodeName})
 	if err != nil {
 		return fmt.Errorf("access logs: %w", err)
 	}
@@ -442,7 +524,7 @@ func (a *App) start(ctx context.Context) error {
 	// LAMBDA target groups: hosted functions here (functionInvoker), others
 	// through the Invoke API at --lambda-endpoint, if one is set.
 	var invoker functionInvoker
-	if !cfg.DisableFunctionHost {
+	if !cfg.DisableFunctionHost && roles.Dataplane {
 		fcfg := functions.Config{Source: svc, Dir: filepath.Join(cfg.DataDir, "functions"),
 			Region: cfg.Region, DefaultAccount: root.Account, IdleTimeout: cfg.FunctionIdleTimeout, Logger: cfg.Logger}
 		if met != nil {
@@ -480,7 +562,7 @@ func (a *App) start(ctx context.Context) error {
 		observers = append(observers, met.DataPlane)
 		pcfg.TargetConns = met.Conns
 	}
-	if cfg.TrafficWindow >= 0 {
+	if cfg.TrafficWindow >= 0 && roles.Dataplane {
 		if cfg.TrafficWindow == 0 {
 			cfg.TrafficWindow = DefaultTrafficWindow
 		}
@@ -524,7 +606,9 @@ func (a *App) start(ctx context.Context) error {
 	if met != nil {
 		met.WatchIngress(in)
 	}
-	if err := rs.start(runner{name: "ingress", start: func(ctx context.Context, g *loops) error {
+	if !roles.Dataplane {
+		// No ingress: the proxy is built but serves nothing.
+	} else if err := rs.start(runner{name: "ingress", start: func(ctx context.Context, g *loops) error {
 		if err := in.Sync(ctx); err != nil {
 			cfg.Logger.Warn("data plane: some ingress listeners failed", "err", err)
 		}
@@ -544,7 +628,7 @@ func (a *App) start(ctx context.Context) error {
 	}}); err != nil {
 		return err
 	}
-	if cfg.DNS.Port != 0 {
+	if cfg.DNS.Port != 0 && roles.Dataplane {
 		a.dns = newDNS(cfg, holder, dnsChanges, nets, met)
 		if err := rs.start(runner{name: a.dns.Name(), start: func(ctx context.Context, _ *loops) error {
 			if err := a.dns.Start(ctx); err != nil {
@@ -587,25 +671,29 @@ func (a *App) start(ctx context.Context) error {
 			c, ok := service.CallerFrom(ctx)
 			return ok && (c.Account == owner || svc.IsAdmin(c))
 		}))
-	// Canary releases: resumed before the API, which starts and aborts
-	// them, answers; they change weights through the service, as the API
-	// does, so the snapshot follows them like any UpdateRule.
+	if !roles.API {
+		return nil
+	}
+	// Canary releases: judged by one API node, the elected one (on the
+	// embedded store, this one at once); they change weights through the
+	// service, as the API does, so the snapshot follows them like any
+	// UpdateRule. Any API node starts and aborts them (the store orders
+	// those writes); the leader resumes the running ones when elected.
 	stats := cfg.CanaryStats
 	if stats == nil && a.traffic != nil {
 		stats = a.traffic // never a nil *Aggregator in the interface
 	}
 	canaries := canary.New(canary.Config{Store: st, Routes: svc, Stats: stats, Logger: cfg.Logger, Tick: cfg.CanaryTick})
-	var canaryCtx context.Context
-	if err := rs.start(runner{name: canaries.Name(), start: func(ctx context.Context, _ *loops) error {
-		if offline != nil {
-			canaryCtx = ctx // resumed when the store is back (storeReturn)
-			return nil
-		}
-		return canaries.Start(ctx)
-	}, close: canaries.Close}); err != nil {
+	handler.SetCanaries(canaries)
+	if a.view != nil {
+		handler.SetTargetHealthReports(targetHealthRows(a.view))
+	}
+	// Canaries and the sweeper run under their elections (nodes.go). A
+	// node started from its local copy is on etcd: it is elected only
+	// once etcd answers, and a new leader resumes the running canaries.
+	if err := rs.start(a.electedRunner(canaries, svc, holder)); err != nil {
 		return err
 	}
-	handler.SetCanaries(canaries)
 	if offline != nil {
 		// Started from the local copy: the API answers the retryable
 		// error until the store is back and the start work it skipped is
@@ -634,7 +722,7 @@ func (a *App) start(ctx context.Context) error {
 		})
 		if err := rs.start(runner{name: "store-return", start: func(ctx context.Context, g *loops) error {
 			g.Go(func() {
-				if a.storeReturn(ctx, st, svc, token, func() error { return canaries.Start(canaryCtx) }) {
+				if a.storeReturn(ctx, st, svc, token, func() error { return nil }) {
 					close(ready)
 				}
 			})
@@ -851,8 +939,29 @@ func dnsToken(ctx context.Context, st store.Store) (string, error) {
 	return tok, err
 }
 
-// APIAddr is the address the API listens on.
-func (a *App) APIAddr() string { return a.apiLn.Addr().String() }
+// APIAddr is the address the API listens on; "" on a node without the
+// api role.
+func (a *App) APIAddr() string {
+	if a.apiLn == nil {
+		return ""
+	}
+	return a.apiLn.Addr().String()
+}
+
+// Checker is the health checker, nil on a node without the health role.
+func (a *App) Checker() *health.Checker {
+	if !a.cfg.Roles.Health {
+		return nil
+	}
+	return a.checker
+}
+
+// Cluster is what this node shares with the others besides the store.
+func (a *App) Cluster() cluster.Cluster { return a.cluster }
+
+// Ingress is the data plane's ingress, for tests that check what it
+// listens on; it listens on nothing on a node without the dataplane role.
+func (a *App) Ingress() *ingress.Ingress { return a.ingress }
 
 // MetricsAddr is the address /metrics is served on; "" when metrics are
 // off.

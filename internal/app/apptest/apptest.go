@@ -13,6 +13,7 @@ import (
 
 	"github.com/trellis-net/trellis/internal/app"
 	"github.com/trellis-net/trellis/internal/canary"
+	"github.com/trellis-net/trellis/internal/cluster"
 	"github.com/trellis-net/trellis/internal/dataplane/accesslog"
 	"github.com/trellis-net/trellis/internal/dataplane/upstream"
 	"github.com/trellis-net/trellis/internal/model"
@@ -74,6 +75,13 @@ type Options struct {
 	Store    string
 	Etcd     etcd.Config
 	NodeName string
+	// Roles, ClusterTTL, HealthFlushInterval, SweepInterval and DrainTime
+	// are app.Config's (default every role, the defaults).
+	Roles               cluster.Roles
+	ClusterTTL          time.Duration
+	HealthFlushInterval time.Duration
+	SweepInterval       time.Duration
+	DrainTime           time.Duration
 	// IngressPrefix and NodeIngressPrefix are app.Config's (default
 	// 127.171.0.0/16 and none).
 	IngressPrefix, NodeIngressPrefix netip.Prefix
@@ -97,7 +105,7 @@ func StartWith(t testing.TB, o Options) *Server {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	a, err := app.Start(context.Background(), app.Config{DataDir: dir, APIAddr: "127.0.0.1:0", Quotas: o.Quotas,
-		HealthCheckSecond: o.HealthCheckSecond, RequestTimeout: o.RequestTimeout, AccessLogS3Interval: o.AccessLogS3Interval, Outlier: o.Outlier, DNS: o.DNS, CACertFile: o.CACertFile, CAKeyFile: o.CAKeyFile, DisableFunctionHost: o.DisableFunctionHost, LambdaEndpoint: o.LambdaEndpoint, MetricsAddr: o.MetricsAddr, OTLPEndpoint: o.OTLPEndpoint, TraceSample: o.TraceSample, CanaryStats: o.CanaryStats, CanaryTick: o.CanaryTick, TrafficWindow: o.TrafficWindow, AccessLogTaps: o.AccessLogTaps, Store: o.Store, Etcd: o.Etcd, NodeName: o.NodeName, IngressPrefix: o.IngressPrefix, NodeIngressPrefix: o.NodeIngressPrefix, Getenv: env, Logger: logger})
+		HealthCheckSecond: o.HealthCheckSecond, RequestTimeout: o.RequestTimeout, AccessLogS3Interval: o.AccessLogS3Interval, Outlier: o.Outlier, DNS: o.DNS, CACertFile: o.CACertFile, CAKeyFile: o.CAKeyFile, DisableFunctionHost: o.DisableFunctionHost, LambdaEndpoint: o.LambdaEndpoint, MetricsAddr: o.MetricsAddr, OTLPEndpoint: o.OTLPEndpoint, TraceSample: o.TraceSample, CanaryStats: o.CanaryStats, CanaryTick: o.CanaryTick, TrafficWindow: o.TrafficWindow, AccessLogTaps: o.AccessLogTaps, Store: o.Store, Etcd: o.Etcd, NodeName: o.NodeName, Roles: o.Roles, ClusterTTL: o.ClusterTTL, HealthFlushInterval: o.HealthFlushInterval, SweepInterval: o.SweepInterval, DrainTime: o.DrainTime, IngressPrefix: o.IngressPrefix, NodeIngressPrefix: o.NodeIngressPrefix, Getenv: env, Logger: logger})
 	if err != nil {
 		t.Fatalf("start trellis: %v", err)
 	}

@@ -278,6 +278,11 @@ func isUnavailable(err error) bool {
 // Prefix is the store's key prefix in etcd.
 func (s *Store) Prefix() string { return s.prefix }
 
+// Client is the store's etcd client, for what the nodes share beside the
+// store under the same prefix (internal/cluster: leases, published health,
+// elections). Those keys are not the store's: they never move its revision.
+func (s *Store) Client() *clientv3.Client { return s.cli }
+
 // head reads the counter: etcd's current revision, the counter key's
 // ModRevision (0 when it is missing: an empty store) and Trellis's
 // revision.
