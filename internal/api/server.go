@@ -42,6 +42,8 @@ type Server struct {
 	// acmVerifier is verifier with the signing name acm (acm.go).
 	acmVerifier *sigv4.Verifier
 	acm         map[string]acmOp
+	// stsVerifier is verifier with the signing name sts (sts.go).
+	stsVerifier *sigv4.Verifier
 	// lambdaVerifier is verifier with the signing name lambda; functions
 	// runs hosted functions, nil when this Trellis does not (lambda.go).
 	lambdaVerifier *sigv4.Verifier
@@ -68,6 +70,9 @@ func New(svc *service.Service, verifier *sigv4.Verifier, log *slog.Logger) *Serv
 		lv := *verifier
 		lv.Service = "lambda"
 		s.lambdaVerifier = &lv
+		sv := *verifier
+		sv.Service = "sts"
+		s.stsVerifier = &sv
 	}
 	s.acm = s.acmOps()
 	s.nativeRoutes()
@@ -277,6 +282,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, op *string) {
 	if isACM(r) && s.acmVerifier != nil {
 		*op = s.acmOpName(r)
 		s.serveACM(w, r, hex.EncodeToString(sum[:]), body)
+		return
+	}
+	if s.stsVerifier != nil && isSTS(r) {
+		s.serveSTS(w, r, hex.EncodeToString(sum[:]), body, op)
 		return
 	}
 	res, err := s.verifier.Verify(ctx, r, hex.EncodeToString(sum[:]))
