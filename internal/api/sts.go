@@ -186,6 +186,9 @@ func writeSTSError(w http.ResponseWriter, reqID string, e *stsError) {
 		typ = "Receiver"
 	}
 	w.Header().Set("Content-Type", "text/xml")
+	// For the call metrics (metrics.go), which read the error type there:
+	// Code is one of this file's fixed codes, never the client's words.
+	w.Header().Set("X-Amzn-ErrorType", e.Code)
 	w.WriteHeader(e.Status)
 	_, _ = io.WriteString(w, xml.Header)
 	_ = xml.NewEncoder(w).Encode(stsErrorResponse{Namespace: stsNamespace, Type: typ, Code: e.Code, Message: e.Message, RequestID: reqID})
