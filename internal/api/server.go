@@ -264,6 +264,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, op *string) {
 		// answers nothing until the store is back and its start work is
 		// done (app: static stability).
 		if err := s.gate(ctx); err != nil {
+			if s.stsVerifier != nil && isSTS(r) {
+				// An STS client reads only STS's XML errors.
+				*op = "sts:" + opUnknown
+				writeSTSError(w, reqID, s.toSTSError(ctx, err))
+				return
+			}
 			writeError(w, toWireError(ctx, s.log, err))
 			return
 		}
