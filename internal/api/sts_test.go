@@ -331,6 +331,30 @@ func TestSTSWire(t *testing.T) {
 	if xml.Unmarshal(body, &e) != nil || resp.StatusCode != 403 || e.Code != "MissingAuthenticationToken" {
 		t.Fatalf("unsigned: %d %s", resp.StatusCode, body)
 	}
+	// A presigned GetCallerIdentity URL (how Vault's and EKS's AWS auth
+	// prove an identity): the query string carries the signature.
+	pre, err := sts.NewPresignClient(stsAs(s, rootCreds(s))).PresignGetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pre.Method != "GET" || !strings.Contains(pre.URL, "X-Amz-Signature=") || !strings.Contains(pre.URL, "Action=GetCallerIdentity") {
+		t.Fatalf("presigned: %s %s", pre.Method, pre.URL)
+	}
+	preq, _ := http.NewRequest(pre.Method, pre.URL, nil)
+	for k, v := range pre.SignedHeader {
+		if k != "Host" {
+			preq.Header[k] = v
+		}
+	}
+	resp, err = http.DefaultClient.Do(preq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "<Account>"+s.Account+"</Account>") {
+		t.Fatalf("presigned: %d %s", resp.StatusCode, body)
+	}
 	// Lattice is unchanged next to it.
 	need(newClient(s).ListServices(ctx, &vpclattice.ListServicesInput{})).ok(t)
 }
