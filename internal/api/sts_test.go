@@ -358,3 +358,43 @@ func TestSTSWire(t *testing.T) {
 	// Lattice is unchanged next to it.
 	need(newClient(s).ListServices(ctx, &vpclattice.ListServicesInput{})).ok(t)
 }
+
+// TestSTSMetrics: STS calls are counted under sts:ACTION with STS's error
+// codes, and an action Trellis does not serve under sts:unknown, never
+// under the name the client wrote.
+func TestSTSMetrics(t *testing.T) {
+	t.Parallel()
+	s := apptest.StartWith(t, apptest.Options{MetricsAddr: "127.0.0.1:0"})
+	c := stsAs(s, rootCreds(s))
+	need(c.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})).ok(t)
+	_, err := c.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::" + s.Account + ":role/none"),
+		RoleSessionName: aws.String("ok")})
+	wantSTSError(t, err, "AccessDenied", 403)
+	stsRaw(t, s, url.Values{"Action": {"MadeUpAction"}, "Version": {"2011-06-15"}}, true)
+
+	resp, err := http.Get("http://" + s.App.MetricsAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	text, _ := io.ReadAll(resp.Body)
+	for _, want := range [][2]string{
+		{`operation="sts:GetCallerIdentity"`, `error_type=""`},
+		{`operation="sts:AssumeRole"`, `error_type="AccessDenied"`},
+		{`operation="sts:unknown"`, `error_type="InvalidAction"`},
+	} {
+		found := false
+		for _, line := range strings.Split(string(text), "\n") {
+			if strings.HasPrefix(line, "trellis_api_requests_total{") && strings.Contains(line, want[0]) &&
+				strings.Contains(line, want[1]) && strings.HasSuffix(line, " 1") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no trellis_api_requests_total{%s,%s} 1", want[0], want[1])
+		}
+	}
+	if strings.Contains(string(text), "MadeUpAction") {
+		t.Error("a client's action name became a label")
+	}
+}
