@@ -303,6 +303,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, op *string) {
 	if strings.HasPrefix(r.URL.Path, NativePrefix) {
 		r2 := r.WithContext(ctx)
 		r2.Body = io.NopCloser(bytes.NewReader(body))
+		if fromSessionToken(res.Credential) {
+			if _, pattern := s.native.Handler(r2); isIdentityPattern(pattern) {
+				*op = pattern
+				writeError(w, toWireError(ctx, s.log, errSessionTokenIAM(res.Credential)))
+				return
+			}
+		}
 		s.native.ServeHTTP(w, r2)
 		if r2.Pattern != "" {
 			*op = r2.Pattern // set by the mux: a route of ours, not the client's path

@@ -436,3 +436,29 @@ func (s *Server) stsGetSessionToken(ctx context.Context, cred sigv4.Credential, 
 	}
 	return stsSessionTokenResult{XMLName: resultName("GetSessionToken"), Credentials: credentialsOf(k)}, nil
 }
+
+// fromSessionToken reports whether a request was signed with credentials
+// from GetSessionToken: a session token, and not an assumed role's session
+// (whose principal is its arn:...:sts::...:assumed-role/ ARN).
+func fromSessionToken(c sigv4.Credential) bool {
+	return c.SessionToken != "" && !strings.Contains(c.PrincipalARN, ":assumed-role/")
+}
+
+// isIdentityPattern reports whether a native route pattern ("METHOD
+// /trellis/v1/...") is one of the identity operations — accounts,
+// principals, access keys — that stand where IAM stands on AWS.
+func isIdentityPattern(pattern string) bool {
+	_, path, _ := strings.Cut(pattern, " ")
+	rest, ok := strings.CutPrefix(path, NativePrefix)
+	seg, _, _ := strings.Cut(rest, "/")
+	return ok && (seg == "accounts" || seg == "principals" || seg == "accesskeys")
+}
+
+// errSessionTokenIAM refuses an identity operation to GetSessionToken
+// credentials, as AWS refuses IAM calls made with them without MFA
+// (Trellis has no MFA): temporary credentials must not mint long-term
+// keys or principals, or a leaked session would outlive its expiry.
+func errSessionTokenIAM(c sigv4.Credential) error {
+	return model.AccessDenied("%s is not authorized to call identity operations with credentials from GetSessionToken: "+
+		"use a long-term access key (docs/sts.md)", c.PrincipalARN)
+}

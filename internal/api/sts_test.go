@@ -216,6 +216,19 @@ func TestSTSGetSessionToken(t *testing.T) {
 	if err == nil {
 		t.Fatal("the session's key worked without its token")
 	}
+	// No identity operations with it (AWS: no IAM calls without MFA), so
+	// that a session cannot mint long-term keys; AssumeRole stays allowed.
+	for _, c := range []struct{ method, path string }{
+		{"POST", principalPath("arn:aws:iam::"+acctA+":user/alice") + "/accesskeys"},
+		{"PUT", principalPath("arn:aws:iam::" + acctA + ":user/mallory")},
+		{"GET", "/trellis/v1/accesskeys"},
+		{"GET", "/trellis/v1/accounts/" + acctA},
+	} {
+		want(t, c.method+" "+c.path, call(t, s, sess, c.method, c.path, nil), 403, "AccessDeniedException")
+	}
+	want(t, "put role", call(t, s, alice, "PUT", principalPath("arn:aws:iam::"+acctA+":role/r"), nil), 201, "")
+	want(t, "assume role", call(t, s, sess, "POST", "/trellis/v1/sts/assume-role",
+		map[string]any{"roleArn": "arn:aws:iam::" + acctA + ":role/r", "roleSessionName": "from-token"}), 200, "")
 	// Not again from a session.
 	_, err = stsAs(s, sess).GetSessionToken(ctx, &sts.GetSessionTokenInput{})
 	if msg := wantSTSError(t, err, "AccessDenied", 403); !strings.Contains(msg, "session credentials") {
