@@ -259,7 +259,7 @@ func roleID(account, name string) string { return uniqueID("AROA", "role\x00"+ac
 type stsCallerIdentity struct {
 	XMLName xml.Name
 	Arn     string `xml:"Arn"`
-	UserId  string `xml:"UserId"` //nolint:revive // the STS member name
+	UserID  string `xml:"UserId"`
 	Account string `xml:"Account"`
 }
 
@@ -269,14 +269,14 @@ func (s *Server) stsGetCallerIdentity(cred sigv4.Credential) any {
 	out := stsCallerIdentity{XMLName: resultName("GetCallerIdentity"), Arn: cred.PrincipalARN, Account: cred.Account}
 	switch {
 	case cred.PrincipalARN == s.svc.RootARN(cred.Account):
-		out.UserId = cred.Account
+		out.UserID = cred.Account
 	case strings.Contains(cred.PrincipalARN, ":assumed-role/"):
 		// arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/SESSION
 		_, rs, _ := strings.Cut(cred.PrincipalARN, ":assumed-role/")
 		role, session, _ := strings.Cut(rs, "/")
-		out.UserId = roleID(cred.Account, role) + ":" + session
+		out.UserID = roleID(cred.Account, role) + ":" + session
 	default:
-		out.UserId = uniqueID("AIDA", "user\x00"+cred.PrincipalARN)
+		out.UserID = uniqueID("AIDA", "user\x00"+cred.PrincipalARN)
 	}
 	return out
 }
