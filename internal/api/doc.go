@@ -1,6 +1,9 @@
 // Package api is the AWS VPC Lattice wire format (restJson1) of the control
-// plane: SigV4 authentication of callers, routing on the escaped path (the
-// SDK escapes ARNs in path labels, '/' included), request decoding and
+// plane — and, on the same address, ACM (acm.go), Lambda's Invoke
+// (lambda.go) and STS (sts.go, the Query protocol), each with its own
+// SigV4 signing name: SigV4 authentication of callers, routing on the
+// escaped path (the SDK escapes ARNs in path labels, '/' included),
+// request decoding and
 // validation of wire-level members, response encoding, paging parameters,
 // and the one table that maps domain errors to AWS error types.
 //

@@ -8,7 +8,7 @@ import (
 
 // CallObserver sees every API call once it is answered: the operation (a
 // Lattice operation name such as "CreateService", "acm:ImportCertificate",
-// "lambda:Invoke", a native route pattern such as "PUT
+// "lambda:Invoke", "sts:GetCallerIdentity", a native route pattern such as "PUT
 // /trellis/v1/vpcs/{vpcId}", or "unknown"), the AWS error type it was
 // answered with ("" on success: the X-Amzn-ErrorType of the one error table,
 // errors.go), the status and how long it took. The metrics implement it;

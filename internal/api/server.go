@@ -42,6 +42,8 @@ type Server struct {
 	// acmVerifier is verifier with the signing name acm (acm.go).
 	acmVerifier *sigv4.Verifier
 	acm         map[string]acmOp
+	// stsVerifier is verifier with the signing name sts (sts.go).
+	stsVerifier *sigv4.Verifier
 	// lambdaVerifier is verifier with the signing name lambda; functions
 	// runs hosted functions, nil when this Trellis does not (lambda.go).
 	lambdaVerifier *sigv4.Verifier
@@ -68,6 +70,9 @@ func New(svc *service.Service, verifier *sigv4.Verifier, log *slog.Logger) *Serv
 		lv := *verifier
 		lv.Service = "lambda"
 		s.lambdaVerifier = &lv
+		sv := *verifier
+		sv.Service = "sts"
+		s.stsVerifier = &sv
 	}
 	s.acm = s.acmOps()
 	s.nativeRoutes()
@@ -259,6 +264,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, op *string) {
 		// answers nothing until the store is back and its start work is
 		// done (app: static stability).
 		if err := s.gate(ctx); err != nil {
+			if s.stsVerifier != nil && isSTS(r) {
+				// An STS client reads only STS's XML errors.
+				*op = "sts:" + opUnknown
+				writeSTSError(w, reqID, s.toSTSError(ctx, err))
+				return
+			}
 			writeError(w, toWireError(ctx, s.log, err))
 			return
 		}
@@ -279,6 +290,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, op *string) {
 		s.serveACM(w, r, hex.EncodeToString(sum[:]), body)
 		return
 	}
+	if s.stsVerifier != nil && isSTS(r) {
+		s.serveSTS(w, r, hex.EncodeToString(sum[:]), body, op)
+		return
+	}
 	res, err := s.verifier.Verify(ctx, r, hex.EncodeToString(sum[:]))
 	if err != nil {
 		writeError(w, toWireError(ctx, s.log, err))
@@ -288,6 +303,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, op *string) {
 	if strings.HasPrefix(r.URL.Path, NativePrefix) {
 		r2 := r.WithContext(ctx)
 		r2.Body = io.NopCloser(bytes.NewReader(body))
+		if fromSessionToken(res.Credential) {
+			if _, pattern := s.native.Handler(r2); isIdentityPattern(pattern) {
+				*op = pattern
+				writeError(w, toWireError(ctx, s.log, errSessionTokenIAM(res.Credential)))
+				return
+			}
+		}
 		s.native.ServeHTTP(w, r2)
 		if r2.Pattern != "" {
 			*op = r2.Pattern // set by the mux: a route of ours, not the client's path

@@ -356,3 +356,76 @@ func purgeExpiredSessions(tx store.Tx, now time.Time) error {
 	}
 	return nil
 }
+
+// GetSessionToken durations, in seconds (STS: 15 minutes to 36 hours for a
+// user, 12 hours by default; an account's root gets at most one hour).
+const (
+	MinSessionTokenDuration     = 900
+	MaxSessionTokenDuration     = 129600
+	DefaultSessionTokenDuration = 43200
+	MaxRootSessionTokenDuration = 3600
+)
+
+// GetSessionTokenInput asks for temporary credentials of the caller itself.
+type GetSessionTokenInput struct {
+	DurationSeconds *int // default 43200 (3600 for a root)
+}
+
+// GetSessionToken returns temporary credentials of the caller — a user or
+// an account's root — acting as the caller itself: an ASIA access key of
+// the same principal with a session token and an expiry, checked by the
+// same verifier as an assumed role's. As STS does, an assumed-role session
+// is refused (AccessDenied); the API refuses callers signing with any
+// temporary credentials before asking (the caller in the context does not
+// say how it signed). A root's session is cut to one hour, as STS does.
+func (s *Service) GetSessionToken(ctx context.Context, in GetSessionTokenInput) (*model.AccessKey, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	root := c.PrincipalARN == s.RootARN(c.Account)
+	duration := DefaultSessionTokenDuration
+	if in.DurationSeconds != nil {
+		duration = *in.DurationSeconds
+		if duration < MinSessionTokenDuration || duration > MaxSessionTokenDuration {
+			return nil, model.Invalid("DurationSeconds", "DurationSeconds must be between %d and %d",
+				MinSessionTokenDuration, MaxSessionTokenDuration)
+		}
+	}
+	if root && duration > MaxRootSessionTokenDuration {
+		duration = MaxRootSessionTokenDuration
+	}
+	if !root {
+		var v model.Validator
+		pn := s.ParsePrincipalARN(&v, "caller", c.PrincipalARN)
+		if v.Err() != nil || pn.Type != model.PrincipalTypeUser || pn.Account != c.Account {
+			return nil, model.AccessDenied("%s is not authorized to perform: sts:GetSessionToken: only users and account roots may",
+				who(c))
+		}
+	}
+	var out *model.AccessKey
+	err = s.update(ctx, func(tx store.Tx) error {
+		if root {
+			if _, err := loadAccount(tx, c.Account); err != nil {
+				return err
+			}
+		} else {
+			p, err := getJSON[model.Principal](tx, pfxPrincipal+c.PrincipalARN)
+			if err != nil {
+				return err
+			}
+			if p == nil {
+				return model.AccessDenied("%s is not authorized to perform: sts:GetSessionToken: the user no longer exists", who(c))
+			}
+		}
+		now := s.now()
+		if err := purgeExpiredSessions(tx, now); err != nil {
+			return err
+		}
+		exp := now.Add(time.Duration(duration) * time.Second)
+		out = &model.AccessKey{PrincipalARN: c.PrincipalARN, Account: c.Account,
+			SessionToken: randomString(tokenLen, secretAlphabet), Expiration: &exp}
+		return s.newKey(tx, "ASIA", out)
+	})
+	return out, err
+}
