@@ -128,16 +128,16 @@ func (d *DataPlane) Bind(snap *snapshot.Snapshot) {
 			}
 		}
 	}
-	for _, svc := range snap.ServiceNames {
+	for _, svc := range snap.ServiceNames.All() {
 		add(svc)
 	}
 	for _, vpc := range snap.VPCs {
-		for _, svc := range vpc.Hosts {
+		for _, svc := range vpc.Hosts.All() {
 			add(svc)
 		}
 	}
 	for id, p := range d.byID {
-		if (id.svc != "" && !svcs[id.svc]) || (id.tg != "" && snap.TargetGroups[id.tg] == nil) {
+		if (id.svc != "" && !svcs[id.svc]) || (id.tg != "" && snap.TargetGroups.Get(id.tg) == nil) {
 			d.deleteLocked(id, p)
 		}
 	}

@@ -67,11 +67,13 @@ func compile(st *State, o Options) (*Snapshot, map[string]*Service) {
 		o.Partition = "aws"
 	}
 	snap := &Snapshot{Revision: st.Revision, Region: o.Region, VPCs: map[string]*VPC{},
-		ByIngress: map[netip.Addr]*VPC{}, TargetGroups: map[string]*TargetGroup{}}
+		ByIngress: map[netip.Addr]*VPC{}}
 
-	// Target groups and their targets.
+	// Target groups and their targets: built in a map, made a Table once
+	// complete.
+	tgs := make(map[string]*TargetGroup, len(st.TargetGroups))
 	for _, tg := range st.TargetGroups {
-		snap.TargetGroups[tg.ID] = newTargetGroup(tg)
+		tgs[tg.ID] = newTargetGroup(tg)
 	}
 	// The loader gives targets in key order, which is this order but for
 	// IDs one of which is a prefix of the other: checking is a tenth of the
@@ -81,7 +83,7 @@ func compile(st *State, o Options) (*Snapshot, map[string]*Service) {
 	}
 	reg := newRegistries(st)
 	for _, t := range st.Targets {
-		if tg := snap.TargetGroups[t.TargetGroupID]; tg != nil {
+		if tg := tgs[t.TargetGroupID]; tg != nil {
 			addTarget(tg, t, &reg, o)
 		}
 	}
@@ -119,7 +121,7 @@ func compile(st *State, o Options) (*Snapshot, map[string]*Service) {
 			continue
 		}
 		cr := &Rule{ID: r.ID, ARN: r.ARN, Name: r.Name, Priority: r.Priority, IsDefault: r.IsDefault,
-			Match: compileMatch(r.Match), Action: compileAction(r.Action, snap.TargetGroups)}
+			Match: compileMatch(r.Match), Action: compileAction(r.Action, mapGet(tgs))}
 		l.Rules = append(l.Rules, cr)
 		for _, w := range cr.Action.Forward {
 			w.TargetGroup.InUse = true
@@ -140,9 +142,10 @@ func compile(st *State, o Options) (*Snapshot, map[string]*Service) {
 			return a.ID < b.ID
 		})
 	}
-	for _, tg := range snap.TargetGroups {
+	for _, tg := range tgs {
 		sort.Strings(tg.ServiceIDs)
 	}
+	snap.TargetGroups = TableOf(tgs)
 
 	// Networks and who is associated with what.
 	networks := map[string]*ServiceNetwork{}
@@ -200,7 +203,7 @@ func compile(st *State, o Options) (*Snapshot, map[string]*Service) {
 		if err != nil {
 			continue
 		}
-		cv := &VPC{ID: v.ID, ARN: v.ARN, Account: v.Account, Mode: v.Mode, Ingress: addr, Hosts: map[string]*Service{},
+		cv := &VPC{ID: v.ID, ARN: v.ARN, Account: v.Account, Mode: v.Mode, Ingress: addr,
 			ServiceNetwork: networkOf[v.ID], SecurityGroups: compileSGRules(assocOf[v.ID], v, groups), NetnsName: v.NetnsName}
 		for _, b := range v.CIDRBlocks {
 			if p, err := netip.ParsePrefix(b); err == nil {
@@ -210,14 +213,16 @@ func compile(st *State, o Options) (*Snapshot, map[string]*Service) {
 		if cv.ServiceNetwork != nil {
 			svcs := servicesIn[cv.ServiceNetwork.ID]
 			sort.Slice(svcs, func(i, j int) bool { return svcs[i].ID < svcs[j].ID })
+			hosts := Table[*Service]{}.Edit()
 			for _, svc := range svcs {
 				if svc.DNSName != "" {
-					cv.Hosts[svc.DNSName] = svc
+					hosts.Set(svc.DNSName, svc)
 				}
 				if svc.CustomDomain != "" {
-					cv.Hosts[svc.CustomDomain] = svc
+					hosts.Set(svc.CustomDomain, svc)
 				}
 			}
+			cv.Hosts = hosts.Table()
 		}
 		// Every VPC listens on every listener port of the installation,
 		// reachable services or not, so that a request for a service the VPC
@@ -398,7 +403,12 @@ func compileMatch(m *model.RuleMatch) Match {
 	return out
 }
 
-func compileAction(a model.RuleAction, tgs map[string]*TargetGroup) Action {
+// mapGet is the lookup of a map, for compileAction.
+func mapGet[V any](m map[string]V) func(string) V {
+	return func(k string) V { return m[k] }
+}
+
+func compileAction(a model.RuleAction, tgs func(id string) *TargetGroup) Action {
 	if a.FixedResponse != nil && a.FixedResponse.StatusCode != nil {
 		return Action{FixedStatus: *a.FixedResponse.StatusCode}
 	}
@@ -407,7 +417,7 @@ func compileAction(a model.RuleAction, tgs map[string]*TargetGroup) Action {
 		return Action{FixedStatus: 500}
 	}
 	for _, w := range a.Forward.TargetGroups {
-		tg := tgs[w.TargetGroupIdentifier]
+		tg := tgs(w.TargetGroupIdentifier)
 		if tg == nil {
 			continue
 		}

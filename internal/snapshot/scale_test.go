@@ -69,8 +69,8 @@ func BenchmarkCompileScale(b *testing.B) {
 			keep := snapshot.Compile(st, o)
 			runtime.GC()
 			runtime.ReadMemStats(&after)
-			if len(keep.VPCs["vpc-00000000000000001"].Hosts) != sc.svcs {
-				b.Fatalf("hosts %d", len(keep.VPCs["vpc-00000000000000001"].Hosts))
+			if keep.VPCs["vpc-00000000000000001"].Hosts.Len() != sc.svcs {
+				b.Fatalf("hosts %d", keep.VPCs["vpc-00000000000000001"].Hosts.Len())
 			}
 			kept := float64(after.HeapAlloc-before.HeapAlloc) / (1 << 20)
 			b.ResetTimer()
@@ -91,13 +91,13 @@ func BenchmarkHostLookupScale(b *testing.B) {
 			snap := snapshot.Compile(bigState(n, 1), snapshot.Options{Now: time.Now()})
 			vpc := snap.VPCs["vpc-00000000000000001"]
 			host := fmt.Sprintf("svc%d-%017x.abc1234.vpc-lattice-svcs.us-east-1.on.aws", n-1, n)
-			if vpc.Hosts[host] == nil {
+			if vpc.Hosts.Get(host) == nil {
 				b.Fatal("host not found")
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if vpc.Hosts[host] == nil {
+				if vpc.Hosts.Get(host) == nil {
 					b.Fatal("lost")
 				}
 			}
