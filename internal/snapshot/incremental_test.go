@@ -363,15 +363,30 @@ func (l *indexLookup) Targets(tg string) []*model.Target         { return l.targ
 func (l *indexLookup) AuthPolicy(owner string) *model.AuthPolicy { return nil }
 
 // BenchmarkIncrementalScale: one rule's weight flips in an installation of
-// 10,000 services and 100,000 targets (the propagation benchmark's write),
-// compiled incrementally; compare BenchmarkCompileScale/services=10000.
+// 1,000, 10,000 or 100,000 services (10 targets each; 10,000 is the
+// propagation benchmark's), compiled incrementally; compare
+// BenchmarkCompileScale. Issue 15: the cost must not grow with the size
+// (the 100,000 case is skipped with -short).
+//
+//	go test -run x -bench IncrementalScale -benchtime 200x ./internal/snapshot/
 func BenchmarkIncrementalScale(b *testing.B) {
-	st := bigState(10000, 10)
+	for _, n := range []int{1000, 10000, 100000} {
+		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
+			if n > 10000 && testing.Short() {
+				b.Skip("-short")
+			}
+			benchIncremental(b, n)
+		})
+	}
+}
+
+func benchIncremental(b *testing.B, n int) {
+	st := bigState(n, 10)
 	o := snapshot.Options{Region: "us-east-1", DrainTime: time.Minute, Now: time.Now()}
 	lk := newIndexLookup(st)
 	var inc snapshot.Incremental
 	inc.Compile(st, nil, lk, o)
-	r := st.Rules[5000]
+	r := st.Rules[n/2]
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
