@@ -213,7 +213,7 @@ func compile(st *State, o Options) (*Snapshot, map[string]*Service) {
 		if cv.ServiceNetwork != nil {
 			svcs := servicesIn[cv.ServiceNetwork.ID]
 			sort.Slice(svcs, func(i, j int) bool { return svcs[i].ID < svcs[j].ID })
-			hosts := Table[*Service]{}.Edit()
+			hosts := newTable[*Service](len(svcs))
 			for _, svc := range svcs {
 				if svc.DNSName != "" {
 					hosts.Set(svc.DNSName, svc)

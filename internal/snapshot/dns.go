@@ -50,7 +50,7 @@ func LatticeDNSZone(region string) string {
 // public resolvers, whose answer would be wrong).
 func compileDNS(snap *Snapshot, services map[string]*Service) {
 	snap.DNSZone = LatticeDNSZone(snap.Region)
-	names := Table[*Service]{}.Edit()
+	names := newTable[*Service](len(services))
 	for _, svc := range services {
 		for _, n := range []string{svc.DNSName, svc.CustomDomain} {
 			if n == "" {
@@ -66,7 +66,7 @@ func compileDNS(snap *Snapshot, services map[string]*Service) {
 	}
 	snap.ServiceNames = names.Table()
 	for _, v := range snap.VPCs {
-		dns := Table[*DNSRecord]{}.Edit()
+		dns := newTable[*DNSRecord](v.Hosts.Len())
 		for host, svc := range v.Hosts.All() {
 			fq := DNSFQDN(host)
 			dns.Set(fq, &DNSRecord{Name: fq, Service: svc, Network: v.ServiceNetwork, Addr: v.Ingress})

@@ -96,7 +96,7 @@ func (t Table[V]) Values() iter.Seq[V] {
 
 // TableOf builds a Table holding m's entries (m is not kept).
 func TableOf[V any](m map[string]V) Table[V] {
-	e := Table[V]{}.Edit()
+	e := newTable[V](len(m))
 	for k, v := range m {
 		e.Set(k, v)
 	}
@@ -109,13 +109,21 @@ func (t Table[V]) Edit() *TableEditor[V] {
 	return &TableEditor[V]{base: t.shards, n: t.n}
 }
 
+// newTable starts a Table of about n entries: its shards are made with
+// room for their share, so that a full compile does not grow each map
+// step by step.
+func newTable[V any](n int) *TableEditor[V] {
+	return &TableEditor[V]{shardCap: n/tableShards + n/(4*tableShards)}
+}
+
 // TableEditor makes a new Table from an old one, copying a shard the
 // first time it changes it. Not safe for concurrent use.
 type TableEditor[V any] struct {
-	base   *[tableShards]map[string]V // the old table's shards
-	shards *[tableShards]map[string]V // the new table's, once one changed
-	owned  [tableShards / 64]uint64   // the shards of shards this edit made
-	n      int
+	base     *[tableShards]map[string]V // the old table's shards
+	shards   *[tableShards]map[string]V // the new table's, once one changed
+	owned    [tableShards / 64]uint64   // the shards of shards this edit made
+	n        int
+	shardCap int // room of a new shard (newTable)
 }
 
 // Get returns the value of key as the edit stands.
@@ -142,7 +150,7 @@ func (e *TableEditor[V]) shard(i int) map[string]V {
 	}
 	if e.owned[i/64]&(1<<(i%64)) == 0 {
 		old := e.shards[i]
-		m := make(map[string]V, len(old)+1)
+		m := make(map[string]V, max(len(old)+1, e.shardCap))
 		for k, v := range old {
 			m[k] = v
 		}
