@@ -4,7 +4,11 @@
 //
 // Compile is a pure function of the state (golden-tested); Incremental
 // gives the same result recompiling only what a change touched, sharing the
-// rest with the previous snapshot (proven equal on random changes); a Holder keeps
+// rest with the previous snapshot (proven equal on random changes): the
+// large tables are Tables (table.go), structurally shared so that an edit
+// copies only what it touches, and each snapshot records which target
+// groups changed since its predecessors (history.go), for readers that
+// must follow changes without comparing every group; a Holder keeps
 // the current *Snapshot in an atomic.Pointer, swapped whole on every change
 // and never mutated after it is published, so the request path loads it once
 // per request without locks. Live state that must survive a swap (health,
