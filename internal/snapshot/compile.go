@@ -37,6 +37,22 @@ type State struct {
 	// ALB targets resolve through (targets.go).
 	Instances     []*model.Instance
 	LoadBalancers []*model.LoadBalancer
+	// Pending, when set, fills tables the loader left out because only a
+	// full compile reads them (watch.Loader leaves Services, Listeners,
+	// Rules, TargetGroups, Targets and SNSAs: an incremental compile asks
+	// its Lookup for the few entities it recompiles, and making the
+	// 100,000-target slice for every snapshot was a tenth of the CPU under
+	// writes at 10,000 services, issue 15). Compile calls Complete first;
+	// any other reader of those fields must too.
+	Pending func(*State)
+}
+
+// Complete fills what Pending left out, once.
+func (st *State) Complete() {
+	if f := st.Pending; f != nil {
+		st.Pending = nil
+		f(st)
+	}
 }
 
 // Options are the inputs of Compile besides the state.
@@ -66,6 +82,7 @@ func compile(st *State, o Options) (*Snapshot, map[string]*Service) {
 	if o.Partition == "" {
 		o.Partition = "aws"
 	}
+	st.Complete()
 	snap := &Snapshot{Revision: st.Revision, Region: o.Region, VPCs: map[string]*VPC{},
 		ByIngress: map[netip.Addr]*VPC{}}
 

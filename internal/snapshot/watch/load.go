@@ -20,8 +20,16 @@ import (
 	"github.com/trellis-net/trellis/internal/store/schema"
 )
 
-// Load reads the state from a consistent view of the store.
-func Load(tx store.ReadTx) (*snapshot.State, error) { return (&Loader{}).Load(tx) }
+// Load reads the state from a consistent view of the store (complete:
+// nothing Pending).
+func Load(tx store.ReadTx) (*snapshot.State, error) {
+	st, err := (&Loader{}).Load(tx)
+	if err != nil {
+		return nil, err
+	}
+	st.Complete()
+	return st, nil
+}
 
 // Loader reads the state like Load, but keeps what it read: after the
 // first Load it reads only the keys that the revisions since changed
@@ -42,6 +50,10 @@ type Loader struct {
 	tgs       *tableOf[model.TargetGroup]
 	targets   *tableOf[model.Target]
 	policies  *tableOf[model.AuthPolicy]
+	// deferred are the tables Load leaves to the state's Pending: those
+	// only a full compile reads.
+	deferred map[table]bool
+	loads    int // counts the Loads: a state's Pending must run before the next
 	// change is what the last Load read again, nil when it read
 	// everything.
 	change *snapshot.Change
@@ -228,10 +240,12 @@ func (l *Loader) init() {
 	l.tgs = &tableOf[model.TargetGroup]{pfx: schema.TargetGroup, field: func(s *snapshot.State) *[]*model.TargetGroup { return &s.TargetGroups }}
 	l.targets = &tableOf[model.Target]{pfx: schema.Target, field: func(s *snapshot.State) *[]*model.Target { return &s.Targets }}
 	l.policies = &tableOf[model.AuthPolicy]{pfx: schema.AuthPolicy, field: func(s *snapshot.State) *[]*model.AuthPolicy { return &s.AuthPolicies }}
+	snsas := tableFor(schema.SNSA, func(s *snapshot.State) *[]*model.ServiceNetworkServiceAssociation { return &s.SNSAs })
+	l.deferred = map[table]bool{l.services: true, l.listeners: true, l.rules: true, l.tgs: true, l.targets: true, snsas: true}
 	l.tables = []table{
 		tableFor(schema.ServiceNetwork, func(s *snapshot.State) *[]*model.ServiceNetwork { return &s.ServiceNetworks }),
 		l.services, l.listeners, l.rules, l.tgs, l.targets,
-		tableFor(schema.SNSA, func(s *snapshot.State) *[]*model.ServiceNetworkServiceAssociation { return &s.SNSAs }),
+		snsas,
 		tableFor(schema.SNVA, func(s *snapshot.State) *[]*model.ServiceNetworkVpcAssociation { return &s.SNVAs }),
 		l.policies,
 		tableFor(schema.VPC, func(s *snapshot.State) *[]*model.VPC { return &s.VPCs }),
@@ -246,11 +260,15 @@ func (l *Loader) init() {
 	}
 }
 
-// Load reads the state from a consistent view of the store.
+// Load reads the state from a consistent view of the store. The tables
+// only a full compile reads (Services, Listeners, Rules, TargetGroups,
+// Targets, SNSAs) are left to the state's Pending (snapshot.State): call
+// st.Complete (Compile does) before the next Load to read them.
 func (l *Loader) Load(tx store.ReadTx) (*snapshot.State, error) {
 	if l.tables == nil {
 		l.init()
 	}
+	l.loads++
 	if err := l.read(tx); err != nil {
 		l.rev = 0 // the tables may be half updated: read everything next time
 		return nil, err
@@ -258,7 +276,22 @@ func (l *Loader) Load(tx store.ReadTx) (*snapshot.State, error) {
 	l.rev = tx.Revision()
 	st := &snapshot.State{Revision: l.rev}
 	for _, t := range l.tables {
-		t.fill(st)
+		if !l.deferred[t] {
+			t.fill(st)
+		}
+	}
+	load := l.loads
+	st.Pending = func(st *snapshot.State) {
+		if l.loads != load {
+			// The tables have moved on: filling now would mix two
+			// revisions.
+			panic("watch: a state completed after its Loader loaded again")
+		}
+		for _, t := range l.tables {
+			if l.deferred[t] {
+				t.fill(st)
+			}
+		}
 	}
 	return st, nil
 }
