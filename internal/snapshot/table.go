@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"encoding/json"
 	"hash/maphash"
 	"iter"
 )
@@ -92,6 +93,26 @@ func (t Table[V]) Values() iter.Seq[V] {
 			}
 		}
 	}
+}
+
+// MarshalJSON encodes the table as a JSON object, as a map would be (for
+// debugging dumps and tools; the snapshot is not stored).
+func (t Table[V]) MarshalJSON() ([]byte, error) {
+	m := make(map[string]V, t.n)
+	for k, v := range t.All() {
+		m[k] = v
+	}
+	return json.Marshal(m)
+}
+
+// UnmarshalJSON decodes a JSON object into the table.
+func (t *Table[V]) UnmarshalJSON(b []byte) error {
+	var m map[string]V
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	*t = TableOf(m)
+	return nil
 }
 
 // TableOf builds a Table holding m's entries (m is not kept).

@@ -1,6 +1,7 @@
 package snapshot_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -44,6 +45,26 @@ func TestTableEditsLikeAMap(t *testing.T) {
 	}
 	if got := e.Table(); got != (snapshot.Table[int]{}) {
 		t.Fatalf("an emptied table is not the zero Table: %d entries", got.Len())
+	}
+}
+
+// A Table encodes to JSON as a map does, and back.
+func TestTableJSON(t *testing.T) {
+	want := map[string]int{"a": 1, "b": 2, "c": 3}
+	b, err := json.Marshal(snapshot.TableOf(want))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := json.Marshal(want); string(b) != string(m) {
+		t.Fatalf("encoded %s, want %s", b, m)
+	}
+	var back snapshot.Table[int]
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	same(t, back, want)
+	if b, _ := json.Marshal(snapshot.Table[int]{}); string(b) != "{}" {
+		t.Fatalf("the empty table encodes to %s", b)
 	}
 }
 

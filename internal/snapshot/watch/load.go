@@ -36,7 +36,8 @@ func Load(tx store.ReadTx) (*snapshot.State, error) {
 // (store.ReadTx.Changes), and an entity whose stored bytes did not change
 // is not decoded again. At 10,000 services and 100,000 targets a full scan
 // costs more than the compile (issue 15); a change usually touches a
-// handful of keys. When the store no longer has the changes (its history
+// handful of keys. For the same reason its states leave the tables only a
+// full compile reads to State.Pending (Load). When the store no longer has the changes (its history
 // is bounded), the Loader reads everything, as the first time. Entities are
 // shared between states, so nothing may modify them (Compile does not). A
 // Loader is not safe for concurrent use.
