@@ -88,3 +88,30 @@ func TestTrafficWindowFlag(t *testing.T) {
 		t.Fatal("serve --help does not explain --traffic-window")
 	}
 }
+
+// A --node-ingress-prefix that cannot hold the installation's range, is
+// not IPv4, or overlaps the netns range is refused before anything starts,
+// naming the flag; the help documents it.
+func TestNodeIngressPrefixFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--node-ingress-prefix", "bogus"}, `--node-ingress-prefix "bogus": want an IPv4 prefix`},
+		{[]string{"--node-ingress-prefix", "fd00::/64"}, "--node-ingress-prefix fd00::/64: want an IPv4 prefix"},
+		{[]string{"--node-ingress-prefix", "127.172.0.0/24"}, "--node-ingress-prefix 127.172.0.0/24: smaller than --ingress-cidr 127.171.0.0/16; want a /16 or larger"},
+		{[]string{"--ingress-cidr", "127.171.0.0/24", "--node-ingress-prefix", "169.254.0.0/16"}, "--node-ingress-prefix 169.254.0.0/16: overlaps 169.254.171.0/24"},
+		{[]string{"--node-ingress-prefix", "224.1.0.0/16"}, "--node-ingress-prefix 224.1.0.0/16: overlaps 224.0.0.0/3"},
+		// A resolver that would be one of this node's own VPC resolvers.
+		{[]string{"--node-ingress-prefix", "127.172.0.0/16", "--dns-upstream", "127.172.0.9:53"}, `dns upstream "127.172.0.9:53" is a VPC's own DNS (in the ingress range 127.172.0.0/16`},
+	} {
+		serveRejects(t, tc.args, tc.want)
+	}
+	cmd := serveCommand()
+	if f := cmd.Flags().Lookup("node-ingress-prefix"); f == nil || f.DefValue != "" {
+		t.Fatalf("--node-ingress-prefix: %+v, want no default", f)
+	}
+	if !strings.Contains(cmd.Long, "--node-ingress-prefix") {
+		t.Fatal("serve --help does not explain --node-ingress-prefix")
+	}
+}

@@ -62,12 +62,12 @@ func (f *quotaFlag) Set(s string) error {
 func (f *quotaFlag) Type() string { return "name=value" }
 
 func serveCommand() *cobra.Command {
-	cfg := app.Config{Quotas: model.Quotas{}, Outlier: app.DefaultOutlierDetection()}
-	var logLevel, ingressCIDR, ingressServer string
+	cfg := app.Config{Quotas: model.Quotas{}, Outlier: app.DefaultOutlierDetection(), Version: version}
+	var logLevel, ingressCIDR, nodeIngress, ingressServer string
 	var gcFloorMiB uint64
 	var dnsf dnsFlags
 	var etcdf etcdFlags
-	var storeKind string
+	var storeKind, roles string
 	functionHost := true
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -83,10 +83,13 @@ same root credentials (TRELLIS_ROOT_ACCESS_KEY_ID and
 TRELLIS_ROOT_SECRET_ACCESS_KEY, required) and the same CA (--ca-cert and
 --ca-key, required): none are generated. --data-dir still holds what is this
 node's own (access logs, hosted functions' logs). --node-name (default the
-hostname) names this node. 'trellis store copy' moves the state from a data
-directory into etcd and back. Roles, health leases and elections are not
-there yet: run one node per etcd prefix for now, or nodes whose work may
-overlap (docs/etcd.md).
+hostname) names this node; names must differ. 'trellis store copy' moves the
+state from a data directory into etcd and back. --roles api,dataplane,health
+(default all three) says what a node runs: api nodes serve the API and elect
+one of them for canary steps and for deleting drained targets; dataplane nodes
+serve the VPCs (each its own ingress addresses); health nodes check targets and
+publish their statuses under the node's etcd lease, and every API node answers
+ListTargets with the statuses of all health nodes combined (docs/etcd.md).
 
 Root credentials of the default account come from TRELLIS_ROOT_ACCESS_KEY_ID and
 TRELLIS_ROOT_SECRET_ACCESS_KEY; when unset, they are generated on first start and
@@ -99,6 +102,12 @@ the service in the Host header (its generated DNS name or custom domain).
 GET /trellis/v1/vpcs/VPC_ID (or 'trellis vpc get VPC_ID') tells the address.
 Each VPC's DNS listens on the same address, port --dns-port: it answers the names
 of the services the VPC reaches with that address (docs/dns.md).
+--node-ingress-prefix P moves this node's data plane: it serves each host-mode
+VPC (ingress and DNS) at the address with the same offset in P as the VPC's
+address has in --ingress-cidr (127.171.0.5 with 127.172.0.0/16: 127.172.0.5),
+so that several data-plane nodes share one machine; P is as large as
+--ingress-cidr or larger. The API still reports the stored address
+(docs/deployment.md).
 
 Network-namespace VPCs ('trellis vpc create VPC --mode netns --cidr 10.0.0.0/16')
 need Linux and this server running as root: each is a network namespace
@@ -153,6 +162,13 @@ and exits.`,
 				return fmt.Errorf("--ingress-cidr %q: want an IPv4 loopback prefix such as 127.171.0.0/16", ingressCIDR)
 			}
 			cfg.IngressPrefix = p.Masked()
+			if nodeIngress != "" {
+				np, err := netip.ParsePrefix(nodeIngress)
+				if err != nil {
+					return fmt.Errorf("--node-ingress-prefix %q: want an IPv4 prefix such as 127.172.0.0/16", nodeIngress)
+				}
+				cfg.NodeIngressPrefix = np.Masked() // app checks the rest
+			}
 			switch ingressServer {
 			case "trellis":
 			case "net-http":
@@ -168,7 +184,7 @@ and exits.`,
 			if err := checkLambdaFlags(&cfg); err != nil {
 				return err
 			}
-			if err := checkStoreFlags(cmd.Flags(), &cfg, storeKind, &etcdf); err != nil {
+			if err := checkStoreFlags(cmd.Flags(), &cfg, storeKind, &etcdf, roles); err != nil {
 				return err
 			}
 			if cfg.MetricsAddr != "" {
@@ -221,6 +237,7 @@ and exits.`,
 	f.StringVar(&storeKind, "store", app.StoreEmbedded, "where the state is kept: embedded (bbolt in --data-dir) or etcd (--etcd-endpoints; docs/etcd.md)")
 	etcdf.add(f, true)
 	f.StringVar(&cfg.NodeName, "node-name", defaultNodeName(), "name of this node among the nodes sharing a store (default the hostname)")
+	f.StringVar(&roles, "roles", "api,dataplane,health", "what this node runs, a comma-separated list: api (the control-plane API, canaries, the drained-target sweeper), dataplane (ingress, proxy, DNS, VPC namespaces, functions, access logs), health (health checks, published to the other nodes); other than all three needs --store etcd (docs/etcd.md)")
 	f.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:8686", "address of the control-plane API (AWS VPC Lattice wire format and /trellis/v1/)")
 	f.StringVar(&cfg.CACertFile, "ca-cert", "", "PEM certificate of the installation CA, with --ca-key (default: generated into DATA_DIR/ca.pem on first start; see docs/certificates.md)")
 	f.StringVar(&cfg.CAKeyFile, "ca-key", "", "PEM private key of the installation CA given with --ca-cert")
@@ -229,6 +246,7 @@ and exits.`,
 	f.DurationVar(&cfg.DrainTime, "drain-time", time.Minute, "how long a deregistered target stays DRAINING")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long SIGTERM waits for in-flight requests")
 	f.StringVar(&ingressCIDR, "ingress-cidr", "127.171.0.0/16", "loopback range from which each host-mode VPC gets its ingress address (the data plane listens on ADDRESS:PORT for every listener port the VPC reaches)")
+	f.StringVar(&nodeIngress, "node-ingress-prefix", "", "serve each host-mode VPC at the address with the same offset in this prefix as its ingress address has in --ingress-cidr, so that several data-plane nodes share a machine (the API still reports the stored address; default: the stored address; see docs/deployment.md)")
 	f.DurationVar(&cfg.RequestTimeout, "request-timeout", time.Minute, "how long the data plane waits for a target's response headers before answering 504")
 	f.StringVar(&cfg.AccessLogDir, "access-log-dir", "", "where access logs of services and networks with access log subscriptions are written, by destination ARN (default DATA_DIR/accesslogs; see docs/access-logs.md)")
 	f.DurationVar(&cfg.AccessLogS3Interval, "access-log-s3-interval", time.Minute, "how long an S3 access log object collects records (written as NAME.json.gz.partial) before it is sealed as NAME.json.gz")

@@ -31,11 +31,15 @@ func TestStoreFlagsRejected(t *testing.T) {
 		{[]string{"--store", "etcd", "--etcd-endpoints", "http://h:1", "--etcd-cacert", "/nonexistent.pem"}, "--etcd-cacert"},
 		{[]string{"--node-name", "a b"}, `--node-name "a b"`},
 		{[]string{"--node-name", ""}, `--node-name ""`},
+		{[]string{"--roles", "api,proxy"}, `--roles: unknown role "proxy"`},
+		{[]string{"--roles", ""}, "--roles: want one or more of api, dataplane, health"},
+		{[]string{"--roles", "api"}, "--roles api: needs --store etcd"},
+		{[]string{"--store", "etcd", "--etcd-endpoints", "http://h:1", "--roles", "health,health"}, `--roles: role "health" given twice`},
 	} {
 		serveRejects(t, tc.args, tc.want)
 	}
 	cmd := serveCommand()
-	for _, n := range []string{"--store", "--etcd-endpoints", "--etcd-prefix", "--etcd-cacert", "--etcd-cert", "--etcd-key", "--node-name", "trellis store copy"} {
+	for _, n := range []string{"--store", "--etcd-endpoints", "--etcd-prefix", "--etcd-cacert", "--etcd-cert", "--etcd-key", "--node-name", "--roles", "trellis store copy"} {
 		if !strings.Contains(cmd.Long, n) && cmd.Flags().Lookup(strings.TrimPrefix(n, "--")) == nil {
 			t.Errorf("serve does not know %s", n)
 		}

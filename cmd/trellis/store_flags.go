@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/trellis-net/trellis/internal/app"
+	"github.com/trellis-net/trellis/internal/cluster"
 	"github.com/trellis-net/trellis/internal/store/etcd"
 )
 
@@ -65,7 +66,8 @@ func (e *etcdFlags) changed(f *pflag.FlagSet) string {
 }
 
 // nodeName is what --node-name accepts: a DNS label's characters, as it
-// names the node in logs, metrics and (later) etcd keys.
+// names the node in logs, metrics, etcd keys (<prefix>nodes/NAME,
+// <prefix>health/NAME/...) and S3 access-log object names.
 var nodeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
 func defaultNodeName() string {
@@ -78,10 +80,19 @@ func defaultNodeName() string {
 
 // checkStoreFlags sets cfg's store from --store, the etcd flags and
 // --node-name, naming the flag that is wrong.
-func checkStoreFlags(f *pflag.FlagSet, cfg *app.Config, kind string, e *etcdFlags) error {
+func checkStoreFlags(f *pflag.FlagSet, cfg *app.Config, kind string, e *etcdFlags, roles string) error {
 	if !nodeName.MatchString(cfg.NodeName) {
 		return fmt.Errorf("--node-name %q: want 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit", cfg.NodeName)
 	}
+	r, err := cluster.ParseRoles(roles)
+	if err != nil {
+		return err
+	}
+	if !r.All() && kind != app.StoreEtcd {
+		// One node on its own store must do everything (docs/etcd.md).
+		return fmt.Errorf("--roles %s: needs --store etcd (with the embedded store one node runs every role)", r)
+	}
+	cfg.Roles = r
 	switch kind {
 	case app.StoreEmbedded:
 		if n := e.changed(f); n != "" {

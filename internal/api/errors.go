@@ -9,7 +9,16 @@ import (
 
 	"github.com/trellis-net/trellis/internal/model"
 	"github.com/trellis-net/trellis/internal/sigv4"
+	"github.com/trellis-net/trellis/internal/store"
 )
+
+// UnavailableMessage is the message of the InternalServerException that
+// answers a call while the store cannot be reached (store.ErrUnavailable):
+// a retryable error (HTTP 500 with Retry-After, which the SDKs' standard
+// retryers retry), naming nothing of the store's internals. The write was
+// not acknowledged; one whose outcome could not be learnt may have been
+// applied, which the retry (with its client token) finds.
+const UnavailableMessage = "The store is unreachable; retry."
 
 // wireError is an AWS error as the SDKs decode it: status, the
 // X-Amzn-ErrorType header, and a JSON body.
@@ -41,7 +50,12 @@ func toWireError(ctx context.Context, log *slog.Logger, err error) wireError {
 		return wireError{Status: se.Status, Type: se.Code, Body: obj{"message": se.Message}}
 	}
 	var e *model.Error
-	if !errors.As(err, &e) {
+	if errors.Is(err, store.ErrUnavailable) {
+		// Before *model.Error: whatever the service made of it, the store
+		// being away is what the caller must learn (and retry).
+		log.WarnContext(ctx, "store unavailable: the call answers a retryable error", "err", err)
+		e = &model.Error{Kind: model.KindInternal, Message: UnavailableMessage}
+	} else if !errors.As(err, &e) {
 		log.ErrorContext(ctx, "internal error", "err", err)
 		e = &model.Error{Kind: model.KindInternal, Message: "An internal error occurred. Try again later."}
 	}

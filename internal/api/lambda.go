@@ -300,4 +300,4 @@ type lambdaRequestContentError struct{}
 
 func (lambdaRequestContentError) Error() string { return "Could not parse request body into json" }
 
-var errNoFunctionHost = errors.New("this Trellis does not run functions (--function-host=false)")
+var errNoFunctionHost = errors.New("this Trellis node does not run functions (--function-host=false, or a node without the dataplane role)")

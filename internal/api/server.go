@@ -30,6 +30,9 @@ const NativePrefix = "/trellis/v1/"
 
 // Server serves the Lattice control-plane API.
 type Server struct {
+	// gate, when set, is asked before every call but the health check
+	// and Lambda's Invoke (SetGate).
+	gate     func(context.Context) error
 	svc      *service.Service
 	verifier *sigv4.Verifier
 	log      *slog.Logger
@@ -229,6 +232,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.serve(w, r, new(string))
 }
 
+// SetGate makes every control-plane call ask gate first and answer its
+// error instead when it returns one (an error wrapping
+// store.ErrUnavailable answers the retryable InternalServerException).
+// The health check and Lambda's Invoke are not gated. Call before serving.
+func (s *Server) SetGate(gate func(context.Context) error) { s.gate = gate }
+
 // serve answers one API call and notes its operation in op (metrics.go).
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, op *string) {
 	reqID := newRequestID()
@@ -244,6 +253,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, op *string) {
 		*op = "lambda:Invoke"
 		s.serveLambda(w, r)
 		return
+	}
+	if s.gate != nil {
+		// A node started from its local copy while the store was away
+		// answers nothing until the store is back and its start work is
+		// done (app: static stability).
+		if err := s.gate(ctx); err != nil {
+			writeError(w, toWireError(ctx, s.log, err))
+			return
+		}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {

@@ -15,12 +15,12 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/trellis-net/trellis/internal/api"
 	"github.com/trellis-net/trellis/internal/ca"
 	"github.com/trellis-net/trellis/internal/canary"
+	"github.com/trellis-net/trellis/internal/cluster"
 	"github.com/trellis-net/trellis/internal/dataplane/accesslog"
 	"github.com/trellis-net/trellis/internal/dataplane/auth"
 	"github.com/trellis-net/trellis/internal/dataplane/dns"
@@ -58,8 +58,26 @@ type Config struct {
 	Store string
 	Etcd  etcd.Config
 	// NodeName names this node among those sharing a store (serve
-	// --node-name, default the hostname); logged for now.
+	// --node-name, default the hostname): its registration, its published
+	// target statuses and its candidacies in etcd (internal/cluster), its
+	// S3 access-log object names.
 	NodeName string
+	// Roles are what this node runs (serve --roles, docs/etcd.md "Roles");
+	// the zero value is every role, the only choice with the embedded
+	// store.
+	Roles cluster.Roles
+	// ClusterTTL is the lease TTL of a node on etcd: how long a dead
+	// node's statuses and elections outlive it (default
+	// cluster.DefaultTTL). HealthFlushInterval is how often a health node
+	// publishes its status changes at most (default
+	// cluster.DefaultFlushInterval). Tests shorten both.
+	ClusterTTL          time.Duration
+	HealthFlushInterval time.Duration
+	// SweepInterval is how often the elected sweeper deletes targets whose
+	// drain time has passed (default DefaultSweepInterval).
+	SweepInterval time.Duration
+	// Version is this build's version, in the node's registration.
+	Version string
 	// CACertFile and CAKeyFile give the installation CA (both or
 	// neither); without them it is generated into DataDir on first start
 	// (internal/ca, docs/certificates.md).
@@ -74,6 +92,13 @@ type Config struct {
 	// IngressPrefix is where host-mode VPCs get ingress addresses
 	// (default 127.171.0.0/16).
 	IngressPrefix netip.Prefix
+	// NodeIngressPrefix (serve --node-ingress-prefix), when valid, is where
+	// this node's data plane serves host-mode VPCs: each at the address
+	// with the same offset in it as the VPC's stored address has in
+	// IngressPrefix (snapshot.NodeIngress), so that several data-plane
+	// nodes can share a machine. The API keeps reporting the stored
+	// address. Unset: the stored address (docs/deployment.md).
+	NodeIngressPrefix netip.Prefix
 	// RequestTimeout is how long the data plane waits for a target's
 	// response headers before answering 504 (default 60s).
 	RequestTimeout time.Duration
@@ -191,6 +216,12 @@ type App struct {
 	metrics *metrics.Metrics    // nil when MetricsAddr is ""
 	traffic *traffic.Aggregator // nil when TrafficWindow < 0
 	metLn   net.Listener
+	cluster cluster.Cluster
+	// view is the combined target health of the nodes on etcd (nil on
+	// the embedded store); feed queues the targets whose combined status
+	// changed, for a data plane without a checker (nodes.go).
+	view *cluster.View
+	feed *feedQueue
 }
 
 // Start opens the data directory and starts serving. The returned App runs
@@ -221,8 +252,16 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	if !ingressPrefix.IsValid() {
 		ingressPrefix = service.DefaultIngressPrefix
 	}
+	if err := checkNodeIngressPrefix(cfg.NodeIngressPrefix, ingressPrefix); err != nil {
+		return nil, err
+	}
 	if err := cfg.DNS.validate(ingressPrefix); err != nil {
 		return nil, err
+	}
+	if cfg.NodeIngressPrefix.IsValid() {
+		if err := cfg.DNS.validate(cfg.NodeIngressPrefix); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.LambdaEndpoint != "" {
 		if _, err := lambda.ParseEndpoint(cfg.LambdaEndpoint); err != nil {
@@ -232,9 +271,20 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.LambdaRegion == "" {
 		cfg.LambdaRegion = cfg.Region
 	}
+	if cfg.Roles == (cluster.Roles{}) {
+		cfg.Roles = cluster.AllRoles
+	}
+	if cfg.NodeName == "" {
+		cfg.NodeName, _ = os.Hostname()
+	}
 	switch cfg.Store {
 	case "", StoreEmbedded:
 		cfg.Store = StoreEmbedded
+		// One node does everything: a node without the API could not be
+		// configured, one without health checks would never learn any.
+		if !cfg.Roles.All() {
+			return nil, fmt.Errorf("--roles %s: with the embedded store one node runs every role (api,dataplane,health); roles are for several nodes on --store etcd", cfg.Roles)
+		}
 	case StoreEtcd:
 		// Nodes sharing one etcd must share what signs and what
 		// authenticates: a node's generated root credentials or CA would
@@ -282,7 +332,13 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 		}
 		return nil, err
 	}
-	cfg.Logger.Info("control-plane API listening", "addr", a.apiLn.Addr().String(), "region", cfg.Region)
+	if cfg.NodeIngressPrefix.IsValid() && cfg.Roles.Dataplane {
+		cfg.Logger.Info("data plane: host-mode VPCs served at their offset in the node's ingress range",
+			"nodeIngressPrefix", cfg.NodeIngressPrefix.String(), "ingressCidr", ingressPrefix.String())
+	}
+	if a.apiLn != nil {
+		cfg.Logger.Info("control-plane API listening", "addr", a.apiLn.Addr().String(), "region", cfg.Region)
+	}
 	return a, nil
 }
 
@@ -295,27 +351,43 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 func (a *App) start(ctx context.Context) error {
 	cfg := a.cfg
 	rs := &a.runners
-	st, err := openStore(ctx, cfg)
+	st, cache, offline, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	a.store = st
 	_ = rs.start(runner{name: "store", close: func(context.Context) error { return st.Close() }})
-	token, err := dnsToken(ctx, st)
-	if err != nil {
+	if cache != nil {
+		// Closed before the store, after the watcher that writes it.
+		_ = rs.start(runner{name: "snapshot-cache", close: func(context.Context) error { return cache.Close() }})
+	}
+	// What the nodes share besides the store (nodes.go): closed before
+	// the store and its local copy, after every part that publishes or
+	// leads. A node started from its local copy joins in the background.
+	if err := a.openCluster(ctx, st, offline != nil); err != nil {
 		return err
+	}
+	_ = rs.start(runner{name: "cluster", close: func(context.Context) error { return a.cluster.Close() }})
+	var token string
+	if offline != nil {
+		token = offline.token
+	} else {
+		if token, err = dnsToken(ctx, st); err != nil {
+			return err
+		}
+		if cache != nil {
+			if err := cache.SetMeta(cacheDNSToken, token); err != nil {
+				return fmt.Errorf("local snapshot copy: %w", err)
+			}
+		}
 	}
 	svc := service.New(st, service.Config{Region: cfg.Region, DNSToken: token, Quotas: cfg.Quotas, DrainTime: cfg.DrainTime,
 		IngressPrefix: cfg.IngressPrefix, AdminAccount: a.root.Account, Netns: netnsSupported, CA: a.ca})
 	a.svc = svc
-	// A data directory written by an older version gets the counters and
-	// indexes that keep scans out of write transactions (once).
-	if err := svc.Upgrade(ctx); err != nil {
-		return err
-	}
-	// The default account exists implicitly; its record makes it listable.
-	if err := svc.EnsureAccount(ctx, a.root.Account, "default"); err != nil {
-		return fmt.Errorf("default account: %w", err)
+	if offline == nil {
+		if err := a.storeStartWork(ctx, svc); err != nil {
+			return err
+		}
 	}
 
 	// The data plane: a snapshot compiled from the store, and the parts
@@ -327,6 +399,7 @@ func (a *App) start(ctx context.Context) error {
 	if cfg.MetricsAddr != "" {
 		met = metrics.New()
 		a.metrics = met
+		met.WatchCluster(a.cluster, []string{cluster.ElectionCanaries, cluster.ElectionSweeper})
 	}
 	registry := &upstream.Registry{Outlier: cfg.Outlier}
 	drain := cfg.DrainTime
@@ -334,9 +407,10 @@ func (a *App) start(ctx context.Context) error {
 		drain = time.Minute
 	}
 	root := a.root
-	watcher := &watch.Watcher{Store: st, Holder: holder, Logger: cfg.Logger,
+	watcher := &watch.Watcher{Store: st, Holder: holder, Logger: cfg.Logger, Cache: cache, FromCache: offline != nil,
 		Options: snapshot.Options{Region: cfg.Region, DrainTime: drain, Roots: []model.AccessKey{{ID: root.AccessKeyID,
-			Secret: root.SecretAccessKey, PrincipalARN: root.PrincipalARN(), Account: root.Account, Status: "Active"}}, AdminAccount: root.Account}}
+			Secret: root.SecretAccessKey, PrincipalARN: root.PrincipalARN(), Account: root.Account, Status: "Active"}}, AdminAccount: root.Account,
+			IngressPrefix: ingressPrefixOf(cfg), NodeIngressPrefix: cfg.NodeIngressPrefix}}
 	// The namespaces of netns VPCs follow the snapshot first; the proxy,
 	// the checker and DNS follow the namespaces (vpcnet.Runner), so that a
 	// VPC's namespace exists before they open sockets in it.
@@ -344,11 +418,21 @@ func (a *App) start(ctx context.Context) error {
 	a.nets = nets
 	if met != nil {
 		watcher.OnPublish = met.Snapshot.Published
+		met.WatchStore(watcher)
 	}
 	netsChanges, pruneChanges := watcher.Subscribe(), watcher.Subscribe()
+	// Roles (docs/etcd.md): the snapshot is compiled on every node (the
+	// API's DNS lookups and policy simulation read it, the sweeper finds
+	// draining groups in it); the data plane's parts start only with the
+	// dataplane role, the checker only with the health role.
+	roles := cfg.Roles
 	var fnChanges <-chan struct{}
-	if !cfg.DisableFunctionHost {
+	if !cfg.DisableFunctionHost && roles.Dataplane {
 		fnChanges = watcher.Subscribe()
+	}
+	var feedChanges <-chan struct{}
+	if roles.Dataplane && !roles.Health && a.view != nil {
+		feedChanges = watcher.Subscribe()
 	}
 	proxyChanges, healthChanges := nets.Subscribe(), nets.Subscribe()
 	var dnsChanges <-chan struct{}
@@ -363,7 +447,11 @@ func (a *App) start(ctx context.Context) error {
 	}}); err != nil {
 		return err
 	}
-	if err := rs.start(runner{name: "vpc-networks", start: func(ctx context.Context, g *loops) error {
+	// A health node probes targets from their VPC's network, as the proxy
+	// dials them: it needs the namespaces too.
+	if !roles.Dataplane && !roles.Health {
+		// Nothing follows the namespaces.
+	} else if err := rs.start(runner{name: "vpc-networks", start: func(ctx context.Context, g *loops) error {
 		if err := nets.Sync(); err != nil {
 			cfg.Logger.Warn("data plane: some VPC namespaces failed; will retry", "err", err)
 		}
@@ -381,13 +469,36 @@ func (a *App) start(ctx context.Context) error {
 	if met != nil {
 		hcfg.OnCheck = met.Health.ObserveCheck
 	}
+	if pub, ok := a.cluster.(*cluster.Etcd); ok && roles.Health {
+		// Publishing: the checker says what changed, the cluster reads it
+		// back (healthSource) at its next flush.
+		hcfg.OnTransition, hcfg.OnSync = pub.MarkTarget, pub.MarkGroups
+	}
 	checker := health.New(hcfg)
 	a.checker = checker
-	if met != nil {
-		met.WatchTargets(holder.Load, checker.TargetStatus)
+	// ListTargets: this node's checker alone, or on etcd every health
+	// node's statuses combined (nodes.go).
+	var targetHealth service.TargetHealth = checker
+	if a.view != nil {
+		targetHealth = a.view
 	}
-	svc.SetTargetHealth(checker)
-	if err := rs.start(runner{name: "health-checker", start: func(ctx context.Context, g *loops) error {
+	if met != nil {
+		met.WatchTargets(holder.Load, targetHealth.TargetStatus)
+	}
+	svc.SetTargetHealth(targetHealth)
+	if feedChanges != nil {
+		// A data plane without a checker of its own routes by the
+		// cluster's combined statuses.
+		if err := rs.start(runner{name: "health-feed", start: func(ctx context.Context, g *loops) error {
+			g.Go(func() { feedHealth(ctx, holder, registry, a.view, a.feed, feedChanges) })
+			return nil
+		}}); err != nil {
+			return err
+		}
+	}
+	if !roles.Health {
+		// No checker runs.
+	} else if err := rs.start(runner{name: "health-checker", start: func(ctx context.Context, g *loops) error {
 		checker.Sync()
 		g.Go(func() { checker.Run(ctx, healthChanges) })
 		return nil
@@ -398,7 +509,7 @@ func (a *App) start(ctx context.Context) error {
 		cfg.AccessLogDir = filepath.Join(cfg.DataDir, "accesslogs")
 	}
 	alog, err := accesslog.New(accesslog.Config{Dir: cfg.AccessLogDir, Region: cfg.Region, Logger: cfg.Logger,
-		S3ObjectInterval: cfg.AccessLogS3Interval, Taps: cfg.AccessLogTaps})
+		S3ObjectInterval: cfg.AccessLogS3Interval, Taps: cfg.AccessLogTaps, Node: cfg.NodeName})
 	if err != nil {
 		return fmt.Errorf("access logs: %w", err)
 	}
@@ -413,7 +524,7 @@ func (a *App) start(ctx context.Context) error {
 	// LAMBDA target groups: hosted functions here (functionInvoker), others
 	// through the Invoke API at --lambda-endpoint, if one is set.
 	var invoker functionInvoker
-	if !cfg.DisableFunctionHost {
+	if !cfg.DisableFunctionHost && roles.Dataplane {
 		fcfg := functions.Config{Source: svc, Dir: filepath.Join(cfg.DataDir, "functions"),
 			Region: cfg.Region, DefaultAccount: root.Account, IdleTimeout: cfg.FunctionIdleTimeout, Logger: cfg.Logger}
 		if met != nil {
@@ -451,7 +562,7 @@ func (a *App) start(ctx context.Context) error {
 		observers = append(observers, met.DataPlane)
 		pcfg.TargetConns = met.Conns
 	}
-	if cfg.TrafficWindow >= 0 {
+	if cfg.TrafficWindow >= 0 && roles.Dataplane {
 		if cfg.TrafficWindow == 0 {
 			cfg.TrafficWindow = DefaultTrafficWindow
 		}
@@ -495,7 +606,9 @@ func (a *App) start(ctx context.Context) error {
 	if met != nil {
 		met.WatchIngress(in)
 	}
-	if err := rs.start(runner{name: "ingress", start: func(ctx context.Context, g *loops) error {
+	if !roles.Dataplane {
+		// No ingress: the proxy is built but serves nothing.
+	} else if err := rs.start(runner{name: "ingress", start: func(ctx context.Context, g *loops) error {
 		if err := in.Sync(ctx); err != nil {
 			cfg.Logger.Warn("data plane: some ingress listeners failed", "err", err)
 		}
@@ -515,7 +628,7 @@ func (a *App) start(ctx context.Context) error {
 	}}); err != nil {
 		return err
 	}
-	if cfg.DNS.Port != 0 {
+	if cfg.DNS.Port != 0 && roles.Dataplane {
 		a.dns = newDNS(cfg, holder, dnsChanges, nets, met)
 		if err := rs.start(runner{name: a.dns.Name(), start: func(ctx context.Context, _ *loops) error {
 			if err := a.dns.Start(ctx); err != nil {
@@ -558,20 +671,66 @@ func (a *App) start(ctx context.Context) error {
 			c, ok := service.CallerFrom(ctx)
 			return ok && (c.Account == owner || svc.IsAdmin(c))
 		}))
-	// Canary releases: resumed before the API, which starts and aborts
-	// them, answers; they change weights through the service, as the API
-	// does, so the snapshot follows them like any UpdateRule.
+	if !roles.API {
+		return nil
+	}
+	// Canary releases: judged by one API node, the elected one (on the
+	// embedded store, this one at once); they change weights through the
+	// service, as the API does, so the snapshot follows them like any
+	// UpdateRule. Any API node starts and aborts them (the store orders
+	// those writes); the leader resumes the running ones when elected.
 	stats := cfg.CanaryStats
 	if stats == nil && a.traffic != nil {
 		stats = a.traffic // never a nil *Aggregator in the interface
 	}
 	canaries := canary.New(canary.Config{Store: st, Routes: svc, Stats: stats, Logger: cfg.Logger, Tick: cfg.CanaryTick})
-	if err := rs.start(runner{name: canaries.Name(), start: func(ctx context.Context, _ *loops) error {
-		return canaries.Start(ctx)
-	}, close: canaries.Close}); err != nil {
+	handler.SetCanaries(canaries)
+	if a.view != nil {
+		handler.SetTargetHealthReports(targetHealthRows(a.view))
+	}
+	// Canaries and the sweeper run under their elections (nodes.go). A
+	// node started from its local copy is on etcd: it is elected only
+	// once etcd answers, and a new leader resumes the running canaries.
+	if err := rs.start(a.electedRunner(canaries, svc, holder)); err != nil {
 		return err
 	}
-	handler.SetCanaries(canaries)
+	if offline != nil {
+		// Started from the local copy: the API answers the retryable
+		// error until the store is back and the start work it skipped is
+		// done (docs/etcd.md, "Static stability").
+		ready := make(chan struct{})
+		wait := cfg.Etcd.CommitTimeout
+		if wait <= 0 {
+			wait = etcd.DefaultCommitTimeout
+		}
+		handler.SetGate(func(ctx context.Context) error {
+			select {
+			case <-ready:
+				return nil
+			default:
+			}
+			t := time.NewTimer(wait)
+			defer t.Stop()
+			select {
+			case <-ready:
+				return nil
+			case <-t.C:
+				return fmt.Errorf("%w: this node started from its local snapshot copy and waits for the store", store.ErrUnavailable)
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+		if err := rs.start(runner{name: "store-return", start: func(ctx context.Context, g *loops) error {
+			g.Go(func() {
+				if a.storeReturn(ctx, st, svc, token, func() error { return nil }) {
+					close(ready)
+				}
+			})
+			return nil
+		}}); err != nil {
+			return err
+		}
+	}
 	a.apiSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	// Shutdown waits for handlers: open log streams end first (with an
 	// "end" line) rather than holding it up.
@@ -668,17 +827,115 @@ func pruneRegistry(ctx context.Context, holder *snapshot.Holder, reg *upstream.R
 	}
 }
 
-// openStore opens the store of cfg.Store.
-func openStore(ctx context.Context, cfg Config) (store.Store, error) {
+// storeStartWork is the start's work on the store besides the DNS token:
+// done before the API answers, at start or (started from the local copy)
+// when the store is back.
+func (a *App) storeStartWork(ctx context.Context, svc *service.Service) error {
+	// A data directory written by an older version gets the counters and
+	// indexes that keep scans out of write transactions (once).
+	if err := svc.Upgrade(ctx); err != nil {
+		return err
+	}
+	// The default account exists implicitly; its record makes it listable.
+	if err := svc.EnsureAccount(ctx, a.root.Account, "default"); err != nil {
+		return fmt.Errorf("default account: %w", err)
+	}
+	return nil
+}
+
+// cacheDNSToken is the local copy's key of the DNS token: a node started
+// from the copy names its services' DNS entries and namespaces as before.
+const cacheDNSToken = "dns-token"
+
+// offlineStart is a node's start from its local copy, its store away.
+type offlineStart struct{ token string }
+
+// openStore opens the store of cfg.Store. With etcd it also opens the
+// node's local snapshot copy (watch.Cache, in DataDir); when etcd cannot
+// be reached within its DialTimeout, a copy to start from makes offline
+// non-nil (the store is still returned: it connects in the background),
+// and no copy is an error naming the endpoints.
+func openStore(ctx context.Context, cfg Config) (st store.Store, cache *watch.Cache, offline *offlineStart, err error) {
 	if cfg.Store != StoreEtcd {
-		return embedded.Open(filepath.Join(cfg.DataDir, "trellis.db"))
+		st, err := embedded.Open(filepath.Join(cfg.DataDir, "trellis.db"))
+		return st, nil, nil, err
 	}
-	st, err := etcd.Open(ctx, cfg.Etcd)
+	es, err := etcd.Dial(cfg.Etcd)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	cfg.Logger.Info("store: etcd", "endpoints", strings.Join(cfg.Etcd.Endpoints, ","), "prefix", st.Prefix(), "node", cfg.NodeName)
-	return st, nil
+	cache, err = watch.OpenCache(filepath.Join(cfg.DataDir, watch.CacheFile), "etcd "+es.Prefix(), cfg.Logger)
+	if err != nil {
+		es.Close()
+		return nil, nil, nil, err
+	}
+	perr := es.Ping(ctx)
+	if perr == nil {
+		cfg.Logger.Info("store: etcd", "endpoints", es.Endpoints(), "prefix", es.Prefix(), "node", cfg.NodeName)
+		return es, cache, nil, nil
+	}
+	rev, at, ok := cache.Info()
+	token, tok := cache.Meta(cacheDNSToken)
+	if !errors.Is(perr, store.ErrUnavailable) || !ok || !tok {
+		cache.Close()
+		es.Close()
+		if errors.Is(perr, store.ErrUnavailable) {
+			return nil, nil, nil, fmt.Errorf("%w; no local snapshot copy to start from in %s (a node starts from one only after it ran with the store)",
+				perr, filepath.Join(cfg.DataDir, watch.CacheFile))
+		}
+		return nil, nil, nil, perr
+	}
+	cfg.Logger.Warn("store: etcd is unreachable; starting from the local snapshot copy, the API answers a retryable error until etcd is back",
+		"endpoints", es.Endpoints(), "prefix", es.Prefix(), "node", cfg.NodeName, "revision", rev,
+		"current_at", at.UTC().Format(time.RFC3339), "file", cache.Path(), "err", perr)
+	return es, cache, &offlineStart{token: token}, nil
+}
+
+// storeReturn waits for the store of a node started from its local copy,
+// then does the start work it skipped, once: it checks the DNS token,
+// upgrades, makes the default account's record and resumes the canaries
+// (resume). It retries every second (each try bounded by the store's own
+// timeouts) and reports whether it finished before ctx ended.
+func (a *App) storeReturn(ctx context.Context, st store.Store, svc *service.Service, token string, resume func() error) bool {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	tokenChecked := false
+	for {
+		err := func() error {
+			if !tokenChecked {
+				got, err := dnsToken(ctx, st)
+				if err != nil {
+					return err
+				}
+				if got != token {
+					// The copy is of another installation's store (or the
+					// store was wiped): the DNS names of the snapshot
+					// would not be this store's.
+					a.log.Error("store: the store's DNS token differs from the local copy's; restart this node", "copy", token, "store", got)
+				}
+				tokenChecked = true
+			}
+			if err := a.storeStartWork(ctx, svc); err != nil {
+				return err
+			}
+			return resume()
+		}()
+		if err == nil {
+			a.log.Info("store: reachable again; the start work is done and the API answers")
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		if !errors.Is(err, store.ErrUnavailable) {
+			a.log.Warn("store: the start work failed; will retry", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+	}
 }
 
 // dnsToken returns the installation's DNS partition token, made once.
@@ -703,8 +960,29 @@ func dnsToken(ctx context.Context, st store.Store) (string, error) {
 	return tok, err
 }
 
-// APIAddr is the address the API listens on.
-func (a *App) APIAddr() string { return a.apiLn.Addr().String() }
+// APIAddr is the address the API listens on; "" on a node without the
+// api role.
+func (a *App) APIAddr() string {
+	if a.apiLn == nil {
+		return ""
+	}
+	return a.apiLn.Addr().String()
+}
+
+// Checker is the health checker, nil on a node without the health role.
+func (a *App) Checker() *health.Checker {
+	if !a.cfg.Roles.Health {
+		return nil
+	}
+	return a.checker
+}
+
+// Cluster is what this node shares with the others besides the store.
+func (a *App) Cluster() cluster.Cluster { return a.cluster }
+
+// Ingress is the data plane's ingress, for tests that check what it
+// listens on; it listens on nothing on a node without the dataplane role.
+func (a *App) Ingress() *ingress.Ingress { return a.ingress }
 
 // MetricsAddr is the address /metrics is served on; "" when metrics are
 // off.

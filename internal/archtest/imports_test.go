@@ -26,6 +26,11 @@ var rules = []struct {
 	{"internal/store/etcd", []string{"internal/app", "internal/cli", "internal/dataplane", "internal/store/embedded",
 		"internal/store/schema"}},
 	{"internal/model", []string{"internal/store", "internal/service", "internal/api"}},
+	// cluster is what nodes share beside the store: it gets an etcd client
+	// and functions from app, and knows no layer of Trellis but model's
+	// status names.
+	{"internal/cluster", []string{"internal/store", "internal/service", "internal/api", "internal/app", "internal/cli",
+		"internal/snapshot", "internal/dataplane", "internal/canary"}},
 	{"internal/arn", []string{"internal/"}},
 	{"internal/sigv4", []string{"internal/"}},
 	{"internal/gcfloor", []string{"internal/"}},

@@ -147,3 +147,36 @@ func BenchmarkRequestDone(b *testing.B) {
 		}
 	})
 }
+
+type clusterState struct{ leading map[string]bool }
+
+func (c clusterState) Leading(e string) bool { return c.leading[e] }
+func (c clusterState) NodesByRole() map[string]int {
+	return map[string]int{"api": 2, "dataplane": 3, "health": 3}
+}
+
+// TestWatchCluster: the leader gauge per election and the nodes by role.
+func TestWatchCluster(t *testing.T) {
+	m := New()
+	m.WatchCluster(clusterState{leading: map[string]bool{"canaries": true}}, []string{"canaries", "drained-targets"})
+	mfs, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, mt := range mf.GetMetric() {
+			key := mf.GetName()
+			for _, l := range mt.GetLabel() {
+				key += "/" + l.GetValue()
+			}
+			got[key] = mt.GetGauge().GetValue()
+		}
+	}
+	for k, v := range map[string]float64{"trellis_cluster_leader/canaries": 1, "trellis_cluster_leader/drained-targets": 0,
+		"trellis_cluster_nodes/api": 2, "trellis_cluster_nodes/health": 3} {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -110,6 +111,33 @@ func (m *Metrics) WatchIngress(in IngressCounts) {
 			func() float64 { return float64(in.ConnectionsAccepted()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: prometheus.Labels{"result": "refused"}},
 			func() float64 { return float64(in.SecurityGroupRefused()) }))
+}
+
+// StoreStatus is what the snapshot watcher knows of the store
+// (watch.Watcher): whether its last contact succeeded, and how long its
+// snapshot has not been confirmed current (0 while it is).
+type StoreStatus interface {
+	StoreReachable() bool
+	Staleness() time.Duration
+}
+
+// WatchStore registers trellis_store_reachable and
+// trellis_snapshot_stale_seconds, read at scrape time: a data-plane node
+// whose store is away keeps serving its last snapshot (docs/etcd.md,
+// "Static stability"), and these say so and for how long.
+func (m *Metrics) WatchStore(s StoreStatus) {
+	m.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace, Name: "store_reachable",
+			Help: "1 when the snapshot watcher's last contact with the store succeeded, else 0."},
+			func() float64 {
+				if s.StoreReachable() {
+					return 1
+				}
+				return 0
+			}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace, Name: "snapshot_stale_seconds",
+			Help: "How long since the data plane's snapshot was last confirmed current with the store; 0 while it is."},
+			func() float64 { return s.Staleness().Seconds() }))
 }
 
 // TargetStatusFunc reports a target's health as ListTargets shows it

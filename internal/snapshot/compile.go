@@ -68,6 +68,13 @@ type Options struct {
 	// AdminAccount is the installation administrator's account (the
 	// default account), which may act in every account.
 	AdminAccount string
+	// NodeIngressPrefix (serve --node-ingress-prefix), when valid, is where
+	// this node serves host-mode VPCs: each at the address with the same
+	// offset in it as the VPC's stored address has in IngressPrefix (serve
+	// --ingress-cidr), so that several data-plane nodes share a machine
+	// (NodeIngress). Ingress, DNS answers and everything that reads the
+	// snapshot use that address; the API reports the stored one.
+	IngressPrefix, NodeIngressPrefix netip.Prefix
 }
 
 // Compile turns a state into a snapshot. It is a pure function: the same
@@ -215,9 +222,15 @@ func compile(st *State, o Options) (*Snapshot, map[string]*Service) {
 	sort.Ints(allPorts)
 
 	// VPCs: the double association decides which hosts each one reaches.
+	var vpcWarn []string
 	for _, v := range st.VPCs {
 		addr, err := netip.ParseAddr(v.IngressAddress)
 		if err != nil {
+			continue
+		}
+		addr, warning, ok := vpcIngress(v.ID, v.Mode, addr, o)
+		if !ok {
+			vpcWarn = append(vpcWarn, warning)
 			continue
 		}
 		cv := &VPC{ID: v.ID, ARN: v.ARN, Account: v.Account, Mode: v.Mode, Ingress: addr,
@@ -253,8 +266,8 @@ func compile(st *State, o Options) (*Snapshot, map[string]*Service) {
 	snap.Identities, snap.Warnings = compileIdentities(st, o)
 	var certWarn []string
 	snap.Certificates, certWarn = compileCertificates(st)
-	if len(certWarn) > 0 {
-		snap.Warnings = append(snap.Warnings, certWarn...)
+	if len(certWarn) > 0 || len(vpcWarn) > 0 {
+		snap.Warnings = append(append(snap.Warnings, certWarn...), vpcWarn...)
 		slices.Sort(snap.Warnings)
 	}
 	return snap, services

@@ -62,6 +62,7 @@ type Incremental struct {
 	ports    map[int]int                // listener port -> listeners on it
 	byDomain map[string]map[string]bool // custom domain -> the services that hold it
 	certWarn []string
+	vpcWarn  []string // the VPCs left out by --node-ingress-prefix (node_ingress.go)
 	// Fulls counts the full compiles (for tests).
 	Fulls int
 }
@@ -81,6 +82,7 @@ func (c *Incremental) Compile(st *State, ch *Change, lk Lookup, o Options) *Snap
 	}
 	snap, services := compile(st, o)
 	c.index(st, snap, services)
+	c.vpcWarn = nodeIngressWarnings(st, o)
 	Link(snap, nil, nil) // nothing shared: a reader compares everything
 	c.prev = snap
 	c.Fulls++
@@ -491,8 +493,8 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 
 	// Identities depend on the time (expirations): always compiled.
 	snap.Identities, snap.Warnings = compileIdentities(st, o)
-	if len(c.certWarn) > 0 {
-		snap.Warnings = append(snap.Warnings, c.certWarn...)
+	if len(c.certWarn) > 0 || len(c.vpcWarn) > 0 {
+		snap.Warnings = append(append(snap.Warnings, c.certWarn...), c.vpcWarn...)
 		slices.Sort(snap.Warnings)
 	}
 

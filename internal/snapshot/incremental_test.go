@@ -3,6 +3,7 @@ package snapshot_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"reflect"
 	"slices"
 	"strings"
@@ -120,6 +121,13 @@ func incrementalEqualsCompile(t *testing.T, seed uint64) {
 	st.AuthPolicies = append(st.AuthPolicies, &model.AuthPolicy{ResourceID: st.ServiceNetworks[0].ID, Policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}`})
 	base := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	o := snapshot.Options{Region: "us-east-1", DrainTime: time.Minute, Now: base}
+	nodePrefix := seed%2 == 1
+	if nodePrefix {
+		// A node serving its own ingress range (--node-ingress-prefix),
+		// with a VPC it cannot place (a warning every snapshot carries).
+		o.IngressPrefix, o.NodeIngressPrefix = netip.MustParsePrefix("127.171.0.0/16"), netip.MustParsePrefix("127.181.0.0/16")
+		st.VPCs = append(slices.Clone(st.VPCs), &model.VPC{ID: "vpc-0000000000000000f", Account: acct, Mode: model.VPCModeHost, IngressAddress: "127.99.0.1"})
+	}
 	var inc snapshot.Incremental
 	next := 100
 	newID := func(kind string) string { next++; return fmt.Sprintf("%s-%017x", kind, next) }
@@ -279,6 +287,9 @@ func incrementalEqualsCompile(t *testing.T, seed uint64) {
 		}
 		if round == 0 && (want.VPCs["vpc-00000000000000001"].Hosts.Len() == 0 || want.VPCs["vpc-00000000000000001"].ServiceNetwork.AuthPolicy == "") {
 			t.Fatal("the VPCs reach no services: the test would not cover their host tables")
+		}
+		if round == 0 && nodePrefix && (want.VPCs["vpc-00000000000000001"].Ingress != netip.MustParseAddr("127.181.0.1") || len(want.Warnings) == 0) {
+			t.Fatal("the node ingress prefix is not applied: the test would not cover it")
 		}
 		if !reflect.DeepEqual(snapshot.WithoutHistory(got), want) {
 			t.Fatalf("round %d (change %+v): the incremental snapshot differs from Compile's", round, *ch)

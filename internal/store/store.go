@@ -16,6 +16,14 @@ import (
 // ErrClosed is returned by a store after Close.
 var ErrClosed = errors.New("store: closed")
 
+// ErrUnavailable is wrapped by every error of a backend that could not
+// reach its storage in time (an etcd cluster down, cut off or without a
+// leader), as opposed to a request refused as it is: the caller may try
+// again later, and the API answers a retryable error (internal/api). A
+// write that fails with it was not acknowledged; its message says when it
+// may nevertheless have been applied (the outcome could not be learnt).
+var ErrUnavailable = errors.New("store: unavailable (the store cannot be reached)")
+
 // ErrCompacted is returned by ReadTx.Changes when the store no longer holds
 // the changes asked for: the reader must read everything again.
 var ErrCompacted = errors.New("store: changes compacted")

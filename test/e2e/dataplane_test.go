@@ -96,7 +96,7 @@ func TestServeDataPlaneAndGracefulStop(t *testing.T) {
 	<-stopped
 }
 
-func vpcIngress(t *testing.T, addr, id, secret, vpcID string) string {
+func vpcIngress(t testing.TB, addr, id, secret, vpcID string) string {
 	t.Helper()
 	req, _ := http.NewRequest("GET", "http://"+addr+"/trellis/v1/vpcs/"+vpcID, nil)
 	sum := sha256.Sum256(nil)
@@ -126,7 +126,7 @@ type result[T any] struct {
 // need wraps a call's results so that ok(t) fails the test on error.
 func need[T any](v T, err error) result[T] { return result[T]{v, err} }
 
-func (r result[T]) ok(t *testing.T) T {
+func (r result[T]) ok(t testing.TB) T {
 	t.Helper()
 	if r.err != nil {
 		t.Fatal(r.err)

@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -79,16 +79,19 @@ func (s *syncBuffer) String() string {
 }
 
 // serve starts `trellis serve` and waits until its API answers.
-func serve(t *testing.T, dataDir, addr string, env ...string) *server {
+func serve(t testing.TB, dataDir, addr string, env ...string) *server {
 	t.Helper()
 	return serveWith(t, dataDir, addr, nil, env...)
 }
 
 // serveWith starts `trellis serve` with extra flags.
-func serveWith(t *testing.T, dataDir, addr string, flags []string, env ...string) *server {
+func serveWith(t testing.TB, dataDir, addr string, flags []string, env ...string) *server {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"serve", "--data-dir", dataDir, "--api-addr", addr}, flags...)...)
 	cmd.Env = append(os.Environ(), env...)
+	// The server dies with the test binary, even when that is killed and
+	// runs no cleanup.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	s := &server{cmd: cmd, addr: addr, stderr: &syncBuffer{}, done: make(chan error, 1)}
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw
@@ -128,7 +131,7 @@ func serveWith(t *testing.T, dataDir, addr string, flags []string, env ...string
 }
 
 // stop sends SIGTERM and waits for a clean exit.
-func (s *server) stop(t *testing.T) {
+func (s *server) stop(t testing.TB) {
 	t.Helper()
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -7,11 +7,13 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/trellis-net/trellis/internal/app"
 	"github.com/trellis-net/trellis/internal/canary"
+	"github.com/trellis-net/trellis/internal/cluster"
 	"github.com/trellis-net/trellis/internal/dataplane/accesslog"
 	"github.com/trellis-net/trellis/internal/dataplane/upstream"
 	"github.com/trellis-net/trellis/internal/model"
@@ -73,6 +75,18 @@ type Options struct {
 	Store    string
 	Etcd     etcd.Config
 	NodeName string
+	// Roles, ClusterTTL, HealthFlushInterval, SweepInterval and DrainTime
+	// are app.Config's (default every role, the defaults).
+	Roles               cluster.Roles
+	ClusterTTL          time.Duration
+	HealthFlushInterval time.Duration
+	SweepInterval       time.Duration
+	DrainTime           time.Duration
+	// IngressPrefix and NodeIngressPrefix are app.Config's (default
+	// 127.171.0.0/16 and none).
+	IngressPrefix, NodeIngressPrefix netip.Prefix
+	// Logger receives the App's log (default: discarded).
+	Logger *slog.Logger
 }
 
 // Start starts a server that stops when the test ends.
@@ -86,8 +100,12 @@ func StartWith(t testing.TB, o Options) *Server {
 		dir = t.TempDir()
 	}
 	env := func(k string) string { return o.Env[k] }
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	a, err := app.Start(context.Background(), app.Config{DataDir: dir, APIAddr: "127.0.0.1:0", Quotas: o.Quotas,
-		HealthCheckSecond: o.HealthCheckSecond, RequestTimeout: o.RequestTimeout, AccessLogS3Interval: o.AccessLogS3Interval, Outlier: o.Outlier, DNS: o.DNS, CACertFile: o.CACertFile, CAKeyFile: o.CAKeyFile, DisableFunctionHost: o.DisableFunctionHost, LambdaEndpoint: o.LambdaEndpoint, MetricsAddr: o.MetricsAddr, OTLPEndpoint: o.OTLPEndpoint, TraceSample: o.TraceSample, CanaryStats: o.CanaryStats, CanaryTick: o.CanaryTick, TrafficWindow: o.TrafficWindow, AccessLogTaps: o.AccessLogTaps, Store: o.Store, Etcd: o.Etcd, NodeName: o.NodeName, Getenv: env, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		HealthCheckSecond: o.HealthCheckSecond, RequestTimeout: o.RequestTimeout, AccessLogS3Interval: o.AccessLogS3Interval, Outlier: o.Outlier, DNS: o.DNS, CACertFile: o.CACertFile, CAKeyFile: o.CAKeyFile, DisableFunctionHost: o.DisableFunctionHost, LambdaEndpoint: o.LambdaEndpoint, MetricsAddr: o.MetricsAddr, OTLPEndpoint: o.OTLPEndpoint, TraceSample: o.TraceSample, CanaryStats: o.CanaryStats, CanaryTick: o.CanaryTick, TrafficWindow: o.TrafficWindow, AccessLogTaps: o.AccessLogTaps, Store: o.Store, Etcd: o.Etcd, NodeName: o.NodeName, Roles: o.Roles, ClusterTTL: o.ClusterTTL, HealthFlushInterval: o.HealthFlushInterval, SweepInterval: o.SweepInterval, DrainTime: o.DrainTime, IngressPrefix: o.IngressPrefix, NodeIngressPrefix: o.NodeIngressPrefix, Getenv: env, Logger: logger})
 	if err != nil {
 		t.Fatalf("start trellis: %v", err)
 	}

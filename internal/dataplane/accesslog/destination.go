@@ -87,11 +87,16 @@ func resolveTarget(sub *snapshot.LogSubscription, region string) (target, error)
 const s3Window = 5 * time.Minute
 
 // objectPath names a new S3 object for the window starting at w (UTC),
-// relative to Dir; its last 8 characters before the extension are random,
-// as in Lattice, so that objects of one window never collide.
-func (t *target) objectPath(w time.Time) string {
-	name := fmt.Sprintf("%s_VpcLatticeAccessLogs_%s_%s_%s_%08x.json.gz",
-		t.account, t.region, t.resource, w.Format("20060102T1504Z"), rand.Uint32())
+// relative to Dir. Its HASH (the 8 hex digits before the extension, as in
+// Lattice) is the node's 16-bit hash (NodeHash) then 16 random bits: every
+// node seals only its own objects, and two nodes writing to one shared
+// directory (an NFS mount synced to S3, say) make names that differ in
+// their first half, so one never renames its object over the other's. A
+// node's own objects of one window differ in the random half; the writer
+// checks that neither the name nor its .partial exists before it takes it.
+func (t *target) objectPath(w time.Time, node uint16) string {
+	name := fmt.Sprintf("%s_VpcLatticeAccessLogs_%s_%s_%s_%04x%04x.json.gz",
+		t.account, t.region, t.resource, w.Format("20060102T1504Z"), node, rand.Uint32()&0xffff)
 	return filepath.Join(t.base, w.Format("2006"), w.Format("01"), w.Format("02"), t.resource, name)
 }
 
@@ -132,4 +137,17 @@ func pathSafe(c byte) bool {
 		return true
 	}
 	return strings.IndexByte("._#+=@-", c) >= 0
+}
+
+// NodeHash is a node's part of its S3 object names: FNV-1a of the node name
+// folded to 16 bits. Two distinct names share it with odds of one in
+// 65,536; two such nodes are then kept apart only as one node's objects
+// are, by the random half and writeS3's existence check.
+func NodeHash(node string) uint16 {
+	h := uint32(2166136261)
+	for i := 0; i < len(node); i++ {
+		h ^= uint32(node[i])
+		h *= 16777619
+	}
+	return uint16(h>>16) ^ uint16(h)
 }

@@ -54,6 +54,10 @@ type Config struct {
 	Now func() time.Time
 	// Taps bounds the live taps (Logger.Taps, tap.go).
 	Taps TapLimits
+	// Node names this node (serve --node-name): the first four hex digits
+	// of every S3 object's HASH are derived from it, so that nodes writing
+	// to one shared directory name their objects apart (objectPath).
+	Node string
 }
 
 const (
@@ -82,6 +86,7 @@ type Logger struct {
 	log        *slog.Logger
 	now        func() time.Time
 	s3Every    time.Duration
+	nodeHash   uint16 // Config.Node's part of S3 object names
 
 	lines   sync.Pool // *[]byte: Log's scratch buffer
 	taps    *Taps
@@ -149,7 +154,7 @@ func New(cfg Config) (*Logger, error) {
 	l := &Logger{
 		root: root, region: cfg.Region, maxPending: cfg.MaxPending, log: cfg.Logger, now: cfg.Now, s3Every: cfg.S3ObjectInterval,
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-		sinks: map[string]*sink{}, warned: map[string]bool{}, taps: NewTaps(cfg.Taps),
+		sinks: map[string]*sink{}, warned: map[string]bool{}, taps: NewTaps(cfg.Taps), nodeHash: NodeHash(cfg.Node),
 	}
 	l.lines.New = func() any { b := make([]byte, 0, 2048); return &b }
 	l.routes.Store(&map[subKey]*sink{})

@@ -147,7 +147,13 @@ func (l *Logger) writeS3(s *sink, b []byte, now time.Time) error {
 		w := now.UTC().Truncate(s3Window)
 		var err error
 		for range 3 { // names are random: try another if one is taken
-			name := s.t.objectPath(w)
+			name := s.t.objectPath(w, l.nodeHash)
+			// A sealed object of that name would be replaced by this one's
+			// seal (a rename): taken too.
+			if _, serr := l.root.Stat(name); serr == nil {
+				err = fs.ErrExist
+				continue
+			}
 			if err = l.open(s, name+partial, os.O_EXCL); !errors.Is(err, fs.ErrExist) {
 				if err == nil {
 					s.object = name

@@ -106,6 +106,15 @@ type Config struct {
 	// passed (the metrics' trellis_health_checks_total). Called from the
 	// check's goroutine; it must not block.
 	OnCheck func(targetGroupID string, passed bool)
+	// OnTransition, when set, is told the registry key of a target whose
+	// status a check just changed; OnSync the IDs of the target groups a
+	// Sync looked at again (new, changed or gone since the last Sync),
+	// whose targets may have come, gone or changed status. Together they
+	// say everything that changes what TargetStatus answers, so a node can
+	// publish its statuses without reading them all (internal/cluster).
+	// Called without the checker's lock; they must not block.
+	OnTransition func(key string)
+	OnSync       func(targetGroupIDs []string)
 }
 
 // Checker runs the active health checks. Its methods are safe for
@@ -545,6 +554,13 @@ func (c *Checker) Sync() {
 	c.mu.Unlock()
 	c.poke()
 	finish(inFlight)
+	if f := c.cfg.OnSync; f != nil && len(dirty) > 0 {
+		ids := make([]string, 0, len(dirty))
+		for id := range dirty {
+			ids = append(ids, id)
+		}
+		f(ids)
+	}
 }
 
 // stopGrace is how long a check in flight of a target that stops being
@@ -672,7 +688,9 @@ func (c *Checker) startCheck(p *prober) {
 		cancel()
 		p.mu.Lock()
 		if !p.stopped { // else stopped mid-check: the result belongs to nobody
-			p.record(cause, startedAt)
+			if p.record(cause, startedAt) && c.cfg.OnTransition != nil {
+				c.cfg.OnTransition(p.key)
+			}
 			if f := c.cfg.OnCheck; f != nil {
 				tg, _, _ := strings.Cut(p.key, "/") // the key is "<tg>/<id>/<port>"
 				f(tg, cause == "")

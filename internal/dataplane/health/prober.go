@@ -126,7 +126,8 @@ func (p *prober) describe(ctx context.Context, err error) string {
 // failure — even one below the unhealthy threshold, which leaves the status
 // as it was — keeps it standing until the next check. A failed check never
 // makes a target look better.
-func (p *prober) record(cause string, started time.Time) {
+// It reports whether the status changed.
+func (p *prober) record(cause string, started time.Time) (changed bool) {
 	prev := p.status
 	sp := &p.g.spec
 	if cause == "" {
@@ -165,4 +166,5 @@ func (p *prober) record(cause string, started time.Time) {
 		}
 		p.log.Info("target health changed", attrs...)
 	}
+	return p.status != prev
 }

@@ -4,6 +4,12 @@
 // change log names, and compiling incrementally: snapshot.Incremental). It is the only bridge between the
 // store and the data plane, so that the data plane's packages, which import
 // internal/snapshot, never depend on the store.
+//
+// Static stability (watcher.go, cache.go): when the store cannot be
+// reached, the watcher keeps the last snapshot published, reports how
+// stale it is, and catches up by probing the store's revision; the Cache
+// is a node's local copy of what its last snapshot was compiled from, so
+// that a node whose store is away at start serves that.
 package watch
 
 import (
@@ -13,6 +19,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/trellis-net/trellis/internal/model"
 	"github.com/trellis-net/trellis/internal/snapshot"
@@ -58,6 +65,10 @@ type Loader struct {
 	// change is what the last Load read again, nil when it read
 	// everything.
 	change *snapshot.Change
+	// Record makes Load keep the keys it read again (Delta), for the
+	// local copy (Cache).
+	Record bool
+	delta  map[string]cacheValue // nil when the last Load read everything
 	// Full counts the Loads that read everything (for tests).
 	Full int
 }
@@ -67,8 +78,11 @@ type table interface {
 	prefix() string
 	// scan reads every key of the prefix again.
 	scan(tx store.ReadTx) error
-	// apply reads one changed key again (deleted when absent).
-	apply(tx store.ReadTx, key string) error
+	// apply reads one changed key again (deleted when absent) and
+	// returns its value (nil when absent).
+	apply(tx store.ReadTx, key string) ([]byte, error)
+	// each calls fn with every entry's key and stored value.
+	each(fn func(key string, raw []byte))
 	// fill sets the table's field of st.
 	fill(st *snapshot.State)
 }
@@ -167,12 +181,25 @@ func (t *tableOf[T]) find(k string) (ci, i int, found bool) {
 	return ci, i, found
 }
 
-func (t *tableOf[T]) apply(tx store.ReadTx, k string) error {
-	ci, i, found := t.find(k)
+func (t *tableOf[T]) each(fn func(string, []byte)) {
+	for _, c := range t.chunks {
+		for _, e := range c {
+			fn(e.key, e.raw)
+		}
+	}
+}
+
+func (t *tableOf[T]) apply(tx store.ReadTx, k string) ([]byte, error) {
 	b, ok, err := tx.Get(k)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	return b, t.put(k, b, ok)
+}
+
+// put sets k to b (ok) or deletes it (!ok).
+func (t *tableOf[T]) put(k string, b []byte, ok bool) error {
+	ci, i, found := t.find(k)
 	switch {
 	case !ok && found:
 		t.changed = true
@@ -302,6 +329,10 @@ func (l *Loader) read(tx store.ReadTx) error {
 	if l.rev > 0 {
 		seen := map[string]bool{}
 		ch := &snapshot.Change{}
+		var delta map[string]cacheValue
+		if l.Record {
+			delta = map[string]cacheValue{}
+		}
 		err := tx.Changes(l.rev, func(k string) error {
 			if seen[k] {
 				return nil
@@ -309,10 +340,15 @@ func (l *Loader) read(tx store.ReadTx) error {
 			seen[k] = true
 			if t := l.tableOf(k); t != nil {
 				classify(ch, k)
-				return t.apply(tx, k)
+				raw, err := t.apply(tx, k)
+				if delta != nil {
+					delta[k] = cacheValue{raw: raw, del: raw == nil}
+				}
+				return err
 			}
 			return nil
 		})
+		l.delta = delta
 		if err == nil {
 			l.change = ch
 		}
@@ -321,12 +357,28 @@ func (l *Loader) read(tx store.ReadTx) error {
 		}
 	}
 	l.Full++
+	l.delta = nil
 	for _, t := range l.tables {
 		if err := t.scan(tx); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// batch is what the last Load read again, for the local copy: the changed
+// keys, or every key when it read everything.
+func (l *Loader) batch(at time.Time) *cacheBatch {
+	b := &cacheBatch{rev: l.rev, at: at, puts: l.delta}
+	if l.delta == nil {
+		b.full = true
+		b.puts = map[string]cacheValue{}
+		for _, t := range l.tables {
+			t.each(func(k string, raw []byte) { b.puts[k] = cacheValue{raw: raw} })
+		}
+	}
+	l.delta = nil
+	return b
 }
 
 // tableOf returns the table whose prefix k has, or nil (keys the snapshot

@@ -51,6 +51,24 @@
 // that was not committed. Update returns after etcd answered the Txn, that
 // is after a quorum of members persisted it (etcd's raft log is fsynced).
 //
+// # A cluster out of reach
+//
+// Every call is bounded: View, Update and Revision wait at most
+// Config.CommitTimeout (default 5 s) for a cluster they cannot reach (the
+// gRPC client waits for a member to be ready, and would wait forever),
+// and then answer an error that wraps store.ErrUnavailable — as do
+// etcd's own "no leader" and "request timed out" answers. A request
+// refused as it is (too many operations, too large, no space, a
+// permission), a compaction and the caller's own ctx ending are not
+// ErrUnavailable: retrying would not help, or the caller gave up. A
+// commit sent but never answered (the cluster went away meanwhile) is
+// retried with its nonce as above until its own CommitTimeout; if the
+// outcome is still unknown the error wraps ErrUnavailable and says that
+// the write may or may not have been applied: it is not acknowledged.
+// Dial makes a Store without contacting the cluster (a node whose etcd
+// is away at start serves its local snapshot copy meanwhile); Open is
+// Dial and Ping.
+//
 // # Revision, watch and changes
 //
 // Trellis's revision is the counter, not etcd's revision: it moves by one

@@ -20,12 +20,20 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/trellis-net/trellis/internal/store"
 )
 
 // DefaultPrefix is the key prefix of serve --etcd-prefix.
 const DefaultPrefix = "/trellis/"
+
+// DefaultCommitTimeout is Config.CommitTimeout's default: short enough
+// for an API call, which the SDKs retry, to answer within their own
+// timeouts; long enough to ride out a leader election (about a second
+// with etcd's defaults).
+const DefaultCommitTimeout = 5 * time.Second
 
 // Config says how to reach etcd.
 type Config struct {
@@ -40,9 +48,12 @@ type Config struct {
 	// DialTimeout bounds Open's first contact with the cluster (default
 	// 5 seconds).
 	DialTimeout time.Duration
-	// CommitTimeout bounds how long Update keeps sending a Txn whose
-	// members are unreachable before it gives up with an error (default
-	// 10 seconds).
+	// CommitTimeout bounds how long a call (View, Update, Revision) waits
+	// for a cluster it cannot reach before it gives up with an error that
+	// wraps store.ErrUnavailable (default DefaultCommitTimeout): the API
+	// answers a retryable error within that rather than hang with etcd.
+	// An Update whose commit was sent but not answered waits once more
+	// as long for the outcome.
 	CommitTimeout time.Duration
 }
 
@@ -66,6 +77,9 @@ type Store struct {
 	revKey string // prefix + "meta/revision"
 	chg    string // prefix + "changes/"
 	commit time.Duration
+	dial   time.Duration
+	// endpoints, comma-separated, name the cluster in errors.
+	endpoints string
 
 	// wsem queues this process's write transactions (they would only
 	// conflict with each other).
@@ -152,8 +166,26 @@ func TLSConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// Open connects to the cluster and checks that it answers.
+// Open connects to the cluster and checks that it answers (within
+// DialTimeout): an unreachable cluster is an error that wraps
+// store.ErrUnavailable and names the endpoints.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
+	s, err := Dial(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Dial makes a Store without contacting the cluster (the connections are
+// made in the background, as calls need them): a data-plane node whose
+// etcd is away at start serves its local copy and uses the Store when the
+// cluster answers (docs/etcd.md, "Static stability"). Ping checks it.
+func Dial(cfg Config) (*Store, error) {
 	if cfg.Prefix == "" {
 		cfg.Prefix = DefaultPrefix
 	}
@@ -167,7 +199,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		cfg.DialTimeout = 5 * time.Second
 	}
 	if cfg.CommitTimeout <= 0 {
-		cfg.CommitTimeout = 10 * time.Second
+		cfg.CommitTimeout = DefaultCommitTimeout
 	}
 	tlsCfg := cfg.TLS
 	if tlsCfg == nil {
@@ -190,20 +222,66 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	p := cfg.Prefix
 	s := &Store{cli: cli, prefix: p, kv: p + "kv/", revKey: p + "meta/revision", chg: p + "changes/",
-		commit: cfg.CommitTimeout, wsem: make(chan struct{}, 1)}
+		commit: cfg.CommitTimeout, dial: cfg.DialTimeout, endpoints: strings.Join(cfg.Endpoints, ","),
+		wsem: make(chan struct{}, 1)}
 	s.base, s.cancel = context.WithCancel(context.Background())
-	cctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
+	return s, nil
+}
+
+// Ping reads the revision counter once, waiting at most DialTimeout: nil
+// when the cluster answers; else an error that names the endpoints (and
+// wraps store.ErrUnavailable when the cluster could not be reached).
+func (s *Store) Ping(ctx context.Context) error {
+	if s.isClosed() {
+		return store.ErrClosed
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.dial)
 	defer cancel()
 	if _, _, _, err := s.head(cctx); err != nil {
-		s.cancel()
-		cli.Close()
-		return nil, fmt.Errorf("etcd %s: %w", strings.Join(cfg.Endpoints, ","), err)
+		// Its own deadline passed: the cluster did not answer in time.
+		return fmt.Errorf("etcd %s: %w", s.endpoints, unavailable(ctx, err))
 	}
-	return s, nil
+	return nil
+}
+
+// Endpoints are the cluster's client URLs, comma-separated (for errors
+// and logs).
+func (s *Store) Endpoints() string { return s.endpoints }
+
+// unavailable wraps err with store.ErrUnavailable when it says that the
+// cluster could not be reached in time — the connection is refused or
+// lost, no member answers before the deadline, there is no leader — as
+// opposed to a request refused as it is (too large, a compaction, a
+// permission) or the caller's own ctx ending, which are passed on as
+// they are.
+func unavailable(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() != nil || errors.Is(err, store.ErrUnavailable) || !isUnavailable(err) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+}
+
+func isUnavailable(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ee rpctypes.EtcdError
+	if errors.As(err, &ee) {
+		return ee.Code() == codes.Unavailable || ee.Code() == codes.DeadlineExceeded
+	}
+	if st, ok := status.FromError(err); ok {
+		return st.Code() == codes.Unavailable || st.Code() == codes.DeadlineExceeded
+	}
+	return false
 }
 
 // Prefix is the store's key prefix in etcd.
 func (s *Store) Prefix() string { return s.prefix }
+
+// Client is the store's etcd client, for what the nodes share beside the
+// store under the same prefix (internal/cluster: leases, published health,
+// elections). Those keys are not the store's: they never move its revision.
+func (s *Store) Client() *clientv3.Client { return s.cli }
 
 // head reads the counter: etcd's current revision, the counter key's
 // ModRevision (0 when it is missing: an empty store) and Trellis's
@@ -226,18 +304,22 @@ func (s *Store) head(ctx context.Context) (etcdRev, modRev, rev int64, err error
 
 // begin is head for a transaction about to start: nothing has been read or
 // written yet, so an error that may pass (a member failing over) is met by
-// asking again, for up to CommitTimeout.
+// asking again, for up to CommitTimeout in all.
 func (s *Store) begin(ctx context.Context) (etcdRev, modRev, rev int64, err error) {
 	deadline := time.Now().Add(s.commit)
+	bounded, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
 	for attempt := 1; ; attempt++ {
-		etcdRev, modRev, rev, err = s.head(ctx)
-		if err == nil || ctx.Err() != nil || permanent(err) || time.Now().After(deadline) || s.isClosed() {
-			return etcdRev, modRev, rev, err
+		etcdRev, modRev, rev, err = s.head(bounded)
+		if err == nil || ctx.Err() != nil || permanent(err) || !time.Now().Before(deadline) || s.isClosed() {
+			return etcdRev, modRev, rev, unavailable(ctx, err)
 		}
 		select {
 		case <-time.After(time.Duration(min(attempt, 10)) * 50 * time.Millisecond):
 		case <-ctx.Done():
 			return 0, 0, 0, ctx.Err()
+		case <-bounded.Done():
+			return 0, 0, 0, unavailable(ctx, err)
 		}
 	}
 }
@@ -246,9 +328,10 @@ func (s *Store) begin(ctx context.Context) (etcdRev, modRev, rev int64, err erro
 // member to be reachable (gRPC's wait-for-ready), and a store whose
 // cluster is gone must answer an error, not hang.
 func (s *Store) get(ctx context.Context, key string, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.commit)
+	cctx, cancel := context.WithTimeout(ctx, s.commit)
 	defer cancel()
-	return s.cli.Get(ctx, key, opts...)
+	r, err := s.cli.Get(cctx, key, opts...)
+	return r, unavailable(ctx, err)
 }
 
 func (s *Store) isClosed() bool {
@@ -565,7 +648,7 @@ func (s *Store) try(ctx context.Context, fn func(store.Tx) error) (int64, error)
 		r, err := s.cli.Txn(tctx).If(cmp).Then(ops...).Else(clientv3.OpGet(mine)).Commit()
 		cancel()
 		if err == nil && loseAnswer != nil && loseAnswer(attempt) {
-			err = errors.New("test: the answer was lost")
+			err = status.Error(codes.Unavailable, "test: the answer was lost")
 		}
 		if err == nil {
 			if r.Succeeded {
@@ -583,8 +666,15 @@ func (s *Store) try(ctx context.Context, fn func(store.Tx) error) (int64, error)
 		if ctx.Err() != nil {
 			return 0, fmt.Errorf("etcd: commit of revision %d: outcome unknown: %w", newRev, ctx.Err())
 		}
-		if permanent(err) || time.Now().After(deadline) {
+		if permanent(err) {
 			return 0, fmt.Errorf("etcd: commit of revision %d: %w", newRev, err)
+		}
+		if time.Now().After(deadline) {
+			// Never acknowledged: the caller is told that the write may
+			// or may not have been applied (an attempt may have reached
+			// the leader), and that the store is away, if it is.
+			return 0, fmt.Errorf("etcd: commit of revision %d: outcome unknown (the write may or may not have been applied): %w",
+				newRev, unavailable(ctx, err))
 		}
 		// The outcome is unknown: send the same Txn again (see doc.go).
 		select {

@@ -27,9 +27,11 @@ type Member struct {
 	PeerURL   string
 	Dir       string
 
-	mu  sync.Mutex
-	cmd *exec.Cmd
-	log *os.File
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	log  *os.File
+	bin  string
+	args []string
 }
 
 // Cluster is a running etcd cluster.
@@ -97,16 +99,10 @@ func StartCluster(t testing.TB, n int) *Cluster {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m.log = log
-		cmd := exec.Command(bin, args...)
-		cmd.Stdout, cmd.Stderr = log, log
-		// The member dies with the test binary, even when the test
-		// binary is killed and runs no cleanup.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
+		m.log, m.bin, m.args = log, bin, args
+		if err := m.run(); err != nil {
 			t.Fatalf("start etcd: %v", err)
 		}
-		m.cmd = cmd
 		t.Cleanup(func() {
 			m.Kill()
 			if t.Failed() {
@@ -151,6 +147,71 @@ func (m *Member) waitHealthy(d time.Duration) error {
 			return fmt.Errorf("not healthy after %v: %v", d, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// run starts the member's process; m.mu is held or the member is not
+// shared yet.
+func (m *Member) run() error {
+	cmd := exec.Command(m.bin, m.args...)
+	cmd.Stdout, cmd.Stderr = m.log, m.log
+	// The member dies with the test binary, even when the test binary is
+	// killed and runs no cleanup.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	m.cmd = cmd
+	return nil
+}
+
+// Stop stops the member gracefully (SIGTERM: it closes its connections and
+// syncs its data) and waits for it, at most 10 seconds before SIGKILL; its
+// data directory stays for Restart.
+func (m *Member) Stop() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cmd == nil {
+		return
+	}
+	_ = m.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = m.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = m.cmd.Process.Kill()
+		<-done
+	}
+	m.cmd = nil
+}
+
+// Running reports whether the member's process runs (not stopped or
+// killed).
+func (m *Member) Running() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.cmd != nil
+}
+
+// Restart starts a stopped or killed member again on the same ports and
+// data directory (it keeps its data and rejoins its cluster), and waits
+// until it is healthy (in a cluster: until it has a leader, so restart a
+// quorum's worth of members before waiting on one). A running member is
+// left as it is.
+func (m *Member) Restart(t testing.TB) {
+	t.Helper()
+	m.mu.Lock()
+	if m.cmd == nil {
+		if err := m.run(); err != nil {
+			m.mu.Unlock()
+			t.Fatalf("restart etcd %s: %v", m.Name, err)
+		}
+	}
+	m.mu.Unlock()
+	if err := m.waitHealthy(20 * time.Second); err != nil {
+		b, _ := os.ReadFile(m.log.Name())
+		t.Fatalf("etcd %s: %v\n%s", m.Name, err, tail(b, 4096))
 	}
 }
 

@@ -1,0 +1,49 @@
+package app
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/trellis-net/trellis/internal/service"
+)
+
+// ingressPrefixOf is the installation's host-mode ingress range: the one
+// the service allocates from.
+func ingressPrefixOf(cfg Config) netip.Prefix {
+	if cfg.IngressPrefix.IsValid() {
+		return cfg.IngressPrefix
+	}
+	return service.DefaultIngressPrefix
+}
+
+// notNodeIngress are ranges a node's ingress range must not touch:
+// "this network" (0.0.0.0/8 holds the unspecified address, which would
+// listen on every address) and multicast, reserved and broadcast
+// (224.0.0.0/3), where no TCP listener belongs (RFC 6890).
+var notNodeIngress = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/8"), netip.MustParsePrefix("224.0.0.0/3")}
+
+// checkNodeIngressPrefix refuses a --node-ingress-prefix that cannot hold
+// every address of the installation's range at the same offset (it must
+// be as large or larger), that is not IPv4 (host-mode addresses are), or
+// that overlaps the netns VPCs' link-local range (their ingress inside
+// their namespaces) or addresses nothing may listen on. An invalid
+// (unset) node prefix is fine: VPCs are served at their stored address.
+func checkNodeIngressPrefix(node, installation netip.Prefix) error {
+	if !node.IsValid() {
+		return nil
+	}
+	switch {
+	case !node.Addr().Is4():
+		return fmt.Errorf("--node-ingress-prefix %s: want an IPv4 prefix such as 127.172.0.0/16", node)
+	case node.Bits() > installation.Bits():
+		return fmt.Errorf("--node-ingress-prefix %s: smaller than --ingress-cidr %s; want a /%d or larger, so that every VPC's address has its place", node, installation, installation.Bits())
+	case node.Overlaps(service.NetnsIngressPrefix):
+		return fmt.Errorf("--node-ingress-prefix %s: overlaps %s, the ingress range of netns VPCs", node, service.NetnsIngressPrefix)
+	}
+	for _, p := range notNodeIngress {
+		if node.Overlaps(p) {
+			return fmt.Errorf("--node-ingress-prefix %s: overlaps %s, where no ingress can listen", node, p)
+		}
+	}
+	return nil
+}
