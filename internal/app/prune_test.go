@@ -83,7 +83,7 @@ func TestPruneRegistryFollowsSnapshotHistory(t *testing.T) {
 			m[g.ID] = g
 		}
 		s := &snapshot.Snapshot{TargetGroups: snapshot.TableOf(m)}
-		snapshot.Link(s, prev, changed)
+		snapshot.Link(s, prev, changed, nil)
 		return s
 	}
 	var holder snapshot.Holder

@@ -263,6 +263,7 @@ func compile(st *State, o Options) (*Snapshot, map[string]*Service) {
 		snap.ByIngress[addr] = cv
 	}
 	compileDNS(snap, services)
+	snap.Services = TableOf(services)
 	snap.Identities, snap.Warnings = compileIdentities(st, o)
 	var certWarn []string
 	snap.Certificates, certWarn = compileCertificates(st)

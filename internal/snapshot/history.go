@@ -23,26 +23,28 @@ type history struct {
 	prevSeq uint64   // the predecessor's Seq; 0: unknown (a full compile)
 	prev    *history // the predecessor's history; nil past historyDepth
 	depth   int
-	// targetGroups are the IDs of the target groups that are not the same
-	// object as in the predecessor: added, recompiled or removed.
-	targetGroups []string
+	// targetGroups and services are the IDs of the target groups and
+	// services that are not the same object as in the predecessor: added,
+	// recompiled or removed.
+	targetGroups, services []string
 }
 
 // Link numbers snap and records it as prev's successor in which only the
-// target groups named in changed may be other objects (added, compiled
-// anew, removed): what Incremental does for every snapshot it makes, and
-// what a test that builds snapshots by hand does to play it. prev nil
-// records that nothing is known (a full compile: every group is new). Link
-// must be called before snap is published.
-func Link(snap, prev *Snapshot, changed []string) {
+// target groups and the services named may be other objects (added,
+// compiled anew, removed): what Incremental does for every snapshot it
+// makes, and what a test that builds snapshots by hand does to play it.
+// prev nil records that nothing is known (a full compile: everything is
+// new). Link must be called before snap is published.
+func Link(snap, prev *Snapshot, targetGroups, services []string) {
 	snap.Seq = seqs.Add(1)
 	if prev == nil {
 		snap.history = &history{}
 		return
 	}
-	changed = slices.Clone(changed)
-	slices.Sort(changed)
-	h := &history{prevSeq: prev.Seq, targetGroups: changed}
+	targetGroups, services = slices.Clone(targetGroups), slices.Clone(services)
+	slices.Sort(targetGroups)
+	slices.Sort(services)
+	h := &history{prevSeq: prev.Seq, targetGroups: targetGroups, services: services}
 	if p := prev.history; p != nil && p.depth+1 < historyDepth {
 		h.prev, h.depth = p, p.depth+1
 	}
@@ -57,6 +59,16 @@ func Link(snap, prev *Snapshot, changed []string) {
 // cannot tell (seq is 0 or not an ancestor of s within 64 snapshots, or a
 // full compile happened since): the reader must compare every group then.
 func (s *Snapshot) TargetGroupsChangedSince(seq uint64) ([]string, bool) {
+	return s.changedSince(seq, func(h *history) []string { return h.targetGroups })
+}
+
+// ServicesChangedSince is TargetGroupsChangedSince for the services
+// (Snapshot.Services).
+func (s *Snapshot) ServicesChangedSince(seq uint64) ([]string, bool) {
+	return s.changedSince(seq, func(h *history) []string { return h.services })
+}
+
+func (s *Snapshot) changedSince(seq uint64, ids func(*history) []string) ([]string, bool) {
 	if seq == 0 {
 		return nil, false
 	}
@@ -68,7 +80,7 @@ func (s *Snapshot) TargetGroupsChangedSince(seq uint64) ([]string, bool) {
 		if h.prevSeq == 0 || h.prevSeq < seq {
 			return nil, false
 		}
-		out = append(out, h.targetGroups...)
+		out = append(out, ids(h)...)
 		if h.prevSeq == seq {
 			return out, true
 		}

@@ -74,8 +74,8 @@ func (c *Incremental) Compile(st *State, ch *Change, lk Lookup, o Options) *Snap
 		o.Partition = "aws"
 	}
 	if c.prev != nil && ch != nil && !ch.Other {
-		if snap, changed, ok := c.incremental(st, ch, lk, o); ok {
-			Link(snap, c.prev, changed)
+		if snap, tgs, svcs, ok := c.incremental(st, ch, lk, o); ok {
+			Link(snap, c.prev, tgs, svcs)
 			c.prev = snap
 			return snap
 		}
@@ -83,7 +83,7 @@ func (c *Incremental) Compile(st *State, ch *Change, lk Lookup, o Options) *Snap
 	snap, services := compile(st, o)
 	c.index(st, snap, services)
 	c.vpcWarn = nodeIngressWarnings(st, o)
-	Link(snap, nil, nil) // nothing shared: a reader compares everything
+	Link(snap, nil, nil, nil) // nothing shared: a reader compares everything
 	c.prev = snap
 	c.Fulls++
 	return snap
@@ -91,7 +91,7 @@ func (c *Incremental) Compile(st *State, ch *Change, lk Lookup, o Options) *Snap
 
 // index records the indexes of a fully compiled snapshot.
 func (c *Incremental) index(st *State, snap *Snapshot, services map[string]*Service) {
-	c.services = TableOf(services)
+	c.services = snap.Services
 	c.listenerSvc = map[string]string{}
 	c.svcListens = map[string][]*model.Listener{}
 	c.refs = map[string]map[string]bool{}
@@ -164,10 +164,10 @@ func forwards(a model.RuleAction) []string {
 	return out
 }
 
-// incremental returns the snapshot and the IDs of the target groups it
-// compiled anew or removed (the others are prev's objects), or false when
-// the change needs a full compile.
-func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (*Snapshot, []string, bool) {
+// incremental returns the snapshot and the IDs of the target groups and
+// services it compiled anew or removed (the others are prev's objects),
+// or false when the change needs a full compile.
+func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (*Snapshot, []string, []string, bool) {
 	prev := c.prev
 	dirtySvc := map[string]bool{}
 	dirtyTG := map[string]bool{}
@@ -181,7 +181,7 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 	}
 	for _, p := range ch.Policies {
 		if c.services.Get(p) == nil && lk.Service(p) == nil {
-			return nil, nil, false // a network's policy (or an orphan): compile everything
+			return nil, nil, nil, false // a network's policy (or an orphan): compile everything
 		}
 		dirtySvc[p] = true
 	}
@@ -239,7 +239,7 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 		for id := range dirtySvc {
 			in, ok := read(id)
 			if !ok {
-				return nil, nil, false
+				return nil, nil, nil, false
 			}
 			for _, refs := range []map[string]bool{in.refs, c.svcRefs[id]} {
 				for tg := range refs {
@@ -273,7 +273,7 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 	}
 	for p, n := range ports {
 		if (n > 0) != (c.ports[p] > 0) {
-			return nil, nil, false
+			return nil, nil, nil, false
 		}
 		if n == 0 {
 			delete(ports, p)
@@ -282,7 +282,7 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 
 	snap := &Snapshot{Revision: st.Revision, Region: o.Region, DNSZone: prev.DNSZone, Certificates: prev.Certificates}
 	if snap.Region != prev.Region {
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 
 	// Target groups.
@@ -388,7 +388,7 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 		if old := c.services.Get(id); old != nil && old.DNSName != "" {
 			fq := DNSFQDN(old.DNSName)
 			if names.Get(fq) != old {
-				return nil, nil, false
+				return nil, nil, nil, false
 			}
 			names.Delete(fq)
 		}
@@ -397,7 +397,7 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 		if svc := services.Get(id); svc != nil && svc.DNSName != "" {
 			fq := DNSFQDN(svc.DNSName)
 			if names.Get(fq) != nil {
-				return nil, nil, false
+				return nil, nil, nil, false
 			}
 			names.Set(fq, svc)
 		}
@@ -406,7 +406,7 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 	for d := range domains {
 		fq := DNSFQDN(d)
 		if x := names.Get(fq); x != nil && DNSFQDN(x.CustomDomain) != fq {
-			return nil, nil, false // a generated name that is also a custom domain
+			return nil, nil, nil, false // a generated name that is also a custom domain
 		}
 		var win *Service
 		for id := range byDomain[d] {
@@ -440,7 +440,7 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 		for _, sid := range touched[v.ServiceNetwork.ID] {
 			if old := c.services.Get(sid); old != nil && old.DNSName != "" {
 				if hosts.Get(old.DNSName) != old {
-					return nil, nil, false
+					return nil, nil, nil, false
 				}
 				hosts.Delete(old.DNSName)
 				dns.Delete(DNSFQDN(old.DNSName))
@@ -449,7 +449,7 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 		for _, sid := range touched[v.ServiceNetwork.ID] {
 			if svc := services.Get(sid); svc != nil && svc.DNSName != "" {
 				if hosts.Get(svc.DNSName) != nil {
-					return nil, nil, false
+					return nil, nil, nil, false
 				}
 				hosts.Set(svc.DNSName, svc)
 				fq := DNSFQDN(svc.DNSName)
@@ -458,7 +458,7 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 		}
 		for d := range domains {
 			if x := hosts.Get(d); x != nil && x.CustomDomain != d {
-				return nil, nil, false
+				return nil, nil, nil, false
 			}
 			// The last in ID order of the network's services wins, as in
 			// Compile.
@@ -526,7 +526,8 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 		}
 	}
 	c.services, c.ports, c.draining, c.byDomain = services, ports, draining, byDomain
-	return snap, slices.Collect(maps.Keys(dirtyTG)), true
+	snap.Services = services
+	return snap, slices.Collect(maps.Keys(dirtyTG)), slices.Collect(maps.Keys(dirtySvc)), true
 }
 
 // compileTargetGroup compiles one target group as Compile does, with its

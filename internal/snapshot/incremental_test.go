@@ -334,6 +334,21 @@ func checkHistory(t *testing.T, prev, got *snapshot.Snapshot, mustTell bool) {
 			}
 		}
 	}
+	ids, ok = got.ServicesChangedSince(prev.Seq)
+	if !ok {
+		t.Fatal("the history tells the target groups but not the services")
+	}
+	named = map[string]bool{}
+	for _, id := range ids {
+		named[id] = true
+	}
+	for _, tbl := range []snapshot.Table[*snapshot.Service]{prev.Services, got.Services} {
+		for id := range tbl.All() {
+			if !named[id] && prev.Services.Get(id) != got.Services.Get(id) {
+				t.Fatalf("service %s changed between snapshots %d and %d, but the history does not name it", id, prev.Seq, got.Seq)
+			}
+		}
+	}
 }
 
 // indexLookup is stateLookup with maps, for the benchmark.

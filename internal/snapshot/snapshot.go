@@ -39,6 +39,8 @@ type Snapshot struct {
 	// TargetGroups by ID: every target group, used or not (the health checker
 	// checks those a listener uses: InUse).
 	TargetGroups Table[*TargetGroup]
+	// Services by ID: every compiled service, reachable or not.
+	Services Table[*Service]
 	// Identities by access key ID: who holds each usable key.
 	Identities map[string]*Identity
 	// DNSZone is the zone of the generated DNS names (LatticeDNSZone of

@@ -80,7 +80,7 @@ func TestSyncFollowsSnapshotHistory(t *testing.T) {
 	y := ipTarget("tg-y", netip.MustParseAddrPort("127.0.0.1:2"))
 	tgX, tgY := ipGroup("tg-x", off, x), ipGroup("tg-y", off, y)
 	s1 := snap(1, tgX, tgY)
-	snapshot.Link(s1, nil, nil)
+	snapshot.Link(s1, nil, nil, nil)
 	h.publish(s1)
 	h.wantStatus("tg-x", x, "UNAVAILABLE", "")
 	h.wantStatus("tg-y", y, "UNAVAILABLE", "")
@@ -95,10 +95,10 @@ func TestSyncFollowsSnapshotHistory(t *testing.T) {
 	// s2 changes tg-x, s3 changes tg-y; Sync sees only s3.
 	cpX, cpY := *tgX, *tgY
 	s2 := snap(2, &cpX, tgY)
-	snapshot.Link(s2, s1, []string{"tg-x"})
+	snapshot.Link(s2, s1, []string{"tg-x"}, nil)
 	h.holder.Store(s2)
 	s3 := snap(3, &cpX, &cpY)
-	snapshot.Link(s3, s2, []string{"tg-y"})
+	snapshot.Link(s3, s2, []string{"tg-y"}, nil)
 	h.publish(s3)
 	h.wantStatus("tg-x", x, "UNAVAILABLE", "") // changed in the skipped s2
 	h.wantStatus("tg-y", y, "UNAVAILABLE", "")
@@ -109,13 +109,13 @@ func TestSyncFollowsSnapshotHistory(t *testing.T) {
 	tamper()
 	cpY2 := cpY
 	s4 := snap(4, &cpX, &cpY2)
-	snapshot.Link(s4, s3, nil)
+	snapshot.Link(s4, s3, nil, nil)
 	h.publish(s4)
 	h.wantStatus("tg-y", y, "HEALTHY", "")
 
 	// Without a history (a full compile), every group is compared.
 	s5 := snap(5, &cpX, &cpY2)
-	snapshot.Link(s5, nil, nil)
+	snapshot.Link(s5, nil, nil, nil)
 	h.publish(s5)
 	h.wantStatus("tg-x", x, "HEALTHY", "") // the same objects: nothing to do
 	h.wantStatus("tg-y", y, "UNAVAILABLE", "")
@@ -125,7 +125,7 @@ func TestSyncFollowsSnapshotHistory(t *testing.T) {
 	tamper()
 	cpX2 := cpX
 	s6 := snap(6, &cpX2, &cpY2)
-	snapshot.Link(s6, s1, []string{"tg-y"})
+	snapshot.Link(s6, s1, []string{"tg-y"}, nil)
 	h.publish(s6)
 	h.wantStatus("tg-x", x, "UNAVAILABLE", "")
 }
@@ -263,7 +263,7 @@ func BenchmarkCheckerSyncOneChange(b *testing.B) {
 		b.Run(mode, func(b *testing.B) {
 			holder := new(snapshot.Holder)
 			first := snap(1, tgs...)
-			snapshot.Link(first, nil, nil)
+			snapshot.Link(first, nil, nil, nil)
 			holder.Store(first)
 			c := New(Config{Holder: holder, Registry: new(upstream.Registry), Logger: slog.New(slog.DiscardHandler)})
 			defer c.Close()
@@ -290,9 +290,9 @@ func BenchmarkCheckerSyncOneChange(b *testing.B) {
 				}
 				next.TargetGroups = e.Table()
 				if mode == "one" {
-					snapshot.Link(next, prev, changed)
+					snapshot.Link(next, prev, changed, nil)
 				} else {
-					snapshot.Link(next, nil, nil)
+					snapshot.Link(next, nil, nil, nil)
 				}
 				holder.Store(next)
 				b.StartTimer()
