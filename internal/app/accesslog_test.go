@@ -217,7 +217,7 @@ func TestDataPlaneAccessLogs(t *testing.T) {
 	need(w.c.DeleteAccessLogSubscription(ctx, &vpclattice.DeleteAccessLogSubscriptionInput{AccessLogSubscriptionIdentifier: svcSub.Id})).ok(t)
 	eventually(t, 5*time.Second, "the deletion and auth NONE in the data plane", func() bool {
 		vpc := w.s.App.Snapshot().VPCs["vpc-00000000000000001"]
-		svc := vpc.Hosts[host]
+		svc := vpc.Hosts.Get(host)
 		return svc != nil && len(svc.AccessLogs) == 0 && svc.AuthType == "NONE"
 	})
 	if st, _, _ := get(t, ingress, 18087, host, "/after-delete", nil); st != http.StatusOK {

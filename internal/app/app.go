@@ -764,9 +764,18 @@ func pruneRegistry(ctx context.Context, holder *snapshot.Holder, reg *upstream.R
 		case <-changes:
 		}
 		snap := holder.Load()
+		// The groups that may differ from prev's: the snapshot says which
+		// (however many the coalescing channel skipped); when it cannot
+		// tell, every group is compared by pointer (issue 15: that scan of
+		// 10,000 groups per snapshot was 9% of the CPU under writes).
+		var ids []string
+		ok := false
+		if prev != nil {
+			ids, ok = snap.TargetGroupsChangedSince(prev.Seq)
+		}
 		if prev == nil || time.Since(swept) >= time.Minute {
 			keep := map[string]bool{}
-			for _, tg := range snap.TargetGroups {
+			for _, tg := range snap.TargetGroups.All() {
 				for _, t := range tg.Targets {
 					keep[t.Key] = true
 				}
@@ -778,9 +787,21 @@ func pruneRegistry(ctx context.Context, holder *snapshot.Holder, reg *upstream.R
 			prev, swept = snap, time.Now()
 			continue
 		}
+		if !ok {
+			ids = ids[:0]
+			for id := range prev.TargetGroups.All() {
+				ids = append(ids, id)
+			}
+		}
 		var gone []string
-		for id, old := range prev.TargetGroups {
-			cur := snap.TargetGroups[id]
+		seen := make(map[string]bool, len(ids))
+		for _, id := range ids {
+			old := prev.TargetGroups.Get(id)
+			if seen[id] || old == nil {
+				continue // new groups have nothing to forget
+			}
+			seen[id] = true
+			cur := snap.TargetGroups.Get(id)
 			if cur == old {
 				continue
 			}

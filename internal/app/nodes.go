@@ -72,7 +72,7 @@ func (h healthSource) checked(tgID string) *snapshot.TargetGroup {
 	if snap == nil {
 		return nil
 	}
-	tg := snap.TargetGroups[tgID]
+	tg := snap.TargetGroups.Get(tgID)
 	if tg == nil || !tg.InUse || tg.HealthCheck == nil || tg.HealthCheck.Enabled == nil || !*tg.HealthCheck.Enabled {
 		return nil
 	}
@@ -176,13 +176,32 @@ func feedHealth(ctx context.Context, holder *snapshot.Holder, reg *upstream.Regi
 		if snap == nil {
 			return
 		}
-		for id, tg := range snap.TargetGroups {
-			if prev != nil && prev.TargetGroups[id] == tg {
-				continue
-			}
+		visit := func(tg *snapshot.TargetGroup) {
 			for _, list := range [][]*snapshot.Target{tg.Targets, tg.Draining} {
 				for _, t := range list {
 					set(t.Key)
+				}
+			}
+		}
+		// The groups that are not prev's objects: those the snapshot's
+		// history names since prev (the channel coalesces), or, when it
+		// cannot tell, every group compared by pointer (issue 15: a scan
+		// of 10,000 groups after every snapshot).
+		var ids []string
+		ok := false
+		if prev != nil {
+			ids, ok = snap.TargetGroupsChangedSince(prev.Seq)
+		}
+		if ok {
+			for _, id := range ids {
+				if tg := snap.TargetGroups.Get(id); tg != nil && prev.TargetGroups.Get(id) != tg {
+					visit(tg)
+				}
+			}
+		} else {
+			for id, tg := range snap.TargetGroups.All() {
+				if prev == nil || prev.TargetGroups.Get(id) != tg {
+					visit(tg)
 				}
 			}
 		}
@@ -201,7 +220,7 @@ func feedHealth(ctx context.Context, holder *snapshot.Holder, reg *upstream.Regi
 				// Only targets of this node's snapshot: a status that
 				// arrives first is applied when its target does (sync).
 				tgID, _, _, ok := splitTargetKey(key)
-				if ok && snap != nil && snap.TargetGroups[tgID] != nil {
+				if ok && snap != nil && snap.TargetGroups.Get(tgID) != nil {
 					set(key)
 				}
 			}
@@ -313,7 +332,7 @@ func sweepDrained(ctx context.Context, svc *service.Service, holder *snapshot.Ho
 			}
 		}
 		if snap := holder.Load(); snap != nil {
-			for id, tg := range snap.TargetGroups {
+			for id, tg := range snap.TargetGroups.All() {
 				if len(tg.Draining) > 0 {
 					groups[id] = true
 				}

@@ -457,7 +457,7 @@ func TestTLSPassthroughAuthPolicy(t *testing.T) {
 	// and not a service the VPC does not reach yet.
 	eventually(t, 5*time.Second, "the denied VPC reaching the service", func() bool {
 		v := w.s.App.Snapshot().VPCs[denied]
-		return v != nil && v.Hosts[domain] != nil
+		return v != nil && v.Hosts.Get(domain) != nil
 	})
 	before := target.accepted.Load()
 	if c, err := tlsDial(inDenied, port, cfg); err == nil {

@@ -8,35 +8,42 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
-
-	"github.com/trellis-net/trellis/internal/app/apptest"
 )
 
 // BenchmarkConfigPropagation measures the time from an API write (a weight
 // flip on the default action, answered by the API once durable) to the
 // first request the data plane serves with the new configuration. It
-// reports the p50 and p99 over b.N flips.
+// reports the p50 and p99 over b.N flips, on the embedded store and
+// (etcd/...) on a real single-member etcd (newScaleWorld; skipped when the
+// etcd binary is missing). Run the sizes in separate processes, one at a
+// time:
+//
+//	go test -run x -bench 'ConfigPropagation/services=1$' -benchtime 100x ./internal/app/
+//	go test -run x -bench 'ConfigPropagation/services=10000' -benchtime 100x ./internal/app/ -scaleprofile /tmp/prop.cpu
+//	go test -run x -bench 'ConfigPropagation/etcd/services=1$' -benchtime 100x ./internal/app/
+//	go test -run x -bench 'ConfigPropagation/etcd/services=10000' -benchtime 100x ./internal/app/
 func BenchmarkConfigPropagation(b *testing.B) {
 	parent := b
-	b.Run("services=1", func(b *testing.B) { benchPropagation(parent, b, 0) })
-	b.Run("services=1000/targets=10000", func(b *testing.B) { benchPropagation(parent, b, 1000) })
-	b.Run("services=10000/targets=100000", func(b *testing.B) {
-		if testing.Short() {
-			b.Skip("-short: the 10,000-service installation takes a while to populate")
+	for _, backend := range []string{backendEmbedded, backendEtcd} {
+		prefix := ""
+		if backend != backendEmbedded {
+			prefix = backend + "/"
 		}
-		benchPropagation(parent, b, 10000)
-	})
+		b.Run(prefix+"services=1", func(b *testing.B) { benchPropagation(parent, b, backend, 0) })
+		b.Run(prefix+"services=1000/targets=10000", func(b *testing.B) { benchPropagation(parent, b, backend, 1000) })
+		b.Run(prefix+"services=10000/targets=100000", func(b *testing.B) {
+			if testing.Short() {
+				b.Skip("-short: the 10,000-service installation takes a while to populate")
+			}
+			benchPropagation(parent, b, backend, 10000)
+		})
+	}
 }
 
 // setupPropagation starts a server with extra services and a listener whose
 // default action flips between the blue and the green backend.
-func setupPropagation(b *testing.B, extra int) *propagationSetup {
-	w := newWorld(b, apptest.Options{Quotas: scaleQuotas})
-	start := time.Now()
-	populate(b, w, extra)
-	if extra > 0 {
-		b.Logf("populated %d services with %d targets in %v", extra, extra*10, time.Since(start))
-	}
+func setupPropagation(b *testing.B, backend string, extra int) *propagationSetup {
+	w := newScaleWorld(b, backend, extra)
 	blue, green := newBackend(b, "blue"), newBackend(b, "green")
 	tgBlue, tgGreen := w.targetGroup("blue", nil, blue), w.targetGroup("green", nil, green)
 	action := func(toGreen bool) types.RuleAction {
@@ -66,8 +73,8 @@ type propagationSetup struct {
 	flips         int // so far, across runs: the next flip goes the other way
 }
 
-func benchPropagation(parent, b *testing.B, extra int) {
-	ps := once(parent, b.Name(), func() *propagationSetup { return setupPropagation(parent, extra) })
+func benchPropagation(parent, b *testing.B, backend string, extra int) {
+	ps := once(parent, b.Name(), func() *propagationSetup { return setupPropagation(parent, backend, extra) })
 	w, l, action, ingress, host := ps.w, ps.listener, ps.action, ps.ingress, ps.host
 	var samples []time.Duration
 	defer profileMeasured(b)()

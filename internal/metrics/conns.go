@@ -187,7 +187,7 @@ func (c *Conns) bind(snap *snapshot.Snapshot) {
 	c.tgMu.Lock()
 	defer c.tgMu.Unlock()
 	for id := range c.tgs {
-		if snap.TargetGroups[id] == nil {
+		if snap.TargetGroups.Get(id) == nil {
 			delete(c.tgs, id)
 			c.targets.DeletePartialMatch(prometheus.Labels{labelTargetGroup: id})
 		}

@@ -68,7 +68,9 @@ func TestConnsCountAndAllocateNothing(t *testing.T) {
 		}
 	}
 	// A target group that leaves the snapshot takes its series along.
-	delete(snap.TargetGroups, tg.ID)
+	tgs := snap.TargetGroups.Edit()
+	tgs.Delete(tg.ID)
+	snap.TargetGroups = tgs.Table()
 	m.Snapshot.Published(snap, 0, 0)
 	if n := testutil.CollectAndCount(c.targets); n != 0 {
 		t.Errorf("target connection series of a deleted group: %d", n)

@@ -20,9 +20,9 @@ func world(rev int64) (*snapshot.Snapshot, *snapshot.Service, *snapshot.TargetGr
 		{Action: snapshot.Action{Forward: []snapshot.WeightedTargetGroup{{TargetGroup: fn, Weight: 1}}}},
 		{IsDefault: true, Action: snapshot.Action{Forward: []snapshot.WeightedTargetGroup{{TargetGroup: tg, Weight: 1}}}},
 	}}}}
-	snap := &snapshot.Snapshot{Revision: rev, ServiceNames: map[string]*snapshot.Service{"a.example.": svc},
-		TargetGroups: map[string]*snapshot.TargetGroup{tg.ID: tg, fn.ID: fn},
-		VPCs:         map[string]*snapshot.VPC{"vpc-1": {ID: "vpc-1", Hosts: map[string]*snapshot.Service{"a.example": svc}}}}
+	snap := &snapshot.Snapshot{Revision: rev, ServiceNames: snapshot.TableOf(map[string]*snapshot.Service{"a.example.": svc}),
+		TargetGroups: snapshot.TableOf(map[string]*snapshot.TargetGroup{tg.ID: tg, fn.ID: fn}),
+		VPCs:         map[string]*snapshot.VPC{"vpc-1": {ID: "vpc-1", Hosts: snapshot.TableOf(map[string]*snapshot.Service{"a.example": svc})}}}
 	return snap, svc, tg, fn
 }
 
@@ -85,8 +85,10 @@ func TestBindDeletesSeriesOfDeletedResources(t *testing.T) {
 		t.Fatalf("%d request series, want 20 (4 pairs × 5 classes)", n)
 	}
 	next, _, _, _ := world(2)
-	delete(next.TargetGroups, "tg-0ip")
-	l := next.VPCs["vpc-1"].Hosts["a.example"].Listeners[80]
+	tgs := next.TargetGroups.Edit()
+	tgs.Delete("tg-0ip")
+	next.TargetGroups = tgs.Table()
+	l := next.VPCs["vpc-1"].Hosts.Get("a.example").Listeners[80]
 	l.Rules = l.Rules[:1]
 	m.Snapshot.Published(next, 0, 0)
 	if n := testutil.CollectAndCount(d.requests); n != 4*5-5 {

@@ -43,7 +43,7 @@ func (h *Health) prune(snap *snapshot.Snapshot) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for id := range h.seen {
-		if snap.TargetGroups[id] == nil {
+		if snap.TargetGroups.Get(id) == nil {
 			delete(h.seen, id)
 			h.checks.DeletePartialMatch(prometheus.Labels{labelTargetGroup: id})
 		}
@@ -73,7 +73,7 @@ func (t *targetStates) Collect(ch chan<- prometheus.Metric) {
 	if snap == nil {
 		return
 	}
-	for id, tg := range snap.TargetGroups {
+	for id, tg := range snap.TargetGroups.All() {
 		var n [len(targetStateNames)]int
 		for _, tgt := range tg.Targets {
 			state := model.TargetStatusUnused

@@ -37,6 +37,22 @@ type State struct {
 	// ALB targets resolve through (targets.go).
 	Instances     []*model.Instance
 	LoadBalancers []*model.LoadBalancer
+	// Pending, when set, fills tables the loader left out because only a
+	// full compile reads them (watch.Loader leaves Services, Listeners,
+	// Rules, TargetGroups, Targets and SNSAs: an incremental compile asks
+	// its Lookup for the few entities it recompiles, and making the
+	// 100,000-target slice for every snapshot was a tenth of the CPU under
+	// writes at 10,000 services, issue 15). Compile calls Complete first;
+	// any other reader of those fields must too.
+	Pending func(*State)
+}
+
+// Complete fills what Pending left out, once.
+func (st *State) Complete() {
+	if f := st.Pending; f != nil {
+		st.Pending = nil
+		f(st)
+	}
 }
 
 // Options are the inputs of Compile besides the state.
@@ -73,12 +89,15 @@ func compile(st *State, o Options) (*Snapshot, map[string]*Service) {
 	if o.Partition == "" {
 		o.Partition = "aws"
 	}
+	st.Complete()
 	snap := &Snapshot{Revision: st.Revision, Region: o.Region, VPCs: map[string]*VPC{},
-		ByIngress: map[netip.Addr]*VPC{}, TargetGroups: map[string]*TargetGroup{}}
+		ByIngress: map[netip.Addr]*VPC{}}
 
-	// Target groups and their targets.
+	// Target groups and their targets: built in a map, made a Table once
+	// complete.
+	tgs := make(map[string]*TargetGroup, len(st.TargetGroups))
 	for _, tg := range st.TargetGroups {
-		snap.TargetGroups[tg.ID] = newTargetGroup(tg)
+		tgs[tg.ID] = newTargetGroup(tg)
 	}
 	// The loader gives targets in key order, which is this order but for
 	// IDs one of which is a prefix of the other: checking is a tenth of the
@@ -88,7 +107,7 @@ func compile(st *State, o Options) (*Snapshot, map[string]*Service) {
 	}
 	reg := newRegistries(st)
 	for _, t := range st.Targets {
-		if tg := snap.TargetGroups[t.TargetGroupID]; tg != nil {
+		if tg := tgs[t.TargetGroupID]; tg != nil {
 			addTarget(tg, t, &reg, o)
 		}
 	}
@@ -126,7 +145,7 @@ func compile(st *State, o Options) (*Snapshot, map[string]*Service) {
 			continue
 		}
 		cr := &Rule{ID: r.ID, ARN: r.ARN, Name: r.Name, Priority: r.Priority, IsDefault: r.IsDefault,
-			Match: compileMatch(r.Match), Action: compileAction(r.Action, snap.TargetGroups)}
+			Match: compileMatch(r.Match), Action: compileAction(r.Action, mapGet(tgs))}
 		l.Rules = append(l.Rules, cr)
 		for _, w := range cr.Action.Forward {
 			w.TargetGroup.InUse = true
@@ -147,9 +166,10 @@ func compile(st *State, o Options) (*Snapshot, map[string]*Service) {
 			return a.ID < b.ID
 		})
 	}
-	for _, tg := range snap.TargetGroups {
+	for _, tg := range tgs {
 		sort.Strings(tg.ServiceIDs)
 	}
+	snap.TargetGroups = TableOf(tgs)
 
 	// Networks and who is associated with what.
 	networks := map[string]*ServiceNetwork{}
@@ -213,7 +233,7 @@ func compile(st *State, o Options) (*Snapshot, map[string]*Service) {
 			vpcWarn = append(vpcWarn, warning)
 			continue
 		}
-		cv := &VPC{ID: v.ID, ARN: v.ARN, Account: v.Account, Mode: v.Mode, Ingress: addr, Hosts: map[string]*Service{},
+		cv := &VPC{ID: v.ID, ARN: v.ARN, Account: v.Account, Mode: v.Mode, Ingress: addr,
 			ServiceNetwork: networkOf[v.ID], SecurityGroups: compileSGRules(assocOf[v.ID], v, groups), NetnsName: v.NetnsName}
 		for _, b := range v.CIDRBlocks {
 			if p, err := netip.ParsePrefix(b); err == nil {
@@ -223,14 +243,16 @@ func compile(st *State, o Options) (*Snapshot, map[string]*Service) {
 		if cv.ServiceNetwork != nil {
 			svcs := servicesIn[cv.ServiceNetwork.ID]
 			sort.Slice(svcs, func(i, j int) bool { return svcs[i].ID < svcs[j].ID })
+			hosts := newTable[*Service](len(svcs))
 			for _, svc := range svcs {
 				if svc.DNSName != "" {
-					cv.Hosts[svc.DNSName] = svc
+					hosts.Set(svc.DNSName, svc)
 				}
 				if svc.CustomDomain != "" {
-					cv.Hosts[svc.CustomDomain] = svc
+					hosts.Set(svc.CustomDomain, svc)
 				}
 			}
+			cv.Hosts = hosts.Table()
 		}
 		// Every VPC listens on every listener port of the installation,
 		// reachable services or not, so that a request for a service the VPC
@@ -241,6 +263,7 @@ func compile(st *State, o Options) (*Snapshot, map[string]*Service) {
 		snap.ByIngress[addr] = cv
 	}
 	compileDNS(snap, services)
+	snap.Services = TableOf(services)
 	snap.Identities, snap.Warnings = compileIdentities(st, o)
 	var certWarn []string
 	snap.Certificates, certWarn = compileCertificates(st)
@@ -411,7 +434,12 @@ func compileMatch(m *model.RuleMatch) Match {
 	return out
 }
 
-func compileAction(a model.RuleAction, tgs map[string]*TargetGroup) Action {
+// mapGet is the lookup of a map, for compileAction.
+func mapGet[V any](m map[string]V) func(string) V {
+	return func(k string) V { return m[k] }
+}
+
+func compileAction(a model.RuleAction, tgs func(id string) *TargetGroup) Action {
 	if a.FixedResponse != nil && a.FixedResponse.StatusCode != nil {
 		return Action{FixedStatus: *a.FixedResponse.StatusCode}
 	}
@@ -420,7 +448,7 @@ func compileAction(a model.RuleAction, tgs map[string]*TargetGroup) Action {
 		return Action{FixedStatus: 500}
 	}
 	for _, w := range a.Forward.TargetGroups {
-		tg := tgs[w.TargetGroupIdentifier]
+		tg := tgs(w.TargetGroupIdentifier)
 		if tg == nil {
 			continue
 		}

@@ -136,13 +136,13 @@ func render(s *snapshot.Snapshot) any {
 	type m = map[string]any
 	svcs := m{}
 	var tgIDs []string
-	for id := range s.TargetGroups {
+	for id := range s.TargetGroups.All() {
 		tgIDs = append(tgIDs, id)
 	}
 	sort.Strings(tgIDs)
 	tgs := m{}
 	for _, id := range tgIDs {
-		tg := s.TargetGroups[id]
+		tg := s.TargetGroups.Get(id)
 		tgs[id] = m{"arn": tg.ARN, "type": tg.Type, "protocol": tg.Protocol, "protocolVersion": tg.ProtocolVersion, "upstream": tg.Upstream,
 			"port": tg.Port, "vpc": tg.VpcID, "inUse": tg.InUse, "services": tg.ServiceIDs, "healthCheck": tg.HealthCheck,
 			"targets": tg.Targets, "draining": tg.Draining}
@@ -150,7 +150,7 @@ func render(s *snapshot.Snapshot) any {
 	vpcs := m{}
 	for id, v := range s.VPCs {
 		hosts := m{}
-		for h, svc := range v.Hosts {
+		for h, svc := range v.Hosts.All() {
 			hosts[h] = svc.ID
 			listeners := m{}
 			for port, l := range svc.Listeners {
@@ -210,24 +210,24 @@ func TestCompileGolden(t *testing.T) {
 
 	// Invariants the golden file shows, asserted so they cannot silently flip.
 	prod := snap.VPCs["vpc-00000000000000002"]
-	if len(prod.Hosts) != 2 || prod.Hosts["orders.example.com"] == nil {
+	if prod.Hosts.Len() != 2 || prod.Hosts.Get("orders.example.com") == nil {
 		t.Fatalf("prod VPC hosts: %v", prod.Hosts)
 	}
-	for h, svc := range snap.VPCs["vpc-00000000000000003"].Hosts {
+	for h, svc := range snap.VPCs["vpc-00000000000000003"].Hosts.All() {
 		if svc.Name == "orders" {
 			t.Fatalf("VPC of the other network reaches orders via %s", h)
 		}
 	}
-	if tgVPC := snap.VPCs["vpc-00000000000000001"]; len(tgVPC.Hosts) != 0 || tgVPC.ServiceNetwork != nil {
+	if tgVPC := snap.VPCs["vpc-00000000000000001"]; tgVPC.Hosts.Len() != 0 || tgVPC.ServiceNetwork != nil {
 		t.Fatalf("the targets' VPC has no association but reaches %v", tgVPC.Hosts)
 	}
-	rules := prod.Hosts["orders.example.com"].Listeners[8080].Rules
+	rules := prod.Hosts.Get("orders.example.com").Listeners[8080].Rules
 	if rules[0].Name != "canary" || rules[1].Name != "admin" || !rules[2].IsDefault {
 		t.Fatalf("rule order: %s %s %v", rules[0].Name, rules[1].Name, rules[2].IsDefault)
 	}
 	// Access logs: the service's own subscription; the network's SERVICE
 	// subscription, not its RESOURCE one.
-	if al := prod.Hosts["orders.example.com"].AccessLogs; len(al) != 1 || al[0].DestinationARN != "arn:aws:logs:us-east-1:111122223333:log-group:orders" {
+	if al := prod.Hosts.Get("orders.example.com").AccessLogs; len(al) != 1 || al[0].DestinationARN != "arn:aws:logs:us-east-1:111122223333:log-group:orders" {
 		t.Fatalf("service access logs: %+v", al)
 	}
 	if al := prod.ServiceNetwork.AccessLogs; len(al) != 1 || al[0].DestinationARN != "arn:aws:s3:::prod-logs" || al[0].ResourceID != prod.ServiceNetwork.ID {
@@ -240,7 +240,7 @@ func TestCompileGolden(t *testing.T) {
 	// Draining ends with the drain time.
 	f.now = f.now.Add(2 * time.Minute)
 	later := f.compile()
-	for _, tg := range later.TargetGroups {
+	for _, tg := range later.TargetGroups.All() {
 		if len(tg.Draining) != 0 {
 			t.Fatalf("target still draining after the drain time: %v", tg.Draining)
 		}
@@ -252,7 +252,7 @@ func TestCompileRemovesServiceWithAssociation(t *testing.T) {
 	buildWorld(t, f)
 	snap := f.compile()
 	prod := snap.VPCs["vpc-00000000000000002"]
-	svc := prod.Hosts["orders.example.com"]
+	svc := prod.Hosts.Get("orders.example.com")
 	list, _, err := f.svc.ListServiceNetworkServiceAssociations(f.ctx, "", svc.ID, service.Page{})
 	if err != nil || len(list) != 1 {
 		t.Fatal(err, list)
@@ -261,13 +261,13 @@ func TestCompileRemovesServiceWithAssociation(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := f.compile()
-	if n := len(after.VPCs["vpc-00000000000000002"].Hosts); n != 0 {
+	if n := after.VPCs["vpc-00000000000000002"].Hosts.Len(); n != 0 {
 		t.Fatalf("service still reachable after leaving the network: %d hosts", n)
 	}
 	if got := after.VPCs["vpc-00000000000000002"].Ports; len(got) != 2 {
 		t.Fatalf("ports %v: every VPC keeps listening on every listener port, so unreachable services answer 404", got)
 	}
-	if snap.VPCs["vpc-00000000000000002"].Hosts["orders.example.com"] == nil {
+	if snap.VPCs["vpc-00000000000000002"].Hosts.Get("orders.example.com") == nil {
 		t.Fatal("the old snapshot changed: snapshots must be immutable")
 	}
 }
@@ -323,11 +323,11 @@ func TestCompileSameCustomDomainInTwoNetworks(t *testing.T) {
 	snap := f.compile()
 	for i, name := range []string{"blue", "green"} {
 		v := snap.VPCs[vpcs[i]]
-		svc := v.Hosts["api.example.com"]
+		svc := v.Hosts.Get("api.example.com")
 		if svc == nil || svc.Name != name {
 			t.Fatalf("VPC %s maps api.example.com to %+v, want service %s", vpcs[i], svc, name)
 		}
-		if len(v.Hosts) != 2 { // the generated name and the custom domain
+		if v.Hosts.Len() != 2 { // the generated name and the custom domain
 			t.Fatalf("VPC %s hosts %v", vpcs[i], v.Hosts)
 		}
 		a := svc.Listeners[8080].Rules[0].Action
@@ -355,19 +355,19 @@ func TestCompileRegistryTargets(t *testing.T) {
 	snap := snapshot.Compile(&st, snapshot.Options{Region: "us-east-1", Now: epoch.Add(time.Minute), DrainTime: time.Minute})
 	golden(t, "targets", render(snap))
 
-	inst := snap.TargetGroups["tg-0000000000000000a"]
+	inst := snap.TargetGroups.Get("tg-0000000000000000a")
 	if len(inst.Targets) != 2 || inst.Targets[0].Addr.String() != "127.0.0.5:8080" || inst.Targets[1].Addr.String() != "[2001:db8::7]:9000" {
 		t.Fatalf("instance targets %+v", inst.Targets)
 	}
 	if inst.Upstream != snapshot.UpstreamH1 {
 		t.Fatalf("INSTANCE HTTP1 upstream %s", inst.Upstream)
 	}
-	alb := snap.TargetGroups["tg-0000000000000000b"]
+	alb := snap.TargetGroups.Get("tg-0000000000000000b")
 	if len(alb.Targets) != 3 || alb.Upstream != snapshot.UpstreamH1TLS {
 		t.Fatalf("ALB targets %+v (%s)", alb.Targets, alb.Upstream)
 	}
 	keys := map[string]bool{}
-	for _, tg := range snap.TargetGroups {
+	for _, tg := range snap.TargetGroups.All() {
 		for _, l := range [][]*snapshot.Target{tg.Targets, tg.Draining} {
 			for _, x := range l {
 				if keys[x.Key] {
@@ -383,7 +383,7 @@ func TestCompileRegistryTargets(t *testing.T) {
 			i.State = model.InstanceStateRunning
 		}
 	}
-	if n := len(snapshot.Compile(&st, snapshot.Options{Now: epoch.Add(time.Minute), DrainTime: time.Minute}).TargetGroups["tg-0000000000000000a"].Targets); n != 3 {
+	if n := len(snapshot.Compile(&st, snapshot.Options{Now: epoch.Add(time.Minute), DrainTime: time.Minute}).TargetGroups.Get("tg-0000000000000000a").Targets); n != 3 {
 		t.Fatalf("after a start: %d targets", n)
 	}
 }

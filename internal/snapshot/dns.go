@@ -50,7 +50,7 @@ func LatticeDNSZone(region string) string {
 // public resolvers, whose answer would be wrong).
 func compileDNS(snap *Snapshot, services map[string]*Service) {
 	snap.DNSZone = LatticeDNSZone(snap.Region)
-	snap.ServiceNames = map[string]*Service{}
+	names := newTable[*Service](len(services))
 	for _, svc := range services {
 		for _, n := range []string{svc.DNSName, svc.CustomDomain} {
 			if n == "" {
@@ -59,16 +59,18 @@ func compileDNS(snap *Snapshot, services map[string]*Service) {
 			fq := DNSFQDN(n)
 			// Two services may hold the same custom domain (in different
 			// networks); keep the lower ID so the table is deterministic.
-			if old := snap.ServiceNames[fq]; old == nil || svc.ID < old.ID {
-				snap.ServiceNames[fq] = svc
+			if old := names.Get(fq); old == nil || svc.ID < old.ID {
+				names.Set(fq, svc)
 			}
 		}
 	}
+	snap.ServiceNames = names.Table()
 	for _, v := range snap.VPCs {
-		v.DNS = make(map[string]*DNSRecord, len(v.Hosts))
-		for host, svc := range v.Hosts {
+		dns := newTable[*DNSRecord](v.Hosts.Len())
+		for host, svc := range v.Hosts.All() {
 			fq := DNSFQDN(host)
-			v.DNS[fq] = &DNSRecord{Name: fq, Service: svc, Network: v.ServiceNetwork, Addr: v.Ingress}
+			dns.Set(fq, &DNSRecord{Name: fq, Service: svc, Network: v.ServiceNetwork, Addr: v.Ingress})
 		}
+		v.DNS = dns.Table()
 	}
 }

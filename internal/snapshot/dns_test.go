@@ -12,7 +12,7 @@ func renderDNS(s *snapshot.Snapshot) any {
 	vpcs := m{}
 	for id, v := range s.VPCs {
 		names := m{}
-		for n, r := range v.DNS {
+		for n, r := range v.DNS.All() {
 			typ := "A"
 			if r.Addr.Is6() {
 				typ = "AAAA"
@@ -26,7 +26,7 @@ func renderDNS(s *snapshot.Snapshot) any {
 		vpcs[id] = names
 	}
 	known := m{}
-	for n, svc := range s.ServiceNames {
+	for n, svc := range s.ServiceNames.All() {
 		known[n] = svc.ID
 	}
 	return m{"zone": s.DNSZone, "serviceNames": known, "vpcs": vpcs}
@@ -43,28 +43,28 @@ func TestCompileDNSGolden(t *testing.T) {
 		t.Errorf("zone %q", snap.DNSZone)
 	}
 	for id, v := range snap.VPCs {
-		if len(v.DNS) != len(v.Hosts) {
-			t.Errorf("%s: %d names for %d hosts", id, len(v.DNS), len(v.Hosts))
+		if v.DNS.Len() != v.Hosts.Len() {
+			t.Errorf("%s: %d names for %d hosts", id, v.DNS.Len(), v.Hosts.Len())
 		}
-		for h, svc := range v.Hosts {
-			r := v.DNS[h+"."]
+		for h, svc := range v.Hosts.All() {
+			r := v.DNS.Get(h + ".")
 			if r == nil || r.Service != svc || r.Addr != v.Ingress || r.Network != v.ServiceNetwork {
 				t.Errorf("%s: %s answers %+v, want service %s at %s", id, h, r, svc.ID, v.Ingress)
 			}
 		}
 	}
 	prod := snap.VPCs["vpc-00000000000000002"]
-	if prod.DNS["orders.example.com."] == nil {
+	if prod.DNS.Get("orders.example.com.") == nil {
 		t.Fatalf("prod VPC does not answer the custom domain: %v", prod.DNS)
 	}
-	if prod.DNS["orders.example.com."].Addr != prod.Ingress {
-		t.Errorf("custom domain answers %v, want the VPC's ingress %v", prod.DNS["orders.example.com."].Addr, prod.Ingress)
+	if prod.DNS.Get("orders.example.com.").Addr != prod.Ingress {
+		t.Errorf("custom domain answers %v, want the VPC's ingress %v", prod.DNS.Get("orders.example.com.").Addr, prod.Ingress)
 	}
 	// Every service name is known, whether a VPC reaches it or not.
-	if len(snap.ServiceNames) != 3 { // orders (generated + custom) and hidden
+	if snap.ServiceNames.Len() != 3 { // orders (generated + custom) and hidden
 		t.Errorf("service names: %v", snap.ServiceNames)
 	}
-	if v1 := snap.VPCs["vpc-00000000000000001"]; v1 != nil && len(v1.DNS) != 0 {
+	if v1 := snap.VPCs["vpc-00000000000000001"]; v1 != nil && v1.DNS.Len() != 0 {
 		t.Errorf("an unassociated VPC answers names: %v", v1.DNS)
 	}
 }

@@ -49,8 +49,8 @@ type Change struct {
 type Incremental struct {
 	prev *Snapshot
 	// Indexes of prev.
-	services    map[string]*Service // every compiled service, by ID
-	listenerSvc map[string]string   // listener ID -> service ID
+	services    Table[*Service]   // every compiled service, by ID
+	listenerSvc map[string]string // listener ID -> service ID
 	svcListens  map[string][]*model.Listener
 	// refs: target group ID -> the services whose rules forward to it,
 	// whether it exists or not (one created later gains them as users);
@@ -74,7 +74,8 @@ func (c *Incremental) Compile(st *State, ch *Change, lk Lookup, o Options) *Snap
 		o.Partition = "aws"
 	}
 	if c.prev != nil && ch != nil && !ch.Other {
-		if snap, ok := c.incremental(st, ch, lk, o); ok {
+		if snap, tgs, svcs, ok := c.incremental(st, ch, lk, o); ok {
+			Link(snap, c.prev, tgs, svcs)
 			c.prev = snap
 			return snap
 		}
@@ -82,6 +83,7 @@ func (c *Incremental) Compile(st *State, ch *Change, lk Lookup, o Options) *Snap
 	snap, services := compile(st, o)
 	c.index(st, snap, services)
 	c.vpcWarn = nodeIngressWarnings(st, o)
+	Link(snap, nil, nil, nil) // nothing shared: a reader compares everything
 	c.prev = snap
 	c.Fulls++
 	return snap
@@ -89,7 +91,7 @@ func (c *Incremental) Compile(st *State, ch *Change, lk Lookup, o Options) *Snap
 
 // index records the indexes of a fully compiled snapshot.
 func (c *Incremental) index(st *State, snap *Snapshot, services map[string]*Service) {
-	c.services = services
+	c.services = snap.Services
 	c.listenerSvc = map[string]string{}
 	c.svcListens = map[string][]*model.Listener{}
 	c.refs = map[string]map[string]bool{}
@@ -107,7 +109,7 @@ func (c *Incremental) index(st *State, snap *Snapshot, services map[string]*Serv
 		}
 	}
 	for _, l := range st.Listeners {
-		if c.services[l.ServiceID] != nil {
+		if services[l.ServiceID] != nil {
 			c.listenerSvc[l.ID] = l.ServiceID
 			c.svcListens[l.ServiceID] = append(c.svcListens[l.ServiceID], l)
 			c.ports[l.Port]++
@@ -162,7 +164,10 @@ func forwards(a model.RuleAction) []string {
 	return out
 }
 
-func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (*Snapshot, bool) {
+// incremental returns the snapshot and the IDs of the target groups and
+// services it compiled anew or removed (the others are prev's objects),
+// or false when the change needs a full compile.
+func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (*Snapshot, []string, []string, bool) {
 	prev := c.prev
 	dirtySvc := map[string]bool{}
 	dirtyTG := map[string]bool{}
@@ -175,8 +180,8 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 		}
 	}
 	for _, p := range ch.Policies {
-		if c.services[p] == nil && lk.Service(p) == nil {
-			return nil, false // a network's policy (or an orphan): compile everything
+		if c.services.Get(p) == nil && lk.Service(p) == nil {
+			return nil, nil, nil, false // a network's policy (or an orphan): compile everything
 		}
 		dirtySvc[p] = true
 	}
@@ -200,7 +205,7 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 			return in, true
 		}
 		in := &svcInput{m: lk.Service(id), rules: map[string][]*model.Rule{}, refs: map[string]bool{}}
-		if old := c.services[id]; old != nil && len(old.Listeners) != len(c.svcListens[id]) {
+		if old := c.services.Get(id); old != nil && len(old.Listeners) != len(c.svcListens[id]) {
 			return nil, false // two listeners on one port (a store written by hand)
 		}
 		if in.m != nil {
@@ -234,7 +239,7 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 		for id := range dirtySvc {
 			in, ok := read(id)
 			if !ok {
-				return nil, false
+				return nil, nil, nil, false
 			}
 			for _, refs := range []map[string]bool{in.refs, c.svcRefs[id]} {
 				for tg := range refs {
@@ -268,7 +273,7 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 	}
 	for p, n := range ports {
 		if (n > 0) != (c.ports[p] > 0) {
-			return nil, false
+			return nil, nil, nil, false
 		}
 		if n == 0 {
 			delete(ports, p)
@@ -277,7 +282,7 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 
 	snap := &Snapshot{Revision: st.Revision, Region: o.Region, DNSZone: prev.DNSZone, Certificates: prev.Certificates}
 	if snap.Region != prev.Region {
-		return nil, false
+		return nil, nil, nil, false
 	}
 
 	// Target groups.
@@ -296,14 +301,14 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 			users[tg] = append(users[tg], id)
 		}
 	}
-	snap.TargetGroups = maps.Clone(prev.TargetGroups)
+	tgs := prev.TargetGroups.Edit()
 	draining := maps.Clone(c.draining)
 	var reg *registries
 	for id := range dirtyTG {
 		m := lk.TargetGroup(id)
 		delete(draining, id)
 		if m == nil {
-			delete(snap.TargetGroups, id)
+			tgs.Delete(id)
 			continue
 		}
 		targets := lk.Targets(id)
@@ -322,15 +327,16 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 		}
 		us := users[id]
 		sort.Strings(us)
-		snap.TargetGroups[id] = compileTargetGroup(m, targets, reg, us, o)
+		tgs.Set(id, compileTargetGroup(m, targets, reg, us, o))
 	}
+	snap.TargetGroups = tgs.Table()
 
 	// Services.
-	services := maps.Clone(c.services)
+	svcEdit := c.services.Edit()
 	for id := range dirtySvc {
 		in := inputs[id]
 		if in.m == nil {
-			delete(services, id)
+			svcEdit.Delete(id)
 			continue
 		}
 		var policy string
@@ -338,11 +344,12 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 			policy = p.Policy
 		}
 		var logs []*LogSubscription
-		if old := c.services[id]; old != nil {
+		if old := c.services.Get(id); old != nil {
 			logs = old.AccessLogs
 		}
-		services[id] = compileService(in.m, policy, logs, in.listeners, in.rules, snap.TargetGroups)
+		svcEdit.Set(id, compileService(in.m, policy, logs, in.listeners, in.rules, snap.TargetGroups.Get))
 	}
+	services := svcEdit.Table()
 
 	// Custom domains: several services may hold one (in different
 	// networks); the tables keep the one Compile keeps. The sets are
@@ -360,10 +367,10 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 		return byDomain[d]
 	}
 	for id := range dirtySvc {
-		if old := c.services[id]; old != nil && old.CustomDomain != "" {
+		if old := c.services.Get(id); old != nil && old.CustomDomain != "" {
 			delete(edit(old.CustomDomain), id)
 		}
-		if svc := services[id]; svc != nil && svc.CustomDomain != "" {
+		if svc := services.Get(id); svc != nil && svc.CustomDomain != "" {
 			edit(svc.CustomDomain)[id] = true
 		}
 	}
@@ -376,43 +383,44 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 	// Names: each service's generated name is its own (it holds the
 	// service's ID); one that is not (a store written by hand) compiles
 	// everything.
-	snap.ServiceNames = maps.Clone(prev.ServiceNames)
+	names := prev.ServiceNames.Edit()
 	for id := range dirtySvc {
-		if old := c.services[id]; old != nil && old.DNSName != "" {
+		if old := c.services.Get(id); old != nil && old.DNSName != "" {
 			fq := DNSFQDN(old.DNSName)
-			if snap.ServiceNames[fq] != old {
-				return nil, false
+			if names.Get(fq) != old {
+				return nil, nil, nil, false
 			}
-			delete(snap.ServiceNames, fq)
+			names.Delete(fq)
 		}
 	}
 	for id := range dirtySvc {
-		if svc := services[id]; svc != nil && svc.DNSName != "" {
+		if svc := services.Get(id); svc != nil && svc.DNSName != "" {
 			fq := DNSFQDN(svc.DNSName)
-			if snap.ServiceNames[fq] != nil {
-				return nil, false
+			if names.Get(fq) != nil {
+				return nil, nil, nil, false
 			}
-			snap.ServiceNames[fq] = svc
+			names.Set(fq, svc)
 		}
 	}
 
 	for d := range domains {
 		fq := DNSFQDN(d)
-		if x := snap.ServiceNames[fq]; x != nil && DNSFQDN(x.CustomDomain) != fq {
-			return nil, false // a generated name that is also a custom domain
+		if x := names.Get(fq); x != nil && DNSFQDN(x.CustomDomain) != fq {
+			return nil, nil, nil, false // a generated name that is also a custom domain
 		}
 		var win *Service
 		for id := range byDomain[d] {
-			if svc := services[id]; svc != nil && (win == nil || svc.ID < win.ID) {
+			if svc := services.Get(id); svc != nil && (win == nil || svc.ID < win.ID) {
 				win = svc
 			}
 		}
 		if win == nil {
-			delete(snap.ServiceNames, fq)
+			names.Delete(fq)
 		} else {
-			snap.ServiceNames[fq] = win
+			names.Set(fq, win)
 		}
 	}
+	snap.ServiceNames = names.Table()
 
 	// VPCs that reach a changed service get new host and DNS tables.
 	touched := map[string][]string{} // network -> changed services in it
@@ -428,47 +436,48 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 			continue
 		}
 		nv := *v
-		nv.Hosts, nv.DNS = maps.Clone(v.Hosts), maps.Clone(v.DNS)
+		hosts, dns := v.Hosts.Edit(), v.DNS.Edit()
 		for _, sid := range touched[v.ServiceNetwork.ID] {
-			if old := c.services[sid]; old != nil && old.DNSName != "" {
-				if nv.Hosts[old.DNSName] != old {
-					return nil, false
+			if old := c.services.Get(sid); old != nil && old.DNSName != "" {
+				if hosts.Get(old.DNSName) != old {
+					return nil, nil, nil, false
 				}
-				delete(nv.Hosts, old.DNSName)
-				delete(nv.DNS, DNSFQDN(old.DNSName))
+				hosts.Delete(old.DNSName)
+				dns.Delete(DNSFQDN(old.DNSName))
 			}
 		}
 		for _, sid := range touched[v.ServiceNetwork.ID] {
-			if svc := services[sid]; svc != nil && svc.DNSName != "" {
-				if nv.Hosts[svc.DNSName] != nil {
-					return nil, false
+			if svc := services.Get(sid); svc != nil && svc.DNSName != "" {
+				if hosts.Get(svc.DNSName) != nil {
+					return nil, nil, nil, false
 				}
-				nv.Hosts[svc.DNSName] = svc
+				hosts.Set(svc.DNSName, svc)
 				fq := DNSFQDN(svc.DNSName)
-				nv.DNS[fq] = &DNSRecord{Name: fq, Service: svc, Network: nv.ServiceNetwork, Addr: nv.Ingress}
+				dns.Set(fq, &DNSRecord{Name: fq, Service: svc, Network: nv.ServiceNetwork, Addr: nv.Ingress})
 			}
 		}
 		for d := range domains {
-			if x := nv.Hosts[d]; x != nil && x.CustomDomain != d {
-				return nil, false
+			if x := hosts.Get(d); x != nil && x.CustomDomain != d {
+				return nil, nil, nil, false
 			}
 			// The last in ID order of the network's services wins, as in
 			// Compile.
 			var win *Service
 			for sid := range byDomain[d] {
-				if svc := services[sid]; svc != nil && slices.Contains(c.netsOf[sid], v.ServiceNetwork.ID) && (win == nil || svc.ID > win.ID) {
+				if svc := services.Get(sid); svc != nil && slices.Contains(c.netsOf[sid], v.ServiceNetwork.ID) && (win == nil || svc.ID > win.ID) {
 					win = svc
 				}
 			}
 			fq := DNSFQDN(d)
 			if win == nil {
-				delete(nv.Hosts, d)
-				delete(nv.DNS, fq)
+				hosts.Delete(d)
+				dns.Delete(fq)
 				continue
 			}
-			nv.Hosts[d] = win
-			nv.DNS[fq] = &DNSRecord{Name: fq, Service: win, Network: nv.ServiceNetwork, Addr: nv.Ingress}
+			hosts.Set(d, win)
+			dns.Set(fq, &DNSRecord{Name: fq, Service: win, Network: nv.ServiceNetwork, Addr: nv.Ingress})
 		}
+		nv.Hosts, nv.DNS = hosts.Table(), dns.Table()
 		replaced[id] = &nv
 	}
 	if len(replaced) > 0 {
@@ -517,7 +526,8 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 		}
 	}
 	c.services, c.ports, c.draining, c.byDomain = services, ports, draining, byDomain
-	return snap, true
+	snap.Services = services
+	return snap, slices.Collect(maps.Keys(dirtyTG)), slices.Collect(maps.Keys(dirtySvc)), true
 }
 
 // compileTargetGroup compiles one target group as Compile does, with its
@@ -533,7 +543,7 @@ func compileTargetGroup(tg *model.TargetGroup, targets []*model.Target, reg *reg
 }
 
 // compileService compiles one service as Compile does.
-func compileService(s *model.Service, policy string, logs []*LogSubscription, listeners []*model.Listener, rules map[string][]*model.Rule, tgs map[string]*TargetGroup) *Service {
+func compileService(s *model.Service, policy string, logs []*LogSubscription, listeners []*model.Listener, rules map[string][]*model.Rule, tgs func(id string) *TargetGroup) *Service {
 	cs := &Service{ID: s.ID, ARN: s.ARN, Name: s.Name, Account: s.Account, CustomDomain: strings.ToLower(s.CustomDomainName),
 		AuthType: s.AuthType, AuthPolicy: policy, CertificateARN: s.CertificateArn, Listeners: map[int]*Listener{}, AccessLogs: logs}
 	cs.Policy, cs.PolicyError = compilePolicy(cs.AuthPolicy)

@@ -134,6 +134,7 @@ func incrementalEqualsCompile(t *testing.T, seed uint64) {
 	pick := func(n int) int { return rng.IntN(n) }
 	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"*"}]}`
 	rounds, incremental := 400, 0
+	var history []*snapshot.Snapshot // every snapshot made so far
 	for round := range rounds {
 		ch := &snapshot.Change{}
 		for range 1 + pick(3) {
@@ -284,20 +285,70 @@ func incrementalEqualsCompile(t *testing.T, seed uint64) {
 		if inc.Fulls == fulls {
 			incremental++
 		}
-		if round == 0 && (len(want.VPCs["vpc-00000000000000001"].Hosts) == 0 || want.VPCs["vpc-00000000000000001"].ServiceNetwork.AuthPolicy == "") {
+		if round == 0 && (want.VPCs["vpc-00000000000000001"].Hosts.Len() == 0 || want.VPCs["vpc-00000000000000001"].ServiceNetwork.AuthPolicy == "") {
 			t.Fatal("the VPCs reach no services: the test would not cover their host tables")
 		}
 		if round == 0 && nodePrefix && (want.VPCs["vpc-00000000000000001"].Ingress != netip.MustParseAddr("127.181.0.1") || len(want.Warnings) == 0) {
 			t.Fatal("the node ingress prefix is not applied: the test would not cover it")
 		}
-		if !reflect.DeepEqual(got, want) {
+		if !reflect.DeepEqual(snapshot.WithoutHistory(got), want) {
 			t.Fatalf("round %d (change %+v): the incremental snapshot differs from Compile's", round, *ch)
 		}
+		// What the history says changed since one, two and five snapshots
+		// back (readers skip snapshots) covers every target group that is
+		// not the same object.
+		for _, back := range []int{1, 2, 5} {
+			if len(history) >= back {
+				checkHistory(t, history[len(history)-back], got, back == 1 && inc.Fulls == fulls)
+			}
+		}
+		history = append(history, got)
 	}
 	if incremental < rounds/2 {
 		t.Fatalf("only %d of %d compiles were incremental", incremental, rounds)
 	}
 	t.Logf("%d of %d compiles incremental", incremental, rounds)
+}
+
+// checkHistory checks what got's history says changed since prev: when
+// it can tell, every target group it does not name is the same object in
+// both (or absent from both). It must be able to tell when got is prev's
+// incremental successor (mustTell); not when a full compile happened since.
+func checkHistory(t *testing.T, prev, got *snapshot.Snapshot, mustTell bool) {
+	t.Helper()
+	ids, ok := got.TargetGroupsChangedSince(prev.Seq)
+	if !ok {
+		if mustTell {
+			t.Fatalf("an incremental snapshot cannot tell what changed since its predecessor")
+		}
+		return
+	}
+	named := map[string]bool{}
+	for _, id := range ids {
+		named[id] = true
+	}
+	for _, tbl := range []snapshot.Table[*snapshot.TargetGroup]{prev.TargetGroups, got.TargetGroups} {
+		for id := range tbl.All() {
+			if !named[id] && prev.TargetGroups.Get(id) != got.TargetGroups.Get(id) {
+				t.Fatalf("target group %s changed between snapshots %d and %d, but the history does not name it", id, prev.Seq, got.Seq)
+			}
+		}
+	}
+	ids, ok = got.ServicesChangedSince(prev.Seq)
+	if !ok {
+		t.Fatal("the history tells the target groups but not the services")
+	}
+	named = map[string]bool{}
+	for _, id := range ids {
+		named[id] = true
+	}
+	for _, tbl := range []snapshot.Table[*snapshot.Service]{prev.Services, got.Services} {
+		for id := range tbl.All() {
+			if !named[id] && prev.Services.Get(id) != got.Services.Get(id) {
+				t.Fatalf("service %s changed between snapshots %d and %d, but the history does not name it", id, prev.Seq, got.Seq)
+			}
+		}
+	}
 }
 
 // indexLookup is stateLookup with maps, for the benchmark.
@@ -338,15 +389,30 @@ func (l *indexLookup) Targets(tg string) []*model.Target         { return l.targ
 func (l *indexLookup) AuthPolicy(owner string) *model.AuthPolicy { return nil }
 
 // BenchmarkIncrementalScale: one rule's weight flips in an installation of
-// 10,000 services and 100,000 targets (the propagation benchmark's write),
-// compiled incrementally; compare BenchmarkCompileScale/services=10000.
+// 1,000, 10,000 or 100,000 services (10 targets each; 10,000 is the
+// propagation benchmark's), compiled incrementally; compare
+// BenchmarkCompileScale. Issue 15: the cost must not grow with the size
+// (the 100,000 case is skipped with -short).
+//
+//	go test -run x -bench IncrementalScale -benchtime 200x ./internal/snapshot/
 func BenchmarkIncrementalScale(b *testing.B) {
-	st := bigState(10000, 10)
+	for _, n := range []int{1000, 10000, 100000} {
+		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
+			if n > 10000 && testing.Short() {
+				b.Skip("-short")
+			}
+			benchIncremental(b, n)
+		})
+	}
+}
+
+func benchIncremental(b *testing.B, n int) {
+	st := bigState(n, 10)
 	o := snapshot.Options{Region: "us-east-1", DrainTime: time.Minute, Now: time.Now()}
 	lk := newIndexLookup(st)
 	var inc snapshot.Incremental
 	inc.Compile(st, nil, lk, o)
-	r := st.Rules[5000]
+	r := st.Rules[n/2]
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -61,10 +61,10 @@ func TestCompileNodeIngressPrefix(t *testing.T) {
 	if snap.ByIngress[netip.MustParseAddr("127.171.0.3")] != nil {
 		t.Fatal("a VPC is still served at its stored address")
 	}
-	if len(v.DNS) == 0 {
+	if v.DNS.Len() == 0 {
 		t.Fatal("VPC 3 has no DNS records: the test would not cover them")
 	}
-	for name, r := range v.DNS {
+	for name, r := range v.DNS.All() {
 		if r.Addr != v.Ingress {
 			t.Fatalf("DNS %s answers %s, want the node address %s", name, r.Addr, v.Ingress)
 		}

@@ -3,6 +3,7 @@ package snapshot_test
 import (
 	"fmt"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
@@ -69,8 +70,8 @@ func BenchmarkCompileScale(b *testing.B) {
 			keep := snapshot.Compile(st, o)
 			runtime.GC()
 			runtime.ReadMemStats(&after)
-			if len(keep.VPCs["vpc-00000000000000001"].Hosts) != sc.svcs {
-				b.Fatalf("hosts %d", len(keep.VPCs["vpc-00000000000000001"].Hosts))
+			if keep.VPCs["vpc-00000000000000001"].Hosts.Len() != sc.svcs {
+				b.Fatalf("hosts %d", keep.VPCs["vpc-00000000000000001"].Hosts.Len())
 			}
 			kept := float64(after.HeapAlloc-before.HeapAlloc) / (1 << 20)
 			b.ResetTimer()
@@ -83,6 +84,53 @@ func BenchmarkCompileScale(b *testing.B) {
 	}
 }
 
+// BenchmarkCompileRSS is the full compile of an installation of 10,000
+// services and 100,000 targets, and of 100,000 services and 1,000,000
+// targets (skipped with -short), with what it costs in memory: heap-MiB is
+// the heap in use after a GC while the state and one snapshot are held
+// (what a node holds, less the store's own copy), snapshot-MiB the
+// snapshot's share of it, and maxrss-MiB the process's peak resident size
+// (getrusage), which includes the garbage of the compiles: run each size
+// in its own process, so that one's peak is not the other's.
+//
+//	go test -run x -bench 'CompileRSS/services=10000$' -benchtime 3x ./internal/snapshot/
+//	go test -run x -bench 'CompileRSS/services=100000$' -benchtime 1x ./internal/snapshot/
+func BenchmarkCompileRSS(b *testing.B) {
+	for _, n := range []int{10000, 100000} {
+		b.Run(fmt.Sprintf("services=%d/targets=%d", n, n*10), func(b *testing.B) {
+			if n > 10000 && testing.Short() {
+				b.Skip("-short: a million targets take a while")
+			}
+			st := bigState(n, 10)
+			o := snapshot.Options{Region: "us-east-1", Now: time.Now(), DrainTime: time.Minute}
+			var withState, withSnap runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&withState)
+			var keep *snapshot.Snapshot
+			b.ResetTimer()
+			for range b.N {
+				keep = nil // the previous snapshot is garbage while the next compiles, as in the watcher
+				keep = snapshot.Compile(st, o)
+			}
+			b.StopTimer()
+			runtime.GC()
+			runtime.ReadMemStats(&withSnap)
+			if keep.TargetGroups.Len() != n {
+				b.Fatalf("%d target groups", keep.TargetGroups.Len())
+			}
+			var ru syscall.Rusage
+			if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+				b.Fatal(err)
+			}
+			runtime.KeepAlive(st)
+			runtime.KeepAlive(keep)
+			b.ReportMetric(float64(withSnap.HeapInuse)/(1<<20), "heap-MiB")
+			b.ReportMetric(float64(withSnap.HeapInuse-withState.HeapInuse)/(1<<20), "snapshot-MiB")
+			b.ReportMetric(float64(ru.Maxrss)/1024, "maxrss-MiB") // Linux: KiB
+		})
+	}
+}
+
 // BenchmarkHostLookupScale is the data plane's per-request lookup of a
 // service among 1 or 10,000 reachable ones.
 func BenchmarkHostLookupScale(b *testing.B) {
@@ -91,13 +139,13 @@ func BenchmarkHostLookupScale(b *testing.B) {
 			snap := snapshot.Compile(bigState(n, 1), snapshot.Options{Now: time.Now()})
 			vpc := snap.VPCs["vpc-00000000000000001"]
 			host := fmt.Sprintf("svc%d-%017x.abc1234.vpc-lattice-svcs.us-east-1.on.aws", n-1, n)
-			if vpc.Hosts[host] == nil {
+			if vpc.Hosts.Get(host) == nil {
 				b.Fatal("host not found")
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if vpc.Hosts[host] == nil {
+				if vpc.Hosts.Get(host) == nil {
 					b.Fatal("lost")
 				}
 			}

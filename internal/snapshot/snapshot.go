@@ -4,7 +4,11 @@
 //
 // Compile is a pure function of the state (golden-tested); Incremental
 // gives the same result recompiling only what a change touched, sharing the
-// rest with the previous snapshot (proven equal on random changes); a Holder keeps
+// rest with the previous snapshot (proven equal on random changes): the
+// large tables are Tables (table.go), structurally shared so that an edit
+// copies only what it touches, and each snapshot records which target
+// groups changed since its predecessors (history.go), for readers that
+// must follow changes without comparing every group; a Holder keeps
 // the current *Snapshot in an atomic.Pointer, swapped whole on every change
 // and never mutated after it is published, so the request path loads it once
 // per request without locks. Live state that must survive a swap (health,
@@ -34,17 +38,25 @@ type Snapshot struct {
 	ByIngress map[netip.Addr]*VPC
 	// TargetGroups by ID: every target group, used or not (the health checker
 	// checks those a listener uses: InUse).
-	TargetGroups map[string]*TargetGroup
+	TargetGroups Table[*TargetGroup]
+	// Services by ID: every compiled service, reachable or not.
+	Services Table[*Service]
 	// Identities by access key ID: who holds each usable key.
 	Identities map[string]*Identity
 	// DNSZone is the zone of the generated DNS names (LatticeDNSZone of
 	// Region); ServiceNames holds every service's generated and custom
 	// names, lowercased and fully qualified, reachable or not (dns.go).
 	DNSZone      string
-	ServiceNames map[string]*Service
+	ServiceNames Table[*Service]
 	// Certificates maps an ACM certificate's ARN to its key pair, parsed
 	// once when loaded (certificates.go), for the HTTPS listeners.
 	Certificates map[string]*tls.Certificate
+	// Seq numbers the snapshots an Incremental makes: unique in the
+	// process and rising, 0 for Compile's. A reader that remembers the Seq
+	// of the last snapshot it handled asks TargetGroupsChangedSince what
+	// changed since (history.go).
+	Seq     uint64
+	history *history
 	// Warnings says what Compile left out of the state because it could not
 	// be used safely (stored data the API would refuse today), sorted; the
 	// watcher logs each once.
@@ -92,7 +104,7 @@ type VPC struct {
 	// Hosts maps a lowercased host name (generated DNS name or custom
 	// domain) to a service reachable from this VPC: both the VPC and the
 	// service are associated with ServiceNetwork (the double association).
-	Hosts map[string]*Service
+	Hosts Table[*Service]
 	// SecurityGroups gate every connection into the VPC's ingress (the
 	// groups of its association, compiled); nil admits every connection.
 	SecurityGroups *SGRules
@@ -103,7 +115,7 @@ type VPC struct {
 	Ports []int
 	// DNS is the VPC's name table by lowercased fully qualified name: the
 	// names of Hosts, answered with Ingress (dns.go).
-	DNS map[string]*DNSRecord
+	DNS Table[*DNSRecord]
 }
 
 // ServiceNetwork is a network with its auth settings.

@@ -275,7 +275,7 @@ func TestCheckScope(t *testing.T) {
 // the data plane answers 400.
 func TestSimulatePath(t *testing.T) {
 	_, snap, vpc, svc := fixture(t, allowTeam, svcDoc)
-	vpc.Hosts = map[string]*snapshot.Service{host: svc}
+	vpc.Hosts = snapshot.TableOf(map[string]*snapshot.Service{host: svc})
 	snap.VPCs = map[string]*snapshot.VPC{vpc.ID: vpc}
 	for path, want := range map[string]string{
 		"/orders/x":          svcARN + "/orders/x",

@@ -183,10 +183,10 @@ func errNoVPC(id string) error {
 
 func findService(snap *snapshot.Snapshot, vpc *snapshot.VPC, s string) *snapshot.Service {
 	s = strings.ToLower(s)
-	if svc := vpc.Hosts[s]; svc != nil {
+	if svc := vpc.Hosts.Get(s); svc != nil {
 		return svc
 	}
-	for _, svc := range vpc.Hosts {
+	for _, svc := range vpc.Hosts.All() {
 		if svc.ID == s || strings.ToLower(svc.ARN) == s || svc.Name == s {
 			return svc
 		}

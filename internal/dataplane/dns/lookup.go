@@ -50,7 +50,7 @@ func lookup(snap *snapshot.Snapshot, vpc *snapshot.VPC, name string, upstreams [
 		}
 	case NotReachable:
 		out.Rcode = mdns.RcodeToString[mdns.RcodeNameError]
-		if svc := snap.ServiceNames[name]; svc != nil {
+		if svc := snap.ServiceNames.Get(name); svc != nil {
 			out.ServiceID, out.ServiceArn = svc.ID, svc.ARN
 			if vpc.ServiceNetwork == nil {
 				out.Reason = fmt.Sprintf("service %s is not reachable: VPC %s is associated with no service network", svc.ID, vpc.ID)

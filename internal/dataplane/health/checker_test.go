@@ -186,10 +186,12 @@ func ipGroup(id string, hc *model.HealthCheckConfig, targets ...*snapshot.Target
 }
 
 func snap(rev int64, tgs ...*snapshot.TargetGroup) *snapshot.Snapshot {
-	s := &snapshot.Snapshot{Revision: rev, Region: "us-east-1", TargetGroups: map[string]*snapshot.TargetGroup{}}
+	s := &snapshot.Snapshot{Revision: rev, Region: "us-east-1"}
+	e := s.TargetGroups.Edit()
 	for _, tg := range tgs {
-		s.TargetGroups[tg.ID] = tg
+		e.Set(tg.ID, tg)
 	}
+	s.TargetGroups = e.Table()
 	return s
 }
 

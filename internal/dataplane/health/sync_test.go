@@ -69,6 +69,67 @@ func TestSyncLooksOnlyAtChangedGroups(t *testing.T) {
 	}
 }
 
+// Sync follows the snapshots' history (snapshot.Link): the groups changed
+// in every snapshot since the one it last saw, also those of snapshots
+// the coalescing channel skipped; a group the history does not name is
+// not looked at; and without a history it compares every group.
+func TestSyncFollowsSnapshotHistory(t *testing.T) {
+	h := newHarness(t, nil)
+	off := healthCheck(func(hc *model.HealthCheckConfig) { hc.Enabled = ptr(false) })
+	x := ipTarget("tg-x", netip.MustParseAddrPort("127.0.0.1:1"))
+	y := ipTarget("tg-y", netip.MustParseAddrPort("127.0.0.1:2"))
+	tgX, tgY := ipGroup("tg-x", off, x), ipGroup("tg-y", off, y)
+	s1 := snap(1, tgX, tgY)
+	snapshot.Link(s1, nil, nil, nil)
+	h.publish(s1)
+	h.wantStatus("tg-x", x, "UNAVAILABLE", "")
+	h.wantStatus("tg-y", y, "UNAVAILABLE", "")
+
+	// Something marks both HEALTHY behind the checker's back: a group
+	// Sync classifies again goes back to UNAVAILABLE.
+	tamper := func() {
+		h.reg.Get(x.Key).SetHealth(upstream.HealthHealthy, "")
+		h.reg.Get(y.Key).SetHealth(upstream.HealthHealthy, "")
+	}
+	tamper()
+	// s2 changes tg-x, s3 changes tg-y; Sync sees only s3.
+	cpX, cpY := *tgX, *tgY
+	s2 := snap(2, &cpX, tgY)
+	snapshot.Link(s2, s1, []string{"tg-x"}, nil)
+	h.holder.Store(s2)
+	s3 := snap(3, &cpX, &cpY)
+	snapshot.Link(s3, s2, []string{"tg-y"}, nil)
+	h.publish(s3)
+	h.wantStatus("tg-x", x, "UNAVAILABLE", "") // changed in the skipped s2
+	h.wantStatus("tg-y", y, "UNAVAILABLE", "")
+
+	// A snapshot whose history names nothing: tg-y is a new object the
+	// history does not name, so Sync does not look at it (which proves
+	// it follows the history rather than comparing every group).
+	tamper()
+	cpY2 := cpY
+	s4 := snap(4, &cpX, &cpY2)
+	snapshot.Link(s4, s3, nil, nil)
+	h.publish(s4)
+	h.wantStatus("tg-y", y, "HEALTHY", "")
+
+	// Without a history (a full compile), every group is compared.
+	s5 := snap(5, &cpX, &cpY2)
+	snapshot.Link(s5, nil, nil, nil)
+	h.publish(s5)
+	h.wantStatus("tg-x", x, "HEALTHY", "") // the same objects: nothing to do
+	h.wantStatus("tg-y", y, "UNAVAILABLE", "")
+
+	// A snapshot not descending from the last one Sync saw (another
+	// compiler's): compared whole as well.
+	tamper()
+	cpX2 := cpX
+	s6 := snap(6, &cpX2, &cpY2)
+	snapshot.Link(s6, s1, []string{"tg-y"}, nil)
+	h.publish(s6)
+	h.wantStatus("tg-x", x, "UNAVAILABLE", "")
+}
+
 // countingNet is a network that dials from the host's and counts the dials:
 // what the checker sees of a VPC namespace made (or made again) while its
 // target groups stay the same.
@@ -170,9 +231,14 @@ func TestNetworkChangeRestartsUnchangedGroups(t *testing.T) {
 // one target group, with 10,000 groups of 10 targets (checks off, as in
 // the scale benchmarks of internal/app, and on for one group in ten,
 // not in use): "one" shares the 9,999 others with the previous
-// snapshot, as the incremental compile does; "all" makes every group a new
-// object (a full compile), which Sync reclassifies. Issue 15: the first
-// must not grow with the configuration.
+// snapshot and says which group changed (snapshot.Link), as the
+// incremental compile does; "one-scan" is the same snapshot without that
+// history, which Sync finds by comparing every group's pointer (what it
+// did before issue 15's snapshot history); "all" makes every group a new
+// object (a full compile), which Sync reclassifies. Issue 15: "one" must
+// not grow with the configuration.
+//
+//	go test -run x -bench CheckerSyncOneChange -benchtime 50x ./internal/dataplane/health/
 func BenchmarkCheckerSyncOneChange(b *testing.B) {
 	const groups, perGroup = 10000, 10
 	off := healthCheck(func(hc *model.HealthCheckConfig) { hc.Enabled = ptr(false) })
@@ -193,28 +259,40 @@ func BenchmarkCheckerSyncOneChange(b *testing.B) {
 	for g := range tgs {
 		tgs[g] = mk(g)
 	}
-	for _, mode := range []string{"one", "all"} {
+	for _, mode := range []string{"one", "one-scan", "all"} {
 		b.Run(mode, func(b *testing.B) {
 			holder := new(snapshot.Holder)
-			holder.Store(snap(1, tgs...))
+			first := snap(1, tgs...)
+			snapshot.Link(first, nil, nil, nil)
+			holder.Store(first)
 			c := New(Config{Holder: holder, Registry: new(upstream.Registry), Logger: slog.New(slog.DiscardHandler)})
 			defer c.Close()
 			c.Sync()
 			b.ResetTimer()
 			for i := range b.N {
 				b.StopTimer()
-				next := snap(int64(i+2), tgs...)
+				prev := holder.Load()
+				next := &snapshot.Snapshot{Revision: int64(i + 2), Region: prev.Region}
+				e := prev.TargetGroups.Edit()
+				var changed []string
 				if mode == "all" {
 					for g := range tgs {
 						cp := *tgs[g]
-						next.TargetGroups[cp.ID] = &cp
+						e.Set(cp.ID, &cp)
 					}
 				} else {
 					// The previous change stays in the next snapshot.
 					g := i % groups
 					cp := *tgs[g]
 					tgs[g] = &cp
-					next.TargetGroups[cp.ID] = &cp
+					e.Set(cp.ID, &cp)
+					changed = []string{cp.ID}
+				}
+				next.TargetGroups = e.Table()
+				if mode == "one" {
+					snapshot.Link(next, prev, changed, nil)
+				} else {
+					snapshot.Link(next, nil, nil, nil)
 				}
 				holder.Store(next)
 				b.StartTimer()

@@ -82,7 +82,7 @@ func (d *dispatcher) sniService(sni string) string {
 		return ""
 	}
 	if v := snap.VPCs[d.vpcID]; v != nil {
-		if svc := v.Hosts[sni]; svc != nil {
+		if svc := v.Hosts.Get(sni); svc != nil {
 			return svc.ID
 		}
 	}

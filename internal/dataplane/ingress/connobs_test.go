@@ -113,7 +113,7 @@ func TestConnObserver(t *testing.T) {
 func TestConnHooksAllocateNothing(t *testing.T) {
 	svc := &snapshot.Service{ID: "svc-0a"}
 	v := vpcAt("vpc-0a000000000000001", netip.MustParseAddr("127.0.0.1"), 443)
-	v.Hosts = map[string]*snapshot.Service{"a.example": svc}
+	v.Hosts = snapshot.TableOf(map[string]*snapshot.Service{"a.example": svc})
 	h := new(snapshot.Holder)
 	h.Store(snapshotOf(v))
 	obs := &countingConns{handshakes: map[hsKey]int{}}

@@ -188,13 +188,15 @@ func fixture(proto string, ws ...weighted) *snapshot.Snapshot {
 	vpc := &snapshot.VPC{
 		ID: "vpc-00000000000000001", ARN: "arn:aws:ec2:" + region + ":" + account + ":vpc/vpc-00000000000000001",
 		Account: account, Mode: "host", Ingress: netip.MustParseAddr("127.0.0.1"), ServiceNetwork: sn,
-		Hosts: map[string]*snapshot.Service{domain: svc, svc.DNSName: svc},
+		Hosts: snapshot.TableOf(map[string]*snapshot.Service{domain: svc, svc.DNSName: svc}),
 	}
 	s := &snapshot.Snapshot{Revision: 1, Region: region,
-		VPCs: map[string]*snapshot.VPC{vpc.ID: vpc}, TargetGroups: map[string]*snapshot.TargetGroup{}}
+		VPCs: map[string]*snapshot.VPC{vpc.ID: vpc}}
+	e := s.TargetGroups.Edit()
 	for _, x := range ws {
-		s.TargetGroups[x.tg.ID] = x.tg
+		e.Set(x.tg.ID, x.tg)
 	}
+	s.TargetGroups = e.Table()
 	return s
 }
 

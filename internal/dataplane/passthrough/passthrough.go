@@ -112,7 +112,7 @@ func Lookup(vpc *snapshot.VPC, port int, serverName string) (*snapshot.Service, 
 	if vpc == nil || serverName == "" {
 		return nil, nil
 	}
-	svc := vpc.Hosts[serverName]
+	svc := vpc.Hosts.Get(serverName)
 	if svc == nil || !equalFoldASCII(svc.CustomDomain, serverName) {
 		return nil, nil // unknown, or the generated name: Lattice matches the custom domain only
 	}

@@ -384,7 +384,7 @@ func TestAuthPolicies(t *testing.T) {
 			if tc.level == "network" {
 				vpc.ServiceNetwork.AuthType, vpc.ServiceNetwork.Policy = "AWS_IAM", pol
 			} else {
-				svc := vpc.Hosts[domain]
+				svc := vpc.Hosts.Get(domain)
 				svc.AuthType, svc.Policy = "AWS_IAM", pol
 			}
 			e := newEnv(t, snap, func(c *Config) { c.Auth = auth.New(c.Holder, region, nil) })
@@ -429,7 +429,7 @@ func TestTappedWithoutSubscriptions(t *testing.T) {
 	snap := fixture(ListenerProtocol, weighted{targetGroup("tg-a", tgt.addr), 1})
 	for _, v := range snap.VPCs {
 		v.ServiceNetwork.AccessLogs = nil
-		for _, svc := range v.Hosts {
+		for _, svc := range v.Hosts.All() {
 			svc.AccessLogs = nil
 		}
 	}

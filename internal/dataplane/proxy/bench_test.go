@@ -103,8 +103,8 @@ func BenchmarkProxyServices(b *testing.B) {
 			}
 			svcs = append(svcs, service("svc-0bench", "bench.example.com", port, defaultRule(to(ipGroup("tg-bench", be.addr())))))
 			v := e.simple(svcs...)
-			if len(v.Hosts) < n {
-				b.Fatalf("%d hosts, want at least %d", len(v.Hosts), n)
+			if v.Hosts.Len() < n {
+				b.Fatalf("%d hosts, want at least %d", v.Hosts.Len(), n)
 			}
 			benchGet(b, "http://"+netip.AddrPortFrom(v.Ingress, uint16(port)).String()+"/api/items?id=1", "bench.example.com")
 		})

@@ -294,7 +294,7 @@ func (p *Proxy) transport(tg *snapshot.TargetGroup) (*http.Transport, string) {
 
 // lookupHost finds the service named by a Host header: lowercased, without
 // port and trailing dot. It does not allocate for names up to 253 bytes.
-func lookupHost(hosts map[string]*snapshot.Service, host string) *snapshot.Service {
+func lookupHost(hosts snapshot.Table[*snapshot.Service], host string) *snapshot.Service {
 	host = hostOnly(host)
 	upper := false
 	for i := 0; i < len(host); i++ {
@@ -304,11 +304,11 @@ func lookupHost(hosts map[string]*snapshot.Service, host string) *snapshot.Servi
 		}
 	}
 	if !upper {
-		return hosts[host]
+		return hosts.Get(host)
 	}
 	var buf [253]byte
 	if len(host) > len(buf) {
-		return hosts[strings.ToLower(host)]
+		return hosts.Get(strings.ToLower(host))
 	}
 	b := buf[:len(host)]
 	for i := 0; i < len(host); i++ {
@@ -318,7 +318,7 @@ func lookupHost(hosts map[string]*snapshot.Service, host string) *snapshot.Servi
 		}
 		b[i] = c
 	}
-	return hosts[string(b)] // the compiler does not allocate for this lookup
+	return hosts.GetBytes(b) // no allocation: see Table.GetBytes
 }
 
 // hostOnly strips the port (and IPv6 brackets) and a trailing dot.

@@ -171,13 +171,14 @@ func service(id, customDomain string, port int, rules ...*snapshot.Rule) *snapsh
 func vpcIn(id string, ingress netip.Addr, sn *snapshot.ServiceNetwork, svcs ...*snapshot.Service) *snapshot.VPC {
 	v := &snapshot.VPC{
 		ID: id, ARN: "arn:aws:ec2:" + region + ":" + account + ":vpc/" + id, Account: account,
-		Mode: "host", Ingress: ingress, ServiceNetwork: sn, Hosts: map[string]*snapshot.Service{},
+		Mode: "host", Ingress: ingress, ServiceNetwork: sn,
 	}
 	ports := map[int]bool{}
+	hosts := v.Hosts.Edit()
 	for _, s := range svcs {
-		v.Hosts[strings.ToLower(s.DNSName)] = s
+		hosts.Set(strings.ToLower(s.DNSName), s)
 		if s.CustomDomain != "" {
-			v.Hosts[strings.ToLower(s.CustomDomain)] = s
+			hosts.Set(strings.ToLower(s.CustomDomain), s)
 		}
 		for p := range s.Listeners {
 			if !ports[p] {
@@ -186,6 +187,7 @@ func vpcIn(id string, ingress netip.Addr, sn *snapshot.ServiceNetwork, svcs ...*
 			}
 		}
 	}
+	v.Hosts = hosts.Table()
 	return v
 }
 
@@ -199,12 +201,12 @@ func snapshotOf(vpcs ...*snapshot.VPC) *snapshot.Snapshot {
 	s := &snapshot.Snapshot{
 		Revision: revision.Add(1), Region: region,
 		VPCs: map[string]*snapshot.VPC{}, ByIngress: map[netip.Addr]*snapshot.VPC{},
-		TargetGroups: map[string]*snapshot.TargetGroup{},
 	}
+	tgs := s.TargetGroups.Edit()
 	for _, v := range vpcs {
 		s.VPCs[v.ID] = v
 		s.ByIngress[v.Ingress] = v
-		for _, svc := range v.Hosts {
+		for _, svc := range v.Hosts.All() {
 			for _, l := range svc.Listeners {
 				for _, r := range l.Rules {
 					for _, f := range r.Action.Forward {
@@ -214,12 +216,13 @@ func snapshotOf(vpcs ...*snapshot.VPC) *snapshot.Snapshot {
 						if u := snapshot.UpstreamOf(tg.Type, tg.Protocol, tg.ProtocolVersion); tg.Upstream != u {
 							tg.Upstream = u
 						}
-						s.TargetGroups[tg.ID] = tg
+						tgs.Set(tg.ID, tg)
 					}
 				}
 			}
 		}
 	}
+	s.TargetGroups = tgs.Table()
 	return s
 }
 

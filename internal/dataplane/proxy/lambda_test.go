@@ -412,7 +412,7 @@ func TestLambdaAccessLog(t *testing.T) {
 	e, v, port := lambdaEnv(t, host, tg, func(c *testConfig) { c.AccessLog = rec })
 	_ = v
 	snap := e.holder.Load()
-	for _, s := range snap.VPCs[v.ID].Hosts {
+	for _, s := range snap.VPCs[v.ID].Hosts.All() {
 		s.AccessLogs = []*snapshot.LogSubscription{{ID: "als-0fn", ResourceID: s.ID, DestinationARN: "arn:aws:logs:us-east-1:111122223333:log-group:x"}}
 	}
 	res := e.do("POST", v.Ingress, port, "fn.example.com", "/x/../log?q=1", nil, strings.NewReader("abc"))

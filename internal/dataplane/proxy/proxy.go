@@ -317,7 +317,7 @@ func (p *Proxy) Rejected(vpcID string, port int) func(status int, peer netip.Add
 // of networks it no longer names (ingress.Config.AfterSync).
 func (p *Proxy) Forget(snap *snapshot.Snapshot) {
 	if snap != nil {
-		p.picker.Forget(func(id string) bool { _, ok := snap.TargetGroups[id]; return ok })
+		p.picker.Forget(func(id string) bool { _, ok := snap.TargetGroups.Lookup(id); return ok })
 	}
 	p.forgetNets(snap)
 }

@@ -955,7 +955,7 @@ func TestHostOnlyAndClientIP(t *testing.T) {
 			t.Errorf("hostOnly(%q) = %q, want %q", in, got, want)
 		}
 	}
-	hosts := map[string]*snapshot.Service{"a.example.com": {ID: "a"}}
+	hosts := snapshot.TableOf(map[string]*snapshot.Service{"a.example.com": {ID: "a"}})
 	if testing.AllocsPerRun(100, func() { lookupHost(hosts, "A.Example.COM:8080") }) != 0 {
 		t.Error("lookupHost allocates")
 	}

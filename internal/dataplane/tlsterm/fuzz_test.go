@@ -20,7 +20,7 @@ func FuzzServerName(f *testing.F) {
 	f.Fuzz(func(t *testing.T, name string, port int) {
 		hello := &tls.ClientHelloInfo{ServerName: name}
 		cert, err := w.term.certificate(hello, vpc1, port)
-		served := hosts[strings.ToLower(name)] != nil && port == 443 && name != ""
+		served := hosts.Get(strings.ToLower(name)) != nil && port == 443 && name != ""
 		if (cert != nil) != served {
 			t.Fatalf("%q port %d: certificate %v (error %v), want one: %v", name, port, cert != nil, err, served)
 		}

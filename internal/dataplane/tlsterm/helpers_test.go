@@ -112,10 +112,10 @@ func snap(certs map[string]*tls.Certificate) *snapshot.Snapshot {
 	c := &snapshot.Service{ID: "svc-c", DNSName: nameC, Listeners: listeners()}
 	s := &snapshot.Snapshot{
 		VPCs: map[string]*snapshot.VPC{
-			vpc1: {ID: vpc1, Hosts: map[string]*snapshot.Service{nameA: a, domainA: a, nameB: b, domainB: b, domainR: r}},
-			vpc2: {ID: vpc2, Hosts: map[string]*snapshot.Service{nameC: c}},
+			vpc1: {ID: vpc1, Hosts: snapshot.TableOf(map[string]*snapshot.Service{nameA: a, domainA: a, nameB: b, domainB: b, domainR: r})},
+			vpc2: {ID: vpc2, Hosts: snapshot.TableOf(map[string]*snapshot.Service{nameC: c})},
 		},
-		ServiceNames: map[string]*snapshot.Service{nameA + ".": a, domainA + ".": a, nameB + ".": b, domainB + ".": b, domainR + ".": r, nameC + ".": c},
+		ServiceNames: snapshot.TableOf(map[string]*snapshot.Service{nameA + ".": a, domainA + ".": a, nameB + ".": b, domainB + ".": b, domainR + ".": r, nameC + ".": c}),
 		Certificates: certs,
 	}
 	return s

@@ -130,8 +130,8 @@ func (t *Terminator) prune(s *snapshot.Snapshot) {
 	if len(t.leaves) == 0 || s == nil {
 		return
 	}
-	live := make(map[string]bool, len(s.ServiceNames))
-	for _, svc := range s.ServiceNames {
+	live := make(map[string]bool, s.ServiceNames.Len())
+	for _, svc := range s.ServiceNames.All() {
 		live[svc.DNSName] = true
 		live[svc.CustomDomain] = true
 	}

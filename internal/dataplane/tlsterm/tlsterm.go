@@ -185,7 +185,7 @@ func (t *Terminator) service(s *snapshot.Snapshot, vpcID string, port int, name 
 	if v == nil {
 		return nil
 	}
-	svc := v.Hosts[name]
+	svc := v.Hosts.Get(name)
 	if svc == nil {
 		return nil
 	}

@@ -365,7 +365,9 @@ func TestResumption(t *testing.T) {
 				t.Fatalf("before the removal: resumed %v, error %v", st.DidResume, err)
 			}
 			s := snap(map[string]*tls.Certificate{arnA: w.certA})
-			delete(s.VPCs[vpc1].Hosts, nameA)
+			hosts := s.VPCs[vpc1].Hosts.Edit()
+			hosts.Delete(nameA)
+			s.VPCs[vpc1].Hosts = hosts.Table()
 			w.holder.Store(s)
 			if _, err := dial(addr, cfg); err == nil || !strings.Contains(err.Error(), "unrecognized name") {
 				t.Errorf("a ticket of a removed service: error %v, want unrecognized name", err)
@@ -446,14 +448,16 @@ func TestLeafCache(t *testing.T) {
 		t.Fatalf("%d leaves cached, want 2", n)
 	}
 	s := snap(map[string]*tls.Certificate{arnA: w.certA})
+	hosts, names := s.VPCs[vpc1].Hosts.Edit(), s.ServiceNames.Edit()
 	for _, n := range []string{nameA, domainA, nameB, domainB} {
-		delete(s.VPCs[vpc1].Hosts, n)
-		delete(s.ServiceNames, n+".")
+		hosts.Delete(n)
+		names.Delete(n + ".")
 	}
 	const nameD = "svc-d-0123.7d67968.vpc-lattice-svcs.us-east-1.on.aws"
 	d := &snapshot.Service{ID: "svc-d", DNSName: nameD, Listeners: listeners()}
-	s.VPCs[vpc1].Hosts[nameD] = d
-	s.ServiceNames[nameD+"."] = d
+	hosts.Set(nameD, d)
+	names.Set(nameD+".", d)
+	s.VPCs[vpc1].Hosts, s.ServiceNames = hosts.Table(), names.Table()
 	w.holder.Store(s)
 	if _, err := dial(addr, &tls.Config{ServerName: domainB, InsecureSkipVerify: true}); err == nil {
 		t.Fatal("domainB still served after its service went away")

@@ -248,9 +248,9 @@ func TestCacheStartsTheNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	snap := holder2.Load()
-	if snap.Revision != rev || len(snap.ServiceNames) != len(holder.Load().ServiceNames) {
-		t.Fatalf("started from the copy: revision %d, %d names; want %d, %d", snap.Revision, len(snap.ServiceNames),
-			rev, len(holder.Load().ServiceNames))
+	if snap.Revision != rev || snap.ServiceNames.Len() != holder.Load().ServiceNames.Len() {
+		t.Fatalf("started from the copy: revision %d, %d names; want %d, %d", snap.Revision, snap.ServiceNames.Len(),
+			rev, holder.Load().ServiceNames.Len())
 	}
 	if w2.StoreReachable() || w2.Staleness() <= 0 {
 		t.Fatalf("from the copy: reachable %v, staleness %v", w2.StoreReachable(), w2.Staleness())
