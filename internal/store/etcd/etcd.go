@@ -21,6 +21,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/status"
 
 	"github.com/trellis-net/trellis/internal/store"
@@ -307,19 +308,22 @@ func (s *Store) head(ctx context.Context) (etcdRev, modRev, rev int64, err error
 // asking again, for up to CommitTimeout in all.
 func (s *Store) begin(ctx context.Context) (etcdRev, modRev, rev int64, err error) {
 	deadline := time.Now().Add(s.commit)
-	bounded, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
+	extended := false
 	for attempt := 1; ; attempt++ {
+		bounded, cancel := context.WithDeadline(ctx, deadline)
 		etcdRev, modRev, rev, err = s.head(bounded)
+		cancel()
+		if err != nil && !extended && s.electing(ctx, err) {
+			// Between leaders (see electing): wait once more as long.
+			deadline, extended = deadline.Add(s.commit), true
+		}
 		if err == nil || ctx.Err() != nil || permanent(err) || !time.Now().Before(deadline) || s.isClosed() {
 			return etcdRev, modRev, rev, unavailable(ctx, err)
 		}
 		select {
-		case <-time.After(time.Duration(min(attempt, 10)) * 50 * time.Millisecond):
+		case <-time.After(min(time.Duration(min(attempt, 10))*50*time.Millisecond, time.Until(deadline))):
 		case <-ctx.Done():
 			return 0, 0, 0, ctx.Err()
-		case <-bounded.Done():
-			return 0, 0, 0, unavailable(ctx, err)
 		}
 	}
 }
@@ -643,10 +647,19 @@ func (s *Store) try(ctx context.Context, fn func(store.Tx) error) (int64, error)
 	cmp := clientv3.Compare(clientv3.ModRevision(s.revKey), "=", modRev)
 	mine := s.changeKey(newRev)
 	deadline := time.Now().Add(s.commit)
+	extended := false
 	for attempt := 0; ; attempt++ {
-		tctx, cancel := context.WithTimeout(ctx, s.commit)
+		// An attempt is bounded by half the timeout, so that one stuck
+		// on a member that lost its leader leaves time to ask again.
+		tctx, cancel := context.WithTimeout(ctx, max(s.commit/2, 250*time.Millisecond))
 		r, err := s.cli.Txn(tctx).If(cmp).Then(ops...).Else(clientv3.OpGet(mine)).Commit()
 		cancel()
+		if err != nil && !extended && s.electing(ctx, err) {
+			// A member took the Txn but the cluster is between leaders:
+			// a new one is usually elected within seconds, and then the
+			// outcome can be learnt. Wait once more as long (doc.go).
+			deadline, extended = deadline.Add(s.commit), true
+		}
 		if err == nil && loseAnswer != nil && loseAnswer(attempt) {
 			err = status.Error(codes.Unavailable, "test: the answer was lost")
 		}
@@ -683,6 +696,30 @@ func (s *Store) try(ctx context.Context, fn func(store.Tx) error) (int64, error)
 			return 0, fmt.Errorf("etcd: commit of revision %d: outcome unknown: %w", newRev, ctx.Err())
 		}
 	}
+}
+
+// electing tells the errors of a cluster that is reachable but between
+// leaders: a member answered that it has none or lost it, or took the
+// request and did not answer in time. A cluster that cannot be reached at
+// all (connections refused) is not electing: the caller is answered
+// within CommitTimeout.
+func (s *Store) electing(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	for _, e := range []error{rpctypes.ErrNoLeader, rpctypes.ErrLeaderChanged, rpctypes.ErrTimeout,
+		rpctypes.ErrTimeoutDueToLeaderFail, rpctypes.ErrTimeoutDueToConnectionLost, rpctypes.ErrNotCapable} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	// No answer in time: electing only if a member is connected (a
+	// cluster that is down leaves the connection connecting or failed).
+	st, ok := status.FromError(err)
+	if !errors.Is(err, context.DeadlineExceeded) && (!ok || st.Code() != codes.DeadlineExceeded) {
+		return false
+	}
+	return s.cli.ActiveConnection().GetState() == connectivity.Ready
 }
 
 // errBadCounter: the revision counter key holds no revision (something
