@@ -277,6 +277,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, op *string) {
 				writeSTSError(w, reqID, s.toSTSError(ctx, err))
 				return
 			}
+			if s.ramVerifier != nil && isRAM(r) {
+				*op = "ram:" + opUnknown
+				writeRAMError(w, s.toRAMError(ctx, err))
+				return
+			}
 			writeError(w, toWireError(ctx, s.log, err))
 			return
 		}
