@@ -373,3 +373,48 @@ func TestRAMPaging(t *testing.T) {
 	_, err = w.owner.GetResourceShares(ctx, &ram.GetResourceSharesInput{ResourceOwner: ramtypes.ResourceOwnerSelf, MaxResults: aws.Int32(501)})
 	wantRAMError(t, err, "InvalidMaxResultsException")
 }
+
+func TestRAMUpdateTagsAndFilters(t *testing.T) {
+	t.Parallel()
+	w := newRAMWorld(t)
+	sh := need(w.owner.CreateResourceShare(ctx, &ram.CreateResourceShareInput{Name: aws.String("before"),
+		ResourceArns: []string{*w.sn.Arn, *w.svc.Arn}, Principals: []string{ramSvcOwner}})).ok(t).ResourceShare
+	up := need(w.owner.UpdateResourceShare(ctx, &ram.UpdateResourceShareInput{ResourceShareArn: sh.ResourceShareArn,
+		Name: aws.String("after"), AllowExternalPrincipals: aws.Bool(false)})).ok(t).ResourceShare
+	if *up.Name != "after" || *up.AllowExternalPrincipals {
+		t.Fatalf("updated: %+v", up)
+	}
+	// Now closed to outsiders.
+	_, err := w.owner.AssociateResourceShare(ctx, &ram.AssociateResourceShareInput{ResourceShareArn: sh.ResourceShareArn, Principals: []string{ramConsumer}})
+	wantRAMError(t, err, "OperationNotPermittedException")
+
+	need(w.owner.TagResource(ctx, &ram.TagResourceInput{ResourceShareArn: sh.ResourceShareArn,
+		Tags: []ramtypes.Tag{{Key: aws.String("env"), Value: aws.String("prod")}, {Key: aws.String("team"), Value: aws.String("net")}}})).ok(t)
+	need(w.owner.UntagResource(ctx, &ram.UntagResourceInput{ResourceShareArn: sh.ResourceShareArn, TagKeys: []string{"team"}})).ok(t)
+	byTag := func(v string) int {
+		return len(need(w.owner.GetResourceShares(ctx, &ram.GetResourceSharesInput{ResourceOwner: ramtypes.ResourceOwnerSelf,
+			TagFilters: []ramtypes.TagFilter{{TagKey: aws.String("env"), TagValues: []string{v}}}})).ok(t).ResourceShares)
+	}
+	if byTag("prod") != 1 || byTag("dev") != 0 {
+		t.Fatalf("tag filter: prod %d, dev %d", byTag("prod"), byTag("dev"))
+	}
+	got := need(w.owner.GetResourceShares(ctx, &ram.GetResourceSharesInput{ResourceOwner: ramtypes.ResourceOwnerSelf})).ok(t).ResourceShares
+	if len(got) != 1 || len(got[0].Tags) != 1 || *got[0].Tags[0].Key != "env" {
+		t.Fatalf("tags after untag: %+v", got)
+	}
+
+	res := need(w.svcOwner.ListResources(ctx, &ram.ListResourcesInput{ResourceOwner: ramtypes.ResourceOwnerOtherAccounts,
+		ResourceType: aws.String("vpc-lattice:Service")})).ok(t).Resources
+	if len(res) != 1 || *res[0].Arn != *w.svc.Arn {
+		t.Fatalf("services shared with the service owner: %+v", res)
+	}
+	res = need(w.owner.ListResources(ctx, &ram.ListResourcesInput{ResourceOwner: ramtypes.ResourceOwnerSelf, Principal: aws.String(ramConsumer)})).ok(t).Resources
+	if len(res) != 0 {
+		t.Fatalf("resources shared with the consumer: %+v", res)
+	}
+	as := need(w.owner.GetResourceShareAssociations(ctx, &ram.GetResourceShareAssociationsInput{
+		AssociationType: ramtypes.ResourceShareAssociationTypeResource, ResourceArn: w.svc.Arn})).ok(t).ResourceShareAssociations
+	if len(as) != 1 || as[0].Status != ramtypes.ResourceShareAssociationStatusAssociated || *as[0].ResourceShareName != "after" {
+		t.Fatalf("resource associations: %+v", as)
+	}
+}
