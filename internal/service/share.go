@@ -777,12 +777,15 @@ func checkOwner(owner string) error {
 	return nil
 }
 
-// pageOf returns one page of items (already in key order) after the
-// page's token, and the next token. RAM's maxResults is 1 to 500.
+// pageOf returns one page of items, in key order, after the page's
+// token, and the next token. RAM's maxResults is 1 to 500.
 func pageOf[T any](items []T, key func(T) string, p Page) ([]T, string, error) {
 	if p.MaxResults < 0 || p.MaxResults > 500 {
 		return nil, "", ramErr(model.ReasonRAMInvalidMaxResults, "maxResults", "maxResults must be 1 to 500")
 	}
+	// A share's associations are in the order they were made, not in key
+	// order: sort, so that a token resumes exactly after its page.
+	slices.SortStableFunc(items, func(a, b T) int { return strings.Compare(key(a), key(b)) })
 	after := ""
 	if p.NextToken != "" {
 		b, err := base64.RawURLEncoding.DecodeString(p.NextToken)

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/trellis-net/trellis/internal/model"
@@ -95,4 +96,53 @@ func TestSharedWith(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("outsider after the delete", outsider, sn.ARN, false)
+}
+
+// A page token resumes exactly after its page also where the items
+// (a share's associations) were not made in key order.
+func TestSharePageOrder(t *testing.T) {
+	items := []string{"b", "d", "a", "e", "c"}
+	var got []string
+	p := Page{MaxResults: 2}
+	for i := 0; ; i++ {
+		page, next, err := pageOf(items, func(s string) string { return s }, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, page...)
+		if next == "" {
+			break
+		}
+		if i > 5 {
+			t.Fatal("no end")
+		}
+		p.NextToken = next
+	}
+	if strings.Join(got, "") != "abcde" {
+		t.Fatalf("pages gave %v", got)
+	}
+}
+
+func FuzzParseSharePrincipal(f *testing.F) {
+	for _, s := range []string{"111122223333", "o-abcdef1234", "arn:aws:organizations::111122223333:organization/o-abcdef1234",
+		"arn:aws:iam::111122223333:role/r", "12345", "", "arn:"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := parseSharePrincipal(s)
+		if err != nil {
+			if model.KindOf(err) != model.KindValidation {
+				t.Fatalf("%q: %v", s, err)
+			}
+			return
+		}
+		// What is accepted is a bare account or organization ID: safe in
+		// a store key and a log line.
+		if !(len(p.id) == 12 && !p.org) && !(p.org && ValidOrgID(p.id)) {
+			t.Fatalf("%q parsed to %+v", s, p)
+		}
+		if strings.ContainsAny(p.id, "/\n") {
+			t.Fatalf("%q parsed to %+v", s, p)
+		}
+	})
 }
