@@ -1,7 +1,8 @@
 // Package api is the AWS VPC Lattice wire format (restJson1) of the control
 // plane — and, on the same address, ACM (acm.go), Lambda's Invoke
-// (lambda.go) and STS (sts.go, the Query protocol), each with its own
-// SigV4 signing name: SigV4 authentication of callers, routing on the
+// (lambda.go), STS (sts.go, the Query protocol) and RAM (ram.go,
+// restJson1, told apart from Lattice by its credential scope), each with
+// its own SigV4 signing name and error table: SigV4 authentication of callers, routing on the
 // escaped path (the SDK escapes ARNs in path labels, '/' included),
 // request decoding and
 // validation of wire-level members, response encoding, paging parameters,

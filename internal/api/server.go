@@ -44,6 +44,9 @@ type Server struct {
 	acm         map[string]acmOp
 	// stsVerifier is verifier with the signing name sts (sts.go).
 	stsVerifier *sigv4.Verifier
+	// ramVerifier is verifier with the signing name ram (ram.go).
+	ramVerifier *sigv4.Verifier
+	ram         map[string]ramRoute
 	// lambdaVerifier is verifier with the signing name lambda; functions
 	// runs hosted functions, nil when this Trellis does not (lambda.go).
 	lambdaVerifier *sigv4.Verifier
@@ -73,8 +76,12 @@ func New(svc *service.Service, verifier *sigv4.Verifier, log *slog.Logger) *Serv
 		sv := *verifier
 		sv.Service = "sts"
 		s.stsVerifier = &sv
+		rv := *verifier
+		rv.Service = "ram"
+		s.ramVerifier = &rv
 	}
 	s.acm = s.acmOps()
+	s.ram = s.ramOps()
 	s.nativeRoutes()
 	s.identityRoutes()
 	s.securityGroupRoutes()
@@ -270,6 +277,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, op *string) {
 				writeSTSError(w, reqID, s.toSTSError(ctx, err))
 				return
 			}
+			if s.ramVerifier != nil && isRAM(r) {
+				*op = "ram:" + opUnknown
+				writeRAMError(w, s.toRAMError(ctx, err))
+				return
+			}
 			writeError(w, toWireError(ctx, s.log, err))
 			return
 		}
@@ -292,6 +304,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, op *string) {
 	}
 	if s.stsVerifier != nil && isSTS(r) {
 		s.serveSTS(w, r, hex.EncodeToString(sum[:]), body, op)
+		return
+	}
+	if s.ramVerifier != nil && isRAM(r) {
+		s.serveRAM(w, r, hex.EncodeToString(sum[:]), body, op)
 		return
 	}
 	res, err := s.verifier.Verify(ctx, r, hex.EncodeToString(sum[:]))

@@ -44,3 +44,12 @@ const (
 	Canary         = "canary/"         // canary/<canary id>: canary releases (internal/canary)
 	CanaryRunning  = "idx/canary-run/" // idx/canary-run/<rule id> -> canary id: the one unfinished canary of a rule
 )
+
+// AWS RAM (internal/service/share.go, docs/ram.md).
+const (
+	ResourceShare        = "ramshare/"        // ramshare/<owner>/<uuid>: resource shares with their associations
+	ShareInvitation      = "raminv/"          // raminv/<uuid>: resource share invitations
+	ShareByResource      = "idx/share-res/"   // idx/share-res/<resource arn>/<owner>/<uuid>: the shares that hold a resource
+	ShareByPrincipal     = "idx/share-prin/"  // idx/share-prin/<account or org id>/<owner>/<uuid>: shares a principal is ASSOCIATED with
+	InvitationByReceiver = "idx/raminv-recv/" // idx/raminv-recv/<account>/<uuid>: the invitations an account received
+)
