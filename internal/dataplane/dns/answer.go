@@ -50,10 +50,10 @@ const (
 // name is bytes so that the hot path lowercases into a stack buffer: map
 // lookups with string(name) do not allocate.
 func classify(snap *snapshot.Snapshot, vpc *snapshot.VPC, name []byte) (Verdict, *snapshot.DNSRecord) {
-	if r := vpc.DNS.Get(string(name)); r != nil {
+	if r := vpc.DNS.GetBytes(name); r != nil {
 		return Reachable, r
 	}
-	if snap.ServiceNames.Get(string(name)) != nil || inZone(name, snap.DNSZone) {
+	if snap.ServiceNames.GetBytes(name) != nil || inZone(name, snap.DNSZone) {
 		return NotReachable, nil
 	}
 	return Forward, nil
