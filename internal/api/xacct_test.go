@@ -390,3 +390,48 @@ func TestCrossAccountLatticeServiceShareAndNegatives(t *testing.T) {
 		t.Fatalf("B still lists %v", got)
 	}
 }
+
+// TestCrossAccountLatticeOrganizationShare: a share with the organization
+// covers B while B is in it; taking the network out of the share, and B
+// leaving the organization, each remove what it enabled.
+func TestCrossAccountLatticeOrganizationShare(t *testing.T) {
+	t.Parallel()
+	w := newXWorld(t)
+	sh := need(w.ra.CreateResourceShare(ctx, &ram.CreateResourceShareInput{Name: aws.String("org"),
+		ResourceArns: []string{*w.sn.Arn, *w.sn2.Arn}, Principals: []string{ramOrg}})).ok(t).ResourceShare
+	if got := networkARNs(t, w.lb); len(got) != 2 {
+		t.Fatalf("B lists %v through its organization", got)
+	}
+	if got := networkARNs(t, w.lc); len(got) != 0 {
+		t.Fatalf("C, outside the organization, lists %v", got)
+	}
+	assoc := func(sn *string) *vpclattice.CreateServiceNetworkServiceAssociationOutput {
+		return need(w.lb.CreateServiceNetworkServiceAssociation(ctx, &vpclattice.CreateServiceNetworkServiceAssociationInput{
+			ServiceNetworkIdentifier: sn, ServiceIdentifier: w.svc.Id})).ok(t)
+	}
+	a1, a2 := assoc(w.sn.Arn), assoc(w.sn2.Arn)
+	vpc := need(w.lb.CreateServiceNetworkVpcAssociation(ctx, &vpclattice.CreateServiceNetworkVpcAssociationInput{
+		ServiceNetworkIdentifier: w.sn2.Arn, VpcIdentifier: aws.String(xVpcB)})).ok(t)
+
+	// The first network leaves the share: only its association goes.
+	need(w.ra.DisassociateResourceShare(ctx, &ram.DisassociateResourceShareInput{ResourceShareArn: sh.ResourceShareArn,
+		ResourceArns: []string{*w.sn.Arn}})).ok(t)
+	_, err := w.lb.GetServiceNetworkServiceAssociation(ctx, &vpclattice.GetServiceNetworkServiceAssociationInput{ServiceNetworkServiceAssociationIdentifier: a1.Id})
+	wantAPIError(t, err, "ResourceNotFoundException")
+	need(w.lb.GetServiceNetworkServiceAssociation(ctx, &vpclattice.GetServiceNetworkServiceAssociationInput{ServiceNetworkServiceAssociationIdentifier: a2.Id})).ok(t)
+
+	// B leaves the organization: the share no longer covers it.
+	if r := call(t, w.s, rootCreds(w.s), "PUT", "/trellis/v1/accounts/"+ramSvcOwner, map[string]any{"orgId": ""}); r.status != 200 {
+		t.Fatalf("B leaves the organization: %d %s", r.status, r.body)
+	}
+	_, err = w.lb.GetServiceNetworkServiceAssociation(ctx, &vpclattice.GetServiceNetworkServiceAssociationInput{ServiceNetworkServiceAssociationIdentifier: a2.Id})
+	wantAPIError(t, err, "ResourceNotFoundException")
+	_, err = w.lb.GetServiceNetworkVpcAssociation(ctx, &vpclattice.GetServiceNetworkVpcAssociationInput{ServiceNetworkVpcAssociationIdentifier: vpc.Id})
+	wantAPIError(t, err, "ResourceNotFoundException")
+	if n, m := snsaCount(t, w.la, *w.sn2.Id), snvaCount(t, w.la, *w.sn2.Id); n != 0 || m != 0 {
+		t.Fatalf("%d service and %d VPC associations left on the network", n, m)
+	}
+	if got := networkARNs(t, w.lb); len(got) != 0 {
+		t.Fatalf("B still lists %v", got)
+	}
+}

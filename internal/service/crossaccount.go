@@ -291,6 +291,54 @@ func (s *Service) snsaStillAllowed(tx store.ReadTx, a *model.ServiceNetworkServi
 	return mayUse(tx, a.Account, svc.Account, svc.ARN)
 }
 
+// revokeAccount removes the associations account owns that use another
+// account's resource no longer shared with it: its organization changed,
+// and shares with the old one stop covering it. It reads every
+// association (an administrator's rare change, no per-owner index).
+func (s *Service) revokeAccount(tx store.Tx, account string) error {
+	var snvas []*model.ServiceNetworkVpcAssociation
+	if err := scanJSON(tx, pfxSNVA, func(_ string, a *model.ServiceNetworkVpcAssociation) (bool, error) {
+		if a.Account != account {
+			return true, nil
+		}
+		sn, err := getJSON[model.ServiceNetwork](tx, pfxServiceNetwork+a.ServiceNetworkID)
+		if err != nil || sn == nil {
+			return err == nil, err
+		}
+		ok, err := mayUse(tx, account, sn.Account, sn.ARN)
+		if err == nil && !ok {
+			snvas = append(snvas, a)
+		}
+		return err == nil, err
+	}); err != nil {
+		return err
+	}
+	for _, a := range snvas {
+		if err := deleteSNVA(tx, a); err != nil {
+			return err
+		}
+	}
+	var snsas []*model.ServiceNetworkServiceAssociation
+	if err := scanJSON(tx, pfxSNSA, func(_ string, a *model.ServiceNetworkServiceAssociation) (bool, error) {
+		if a.Account != account {
+			return true, nil
+		}
+		ok, err := s.snsaStillAllowed(tx, a)
+		if err == nil && !ok {
+			snsas = append(snsas, a)
+		}
+		return err == nil, err
+	}); err != nil {
+		return err
+	}
+	for _, a := range snsas {
+		if err := deleteSNSA(tx, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // unshareDeleted takes a deleted service network or service out of every
 // share that holds it (RAM drops a deleted resource from its shares).
 func (s *Service) unshareDeleted(tx store.Tx, resourceARN string) error {
