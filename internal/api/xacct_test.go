@@ -435,3 +435,51 @@ func TestCrossAccountLatticeOrganizationShare(t *testing.T) {
 		t.Fatalf("B still lists %v", got)
 	}
 }
+
+// TestCrossAccountLatticeAuthPolicies: the network owner's auth policy and
+// the service owner's both judge a call from the consumer's VPC (here by
+// the source VPC's owner, a key anonymous callers have too).
+func TestCrossAccountLatticeAuthPolicies(t *testing.T) {
+	t.Parallel()
+	w := newXWorld(t)
+	w.shareNetwork(t, *w.sn.Arn, ramSvcOwner, ramConsumer)
+	need(w.lb.CreateServiceNetworkServiceAssociation(ctx, &vpclattice.CreateServiceNetworkServiceAssociationInput{
+		ServiceNetworkIdentifier: w.sn.Arn, ServiceIdentifier: w.svc.Id})).ok(t)
+	need(w.lc.CreateServiceNetworkVpcAssociation(ctx, &vpclattice.CreateServiceNetworkVpcAssociationInput{
+		ServiceNetworkIdentifier: w.sn.Arn, VpcIdentifier: aws.String(xVpcC)})).ok(t)
+	ingress := call(t, w.s, w.cc, "GET", "/trellis/v1/vpcs/"+xVpcC, nil).obj(t)["ingressAddress"].(string)
+	host := *w.svc.DnsEntry.DomainName
+	policy := func(account string) *string {
+		return aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"*",
+			"Condition":{"StringEquals":{"vpc-lattice-svcs:SourceVpcOwnerAccount":"` + account + `"}}}]}`)
+	}
+	until := func(what string, ok func(int, string) bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			st, body := callThrough(t, ingress, host)
+			if ok(st, body) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: last answer %d %q", what, st, body)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	// A's network admits VPCs of C; B's service admits them too.
+	need(w.la.PutAuthPolicy(ctx, &vpclattice.PutAuthPolicyInput{ResourceIdentifier: w.sn.Id, Policy: policy(ramConsumer)})).ok(t)
+	need(w.la.UpdateServiceNetwork(ctx, &vpclattice.UpdateServiceNetworkInput{ServiceNetworkIdentifier: w.sn.Id, AuthType: types.AuthTypeAwsIam})).ok(t)
+	need(w.lb.PutAuthPolicy(ctx, &vpclattice.PutAuthPolicyInput{ResourceIdentifier: w.svc.Id, Policy: policy(ramConsumer)})).ok(t)
+	need(w.lb.UpdateService(ctx, &vpclattice.UpdateServiceInput{ServiceIdentifier: w.svc.Id, AuthType: types.AuthTypeAwsIam})).ok(t)
+	until("both policies admit C", func(st int, body string) bool { return st == 200 && body == "orders of B" })
+
+	// B's service stops admitting C: denied by the service, whatever the network says.
+	need(w.lb.PutAuthPolicy(ctx, &vpclattice.PutAuthPolicyInput{ResourceIdentifier: w.svc.Id, Policy: policy(ramOwner)})).ok(t)
+	until("the service's policy denies", func(st int, body string) bool { return st == 403 && strings.Contains(body, "service-based") })
+
+	// B admits C again, A's network stops: denied by the network.
+	need(w.lb.PutAuthPolicy(ctx, &vpclattice.PutAuthPolicyInput{ResourceIdentifier: w.svc.Id, Policy: policy(ramConsumer)})).ok(t)
+	need(w.la.PutAuthPolicy(ctx, &vpclattice.PutAuthPolicyInput{ResourceIdentifier: w.sn.Id, Policy: policy(ramSvcOwner)})).ok(t)
+	until("the network's policy denies", func(st int, body string) bool { return st == 403 && strings.Contains(body, "network-based") })
+}
