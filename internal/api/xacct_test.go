@@ -28,8 +28,9 @@ import (
 const (
 	xVpcB = "vpc-0000000000000b0b1"
 	xVpcC = "vpc-0000000000000c0c1"
-	// xPort is the listener's port (the data plane tests' habit: an
-	// unprivileged port no other test of the package uses).
+	// xPort is the first listener port: each test has its own (the data
+	// plane tests' habit: unprivileged ports no other test uses), since
+	// servers of parallel tests may get the same ingress address.
 	xPort = 18477
 )
 
@@ -41,9 +42,10 @@ type xWorld struct {
 	sn, sn2     *vpclattice.CreateServiceNetworkOutput
 	svc         *vpclattice.CreateServiceOutput
 	backendHits func() int64
+	port        int // the listener's
 }
 
-func newXWorld(t *testing.T) *xWorld {
+func newXWorld(t *testing.T, port int) *xWorld {
 	t.Helper()
 	s := apptest.Start(t)
 	admin := rootCreds(s)
@@ -57,7 +59,7 @@ func newXWorld(t *testing.T) *xWorld {
 		}
 	}
 	w := &xWorld{s: s, ca: newAccountWithUser(t, s, ramOwner, "net"), cb: newAccountWithUser(t, s, ramSvcOwner, "svc"),
-		cc: newAccountWithUser(t, s, ramConsumer, "app")}
+		cc: newAccountWithUser(t, s, ramConsumer, "app"), port: port}
 	w.la, w.lb, w.lc = sdkAs(s, w.ca), sdkAs(s, w.cb), sdkAs(s, w.cc)
 	w.ra, w.rb, w.rc = ramAs(s, w.ca), ramAs(s, w.cb), ramAs(s, w.cc)
 	w.sn = need(w.la.CreateServiceNetwork(ctx, &vpclattice.CreateServiceNetworkInput{Name: aws.String("shared-net")})).ok(t)
@@ -73,15 +75,15 @@ func newXWorld(t *testing.T) *xWorld {
 	}))
 	t.Cleanup(backend.Close)
 	w.backendHits = hits.Load
-	port := int32(backend.Listener.Addr().(*net.TCPAddr).Port)
+	targetPort := int32(backend.Listener.Addr().(*net.TCPAddr).Port)
 	w.svc = need(w.lb.CreateService(ctx, &vpclattice.CreateServiceInput{Name: aws.String("orders")})).ok(t)
 	tg := need(w.lb.CreateTargetGroup(ctx, &vpclattice.CreateTargetGroupInput{Name: aws.String("orders-tg"), Type: types.TargetGroupTypeIp,
 		Config: &types.TargetGroupConfig{Port: aws.Int32(80), Protocol: types.TargetGroupProtocolHttp, VpcIdentifier: aws.String(xVpcB),
 			HealthCheck: &types.HealthCheckConfig{Path: aws.String("/healthz")}}})).ok(t)
 	need(w.lb.RegisterTargets(ctx, &vpclattice.RegisterTargetsInput{TargetGroupIdentifier: tg.Id,
-		Targets: []types.Target{{Id: aws.String("127.0.0.1"), Port: aws.Int32(port)}}})).ok(t)
+		Targets: []types.Target{{Id: aws.String("127.0.0.1"), Port: aws.Int32(targetPort)}}})).ok(t)
 	need(w.lb.CreateListener(ctx, &vpclattice.CreateListenerInput{ServiceIdentifier: w.svc.Id, Name: aws.String("web"),
-		Protocol: types.ListenerProtocolHttp, Port: aws.Int32(xPort), DefaultAction: forward(map[string]int32{*tg.Id: 1})})).ok(t)
+		Protocol: types.ListenerProtocolHttp, Port: aws.Int32(int32(port)), DefaultAction: forward(map[string]int32{*tg.Id: 1})})).ok(t)
 	return w
 }
 
@@ -138,9 +140,9 @@ func snvaCount(t *testing.T, c *vpclattice.Client, sn string) int {
 
 // callThrough sends GET / for host to the ingress of vpc (as C sees it)
 // and returns the status, 0 when the connection fails.
-func callThrough(t *testing.T, ingress, host string) (int, string) {
+func (w *xWorld) callThrough(t *testing.T, ingress, host string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", fmt.Sprintf("http://%s:%d/", ingress, xPort), nil)
+	req, _ := http.NewRequest("GET", fmt.Sprintf("http://%s:%d/", ingress, w.port), nil)
 	req.Host = host
 	resp, err := (&http.Client{Timeout: 3 * time.Second}).Do(req)
 	if err != nil {
@@ -153,7 +155,7 @@ func callThrough(t *testing.T, ingress, host string) (int, string) {
 
 func TestCrossAccountLatticeWalkthrough(t *testing.T) {
 	t.Parallel()
-	w := newXWorld(t)
+	w := newXWorld(t, xPort+0)
 
 	// Before any share: B cannot put its service in A's network, C
 	// cannot associate its VPC with it, and nothing is created.
@@ -250,7 +252,7 @@ func TestCrossAccountLatticeWalkthrough(t *testing.T) {
 	var status int
 	var body string
 	deadline := time.Now().Add(10 * time.Second)
-	for status, body = callThrough(t, ingress, host); status != 200 && time.Now().Before(deadline); status, body = callThrough(t, ingress, host) {
+	for status, body = w.callThrough(t, ingress, host); status != 200 && time.Now().Before(deadline); status, body = w.callThrough(t, ingress, host) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	if status != 200 || body != "orders of B" {
@@ -273,7 +275,7 @@ func TestCrossAccountLatticeWalkthrough(t *testing.T) {
 		t.Fatalf("C still lists %v", got)
 	}
 	deadline = time.Now().Add(10 * time.Second)
-	for status, body = callThrough(t, ingress, host); status == 200 && time.Now().Before(deadline); status, body = callThrough(t, ingress, host) {
+	for status, body = w.callThrough(t, ingress, host); status == 200 && time.Now().Before(deadline); status, body = w.callThrough(t, ingress, host) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	if status == 200 {
@@ -281,7 +283,7 @@ func TestCrossAccountLatticeWalkthrough(t *testing.T) {
 	}
 	time.Sleep(200 * time.Millisecond)
 	after := w.backendHits()
-	if st, _ := callThrough(t, ingress, host); st == 200 || w.backendHits() != after {
+	if st, _ := w.callThrough(t, ingress, host); st == 200 || w.backendHits() != after {
 		t.Fatalf("a call after revocation reached the service (%d, hits %d -> %d)", st, after, w.backendHits())
 	}
 
@@ -299,7 +301,7 @@ func TestCrossAccountLatticeWalkthrough(t *testing.T) {
 
 func TestCrossAccountLatticeServiceShareAndNegatives(t *testing.T) {
 	t.Parallel()
-	w := newXWorld(t)
+	w := newXWorld(t, xPort+1)
 
 	// The network shared with B only: C cannot use it.
 	netShare := w.shareNetwork(t, *w.sn.Arn, ramSvcOwner)
@@ -396,7 +398,7 @@ func TestCrossAccountLatticeServiceShareAndNegatives(t *testing.T) {
 // leaving the organization, each remove what it enabled.
 func TestCrossAccountLatticeOrganizationShare(t *testing.T) {
 	t.Parallel()
-	w := newXWorld(t)
+	w := newXWorld(t, xPort+2)
 	sh := need(w.ra.CreateResourceShare(ctx, &ram.CreateResourceShareInput{Name: aws.String("org"),
 		ResourceArns: []string{*w.sn.Arn, *w.sn2.Arn}, Principals: []string{ramOrg}})).ok(t).ResourceShare
 	if got := networkARNs(t, w.lb); len(got) != 2 {
@@ -441,7 +443,7 @@ func TestCrossAccountLatticeOrganizationShare(t *testing.T) {
 // the source VPC's owner, a key anonymous callers have too).
 func TestCrossAccountLatticeAuthPolicies(t *testing.T) {
 	t.Parallel()
-	w := newXWorld(t)
+	w := newXWorld(t, xPort+3)
 	w.shareNetwork(t, *w.sn.Arn, ramSvcOwner, ramConsumer)
 	need(w.lb.CreateServiceNetworkServiceAssociation(ctx, &vpclattice.CreateServiceNetworkServiceAssociationInput{
 		ServiceNetworkIdentifier: w.sn.Arn, ServiceIdentifier: w.svc.Id})).ok(t)
@@ -457,7 +459,7 @@ func TestCrossAccountLatticeAuthPolicies(t *testing.T) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			st, body := callThrough(t, ingress, host)
+			st, body := w.callThrough(t, ingress, host)
 			if ok(st, body) {
 				return
 			}
