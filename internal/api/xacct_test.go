@@ -484,4 +484,19 @@ func TestCrossAccountLatticeAuthPolicies(t *testing.T) {
 	need(w.lb.PutAuthPolicy(ctx, &vpclattice.PutAuthPolicyInput{ResourceIdentifier: w.svc.Id, Policy: policy(ramConsumer)})).ok(t)
 	need(w.la.PutAuthPolicy(ctx, &vpclattice.PutAuthPolicyInput{ResourceIdentifier: w.sn.Id, Policy: policy(ramSvcOwner)})).ok(t)
 	until("the network's policy denies", func(st int, body string) bool { return st == 403 && strings.Contains(body, "network-based") })
+
+	// A, the network owner, removes C's VPC from its network (by the ID
+	// its list shows); B, only a party of the service's associations,
+	// cannot.
+	items := need(w.la.ListServiceNetworkVpcAssociations(ctx, &vpclattice.ListServiceNetworkVpcAssociationsInput{
+		ServiceNetworkIdentifier: w.sn.Id})).ok(t).Items
+	if len(items) != 1 || *items[0].VpcId != xVpcC || *items[0].CreatedBy != ramConsumer {
+		t.Fatalf("A's view of its network's VPC associations: %+v", items)
+	}
+	_, err := w.lb.DeleteServiceNetworkVpcAssociation(ctx, &vpclattice.DeleteServiceNetworkVpcAssociationInput{ServiceNetworkVpcAssociationIdentifier: items[0].Arn})
+	wantAPIError(t, err, "ResourceNotFoundException")
+	need(w.la.DeleteServiceNetworkVpcAssociation(ctx, &vpclattice.DeleteServiceNetworkVpcAssociationInput{ServiceNetworkVpcAssociationIdentifier: items[0].Id})).ok(t)
+	_, err = w.lc.GetServiceNetworkVpcAssociation(ctx, &vpclattice.GetServiceNetworkVpcAssociationInput{ServiceNetworkVpcAssociationIdentifier: items[0].Arn})
+	wantAPIError(t, err, "ResourceNotFoundException")
+	until("the network owner's removal stops the calls", func(st int, _ string) bool { return st != 200 && st != 403 })
 }
