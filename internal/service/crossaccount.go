@@ -58,7 +58,7 @@ func (s *Service) checkForeignARN(c model.Caller, field, what, value string) err
 	if err != nil || a.Account == "" || s.mayReferTo(c, a.Account) {
 		return nil
 	}
-	return model.AccessDenied("%s is not authorized to use %s %s (%s): it belongs to account %s, and Trellis has no cross-account sharing",
+	return model.AccessDenied("%s is not authorized to use %s %s (%s): it belongs to account %s (shares cover service networks and services only)",
 		who(c), what, value, field, a.Account)
 }
 
