@@ -42,13 +42,21 @@ func (s *Service) CreateServiceNetworkServiceAssociation(ctx context.Context, in
 	}
 	var out SNSADetail
 	err = s.update(ctx, func(tx store.Tx) error {
-		sn, err := s.loadServiceNetwork(tx, c, in.ServiceNetworkIdentifier)
+		// Either end may be another account's, shared with the caller and
+		// named by ARN (a service owner joins a shared network; a network
+		// owner adds a service shared with it), but not both: the caller
+		// associates something of its own.
+		sn, snForeign, err := s.loadSharedNetwork(tx, c, in.ServiceNetworkIdentifier)
 		if err != nil {
 			return err
 		}
-		svc, err := s.loadServiceField(tx, c, "serviceIdentifier", in.ServiceIdentifier)
+		svc, svcForeign, err := s.loadSharedService(tx, c, in.ServiceIdentifier)
 		if err != nil {
 			return err
+		}
+		if snForeign && svcForeign {
+			return model.AccessDenied("%s is not authorized to associate service %s with service network %s: neither belongs to account %s",
+				who(c), svc.ARN, sn.ARN, c.Account)
 		}
 		a, err := idempotent(tx, c.Account, "CreateServiceNetworkServiceAssociation", in.ClientToken, in, func() (*model.ServiceNetworkServiceAssociation, error) {
 			var dup string
@@ -130,9 +138,11 @@ func checkCustomDomainInNetwork(tx store.ReadTx, sn *model.ServiceNetwork, svc *
 		svc.CustomDomainName, clash.ID, sn.ID)
 }
 
+// loadSNSA loads an association the caller may read and delete: its own
+// or one with the caller's network or service at an end (loadAssocParty).
 func (s *Service) loadSNSA(tx store.ReadTx, c model.Caller, ident string) (*model.ServiceNetworkServiceAssociation, error) {
-	return loadOwned[model.ServiceNetworkServiceAssociation](tx, c, arn.ServiceNetworkServiceAssociation, pfxSNSA,
-		model.TypeServiceNetworkServiceAssociation, "serviceNetworkServiceAssociationIdentifier", ident)
+	return loadAssocParty[model.ServiceNetworkServiceAssociation](tx, c, arn.ServiceNetworkServiceAssociation, pfxSNSA,
+		model.TypeServiceNetworkServiceAssociation, "serviceNetworkServiceAssociationIdentifier", ident, snsaEnds)
 }
 
 func (s *Service) snsaDetail(tx store.ReadTx, a *model.ServiceNetworkServiceAssociation) (SNSADetail, error) {
@@ -183,22 +193,36 @@ func (s *Service) ListServiceNetworkServiceAssociations(ctx context.Context, snI
 	err = s.view(ctx, func(tx store.ReadTx) error {
 		var snID, svcID string
 		if snIdent != "" {
-			sn, err := s.loadServiceNetwork(tx, c, snIdent)
+			sn, _, err := s.loadSharedNetwork(tx, c, snIdent)
 			if err != nil {
 				return err
 			}
 			snID = sn.ID
 		}
 		if svcIdent != "" {
-			svc, err := s.loadServiceField(tx, c, "serviceIdentifier", svcIdent)
+			svc, _, err := s.loadSharedService(tx, c, svcIdent)
 			if err != nil {
 				return err
 			}
 			svcID = svc.ID
 		}
+		// A shared end lists only the associations the caller is a party
+		// of: its own, or those with its network or service at an end.
+		party := partyCheck(tx, c)
+		var perr error
 		items, tok, err := listPage(tx, pfxSNSA, p, func(a *model.ServiceNetworkServiceAssociation) bool {
-			return (snID == "" || a.ServiceNetworkID == snID) && (svcID == "" || a.ServiceID == svcID)
+			if (snID != "" && a.ServiceNetworkID != snID) || (svcID != "" && a.ServiceID != svcID) {
+				return false
+			}
+			ok, err := party(a.Account, snsaEnds(a))
+			if err != nil {
+				perr = err
+			}
+			return ok
 		})
+		if err == nil {
+			err = perr
+		}
 		if err != nil {
 			return err
 		}
@@ -227,12 +251,7 @@ func (s *Service) DeleteServiceNetworkServiceAssociation(ctx context.Context, id
 		if err != nil {
 			return err
 		}
-		for _, k := range []string{pfxSNSAbySN + a.ServiceNetworkID + "/" + a.ID, pfxSNSAbySvc + a.ServiceID + "/" + a.ID, pfxSNSA + a.ID} {
-			if err := tx.Delete(k); err != nil {
-				return err
-			}
-		}
-		if err := addCount(tx, childCountKey(pfxSNSAbySN, a.ServiceNetworkID), -1); err != nil {
+		if err := deleteSNSA(tx, a); err != nil {
 			return err
 		}
 		a.Status = model.StatusDeleteInProgress
@@ -293,7 +312,9 @@ func (s *Service) CreateServiceNetworkVpcAssociation(ctx context.Context, in Cre
 	}
 	var out SNVADetail
 	err = s.update(ctx, func(tx store.Tx) error {
-		sn, err := s.loadServiceNetwork(tx, c, in.ServiceNetworkIdentifier)
+		// The network may be another account's, shared with the caller and
+		// named by ARN; the VPC must be the caller's (ensureVPC).
+		sn, _, err := s.loadSharedNetwork(tx, c, in.ServiceNetworkIdentifier)
 		if err != nil {
 			return err
 		}
@@ -353,13 +374,21 @@ func (s *Service) loadSNVA(tx store.ReadTx, c model.Caller, ident string) (*mode
 		model.TypeServiceNetworkVpcAssociation, "serviceNetworkVpcAssociationIdentifier", ident)
 }
 
+// loadSNVAParty loads a VPC association the caller may read: its own or
+// one with the caller's network (the network owner sees every VPC
+// associated with its network, and may remove it).
+func (s *Service) loadSNVAParty(tx store.ReadTx, c model.Caller, ident string) (*model.ServiceNetworkVpcAssociation, error) {
+	return loadAssocParty[model.ServiceNetworkVpcAssociation](tx, c, arn.ServiceNetworkVpcAssociation, pfxSNVA,
+		model.TypeServiceNetworkVpcAssociation, "serviceNetworkVpcAssociationIdentifier", ident, snvaEnds)
+}
+
 // loadSNVAToDelete loads an association its caller may delete: its own,
 // or one of a VPC the caller owns. An association of another account on
 // the caller's VPC can only come from before VPCs had owners (issue 10,
 // finding 3: another account associated the VPC first); the VPC's owner
 // removes it so that it can associate its VPC itself.
 func (s *Service) loadSNVAToDelete(tx store.ReadTx, c model.Caller, ident string) (*model.ServiceNetworkVpcAssociation, error) {
-	a, err := s.loadSNVA(tx, c, ident)
+	a, err := s.loadSNVAParty(tx, c, ident)
 	if model.KindOf(err) != model.KindNotFound {
 		return a, err
 	}
@@ -405,7 +434,7 @@ func (s *Service) GetServiceNetworkVpcAssociation(ctx context.Context, ident str
 	}
 	var out SNVADetail
 	err = s.view(ctx, func(tx store.ReadTx) error {
-		a, err := s.loadSNVA(tx, c, ident)
+		a, err := s.loadSNVAParty(tx, c, ident)
 		if err != nil {
 			return err
 		}
@@ -430,15 +459,29 @@ func (s *Service) ListServiceNetworkVpcAssociations(ctx context.Context, snIdent
 	err = s.view(ctx, func(tx store.ReadTx) error {
 		var snID string
 		if snIdent != "" {
-			sn, err := s.loadServiceNetwork(tx, c, snIdent)
+			sn, _, err := s.loadSharedNetwork(tx, c, snIdent)
 			if err != nil {
 				return err
 			}
 			snID = sn.ID
 		}
+		// The caller's own associations, and, on its own network, those
+		// other accounts made (the network owner sees its consumers).
+		party := partyCheck(tx, c)
+		var perr error
 		items, tok, err := listPage(tx, pfxSNVA, p, func(a *model.ServiceNetworkVpcAssociation) bool {
-			return a.Account == c.Account && (snID == "" || a.ServiceNetworkID == snID) && (vpcID == "" || a.VpcID == vpcID)
+			if (snID != "" && a.ServiceNetworkID != snID) || (vpcID != "" && a.VpcID != vpcID) {
+				return false
+			}
+			ok, err := party(a.Account, snvaEnds(a))
+			if err != nil {
+				perr = err
+			}
+			return ok
 		})
+		if err == nil {
+			err = perr
+		}
 		if err != nil {
 			return err
 		}
@@ -496,12 +539,7 @@ func (s *Service) DeleteServiceNetworkVpcAssociation(ctx context.Context, ident 
 		if err != nil {
 			return err
 		}
-		for _, k := range []string{pfxSNVAbySN + a.ServiceNetworkID + "/" + a.ID, pfxSNVAbyVpc + a.VpcID + "/" + a.ID, pfxSNVA + a.ID} {
-			if err := tx.Delete(k); err != nil {
-				return err
-			}
-		}
-		if err := addCount(tx, childCountKey(pfxSNVAbySN, a.ServiceNetworkID), -1); err != nil {
+		if err := deleteSNVA(tx, a); err != nil {
 			return err
 		}
 		a.Status = model.StatusDeleteInProgress
@@ -509,4 +547,55 @@ func (s *Service) DeleteServiceNetworkVpcAssociation(ctx context.Context, ident 
 		return nil
 	})
 	return out, err
+}
+
+// deleteSNSA removes a service association with its indexes.
+func deleteSNSA(tx store.Tx, a *model.ServiceNetworkServiceAssociation) error {
+	for _, k := range []string{pfxSNSAbySN + a.ServiceNetworkID + "/" + a.ID, pfxSNSAbySvc + a.ServiceID + "/" + a.ID, pfxSNSA + a.ID} {
+		if err := tx.Delete(k); err != nil {
+			return err
+		}
+	}
+	return addCount(tx, childCountKey(pfxSNSAbySN, a.ServiceNetworkID), -1)
+}
+
+// deleteSNVA removes a VPC association with its indexes.
+func deleteSNVA(tx store.Tx, a *model.ServiceNetworkVpcAssociation) error {
+	for _, k := range []string{pfxSNVAbySN + a.ServiceNetworkID + "/" + a.ID, pfxSNVAbyVpc + a.VpcID + "/" + a.ID, pfxSNVA + a.ID} {
+		if err := tx.Delete(k); err != nil {
+			return err
+		}
+	}
+	return addCount(tx, childCountKey(pfxSNVAbySN, a.ServiceNetworkID), -1)
+}
+
+// partyCheck returns a test of whether c is a party of an association
+// owned by account with ends at the given store keys, remembering owners
+// across a listing.
+func partyCheck(tx store.ReadTx, c model.Caller) func(account string, ends []string) (bool, error) {
+	owners := map[string]string{}
+	return func(account string, ends []string) (bool, error) {
+		if account == c.Account {
+			return true, nil
+		}
+		for _, k := range ends {
+			o, seen := owners[k]
+			if !seen {
+				var err error
+				if strings.HasPrefix(k, pfxServiceNetwork) {
+					o, err = accountOf[model.ServiceNetwork](tx, k)
+				} else {
+					o, err = accountOf[model.Service](tx, k)
+				}
+				if err != nil {
+					return false, err
+				}
+				owners[k] = o
+			}
+			if o != "" && o == c.Account {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
 }

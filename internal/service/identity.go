@@ -207,7 +207,15 @@ func (s *Service) PutAccount(ctx context.Context, id string, in PutAccountInput)
 		}
 		a.UpdatedAt = now
 		out = &a
-		return putJSON(tx, pfxAccount+id, &a)
+		if err := putJSON(tx, pfxAccount+id, &a); err != nil {
+			return err
+		}
+		if !created && a.OrgID != cur.OrgID {
+			// Shares with its old organization no longer cover the
+			// account: what they enabled goes (crossaccount.go).
+			return s.revokeAccount(tx, id)
+		}
+		return nil
 	})
 	return out, created, err
 }

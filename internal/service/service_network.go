@@ -103,7 +103,8 @@ func (s *Service) GetServiceNetwork(ctx context.Context, ident string) (ServiceN
 	}
 	var out ServiceNetworkDetail
 	err = s.view(ctx, func(tx store.ReadTx) error {
-		sn, err := s.loadServiceNetwork(tx, c, ident)
+		// A network shared with the caller answers by its ARN (read-only).
+		sn, _, err := s.loadSharedNetwork(tx, c, ident)
 		if err != nil {
 			return err
 		}
@@ -113,7 +114,8 @@ func (s *Service) GetServiceNetwork(ctx context.Context, ident string) (ServiceN
 	return out, err
 }
 
-// ListServiceNetworks lists the caller's service networks.
+// ListServiceNetworks lists the caller's service networks and those shared
+// with it (the service directory: their ARNs carry the owner's account).
 func (s *Service) ListServiceNetworks(ctx context.Context, p Page) ([]ServiceNetworkDetail, string, error) {
 	c, err := caller(ctx)
 	if err != nil {
@@ -122,7 +124,11 @@ func (s *Service) ListServiceNetworks(ctx context.Context, p Page) ([]ServiceNet
 	var out []ServiceNetworkDetail
 	var next string
 	err = s.view(ctx, func(tx store.ReadTx) error {
-		items, tok, err := listPage(tx, pfxServiceNetwork, p, func(sn *model.ServiceNetwork) bool { return sn.Account == c.Account })
+		shared, err := sharedARNs(tx, c.Account)
+		if err != nil {
+			return err
+		}
+		items, tok, err := listPage(tx, pfxServiceNetwork, p, func(sn *model.ServiceNetwork) bool { return sn.Account == c.Account || shared[sn.ARN] })
 		if err != nil {
 			return err
 		}
@@ -190,6 +196,9 @@ func (s *Service) DeleteServiceNetwork(ctx context.Context, ident string) error 
 			}
 		}
 		if err := s.deletePolicies(tx, sn.ID); err != nil {
+			return err
+		}
+		if err := s.unshareDeleted(tx, sn.ARN); err != nil {
 			return err
 		}
 		if err := tx.Delete(nameKey(arn.ServiceNetwork, sn.Account, sn.Name)); err != nil {

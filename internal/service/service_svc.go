@@ -142,13 +142,15 @@ func (s *Service) GetService(ctx context.Context, ident string) (*model.Service,
 	}
 	var out *model.Service
 	err = s.view(ctx, func(tx store.ReadTx) error {
-		out, err = s.loadService(tx, c, ident)
+		// A service shared with the caller answers by its ARN (read-only).
+		out, _, err = s.loadSharedService(tx, c, ident)
 		return err
 	})
 	return out, err
 }
 
-// ListServices lists the caller's services.
+// ListServices lists the caller's services and those shared with it (the
+// service directory: their ARNs carry the owner's account).
 func (s *Service) ListServices(ctx context.Context, p Page) ([]*model.Service, string, error) {
 	c, err := caller(ctx)
 	if err != nil {
@@ -157,7 +159,11 @@ func (s *Service) ListServices(ctx context.Context, p Page) ([]*model.Service, s
 	var out []*model.Service
 	var next string
 	err = s.view(ctx, func(tx store.ReadTx) error {
-		out, next, err = listPage(tx, pfxService, p, func(svc *model.Service) bool { return svc.Account == c.Account })
+		shared, err := sharedARNs(tx, c.Account)
+		if err != nil {
+			return err
+		}
+		out, next, err = listPage(tx, pfxService, p, func(svc *model.Service) bool { return svc.Account == c.Account || shared[svc.ARN] })
 		return err
 	})
 	return out, next, err
@@ -255,6 +261,9 @@ func (s *Service) DeleteService(ctx context.Context, ident string) (*model.Servi
 			}
 		}
 		if err := s.deletePolicies(tx, svc.ID); err != nil {
+			return err
+		}
+		if err := s.unshareDeleted(tx, svc.ARN); err != nil {
 			return err
 		}
 		if err := tx.Delete(nameKey(arn.Service, svc.Account, svc.Name)); err != nil {

@@ -555,7 +555,11 @@ func (s *Service) DeleteResourceShare(ctx context.Context, shareArn string, clie
 			return err
 		}
 		sh.Status, sh.UpdatedAt = model.ShareStatusDeleted, s.now()
-		return putJSON(tx, pfxShare+shareSuffix(sh), sh)
+		if err := putJSON(tx, pfxShare+shareSuffix(sh), sh); err != nil {
+			return err
+		}
+		// The associations the share enabled go with it (crossaccount.go).
+		return s.revokeUnshared(tx, res)
 	})
 }
 
@@ -606,7 +610,23 @@ func (s *Service) changeShare(ctx context.Context, shareArn string, resources, p
 			return err
 		}
 		share = sh
-		return putJSON(tx, pfxShare+shareSuffix(sh), sh)
+		if err := putJSON(tx, pfxShare+shareSuffix(sh), sh); err != nil {
+			return err
+		}
+		if add {
+			return nil
+		}
+		// Associations the share no longer covers go in this transaction
+		// (crossaccount.go): every resource of the share when principals
+		// left, else the resources taken out.
+		revoke := resources
+		if len(principals) > 0 {
+			revoke = revoke[:0:0]
+			for _, r := range sh.Resources {
+				revoke = append(revoke, r.Entity)
+			}
+		}
+		return s.revokeUnshared(tx, revoke)
 	})
 	return out, share, err
 }
