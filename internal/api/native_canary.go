@@ -52,6 +52,10 @@ func canaryObj(c *canary.Canary) obj {
 	if c.MaxP99Ms > 0 {
 		o["maxP99Ms"] = c.MaxP99Ms
 	}
+	if c.Pending {
+		// The record moved first; the rule's weights follow (docs/canaries.md).
+		o["weightsPending"] = true
+	}
 	if !c.State.Final() {
 		o["stepEndsAt"] = wireTime(c.StepStartedAt.Add(time.Duration(c.IntervalSeconds) * time.Second))
 	}

@@ -110,14 +110,15 @@ func (w *canaryWorld) traffic(path string) {
 
 // canaryView is the GET answer.
 type canaryView struct {
-	CanaryID      string
-	State         string
-	StepIndex     int
-	Percent       int
-	Reason        string
-	StepStartedAt time.Time
-	Weights       struct{ Baseline, Canary int }
-	History       []struct {
+	CanaryID       string
+	State          string
+	WeightsPending bool
+	StepIndex      int
+	Percent        int
+	Reason         string
+	StepStartedAt  time.Time
+	Weights        struct{ Baseline, Canary int }
+	History        []struct {
 		At        time.Time
 		Event     string
 		StepIndex int
@@ -166,7 +167,8 @@ func (w *canaryWorld) waitState(id, state string, d time.Duration) canaryView {
 		if v.State != "RUNNING" && v.State != state {
 			w.t.Fatalf("canary ended %s, want %s: %s", v.State, state, v.Reason)
 		}
-		return v.State == state
+		// The record moves first, then the rule: wait for both.
+		return v.State == state && !v.WeightsPending
 	})
 	return v
 }

@@ -238,7 +238,9 @@ func watchCanary(cmd *cobra.Command, id string, poll time.Duration) error {
 		}
 		seen = len(hist)
 		state := jsonStr(m["state"])
-		if state != "RUNNING" {
+		// At a final state, exit once the weights are in the rule too
+		// (the record moves first: weightsPending).
+		if pending, _ := m["weightsPending"].(bool); state != "RUNNING" && !pending {
 			w, _ := m["weights"].(map[string]any)
 			fmt.Fprintf(out, "%s: baseline %s / canary %s\n", state, num(w["baseline"], 0), num(w["canary"], 0))
 			if state == "PROMOTED" {
