@@ -58,14 +58,33 @@ func TestCLIShareAcrossAccounts(t *testing.T) {
 	if got := str(t, c.ok("share", "update", shareArn, "--name", "net-share-2"), "name"); got != "net-share-2" {
 		t.Fatalf("share update: %s", got)
 	}
+	// A second share, of the other network, that the consumer will reject.
+	declined := str(t, c.ok("share", "create", "--name", "declined", "--resource", other, "--principal", consumer), "resourceShareArn")
 
 	// As the consumer: one pending invitation, nothing shared until it
 	// accepts.
 	t.Setenv(envAccessKeyID, str(t, key, "accessKeyId"))
 	t.Setenv(envSecretAccessKey, str(t, key, "secretAccessKey"))
-	invs := items(t, c.ok("share", "invitations"), "resourceShareInvitations")
-	if len(invs) != 1 || invs[0]["status"] != "PENDING" || invs[0]["senderAccountId"] != owner || invs[0]["resourceShareArn"] != shareArn {
-		t.Fatalf("invitations: %v", invs)
+	if table := c.text("share", "invitations", "--output", "table"); !strings.Contains(table, "INVITATION ARN") || !strings.Contains(table, "PENDING") {
+		t.Fatalf("invitations table:\n%s", table)
+	}
+	var invs, toDecline []map[string]any
+	for _, inv := range items(t, c.ok("share", "invitations"), "resourceShareInvitations") {
+		if inv["status"] != "PENDING" || inv["senderAccountId"] != owner || inv["receiverAccountId"] != consumer {
+			t.Fatalf("invitation: %v", inv)
+		}
+		switch inv["resourceShareArn"] {
+		case shareArn:
+			invs = append(invs, inv)
+		case declined:
+			toDecline = append(toDecline, inv)
+		}
+	}
+	if len(invs) != 1 || len(toDecline) != 1 {
+		t.Fatalf("invitations: %v and %v", invs, toDecline)
+	}
+	if got := str(t, c.ok("share", "reject", toDecline[0]["resourceShareInvitationArn"].(string)), "status"); got != "REJECTED" {
+		t.Fatalf("reject: %s", got)
 	}
 	if got := items(t, c.ok("share", "list", "--owner", "other"), "resourceShares"); len(got) != 0 {
 		t.Fatalf("shares before accepting: %v", got)
