@@ -528,6 +528,8 @@ func TestCommandTree(t *testing.T) {
 		"canary":                              {"abort", "get", "list", "start", "watch"},
 		"function":                            {"create", "delete", "get", "invoke", "list"},
 		"traffic":                             {"top"},
+		"share": {"accept", "associate", "create", "delete", "disassociate", "get", "invitations", "list", "principals",
+			"reject", "resources", "update"},
 	}
 	root := newTestRoot()
 	got := map[string][]string{}

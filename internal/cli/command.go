@@ -44,6 +44,7 @@ func AddCommands(root *cobra.Command) {
 		dnsCmd(),
 		caCmd(),
 		canaryCmd(),
+		shareCmd(),
 		trafficCmd(),
 		logsCmd(),
 	)

@@ -25,13 +25,14 @@
 //     name, which is looked up with the List operations and replaced by the
 //     ID after the local checks and before the request.
 //
-// The CLI talks to the server only through aws-sdk-go-v2's vpclattice client,
-// so every command also exercises the REST/JSON wire format. It must never
+// The CLI talks to the server only through aws-sdk-go-v2's vpclattice client
+// (and its ram client for `trellis share`, share.go), so every command also
+// exercises the REST/JSON wire format. It must never
 // import Trellis server packages, except from tests.
 //
 // Files are organised one per noun (service_network.go, service.go,
 // listener.go, rule.go, target_group.go, association.go, policy.go,
-// access_log.go, tag.go); command.go holds AddCommands and the generic verb
+// access_log.go, tag.go, share.go); command.go holds AddCommands and the generic verb
 // builder shared by all of them. Trellis-native commands call /trellis/v1/
 // with SigV4-signed requests of their own; `logs tail` (logs_tail.go) reads
 // the NDJSON stream of GET /trellis/v1/access-logs/stream and escapes every

@@ -342,6 +342,8 @@ func TestNameFlagsMatchInputs(t *testing.T) {
 		switch noun.Name() {
 		case "vpc", "security-group", "instance", "load-balancer", "account", "principal", "access-key", "sts", "auth", "dns", "ca", "function", "canary", "traffic", "logs":
 			continue // Trellis-native: not an SDK operation
+		case "share":
+			continue // AWS RAM (share.go): not a vpclattice operation; takes ARNs only
 		}
 		for _, v := range noun.Commands() {
 			op := v.Short[strings.LastIndex(v.Short, "(")+1 : len(v.Short)-1]
