@@ -170,9 +170,12 @@ func loadAssocParty[T any, P metaPtr[T]](tx store.ReadTx, c model.Caller, kind a
 	for _, k := range ends(v) {
 		var owner string
 		var oerr error
-		if strings.HasPrefix(k, pfxServiceNetwork) {
+		switch {
+		case strings.HasPrefix(k, pfxServiceNetwork):
 			owner, oerr = accountOf[model.ServiceNetwork](tx, k)
-		} else {
+		case strings.HasPrefix(k, pfxResourceConfig):
+			owner, oerr = accountOf[model.ResourceConfiguration](tx, k)
+		default:
 			owner, oerr = accountOf[model.Service](tx, k)
 		}
 		if oerr != nil {
