@@ -247,6 +247,7 @@ and exits.`,
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long SIGTERM waits for in-flight requests")
 	f.StringVar(&ingressCIDR, "ingress-cidr", "127.171.0.0/16", "loopback range from which each host-mode VPC gets its ingress address (the data plane listens on ADDRESS:PORT for every listener port the VPC reaches)")
 	f.StringVar(&nodeIngress, "node-ingress-prefix", "", "serve each host-mode VPC at the address with the same offset in this prefix as its ingress address has in --ingress-cidr, so that several data-plane nodes share a machine (the API still reports the stored address; default: the stored address; see docs/deployment.md)")
+	f.StringVar(&cfg.DomainVerificationResolver, "domain-verification-resolver", "", "DNS server (IP:PORT) that domain verifications ask for their TXT record (default: none; the administrator verifies with POST /trellis/v1/domainverifications/ID/verify; see docs/resources.md)")
 	f.DurationVar(&cfg.RequestTimeout, "request-timeout", time.Minute, "how long the data plane waits for a target's response headers before answering 504")
 	f.StringVar(&cfg.AccessLogDir, "access-log-dir", "", "where access logs of services and networks with access log subscriptions are written, by destination ARN (default DATA_DIR/accesslogs; see docs/access-logs.md)")
 	f.DurationVar(&cfg.AccessLogS3Interval, "access-log-s3-interval", time.Minute, "how long an S3 access log object collects records (written as NAME.json.gz.partial) before it is sealed as NAME.json.gz")

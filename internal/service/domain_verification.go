@@ -123,6 +123,9 @@ func (s *Service) lookupTXT(ctx context.Context, name, value string) (bool, erro
 	if err != nil {
 		return false, err
 	}
+	if r.Rcode == dns.RcodeNameError {
+		return false, nil // not published (yet)
+	}
 	if r.Rcode != dns.RcodeSuccess {
 		return false, fmt.Errorf("TXT %s: %s", name, dns.RcodeToString[r.Rcode])
 	}
