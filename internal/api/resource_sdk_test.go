@@ -299,6 +299,9 @@ func TestServiceNetworkResourceAssociationsSDK(t *testing.T) {
 	_, err = c.DeleteResourceConfiguration(ctx, &vpclattice.DeleteResourceConfigurationInput{ResourceConfigurationIdentifier: grp.Id})
 	wantAPIError(t, err, "ConflictException")
 
+	_, err = c.DeleteServiceNetwork(ctx, &vpclattice.DeleteServiceNetworkInput{ServiceNetworkIdentifier: sn.Id})
+	wantAPIError(t, err, "ConflictException")
+
 	// Another account neither sees nor uses them.
 	other := sdkAs(s, newAccountWithUser(t, s, acctB, "bob"))
 	_, err = other.GetServiceNetworkResourceAssociation(ctx, &vpclattice.GetServiceNetworkResourceAssociationInput{ServiceNetworkResourceAssociationIdentifier: a.Id})
