@@ -364,7 +364,6 @@ func TestResourceConfigurationShareSDK(t *testing.T) {
 	}
 	need(ramAs(s, bc).AcceptResourceShareInvitation(ctx, &ram.AcceptResourceShareInvitationInput{
 		ResourceShareInvitationArn: inv.ResourceShareInvitations[0].ResourceShareInvitationArn})).ok(t)
-	_ = sh
 	a := need(b.CreateServiceNetworkResourceAssociation(ctx, &vpclattice.CreateServiceNetworkResourceAssociationInput{
 		ServiceNetworkIdentifier: bsn.Id, ResourceConfigurationIdentifier: rc.Arn})).ok(t)
 	// The configuration's owner sees the association of its configuration.
@@ -373,6 +372,13 @@ func TestResourceConfigurationShareSDK(t *testing.T) {
 	_, err = b.CreateServiceNetworkResourceAssociation(ctx, &vpclattice.CreateServiceNetworkResourceAssociationInput{
 		ServiceNetworkIdentifier: bsn.Id, ResourceConfigurationIdentifier: rc.Id})
 	wantAPIError(t, err, "ResourceNotFoundException")
+
+	// Revocation: B leaves the share; its association goes with it.
+	need(ramAs(s, rootCreds(s)).DisassociateResourceShare(ctx, &ram.DisassociateResourceShareInput{ResourceShareArn: sh.ResourceShare.ResourceShareArn,
+		Principals: []string{acctB}})).ok(t)
+	_, err = c.GetServiceNetworkResourceAssociation(ctx, &vpclattice.GetServiceNetworkResourceAssociationInput{ServiceNetworkResourceAssociationIdentifier: a.Id})
+	wantAPIError(t, err, "ResourceNotFoundException")
+	need(c.DeleteResourceConfiguration(ctx, &vpclattice.DeleteResourceConfigurationInput{ResourceConfigurationIdentifier: rc.Id})).ok(t)
 }
 
 // txtServer is a DNS server on loopback that answers TXT records the test

@@ -222,6 +222,11 @@ func (s *Service) revokeUnshared(tx store.Tx, resourceARNs []string) error {
 			if err := s.revokeSNSAs(tx, pfxSNSAbySvc+id+"/"); err != nil {
 				return err
 			}
+		case strings.HasPrefix(p.Resource, "resourceconfiguration/"):
+			id := strings.TrimPrefix(p.Resource, "resourceconfiguration/")
+			if err := revokeSNRAs(tx, pfxSNRAbyRcfg+id+"/"); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -250,6 +255,9 @@ func (s *Service) revokeOnNetwork(tx store.Tx, snID string) error {
 		if err := deleteSNVA(tx, a); err != nil {
 			return err
 		}
+	}
+	if err := revokeSNRAs(tx, pfxSNRAbySN+snID+"/"); err != nil {
+		return err
 	}
 	return s.revokeSNSAs(tx, pfxSNSAbySN+snID+"/")
 }

@@ -285,3 +285,50 @@ func snraInUse(tx store.ReadTx, rc *model.ResourceConfiguration) error {
 	}
 	return nil
 }
+
+// revokeSNRAs removes the resource associations under an index prefix
+// whose owner may no longer use both ends (a RAM share stopped covering
+// it), as AWS removes them.
+func revokeSNRAs(tx store.Tx, prefix string) error {
+	var gone []*model.ServiceNetworkResourceAssociation
+	if err := tx.Scan(prefix, "", func(k string, _ []byte) (bool, error) {
+		a, err := getJSON[model.ServiceNetworkResourceAssociation](tx, pfxSNRA+k[strings.LastIndexByte(k, '/')+1:])
+		if err != nil || a == nil {
+			return err == nil, err
+		}
+		sn, err := getJSON[model.ServiceNetwork](tx, pfxServiceNetwork+a.ServiceNetworkID)
+		if err != nil {
+			return false, err
+		}
+		rc, err := getJSON[model.ResourceConfiguration](tx, pfxResourceConfig+a.ResourceConfigurationID)
+		if err != nil {
+			return false, err
+		}
+		var ends []*model.Meta
+		if sn != nil {
+			ends = append(ends, &sn.Meta)
+		}
+		if rc != nil {
+			ends = append(ends, &rc.Meta)
+		}
+		for _, end := range ends {
+			ok, err := mayUse(tx, a.Account, end.Account, end.ARN)
+			if err != nil {
+				return false, err
+			}
+			if !ok {
+				gone = append(gone, a)
+				break
+			}
+		}
+		return true, nil
+	}); err != nil {
+		return err
+	}
+	for _, a := range gone {
+		if err := deleteSNRA(tx, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
