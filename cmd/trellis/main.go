@@ -242,7 +242,7 @@ and exits.`,
 	f.StringVar(&cfg.CACertFile, "ca-cert", "", "PEM certificate of the installation CA, with --ca-key (default: generated into DATA_DIR/ca.pem on first start; see docs/certificates.md)")
 	f.StringVar(&cfg.CAKeyFile, "ca-key", "", "PEM private key of the installation CA given with --ca-cert")
 	f.StringVar(&cfg.Region, "region", "", "region of this installation (default $TRELLIS_REGION or us-east-1)")
-	f.Var(&quotaFlag{cfg.Quotas}, "quota", "override a quota, e.g. --quota services=5000 (repeatable); names: service-networks, services, target-groups, target-groups-per-service, listeners-per-service, rules-per-listener, targets-per-target-group, vpc-associations-per-service-network, service-associations-per-service-network")
+	f.Var(&quotaFlag{cfg.Quotas}, "quota", "override a quota, e.g. --quota services=5000 (repeatable); names: service-networks, services, target-groups, target-groups-per-service, listeners-per-service, rules-per-listener, targets-per-target-group, vpc-associations-per-service-network, service-associations-per-service-network, resource-gateways-per-vpc, resource-configurations, child-configurations-per-group, domain-verifications")
 	f.DurationVar(&cfg.DrainTime, "drain-time", time.Minute, "how long a deregistered target stays DRAINING")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long SIGTERM waits for in-flight requests")
 	f.StringVar(&ingressCIDR, "ingress-cidr", "127.171.0.0/16", "loopback range from which each host-mode VPC gets its ingress address (the data plane listens on ADDRESS:PORT for every listener port the VPC reaches)")

@@ -13,6 +13,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/trellis-net/trellis/internal/app/apptest"
+	"github.com/trellis-net/trellis/internal/model"
 )
 
 // Resource gateways, resource configurations, their service-network
@@ -355,6 +356,8 @@ func TestResourceConfigurationShareSDK(t *testing.T) {
 	_, err := b.CreateServiceNetworkResourceAssociation(ctx, &vpclattice.CreateServiceNetworkResourceAssociationInput{
 		ServiceNetworkIdentifier: bsn.Id, ResourceConfigurationIdentifier: rc.Arn})
 	wantAPIError(t, err, "ResourceNotFoundException")
+	_, err = b.GetResourceConfiguration(ctx, &vpclattice.GetResourceConfigurationInput{ResourceConfigurationIdentifier: rc.Arn})
+	wantAPIError(t, err, "ResourceNotFoundException")
 
 	sh := need(ramAs(s, rootCreds(s)).CreateResourceShare(ctx, &ram.CreateResourceShareInput{Name: aws.String("db-share"),
 		ResourceArns: []string{*rc.Arn}, Principals: []string{acctB}})).ok(t)
@@ -364,6 +367,12 @@ func TestResourceConfigurationShareSDK(t *testing.T) {
 	}
 	need(ramAs(s, bc).AcceptResourceShareInvitation(ctx, &ram.AcceptResourceShareInvitationInput{
 		ResourceShareInvitationArn: inv.ResourceShareInvitations[0].ResourceShareInvitationArn})).ok(t)
+	// Shared: B reads it by ARN (not by ID) and associates it with its network.
+	if got := need(b.GetResourceConfiguration(ctx, &vpclattice.GetResourceConfigurationInput{ResourceConfigurationIdentifier: rc.Arn})).ok(t); *got.Id != *rc.Id {
+		t.Fatalf("B reads %+v", got)
+	}
+	_, err = b.GetResourceConfiguration(ctx, &vpclattice.GetResourceConfigurationInput{ResourceConfigurationIdentifier: rc.Id})
+	wantAPIError(t, err, "ResourceNotFoundException")
 	a := need(b.CreateServiceNetworkResourceAssociation(ctx, &vpclattice.CreateServiceNetworkResourceAssociationInput{
 		ServiceNetworkIdentifier: bsn.Id, ResourceConfigurationIdentifier: rc.Arn})).ok(t)
 	// The configuration's owner sees the association of its configuration.
@@ -503,4 +512,17 @@ func TestDomainVerificationSDK(t *testing.T) {
 	need(c.DeleteDomainVerification(ctx, &vpclattice.DeleteDomainVerificationInput{DomainVerificationIdentifier: dv.Id})).ok(t)
 	_, err = c.GetDomainVerification(ctx, &vpclattice.GetDomainVerificationInput{DomainVerificationIdentifier: dv.Id})
 	wantAPIError(t, err, "ResourceNotFoundException")
+}
+
+func TestResourceQuotasSDK(t *testing.T) {
+	t.Parallel()
+	_, c := resourceWorld(t, apptest.Options{Quotas: model.Quotas{"resource-gateways-per-vpc": 1, "domain-verifications": 1}})
+	newGateway(t, c, "gw-main")
+	_, err := c.CreateResourceGateway(ctx, &vpclattice.CreateResourceGatewayInput{Name: aws.String("gw-two"), VpcIdentifier: aws.String(rVpc)})
+	wantAPIError(t, err, "ServiceQuotaExceededException")
+	// Another VPC has its own count.
+	need(c.CreateResourceGateway(ctx, &vpclattice.CreateResourceGatewayInput{Name: aws.String("gw-two"), VpcIdentifier: aws.String(rVpc2)})).ok(t)
+	need(c.StartDomainVerification(ctx, &vpclattice.StartDomainVerificationInput{DomainName: aws.String("a.example")})).ok(t)
+	_, err = c.StartDomainVerification(ctx, &vpclattice.StartDomainVerificationInput{DomainName: aws.String("b.example")})
+	wantAPIError(t, err, "ServiceQuotaExceededException")
 }

@@ -306,7 +306,8 @@ func (s *Service) loadResourceConfig(tx store.ReadTx, c model.Caller, field, ide
 	return loadOwned[model.ResourceConfiguration](tx, c, arn.ResourceConfiguration, pfxResourceConfig, model.TypeResourceConfiguration, field, ident)
 }
 
-// GetResourceConfiguration describes a resource configuration of the caller.
+// GetResourceConfiguration describes a resource configuration of the
+// caller, or one shared with it through RAM and named by its ARN.
 func (s *Service) GetResourceConfiguration(ctx context.Context, ident string) (*model.ResourceConfiguration, error) {
 	c, err := caller(ctx)
 	if err != nil {
@@ -314,7 +315,8 @@ func (s *Service) GetResourceConfiguration(ctx context.Context, ident string) (*
 	}
 	var out *model.ResourceConfiguration
 	err = s.view(ctx, func(tx store.ReadTx) error {
-		out, err = s.loadResourceConfig(tx, c, "resourceConfigurationIdentifier", ident)
+		out, _, err = loadShared[model.ResourceConfiguration](tx, c, arn.ResourceConfiguration, pfxResourceConfig,
+			model.TypeResourceConfiguration, "resourceConfigurationIdentifier", ident)
 		return err
 	})
 	return out, err
