@@ -275,6 +275,19 @@ func TestServiceNetworkResourceAssociationsSDK(t *testing.T) {
 	_, err := c.CreateServiceNetworkResourceAssociation(ctx, &vpclattice.CreateServiceNetworkResourceAssociationInput{
 		ServiceNetworkIdentifier: sn.Id, ResourceConfigurationIdentifier: child.Id})
 	wantFields(t, err, "resourceConfigurationIdentifier")
+	// allowAssociationToShareableServiceNetwork=false keeps it out of a
+	// shareable network (the default), not out of one with sharing off.
+	private := need(c.CreateResourceConfiguration(ctx, &vpclattice.CreateResourceConfigurationInput{Name: aws.String("private-db"),
+		Type: types.ResourceConfigurationTypeSingle, ResourceGatewayIdentifier: g.Id, PortRanges: []string{"5432"},
+		ResourceConfigurationDefinition: ipDef("10.0.0.7"), AllowAssociationToShareableServiceNetwork: aws.Bool(false)})).ok(t)
+	_, err = c.CreateServiceNetworkResourceAssociation(ctx, &vpclattice.CreateServiceNetworkResourceAssociationInput{
+		ServiceNetworkIdentifier: sn.Id, ResourceConfigurationIdentifier: private.Id})
+	wantFields(t, err, "resourceConfigurationIdentifier")
+	closed := need(c.CreateServiceNetwork(ctx, &vpclattice.CreateServiceNetworkInput{Name: aws.String("closed-net"),
+		SharingConfig: &types.SharingConfig{Enabled: aws.Bool(false)}})).ok(t)
+	pa := need(c.CreateServiceNetworkResourceAssociation(ctx, &vpclattice.CreateServiceNetworkResourceAssociationInput{
+		ServiceNetworkIdentifier: closed.Id, ResourceConfigurationIdentifier: private.Id})).ok(t)
+	need(c.DeleteServiceNetworkResourceAssociation(ctx, &vpclattice.DeleteServiceNetworkResourceAssociationInput{ServiceNetworkResourceAssociationIdentifier: pa.Id})).ok(t)
 	a := need(c.CreateServiceNetworkResourceAssociation(ctx, &vpclattice.CreateServiceNetworkResourceAssociationInput{
 		ServiceNetworkIdentifier: sn.Arn, ResourceConfigurationIdentifier: grp.Id, PrivateDnsEnabled: aws.Bool(true)})).ok(t)
 	if a.Status != types.ServiceNetworkResourceAssociationStatusActive || !strings.HasPrefix(*a.Id, "snra-") || !*a.PrivateDnsEnabled || *a.CreatedBy != s.Account {
