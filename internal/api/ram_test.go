@@ -294,8 +294,8 @@ func TestRAMErrors(t *testing.T) {
 		code string
 	}{
 		{"malformed resource ARN", &ram.CreateResourceShareInput{Name: aws.String("x"), ResourceArns: []string{"arn:aws:vpc-lattice:nonsense"}}, "MalformedArnException"},
-		{"resource configuration", &ram.CreateResourceShareInput{Name: aws.String("x"),
-			ResourceArns: []string{"arn:aws:vpc-lattice:us-east-1:" + ramOwner + ":resourceconfiguration/rcfg-0123456789abcdef0"}}, "InvalidParameterException"},
+		{"an unknown resource configuration", &ram.CreateResourceShareInput{Name: aws.String("x"),
+			ResourceArns: []string{"arn:aws:vpc-lattice:us-east-1:" + ramOwner + ":resourceconfiguration/rcfg-0123456789abcdef0"}}, "UnknownResourceException"},
 		{"a target group", &ram.CreateResourceShareInput{Name: aws.String("x"),
 			ResourceArns: []string{"arn:aws:vpc-lattice:us-east-1:" + ramOwner + ":targetgroup/tg-0123456789abcdef0"}}, "InvalidParameterException"},
 		{"a service network that does not exist", &ram.CreateResourceShareInput{Name: aws.String("x"),

@@ -219,19 +219,6 @@ func TestQuotaExceeded(t *testing.T) {
 	}
 }
 
-func TestNotSupportedOperations(t *testing.T) {
-	t.Parallel()
-	s := apptest.Start(t)
-	c := newClient(s)
-	_, err := c.ListResourceGateways(ctx, &vpclattice.ListResourceGatewaysInput{})
-	ae := wantAPIError(t, err, "ValidationException")
-	if !regexp.MustCompile(`not supported`).MatchString(ae.ErrorMessage()) {
-		t.Fatalf("message %q", ae.ErrorMessage())
-	}
-	_, err = c.StartDomainVerification(ctx, &vpclattice.StartDomainVerificationInput{DomainName: aws.String("example.com")})
-	wantAPIError(t, err, "ValidationException")
-}
-
 func TestGoldenWire(t *testing.T) {
 	t.Parallel()
 	s := apptest.Start(t)

@@ -88,6 +88,7 @@ func New(svc *service.Service, verifier *sigv4.Verifier, log *slog.Logger) *Serv
 	s.registryRoutes()
 	s.functionRoutes()
 	s.canaryRoutes()
+	s.domainVerificationRoutes()
 	return s
 }
 

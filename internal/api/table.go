@@ -2,8 +2,6 @@ package api
 
 import (
 	"net/http"
-
-	"github.com/trellis-net/trellis/internal/model"
 )
 
 // table lists every operation of the Lattice API (reference §2.1). Path
@@ -14,7 +12,6 @@ func (s *Server) table() []route {
 	const (
 		get, post, put, patch, del = http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete
 	)
-	ni := s.notSupported
 	return []route{
 		s.add(post, "/servicenetworks", "CreateServiceNetwork", s.createServiceNetwork),
 		s.add(get, "/servicenetworks/{serviceNetworkIdentifier}", "GetServiceNetwork", s.getServiceNetwork),
@@ -82,34 +79,36 @@ func (s *Server) table() []route {
 		s.add(get, "/tags/{resourceArn}", "ListTagsForResource", s.listTags),
 		s.add(del, "/tags/{resourceArn}", "UntagResource", s.untagResource),
 
-		// Newer operations (resource gateways and configurations, endpoints,
-		// domain verification) answer a clear "not supported yet".
-		s.add(post, "/resourcegateways", "CreateResourceGateway", ni("CreateResourceGateway")),
-		s.add(get, "/resourcegateways/{resourceGatewayIdentifier}", "GetResourceGateway", ni("GetResourceGateway")),
-		s.add(get, "/resourcegateways", "ListResourceGateways", ni("ListResourceGateways")),
-		s.add(patch, "/resourcegateways/{resourceGatewayIdentifier}", "UpdateResourceGateway", ni("UpdateResourceGateway")),
-		s.add(del, "/resourcegateways/{resourceGatewayIdentifier}", "DeleteResourceGateway", ni("DeleteResourceGateway")),
-		s.add(post, "/resourceconfigurations", "CreateResourceConfiguration", ni("CreateResourceConfiguration")),
-		s.add(get, "/resourceconfigurations/{resourceConfigurationIdentifier}", "GetResourceConfiguration", ni("GetResourceConfiguration")),
-		s.add(get, "/resourceconfigurations", "ListResourceConfigurations", ni("ListResourceConfigurations")),
-		s.add(patch, "/resourceconfigurations/{resourceConfigurationIdentifier}", "UpdateResourceConfiguration", ni("UpdateResourceConfiguration")),
-		s.add(del, "/resourceconfigurations/{resourceConfigurationIdentifier}", "DeleteResourceConfiguration", ni("DeleteResourceConfiguration")),
-		s.add(post, "/servicenetworkresourceassociations", "CreateServiceNetworkResourceAssociation", ni("CreateServiceNetworkResourceAssociation")),
-		s.add(get, "/servicenetworkresourceassociations/{serviceNetworkResourceAssociationIdentifier}", "GetServiceNetworkResourceAssociation", ni("GetServiceNetworkResourceAssociation")),
-		s.add(get, "/servicenetworkresourceassociations", "ListServiceNetworkResourceAssociations", ni("ListServiceNetworkResourceAssociations")),
-		s.add(del, "/servicenetworkresourceassociations/{serviceNetworkResourceAssociationIdentifier}", "DeleteServiceNetworkResourceAssociation", ni("DeleteServiceNetworkResourceAssociation")),
-		s.add(get, "/servicenetworkvpcendpointassociations", "ListServiceNetworkVpcEndpointAssociations", ni("ListServiceNetworkVpcEndpointAssociations")),
-		s.add(get, "/resourceendpointassociations", "ListResourceEndpointAssociations", ni("ListResourceEndpointAssociations")),
-		s.add(del, "/resourceendpointassociations/{resourceEndpointAssociationIdentifier}", "DeleteResourceEndpointAssociation", ni("DeleteResourceEndpointAssociation")),
-		s.add(post, "/domainverifications", "StartDomainVerification", ni("StartDomainVerification")),
-		s.add(get, "/domainverifications/{domainVerificationIdentifier}", "GetDomainVerification", ni("GetDomainVerification")),
-		s.add(get, "/domainverifications", "ListDomainVerifications", ni("ListDomainVerifications")),
-		s.add(del, "/domainverifications/{domainVerificationIdentifier}", "DeleteDomainVerification", ni("DeleteDomainVerification")),
-	}
-}
+		s.add(post, "/resourcegateways", "CreateResourceGateway", s.createResourceGateway),
+		s.add(get, "/resourcegateways/{resourceGatewayIdentifier}", "GetResourceGateway", s.getResourceGateway),
+		s.add(get, "/resourcegateways", "ListResourceGateways", s.listResourceGateways),
+		s.add(patch, "/resourcegateways/{resourceGatewayIdentifier}", "UpdateResourceGateway", s.updateResourceGateway),
+		s.add(del, "/resourcegateways/{resourceGatewayIdentifier}", "DeleteResourceGateway", s.deleteResourceGateway),
 
-func (s *Server) notSupported(op string) handler {
-	return func(*request) (int, any, error) {
-		return 0, nil, model.NotImplemented(op)
+		s.add(post, "/resourceconfigurations", "CreateResourceConfiguration", s.createResourceConfiguration),
+		s.add(get, "/resourceconfigurations/{resourceConfigurationIdentifier}", "GetResourceConfiguration", s.getResourceConfiguration),
+		s.add(get, "/resourceconfigurations", "ListResourceConfigurations", s.listResourceConfigurations).
+			query("resourceGatewayIdentifier", "resourceConfigurationGroupIdentifier", "domainVerificationIdentifier"),
+		s.add(patch, "/resourceconfigurations/{resourceConfigurationIdentifier}", "UpdateResourceConfiguration", s.updateResourceConfiguration),
+		s.add(del, "/resourceconfigurations/{resourceConfigurationIdentifier}", "DeleteResourceConfiguration", s.deleteResourceConfiguration),
+
+		s.add(post, "/servicenetworkresourceassociations", "CreateServiceNetworkResourceAssociation", s.createSNRA).
+			body("serviceNetworkIdentifier", "resourceConfigurationIdentifier"),
+		s.add(get, "/servicenetworkresourceassociations/{serviceNetworkResourceAssociationIdentifier}", "GetServiceNetworkResourceAssociation", s.getSNRA),
+		s.add(get, "/servicenetworkresourceassociations", "ListServiceNetworkResourceAssociations", s.listSNRAs).
+			query("serviceNetworkIdentifier", "resourceConfigurationIdentifier"),
+		s.add(del, "/servicenetworkresourceassociations/{serviceNetworkResourceAssociationIdentifier}", "DeleteServiceNetworkResourceAssociation", s.deleteSNRA),
+
+		// Trellis has no VPC endpoints: resource_association.go.
+		s.add(get, "/servicenetworkvpcendpointassociations", "ListServiceNetworkVpcEndpointAssociations", s.listSNVpcEndpointAssociations).
+			query("serviceNetworkIdentifier"),
+		s.add(get, "/resourceendpointassociations", "ListResourceEndpointAssociations", s.listResourceEndpointAssociations).
+			query("resourceConfigurationIdentifier"),
+		s.add(del, "/resourceendpointassociations/{resourceEndpointAssociationIdentifier}", "DeleteResourceEndpointAssociation", s.deleteResourceEndpointAssociation),
+
+		s.add(post, "/domainverifications", "StartDomainVerification", s.startDomainVerification),
+		s.add(get, "/domainverifications/{domainVerificationIdentifier}", "GetDomainVerification", s.getDomainVerification),
+		s.add(get, "/domainverifications", "ListDomainVerifications", s.listDomainVerifications),
+		s.add(del, "/domainverifications/{domainVerificationIdentifier}", "DeleteDomainVerification", s.deleteDomainVerification),
 	}
 }

@@ -102,6 +102,10 @@ type Config struct {
 	// RequestTimeout is how long the data plane waits for a target's
 	// response headers before answering 504 (default 60s).
 	RequestTimeout time.Duration
+	// DomainVerificationResolver (serve --domain-verification-resolver
+	// IP:PORT) is the DNS server domain verifications look their TXT
+	// record up at; empty: none (docs/resources.md).
+	DomainVerificationResolver string
 	// AccessLogDir is where access logs of subscribed services and
 	// networks are written (default DATA_DIR/accesslogs).
 	AccessLogDir string
@@ -381,8 +385,14 @@ func (a *App) start(ctx context.Context) error {
 			}
 		}
 	}
+	if r := cfg.DomainVerificationResolver; r != "" {
+		if _, err := netip.ParseAddrPort(r); err != nil {
+			return fmt.Errorf("--domain-verification-resolver %q: want IP:PORT", r)
+		}
+	}
 	svc := service.New(st, service.Config{Region: cfg.Region, DNSToken: token, Quotas: cfg.Quotas, DrainTime: cfg.DrainTime,
-		IngressPrefix: cfg.IngressPrefix, AdminAccount: a.root.Account, Netns: netnsSupported, CA: a.ca})
+		IngressPrefix: cfg.IngressPrefix, AdminAccount: a.root.Account, Netns: netnsSupported, CA: a.ca,
+		DomainVerificationResolver: cfg.DomainVerificationResolver})
 	a.svc = svc
 	if offline == nil {
 		if err := a.storeStartWork(ctx, svc); err != nil {

@@ -67,11 +67,14 @@ var (
 	AccessLogSubscription            = Kind{"als", "accesslogsubscription"}
 	ResourceGateway                  = Kind{"rgw", "resourcegateway"}
 	ResourceConfiguration            = Kind{"rcfg", "resourceconfiguration"}
+	// Reference §1: snra- and dv- IDs are hexadecimal, which NewID makes.
+	ServiceNetworkResourceAssociation = Kind{"snra", "servicenetworkresourceassociation"}
+	DomainVerification                = Kind{"dv", "domainverification"}
 )
 
 var kinds = []Kind{ServiceNetwork, Service, Listener, Rule, TargetGroup,
 	ServiceNetworkServiceAssociation, ServiceNetworkVpcAssociation, AccessLogSubscription,
-	ResourceGateway, ResourceConfiguration}
+	ResourceGateway, ResourceConfiguration, ServiceNetworkResourceAssociation, DomainVerification}
 
 // IDLen is the number of characters after the prefix's hyphen.
 const IDLen = 17

@@ -98,14 +98,19 @@ func ParsePolicyOwner(field, ident string, arnOnly bool) (arn.Ref, error) {
 
 // identifierKinds are the members that name one kind of Lattice resource.
 var identifierKinds = map[string]arn.Kind{
-	"serviceNetworkIdentifier":                   arn.ServiceNetwork,
-	"serviceIdentifier":                          arn.Service,
-	"listenerIdentifier":                         arn.Listener,
-	"ruleIdentifier":                             arn.Rule,
-	"targetGroupIdentifier":                      arn.TargetGroup,
-	"serviceNetworkServiceAssociationIdentifier": arn.ServiceNetworkServiceAssociation,
-	"serviceNetworkVpcAssociationIdentifier":     arn.ServiceNetworkVpcAssociation,
-	"accessLogSubscriptionIdentifier":            arn.AccessLogSubscription,
+	"serviceNetworkIdentifier":                    arn.ServiceNetwork,
+	"serviceIdentifier":                           arn.Service,
+	"listenerIdentifier":                          arn.Listener,
+	"ruleIdentifier":                              arn.Rule,
+	"targetGroupIdentifier":                       arn.TargetGroup,
+	"serviceNetworkServiceAssociationIdentifier":  arn.ServiceNetworkServiceAssociation,
+	"serviceNetworkVpcAssociationIdentifier":      arn.ServiceNetworkVpcAssociation,
+	"accessLogSubscriptionIdentifier":             arn.AccessLogSubscription,
+	"resourceGatewayIdentifier":                   arn.ResourceGateway,
+	"resourceConfigurationIdentifier":             arn.ResourceConfiguration,
+	"resourceConfigurationGroupIdentifier":        arn.ResourceConfiguration,
+	"serviceNetworkResourceAssociationIdentifier": arn.ServiceNetworkResourceAssociation,
+	"domainVerificationIdentifier":                arn.DomainVerification,
 }
 
 // CheckIdentifierMember checks the syntax of the identifier member named

@@ -28,12 +28,16 @@ var (
 	QuotaTargetsPerTargetGroup    = Quota{"targets-per-target-group", "targets-per-target-group", TypeTarget, "Targets per target group", 1000}
 	QuotaVpcAssociationsPerSN     = Quota{"vpc-associations-per-service-network", "vpc-associations-per-service-network", TypeServiceNetworkVpcAssociation, "VPC associations per service network", 500}
 	QuotaServiceAssociationsPerSN = Quota{"service-associations-per-service-network", "service-associations-per-service-network", TypeServiceNetworkServiceAssociation, "Service associations per service network", 500}
+	QuotaResourceGatewaysPerVPC   = Quota{"resource-gateways-per-vpc", "resource-gateways-per-vpc", TypeResourceGateway, "Resource gateways per VPC", 500}
+	QuotaResourceConfigurations   = Quota{"resource-configurations", "resource-configurations-per-account", TypeResourceConfiguration, "Resource configurations per account", 2000}
+	QuotaDomainVerifications      = Quota{"domain-verifications", "domain-verifications-per-account", TypeDomainVerification, "Domain verifications per account", 5}
+	QuotaChildrenPerGroup         = Quota{"child-configurations-per-group", "child-resource-configurations-per-group", TypeResourceConfiguration, "Child resource configurations per group", 60}
 )
 
 // AllQuotas lists every quota.
 var AllQuotas = []Quota{QuotaServiceNetworks, QuotaServices, QuotaTargetGroups, QuotaTargetGroupsPerService,
 	QuotaListenersPerService, QuotaRulesPerListener, QuotaTargetsPerTargetGroup, QuotaVpcAssociationsPerSN,
-	QuotaServiceAssociationsPerSN}
+	QuotaServiceAssociationsPerSN, QuotaResourceGatewaysPerVPC, QuotaResourceConfigurations, QuotaChildrenPerGroup, QuotaDomainVerifications}
 
 // Quotas holds the configured limits; a missing entry means the default.
 type Quotas map[string]int

@@ -170,9 +170,12 @@ func loadAssocParty[T any, P metaPtr[T]](tx store.ReadTx, c model.Caller, kind a
 	for _, k := range ends(v) {
 		var owner string
 		var oerr error
-		if strings.HasPrefix(k, pfxServiceNetwork) {
+		switch {
+		case strings.HasPrefix(k, pfxServiceNetwork):
 			owner, oerr = accountOf[model.ServiceNetwork](tx, k)
-		} else {
+		case strings.HasPrefix(k, pfxResourceConfig):
+			owner, oerr = accountOf[model.ResourceConfiguration](tx, k)
+		default:
 			owner, oerr = accountOf[model.Service](tx, k)
 		}
 		if oerr != nil {
@@ -219,6 +222,11 @@ func (s *Service) revokeUnshared(tx store.Tx, resourceARNs []string) error {
 			if err := s.revokeSNSAs(tx, pfxSNSAbySvc+id+"/"); err != nil {
 				return err
 			}
+		case strings.HasPrefix(p.Resource, "resourceconfiguration/"):
+			id := strings.TrimPrefix(p.Resource, "resourceconfiguration/")
+			if err := revokeSNRAs(tx, pfxSNRAbyRcfg+id+"/"); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -247,6 +255,9 @@ func (s *Service) revokeOnNetwork(tx store.Tx, snID string) error {
 		if err := deleteSNVA(tx, a); err != nil {
 			return err
 		}
+	}
+	if err := revokeSNRAs(tx, pfxSNRAbySN+snID+"/"); err != nil {
+		return err
 	}
 	return s.revokeSNSAs(tx, pfxSNSAbySN+snID+"/")
 }

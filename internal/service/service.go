@@ -45,6 +45,11 @@ type Config struct {
 	CA    *ca.CA
 	Now   func() time.Time
 	NewID func(arn.Kind) string
+	// DomainVerificationResolver is the DNS server (IP:PORT) that
+	// domain verifications ask for their TXT record; empty: none, and only
+	// the administrator's verify path marks a domain VERIFIED
+	// (domain_verification.go).
+	DomainVerificationResolver string
 }
 
 // Service implements the Lattice operations on a store.

@@ -186,13 +186,13 @@ func (s *Service) DeleteServiceNetwork(ctx context.Context, ident string) error 
 		if err != nil {
 			return err
 		}
-		for _, p := range []string{pfxSNSAbySN, pfxSNVAbySN} {
+		for _, p := range []string{pfxSNSAbySN, pfxSNVAbySN, pfxSNRAbySN} {
 			if busy, err := hasPrefix(tx, p+sn.ID+"/"); err != nil || busy {
 				if err != nil {
 					return err
 				}
 				return model.Conflict(model.TypeServiceNetwork, sn.ID,
-					"service network %s has service or VPC associations; delete them first", sn.ID)
+					"service network %s has service, VPC or resource associations; delete them first", sn.ID)
 			}
 		}
 		if err := s.deletePolicies(tx, sn.ID); err != nil {

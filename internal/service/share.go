@@ -208,7 +208,18 @@ func (s *Service) shareResource(tx store.ReadTx, c model.Caller, a string) (stri
 		}
 		return model.ShareTypeService, nil
 	case arn.ResourceConfiguration:
-		return "", ramErr(model.ReasonRAMInvalidParameter, "resourceArns", "resourceArns entry %s: Trellis does not have resource configurations yet, so they cannot be shared", a)
+		rc, err := getJSON[model.ResourceConfiguration](tx, pfxResourceConfig+ref.ID)
+		if err != nil {
+			return "", err
+		}
+		if rc == nil || rc.ARN != a || rc.Account != c.Account {
+			return "", unknown
+		}
+		if rc.Type == model.ResourceConfigurationTypeChild {
+			// AWS shares a group, never one of its children on its own.
+			return "", ramErr(model.ReasonRAMInvalidParameter, "resourceArns", "resourceArns entry %s is a CHILD resource configuration; share its group", a)
+		}
+		return model.ShareTypeResourceConfiguration, nil
 	}
 	return "", ramErr(model.ReasonRAMInvalidParameter, "resourceArns", "resourceArns entry %s: RAM shares VPC Lattice service networks, services and resource configurations only", a)
 }

@@ -29,6 +29,10 @@ func taggedKey(ref arn.Ref) (key, resourceType string) {
 		return pfxSNVA + ref.ID, model.TypeServiceNetworkVpcAssociation
 	case arn.AccessLogSubscription:
 		return pfxALS + ref.ID, model.TypeAccessLogSubscription
+	case arn.ResourceGateway:
+		return pfxResourceGateway + ref.ID, model.TypeResourceGateway
+	case arn.ResourceConfiguration:
+		return pfxResourceConfig + ref.ID, model.TypeResourceConfiguration
 	}
 	return "", ""
 }

@@ -45,6 +45,21 @@ const (
 	CanaryRunning  = "idx/canary-run/" // idx/canary-run/<rule id> -> canary id: the one unfinished canary of a rule
 )
 
+// Resource gateways and configurations (internal/service/resource_*.go).
+const (
+	ResourceGateway       = "rgw/"           // rgw/<rgw id>
+	ResourceConfiguration = "rcfg/"          // rcfg/<rcfg id>
+	RGWbyVpc              = "idx/rgw-vpc/"   // idx/rgw-vpc/<vpc>/<rgw>: the resource gateways of a VPC
+	RcfgByAccount         = "idx/rcfg-acct/" // idx/rcfg-acct/<account>/<rcfg>: the configurations of an account (quota)
+	RcfgByGateway         = "idx/rcfg-rgw/"  // idx/rcfg-rgw/<rgw>/<rcfg>: the configurations that use a gateway
+	RcfgByGroup           = "idx/rcfg-grp/"  // idx/rcfg-grp/<group>/<child>: the children of a GROUP
+	SNRA                  = "snra/"          // snra/<snra id>
+	SNRAbySN              = "idx/snra-sn/"   // idx/snra-sn/<sn>/<snra>
+	SNRAbyRcfg            = "idx/snra-rcfg/" // idx/snra-rcfg/<rcfg>/<snra>
+	DomainVerification    = "dv/"            // dv/<dv id>
+	DVbyAccount           = "idx/dv-acct/"   // idx/dv-acct/<account>/<dv id>: an account's verifications (quota)
+)
+
 // AWS RAM (internal/service/share.go, docs/ram.md).
 const (
 	ResourceShare        = "ramshare/"        // ramshare/<owner>/<uuid>: resource shares with their associations
