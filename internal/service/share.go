@@ -108,6 +108,19 @@ func loadOwnShare(tx store.ReadTx, c model.Caller, a string) (*model.ResourceSha
 	return sh, nil
 }
 
+// loadActiveOwnShare is loadOwnShare for a change that only an ACTIVE
+// share takes.
+func loadActiveOwnShare(tx store.ReadTx, c model.Caller, a string) (*model.ResourceShare, error) {
+	sh, err := loadOwnShare(tx, c, a)
+	if err != nil {
+		return nil, err
+	}
+	if sh.Status != model.ShareStatusActive {
+		return nil, ramErr(model.ReasonRAMInvalidStateTransition, "resourceShareArn", "resource share %s is %s", sh.ARN, sh.Status)
+	}
+	return sh, nil
+}
+
 func checkClientToken(v *model.Validator, t *string) {
 	if t != nil && !clientTokenRE.MatchString(*t) {
 		v.Addf("clientToken", "clientToken must be 1 to 64 printable ASCII characters")
@@ -509,12 +522,9 @@ func (s *Service) UpdateResourceShare(ctx context.Context, shareArn string, name
 	}
 	var out *model.ResourceShare
 	err = s.update(ctx, func(tx store.Tx) error {
-		sh, err := loadOwnShare(tx, c, shareArn)
+		sh, err := loadActiveOwnShare(tx, c, shareArn)
 		if err != nil {
 			return err
-		}
-		if sh.Status != model.ShareStatusActive {
-			return ramErr(model.ReasonRAMInvalidStateTransition, "resourceShareArn", "resource share %s is %s", sh.ARN, sh.Status)
 		}
 		if name != nil {
 			sh.Name = *name
@@ -605,12 +615,9 @@ func (s *Service) changeShare(ctx context.Context, shareArn string, resources, p
 	var out []model.ShareAssociation
 	var share *model.ResourceShare
 	err = s.update(ctx, func(tx store.Tx) error {
-		sh, err := loadOwnShare(tx, c, shareArn)
+		sh, err := loadActiveOwnShare(tx, c, shareArn)
 		if err != nil {
 			return err
-		}
-		if sh.Status != model.ShareStatusActive {
-			return ramErr(model.ReasonRAMInvalidStateTransition, "resourceShareArn", "resource share %s is %s", sh.ARN, sh.Status)
 		}
 		if add {
 			out, err = s.associate(tx, c, sh, resources, principals)
