@@ -205,6 +205,18 @@ func resourceSubscriptions(tx store.ReadTx, resourceID string, fn func(*model.Ac
 	})
 }
 
+// firstIndexed returns the ID of the first entry under an index prefix
+// ("" when there is none): whether anything still uses what the index is
+// of, and what, for the ConflictException that says so.
+func firstIndexed(tx store.ReadTx, indexPrefix string) (string, error) {
+	var id string
+	err := tx.Scan(indexPrefix, "", func(k string, _ []byte) (bool, error) {
+		id = k[strings.LastIndexByte(k, '/')+1:]
+		return false, nil
+	})
+	return id, err
+}
+
 // indexed calls fn with the entity under entityPrefix+ID for each key
 // indexPrefix+ID of an index, in ID order, until fn returns false or an
 // error. An index entry naming no entity is an error: indexes are written

@@ -272,11 +272,8 @@ func deleteSNRA(tx store.Tx, a *model.ServiceNetworkResourceAssociation) error {
 // snraInUse refuses the deletion of a configuration still associated
 // with a service network (Lattice: ConflictException).
 func snraInUse(tx store.ReadTx, rc *model.ResourceConfiguration) error {
-	var id string
-	if err := tx.Scan(pfxSNRAbyRcfg+rc.ID+"/", "", func(k string, _ []byte) (bool, error) {
-		id = k[strings.LastIndexByte(k, '/')+1:]
-		return false, nil
-	}); err != nil {
+	id, err := firstIndexed(tx, pfxSNRAbyRcfg+rc.ID+"/")
+	if err != nil {
 		return err
 	}
 	if id != "" {

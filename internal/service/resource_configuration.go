@@ -502,11 +502,8 @@ func (s *Service) DeleteResourceConfiguration(ctx context.Context, ident string)
 // rcfgInUse refuses the deletion of a configuration that has children or
 // service-network associations.
 func rcfgInUse(tx store.ReadTx, rc *model.ResourceConfiguration) error {
-	var child string
-	if err := tx.Scan(pfxRcfgByGroup+rc.ID+"/", "", func(k string, _ []byte) (bool, error) {
-		child = k[strings.LastIndexByte(k, '/')+1:]
-		return false, nil
-	}); err != nil {
+	child, err := firstIndexed(tx, pfxRcfgByGroup+rc.ID+"/")
+	if err != nil {
 		return err
 	}
 	if child != "" {

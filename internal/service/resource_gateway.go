@@ -239,11 +239,8 @@ func (s *Service) DeleteResourceGateway(ctx context.Context, ident string) (*mod
 		if err != nil {
 			return err
 		}
-		var user string
-		if err := tx.Scan(pfxRcfgByGateway+g.ID+"/", "", func(k string, _ []byte) (bool, error) {
-			user = k[strings.LastIndexByte(k, '/')+1:]
-			return false, nil
-		}); err != nil {
+		user, err := firstIndexed(tx, pfxRcfgByGateway+g.ID+"/")
+		if err != nil {
 			return err
 		}
 		if user != "" {
