@@ -221,10 +221,10 @@ func resourceConfigurationCmd() *cobra.Command {
 		verb(verbSpec[createIn]{
 			use:   "create",
 			short: "Create a resource configuration (CreateResourceConfiguration)",
-			example: "  trellis resource-configuration create --name db --type SINGLE --resource-gateway db-gw \\\n" +
+			example: "  trellis resource-configuration create --name orders-db --type SINGLE --resource-gateway db-gw \\\n" +
 				"      --port-range 5432 --dns-name db.internal.example\n" +
-				"  trellis resource-configuration create --name dbs --type GROUP --resource-gateway db-gw --port-range 5432-5433\n" +
-				"  trellis resource-configuration create --name db-1 --type CHILD --group dbs --ip 10.0.0.5",
+				"  trellis resource-configuration create --name replicas --type GROUP --resource-gateway db-gw --port-range 5432-5433\n" +
+				"  trellis resource-configuration create --name replica-1 --type CHILD --group replicas --ip 10.0.0.5",
 			flags: func(fs *pflag.FlagSet) {
 				fs.String("name", "", "name of the resource configuration")
 				fs.String("type", "", enumHelp("type", enumValues(types.ResourceConfigurationType("").Values())))
@@ -312,7 +312,7 @@ func resourceConfigurationCmd() *cobra.Command {
 			use:     "update",
 			short:   "Update a resource configuration (UpdateResourceConfiguration)",
 			idFlag:  flagResourceConfiguration,
-			example: "  trellis resource-configuration update db --port-range 5432 --port-range 6432 --dns-name db2.internal.example",
+			example: "  trellis resource-configuration update orders-db --port-range 5432 --port-range 6432 --dns-name db2.internal.example",
 			flags: func(fs *pflag.FlagSet) {
 				idFlag(fs)
 				fs.StringArray(flagPortRange, nil, "port or range N-M (repeatable; replaces the list; SINGLE and GROUP)")
@@ -372,7 +372,7 @@ func snraCmd() *cobra.Command {
 		verb(verbSpec[createIn]{
 			use:     "create",
 			short:   "Associate a resource configuration with a service network (CreateServiceNetworkResourceAssociation)",
-			example: "  trellis snra create --service-network prod --resource-configuration db --private-dns-enabled",
+			example: "  trellis snra create --service-network prod --resource-configuration orders-db --private-dns-enabled",
 			flags: func(fs *pflag.FlagSet) {
 				fs.String(flagServiceNetwork, "", "service network name, ID or ARN (another account's shared one: its ARN)")
 				fs.String(flagResourceConfiguration, "", "resource configuration name, ID or ARN (another account's shared one: its ARN)")
