@@ -45,6 +45,10 @@ func AddCommands(root *cobra.Command) {
 		caCmd(),
 		canaryCmd(),
 		shareCmd(),
+		resourceGatewayCmd(),
+		resourceConfigurationCmd(),
+		snraCmd(),
+		domainVerificationCmd(),
 		trafficCmd(),
 		logsCmd(),
 	)
@@ -191,6 +195,9 @@ type verbSpec[I any] struct {
 	required []required[I]
 	// call sends the request; all is --all for list verbs.
 	call func(ctx context.Context, c *vpclattice.Client, in *I, all bool) (any, error)
+	// notice, when set, returns a message for stderr after a successful
+	// call (e.g. the DNS record to publish); "" for none.
+	notice func(res any) string
 	// list marks a list verb (adds --max-results, --next-token and --all) and
 	// gives its table columns.
 	list []column
@@ -314,6 +321,11 @@ func runVerb[I any](cmd *cobra.Command, args []string, s *verbSpec[I]) error {
 	res, err := s.call(ctx, client, in, all)
 	if err != nil {
 		return err
+	}
+	if s.notice != nil {
+		if msg := s.notice(res); msg != "" {
+			fmt.Fprint(cmd.ErrOrStderr(), msg)
+		}
 	}
 	wire := toWire(res)
 	out := cmd.OutOrStdout()

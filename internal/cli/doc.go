@@ -21,8 +21,9 @@
 //     single field repeating the message), a usage hint for command line
 //     mistakes, which are detected before any request is sent;
 //   - name resolution (resolve.go): flags that take a service network,
-//     service, target group, listener or rule identifier also accept its
-//     name, which is looked up with the List operations and replaced by the
+//     service, target group, listener, rule, resource gateway or resource
+//     configuration identifier also accept its name (a domain verification:
+//     its domain name), which is looked up with the List operations and replaced by the
 //     ID after the local checks and before the request.
 //
 // The CLI talks to the server only through aws-sdk-go-v2's vpclattice client
@@ -32,7 +33,8 @@
 //
 // Files are organised one per noun (service_network.go, service.go,
 // listener.go, rule.go, target_group.go, association.go, policy.go,
-// access_log.go, tag.go, share.go); command.go holds AddCommands and the generic verb
+// access_log.go, tag.go, share.go, resource.go: resource gateways and
+// configurations, their associations, domain verification); command.go holds AddCommands and the generic verb
 // builder shared by all of them. Trellis-native commands call /trellis/v1/
 // with SigV4-signed requests of their own; `logs tail` (logs_tail.go) reads
 // the NDJSON stream of GET /trellis/v1/access-logs/stream and escapes every

@@ -92,6 +92,10 @@ var nameFlags = []nameFlag{
 	{flag: flagListener, field: "ListenerIdentifier", kinds: []*nameKind{listenerKind}},
 	{flag: flagRule, field: "RuleIdentifier", kinds: []*nameKind{ruleKind}},
 	{flag: flagRulePriority, field: "Rules", member: "RuleIdentifier", kinds: []*nameKind{ruleKind}},
+	{flag: flagResourceGateway, field: "ResourceGatewayIdentifier", kinds: []*nameKind{resourceGatewayKind}},
+	{flag: flagResourceConfiguration, field: "ResourceConfigurationIdentifier", kinds: []*nameKind{resourceConfigurationKind}},
+	{flag: flagGroup, field: "ResourceConfigurationGroupIdentifier", kinds: []*nameKind{resourceConfigurationKind}},
+	{flag: flagDomainVerification, field: "DomainVerificationIdentifier", kinds: []*nameKind{domainVerificationKind}},
 }
 
 // looksLikeID reports whether s is prefix-<17 characters of [0-9a-z]>, the
