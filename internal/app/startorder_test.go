@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/trellis-net/trellis/internal/app"
 	"github.com/trellis-net/trellis/internal/app/apptest"
 	"github.com/trellis-net/trellis/internal/cluster"
 )
@@ -17,6 +18,17 @@ func TestStartOrderPerRole(t *testing.T) {
 		s := apptest.StartWith(t, apptest.Options{MetricsAddr: "127.0.0.1:0"})
 		want := []string{"store", "cluster", "snapshot-watcher", "vpc-networks", "health-checker", "access-logs",
 			"function-host", "ingress", "upkeep", "metrics", "elected-work", "api"}
+		if got := s.App.RunnerNames(); !slices.Equal(got, want) {
+			t.Fatalf("runners\n got %q\nwant %q", got, want)
+		}
+	})
+	t.Run("embedded, every optional part", func(t *testing.T) {
+		// Loopback addresses nothing listens on: these parts dial only
+		// when they have something to send.
+		s := apptest.StartWith(t, apptest.Options{MetricsAddr: "127.0.0.1:0", LambdaEndpoint: "http://127.0.0.1:9",
+			OTLPEndpoint: "http://127.0.0.1:9/v1/traces", DNS: app.DNSConfig{Port: freeDNSPort(t)}})
+		want := []string{"store", "cluster", "snapshot-watcher", "vpc-networks", "health-checker", "access-logs",
+			"lambda-invoker", "function-host", "tracing", "ingress", "upkeep", "dns", "metrics", "elected-work", "api"}
 		if got := s.App.RunnerNames(); !slices.Equal(got, want) {
 			t.Fatalf("runners\n got %q\nwant %q", got, want)
 		}
