@@ -116,6 +116,10 @@ type VPC struct {
 	// DNS is the VPC's name table by lowercased fully qualified name: the
 	// names of Hosts, answered with Ingress (dns.go).
 	DNS Table[*DNSRecord]
+	// Resources are the resource configuration ports the VPC reaches
+	// through its network, by port (resources.go): the ingress listens on
+	// Ingress:Port for each and relays TCP to the resource.
+	Resources []*Resource
 }
 
 // ServiceNetwork is a network with its auth settings.
