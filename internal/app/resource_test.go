@@ -1,0 +1,133 @@
+package app_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
+	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
+
+	"github.com/trellis-net/trellis/internal/app/apptest"
+)
+
+// tcpEcho is a TCP server on a loopback address that echoes each line
+// prefixed with "echo:", and answers "bye\n" when the client half-closes.
+func tcpEcho(t *testing.T, addr string) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err == io.EOF {
+						_, _ = io.WriteString(c, "bye\n")
+						return
+					}
+					if err != nil {
+						return
+					}
+					if _, err := io.WriteString(c, "echo:"+line); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// roundTrip connects to addr, sends a line, reads the echo, half-closes
+// and reads the goodbye: it checks bytes both ways and the half-close.
+func roundTrip(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, "select 1\n"); err != nil {
+		return err
+	}
+	r := bufio.NewReader(c)
+	if got, err := r.ReadString('\n'); err != nil || got != "echo:select 1\n" {
+		return fmt.Errorf("echo %q, %v", got, err)
+	}
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		return err
+	}
+	if got, err := r.ReadString('\n'); err != nil || got != "bye\n" {
+		return fmt.Errorf("after half-close %q, %v", got, err)
+	}
+	if _, err := r.ReadByte(); err != io.EOF {
+		return fmt.Errorf("no end after the goodbye: %v", err)
+	}
+	return nil
+}
+
+// TestResourceTCPThroughGateway: a SINGLE IP resource configuration (a TCP
+// server on 127.0.0.1) behind a resource gateway in a host-mode VPC,
+// associated with a network: a client VPC associated with that network
+// reaches it on its ingress at the configuration's port, bytes and
+// half-close relayed; a VPC of another network does not; deleting the
+// resource association closes the port.
+func TestResourceTCPThroughGateway(t *testing.T) {
+	const port = 15432
+	w := newWorld(t, apptest.Options{})
+	tcpEcho(t, fmt.Sprintf("127.0.0.1:%d", port))
+	const rgwVPC = "vpc-000000000000000e1"
+	if st := w.native("PUT", "/trellis/v1/vpcs/"+rgwVPC, nil); st != 201 && st != 200 {
+		t.Fatalf("PUT vpc: %d", st)
+	}
+	gw := need(w.c.CreateResourceGateway(ctx, &vpclattice.CreateResourceGatewayInput{Name: aws.String("db-gw"),
+		VpcIdentifier: aws.String(rgwVPC), SubnetIds: []string{"subnet-0123456789abcdef0"}})).ok(t)
+	cfg := need(w.c.CreateResourceConfiguration(ctx, &vpclattice.CreateResourceConfigurationInput{Name: aws.String("orders-db"),
+		Type: types.ResourceConfigurationTypeSingle, ResourceGatewayIdentifier: gw.Id, PortRanges: []string{fmt.Sprint(port)},
+		Protocol: types.ProtocolTypeTcp, ResourceConfigurationDefinition: &types.ResourceConfigurationDefinitionMemberIpResource{
+			Value: types.IpResource{IpAddress: aws.String("127.0.0.1")}}})).ok(t)
+	assoc := need(w.c.CreateServiceNetworkResourceAssociation(ctx, &vpclattice.CreateServiceNetworkResourceAssociationInput{
+		ServiceNetworkIdentifier: w.sn.Id, ResourceConfigurationIdentifier: cfg.Id})).ok(t)
+	client := w.clientVPC("vpc-00000000000000001", w.sn.Id)
+	other := need(w.c.CreateServiceNetwork(ctx, &vpclattice.CreateServiceNetworkInput{Name: aws.String("other")})).ok(t)
+	outsider := w.clientVPC("vpc-00000000000000002", other.Id)
+	clientAddr := net.JoinHostPort(client, fmt.Sprint(port))
+
+	var last error
+	eventually(t, 5*time.Second, "the resource port of the client VPC", func() bool { last = roundTrip(clientAddr); return last == nil })
+	for i := range 5 {
+		if err := roundTrip(clientAddr); err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+	}
+	// The VPC of another network has no socket on that port.
+	if c, err := net.DialTimeout("tcp", net.JoinHostPort(outsider, fmt.Sprint(port)), time.Second); err == nil {
+		c.Close()
+		t.Fatal("a VPC of another network connects to the resource port")
+	}
+
+	need(w.c.DeleteServiceNetworkResourceAssociation(ctx, &vpclattice.DeleteServiceNetworkResourceAssociationInput{
+		ServiceNetworkResourceAssociationIdentifier: assoc.Id})).ok(t)
+	eventually(t, 5*time.Second, "the resource port to close", func() bool {
+		c, err := net.DialTimeout("tcp", clientAddr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+}
