@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
 
+	"github.com/trellis-net/trellis/internal/app"
 	"github.com/trellis-net/trellis/internal/app/apptest"
 )
 
@@ -89,7 +90,9 @@ func roundTrip(addr string) error {
 // resource association closes the port.
 func TestResourceTCPThroughGateway(t *testing.T) {
 	const port = 15432
-	w := newWorld(t, apptest.Options{})
+	up := testUpstream(t)
+	dnsPort := freeDNSPort(t)
+	w := newWorld(t, apptest.Options{DNS: app.DNSConfig{Port: dnsPort, Upstreams: []string{up}, TTL: 3 * time.Second}})
 	tcpEcho(t, fmt.Sprintf("127.0.0.1:%d", port))
 	const rgwVPC = "vpc-000000000000000e1"
 	if st := w.native("PUT", "/trellis/v1/vpcs/"+rgwVPC, nil); st != 201 && st != 200 {
@@ -99,10 +102,10 @@ func TestResourceTCPThroughGateway(t *testing.T) {
 		VpcIdentifier: aws.String(rgwVPC), SubnetIds: []string{"subnet-0123456789abcdef0"}})).ok(t)
 	cfg := need(w.c.CreateResourceConfiguration(ctx, &vpclattice.CreateResourceConfigurationInput{Name: aws.String("orders-db"),
 		Type: types.ResourceConfigurationTypeSingle, ResourceGatewayIdentifier: gw.Id, PortRanges: []string{fmt.Sprint(port)},
-		Protocol: types.ProtocolTypeTcp, ResourceConfigurationDefinition: &types.ResourceConfigurationDefinitionMemberIpResource{
+		Protocol: types.ProtocolTypeTcp, CustomDomainName: aws.String("DB.orders.internal"), ResourceConfigurationDefinition: &types.ResourceConfigurationDefinitionMemberIpResource{
 			Value: types.IpResource{IpAddress: aws.String("127.0.0.1")}}})).ok(t)
 	assoc := need(w.c.CreateServiceNetworkResourceAssociation(ctx, &vpclattice.CreateServiceNetworkResourceAssociationInput{
-		ServiceNetworkIdentifier: w.sn.Id, ResourceConfigurationIdentifier: cfg.Id})).ok(t)
+		ServiceNetworkIdentifier: w.sn.Id, ResourceConfigurationIdentifier: cfg.Id, PrivateDnsEnabled: aws.Bool(true)})).ok(t)
 	client := w.clientVPC("vpc-00000000000000001", w.sn.Id)
 	other := need(w.c.CreateServiceNetwork(ctx, &vpclattice.CreateServiceNetworkInput{Name: aws.String("other")})).ok(t)
 	outsider := w.clientVPC("vpc-00000000000000002", other.Id)
@@ -115,6 +118,14 @@ func TestResourceTCPThroughGateway(t *testing.T) {
 			t.Fatalf("connection %d: %v", i, err)
 		}
 	}
+	// The client VPC's resolver answers the configuration's custom domain
+	// with its ingress address; the other VPC's does not.
+	_, dnsAddr := vpcDNS(t, w.s, "vpc-00000000000000001")
+	waitAnswer(t, net.JoinHostPort(dnsAddr, fmt.Sprint(dnsPort)), "db.orders.internal", client, 5*time.Second)
+	_, dnsOut := vpcDNS(t, w.s, "vpc-00000000000000002")
+	// (Not a name Trellis owns there: forwarded, the test's upstream
+	// answers NXDOMAIN.)
+	waitAnswer(t, net.JoinHostPort(dnsOut, fmt.Sprint(dnsPort)), "db.orders.internal", "NXDOMAIN", 5*time.Second)
 	// The VPC of another network has no socket on that port.
 	if c, err := net.DialTimeout("tcp", net.JoinHostPort(outsider, fmt.Sprint(port)), time.Second); err == nil {
 		c.Close()

@@ -36,6 +36,11 @@ type Resource struct {
 	// DNS resources at the gateway, not at configuration time).
 	Address string
 	IsDNS   bool
+	// DNSName, when the association has privateDnsEnabled, is the name the
+	// client VPC's resolver answers with its ingress address (lowercased,
+	// not fully qualified): the configuration's customDomainName, else a
+	// DNS resource's domainName; empty for neither.
+	DNSName string
 }
 
 // parsePortRanges returns the ports of a configuration's portRanges ("N"
@@ -102,6 +107,7 @@ func compileResources(st *State, snap *Snapshot, networkOf map[string]*ServiceNe
 		cfg, ports *model.ResourceConfiguration // ports: the SINGLE itself or the CHILD's GROUP
 		assoc      string
 		sn         string
+		dns        bool
 	}
 	var entries []entry
 	for _, a := range st.SNRAs {
@@ -111,10 +117,10 @@ func compileResources(st *State, snap *Snapshot, networkOf map[string]*ServiceNe
 		}
 		switch c.Type {
 		case model.ResourceConfigurationTypeSingle:
-			entries = append(entries, entry{c, c, a.ID, a.ServiceNetworkID})
+			entries = append(entries, entry{c, c, a.ID, a.ServiceNetworkID, a.PrivateDNSEnabled})
 		case model.ResourceConfigurationTypeGroup:
 			for _, ch := range children[c.ID] {
-				entries = append(entries, entry{ch, c, a.ID, a.ServiceNetworkID})
+				entries = append(entries, entry{ch, c, a.ID, a.ServiceNetworkID, a.PrivateDNSEnabled})
 			}
 		}
 	}
@@ -142,6 +148,13 @@ func compileResources(st *State, snap *Snapshot, networkOf map[string]*ServiceNe
 		default:
 			continue // ARN resources: not carried yet
 		}
+		var name string
+		if e.dns {
+			name = strings.ToLower(e.cfg.CustomDomainName)
+			if name == "" && isDNS {
+				name = addr
+			}
+		}
 		ports, ok := parsePortRanges(e.ports.PortRanges)
 		if !ok {
 			warn = append(warn, fmt.Sprintf("resource configuration %s: port ranges %v are malformed or take more than %d ports: not bound",
@@ -151,7 +164,7 @@ func compileResources(st *State, snap *Snapshot, networkOf map[string]*ServiceNe
 		for _, p := range ports {
 			byNetwork[e.sn] = append(byNetwork[e.sn], &Resource{ConfigurationID: e.cfg.ID, ConfigurationARN: e.cfg.ARN,
 				Name: e.cfg.Name, Account: e.cfg.Account, AssociationID: e.assoc, GatewayID: gw.ID, GatewayVPC: gw.VpcID,
-				Port: p, Address: addr, IsDNS: isDNS})
+				Port: p, Address: addr, IsDNS: isDNS, DNSName: name})
 		}
 	}
 	ids := make([]string, 0, len(snap.VPCs))
@@ -165,6 +178,7 @@ func compileResources(st *State, snap *Snapshot, networkOf map[string]*ServiceNe
 		if sn == nil || v.ServiceNetwork != sn {
 			continue
 		}
+		var names *TableEditor[*DNSRecord]
 		taken := map[int]string{}
 		for _, p := range listenerPorts {
 			taken[p] = "a service listener"
@@ -181,6 +195,20 @@ func compileResources(st *State, snap *Snapshot, networkOf map[string]*ServiceNe
 			rc := *r
 			rc.Network = sn
 			v.Resources = append(v.Resources, &rc)
+			// The first configuration in ARN order that names it holds a
+			// name; a service's name is answered before (dns.go).
+			if rc.DNSName != "" {
+				fq := DNSFQDN(rc.DNSName)
+				if names == nil {
+					names = newTable[*DNSRecord](1)
+				}
+				if names.Get(fq) == nil {
+					names.Set(fq, &DNSRecord{Name: fq, Resource: &rc, Network: sn, Addr: v.Ingress})
+				}
+			}
+		}
+		if names != nil {
+			v.ResourceDNS = names.Table()
 		}
 		slices.SortFunc(v.Resources, func(a, b *Resource) int { return a.Port - b.Port })
 	}

@@ -31,11 +31,12 @@ func addResources(st *snapshot.State) {
 		}
 		return c
 	}
+	withDomain := func(c *model.ResourceConfiguration, d string) *model.ResourceConfiguration { c.CustomDomainName = d; return c }
 	ip := func(a string) *model.ResourceConfigurationDefinition {
 		return &model.ResourceConfigurationDefinition{IPResource: &model.IPResource{IPAddress: a}}
 	}
 	st.ResourceConfigurations = append(st.ResourceConfigurations,
-		cfg("rcfg-00000000000000001", model.ResourceConfigurationTypeSingle, "", []string{"5432"}, ip("127.0.0.5")),
+		withDomain(cfg("rcfg-00000000000000001", model.ResourceConfigurationTypeSingle, "", []string{"5432"}, ip("127.0.0.5")), "DB.example.com"),
 		cfg("rcfg-00000000000000002", model.ResourceConfigurationTypeGroup, "", []string{"6379-6380"}, nil),
 		cfg("rcfg-00000000000000003", model.ResourceConfigurationTypeChild, "rcfg-00000000000000002", nil,
 			&model.ResourceConfigurationDefinition{DNSResource: &model.DNSResource{DomainName: "Cache.Example.com"}}),
@@ -45,7 +46,8 @@ func addResources(st *snapshot.State) {
 	)
 	for i, c := range []string{"rcfg-00000000000000001", "rcfg-00000000000000002", "rcfg-00000000000000004", "rcfg-00000000000000005"} {
 		st.SNRAs = append(st.SNRAs, &model.ServiceNetworkResourceAssociation{Meta: model.Meta{ID: fmt.Sprintf("snra-%017x", i+1), Account: acct},
-			ServiceNetworkID: st.ServiceNetworks[0].ID, ResourceConfigurationID: c, Status: model.StatusActive, CreatedBy: acct})
+			ServiceNetworkID: st.ServiceNetworks[0].ID, ResourceConfigurationID: c, Status: model.StatusActive, CreatedBy: acct,
+			PrivateDNSEnabled: i < 2})
 	}
 }
 
@@ -68,6 +70,19 @@ func TestCompileResources(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("resources of the client VPC:\n got %q\nwant %q", got, want)
+	}
+	// privateDnsEnabled: the custom domain of rcfg-1, the DNS resource's
+	// own name for the child of rcfg-2.
+	var names []string
+	for n, r := range v.ResourceDNS.All() {
+		if r.Addr != v.Ingress || r.Resource == nil || r.Network != v.ServiceNetwork || r.Service != nil {
+			t.Errorf("record %s: %+v", n, r)
+		}
+		names = append(names, n+" "+r.Resource.ConfigurationID)
+	}
+	slices.Sort(names)
+	if want := []string{"cache.example.com. rcfg-00000000000000003", "db.example.com. rcfg-00000000000000001"}; !slices.Equal(names, want) {
+		t.Errorf("resource names %q, want %q", names, want)
 	}
 	// The gateway's own VPC is in no network: it reaches nothing.
 	if rs := snap.VPCs["vpc-000000000000000ff"].Resources; len(rs) != 0 {

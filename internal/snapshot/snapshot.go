@@ -120,6 +120,9 @@ type VPC struct {
 	// through its network, by port (resources.go): the ingress listens on
 	// Ingress:Port for each and relays TCP to the resource.
 	Resources []*Resource
+	// ResourceDNS answers the names of Resources (privateDnsEnabled), by
+	// lowercased fully qualified name, after DNS (a service's name wins).
+	ResourceDNS Table[*DNSRecord]
 }
 
 // ServiceNetwork is a network with its auth settings.
