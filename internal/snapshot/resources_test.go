@@ -31,7 +31,10 @@ func addResources(st *snapshot.State) {
 		}
 		return c
 	}
-	withDomain := func(c *model.ResourceConfiguration, d string) *model.ResourceConfiguration { c.CustomDomainName = d; return c }
+	withDomain := func(c *model.ResourceConfiguration, d string) *model.ResourceConfiguration {
+		c.CustomDomainName = d
+		return c
+	}
 	ip := func(a string) *model.ResourceConfigurationDefinition {
 		return &model.ResourceConfigurationDefinition{IPResource: &model.IPResource{IPAddress: a}}
 	}
