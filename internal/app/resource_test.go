@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -106,6 +107,12 @@ func TestResourceTCPThroughGateway(t *testing.T) {
 			Value: types.IpResource{IpAddress: aws.String("127.0.0.1")}}})).ok(t)
 	assoc := need(w.c.CreateServiceNetworkResourceAssociation(ctx, &vpclattice.CreateServiceNetworkResourceAssociationInput{
 		ServiceNetworkIdentifier: w.sn.Id, ResourceConfigurationIdentifier: cfg.Id, PrivateDnsEnabled: aws.Bool(true)})).ok(t)
+	acct := w.s.Account
+	need(w.c.CreateAccessLogSubscription(ctx, &vpclattice.CreateAccessLogSubscriptionInput{ResourceIdentifier: w.sn.Arn,
+		ServiceNetworkLogType: types.ServiceNetworkLogTypeResource,
+		DestinationArn:        aws.String("arn:aws:logs:us-east-1:" + acct + ":log-group:/lattice/resources")})).ok(t)
+	need(w.c.CreateAccessLogSubscription(ctx, &vpclattice.CreateAccessLogSubscriptionInput{ResourceIdentifier: w.sn.Arn,
+		DestinationArn: aws.String("arn:aws:logs:us-east-1:" + acct + ":log-group:/lattice/services")})).ok(t)
 	client := w.clientVPC("vpc-00000000000000001", w.sn.Id)
 	other := need(w.c.CreateServiceNetwork(ctx, &vpclattice.CreateServiceNetworkInput{Name: aws.String("other")})).ok(t)
 	outsider := w.clientVPC("vpc-00000000000000002", other.Id)
@@ -118,6 +125,28 @@ func TestResourceTCPThroughGateway(t *testing.T) {
 			t.Fatalf("connection %d: %v", i, err)
 		}
 	}
+	// One VpcLatticeResourceAccessLogs record per connection (the first
+	// ones may have come while the port opened: at least 6), to the
+	// RESOURCE subscription only.
+	glob := filepath.Join(w.s.DataDir, "accesslogs", "cloudwatch", acct, "us-east-1", "%2Flattice%2Fresources", *w.sn.Id+".log")
+	var recs []map[string]any
+	eventually(t, 5*time.Second, "the resource access log records", func() bool {
+		recs = readJSONLines(t, glob)
+		return len(recs) >= 6
+	})
+	for _, r := range recs {
+		if r["serviceNetworkArn"] != *w.sn.Arn || r["serviceNetworkResourceAssociationId"] != *assoc.Id ||
+			r["resourceConfigurationArn"] != *cfg.Arn || r["protocol"] != "tcp" || r["vpcEndpointId"] != "-" ||
+			r["sourceVpcArn"] != "arn:aws:ec2:us-east-1:"+acct+":vpc/vpc-00000000000000001" ||
+			r["destinationIpPort"] != clientAddr || r["resourceIpPort"] != fmt.Sprintf("127.0.0.1:%d", port) ||
+			r["gatewayIpPort"] == "-" || r["sourceIpPort"] == "-" || r["eventTimestamp"] == "-" {
+			t.Fatalf("record %v", r)
+		}
+	}
+	if svcRecs, _ := filepath.Glob(filepath.Join(w.s.DataDir, "accesslogs", "cloudwatch", acct, "us-east-1", "%2Flattice%2Fservices", "*")); len(svcRecs) != 0 {
+		t.Fatalf("a SERVICE subscription got resource records: %v", svcRecs)
+	}
+
 	// The client VPC's resolver answers the configuration's custom domain
 	// with its ingress address; the other VPC's does not.
 	_, dnsAddr := vpcDNS(t, w.s, "vpc-00000000000000001")

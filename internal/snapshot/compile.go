@@ -283,7 +283,8 @@ func compile(st *State, o Options) (*Snapshot, map[string]*Service, []string) {
 
 // compileAccessLogs attaches the access log subscriptions to their
 // services and networks, in ID order. A network's RESOURCE subscriptions
-// are for resource configurations, which have no requests to log here.
+// get the connections to resource configurations (ResourceAccessLogs), its
+// other ones the requests to services.
 func compileAccessLogs(subs []*model.AccessLogSubscription, services map[string]*Service, networks map[string]*ServiceNetwork) {
 	for _, a := range subs {
 		ls := &LogSubscription{ID: a.ID, ARN: a.ARN, ResourceID: a.ResourceID, Account: a.Account, DestinationARN: a.DestinationARN}
@@ -291,6 +292,9 @@ func compileAccessLogs(subs []*model.AccessLogSubscription, services map[string]
 			svc.AccessLogs = append(svc.AccessLogs, ls)
 		} else if sn := networks[a.ResourceID]; sn != nil && a.ServiceNetworkLogType != model.LogTypeResource {
 			sn.AccessLogs = append(sn.AccessLogs, ls)
+		} else if sn != nil {
+			ls.Resource = true
+			sn.ResourceAccessLogs = append(sn.ResourceAccessLogs, ls)
 		}
 	}
 	byID := func(a, b *LogSubscription) int { return strings.Compare(a.ID, b.ID) }
@@ -299,6 +303,7 @@ func compileAccessLogs(subs []*model.AccessLogSubscription, services map[string]
 	}
 	for _, sn := range networks {
 		slices.SortFunc(sn.AccessLogs, byID)
+		slices.SortFunc(sn.ResourceAccessLogs, byID)
 	}
 }
 

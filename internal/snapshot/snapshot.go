@@ -140,6 +140,10 @@ type ServiceNetwork struct {
 	// AccessLogs are the network's subscriptions of log type SERVICE: every
 	// request through the network to any of its services is logged to them.
 	AccessLogs []*LogSubscription
+	// ResourceAccessLogs are the network's subscriptions of log type
+	// RESOURCE: every connection through the network to a resource
+	// configuration is logged to them.
+	ResourceAccessLogs []*LogSubscription
 }
 
 // LogSubscription is an access log subscription, by ID.
@@ -149,6 +153,9 @@ type LogSubscription struct {
 	ResourceID     string // the service network or service it belongs to
 	Account        string // its owner (the resource's owner)
 	DestinationARN string
+	// Resource: a network's subscription of log type RESOURCE, which gets
+	// the VpcLatticeResourceAccessLogs records (ServiceNetwork.ResourceAccessLogs).
+	Resource bool
 }
 
 // Service is a callable service. Shared by every VPC that can reach it.

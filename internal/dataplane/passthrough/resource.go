@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/trellis-net/trellis/internal/dataplane/accesslog"
 	"github.com/trellis-net/trellis/internal/dataplane/vpcnet"
 	"github.com/trellis-net/trellis/internal/snapshot"
 )
@@ -22,6 +23,13 @@ const DefaultResourceIdleTimeout = 350 * time.Second
 // maxResourceAddrs bounds the addresses of a DNS resource one connection
 // tries, as maxTargets does for targets.
 const maxResourceAddrs = 3
+
+// ResourceLogger receives one record per resource connection, for the
+// RESOURCE subscriptions of its network (accesslog.Logger has this
+// method); Config.AccessLog is used when it has it.
+type ResourceLogger interface {
+	LogResource(e *accesslog.ResourceEntry, subs []*snapshot.LogSubscription)
+}
 
 // FindResource returns the resource the VPC reaches on port, or nil.
 // vpc.Resources is sorted by port and short (≤ 64 per configuration).
@@ -54,12 +62,25 @@ func (p *Proxy) ServeResource(ctx context.Context, c net.Conn, vpcID string, por
 	}
 	vpc := snap.VPCs[vpcID]
 	r := FindResource(vpc, port)
+	var entry *accesslog.ResourceEntry
 	if r == nil {
 		// The port is no longer the resource's (a snapshot swap between
 		// accept and now): nothing is dialed.
 		return
 	}
+	// One record per connection, reached or not (resourceIpPort "-"
+	// then), written when it ends.
+	if rl, ok := p.cfg.AccessLog.(ResourceLogger); ok && len(r.Network.ResourceAccessLogs) > 0 {
+		e := &accesslog.ResourceEntry{Start: start, ServiceNetworkARN: r.Network.ARN, AssociationID: r.AssociationID,
+			SourceVPCARN: vpc.ARN, ResourceConfigurationARN: r.ConfigurationARN,
+			Source: peerAddr(c), Destination: localAddr(c)}
+		entry = e
+		defer func() { rl.LogResource(e, r.Network.ResourceAccessLogs) }()
+	}
 	up := p.dialResource(ctx, r)
+	if up != nil && entry != nil {
+		entry.Gateway, entry.Resource = localAddr(up), peerAddr(up)
+	}
 	if up == nil {
 		p.log.Debug("resource unreachable", "vpc", vpcID, "port", port, "resource", r.ConfigurationID)
 		return
@@ -102,4 +123,13 @@ func (p *Proxy) dialResource(ctx context.Context, r *snapshot.Resource) net.Conn
 		}
 	}
 	return nil
+}
+
+func localAddr(c net.Conn) netip.AddrPort {
+	if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
+		ap := a.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	ap, _ := netip.ParseAddrPort(c.LocalAddr().String())
+	return ap
 }
