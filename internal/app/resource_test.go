@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -170,4 +171,70 @@ func TestResourceTCPThroughGateway(t *testing.T) {
 		}
 		return err != nil
 	})
+}
+
+// TestResourceSecurityGroups: the security groups of the client VPC's
+// association gate resource connections at accept: a client from an
+// admitted address round-trips, one from another address gets no byte and
+// the resource sees no connection.
+func TestResourceSecurityGroups(t *testing.T) {
+	w := newWorld(t, apptest.Options{})
+	port := freeLoopbackPort(t)
+	var accepted atomic.Int64
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
+		}
+	}()
+	const rgwVPC, vpc, sg = "vpc-000000000000000e1", "vpc-00000000000000001", "sg-00000000000000001"
+	if st := w.native("PUT", "/trellis/v1/vpcs/"+rgwVPC, nil); st != 201 && st != 200 {
+		t.Fatalf("PUT vpc: %d", st)
+	}
+	gw := need(w.c.CreateResourceGateway(ctx, &vpclattice.CreateResourceGatewayInput{Name: aws.String("db-gw"),
+		VpcIdentifier: aws.String(rgwVPC), SubnetIds: []string{"subnet-0123456789abcdef0"}})).ok(t)
+	cfg := need(w.c.CreateResourceConfiguration(ctx, &vpclattice.CreateResourceConfigurationInput{Name: aws.String("echo"),
+		Type: types.ResourceConfigurationTypeSingle, ResourceGatewayIdentifier: gw.Id, PortRanges: []string{fmt.Sprint(port)},
+		ResourceConfigurationDefinition: &types.ResourceConfigurationDefinitionMemberIpResource{
+			Value: types.IpResource{IpAddress: aws.String("127.0.0.1")}}})).ok(t)
+	need(w.c.CreateServiceNetworkResourceAssociation(ctx, &vpclattice.CreateServiceNetworkResourceAssociationInput{
+		ServiceNetworkIdentifier: w.sn.Id, ResourceConfigurationIdentifier: cfg.Id})).ok(t)
+	rules := map[string]any{"vpcId": vpc, "ingress": []map[string]any{{"protocol": "tcp", "fromPort": port, "toPort": port, "cidr": "127.0.0.2/32"}}}
+	if st := w.native("PUT", "/trellis/v1/security-groups/"+sg, rules); st != 201 {
+		t.Fatalf("PUT security group: %d", st)
+	}
+	need(w.c.CreateServiceNetworkVpcAssociation(ctx, &vpclattice.CreateServiceNetworkVpcAssociationInput{
+		ServiceNetworkIdentifier: w.sn.Id, VpcIdentifier: aws.String(vpc), SecurityGroupIds: []string{sg}})).ok(t)
+	addr := net.JoinHostPort(w.ingress(vpc), fmt.Sprint(port))
+	echo := func(src string) string {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 2 * time.Second}
+		c, err := d.Dial("tcp", addr)
+		if err != nil {
+			return ""
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+		_, _ = io.WriteString(c, "ping\n")
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		return line
+	}
+	eventually(t, 5*time.Second, "127.0.0.2 admitted", func() bool { return echo("127.0.0.2") == "ping\n" })
+	before := accepted.Load()
+	for range 3 {
+		if got := echo("127.0.0.3"); got != "" {
+			t.Fatalf("127.0.0.3 got %q", got)
+		}
+	}
+	if n := accepted.Load(); n != before {
+		t.Fatalf("the resource saw %d connections from a refused client", n-before)
+	}
 }
