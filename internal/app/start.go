@@ -442,7 +442,7 @@ func (a *App) startProxy(p *startParts, invoker functionInvoker) (*proxy.Proxy, 
 	term := tlsterm.New(tlsterm.Config{Holder: holder, CA: a.ca, Logger: cfg.Logger})
 	pass := passthrough.New(passthrough.Config{Holder: holder, Picker: p.picker, Net: nets.Lookup, AccessLog: a.alog, Logger: cfg.Logger, Auth: p.authz})
 	icfg := ingress.Config{Holder: holder, Handler: px.Handler, Rejected: px.Rejected, AfterSync: px.Forget,
-		Net: nets.Lookup, Logger: cfg.Logger, StdServer: cfg.StdHTTPServer, StdH2: cfg.StdH2Server, TLS: term.Config, Passthrough: pass}
+		Net: nets.Lookup, Logger: cfg.Logger, StdServer: cfg.StdHTTPServer, StdH2: cfg.StdH2Server, TLS: term.Config, Passthrough: pass, Resources: pass}
 	if met != nil {
 		icfg.ConnObserver = met.Conns
 	}

@@ -37,6 +37,11 @@ type State struct {
 	// ALB targets resolve through (targets.go).
 	Instances     []*model.Instance
 	LoadBalancers []*model.LoadBalancer
+	// The resource gateways, configurations and service-network resource
+	// associations (resources.go).
+	ResourceGateways       []*model.ResourceGateway
+	ResourceConfigurations []*model.ResourceConfiguration
+	SNRAs                  []*model.ServiceNetworkResourceAssociation
 	// Pending, when set, fills tables the loader left out because only a
 	// full compile reads them (watch.Loader leaves Services, Listeners,
 	// Rules, TargetGroups, Targets and SNSAs: an incremental compile asks
@@ -80,12 +85,13 @@ type Options struct {
 // Compile turns a state into a snapshot. It is a pure function: the same
 // state and options give the same snapshot.
 func Compile(st *State, o Options) *Snapshot {
-	snap, _ := compile(st, o)
+	snap, _, _ := compile(st, o)
 	return snap
 }
 
-// compile is Compile, also returning every compiled service by ID.
-func compile(st *State, o Options) (*Snapshot, map[string]*Service) {
+// compile is Compile, also returning every compiled service by ID and the
+// resource warnings (for Incremental, which keeps them).
+func compile(st *State, o Options) (*Snapshot, map[string]*Service, []string) {
 	if o.Partition == "" {
 		o.Partition = "aws"
 	}
@@ -263,20 +269,22 @@ func compile(st *State, o Options) (*Snapshot, map[string]*Service) {
 		snap.ByIngress[addr] = cv
 	}
 	compileDNS(snap, services)
+	rsrcWarn := compileResources(st, snap, networkOf, allPorts)
 	snap.Services = TableOf(services)
 	snap.Identities, snap.Warnings = compileIdentities(st, o)
 	var certWarn []string
 	snap.Certificates, certWarn = compileCertificates(st)
-	if len(certWarn) > 0 || len(vpcWarn) > 0 {
-		snap.Warnings = append(append(snap.Warnings, certWarn...), vpcWarn...)
+	if len(certWarn) > 0 || len(vpcWarn) > 0 || len(rsrcWarn) > 0 {
+		snap.Warnings = append(append(append(snap.Warnings, certWarn...), vpcWarn...), rsrcWarn...)
 		slices.Sort(snap.Warnings)
 	}
-	return snap, services
+	return snap, services, rsrcWarn
 }
 
 // compileAccessLogs attaches the access log subscriptions to their
 // services and networks, in ID order. A network's RESOURCE subscriptions
-// are for resource configurations, which have no requests to log here.
+// get the connections to resource configurations (ResourceAccessLogs), its
+// other ones the requests to services.
 func compileAccessLogs(subs []*model.AccessLogSubscription, services map[string]*Service, networks map[string]*ServiceNetwork) {
 	for _, a := range subs {
 		ls := &LogSubscription{ID: a.ID, ARN: a.ARN, ResourceID: a.ResourceID, Account: a.Account, DestinationARN: a.DestinationARN}
@@ -284,6 +292,9 @@ func compileAccessLogs(subs []*model.AccessLogSubscription, services map[string]
 			svc.AccessLogs = append(svc.AccessLogs, ls)
 		} else if sn := networks[a.ResourceID]; sn != nil && a.ServiceNetworkLogType != model.LogTypeResource {
 			sn.AccessLogs = append(sn.AccessLogs, ls)
+		} else if sn != nil {
+			ls.Resource = true
+			sn.ResourceAccessLogs = append(sn.ResourceAccessLogs, ls)
 		}
 	}
 	byID := func(a, b *LogSubscription) int { return strings.Compare(a.ID, b.ID) }
@@ -292,6 +303,7 @@ func compileAccessLogs(subs []*model.AccessLogSubscription, services map[string]
 	}
 	for _, sn := range networks {
 		slices.SortFunc(sn.AccessLogs, byID)
+		slices.SortFunc(sn.ResourceAccessLogs, byID)
 	}
 }
 

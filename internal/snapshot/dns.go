@@ -14,6 +14,9 @@ type DNSRecord struct {
 	// question's name is on the wire after lowercasing.
 	Name    string
 	Service *Service
+	// Resource is set instead of Service for a resource configuration's
+	// name (VPC.ResourceDNS).
+	Resource *Resource
 	// Network is the service network through which the VPC reaches it.
 	Network *ServiceNetwork
 	// Addr is the VPC's ingress address: an A record when it is IPv4, an

@@ -63,6 +63,10 @@ type Incremental struct {
 	byDomain map[string]map[string]bool // custom domain -> the services that hold it
 	certWarn []string
 	vpcWarn  []string // the VPCs left out by --node-ingress-prefix (node_ingress.go)
+	// rsrcWarn: the resource ports left out (resources.go); they depend
+	// only on what a change compiled incrementally keeps (the listener
+	// port set; resource, network and VPC tables are Change.Other).
+	rsrcWarn []string
 	// Fulls counts the full compiles (for tests).
 	Fulls int
 }
@@ -80,8 +84,9 @@ func (c *Incremental) Compile(st *State, ch *Change, lk Lookup, o Options) *Snap
 			return snap
 		}
 	}
-	snap, services := compile(st, o)
+	snap, services, rsrcWarn := compile(st, o)
 	c.index(st, snap, services)
+	c.rsrcWarn = rsrcWarn
 	c.vpcWarn = nodeIngressWarnings(st, o)
 	Link(snap, nil, nil, nil) // nothing shared: a reader compares everything
 	c.prev = snap
@@ -493,8 +498,8 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 
 	// Identities depend on the time (expirations): always compiled.
 	snap.Identities, snap.Warnings = compileIdentities(st, o)
-	if len(c.certWarn) > 0 || len(c.vpcWarn) > 0 {
-		snap.Warnings = append(append(snap.Warnings, c.certWarn...), c.vpcWarn...)
+	if len(c.certWarn) > 0 || len(c.vpcWarn) > 0 || len(c.rsrcWarn) > 0 {
+		snap.Warnings = append(append(append(snap.Warnings, c.certWarn...), c.vpcWarn...), c.rsrcWarn...)
 		slices.Sort(snap.Warnings)
 	}
 

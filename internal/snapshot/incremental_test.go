@@ -128,6 +128,9 @@ func incrementalEqualsCompile(t *testing.T, seed uint64) {
 		o.IngressPrefix, o.NodeIngressPrefix = netip.MustParsePrefix("127.171.0.0/16"), netip.MustParsePrefix("127.181.0.0/16")
 		st.VPCs = append(slices.Clone(st.VPCs), &model.VPC{ID: "vpc-0000000000000000f", Account: acct, Mode: model.VPCModeHost, IngressAddress: "127.99.0.1"})
 	}
+	// Resources: their changes are Change.Other; the other changes keep them.
+	addResources(st)
+	allSNRAs := slices.Clone(st.SNRAs)
 	var inc snapshot.Incremental
 	next := 100
 	newID := func(kind string) string { next++; return fmt.Sprintf("%s-%017x", kind, next) }
@@ -274,6 +277,14 @@ func incrementalEqualsCompile(t *testing.T, seed uint64) {
 					st.Listeners = append(slices.Clone(st.Listeners), &l)
 					ch.Services = append(ch.Services, l.ServiceID)
 				}
+			case op == 11 && pick(3) == 0: // a resource association comes or goes (not incremental)
+				a := allSNRAs[pick(len(allSNRAs))]
+				if slices.Contains(st.SNRAs, a) {
+					st.SNRAs = without(st.SNRAs, func(x *model.ServiceNetworkResourceAssociation) bool { return x == a })
+				} else {
+					st.SNRAs = append(slices.Clone(st.SNRAs), a)
+				}
+				ch.Other = true
 			default: // time passes: drains end
 				o.Now = o.Now.Add(time.Duration(pick(40)) * time.Second)
 			}
@@ -287,6 +298,9 @@ func incrementalEqualsCompile(t *testing.T, seed uint64) {
 		}
 		if round == 0 && (want.VPCs["vpc-00000000000000001"].Hosts.Len() == 0 || want.VPCs["vpc-00000000000000001"].ServiceNetwork.AuthPolicy == "") {
 			t.Fatal("the VPCs reach no services: the test would not cover their host tables")
+		}
+		if round == 0 && len(want.VPCs["vpc-00000000000000001"].Resources) == 0 {
+			t.Fatal("the VPCs reach no resources: the test would not cover them")
 		}
 		if round == 0 && nodePrefix && (want.VPCs["vpc-00000000000000001"].Ingress != netip.MustParseAddr("127.181.0.1") || len(want.Warnings) == 0) {
 			t.Fatal("the node ingress prefix is not applied: the test would not cover it")

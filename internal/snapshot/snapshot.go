@@ -116,6 +116,13 @@ type VPC struct {
 	// DNS is the VPC's name table by lowercased fully qualified name: the
 	// names of Hosts, answered with Ingress (dns.go).
 	DNS Table[*DNSRecord]
+	// Resources are the resource configuration ports the VPC reaches
+	// through its network, by port (resources.go): the ingress listens on
+	// Ingress:Port for each and relays TCP to the resource.
+	Resources []*Resource
+	// ResourceDNS answers the names of Resources (privateDnsEnabled), by
+	// lowercased fully qualified name, after DNS (a service's name wins).
+	ResourceDNS Table[*DNSRecord]
 }
 
 // ServiceNetwork is a network with its auth settings.
@@ -133,6 +140,10 @@ type ServiceNetwork struct {
 	// AccessLogs are the network's subscriptions of log type SERVICE: every
 	// request through the network to any of its services is logged to them.
 	AccessLogs []*LogSubscription
+	// ResourceAccessLogs are the network's subscriptions of log type
+	// RESOURCE: every connection through the network to a resource
+	// configuration is logged to them.
+	ResourceAccessLogs []*LogSubscription
 }
 
 // LogSubscription is an access log subscription, by ID.
@@ -142,6 +153,9 @@ type LogSubscription struct {
 	ResourceID     string // the service network or service it belongs to
 	Account        string // its owner (the resource's owner)
 	DestinationARN string
+	// Resource: a network's subscription of log type RESOURCE, which gets
+	// the VpcLatticeResourceAccessLogs records (ServiceNetwork.ResourceAccessLogs).
+	Resource bool
 }
 
 // Service is a callable service. Shared by every VPC that can reach it.

@@ -1,7 +1,9 @@
 // Package accesslog writes the data plane's access logs: one JSON object
 // per request (Lattice's VpcLatticeAccessLogs format), delivered to every
 // access log subscription of the service called and of the service network
-// it was called through.
+// it was called through; and one VpcLatticeResourceAccessLogs object per
+// TCP connection to a resource configuration, to the network's RESOURCE
+// subscriptions (resource.go; S3 objects under ResourceAccessLogs).
 //
 // A subscription's destination ARN decides where its records go, under
 // Config.Dir (see destination.go for the exact layout):

@@ -44,6 +44,7 @@ type target struct {
 	// S3: the directory up to and including REGION, relative to Dir, and
 	// the sanitized parts of the object names.
 	base, account, region, resource string
+	kind                            string // the log's name in object names: VpcLatticeAccessLogs, VpcLatticeResourceAccessLogs
 }
 
 // resolveTarget finds where the records of sub go; region is the region of
@@ -75,8 +76,15 @@ func resolveTarget(sub *snapshot.LogSubscription, region string) (target, error)
 			elems = append(elems, component(p))
 		}
 	}
-	t := target{account: component(sub.Account), region: component(region), resource: component(sub.ResourceID)}
-	elems = append(elems, "AWSLogs", t.account, "VpcLattice", "AccessLogs", t.region)
+	t := target{account: component(sub.Account), region: component(region), resource: component(sub.ResourceID), kind: "VpcLatticeAccessLogs"}
+	folder := "AccessLogs"
+	if sub.Resource {
+		// A RESOURCE subscription's records (VpcLatticeResourceAccessLogs)
+		// go under ResourceAccessLogs, named like the others (reference
+		// §7.5: "ResourceAccessLogs analogous").
+		folder, t.kind = "ResourceAccessLogs", "VpcLatticeResourceAccessLogs"
+	}
+	elems = append(elems, "AWSLogs", t.account, "VpcLattice", folder, t.region)
 	t.base = filepath.Join(elems...)
 	// NUL cannot be in a path, so no lines key equals an S3 key.
 	t.key = t.base + "\x00" + t.resource
@@ -95,8 +103,8 @@ const s3Window = 5 * time.Minute
 // node's own objects of one window differ in the random half; the writer
 // checks that neither the name nor its .partial exists before it takes it.
 func (t *target) objectPath(w time.Time, node uint16) string {
-	name := fmt.Sprintf("%s_VpcLatticeAccessLogs_%s_%s_%s_%04x%04x.json.gz",
-		t.account, t.region, t.resource, w.Format("20060102T1504Z"), node, rand.Uint32()&0xffff)
+	name := fmt.Sprintf("%s_%s_%s_%s_%s_%04x%04x.json.gz",
+		t.account, t.kind, t.region, t.resource, w.Format("20060102T1504Z"), node, rand.Uint32()&0xffff)
 	return filepath.Join(t.base, w.Format("2006"), w.Format("01"), w.Format("02"), t.resource, name)
 }
 

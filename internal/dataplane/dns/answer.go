@@ -53,6 +53,11 @@ func classify(snap *snapshot.Snapshot, vpc *snapshot.VPC, name []byte) (Verdict,
 	if r := vpc.DNS.GetBytes(name); r != nil {
 		return Reachable, r
 	}
+	// The names of the resource configurations the VPC reaches (after the
+	// services': a service's name wins).
+	if r := vpc.ResourceDNS.GetBytes(name); r != nil {
+		return Reachable, r
+	}
 	if snap.ServiceNames.GetBytes(name) != nil || inZone(name, snap.DNSZone) {
 		return NotReachable, nil
 	}

@@ -42,6 +42,12 @@ func lookup(snap *snapshot.Snapshot, vpc *snapshot.VPC, name string, upstreams [
 	case Reachable:
 		out.Rcode = mdns.RcodeToString[mdns.RcodeSuccess]
 		out.Addresses, out.TTL = []netip.Addr{rec.Addr}, int(ttl)
+		if r := rec.Resource; r != nil {
+			// A resource configuration's name (privateDnsEnabled).
+			out.Reason = fmt.Sprintf("resource configuration %s is reachable through service network %s (its resource association); answered with VPC %s's ingress address",
+				r.ConfigurationID, r.Network.ID, vpc.ID)
+			break
+		}
 		out.ServiceID, out.ServiceArn = rec.Service.ID, rec.Service.ARN
 		if rec.Network != nil {
 			out.ServiceNetworkID = rec.Network.ID

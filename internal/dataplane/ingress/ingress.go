@@ -63,6 +63,9 @@ type Config struct {
 	// Passthrough relays TLS connections whose SNI names a TLS_PASSTHROUGH
 	// listener; nil: none is relayed.
 	Passthrough Passthrough
+	// Resources relays the connections of the resource ports of each VPC
+	// (snapshot.VPC.Resources); nil: those ports are not opened.
+	Resources Resources
 	// ConnObserver counts the client connections of every socket served
 	// by the dispatcher (connobs.go); nil counts nothing. (Not with
 	// StdServer.)
@@ -86,10 +89,13 @@ type Ingress struct {
 	draining map[*socket]struct{}
 }
 
-// sockKey identifies a wanted socket: the VPC it serves and where.
+// sockKey identifies a wanted socket: the VPC it serves, where, and
+// whether it is a resource port (relayed as raw TCP) or a listener port. A
+// port that changes kind is closed and opened anew.
 type sockKey struct {
-	vpc  string
-	addr netip.AddrPort
+	vpc      string
+	addr     netip.AddrPort
+	resource bool
 }
 
 // socket is one listening socket and the server behind it.
@@ -134,7 +140,7 @@ func New(cfg Config) *Ingress {
 // wanted returns the sockets the snapshot asks for: every port of every
 // host-mode VPC with an ingress address, and of every network-namespace
 // VPC whose network lookup (Config.Net) has a Net for it.
-func wanted(snap *snapshot.Snapshot, nets vpcnet.Lookup) map[sockKey]struct{} {
+func wanted(snap *snapshot.Snapshot, nets vpcnet.Lookup, resources bool) map[sockKey]struct{} {
 	want := map[sockKey]struct{}{}
 	if snap == nil {
 		return want
@@ -159,6 +165,16 @@ func wanted(snap *snapshot.Snapshot, nets vpcnet.Lookup) map[sockKey]struct{} {
 			}
 			want[sockKey{vpc: vpc.ID, addr: netip.AddrPortFrom(vpc.Ingress, uint16(port))}] = struct{}{}
 		}
+		if !resources {
+			continue
+		}
+		// Resource ports never share a port with a listener (the compile
+		// leaves such a resource port out, with a warning).
+		for _, r := range vpc.Resources {
+			if r.Port > 0 && r.Port <= 65535 {
+				want[sockKey{vpc: vpc.ID, addr: netip.AddrPortFrom(vpc.Ingress, uint16(r.Port)), resource: true}] = struct{}{}
+			}
+		}
 	}
 	return want
 }
@@ -177,7 +193,7 @@ func (in *Ingress) Sync(ctx context.Context) error {
 		return ErrClosed
 	}
 	snap := in.cfg.Holder.Load()
-	want := wanted(snap, in.cfg.Net)
+	want := wanted(snap, in.cfg.Net, in.cfg.Resources != nil)
 
 	// Close first, so an address that moved to another VPC can be rebound.
 	for k, s := range in.sockets {
@@ -240,6 +256,9 @@ func (in *Ingress) open(ctx context.Context, k sockKey) (*socket, error) {
 		return nil, err
 	}
 	port := int(k.addr.Port())
+	if k.resource {
+		return in.serve(k, ln, newResourceServer(in.cfg.Resources, k.vpc, port)), nil
+	}
 	h := in.cfg.Handler(k.vpc, port)
 	var rejected func(int, netip.AddrPort, int64)
 	if in.cfg.Rejected != nil {
@@ -269,6 +288,11 @@ func (in *Ingress) open(ctx context.Context, k sockKey) (*socket, error) {
 		}
 		srv = d
 	}
+	return in.serve(k, ln, srv), nil
+}
+
+// serve serves ln with srv, through the security-group gate.
+func (in *Ingress) serve(k sockKey, ln net.Listener, srv server) *socket {
 	s := &socket{
 		key:    k,
 		ln:     &onceCloseListener{Listener: &sgListener{Listener: ln, in: in, vpcID: k.vpc, port: k.addr.Port()}},
@@ -283,7 +307,7 @@ func (in *Ingress) open(ctx context.Context, k sockKey) (*socket, error) {
 			s.dead.Store(true)
 		}
 	}()
-	return s, nil
+	return s
 }
 
 // drain stops s accepting at once and shuts it down in the background,

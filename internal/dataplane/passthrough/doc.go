@@ -21,6 +21,10 @@
 // fires (from the last byte seen either way), so a busy connection costs no
 // timer work per read.
 //
+// ServeResource (resource.go) relays the TCP connections of resource
+// configuration ports the same way, to the resource dialed from its
+// gateway VPC's network.
+//
 // It imports snapshot, route, upstream, vpcnet, accesslog and tlspeek; it
 // must not import proxy, ingress, store, service or api.
 package passthrough

@@ -70,6 +70,9 @@ type Config struct {
 	// IdleTimeout closes a connection on which no byte moved either way
 	// for this long.
 	IdleTimeout time.Duration
+	// ResourceIdleTimeout is IdleTimeout for resource connections
+	// (ServeResource); default DefaultResourceIdleTimeout.
+	ResourceIdleTimeout time.Duration
 	// PassiveDownFor is how long a target that refused a connection stays
 	// out of rotation (see proxy.Config.PassiveDownFor).
 	PassiveDownFor time.Duration
@@ -91,6 +94,9 @@ func New(cfg Config) *Proxy {
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.ResourceIdleTimeout <= 0 {
+		cfg.ResourceIdleTimeout = DefaultResourceIdleTimeout
 	}
 	if cfg.PassiveDownFor <= 0 {
 		cfg.PassiveDownFor = DefaultPassiveDownFor

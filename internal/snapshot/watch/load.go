@@ -285,6 +285,10 @@ func (l *Loader) init() {
 		tableFor(schema.Certificate, func(s *snapshot.State) *[]*snapshot.StoredCertificate { return &s.Certificates }),
 		tableFor(schema.Instance, func(s *snapshot.State) *[]*model.Instance { return &s.Instances }),
 		tableFor(schema.LoadBalancer, func(s *snapshot.State) *[]*model.LoadBalancer { return &s.LoadBalancers }),
+		// Resources: any change is Change.Other (classify), a full compile.
+		tableFor(schema.ResourceGateway, func(s *snapshot.State) *[]*model.ResourceGateway { return &s.ResourceGateways }),
+		tableFor(schema.ResourceConfiguration, func(s *snapshot.State) *[]*model.ResourceConfiguration { return &s.ResourceConfigurations }),
+		tableFor(schema.SNRA, func(s *snapshot.State) *[]*model.ServiceNetworkResourceAssociation { return &s.SNRAs }),
 	}
 }
 

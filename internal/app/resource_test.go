@@ -1,0 +1,240 @@
+package app_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
+	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
+
+	"github.com/trellis-net/trellis/internal/app"
+	"github.com/trellis-net/trellis/internal/app/apptest"
+)
+
+// tcpEcho is a TCP server on a loopback address that echoes each line
+// prefixed with "echo:", and answers "bye\n" when the client half-closes.
+func tcpEcho(t *testing.T, addr string) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err == io.EOF {
+						_, _ = io.WriteString(c, "bye\n")
+						return
+					}
+					if err != nil {
+						return
+					}
+					if _, err := io.WriteString(c, "echo:"+line); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// roundTrip connects to addr, sends a line, reads the echo, half-closes
+// and reads the goodbye: it checks bytes both ways and the half-close.
+func roundTrip(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, "select 1\n"); err != nil {
+		return err
+	}
+	r := bufio.NewReader(c)
+	if got, err := r.ReadString('\n'); err != nil || got != "echo:select 1\n" {
+		return fmt.Errorf("echo %q, %v", got, err)
+	}
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		return err
+	}
+	if got, err := r.ReadString('\n'); err != nil || got != "bye\n" {
+		return fmt.Errorf("after half-close %q, %v", got, err)
+	}
+	if _, err := r.ReadByte(); err != io.EOF {
+		return fmt.Errorf("no end after the goodbye: %v", err)
+	}
+	return nil
+}
+
+// TestResourceTCPThroughGateway: a SINGLE IP resource configuration (a TCP
+// server on 127.0.0.1) behind a resource gateway in a host-mode VPC,
+// associated with a network: a client VPC associated with that network
+// reaches it on its ingress at the configuration's port, bytes and
+// half-close relayed; a VPC of another network does not; deleting the
+// resource association closes the port.
+func TestResourceTCPThroughGateway(t *testing.T) {
+	const port = 15432
+	up := testUpstream(t)
+	dnsPort := freeDNSPort(t)
+	w := newWorld(t, apptest.Options{DNS: app.DNSConfig{Port: dnsPort, Upstreams: []string{up}, TTL: 3 * time.Second}})
+	tcpEcho(t, fmt.Sprintf("127.0.0.1:%d", port))
+	const rgwVPC = "vpc-000000000000000e1"
+	if st := w.native("PUT", "/trellis/v1/vpcs/"+rgwVPC, nil); st != 201 && st != 200 {
+		t.Fatalf("PUT vpc: %d", st)
+	}
+	gw := need(w.c.CreateResourceGateway(ctx, &vpclattice.CreateResourceGatewayInput{Name: aws.String("db-gw"),
+		VpcIdentifier: aws.String(rgwVPC), SubnetIds: []string{"subnet-0123456789abcdef0"}})).ok(t)
+	cfg := need(w.c.CreateResourceConfiguration(ctx, &vpclattice.CreateResourceConfigurationInput{Name: aws.String("orders-db"),
+		Type: types.ResourceConfigurationTypeSingle, ResourceGatewayIdentifier: gw.Id, PortRanges: []string{fmt.Sprint(port)},
+		Protocol: types.ProtocolTypeTcp, CustomDomainName: aws.String("DB.orders.internal"), ResourceConfigurationDefinition: &types.ResourceConfigurationDefinitionMemberIpResource{
+			Value: types.IpResource{IpAddress: aws.String("127.0.0.1")}}})).ok(t)
+	assoc := need(w.c.CreateServiceNetworkResourceAssociation(ctx, &vpclattice.CreateServiceNetworkResourceAssociationInput{
+		ServiceNetworkIdentifier: w.sn.Id, ResourceConfigurationIdentifier: cfg.Id, PrivateDnsEnabled: aws.Bool(true)})).ok(t)
+	acct := w.s.Account
+	need(w.c.CreateAccessLogSubscription(ctx, &vpclattice.CreateAccessLogSubscriptionInput{ResourceIdentifier: w.sn.Arn,
+		ServiceNetworkLogType: types.ServiceNetworkLogTypeResource,
+		DestinationArn:        aws.String("arn:aws:logs:us-east-1:" + acct + ":log-group:/lattice/resources")})).ok(t)
+	need(w.c.CreateAccessLogSubscription(ctx, &vpclattice.CreateAccessLogSubscriptionInput{ResourceIdentifier: w.sn.Arn,
+		DestinationArn: aws.String("arn:aws:logs:us-east-1:" + acct + ":log-group:/lattice/services")})).ok(t)
+	client := w.clientVPC("vpc-00000000000000001", w.sn.Id)
+	other := need(w.c.CreateServiceNetwork(ctx, &vpclattice.CreateServiceNetworkInput{Name: aws.String("other")})).ok(t)
+	outsider := w.clientVPC("vpc-00000000000000002", other.Id)
+	clientAddr := net.JoinHostPort(client, fmt.Sprint(port))
+
+	var last error
+	eventually(t, 5*time.Second, "the resource port of the client VPC", func() bool { last = roundTrip(clientAddr); return last == nil })
+	for i := range 5 {
+		if err := roundTrip(clientAddr); err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+	}
+	// One VpcLatticeResourceAccessLogs record per connection (the first
+	// ones may have come while the port opened: at least 6), to the
+	// RESOURCE subscription only.
+	glob := filepath.Join(w.s.DataDir, "accesslogs", "cloudwatch", acct, "us-east-1", "%2Flattice%2Fresources", *w.sn.Id+".log")
+	var recs []map[string]any
+	eventually(t, 5*time.Second, "the resource access log records", func() bool {
+		recs = readJSONLines(t, glob)
+		return len(recs) >= 6
+	})
+	for _, r := range recs {
+		if r["serviceNetworkArn"] != *w.sn.Arn || r["serviceNetworkResourceAssociationId"] != *assoc.Id ||
+			r["resourceConfigurationArn"] != *cfg.Arn || r["protocol"] != "tcp" || r["vpcEndpointId"] != "-" ||
+			r["sourceVpcArn"] != "arn:aws:ec2:us-east-1:"+acct+":vpc/vpc-00000000000000001" ||
+			r["destinationIpPort"] != clientAddr || r["resourceIpPort"] != fmt.Sprintf("127.0.0.1:%d", port) ||
+			r["gatewayIpPort"] == "-" || r["sourceIpPort"] == "-" || r["eventTimestamp"] == "-" {
+			t.Fatalf("record %v", r)
+		}
+	}
+	if svcRecs, _ := filepath.Glob(filepath.Join(w.s.DataDir, "accesslogs", "cloudwatch", acct, "us-east-1", "%2Flattice%2Fservices", "*")); len(svcRecs) != 0 {
+		t.Fatalf("a SERVICE subscription got resource records: %v", svcRecs)
+	}
+
+	// The client VPC's resolver answers the configuration's custom domain
+	// with its ingress address; the other VPC's does not.
+	_, dnsAddr := vpcDNS(t, w.s, "vpc-00000000000000001")
+	waitAnswer(t, net.JoinHostPort(dnsAddr, fmt.Sprint(dnsPort)), "db.orders.internal", client, 5*time.Second)
+	_, dnsOut := vpcDNS(t, w.s, "vpc-00000000000000002")
+	// (Not a name Trellis owns there: forwarded, the test's upstream
+	// answers NXDOMAIN.)
+	waitAnswer(t, net.JoinHostPort(dnsOut, fmt.Sprint(dnsPort)), "db.orders.internal", "NXDOMAIN", 5*time.Second)
+	// The VPC of another network has no socket on that port.
+	if c, err := net.DialTimeout("tcp", net.JoinHostPort(outsider, fmt.Sprint(port)), time.Second); err == nil {
+		c.Close()
+		t.Fatal("a VPC of another network connects to the resource port")
+	}
+
+	need(w.c.DeleteServiceNetworkResourceAssociation(ctx, &vpclattice.DeleteServiceNetworkResourceAssociationInput{
+		ServiceNetworkResourceAssociationIdentifier: assoc.Id})).ok(t)
+	eventually(t, 5*time.Second, "the resource port to close", func() bool {
+		c, err := net.DialTimeout("tcp", clientAddr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+}
+
+// TestResourceSecurityGroups: the security groups of the client VPC's
+// association gate resource connections at accept: a client from an
+// admitted address round-trips, one from another address gets no byte and
+// the resource sees no connection.
+func TestResourceSecurityGroups(t *testing.T) {
+	w := newWorld(t, apptest.Options{})
+	port := freeLoopbackPort(t)
+	var accepted atomic.Int64
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
+		}
+	}()
+	const rgwVPC, vpc, sg = "vpc-000000000000000e1", "vpc-00000000000000001", "sg-00000000000000001"
+	if st := w.native("PUT", "/trellis/v1/vpcs/"+rgwVPC, nil); st != 201 && st != 200 {
+		t.Fatalf("PUT vpc: %d", st)
+	}
+	gw := need(w.c.CreateResourceGateway(ctx, &vpclattice.CreateResourceGatewayInput{Name: aws.String("db-gw"),
+		VpcIdentifier: aws.String(rgwVPC), SubnetIds: []string{"subnet-0123456789abcdef0"}})).ok(t)
+	cfg := need(w.c.CreateResourceConfiguration(ctx, &vpclattice.CreateResourceConfigurationInput{Name: aws.String("echo"),
+		Type: types.ResourceConfigurationTypeSingle, ResourceGatewayIdentifier: gw.Id, PortRanges: []string{fmt.Sprint(port)},
+		ResourceConfigurationDefinition: &types.ResourceConfigurationDefinitionMemberIpResource{
+			Value: types.IpResource{IpAddress: aws.String("127.0.0.1")}}})).ok(t)
+	need(w.c.CreateServiceNetworkResourceAssociation(ctx, &vpclattice.CreateServiceNetworkResourceAssociationInput{
+		ServiceNetworkIdentifier: w.sn.Id, ResourceConfigurationIdentifier: cfg.Id})).ok(t)
+	rules := map[string]any{"vpcId": vpc, "ingress": []map[string]any{{"protocol": "tcp", "fromPort": port, "toPort": port, "cidr": "127.0.0.2/32"}}}
+	if st := w.native("PUT", "/trellis/v1/security-groups/"+sg, rules); st != 201 {
+		t.Fatalf("PUT security group: %d", st)
+	}
+	need(w.c.CreateServiceNetworkVpcAssociation(ctx, &vpclattice.CreateServiceNetworkVpcAssociationInput{
+		ServiceNetworkIdentifier: w.sn.Id, VpcIdentifier: aws.String(vpc), SecurityGroupIds: []string{sg}})).ok(t)
+	addr := net.JoinHostPort(w.ingress(vpc), fmt.Sprint(port))
+	echo := func(src string) string {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 2 * time.Second}
+		c, err := d.Dial("tcp", addr)
+		if err != nil {
+			return ""
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+		_, _ = io.WriteString(c, "ping\n")
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		return line
+	}
+	eventually(t, 5*time.Second, "127.0.0.2 admitted", func() bool { return echo("127.0.0.2") == "ping\n" })
+	before := accepted.Load()
+	for range 3 {
+		if got := echo("127.0.0.3"); got != "" {
+			t.Fatalf("127.0.0.3 got %q", got)
+		}
+	}
+	if n := accepted.Load(); n != before {
+		t.Fatalf("the resource saw %d connections from a refused client", n-before)
+	}
+}
