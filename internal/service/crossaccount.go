@@ -237,24 +237,10 @@ func (s *Service) revokeOnNetwork(tx store.Tx, snID string) error {
 	if err != nil || sn == nil {
 		return err
 	}
-	var gone []*model.ServiceNetworkVpcAssociation
-	if err := scanJSON(tx, pfxSNVAbySN+snID+"/", func(_ string, id *string) (bool, error) {
-		a, err := getJSON[model.ServiceNetworkVpcAssociation](tx, pfxSNVA+*id)
-		if err != nil || a == nil {
-			return err == nil, err
-		}
-		ok, err := mayUse(tx, a.Account, sn.Account, sn.ARN)
-		if err == nil && !ok {
-			gone = append(gone, a)
-		}
-		return err == nil, err
-	}); err != nil {
+	if err := revokeIndexed(tx, pfxSNVAbySN+snID+"/", pfxSNVA, func(a *model.ServiceNetworkVpcAssociation) (bool, error) {
+		return mayUse(tx, a.Account, sn.Account, sn.ARN)
+	}, deleteSNVA); err != nil {
 		return err
-	}
-	for _, a := range gone {
-		if err := deleteSNVA(tx, a); err != nil {
-			return err
-		}
 	}
 	if err := revokeSNRAs(tx, pfxSNRAbySN+snID+"/"); err != nil {
 		return err
@@ -265,13 +251,23 @@ func (s *Service) revokeOnNetwork(tx store.Tx, snID string) error {
 // revokeSNSAs removes the service associations under an index prefix
 // whose owner may no longer use both ends.
 func (s *Service) revokeSNSAs(tx store.Tx, prefix string) error {
-	var gone []*model.ServiceNetworkServiceAssociation
-	if err := scanJSON(tx, prefix, func(_ string, id *string) (bool, error) {
-		a, err := getJSON[model.ServiceNetworkServiceAssociation](tx, pfxSNSA+*id)
+	return revokeIndexed(tx, prefix, pfxSNSA, func(a *model.ServiceNetworkServiceAssociation) (bool, error) {
+		return s.snsaStillAllowed(tx, a)
+	}, deleteSNSA)
+}
+
+// revokeIndexed deletes (with del) the associations that the index entries
+// under indexPrefix name (the key's last segment is the ID under
+// entityPrefix) and that allowed no longer admits: the revocations of
+// every kind of association. They are all read before any is deleted.
+func revokeIndexed[T any](tx store.Tx, indexPrefix, entityPrefix string, allowed func(*T) (bool, error), del func(store.Tx, *T) error) error {
+	var gone []*T
+	if err := tx.Scan(indexPrefix, "", func(k string, _ []byte) (bool, error) {
+		a, err := getJSON[T](tx, entityPrefix+k[strings.LastIndexByte(k, '/')+1:])
 		if err != nil || a == nil {
 			return err == nil, err
 		}
-		ok, err := s.snsaStillAllowed(tx, a)
+		ok, err := allowed(a)
 		if err == nil && !ok {
 			gone = append(gone, a)
 		}
@@ -280,7 +276,7 @@ func (s *Service) revokeSNSAs(tx store.Tx, prefix string) error {
 		return err
 	}
 	for _, a := range gone {
-		if err := deleteSNSA(tx, a); err != nil {
+		if err := del(tx, a); err != nil {
 			return err
 		}
 	}

@@ -287,12 +287,7 @@ func snraInUse(tx store.ReadTx, rc *model.ResourceConfiguration) error {
 // whose owner may no longer use both ends (a RAM share stopped covering
 // it), as AWS removes them.
 func revokeSNRAs(tx store.Tx, prefix string) error {
-	var gone []*model.ServiceNetworkResourceAssociation
-	if err := tx.Scan(prefix, "", func(k string, _ []byte) (bool, error) {
-		a, err := getJSON[model.ServiceNetworkResourceAssociation](tx, pfxSNRA+k[strings.LastIndexByte(k, '/')+1:])
-		if err != nil || a == nil {
-			return err == nil, err
-		}
+	return revokeIndexed(tx, prefix, pfxSNRA, func(a *model.ServiceNetworkResourceAssociation) (bool, error) {
 		sn, err := getJSON[model.ServiceNetwork](tx, pfxServiceNetwork+a.ServiceNetworkID)
 		if err != nil {
 			return false, err
@@ -309,23 +304,10 @@ func revokeSNRAs(tx store.Tx, prefix string) error {
 			ends = append(ends, &rc.Meta)
 		}
 		for _, end := range ends {
-			ok, err := mayUse(tx, a.Account, end.Account, end.ARN)
-			if err != nil {
+			if ok, err := mayUse(tx, a.Account, end.Account, end.ARN); err != nil || !ok {
 				return false, err
-			}
-			if !ok {
-				gone = append(gone, a)
-				break
 			}
 		}
 		return true, nil
-	}); err != nil {
-		return err
-	}
-	for _, a := range gone {
-		if err := deleteSNRA(tx, a); err != nil {
-			return err
-		}
-	}
-	return nil
+	}, deleteSNRA)
 }
