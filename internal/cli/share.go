@@ -131,6 +131,25 @@ func shareOwner(cmd *cobra.Command) (ramtypes.ResourceOwner, error) {
 	return "", usageErrorf("invalid --%s %q: want self or other", flagShareOwner, o)
 }
 
+// filterFlags are the flags of the listings by owner and share
+// (resources, principals).
+func filterFlags(what string) func(*pflag.FlagSet) {
+	return func(fs *pflag.FlagSet) {
+		ownerFlag(fs)
+		fs.String("share", "", "only this share's "+what+" (share ARN)")
+	}
+}
+
+// shareFilter reads filterFlags (the owner was checked by shareOwner).
+func shareFilter(cmd *cobra.Command) (ramtypes.ResourceOwner, []string) {
+	owner, _ := shareOwner(cmd)
+	var shares []string
+	if s, _ := cmd.Flags().GetString("share"); s != "" {
+		shares = []string{s}
+	}
+	return owner, shares
+}
+
 func ownerFlag(fs *pflag.FlagSet) {
 	fs.String(flagShareOwner, "self", "whose shares: self (yours) or other (shared with you)")
 }
@@ -343,17 +362,10 @@ func shareCmd() *cobra.Command {
 	}, {
 		use:   "resources",
 		short: "List shared resources: those you share, or those shared with you (ListResources)",
-		flags: func(fs *pflag.FlagSet) {
-			ownerFlag(fs)
-			fs.String("share", "", "only this share's resources (share ARN)")
-		},
+		flags: filterFlags("resources"),
 		check: func(cmd *cobra.Command, _ []string) error { _, err := shareOwner(cmd); return err },
 		call: func(ctx context.Context, c *ram.Client, cmd *cobra.Command, _ []string) (any, error) {
-			owner, _ := shareOwner(cmd)
-			var shares []string
-			if s, _ := cmd.Flags().GetString("share"); s != "" {
-				shares = []string{s}
-			}
+			owner, shares := shareFilter(cmd)
 			return collectRAM(ctx, "resources", func(tok *string) ([]ramtypes.Resource, *string, error) {
 				out, err := c.ListResources(ctx, &ram.ListResourcesInput{ResourceOwner: owner, ResourceShareArns: shares, NextToken: tok})
 				if err != nil {
@@ -366,17 +378,10 @@ func shareCmd() *cobra.Command {
 	}, {
 		use:   "principals",
 		short: "List principals: those you share with, or the owners sharing with you (ListPrincipals)",
-		flags: func(fs *pflag.FlagSet) {
-			ownerFlag(fs)
-			fs.String("share", "", "only this share's principals (share ARN)")
-		},
+		flags: filterFlags("principals"),
 		check: func(cmd *cobra.Command, _ []string) error { _, err := shareOwner(cmd); return err },
 		call: func(ctx context.Context, c *ram.Client, cmd *cobra.Command, _ []string) (any, error) {
-			owner, _ := shareOwner(cmd)
-			var shares []string
-			if s, _ := cmd.Flags().GetString("share"); s != "" {
-				shares = []string{s}
-			}
+			owner, shares := shareFilter(cmd)
 			return collectRAM(ctx, "principals", func(tok *string) ([]ramtypes.Principal, *string, error) {
 				out, err := c.ListPrincipals(ctx, &ram.ListPrincipalsInput{ResourceOwner: owner, ResourceShareArns: shares, NextToken: tok})
 				if err != nil {
