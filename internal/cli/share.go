@@ -154,6 +154,15 @@ func ownerFlag(fs *pflag.FlagSet) {
 	fs.String(flagShareOwner, "self", "whose shares: self (yours) or other (shared with you)")
 }
 
+// needShareMembers checks associate and disassociate: a share ARN, and
+// resources or principals to add or remove.
+func needShareMembers(cmd *cobra.Command, args []string) error {
+	if err := needArn("resource share")(cmd, args); err != nil {
+		return err
+	}
+	return needMembers(cmd, args)
+}
+
 // needArn checks the single positional ARN of a verb.
 func needArn(what string) func(*cobra.Command, []string) error {
 	return func(_ *cobra.Command, args []string) error {
@@ -294,12 +303,7 @@ func shareCmd() *cobra.Command {
 		short:   "Add resources or principals to a share (AssociateResourceShare)",
 		example: "  trellis share associate arn:aws:ram:us-east-1:111111111111:resource-share/... --principal 444444444444",
 		args:    anyArgs, flags: memberFlags,
-		check: func(cmd *cobra.Command, args []string) error {
-			if err := needArn("resource share")(cmd, args); err != nil {
-				return err
-			}
-			return needMembers(cmd, args)
-		},
+		check: needShareMembers,
 		call: func(ctx context.Context, c *ram.Client, cmd *cobra.Command, args []string) (any, error) {
 			return c.AssociateResourceShare(ctx, &ram.AssociateResourceShareInput{ResourceShareArn: &args[0],
 				ResourceArns: stringArray(cmd, flagShareResource), Principals: stringArray(cmd, flagSharePrincipal)})
@@ -309,12 +313,7 @@ func shareCmd() *cobra.Command {
 		use:   "disassociate SHARE_ARN",
 		short: "Remove resources or principals from a share; the associations they enabled go too (DisassociateResourceShare)",
 		args:  anyArgs, flags: memberFlags,
-		check: func(cmd *cobra.Command, args []string) error {
-			if err := needArn("resource share")(cmd, args); err != nil {
-				return err
-			}
-			return needMembers(cmd, args)
-		},
+		check: needShareMembers,
 		call: func(ctx context.Context, c *ram.Client, cmd *cobra.Command, args []string) (any, error) {
 			return c.DisassociateResourceShare(ctx, &ram.DisassociateResourceShareInput{ResourceShareArn: &args[0],
 				ResourceArns: stringArray(cmd, flagShareResource), Principals: stringArray(cmd, flagSharePrincipal)})
