@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -30,6 +31,7 @@ import (
 type away struct {
 	store.Store
 	down atomic.Bool
+	deaf atomic.Bool // reachable, but its watch tells nothing
 }
 
 func (a *away) err() error { return fmt.Errorf("%w: test: the store is away", store.ErrUnavailable) }
@@ -61,7 +63,7 @@ func (a *away) Watch(ctx context.Context) <-chan int64 {
 	go func() {
 		defer close(out)
 		for rev := range in {
-			if !a.down.Load() {
+			if !a.down.Load() && !a.deaf.Load() {
 				store.SendLatest(out, rev)
 			}
 		}
@@ -165,6 +167,26 @@ func TestWatcherStaleAndCatchUp(t *testing.T) {
 	if !strings.Contains(logs.String(), "caught up with the store") || !strings.Contains(logs.String(), "stale_for=") {
 		t.Fatalf("no Info line on the catch-up:\n%s", logs)
 	}
+}
+
+// TestWatcherCatchesUpAMissedWatch: the store stays reachable but its
+// watch misses a write (a broken watch stream): the probes find the
+// revision standing ahead of the snapshot and compile it.
+func TestWatcherCatchesUpAMissedWatch(t *testing.T) {
+	st, _ := openAway(t)
+	holder := &snapshot.Holder{}
+	w := &Watcher{Store: st, Holder: holder, Probe: 20 * time.Millisecond, Refresh: time.Hour,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	putService(t, st, "svc-00000000000000001", "a")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := w.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st.deaf.Store(true)
+	rev := putService(t, st, "svc-00000000000000002", "b")
+	waitFor(t, "the probes to compile the missed write", func() bool { return holder.Load().Revision == rev })
+	waitFor(t, "the snapshot confirmed current", func() bool { return w.Staleness() == 0 && w.StoreReachable() })
 }
 
 // TestCacheStartsTheNode: the watcher's local copy follows the store (only

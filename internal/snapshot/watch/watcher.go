@@ -22,9 +22,12 @@ import (
 // The watcher probes the store's revision every Probe; a probe that fails
 // makes the snapshot stale (logged once, at Warn, with its revision and
 // since when it was last confirmed current; Staleness, StoreReachable);
-// a probe that finds a revision other than the snapshot's compiles (the
-// catch-up does not wait for the watch, which an etcd outage may have
-// broken), and one that finds the same confirms it (logged at Info with
+// the first probe after an outage that finds a revision other than the
+// snapshot's compiles (the catch-up does not wait for the watch, which an
+// etcd outage may have broken), as does one that finds the same revision
+// ahead of the snapshot twice (a watch that missed it; a write in flight
+// is the watch's to compile, after its debounce), and one that finds the
+// snapshot's revision confirms it (logged at Info with
 // how long it was stale). With a Cache it keeps a local copy of what each
 // snapshot was compiled from, and FromCache starts from that copy.
 type Watcher struct {
@@ -59,6 +62,7 @@ type Watcher struct {
 	subs     []chan struct{}
 	loader   Loader               // used only by the compile loop
 	compiler snapshot.Incremental // likewise
+	probed   int64                // the revision the last probe read (likewise)
 
 	// What the watcher knows of the store (under st).
 	st          sync.Mutex
@@ -229,11 +233,21 @@ func (w *Watcher) probe(ctx context.Context) (compile bool) {
 		return false
 	}
 	w.st.Lock()
+	wasReachable := w.reachable
 	w.reachable = true
 	copied := w.fromCopy
 	w.st.Unlock()
-	if snap := w.Holder.Load(); snap == nil || snap.Revision != rev || copied {
+	prev := w.probed
+	w.probed = rev
+	if snap := w.Holder.Load(); snap == nil || copied {
 		return true
+	} else if snap.Revision != rev {
+		// Behind the store. The watch brings a write within its debounce:
+		// compile here only when the watch may have missed it — the store
+		// was out of reach, or the revision has not moved since the last
+		// probe and the snapshot still has not followed. (Compiling at
+		// every probe that meets a write in flight would compile twice.)
+		return !wasReachable || rev == prev
 	}
 	w.confirmed(rev, at)
 	return false
