@@ -173,7 +173,7 @@ type Config struct {
 	// --console, on by default there.
 	Console bool
 	Getenv  func(string) string
-	Logger        *slog.Logger
+	Logger  *slog.Logger
 }
 
 // Store backends of Config.Store.
