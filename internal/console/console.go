@@ -68,9 +68,8 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if name == "" {
 		name = "index.html"
 	}
-	// fs.ValidPath refuses "..", ".", empty elements and backslashes'
-	// absence is fine: embed.FS names are slash-separated and never escape
-	// dist. Directories are not listed.
+	// fs.ValidPath refuses "..", "." and empty elements: nothing outside
+	// dist is named. Hidden files and directories are not served.
 	if !fs.ValidPath(name) || strings.HasPrefix(path.Base(name), ".") {
 		http.NotFound(w, r)
 		return

@@ -127,8 +127,9 @@ export function errorText(e) {
   name = String(name).split('#').pop();
   let msg = e.message || String(e);
   const fields = e.fieldList || (e.$response && e.$response.fieldList);
-  if (Array.isArray(fields) && fields.length) {
-    msg += ' (' + fields.map((f) => f.name + ': ' + f.message).join('; ') + ')';
+  if (Array.isArray(fields)) {
+    const more = fields.filter((f) => f && f.message && !msg.includes(f.message));
+    if (more.length) msg += ' (' + more.map((f) => f.name + ': ' + f.message).join('; ') + ')';
   }
   return name + ': ' + msg;
 }

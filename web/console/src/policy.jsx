@@ -84,7 +84,7 @@ export function Simulator({ service = '' }) {
         setResult(null);
         const r = await native('POST', 'auth/simulate', body);
         setResult(r);
-        return '';
+        return 'Simulated: ' + (r.allowed ? 'allowed' : 'denied') + '.';
       }}>
         <div class="grid2">
           <Field label="Source VPC" name="sourceVpc" required placeholder="vpc-0123456789abcdef0" />

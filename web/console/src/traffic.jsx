@@ -97,6 +97,13 @@ function statusFilter(s) {
 
 const MAX_LINES = 500;
 
+// caller is who made the request: the principal SigV4 authenticated, else
+// Anonymous (records write "-" for a field they do not have).
+function caller(r) {
+  for (const v of [r.resolvedUser, r.callerPrincipal]) if (v && v !== '-') return v;
+  return 'Anonymous';
+}
+
 export function LogTail({ resource }) {
   const [running, setRunning] = useState(false);
   const [lines, setLines] = useState([]);
@@ -144,7 +151,7 @@ export function LogTail({ resource }) {
 
   const okStatus = statusFilter(filters.status);
   const shown = lines.filter((r) => okStatus(r.responseCode)
-    && (!filters.caller || String(r.resolvedUser || r.callerPrincipal || 'Anonymous').toLowerCase().includes(filters.caller.toLowerCase()))
+    && (!filters.caller || caller(r).toLowerCase().includes(filters.caller.toLowerCase()))
     && (!filters.path || String(r.requestPath || '').includes(filters.path)));
   const set = (k) => (e) => setFilters({ ...filters, [k]: e.currentTarget.value });
   return (
@@ -160,6 +167,7 @@ export function LogTail({ resource }) {
       </div>
       <ErrorBox error={error} />
       <p class="muted" role="status">{running ? 'Live. ' : ''}{note} {lines.length ? `${shown.length} of ${lines.length} records shown` : ''}</p>
+      <div class="scroll">
       <table class="log">
         <caption class="sr-only">Access-log records, newest first</caption>
         <thead><tr><th scope="col">Time</th><th scope="col">Caller</th><th scope="col">Source VPC</th><th scope="col">Request</th><th scope="col">Status</th><th scope="col">Duration</th><th scope="col">Target</th><th scope="col">Note</th></tr></thead>
@@ -167,17 +175,18 @@ export function LogTail({ resource }) {
           {shown.map((r) => (
             <tr class={'code' + String(r.responseCode)[0]}>
               <td class="mono">{r.startTime}</td>
-              <td class="mono">{r.resolvedUser || r.callerPrincipal || 'Anonymous'}</td>
+              <td class="mono">{caller(r)}</td>
               <td class="mono">{r.sourceVpcId}</td>
-              <td class="mono">{r.requestMethod} {r.hostHeader}{r.requestPath}</td>
+              <td class="mono wrap">{r.requestMethod} {r.hostHeader}{r.requestPath}</td>
               <td>{r.responseCode}</td>
-              <td>{r.duration}ms</td>
+              <td>{r.duration === undefined || r.duration === '-' ? '' : r.duration + ' ms'}</td>
               <td class="mono">{r.targetIpPort || '-'}</td>
               <td class="mono">{r.authDeniedReason ? 'denied:' + r.authDeniedReason : r.failureReason || ''}</td>
             </tr>
           ))}
         </tbody>
       </table>
+      </div>
     </div>
   );
 }
