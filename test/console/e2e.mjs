@@ -6,7 +6,7 @@
 // (a real HTTP target on 127.0.0.1), DRIVER_URL (sends data-plane requests
 // on request), ARTIFACTS_DIR (screenshots), BULK_SERVICE, CHROMIUM.
 import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const env = (k) => {
@@ -20,6 +20,7 @@ const [targetIp, targetPort] = env('TARGET_ADDR').split(':');
 const VPC = 'vpc-0c0501e0000000001';
 const LISTENER_PORT = '8080';
 mkdirSync(ART, { recursive: true });
+rmSync(join(ART, 'failure.png'), { force: true });
 
 const t0 = Date.now();
 const step = (s) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${s}`);
@@ -243,14 +244,26 @@ try {
   await page.getByRole('button', { name: 'Previous page' }).click();
   await until('page 1', async () => /Page 1: services 1–50/.test(await textOf(page.getByRole('main').getByRole('status').first())));
   await page.evaluate(() => window.scrollTo(0, 0));
+  // A laptop-sized view (also docs/console.png).
+  await page.setViewportSize({ width: 1280, height: 720 });
   await shot('10-services');
+  await page.setViewportSize({ width: 1440, height: 900 });
   await page.getByLabel('Search services').fill(env('BULK_SERVICE'));
   await page.getByRole('search').getByRole('button', { name: 'Search' }).click();
   await until('the search result', async () => /1 match for/.test(await textOf(page.getByRole('main').getByRole('status').first())));
   await page.getByRole('link', { name: env('BULK_SERVICE') }).waitFor();
   await shot('11-services-search');
 
-  // 10. The other pages.
+  // 10. Identities: a principal (its ARN escaped into the signed path) and
+  // an access key whose secret is shown once.
+  step('identities: create a principal and an access key');
+  await go('/identities');
+  f = await submit('Create principal', [['Principal ARN', 'arn:aws:iam::000000000000:role/reader'], ['Tags (key=value, comma-separated)', 'team=payments']], 'Create principal');
+  await expectDone(f, /Saved arn:aws:iam::000000000000:role\/reader/);
+  await page.getByRole('button', { name: 'New access key for arn:aws:iam::000000000000:role/reader' }).click();
+  await until('the new secret', async () => /Secret access key/.test(await textOf(page.getByRole('main'))));
+
+  // 11. The other pages.
   for (const [hash, name, heading] of [['/target-groups', '12-target-groups', 'Target groups'], ['/traffic', '13-traffic', 'Traffic & canaries'],
     ['/identities', '14-identities', 'Identities'], ['/simulate', '15-simulate', 'Policy simulator']]) {
     await go(hash);
@@ -259,7 +272,7 @@ try {
     await shot(name);
   }
 
-  // 11. Another account sees none of this account's resources.
+  // 12. Another account sees none of this account's resources.
   step('sign out, sign in as the other account');
   await page.getByRole('button', { name: 'Sign out' }).click();
   if (await page.evaluate(() => sessionStorage.length) !== 0) throw new Error('sign out left the session storage');
