@@ -170,6 +170,14 @@ try {
   await recap.scrollIntoViewIfNeeded();
   await shot('05-service-routing-recap');
 
+  step('edit the default weights to 90/10');
+  await recap.getByRole('button', { name: 'Edit weights of the default action of web' }).click();
+  f = await submit('Weights of the default action of web', [['Weight of blue', '90'], ['Weight of green', '10']], 'Save weights');
+  await until('the recap with the new weights', async () => {
+    const t = await textOf(recap);
+    return /blue 90%/.test(t) && /green 10%/.test(t);
+  });
+
   step('watch the target become HEALTHY (the group is in use now)');
   await recap.getByRole('link', { name: 'blue' }).first().click();
   const targets = page.getByRole('table', { name: 'Targets and their health' });

@@ -206,26 +206,45 @@ function matchText(m) {
 }
 
 // ActionView draws a forward as proportional bars, one per target group,
-// with its share of the weights; a fixed response as such.
-function ActionView({ action, tgName }) {
+// with its share of the weights; a fixed response as such. onSave, when
+// given, offers to edit the weights (UpdateRule / UpdateListener).
+function ActionView({ action, tgName, label, onSave }) {
+  const [editing, setEditing] = useState(false);
   if (action?.fixedResponse) {
     return <span class="fixed">Fixed response {action.fixedResponse.statusCode}</span>;
   }
   const tgs = action?.forward?.targetGroups || [];
   const total = tgs.reduce((n, t) => n + (t.weight ?? 1), 0) || 1;
+  const nameOf = (t) => tgName[t.targetGroupIdentifier] || t.targetGroupIdentifier;
   return (
-    <ul class="split" aria-label="Weighted forward">
-      {tgs.map((t) => {
-        const pct = Math.round(((t.weight ?? 1) / total) * 1000) / 10;
-        const name = tgName[t.targetGroupIdentifier] || t.targetGroupIdentifier;
-        return (
-          <li>
-            <span class="bar-label"><A href={'/target-groups/' + t.targetGroupIdentifier}>{name}</A> <strong>{pct}%</strong> <span class="muted">(weight {t.weight ?? 1})</span></span>
-            <span class="bar" aria-hidden="true"><span class="fill" style={{ width: pct + '%' }} /></span>
-          </li>
-        );
-      })}
-    </ul>
+    <div>
+      <ul class="split" aria-label={'Weighted forward of ' + label}>
+        {tgs.map((t) => {
+          const pct = Math.round(((t.weight ?? 1) / total) * 1000) / 10;
+          return (
+            <li>
+              <span class="bar-label"><A href={'/target-groups/' + t.targetGroupIdentifier}>{nameOf(t)}</A> <strong>{pct}%</strong> <span class="muted">(weight {t.weight ?? 1})</span></span>
+              <span class="bar" aria-hidden="true"><span class="fill" style={{ width: pct + '%' }} /></span>
+            </li>
+          );
+        })}
+      </ul>
+      {onSave && !editing && tgs.length > 0 && (
+        <button type="button" class="small-btn" aria-label={'Edit weights of ' + label} onClick={() => setEditing(true)}>Edit weights</button>
+      )}
+      {onSave && editing && (
+        <Form title={'Weights of ' + label} submit="Save weights" onSubmit={async (f) => {
+          const targetGroups = tgs.map((t, i) => ({ targetGroupIdentifier: t.targetGroupIdentifier, weight: Number(f.get('w' + i)) }));
+          await onSave({ forward: { targetGroups } });
+          setEditing(false);
+          return 'Saved.';
+        }}>
+          <div class="row">
+            {tgs.map((t, i) => <Field label={'Weight of ' + nameOf(t)} name={'w' + i} type="number" defaultValue={String(t.weight ?? 1)} />)}
+          </div>
+        </Form>
+      )}
+    </div>
   );
 }
 
@@ -247,12 +266,18 @@ function Recap({ listeners, tgName, onChange, serviceId }) {
                     await call('DeleteRule', { serviceIdentifier: serviceId, listenerIdentifier: l.id, ruleIdentifier: r.id }); onChange();
                   }} />
                 </div>
-                <ActionView action={r.action} tgName={tgName} />
+                <ActionView action={r.action} tgName={tgName} label={'rule ' + r.name} onSave={async (action) => {
+                  await call('UpdateRule', { serviceIdentifier: serviceId, listenerIdentifier: l.id, ruleIdentifier: r.id, action });
+                  onChange();
+                }} />
               </li>
             ))}
             <li class="rule default">
               <div class="rule-head"><span class="prio">Default</span><span class="match">everything else</span></div>
-              <ActionView action={l.defaultAction} tgName={tgName} />
+              <ActionView action={l.defaultAction} tgName={tgName} label={'the default action of ' + l.name} onSave={async (defaultAction) => {
+                  await call('UpdateListener', { serviceIdentifier: serviceId, listenerIdentifier: l.id, defaultAction });
+                  onChange();
+                }} />
             </li>
           </ol>
           <Action label="Delete listener" ariaLabel={`Delete listener ${l.name}`} danger fn={async () => {
