@@ -96,7 +96,7 @@ function App() {
       <a class="skip" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById('main').focus(); }}>Skip to content</a>
       <header class="top">
         <span class="brand">Trellis</span>
-        <span class="who" aria-label="Signed in as">
+        <span class="who" role="group" aria-label="Signed in as">
           <span>Account <strong>{s.account}</strong></span>
           <span class="arn">{s.arn}</span>
           <span class="muted">{s.region}</span>

@@ -134,7 +134,7 @@ export function NetworkPage({ id }) {
       </Form>
 
       <h2>Auth policy</h2>
-      <PolicyEditor resource={id} authType={n?.authType} />
+      <PolicyEditor resource={id} />
 
       <AccessLogSubscriptions resource={id} logs={logs} />
 

@@ -15,7 +15,7 @@ const EXAMPLE = JSON.stringify({
   }],
 }, null, 2);
 
-export function PolicyEditor({ resource, authType }) {
+export function PolicyEditor({ resource }) {
   const pol = useAsync(async () => {
     try {
       return await call('GetAuthPolicy', { resourceIdentifier: resource });
@@ -30,8 +30,9 @@ export function PolicyEditor({ resource, authType }) {
   return (
     <div>
       <ErrorBox error={pol.error} />
-      {authType === 'NONE' && <p class="muted">Auth type is NONE: a policy is kept but not enforced until the auth type is AWS_IAM.</p>}
-      {pol.data && pol.data.state && <p>Policy state: <strong>{pol.data.state}</strong></p>}
+      {current
+        ? <p>Policy state: <strong>{pol.data.state || 'unknown'}</strong>{pol.data.state === 'Inactive' && ' (not enforced while the auth type is NONE)'}</p>
+        : <p class="muted">No auth policy: the editor holds an example to start from.</p>}
       <Form title="Edit auth policy" submit="Save policy" class="policy" onSubmit={async (f) => {
         const text = String(f.get('policy'));
         try { JSON.parse(text); setParseError(''); } catch (e) { setParseError('Not JSON: ' + e.message); }

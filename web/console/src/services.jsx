@@ -171,7 +171,7 @@ export function ServicePage({ id }) {
           </Field>
         </Form>
       )}
-      <PolicyEditor resource={id} authType={s?.authType} />
+      <PolicyEditor resource={id} />
       <h3>Policy simulator</h3>
       <Simulator service={s ? s.id : id} />
 
