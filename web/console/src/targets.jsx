@@ -84,7 +84,8 @@ export function TargetGroupPage({ id }) {
           {t.config && <><dt>Protocol:port</dt><dd>{t.config.protocol}:{t.config.port}</dd>
             <dt>VPC</dt><dd class="mono">{t.config.vpcIdentifier}</dd></>}
           {hc && <><dt>Health check</dt><dd>{hc.enabled === false ? 'off' : `${hc.protocol || ''} ${hc.path || '/'} every ${hc.healthCheckIntervalSeconds}s, healthy after ${hc.healthyThresholdCount}, unhealthy after ${hc.unhealthyThresholdCount}`}</dd></>}
-          <dt>Services</dt><dd>{(t.serviceArns || []).map((a) => <span class="chip mono">{a.split('/').pop()}</span>)}</dd>
+          <dt>Services</dt><dd>{(t.serviceArns || []).map((a) => <A href={'/services/' + a.split('/').pop()} class="chip mono">{a.split('/').pop()}</A>)}
+            {(t.serviceArns || []).length === 0 && <span class="muted">none: its targets are not health-checked (UNUSED) until a listener or rule forwards to it</span>}</dd>
         </dl>
       )}
       <h2>Targets <span class="muted small">(live: refreshed every {HEALTH_POLL_MS / 1000}s{targets.at ? ', last ' + fmtTime(targets.at) : ''})</span></h2>
