@@ -169,6 +169,7 @@ try {
   f = await submit('Add listener', [['Listener name', 'web'], ['Port', LISTENER_PORT],
     ['Target group 1', tgIds.blue], ['Weight 1', '80'], ['Target group 2', tgIds.green], ['Weight 2', '20']], 'Create listener');
   await expectDone(f, /Created listener web/);
+  const listenerId = (await textOf(f.getByRole('status'))).match(/\((listener-[0-9a-f]+)\)/)[1];
   step('add a rule: /api → blue');
   await page.getByRole('article', { name: 'Listener web' }).waitFor();
   f = await submit('Add rule', [['Rule name', 'api'], ['Priority', '10'], ['Path prefix', '/api'],
@@ -284,8 +285,27 @@ try {
   await page.getByRole('button', { name: 'New access key for arn:aws:iam::000000000000:role/reader' }).click();
   await until('the new secret', async () => /Secret access key/.test(await textOf(page.getByRole('main'))));
 
-  // 11. The other pages.
-  for (const [hash, name, heading] of [['/target-groups', '12-target-groups', 'Target groups'], ['/traffic', '13-traffic', 'Traffic & canaries'],
+  // 11. A canary from blue to green on the default action: its progress,
+  // then abort.
+  step('start a canary, see its progress, abort it');
+  await go('/traffic');
+  f = await submit('Start a canary', [['Service', svcId], ['Listener', listenerId], ['Baseline target group', tgIds.blue],
+    ['Canary target group', tgIds.green], ['Steps (%)', '50, 100'], ['Interval (seconds)', '600']], 'Start canary');
+  await expectDone(f, /Started canary canary-/);
+  const canaryId = (await textOf(f.getByRole('status'))).match(/(canary-[0-9a-z]+)/)[1];
+  const card = page.getByRole('article', { name: 'Canary ' + canaryId });
+  await until('the running canary at 50%', async () => {
+    const t = await textOf(card);
+    return /RUNNING/.test(t) && /Step 1 of 2/.test(t) && /canary 50/.test(t);
+  });
+  if (await card.getByRole('progressbar').getAttribute('value') !== '50') throw new Error('progress bar is not at 50');
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await shot('13-traffic-canary');
+  await card.getByRole('button', { name: 'Abort canary' }).click();
+  await until('the aborted canary', async () => /ABORTED/.test(await textOf(card)));
+
+  // 12. The other pages.
+  for (const [hash, name, heading] of [['/target-groups', '12-target-groups', 'Target groups'],
     ['/identities', '14-identities', 'Identities'], ['/simulate', '15-simulate', 'Policy simulator']]) {
     await go(hash);
     await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
@@ -293,7 +313,7 @@ try {
     await shot(name);
   }
 
-  // 12. Another account sees none of this account's resources.
+  // 13. Another account sees none of this account's resources.
   step('sign out, sign in as the other account');
   await page.getByRole('button', { name: 'Sign out' }).click();
   if (await page.evaluate(() => sessionStorage.length) !== 0) throw new Error('sign out left the session storage');

@@ -1,8 +1,8 @@
 // Live traffic (GET /trellis/v1/traffic), canaries (/trellis/v1/canaries)
 // and the access-log tail (GET /trellis/v1/access-logs/stream, NDJSON).
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { esc, native, signedFetch } from './aws.js';
-import { A, Action, ErrorBox, Field, Form, StatusBadge, fmtTime, usePoll } from './ui.jsx';
+import { call, esc, native, signedFetch } from './aws.js';
+import { A, Action, ErrorBox, Field, Form, StatusBadge, fmtTime, listAll, useAsync, usePoll } from './ui.jsx';
 
 const POLL_MS = 3000;
 
@@ -193,6 +193,9 @@ export function LogTail({ resource }) {
 
 export function TrafficPage() {
   const top = usePoll(() => native('GET', 'traffic?top=20'), POLL_MS, []);
+  const tgs = useAsync(() => listAll((nextToken) => call('ListTargetGroups', { maxResults: 100, nextToken })), []);
+  const tgName = {};
+  for (const t of tgs.data || []) tgName[t.id] = t.name;
   return (
     <section aria-labelledby="h-traffic">
       <h1 id="h-traffic">Traffic &amp; canaries</h1>
@@ -201,7 +204,7 @@ export function TrafficPage() {
         cols={[['serviceId', 'Service', (id) => <A href={'/services/' + id}>{id}</A>], ['serviceName', 'Name']]} />
       <TrafficTable caption="Busiest callers (5 minutes)" rows={top.data?.callers || []} cols={[['principal', 'Caller']]} />
       <h2>Canaries</h2>
-      <CanaryProgress />
+      <CanaryProgress tgName={tgName} />
       <Form title="Start a canary" submit="Start canary" onSubmit={async (f) => {
         const body = {
           serviceIdentifier: String(f.get('service')).trim(), listenerIdentifier: String(f.get('listener')).trim(),
