@@ -137,6 +137,17 @@ try {
   f = await submit('Create VPC', [['VPC ID', VPC]], 'Create VPC');
   await expectDone(f, /ingress 127\.177\./);
   await page.getByRole('cell', { name: VPC, exact: true }).first().waitFor();
+  step('create a security group; a bad rule shows the API\'s message');
+  f = await submit('Create or replace security group', [['Security group ID', 'sg-0c0501e0000000001'], ['VPC of the group', VPC],
+    ['Inbound rules (one a line: tcp:PORT[-PORT]:CIDR or all:CIDR)', 'tcp:8080:127.0.0.0/8']], 'Save security group');
+  await expectDone(f, /Saved sg-0c0501e0000000001/);
+  await until('the group in the table', async () => /tcp 8080-8080 from 127\.0\.0\.0\/8/.test(await textOf(page.getByRole('table', { name: 'Security groups' }))));
+  f = await submit('Create or replace security group', [['Inbound rules (one a line: tcp:PORT[-PORT]:CIDR or all:CIDR)', 'tcp:8080:not-a-cidr']], 'Save security group');
+  const sgErr = await textOf(await until('the security group error', async () => {
+    const a = f.getByRole('alert');
+    return (await a.count()) && a;
+  }));
+  if (!/ValidationException/.test(sgErr)) throw new Error('bad security group rule shown as: ' + sgErr);
   await shot('03-vpcs');
 
   // 4. Two target groups on the real target (UNUSED until a service uses them).
