@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -55,6 +56,12 @@ func TestEveryLatticeOperationRoundTripsWithJavaScriptSDK(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
 		skipOrFail(t, "node is not installed")
+	}
+	// The pinned SDK declares node >= 20 (its package.json engines).
+	if v, err := exec.Command(node, "-p", "process.versions.node").Output(); err != nil {
+		skipOrFail(t, "node -p process.versions.node: %v", err)
+	} else if major, _, _ := strings.Cut(strings.TrimSpace(string(v)), "."); atoi(major) < 20 {
+		skipOrFail(t, "node %s is older than 20, which @aws-sdk/client-vpc-lattice needs", strings.TrimSpace(string(v)))
 	}
 	if _, err := os.Stat(filepath.Join("node_modules", "@aws-sdk", "client-vpc-lattice", "package.json")); err != nil {
 		skipOrFail(t, "test/sdkjs/node_modules has no @aws-sdk/client-vpc-lattice")
@@ -124,6 +131,14 @@ func parseOutput(t *testing.T, out []byte) (ops []string, sdkCount int) {
 	}
 	slices.Sort(ops)
 	return ops, sdkCount
+}
+
+func atoi(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return -1
+	}
+	return n
 }
 
 func minus(a, b []string) []string {
