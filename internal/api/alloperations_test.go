@@ -1,14 +1,21 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/trellis-net/trellis/internal/api/apitest"
 	"github.com/trellis-net/trellis/internal/app/apptest"
@@ -77,10 +84,50 @@ func gone(t *testing.T, err error) {
 	}
 }
 
+// statusRecorder sees every answer the client gets: which operations were
+// called, and any success whose HTTP status is not the model's. The Go SDK
+// takes any 2xx; other clients may hold the server to the model's code.
+type statusRecorder struct {
+	mu     sync.Mutex
+	called map[string]bool
+	wrong  []string
+}
+
+func (r *statusRecorder) middleware(stack *middleware.Stack) error {
+	return stack.Deserialize.Add(middleware.DeserializeMiddlewareFunc("RecordStatus",
+		func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+			out, md, err := next.HandleDeserialize(ctx, in)
+			if resp, ok := out.RawResponse.(*smithyhttp.Response); ok {
+				op := awsmiddleware.GetOperationName(ctx)
+				r.mu.Lock()
+				r.called[op] = true
+				if resp.StatusCode/100 == 2 && resp.StatusCode != apitest.LatticeSuccessStatus(op) {
+					r.wrong = append(r.wrong, fmt.Sprintf("%s answered %d, the model says %d", op, resp.StatusCode, apitest.LatticeSuccessStatus(op)))
+				}
+				r.mu.Unlock()
+			}
+			return out, md, err
+		}), middleware.Before)
+}
+
+// take answers whether op was called and the wrong statuses seen since
+// the last take.
+func (r *statusRecorder) take(op string) (bool, []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	called, wrong := r.called[op], r.wrong
+	r.called, r.wrong = map[string]bool{}, nil
+	return called, wrong
+}
+
 func TestEveryLatticeOperationRoundTrips(t *testing.T) {
 	t.Parallel()
 	dnsSrv := startTXTServer(t)
-	s, c := resourceWorld(t, apptest.Options{DomainVerificationResolver: dnsSrv.addr})
+	s, _ := resourceWorld(t, apptest.Options{DomainVerificationResolver: dnsSrv.addr})
+	rec := &statusRecorder{called: map[string]bool{}}
+	c := vpclattice.New(vpclattice.Options{Region: s.Region, BaseEndpoint: aws.String(s.Endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider(s.AccessKeyID, s.SecretAccessKey, ""), RetryMaxAttempts: 1,
+		APIOptions: []func(*middleware.Stack) error{rec.middleware}})
 	w := &allOpsWorld{s: s, c: c, dns: dnsSrv, arnPart: "arn:aws:vpc-lattice:" + s.Region + ":" + s.Account + ":"}
 	steps := w.steps()
 
@@ -111,7 +158,17 @@ func TestEveryLatticeOperationRoundTrips(t *testing.T) {
 
 	for _, st := range steps {
 		// Each step builds on the ones before: stop at the first failure.
-		if !t.Run(st.op, st.run) {
+		if !t.Run(st.op, func(t *testing.T) {
+			rec.take("")
+			st.run(t)
+			called, wrong := rec.take(st.op)
+			if !called {
+				t.Errorf("the step never called %s", st.op)
+			}
+			for _, m := range wrong {
+				t.Error(m)
+			}
+		}) {
 			t.Fatalf("%s failed; the steps after it depend on it", st.op)
 		}
 	}

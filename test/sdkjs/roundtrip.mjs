@@ -4,7 +4,7 @@
 // policies; delete in dependency order. Each step checks the members the
 // API reference says the operation answers, and prints one line:
 //
-//   ok <Operation> <detail>
+//   ok <Operation> <HTTP status of its success, or - when it has none> <detail>
 //
 // A failing step prints `FAIL <Operation>: <error>` and the script exits 1
 // (the steps after it depend on it). Last it prints `sdk-operations <N>`,
@@ -51,12 +51,15 @@ function modelStatus(op) {
 // call sends the operation's command by name, and checks the answer has
 // the model's status: the SDKs take any 2xx, but the model's code is what
 // every client may rely on (reference §2.1).
+const succeeded = new Map(); // operation → HTTP status of its last success
+
 async function call(op, input) {
   const out = await client.send(new lattice[`${op}Command`](input));
   const want = modelStatus(op);
   if (out.$metadata.httpStatusCode !== want) {
     throw new Error(`${op} answered HTTP ${out.$metadata.httpStatusCode}, the model says ${want}`);
   }
+  succeeded.set(op, out.$metadata.httpStatusCode);
   return out;
 }
 
@@ -591,8 +594,9 @@ for (const [op, run] of steps) {
   }
   seen.add(op);
   try {
+    succeeded.delete(op);
     const detail = await run();
-    console.log(`ok ${op} ${detail ?? ""}`.trimEnd());
+    console.log(`ok ${op} ${succeeded.get(op) ?? "-"} ${detail ?? ""}`.trimEnd());
   } catch (e) {
     const meta = e.$metadata ? ` (HTTP ${e.$metadata.httpStatusCode}, ${e.name})` : "";
     console.log(`FAIL ${op}: ${e.message}${meta}`);

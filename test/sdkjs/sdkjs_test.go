@@ -110,7 +110,10 @@ func TestEveryLatticeOperationRoundTripsWithJavaScriptSDK(t *testing.T) {
 }
 
 // parseOutput answers, sorted, the operations the script reported ok
-// (lines "ok OP ...") and the count of the SDK's commands it printed.
+// (lines "ok OP STATUS ...") and the count of the SDK's commands it
+// printed. The script held each answer to the status in the JavaScript
+// SDK's model; this holds that to apitest's table, which the Go test
+// holds the server to.
 func parseOutput(t *testing.T, out []byte) (ops []string, sdkCount int) {
 	t.Helper()
 	sdkCount = -1
@@ -118,8 +121,11 @@ func parseOutput(t *testing.T, out []byte) (ops []string, sdkCount int) {
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
 		switch {
-		case len(f) >= 2 && f[0] == "ok":
+		case len(f) >= 3 && f[0] == "ok":
 			ops = append(ops, f[1])
+			if f[2] != "-" && atoi(f[2]) != apitest.LatticeSuccessStatus(f[1]) {
+				t.Errorf("%s answered %s (the JavaScript SDK's model), apitest says %d", f[1], f[2], apitest.LatticeSuccessStatus(f[1]))
+			}
 		case len(f) == 2 && f[0] == "sdk-operations":
 			if _, err := fmt.Sscan(f[1], &sdkCount); err != nil {
 				t.Fatalf("sdk-operations %q", f[1])

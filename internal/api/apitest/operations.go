@@ -50,3 +50,37 @@ func LatticeOperations() []string {
 	sort.Strings(ops)
 	return ops
 }
+
+// modelStatus holds the success codes of the API model other than 200
+// (reference §2.1). The Go SDK takes any 2xx and does not carry them; the
+// JavaScript SDK's schemas do, and test/sdkjs checks this table against
+// them.
+var modelStatus = map[string]int{
+	"CreateServiceNetwork":                    201,
+	"CreateService":                           201,
+	"CreateListener":                          201,
+	"CreateRule":                              201,
+	"CreateTargetGroup":                       201,
+	"CreateAccessLogSubscription":             201,
+	"CreateResourceGateway":                   201,
+	"CreateResourceConfiguration":             201,
+	"CreateServiceNetworkResourceAssociation": 201,
+	"StartDomainVerification":                 201,
+	"DeleteServiceNetwork":                    204,
+	"DeleteListener":                          204,
+	"DeleteRule":                              204,
+	"DeleteAuthPolicy":                        204,
+	"DeleteResourcePolicy":                    204,
+	"DeleteAccessLogSubscription":             204,
+	"DeleteResourceConfiguration":             204,
+}
+
+// LatticeSuccessStatus answers the HTTP status the API model gives a
+// successful answer of op: 201 for most creates (not the service and VPC
+// associations of a service network, 200), 204 for some deletes, else 200.
+func LatticeSuccessStatus(op string) int {
+	if s, ok := modelStatus[op]; ok {
+		return s
+	}
+	return 200
+}
