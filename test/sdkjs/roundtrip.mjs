@@ -109,6 +109,14 @@ const steps = [
     arnPart = w.sn.arn.slice(0, w.sn.arn.indexOf("servicenetwork/"));
     checkId("sn", "servicenetwork", w.sn);
     check(w.sn.name === "net-js" && w.sn.authType === "AWS_IAM" && w.sn.sharingConfig?.enabled === true, "create", w.sn);
+    // The typed errors round-trip with their members, and change nothing.
+    const dup = await callError("CreateServiceNetwork", { name: "net-js" });
+    check(dup instanceof lattice.ConflictException && dup.$metadata.httpStatusCode === 409 && dup.resourceId && dup.resourceType,
+      "duplicate name", { name: dup.name, message: dup.message, resourceId: dup.resourceId, resourceType: dup.resourceType });
+    const bad = await callError("CreateServiceNetwork", { name: "Net_JS" });
+    check(bad instanceof lattice.ValidationException && bad.$metadata.httpStatusCode === 400 && bad.reason &&
+      bad.fieldList?.length === 1 && bad.fieldList[0].name === "name" && bad.fieldList[0].message,
+      "bad name", { name: bad.name, message: bad.message, reason: bad.reason, fieldList: bad.fieldList });
     return w.sn.id;
   }],
   ["CreateService", async () => {
