@@ -822,3 +822,38 @@ func dump(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// Regression (found by the round-trip tests): ListServiceNetworks answered
+// numberOfAssociatedResourceConfigurations as 0 whatever the network's
+// resource-configuration associations.
+func TestListServiceNetworksCountsResourceConfigurations(t *testing.T) {
+	t.Parallel()
+	_, c := resourceWorld(t, apptest.Options{})
+	g := newGateway(t, c, "gw-count")
+	sn := need(c.CreateServiceNetwork(ctx, &vpclattice.CreateServiceNetworkInput{Name: aws.String("net-count")})).ok(t)
+	count := func() int64 {
+		t.Helper()
+		l := need(c.ListServiceNetworks(ctx, &vpclattice.ListServiceNetworksInput{})).ok(t)
+		if len(l.Items) != 1 {
+			t.Fatalf("list: %s", dump(l.Items))
+		}
+		return *l.Items[0].NumberOfAssociatedResourceConfigurations
+	}
+	var snras []*string
+	for _, name := range []string{"db-one", "db-two"} {
+		rc := need(c.CreateResourceConfiguration(ctx, &vpclattice.CreateResourceConfigurationInput{Name: aws.String(name),
+			Type: types.ResourceConfigurationTypeSingle, ResourceGatewayIdentifier: g.Id, PortRanges: []string{"5432"},
+			ResourceConfigurationDefinition: ipDef("10.0.0.5")})).ok(t)
+		a := need(c.CreateServiceNetworkResourceAssociation(ctx, &vpclattice.CreateServiceNetworkResourceAssociationInput{
+			ServiceNetworkIdentifier: sn.Id, ResourceConfigurationIdentifier: rc.Id})).ok(t)
+		snras = append(snras, a.Id)
+	}
+	if n := count(); n != 2 {
+		t.Fatalf("numberOfAssociatedResourceConfigurations %d, want 2", n)
+	}
+	need(c.DeleteServiceNetworkResourceAssociation(ctx, &vpclattice.DeleteServiceNetworkResourceAssociationInput{
+		ServiceNetworkResourceAssociationIdentifier: snras[0]})).ok(t)
+	if n := count(); n != 1 {
+		t.Fatalf("after a delete: numberOfAssociatedResourceConfigurations %d, want 1", n)
+	}
+}
