@@ -57,10 +57,11 @@ type allOpsWorld struct {
 	arnPart string // arn:aws:vpc-lattice:REGION:ACCOUNT:
 }
 
-var (
-	hexID   = func(prefix string) *regexp.Regexp { return regexp.MustCompile(`^` + prefix + `-[0-9a-f]{17}$`) }
-	allowIt = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"*"}]}`
-)
+const allowIt = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"*"}]}`
+
+// hexID matches an ID as Lattice makes them: the prefix, 17 lowercase hex
+// characters (reference §1.1).
+func hexID(prefix string) *regexp.Regexp { return regexp.MustCompile(`^` + prefix + `-[0-9a-f]{17}$`) }
 
 // wantID checks an ID's shape and that arn is this account's ARN of it.
 func (w *allOpsWorld) wantID(t *testing.T, prefix, kind string, id, arn *string) {
@@ -68,7 +69,7 @@ func (w *allOpsWorld) wantID(t *testing.T, prefix, kind string, id, arn *string)
 	if id == nil || !hexID(prefix).MatchString(*id) {
 		t.Fatalf("id %v, want %s-<17 hex>", aws.ToString(id), prefix)
 	}
-	if arn != nil && !strings.HasPrefix(*arn, w.arnPart) || arn != nil && !strings.HasSuffix(*arn, kind+"/"+*id) || arn == nil {
+	if arn == nil || !strings.HasPrefix(*arn, w.arnPart) || !strings.HasSuffix(*arn, kind+"/"+*id) {
 		t.Fatalf("arn %v, want %s...%s/%s", aws.ToString(arn), w.arnPart, kind, *id)
 	}
 }
