@@ -306,6 +306,13 @@ const steps = [
     const l = await call("ListTargetGroups", { vpcIdentifier: vpc, targetGroupType: "IP" });
     check(l.items?.length === 2 && l.items.every((it) => it.type === "IP" && it.vpcIdentifier === vpc && it.protocol === "HTTP" &&
       isDate(it.createdAt) && it.serviceArns?.length === 1), "list", l.items);
+    // Pages: the opaque nextToken goes back as a query parameter.
+    const paged = [];
+    for await (const page of lattice.paginateListTargetGroups({ client, pageSize: 1 }, { vpcIdentifier: vpc })) {
+      check((page.items ?? []).length <= 1, "page size", page.items);
+      paged.push(...(page.items ?? []).map((it) => it.id));
+    }
+    check(paged.length === 2 && paged.includes(w.tg.id) && paged.includes(w.tg2.id), "pages", paged);
     const none = await call("ListTargetGroups", { targetGroupType: "LAMBDA" });
     check((none.items ?? []).length === 0, "lambda groups", none.items);
     return `${l.items.length} items`;
