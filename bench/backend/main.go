@@ -38,6 +38,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:9000", "listen address")
 	grpcAddr := flag.String("grpc-addr", "", "listen address of the gRPC TestService (h2c); none when empty")
 	wsAddr := flag.String("ws-addr", "", "listen address of the WebSocket echo; none when empty")
+	tcpAddr := flag.String("tcp-echo-addr", "", "listen address of a raw TCP echo (the resource relay's benchmark); none when empty")
 	flag.Parse()
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
@@ -52,7 +53,7 @@ func main() {
 	for _, x := range []struct {
 		addr  string
 		serve func(net.Listener) error
-	}{{*grpcAddr, serveGRPC}, {*wsAddr, serveWS}} {
+	}{{*grpcAddr, serveGRPC}, {*wsAddr, serveWS}, {*tcpAddr, serveTCPEcho}} {
 		if x.addr == "" {
 			continue
 		}

@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"time"
@@ -72,4 +73,20 @@ func wsEcho(w http.ResponseWriter, r *http.Request) {
 func serveWS(ln net.Listener) error {
 	s := &http.Server{Handler: http.HandlerFunc(wsEcho), ReadHeaderTimeout: 10 * time.Second}
 	return s.Serve(ln)
+}
+
+// serveTCPEcho writes back every byte each connection sends until the
+// client closes it: the resource on the far side of a resource gateway in
+// the resource relay's benchmark (bench/protoload -mode tcp, tcpconn).
+func serveTCPEcho(ln net.Listener) error {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		go func() {
+			defer c.Close()
+			_, _ = io.Copy(c, c)
+		}()
+	}
 }

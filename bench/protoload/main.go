@@ -9,6 +9,8 @@
 //	protoload -mode grpc -addr 127.0.0.1:9001 -authority svc.example -c 64 -duration 10s
 //	protoload -mode ws -addr 127.0.0.1:8080 -host svc.example -c 32 -duration 10s
 //	protoload -mode tls -addr 127.0.0.1:8443 -sni svc.example -ca ca.pem -tls 1.3 -c 32 -duration 10s
+//	protoload -mode tcp -addr 127.200.0.9:5432 -c 32 -duration 10s        (echo round trips on held connections)
+//	protoload -mode tcpconn -addr 127.200.0.9:5432 -c 32 -duration 10s    (connect, one round trip, close)
 //
 // It runs with GOMAXPROCS=1 unless the environment sets GOMAXPROCS.
 package main
@@ -67,7 +69,7 @@ type Result struct {
 
 func main() {
 	var c config
-	flag.StringVar(&c.mode, "mode", "", "grpc, ws or tls")
+	flag.StringVar(&c.mode, "mode", "", "grpc, ws, tls, tcp or tcpconn")
 	flag.StringVar(&c.addr, "addr", "", "host:port to connect to")
 	flag.StringVar(&c.host, "host", "", "Host header (ws, tls) / :authority (grpc) / SNI (tls)")
 	flag.StringVar(&c.host, "authority", "", "same as -host")
@@ -77,7 +79,7 @@ func main() {
 	flag.StringVar(&c.tlsVer, "tls", "1.3", "tls: TLS version, 1.2 or 1.3")
 	flag.IntVar(&c.conc, "c", 32, "workers (concurrent calls / WebSocket connections / handshakes in flight)")
 	flag.IntVar(&c.conns, "conns", 4, "grpc: HTTP/2 connections the workers share")
-	flag.IntVar(&c.size, "size", 64, "grpc: response payload bytes; ws: message bytes")
+	flag.IntVar(&c.size, "size", 64, "grpc: response payload bytes; ws, tcp, tcpconn: message bytes")
 	flag.DurationVar(&c.duration, "duration", 10*time.Second, "measured time")
 	flag.DurationVar(&c.warmup, "warmup", time.Second, "unmeasured time before")
 	flag.DurationVar(&c.timeout, "timeout", 5*time.Second, "per call / handshake")
@@ -126,8 +128,19 @@ func run(c config) (*Result, error) {
 			return nil, err
 		}
 		newWorker, detail = nw, d
+	case "tcp", "tcpconn":
+		nw, err := tcpMode(c)
+		if err != nil {
+			return nil, err
+		}
+		newWorker = nw
+		if c.mode == "tcp" {
+			detail = fmt.Sprintf("%d-byte messages echoed on held connections", c.size)
+		} else {
+			detail = fmt.Sprintf("a new connection per %d-byte round trip", c.size)
+		}
 	default:
-		return nil, fmt.Errorf("-mode: want grpc, ws or tls, got %q", c.mode)
+		return nil, fmt.Errorf("-mode: want grpc, ws, tls, tcp or tcpconn, got %q", c.mode)
 	}
 	if cleanup != nil {
 		defer cleanup()
@@ -393,4 +406,72 @@ func tlsMode(c config) (func() (op, func(), error), string, error) {
 	return func() (op, func(), error) {
 		return func(ctx context.Context) error { _, err := once(ctx, loadCfg); return err }, func() {}, nil
 	}, detail, nil
+}
+
+// tcpMode: raw TCP to an echo server (a resource behind a resource
+// gateway, HAProxy in TCP mode, or the echo itself). In tcp mode each
+// worker holds one connection and sends c.size bytes, then reads them
+// back; in tcpconn mode each op dials, does one round trip and closes (the
+// connection setup the relay adds is what is measured). The probe is one
+// round trip on a connection of its own.
+func tcpMode(c config) (func() (op, func(), error), error) {
+	msg := bytes.Repeat([]byte{'t'}, c.size)
+	dial := func(ctx context.Context) (net.Conn, error) {
+		d := net.Dialer{}
+		return d.DialContext(ctx, "tcp", c.addr)
+	}
+	rt := func(conn net.Conn, ctx context.Context, buf []byte) error {
+		dl, _ := ctx.Deadline()
+		_ = conn.SetDeadline(dl)
+		if _, err := conn.Write(msg); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+		if _, err := io.ReadFull(conn, buf); err != nil {
+			return fmt.Errorf("read: %w", err)
+		}
+		if !bytes.Equal(buf, msg) {
+			return fmt.Errorf("echo: got %q, want the %d bytes sent", buf, len(msg))
+		}
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	probe, err := dial(ctx)
+	if err == nil {
+		err = rt(probe, ctx, make([]byte, len(msg)))
+		probe.Close()
+	}
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("probe: %w", err)
+	}
+	if c.mode == "tcpconn" {
+		return func() (op, func(), error) {
+			buf := make([]byte, len(msg))
+			return func(ctx context.Context) error {
+				conn, err := dial(ctx)
+				if err != nil {
+					return fmt.Errorf("dial: %w", err)
+				}
+				defer conn.Close()
+				// An error here is this op's: the next one dials again.
+				return rt(conn, ctx, buf)
+			}, func() {}, nil
+		}, nil
+	}
+	return func() (op, func(), error) {
+		ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+		defer cancel()
+		conn, err := dial(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		buf := make([]byte, len(msg))
+		return func(ctx context.Context) error {
+			if err := rt(conn, ctx, buf); err != nil {
+				// A half-done round trip leaves the stream out of step.
+				return fmt.Errorf("%w: %v", errBroken, err)
+			}
+			return nil
+		}, func() { conn.Close() }, nil
+	}, nil
 }

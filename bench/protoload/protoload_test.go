@@ -208,3 +208,52 @@ func TestTLS(t *testing.T) {
 		t.Errorf("%d handshakes resumed a session; every one must be full", n)
 	}
 }
+
+// TestTCP: both raw TCP modes round-trip through a real echo server, count
+// every round trip, and report an echo that changes the bytes.
+func TestTCP(t *testing.T) {
+	serve := func(mangle bool) string {
+		ln := listen(t)
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer c.Close()
+					buf := make([]byte, 4096)
+					for {
+						n, err := c.Read(buf)
+						if err != nil {
+							return
+						}
+						if mangle {
+							buf[0] ^= 1
+						}
+						if _, err := c.Write(buf[:n]); err != nil {
+							return
+						}
+					}
+				}()
+			}
+		}()
+		return ln.Addr().String()
+	}
+	echo, bad := serve(false), serve(true)
+	for _, mode := range []string{"tcp", "tcpconn"} {
+		t.Run(mode, func(t *testing.T) {
+			r, err := run(short(config{mode: mode, addr: echo, conc: 3, size: 64}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Requests == 0 || r.Errors != 0 {
+				t.Errorf("got %+v", r)
+			}
+			if _, err := run(short(config{mode: mode, addr: bad, conc: 1, size: 64})); err == nil || !strings.Contains(err.Error(), "echo") {
+				t.Errorf("a changed echo: err = %v", err)
+			}
+		})
+	}
+}

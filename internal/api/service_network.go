@@ -11,7 +11,7 @@ func snSummary(d service.ServiceNetworkDetail) obj {
 	return obj{"arn": d.ARN, "id": d.ID, "name": d.Name,
 		"numberOfAssociatedServices":               d.NumberOfAssociatedServices,
 		"numberOfAssociatedVPCs":                   d.NumberOfAssociatedVPCs,
-		"numberOfAssociatedResourceConfigurations": 0,
+		"numberOfAssociatedResourceConfigurations": d.NumberOfAssociatedResourceConfigurations,
 	}.time("createdAt", d.CreatedAt).time("lastUpdatedAt", d.UpdatedAt)
 }
 

@@ -438,6 +438,48 @@ func TestCrossAccountLatticeOrganizationShare(t *testing.T) {
 	}
 }
 
+// TestCrossAccountLatticeOrganizationOwnerLeaves: RAM shares with an
+// organization only from inside it. When the network's owner leaves the
+// organization, its share stops covering the members: the service, VPC
+// and resource associations they made on the network go.
+func TestCrossAccountLatticeOrganizationOwnerLeaves(t *testing.T) {
+	t.Parallel()
+	w := newXWorld(t, xPort+5)
+	need(w.ra.CreateResourceShare(ctx, &ram.CreateResourceShareInput{Name: aws.String("org"),
+		ResourceArns: []string{*w.sn2.Arn}, Principals: []string{ramOrg}})).ok(t)
+	snsa := need(w.lb.CreateServiceNetworkServiceAssociation(ctx, &vpclattice.CreateServiceNetworkServiceAssociationInput{
+		ServiceNetworkIdentifier: w.sn2.Arn, ServiceIdentifier: w.svc.Id})).ok(t)
+	snva := need(w.lb.CreateServiceNetworkVpcAssociation(ctx, &vpclattice.CreateServiceNetworkVpcAssociationInput{
+		ServiceNetworkIdentifier: w.sn2.Arn, VpcIdentifier: aws.String(xVpcB)})).ok(t)
+	gw := need(w.lb.CreateResourceGateway(ctx, &vpclattice.CreateResourceGatewayInput{Name: aws.String("b-gw"),
+		VpcIdentifier: aws.String(xVpcB)})).ok(t)
+	rc := need(w.lb.CreateResourceConfiguration(ctx, &vpclattice.CreateResourceConfigurationInput{Name: aws.String("b-db"),
+		Type: types.ResourceConfigurationTypeSingle, ResourceGatewayIdentifier: gw.Id, PortRanges: []string{"5432"},
+		ResourceConfigurationDefinition: ipDef("10.0.0.5")})).ok(t)
+	snra := need(w.lb.CreateServiceNetworkResourceAssociation(ctx, &vpclattice.CreateServiceNetworkResourceAssociationInput{
+		ServiceNetworkIdentifier: w.sn2.Arn, ResourceConfigurationIdentifier: rc.Id})).ok(t)
+
+	// B leaving and rejoining would be B's change; here the owner leaves.
+	if r := call(t, w.s, rootCreds(w.s), "PUT", "/trellis/v1/accounts/"+ramOwner, map[string]any{"orgId": ""}); r.status != 200 {
+		t.Fatalf("A leaves the organization: %d %s", r.status, r.body)
+	}
+	_, err := w.lb.GetServiceNetworkServiceAssociation(ctx, &vpclattice.GetServiceNetworkServiceAssociationInput{ServiceNetworkServiceAssociationIdentifier: snsa.Id})
+	wantAPIError(t, err, "ResourceNotFoundException")
+	_, err = w.lb.GetServiceNetworkVpcAssociation(ctx, &vpclattice.GetServiceNetworkVpcAssociationInput{ServiceNetworkVpcAssociationIdentifier: snva.Id})
+	wantAPIError(t, err, "ResourceNotFoundException")
+	_, err = w.lb.GetServiceNetworkResourceAssociation(ctx, &vpclattice.GetServiceNetworkResourceAssociationInput{ServiceNetworkResourceAssociationIdentifier: snra.Id})
+	wantAPIError(t, err, "ResourceNotFoundException")
+	if got := networkARNs(t, w.lb); len(got) != 0 {
+		t.Fatalf("B still lists %v", got)
+	}
+	// And B cannot associate again.
+	_, err = w.lb.CreateServiceNetworkServiceAssociation(ctx, &vpclattice.CreateServiceNetworkServiceAssociationInput{
+		ServiceNetworkIdentifier: w.sn2.Arn, ServiceIdentifier: w.svc.Id})
+	if err == nil {
+		t.Fatal("B associated with a network no share covers")
+	}
+}
+
 // TestCrossAccountLatticeAuthPolicies: the network owner's auth policy and
 // the service owner's both judge a call from the consumer's VPC (here by
 // the source VPC's owner, a key anonymous callers have too).

@@ -99,6 +99,10 @@ type Config struct {
 	// IP:PORT) is the DNS server domain verifications look their TXT
 	// record up at; empty: none (docs/resources.md).
 	DomainVerificationResolver string
+	// DomainVerificationInterval is how often the elected API node checks
+	// every PENDING domain verification: through the resolver, and for
+	// the timeout (default DefaultDomainVerificationInterval).
+	DomainVerificationInterval time.Duration
 	// AccessLogDir is where access logs of subscribed services and
 	// networks are written (default DATA_DIR/accesslogs).
 	AccessLogDir string

@@ -27,6 +27,10 @@ import (
 // DefaultSweepInterval is the default of Config.SweepInterval.
 const DefaultSweepInterval = 10 * time.Second
 
+// DefaultDomainVerificationInterval is the default of
+// Config.DomainVerificationInterval.
+const DefaultDomainVerificationInterval = time.Minute
+
 // openCluster joins the nodes sharing st: on etcd, a cluster.Etcd with the
 // store's client and prefix; on the embedded store, a cluster.Local.
 // offline (etcd known to be away: the node starts from its local copy)
@@ -295,13 +299,50 @@ func (a *App) electedRunner(canaries *canary.Controller, svc *service.Service, h
 				})
 			})
 		}
+		dvEvery := a.cfg.DomainVerificationInterval
+		if dvEvery <= 0 {
+			dvEvery = DefaultDomainVerificationInterval
+		}
 		g.Go(func() {
+			// The sweeper's leader also runs the domain-verification check:
+			// both are periodic store chores that one node does.
 			cl.Lead(ctx, cluster.ElectionSweeper, func(ctx context.Context) {
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					checkDomainVerifications(ctx, svc, dvEvery, log)
+				}()
 				sweepDrained(ctx, svc, holder, every, log)
+				<-done
 			})
 		})
 		return nil
 	}}
+}
+
+// checkDomainVerifications runs the service's check of the PENDING domain
+// verifications every `every` (docs/resources.md "Domain verification"),
+// until ctx ends.
+func checkDomainVerifications(ctx context.Context, svc *service.Service, every time.Duration, log interface {
+	Info(string, ...any)
+	Warn(string, ...any)
+}) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		verified, timedOut, err := svc.CheckPendingDomainVerifications(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("domain verifications: check failed; retrying", "err", err)
+		}
+		if verified+timedOut > 0 {
+			log.Info("domain verifications: checked", "verified", verified, "timedOut", timedOut)
+		}
+	}
 }
 
 // sweepDrained is the drained-target sweeper, run by the elected API node:

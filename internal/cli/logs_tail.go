@@ -205,6 +205,14 @@ type tailRecord struct {
 	AuthDeniedReason string `json:"authDeniedReason"`
 	TraceID          string `json:"traceId"`
 	UserAgent        string `json:"userAgent"`
+	// A resource connection record (VpcLatticeResourceAccessLogs) has
+	// these instead of the request's fields.
+	EventTimestamp           string `json:"eventTimestamp"`
+	ResourceConfigurationArn string `json:"resourceConfigurationArn"`
+	SourceIPPort             string `json:"sourceIpPort"`
+	DestinationIPPort        string `json:"destinationIpPort"`
+	ResourceIPPort           string `json:"resourceIpPort"`
+	SourceVpcArn             string `json:"sourceVpcArn"`
 	// TrellisEvent marks the stream's own lines.
 	TrellisEvent string `json:"trellisEvent"`
 	Dropped      uint64 `json:"dropped"`
@@ -267,7 +275,13 @@ func (p *tailPrinter) line(line []byte) (done bool, err error) {
 	default:
 		return false, nil // a later server's event: nothing to show
 	}
-	if !p.filter.keep(int(number(rec.ResponseCode))) {
+	if rec.ResourceConfigurationArn != "" {
+		// A TCP connection to a resource has no status: a status filter
+		// leaves it out.
+		if p.filter != nil {
+			return false, nil
+		}
+	} else if !p.filter.keep(int(number(rec.ResponseCode))) {
 		return false, nil
 	}
 	if p.json {
@@ -307,6 +321,24 @@ func formatTailLine(r *tailRecord, color bool) string {
 		return code + s + ansiReset
 	}
 	dash := func(s string) bool { return s == "" || s == "-" }
+	last := func(a string) string {
+		if dash(a) {
+			return "-"
+		}
+		if i := strings.LastIndexByte(a, '/'); i >= 0 {
+			return a[i+1:]
+		}
+		return a
+	}
+	if r.ResourceConfigurationArn != "" {
+		// TIME tcp SOURCE VPC -> DESTINATION rcfg-… RESOURCE (or "not reached")
+		reached := sanitize(r.ResourceIPPort)
+		if dash(r.ResourceIPPort) {
+			reached = paint(ansiRed, "not-reached")
+		}
+		return strings.Join([]string{paint(ansiDim, sanitize(r.EventTimestamp)), "tcp", sanitize(r.SourceIPPort),
+			sanitize(last(r.SourceVpcArn)), "->", sanitize(r.DestinationIPPort), sanitize(last(r.ResourceConfigurationArn)), reached}, " ")
+	}
 	caller := r.ResolvedUser
 	if dash(caller) || caller == "Anonymous" {
 		caller = r.CallerPrincipal

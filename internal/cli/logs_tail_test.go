@@ -64,6 +64,13 @@ func TestTailLineFields(t *testing.T) {
 			HostHeader: "-", RequestPath: "-", ResponseCode: 400.0, Duration: "-", TargetGroupArn: "-", TargetIPPort: "-",
 			FailureReason: "ClientProtocolError"},
 			"T Anonymous vpc-1 - - 400 - - ClientProtocolError"},
+		{"resource connection", tailRecord{EventTimestamp: "T", ResourceConfigurationArn: "arn:aws:vpc-lattice:us-east-1:1:resourceconfiguration/rcfg-1",
+			SourceIPPort: "10.0.0.7:40000", SourceVpcArn: "arn:aws:ec2:us-east-1:1:vpc/vpc-1", DestinationIPPort: "129.224.0.9:5432",
+			ResourceIPPort: "127.0.0.1:5432"},
+			"T tcp 10.0.0.7:40000 vpc-1 -> 129.224.0.9:5432 rcfg-1 127.0.0.1:5432"},
+		{"resource not reached, hostile", tailRecord{EventTimestamp: "T\x1b[2J", ResourceConfigurationArn: "rcfg-1",
+			SourceIPPort: "-", DestinationIPPort: "-", ResourceIPPort: "-"},
+			"T\\x1b[2J tcp - - -> - rcfg-1 not-reached"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := formatTailLine(&tc.rec, false); got != tc.want {

@@ -298,52 +298,63 @@ func (s *Service) snsaStillAllowed(tx store.ReadTx, a *model.ServiceNetworkServi
 	return mayUse(tx, a.Account, svc.Account, svc.ARN)
 }
 
-// revokeAccount removes the associations account owns that use another
-// account's resource no longer shared with it: its organization changed,
-// and shares with the old one stop covering it. It reads every
-// association (an administrator's rare change, no per-owner index).
+// revokeAccount re-checks, after account's organization changed, every
+// association it is a party to: those it owns that use another account's
+// resource (shares with its old organization no longer cover it), and
+// those other accounts own that use its resources (its shares with its
+// old organization no longer cover their members: RAM shares with an
+// organization only from inside it, sharedWith). What is no longer
+// allowed goes, in the change's transaction. It reads every association
+// (an administrator's rare change, no per-owner index).
 func (s *Service) revokeAccount(tx store.Tx, account string) error {
-	var snvas []*model.ServiceNetworkVpcAssociation
-	if err := scanJSON(tx, pfxSNVA, func(_ string, a *model.ServiceNetworkVpcAssociation) (bool, error) {
-		if a.Account != account {
+	ownerOf := func(prefix, id string) (string, error) {
+		switch prefix {
+		case pfxServiceNetwork:
+			return accountOf[model.ServiceNetwork](tx, prefix+id)
+		case pfxService:
+			return accountOf[model.Service](tx, prefix+id)
+		default:
+			return accountOf[model.ResourceConfiguration](tx, prefix+id)
+		}
+	}
+	party := func(owner string, ends ...[2]string) (bool, error) {
+		if owner == account {
 			return true, nil
+		}
+		for _, e := range ends {
+			o, err := ownerOf(e[0], e[1])
+			if err != nil || o == account {
+				return o == account, err
+			}
+		}
+		return false, nil
+	}
+	if err := revokeIndexed(tx, pfxSNVA, pfxSNVA, func(a *model.ServiceNetworkVpcAssociation) (bool, error) {
+		if p, err := party(a.Account, [2]string{pfxServiceNetwork, a.ServiceNetworkID}); err != nil || !p {
+			return true, err
 		}
 		sn, err := getJSON[model.ServiceNetwork](tx, pfxServiceNetwork+a.ServiceNetworkID)
 		if err != nil || sn == nil {
-			return err == nil, err
+			return true, err
 		}
-		ok, err := mayUse(tx, account, sn.Account, sn.ARN)
-		if err == nil && !ok {
-			snvas = append(snvas, a)
-		}
-		return err == nil, err
-	}); err != nil {
+		return mayUse(tx, a.Account, sn.Account, sn.ARN)
+	}, deleteSNVA); err != nil {
 		return err
 	}
-	for _, a := range snvas {
-		if err := deleteSNVA(tx, a); err != nil {
-			return err
+	if err := revokeIndexed(tx, pfxSNSA, pfxSNSA, func(a *model.ServiceNetworkServiceAssociation) (bool, error) {
+		if p, err := party(a.Account, [2]string{pfxServiceNetwork, a.ServiceNetworkID}, [2]string{pfxService, a.ServiceID}); err != nil || !p {
+			return true, err
 		}
-	}
-	var snsas []*model.ServiceNetworkServiceAssociation
-	if err := scanJSON(tx, pfxSNSA, func(_ string, a *model.ServiceNetworkServiceAssociation) (bool, error) {
-		if a.Account != account {
-			return true, nil
-		}
-		ok, err := s.snsaStillAllowed(tx, a)
-		if err == nil && !ok {
-			snsas = append(snsas, a)
-		}
-		return err == nil, err
-	}); err != nil {
+		return s.snsaStillAllowed(tx, a)
+	}, deleteSNSA); err != nil {
 		return err
 	}
-	for _, a := range snsas {
-		if err := deleteSNSA(tx, a); err != nil {
-			return err
+	return revokeIndexed(tx, pfxSNRA, pfxSNRA, func(a *model.ServiceNetworkResourceAssociation) (bool, error) {
+		if p, err := party(a.Account, [2]string{pfxServiceNetwork, a.ServiceNetworkID}, [2]string{pfxResourceConfig, a.ResourceConfigurationID}); err != nil || !p {
+			return true, err
 		}
-	}
-	return nil
+		return snraStillAllowed(tx, a)
+	}, deleteSNRA)
 }
 
 // unshareDeleted takes a deleted service network or service out of every

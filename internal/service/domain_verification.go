@@ -31,6 +31,11 @@ const (
 	dvTXTLabel = "_trellis-verification."
 	// dvLookupTimeout bounds one TXT query.
 	dvLookupTimeout = 3 * time.Second
+	// DefaultDomainVerificationTimeout is how long a verification stays
+	// PENDING before it times out. The reference names the status
+	// VERIFICATION_TIMED_OUT but not the delay; 72 hours is what ACM gives
+	// a DNS validation, the closest AWS analogue (an assumption).
+	DefaultDomainVerificationTimeout = 72 * time.Hour
 )
 
 // StartDomainVerificationInput is StartDomainVerification's request.
@@ -101,13 +106,25 @@ func (s *Service) GetDomainVerification(ctx context.Context, ident string) (*mod
 		out, err = s.loadDV(tx, c, ident)
 		return err
 	})
-	if err != nil || out.Status == model.VerificationVerified || s.cfg.DomainVerificationResolver == "" {
+	if err != nil || out.Status != model.VerificationPending {
 		return out, err
 	}
+	if s.expired(out) {
+		return s.settle(ctx, out.ID, model.VerificationTimedOut)
+	}
+	if s.cfg.DomainVerificationResolver == "" {
+		return out, nil
+	}
 	if ok, lerr := s.lookupTXT(ctx, out.TXTName, out.TXTValue); lerr == nil && ok {
-		return s.markVerified(ctx, c, out.ID)
+		return s.settle(ctx, out.ID, model.VerificationVerified)
 	}
 	return out, nil
+}
+
+// expired reports whether a PENDING verification has waited longer than
+// DomainVerificationTimeout.
+func (s *Service) expired(dv *model.DomainVerification) bool {
+	return s.now().Sub(dv.CreatedAt) > s.cfg.DomainVerificationTimeout
 }
 
 // lookupTXT reports whether name has a TXT record with value, asking the
@@ -137,7 +154,11 @@ func (s *Service) lookupTXT(ctx context.Context, name, value string) (bool, erro
 	return false, nil
 }
 
-func (s *Service) markVerified(ctx context.Context, c model.Caller, id string) (*model.DomainVerification, error) {
+// settle moves verification id to status (VERIFIED or
+// VERIFICATION_TIMED_OUT) in one transaction. A verification that is no
+// longer PENDING is left as it is, except that VERIFIED wins: the
+// administrator may verify a timed-out one (VerifyDomain).
+func (s *Service) settle(ctx context.Context, id, status string) (*model.DomainVerification, error) {
 	var out *model.DomainVerification
 	err := s.update(ctx, func(tx store.Tx) error {
 		dv, err := getJSON[model.DomainVerification](tx, pfxDV+id)
@@ -147,12 +168,75 @@ func (s *Service) markVerified(ctx context.Context, c model.Caller, id string) (
 		if dv == nil {
 			return model.NotFound(model.TypeDomainVerification, id)
 		}
-		now := s.now()
-		dv.Status, dv.LastVerifiedTime, dv.UpdatedAt = model.VerificationVerified, &now, now
 		out = dv
+		if dv.Status == status || (dv.Status != model.VerificationPending && status != model.VerificationVerified) {
+			return nil
+		}
+		now := s.now()
+		dv.Status, dv.UpdatedAt = status, now
+		if status == model.VerificationVerified {
+			dv.LastVerifiedTime = &now
+		}
 		return putJSON(tx, pfxDV+id, dv)
 	})
 	return out, err
+}
+
+// CheckPendingDomainVerifications is the background check of every
+// account's PENDING verifications, run by one elected API node (internal/
+// app): one past DomainVerificationTimeout becomes VERIFICATION_TIMED_OUT;
+// with a resolver configured, one whose TXT record is published becomes
+// VERIFIED (as a Get would find). A lookup error leaves it PENDING until
+// the next round; the first such error is returned with the counts.
+func (s *Service) CheckPendingDomainVerifications(ctx context.Context) (verified, timedOut int, err error) {
+	var pending []*model.DomainVerification
+	if err := s.view(ctx, func(tx store.ReadTx) error {
+		return scanJSON(tx, pfxDV, func(_ string, dv *model.DomainVerification) (bool, error) {
+			if dv.Status == model.VerificationPending {
+				pending = append(pending, dv)
+			}
+			return true, nil
+		})
+	}); err != nil {
+		return 0, 0, err
+	}
+	var firstErr error
+	for _, dv := range pending {
+		if ctx.Err() != nil {
+			return verified, timedOut, ctx.Err()
+		}
+		status := ""
+		switch {
+		case s.expired(dv):
+			status = model.VerificationTimedOut
+		case s.cfg.DomainVerificationResolver != "":
+			ok, lerr := s.lookupTXT(ctx, dv.TXTName, dv.TXTValue)
+			if lerr != nil && firstErr == nil {
+				firstErr = fmt.Errorf("TXT lookup of %s: %w", dv.TXTName, lerr)
+			}
+			if ok {
+				status = model.VerificationVerified
+			}
+		}
+		if status == "" {
+			continue
+		}
+		out, err := s.settle(ctx, dv.ID, status)
+		if err != nil {
+			if model.KindOf(err) == model.KindNotFound {
+				continue // deleted meanwhile
+			}
+			return verified, timedOut, err
+		}
+		switch {
+		case out.Status != status:
+		case status == model.VerificationVerified:
+			verified++
+		default:
+			timedOut++
+		}
+	}
+	return verified, timedOut, firstErr
 }
 
 // VerifyDomain checks a verification now (POST
@@ -184,7 +268,13 @@ func (s *Service) VerifyDomain(ctx context.Context, ident string) (*model.Domain
 		return nil, err
 	}
 	if s.IsAdmin(c) {
-		return s.markVerified(ctx, c, dv.ID)
+		return s.settle(ctx, dv.ID, model.VerificationVerified)
+	}
+	if dv.Status == model.VerificationTimedOut || (dv.Status == model.VerificationPending && s.expired(dv)) {
+		if dv.Status == model.VerificationPending {
+			_, _ = s.settle(ctx, dv.ID, model.VerificationTimedOut)
+		}
+		return nil, model.Invalid("domainVerificationIdentifier", "the verification of %s timed out; start a new one (StartDomainVerification)", dv.DomainName)
 	}
 	if s.cfg.DomainVerificationResolver == "" {
 		return nil, model.Invalid("domainVerificationIdentifier", "no resolver is configured (serve --domain-verification-resolver); ask the administrator to verify %s", dv.DomainName)
@@ -196,7 +286,7 @@ func (s *Service) VerifyDomain(ctx context.Context, ident string) (*model.Domain
 	if !ok {
 		return dv, nil
 	}
-	return s.markVerified(ctx, c, dv.ID)
+	return s.settle(ctx, dv.ID, model.VerificationVerified)
 }
 
 // ListDomainVerifications lists the caller's verifications.

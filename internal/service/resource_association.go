@@ -288,26 +288,32 @@ func snraInUse(tx store.ReadTx, rc *model.ResourceConfiguration) error {
 // it), as AWS removes them.
 func revokeSNRAs(tx store.Tx, prefix string) error {
 	return revokeIndexed(tx, prefix, pfxSNRA, func(a *model.ServiceNetworkResourceAssociation) (bool, error) {
-		sn, err := getJSON[model.ServiceNetwork](tx, pfxServiceNetwork+a.ServiceNetworkID)
-		if err != nil {
-			return false, err
-		}
-		rc, err := getJSON[model.ResourceConfiguration](tx, pfxResourceConfig+a.ResourceConfigurationID)
-		if err != nil {
-			return false, err
-		}
-		var ends []*model.Meta
-		if sn != nil {
-			ends = append(ends, &sn.Meta)
-		}
-		if rc != nil {
-			ends = append(ends, &rc.Meta)
-		}
-		for _, end := range ends {
-			if ok, err := mayUse(tx, a.Account, end.Account, end.ARN); err != nil || !ok {
-				return false, err
-			}
-		}
-		return true, nil
+		return snraStillAllowed(tx, a)
 	}, deleteSNRA)
+}
+
+// snraStillAllowed reports whether a resource association's owner may
+// still use both its ends (an end that is gone does not count against it).
+func snraStillAllowed(tx store.ReadTx, a *model.ServiceNetworkResourceAssociation) (bool, error) {
+	sn, err := getJSON[model.ServiceNetwork](tx, pfxServiceNetwork+a.ServiceNetworkID)
+	if err != nil {
+		return false, err
+	}
+	rc, err := getJSON[model.ResourceConfiguration](tx, pfxResourceConfig+a.ResourceConfigurationID)
+	if err != nil {
+		return false, err
+	}
+	var ends []*model.Meta
+	if sn != nil {
+		ends = append(ends, &sn.Meta)
+	}
+	if rc != nil {
+		ends = append(ends, &rc.Meta)
+	}
+	for _, end := range ends {
+		if ok, err := mayUse(tx, a.Account, end.Account, end.ARN); err != nil || !ok {
+			return false, err
+		}
+	}
+	return true, nil
 }

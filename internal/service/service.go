@@ -50,6 +50,10 @@ type Config struct {
 	// the administrator's verify path marks a domain VERIFIED
 	// (domain_verification.go).
 	DomainVerificationResolver string
+	// DomainVerificationTimeout is how long a verification may stay
+	// PENDING before it is VERIFICATION_TIMED_OUT (default
+	// DefaultDomainVerificationTimeout; domain_verification.go).
+	DomainVerificationTimeout time.Duration
 }
 
 // Service implements the Lattice operations on a store.
@@ -87,6 +91,9 @@ func New(st store.Store, cfg Config) *Service {
 	}
 	if !cfg.IngressPrefix.IsValid() {
 		cfg.IngressPrefix = DefaultIngressPrefix
+	}
+	if cfg.DomainVerificationTimeout <= 0 {
+		cfg.DomainVerificationTimeout = DefaultDomainVerificationTimeout
 	}
 	if cfg.Quotas == nil {
 		cfg.Quotas = model.Quotas{}

@@ -83,6 +83,10 @@ type ServiceNetworkDetail struct {
 	*model.ServiceNetwork
 	NumberOfAssociatedServices int
 	NumberOfAssociatedVPCs     int
+	// NumberOfAssociatedResourceConfigurations counts the network's
+	// resource-configuration associations (snra), as Lattice's
+	// ServiceNetworkSummary does.
+	NumberOfAssociatedResourceConfigurations int
 }
 
 func (s *Service) detail(tx store.ReadTx, sn *model.ServiceNetwork) (ServiceNetworkDetail, error) {
@@ -91,7 +95,10 @@ func (s *Service) detail(tx store.ReadTx, sn *model.ServiceNetwork) (ServiceNetw
 	if d.NumberOfAssociatedServices, err = countPrefix(tx, pfxSNSAbySN+sn.ID+"/"); err != nil {
 		return d, err
 	}
-	d.NumberOfAssociatedVPCs, err = countPrefix(tx, pfxSNVAbySN+sn.ID+"/")
+	if d.NumberOfAssociatedVPCs, err = countPrefix(tx, pfxSNVAbySN+sn.ID+"/"); err != nil {
+		return d, err
+	}
+	d.NumberOfAssociatedResourceConfigurations, err = countPrefix(tx, pfxSNRAbySN+sn.ID+"/")
 	return d, err
 }
 

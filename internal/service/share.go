@@ -795,9 +795,13 @@ func visibleShares(tx store.ReadTx, account, owner string) ([]*model.ResourceSha
 			if err != nil || sh == nil {
 				return err == nil, err
 			}
-			if sh.Account != account && sh.Status == model.ShareStatusActive {
-				out = append(out, sh)
+			if sh.Account == account || sh.Status != model.ShareStatusActive {
+				return true, nil
 			}
+			if ok, err := coversThrough(tx, sh, account, p); err != nil || !ok {
+				return err == nil, err
+			}
+			out = append(out, sh)
 			return true, nil
 		})
 		if err != nil {
@@ -806,6 +810,22 @@ func visibleShares(tx store.ReadTx, account, owner string) ([]*model.ResourceSha
 	}
 	slices.SortFunc(out, func(a, b *model.ResourceShare) int { return strings.Compare(shareSuffix(a), shareSuffix(b)) })
 	return out, nil
+}
+
+// coversThrough reports whether share sh, holding principal p (one of
+// account's principalKeys), covers account: p is the account itself, or
+// an organization the share's owner is still in — RAM shares with an
+// organization only from inside it, so a share whose owner has left the
+// organization covers nobody there.
+func coversThrough(tx store.ReadTx, sh *model.ResourceShare, account, p string) (bool, error) {
+	if p == account {
+		return true, nil
+	}
+	ownerKeys, err := principalKeys(tx, sh.Account)
+	if err != nil {
+		return false, err
+	}
+	return slices.Contains(ownerKeys, p), nil
 }
 
 func checkOwner(owner string) error {
@@ -1243,10 +1263,17 @@ func sharedWith(tx store.ReadTx, account, resourceARN string) (bool, string, err
 			return true, nil
 		}
 		for _, p := range keys {
-			if associated(sh.Principals, p) {
-				found = sh.ARN
-				return false, nil
+			if !associated(sh.Principals, p) {
+				continue
 			}
+			if ok, err := coversThrough(tx, sh, account, p); err != nil || !ok {
+				if err != nil {
+					return false, err
+				}
+				continue
+			}
+			found = sh.ARN
+			return false, nil
 		}
 		return true, nil
 	})

@@ -52,17 +52,28 @@ func AppendResourceJSON(dst []byte, e *ResourceEntry) []byte {
 }
 
 // LogResource writes one resource connection record to every subscription
-// in subs (a network's ResourceAccessLogs), buffered as Log's records are.
-// Taps do not follow resource records.
+// in subs (a network's ResourceAccessLogs), buffered as Log's records are,
+// and to the live taps of the network (`trellis logs tail
+// --service-network`: its owner follows requests and resource connections
+// alike).
 func (l *Logger) LogResource(e *ResourceEntry, subs []*snapshot.LogSubscription) {
-	if len(subs) == 0 || l.closed.Load() {
+	if l.closed.Load() {
+		return
+	}
+	tapped := l.taps.Tapped("", e.ServiceNetworkARN)
+	if len(subs) == 0 && !tapped {
 		return
 	}
 	bp := l.lines.Get().(*[]byte)
 	line := append(AppendResourceJSON((*bp)[:0], e), '\n')
-	routes := *l.routes.Load()
-	for _, sub := range subs {
-		l.deliver(routes, sub, line)
+	if len(subs) > 0 {
+		routes := *l.routes.Load()
+		for _, sub := range subs {
+			l.deliver(routes, sub, line)
+		}
+	}
+	if tapped {
+		l.taps.publishTo(line, "", e.ServiceNetworkARN)
 	}
 	if cap(line) <= maxLine {
 		*bp = line

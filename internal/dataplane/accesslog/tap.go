@@ -177,10 +177,14 @@ func (t *Taps) Len() int { return int(t.open.Load()) }
 // publish hands line (a record with its newline, which the caller reuses)
 // to every tap of the record's service and network. A tap whose queue is
 // full drops it.
-func (t *Taps) publish(e *Entry, line []byte) {
+func (t *Taps) publish(e *Entry, line []byte) { t.publishTo(line, e.ServiceARN, e.ServiceNetworkARN) }
+
+// publishTo hands line to every tap of the service and of the network
+// (by ARN; either may be "").
+func (t *Taps) publishTo(line []byte, serviceARN, serviceNetworkARN string) {
 	m := *t.byARN.Load()
 	var cp []byte
-	for _, arn := range [2]string{e.ServiceARN, e.ServiceNetworkARN} {
+	for _, arn := range [2]string{serviceARN, serviceNetworkARN} {
 		if arn == "" {
 			continue
 		}

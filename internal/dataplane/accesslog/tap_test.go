@@ -194,3 +194,34 @@ func TestTapCheckAllocations(t *testing.T) {
 		t.Fatal("nil Taps tapped")
 	}
 }
+
+// A network tap gets the network's resource connection records too (with
+// or without a RESOURCE subscription); a service tap and another network's
+// tap do not.
+func TestTapResourceRecords(t *testing.T) {
+	l, _, _ := newLogger(t, Config{})
+	snTap, err := l.Taps().Open(acct, snARN)
+	must(t, err)
+	svcTap, err := l.Taps().Open(acct, svcARN)
+	must(t, err)
+	otherTap, err := l.Taps().Open(acct, snARN+"x")
+	must(t, err)
+	e := &ResourceEntry{ServiceNetworkARN: snARN, ResourceConfigurationARN: "arn:aws:vpc-lattice:us-east-1:" + acct + ":resourceconfiguration/rcfg-0tap"}
+	l.LogResource(e, nil)
+	select {
+	case line := <-snTap.Records():
+		var m map[string]any
+		if err := json.Unmarshal(line, &m); err != nil || m["resourceConfigurationArn"] != e.ResourceConfigurationARN || m["protocol"] != "tcp" {
+			t.Fatalf("network tap line %q: %v", line, err)
+		}
+	default:
+		t.Fatal("the network tap got no resource record")
+	}
+	for name, tp := range map[string]*Tap{"service": svcTap, "other network": otherTap} {
+		select {
+		case line := <-tp.Records():
+			t.Errorf("%s tap got %q", name, line)
+		default:
+		}
+	}
+}
