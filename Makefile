@@ -13,11 +13,18 @@
 #                         results in bench/results/lambda.json
 #
 # Extra harness flags: make bench BENCH_FLAGS="-rounds 3 -keep"
+#
+#   make console          rebuilds the web console (web/console, npm) into
+#                         internal/console/dist, which is committed: go build
+#                         needs no npm (docs/console.md)
 
 GO ?= go
 BENCH_FLAGS ?=
 
-.PHONY: bench bench-quick bench-protocols bench-lambda bench-tools
+.PHONY: bench bench-quick bench-protocols bench-lambda bench-tools console
+
+console:
+	npm ci --prefix web/console && npm run --prefix web/console build
 
 bench-tools:
 	bash bench/install.sh

@@ -149,6 +149,13 @@ service, caller principal, source VPC and target group — kept also when access
 logs are off; 'trellis traffic' and GET /trellis/v1/traffic read them; 0 keeps
 none (docs/traffic.md).
 
+--console (default true) serves the web console at http://API_ADDR/console/ (on
+the API address: http://127.0.0.1:8686/console/ by default): embedded in this
+binary, it needs no network access. Sign in with an access key; the keys stay in
+the browser tab, which signs every call to this API like any AWS SDK client, so a
+user sees what the API lets their account see. --console=false turns it off
+(docs/console.md).
+
 SIGTERM or SIGINT stops accepting connections, lets in-flight requests finish
 and exits.`,
 		Args: cobra.NoArgs,
@@ -224,6 +231,9 @@ and exits.`,
 			if err != nil {
 				return err
 			}
+			if cfg.Console && a.APIAddr() != "" {
+				cfg.Logger.Info("web console", "url", "http://"+a.APIAddr()+"/console/")
+			}
 			werr := a.Wait(ctx)
 			cfg.Logger.Info("shutting down")
 			if err := a.Close(); err != nil && !errors.Is(err, context.Canceled) {
@@ -269,6 +279,7 @@ and exits.`,
 	f.DurationVar(&od.StallTimeout, "stall-timeout", od.StallTimeout, "a target with requests awaiting its response headers and no response for this long gets no new requests until it answers; 0 disables")
 	f.IntVar(&cfg.HealthCheckConcurrency, "health-check-concurrency", app.DefaultHealthCheckConcurrency, "at most this many active health checks in flight; due checks wait for a slot")
 	f.BoolVar(&functionHost, "function-host", true, "run hosted functions on this machine, as this server's user (false: functions can be declared but Invoke answers ServiceException; see docs/functions.md)")
+	f.BoolVar(&cfg.Console, "console", true, "serve the embedded web console at /console/ on --api-addr (static files; every data call is signed by the browser; see docs/console.md)")
 	f.DurationVar(&cfg.FunctionIdleTimeout, "function-idle-timeout", functions.DefaultIdleTimeout, "stop a hosted function's worker process after it has been idle this long")
 	return cmd
 }

@@ -172,8 +172,12 @@ type Config struct {
 	// 0 means DefaultTrafficWindow, a negative value keeps none (serve
 	// --traffic-window=0).
 	TrafficWindow time.Duration
-	Getenv        func(string) string
-	Logger        *slog.Logger
+	// Console serves the embedded web console (internal/console,
+	// docs/console.md) under /console/ on the API address; serve
+	// --console, on by default there.
+	Console bool
+	Getenv  func(string) string
+	Logger  *slog.Logger
 }
 
 // Store backends of Config.Store.

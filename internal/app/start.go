@@ -590,7 +590,11 @@ func (a *App) startAPI(p *startParts, handler *api.Server) error {
 			return err
 		}
 	}
-	a.apiSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	var h http.Handler = handler
+	if cfg.Console {
+		h = withConsole(handler)
+	}
+	a.apiSrv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	// Shutdown waits for handlers: open log streams end first (with an
 	// "end" line) rather than holding it up.
 	a.apiSrv.RegisterOnShutdown(a.alog.Taps().Close)

@@ -90,6 +90,10 @@ var rules = []struct {
 	// declarations through its own Source interface, never the store.
 	{"internal/functions", []string{"internal/api", "internal/service", "internal/store", "internal/dataplane",
 		"internal/snapshot", "internal/app", "internal/cli"}},
+	// The console is static files served as they are: the standard library
+	// only, nothing of Trellis (its pages reach data through the public API).
+	{"internal/console", []string{"internal/", "github.com/", "golang.org/", "google.golang.org/", "gopkg.in/", "go.etcd.io/",
+		"go.opentelemetry.io/", "go.uber.org/"}},
 	// Leaves (below) import nothing of Trellis.
 	{"internal/hexdigit", []string{"internal/"}},
 }

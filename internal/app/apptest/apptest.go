@@ -89,6 +89,8 @@ type Options struct {
 	// app.Config's.
 	DomainVerificationResolver string
 	DomainVerificationInterval time.Duration
+	// Console serves the web console under /console/ (serve --console).
+	Console bool
 	// Logger receives the App's log (default: discarded).
 	Logger *slog.Logger
 }
@@ -109,7 +111,7 @@ func StartWith(t testing.TB, o Options) *Server {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	a, err := app.Start(context.Background(), app.Config{DataDir: dir, APIAddr: "127.0.0.1:0", Quotas: o.Quotas,
-		HealthCheckSecond: o.HealthCheckSecond, RequestTimeout: o.RequestTimeout, AccessLogS3Interval: o.AccessLogS3Interval, Outlier: o.Outlier, DNS: o.DNS, CACertFile: o.CACertFile, CAKeyFile: o.CAKeyFile, DisableFunctionHost: o.DisableFunctionHost, LambdaEndpoint: o.LambdaEndpoint, MetricsAddr: o.MetricsAddr, OTLPEndpoint: o.OTLPEndpoint, TraceSample: o.TraceSample, CanaryStats: o.CanaryStats, CanaryTick: o.CanaryTick, TrafficWindow: o.TrafficWindow, AccessLogTaps: o.AccessLogTaps, Store: o.Store, Etcd: o.Etcd, NodeName: o.NodeName, Roles: o.Roles, ClusterTTL: o.ClusterTTL, HealthFlushInterval: o.HealthFlushInterval, SweepInterval: o.SweepInterval, DrainTime: o.DrainTime, IngressPrefix: o.IngressPrefix, NodeIngressPrefix: o.NodeIngressPrefix, DomainVerificationResolver: o.DomainVerificationResolver, DomainVerificationInterval: o.DomainVerificationInterval, Getenv: env, Logger: logger})
+		HealthCheckSecond: o.HealthCheckSecond, RequestTimeout: o.RequestTimeout, AccessLogS3Interval: o.AccessLogS3Interval, Outlier: o.Outlier, DNS: o.DNS, CACertFile: o.CACertFile, CAKeyFile: o.CAKeyFile, DisableFunctionHost: o.DisableFunctionHost, LambdaEndpoint: o.LambdaEndpoint, MetricsAddr: o.MetricsAddr, OTLPEndpoint: o.OTLPEndpoint, TraceSample: o.TraceSample, CanaryStats: o.CanaryStats, CanaryTick: o.CanaryTick, TrafficWindow: o.TrafficWindow, AccessLogTaps: o.AccessLogTaps, Store: o.Store, Etcd: o.Etcd, NodeName: o.NodeName, Roles: o.Roles, ClusterTTL: o.ClusterTTL, HealthFlushInterval: o.HealthFlushInterval, SweepInterval: o.SweepInterval, DrainTime: o.DrainTime, IngressPrefix: o.IngressPrefix, NodeIngressPrefix: o.NodeIngressPrefix, DomainVerificationResolver: o.DomainVerificationResolver, DomainVerificationInterval: o.DomainVerificationInterval, Console: o.Console, Getenv: env, Logger: logger})
 	if err != nil {
 		t.Fatalf("start trellis: %v", err)
 	}

@@ -1,0 +1,351 @@
+// Package console drives the web console end to end: a real `trellis
+// serve`, a real HTTP target, and headless Chromium (Debian's chromium,
+// driven by playwright-core from npm) clicking through the pages as a user
+// would (e2e.mjs). See docs/console.md.
+package console
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
+)
+
+const (
+	rootKey    = "AKIACONSOLEE2E000001"
+	rootSecret = "console-e2e-root-secret"
+	// otherAccount is a second tenant: it must see none of the root
+	// account's resources in the console.
+	otherAccount = "111122223333"
+	chromium     = "/usr/bin/chromium"
+	// bulkServices is how many services the paging and search check runs
+	// against.
+	bulkServices = 1000
+)
+
+// prerequisites returns why the browser test cannot run here, or "".
+func prerequisites() string {
+	if _, err := exec.LookPath("node"); err != nil {
+		return "node is not installed"
+	}
+	if _, err := os.Stat("node_modules/playwright-core/package.json"); err != nil {
+		return "test/console/node_modules is missing (npm ci --prefix test/console)"
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		return chromium + " is missing (apt-get install chromium)"
+	}
+	return ""
+}
+
+func TestConsoleEndToEnd(t *testing.T) {
+	if why := prerequisites(); why != "" {
+		if os.Getenv("TRELLIS_CONSOLE_E2E") == "required" {
+			t.Fatal("console end-to-end test required but cannot run: " + why)
+		}
+		t.Skip(why)
+	}
+	// The build is outside the test's time budget: on a busy machine with
+	// a cold cache it takes what it takes.
+	bin := filepath.Join(t.TempDir(), "trellis")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/trellis").CombinedOutput(); err != nil {
+		t.Fatalf("build trellis: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	addr := freeAddr(t)
+	srv := serve(t, bin, addr)
+	api := "http://" + addr
+
+	// A real target: answers every request, health checks included.
+	target := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "hello from the target\n")
+	})}
+	tln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = target.Serve(tln) }()
+	t.Cleanup(func() { _ = target.Close() })
+
+	// A second account with an access key, made by the administrator.
+	if _, err := signed(ctx, api, rootKey, rootSecret, "PUT", "accounts/"+otherAccount, map[string]any{"name": "other"}); err != nil {
+		t.Fatal(err)
+	}
+	key, err := signed(ctx, api, rootKey, rootSecret, "POST", "accounts/"+otherAccount+"/accesskeys", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherKey, _ := key["accessKeyId"].(string)
+	otherSecret, _ := key["secretAccessKey"].(string)
+	if otherKey == "" || otherSecret == "" {
+		t.Fatalf("access key of %s: %v", otherAccount, key)
+	}
+
+	createBulk(ctx, t, api)
+
+	// The driver: the script asks it to send requests through the data
+	// plane (loopback only), as a client in the VPC would.
+	drv := &driver{api: api}
+	dln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsrv := &http.Server{Handler: drv}
+	go func() { _ = dsrv.Serve(dln) }()
+	t.Cleanup(func() { _ = dsrv.Close() })
+
+	artifacts := os.Getenv("TRELLIS_CONSOLE_ARTIFACTS")
+	if artifacts == "" {
+		artifacts, _ = filepath.Abs("artifacts")
+	}
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, "node", "e2e.mjs")
+	cmd.Env = append(os.Environ(),
+		"CONSOLE_URL="+api+"/console/",
+		"ACCESS_KEY_ID="+rootKey, "SECRET_ACCESS_KEY="+rootSecret,
+		"OTHER_ACCESS_KEY_ID="+otherKey, "OTHER_SECRET_ACCESS_KEY="+otherSecret,
+		"TARGET_ADDR="+tln.Addr().String(),
+		"DRIVER_URL=http://"+dln.Addr().String(),
+		"ARTIFACTS_DIR="+artifacts,
+		"BULK_SERVICE=bulk-0777",
+		"CHROMIUM="+chromium,
+	)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	err = cmd.Run()
+	t.Logf("e2e.mjs:\n%s", out.String())
+	if err != nil {
+		t.Fatalf("e2e.mjs failed: %v (screenshots in %s)\nserver log:\n%s", err, artifacts, srv.log.String())
+	}
+	if drv.sent() == 0 {
+		t.Fatal("the script never asked for data-plane requests")
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+type server struct{ log *lockedBuffer }
+
+// serve starts `trellis serve` on addr with the root credentials and waits
+// until the API answers; the process is killed with the test.
+func serve(t *testing.T, bin, addr string) *server {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--data-dir", t.TempDir(), "--api-addr", addr,
+		// A range of its own, so that other tests' VPCs on this machine
+		// do not collide with this one's; no DNS (not needed here).
+		"--ingress-cidr", "127.177.0.0/16", "--dns-port", "0", "--log-level", "warn")
+	cmd.Env = append(os.Environ(), "TRELLIS_ROOT_ACCESS_KEY_ID="+rootKey, "TRELLIS_ROOT_SECRET_ACCESS_KEY="+rootSecret)
+	s := &server{log: &lockedBuffer{}}
+	cmd.Stdout, cmd.Stderr = s.log, s.log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
+		if resp, err := http.Get("http://" + addr + "/trellis/health"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s
+			}
+		}
+		select {
+		case <-done:
+			t.Fatalf("trellis serve exited:\n%s", s.log.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	t.Fatalf("trellis serve did not come up:\n%s", s.log.String())
+	return nil
+}
+
+// createBulk creates bulkServices services through the API (in parallel:
+// the console's paging and search run against them, not their creation).
+func createBulk(ctx context.Context, t *testing.T, api string) {
+	t.Helper()
+	c := vpclattice.New(vpclattice.Options{Region: "us-east-1", BaseEndpoint: aws.String(api),
+		Credentials: credentials.NewStaticCredentialsProvider(rootKey, rootSecret, "")})
+	names := make(chan string)
+	errs := make(chan error, 8)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range names {
+				if _, err := c.CreateService(ctx, &vpclattice.CreateServiceInput{Name: aws.String(n)}); err != nil {
+					errs <- fmt.Errorf("create %s: %w", n, err)
+					return
+				}
+			}
+		}()
+	}
+	start := time.Now()
+	go func() {
+		defer close(names)
+		for i := 1; i <= bulkServices; i++ {
+			select {
+			case names <- fmt.Sprintf("bulk-%04d", i):
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("created %d services in %v", bulkServices, time.Since(start).Round(time.Millisecond))
+}
+
+// signed sends a SigV4-signed Trellis-native call, as the CLI does.
+func signed(ctx context.Context, api, key, secret, method, path string, body any) (map[string]any, error) {
+	var payload []byte
+	if body != nil {
+		payload, _ = json.Marshal(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, api+"/trellis/v1/"+path, bytes.NewReader(payload))
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	sum := sha256.Sum256(payload)
+	if err := v4.NewSigner().SignHTTP(ctx, aws.Credentials{AccessKeyID: key, SecretAccessKey: secret}, req,
+		hex.EncodeToString(sum[:]), "vpc-lattice", "us-east-1", time.Now()); err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		return nil, fmt.Errorf("%s %s: %s %s", method, path, resp.Status, b)
+	}
+	var v map[string]any
+	if len(b) > 0 {
+		if err := json.Unmarshal(b, &v); err != nil {
+			return nil, err
+		}
+	}
+	return v, nil
+}
+
+// driver sends requests through the data plane when e2e.mjs asks:
+// POST /send?vpc=VPC_ID&host=DNS_NAME&port=P&path=/x&n=N sends N GETs to
+// the VPC's ingress address (looked up through the API) naming host, and
+// answers how many got each status.
+type driver struct {
+	api   string
+	mu    sync.Mutex
+	total int
+}
+
+func (d *driver) sent() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.total
+}
+
+func (d *driver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	n, _ := strconv.Atoi(q.Get("n"))
+	port, _ := strconv.Atoi(q.Get("port"))
+	host, vpc, path := q.Get("host"), q.Get("vpc"), q.Get("path")
+	if r.Method != http.MethodPost || n < 1 || n > 500 || port < 1 || host == "" || vpc == "" || !strings.HasPrefix(path, "/") {
+		http.Error(w, "want POST /send?vpc=&host=&port=&path=/...&n=1..500", http.StatusBadRequest)
+		return
+	}
+	v, err := signed(r.Context(), d.api, rootKey, rootSecret, "GET", "vpcs/"+vpc, nil)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	ingress, _ := v["ingressAddress"].(string)
+	if ip := net.ParseIP(ingress); ip == nil || !ip.IsLoopback() {
+		// Loopback only: this test sends nothing anywhere else.
+		http.Error(w, "VPC ingress "+ingress+" is not a loopback address", http.StatusBadGateway)
+		return
+	}
+	codes := map[string]int{}
+	client := &http.Client{Timeout: 5 * time.Second}
+	for range n {
+		req, _ := http.NewRequestWithContext(r.Context(), http.MethodGet, "http://"+net.JoinHostPort(ingress, strconv.Itoa(port))+path, nil)
+		req.Host = host
+		req.Header.Set("User-Agent", "console-e2e/1.0")
+		resp, err := client.Do(req)
+		if err != nil {
+			codes["error"]++
+			continue
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		codes[strconv.Itoa(resp.StatusCode)]++
+	}
+	d.mu.Lock()
+	d.total += n
+	d.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(codes)
+}
