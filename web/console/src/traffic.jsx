@@ -149,6 +149,9 @@ export function LogTail({ resource }) {
   };
   const stop = () => { abort.current?.abort(); setRunning(false); };
 
+  // A record's "-" means none (the log format's empty value).
+  const given = (v) => v !== undefined && v !== null && v !== '' && v !== '-';
+  const recordNote = (r) => given(r.authDeniedReason) ? 'denied:' + r.authDeniedReason : given(r.failureReason) ? r.failureReason : '';
   const okStatus = statusFilter(filters.status);
   const shown = lines.filter((r) => okStatus(r.responseCode)
     && (!filters.caller || caller(r).toLowerCase().includes(filters.caller.toLowerCase()))
@@ -181,7 +184,7 @@ export function LogTail({ resource }) {
               <td>{r.responseCode}</td>
               <td>{r.duration === undefined || r.duration === '-' ? '' : r.duration + ' ms'}</td>
               <td class="mono">{r.targetIpPort || '-'}</td>
-              <td class="mono">{r.authDeniedReason ? 'denied:' + r.authDeniedReason : r.failureReason || ''}</td>
+              <td class="mono">{recordNote(r)}</td>
             </tr>
           ))}
         </tbody>
