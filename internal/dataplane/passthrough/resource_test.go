@@ -64,8 +64,9 @@ type resourceLog struct {
 	got []accesslog.ResourceEntry
 }
 
-func (l *resourceLog) Log(*accesslog.Entry, []*snapshot.LogSubscription, []*snapshot.LogSubscription) {}
-func (l *resourceLog) Tapped(string, string) bool                                                     { return false }
+func (l *resourceLog) Log(*accesslog.Entry, []*snapshot.LogSubscription, []*snapshot.LogSubscription) {
+}
+func (l *resourceLog) Tapped(string, string) bool { return false }
 func (l *resourceLog) LogResource(e *accesslog.ResourceEntry, _ []*snapshot.LogSubscription) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -98,7 +99,10 @@ func TestServeResourceByAddress(t *testing.T) {
 		c, s := pairT(t, ln)
 		defer c.Close()
 		done := make(chan struct{})
-		go func() { p.ServeResource(context.Background(), s, "vpc-00000000000000001", netip.AddrPortFrom(at, uint16(port))); close(done) }()
+		go func() {
+			p.ServeResource(context.Background(), s, "vpc-00000000000000001", netip.AddrPortFrom(at, uint16(port)))
+			close(done)
+		}()
 		c.SetDeadline(time.Now().Add(5 * time.Second))
 		io.WriteString(c, "x")
 		c.(*net.TCPConn).CloseWrite()
