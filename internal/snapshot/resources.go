@@ -322,8 +322,13 @@ func FindResource(vpc *VPC, addr netip.Addr, port int) *Resource {
 		return nil
 	}
 	rs := vpc.Resources
-	i, ok := slices.BinarySearchFunc(rs, &Resource{Addr: addr, Port: port}, compareResource)
-	if !ok {
+	i, ok := slices.BinarySearchFunc(rs, netip.AddrPortFrom(addr, uint16(port)), func(r *Resource, k netip.AddrPort) int {
+		if c := r.Addr.Compare(k.Addr()); c != 0 {
+			return c
+		}
+		return r.Port - int(k.Port())
+	})
+	if !ok || port < 0 || port > 65535 {
 		return nil
 	}
 	return rs[i]

@@ -103,8 +103,12 @@ func TestCompileResources(t *testing.T) {
 	}) {
 		t.Error("resources not sorted by address and port")
 	}
-	if snapshot.FindResource(v, addrOf["rcfg-00000000000000001"], 80) != nil || snapshot.FindResource(v, v.Ingress, 5432) != nil {
+	if snapshot.FindResource(v, addrOf["rcfg-00000000000000001"], 80) != nil || snapshot.FindResource(v, v.Ingress, 5432) != nil ||
+		snapshot.FindResource(v, addrOf["rcfg-00000000000000001"], 5432+65536) != nil {
 		t.Error("FindResource finds a port the configuration does not have")
+	}
+	if n := testing.AllocsPerRun(100, func() { snapshot.FindResource(v, addrOf["rcfg-00000000000000004"], 80) }); n != 0 {
+		t.Errorf("FindResource allocates %v times", n)
 	}
 	// Names: the generated name of each association (a child's under its
 	// group's), and with privateDnsEnabled the custom domain of rcfg-1 and
