@@ -258,12 +258,15 @@ func TestPostgresThroughResourceGateway(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		return strings.TrimSpace(string(out)), err
 	}
-	var out string
-	var err error
-	eventually(t, 15*time.Second, "psql through the resource gateway", func() bool {
-		out, err = psql(gen)
-		return err == nil && out == "42"
-	})
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		out, err := psql(gen)
+		if err == nil && out == "42" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("psql through the resource gateway: %q %v", out, err)
+		}
+	}
 	if out, err := psql("pg.orders.internal"); err != nil || out != "42" {
 		t.Fatalf("psql by the custom domain: %q %v", out, err)
 	}
