@@ -25,7 +25,7 @@ const DefaultResourceIdleTimeout = 350 * time.Second
 const maxResourceAddrs = 3
 
 // ResourceLogger receives one record per resource connection, for the
-// RESOURCE subscriptions of its network (accesslog.Logger has this
+// RESOURCE subscriptions and the taps of its network (accesslog.Logger has this
 // method); Config.AccessLog is used when it has it.
 type ResourceLogger interface {
 	LogResource(e *accesslog.ResourceEntry, subs []*snapshot.LogSubscription)
@@ -55,8 +55,10 @@ func (p *Proxy) ServeResource(ctx context.Context, c net.Conn, vpcID string, add
 		return
 	}
 	// One record per connection, reached or not (resourceIpPort "-"
-	// then), written when it ends.
-	if rl, ok := p.cfg.AccessLog.(ResourceLogger); ok && len(r.Network.ResourceAccessLogs) > 0 {
+	// then), written when it ends: for the network's RESOURCE
+	// subscriptions, and for its live taps (`trellis logs tail`) even
+	// without any.
+	if rl, ok := p.cfg.AccessLog.(ResourceLogger); ok && (len(r.Network.ResourceAccessLogs) > 0 || p.cfg.AccessLog.Tapped("", r.Network.ARN)) {
 		e := &accesslog.ResourceEntry{Start: start, ServiceNetworkARN: r.Network.ARN, AssociationID: r.AssociationID,
 			SourceVPCARN: vpc.ARN, ResourceConfigurationARN: r.ConfigurationARN,
 			Source: peerAddr(c), Destination: localAddr(c)}

@@ -60,13 +60,20 @@ func resourceSnap(rs ...*snapshot.Resource) *snapshot.Snapshot {
 }
 
 type resourceLog struct {
-	mu  sync.Mutex
-	got []accesslog.ResourceEntry
+	mu     sync.Mutex
+	got    []accesslog.ResourceEntry
+	tapped string // the network ARN someone taps
 }
 
 func (l *resourceLog) Log(*accesslog.Entry, []*snapshot.LogSubscription, []*snapshot.LogSubscription) {
 }
-func (l *resourceLog) Tapped(string, string) bool { return false }
+
+func (l *resourceLog) Tapped(_, sn string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return sn != "" && sn == l.tapped
+}
+
 func (l *resourceLog) LogResource(e *accesslog.ResourceEntry, _ []*snapshot.LogSubscription) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -137,4 +144,49 @@ func pairT(t *testing.T, ln net.Listener) (client, server net.Conn) {
 		t.Fatal(err)
 	}
 	return client, <-ch
+}
+
+// TestServeResourceTapped: a network with no RESOURCE subscription but a
+// live tap still gets each connection's record (for `trellis logs tail`);
+// with neither, none is made.
+func TestServeResourceTapped(t *testing.T) {
+	port := echoAt(t, "127.0.0.2:0", "")
+	at := netip.MustParseAddr("129.224.0.10")
+	r := &snapshot.Resource{ConfigurationID: "rcfg-a", ConfigurationARN: latticeARN("resourceconfiguration", "rcfg-a"), Addr: at, Port: port, Address: "127.0.0.2"}
+	snap := resourceSnap(r)
+	r.Network.ResourceAccessLogs = nil
+	h := &snapshot.Holder{}
+	h.Store(snap)
+	logs := &resourceLog{}
+	p := New(Config{Holder: h, AccessLog: logs, DialTimeout: 2 * time.Second})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	once := func() {
+		c, s := pairT(t, ln)
+		done := make(chan struct{})
+		go func() {
+			p.ServeResource(context.Background(), s, "vpc-00000000000000001", netip.AddrPortFrom(at, uint16(port)))
+			close(done)
+		}()
+		c.(*net.TCPConn).CloseWrite()
+		io.ReadAll(c)
+		c.Close()
+		<-done
+	}
+	once()
+	logs.mu.Lock()
+	if len(logs.got) != 0 {
+		t.Fatalf("records without subscriptions or taps: %+v", logs.got)
+	}
+	logs.tapped = r.Network.ARN
+	logs.mu.Unlock()
+	once()
+	logs.mu.Lock()
+	defer logs.mu.Unlock()
+	if len(logs.got) != 1 || logs.got[0].ResourceConfigurationARN != r.ConfigurationARN {
+		t.Fatalf("records with a tap: %+v", logs.got)
+	}
 }
