@@ -115,3 +115,29 @@ func TestNodeIngressPrefixFlag(t *testing.T) {
 		t.Fatal("serve --help does not explain --node-ingress-prefix")
 	}
 }
+
+// A --resource-cidr that is not an IPv4 loopback prefix, or overlaps the
+// ingress range or the node's, is refused before anything starts, naming
+// the flag; the help documents it.
+func TestResourceCIDRFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--resource-cidr", "bogus"}, `--resource-cidr "bogus": want an IPv4 loopback prefix`},
+		{[]string{"--resource-cidr", "10.0.0.0/16"}, `--resource-cidr "10.0.0.0/16": want an IPv4 loopback prefix`},
+		{[]string{"--resource-cidr", "127.9.0.0/31"}, "--resource-cidr 127.9.0.0/31: want an IPv4 loopback prefix of /8 to /30"},
+		{[]string{"--resource-cidr", "127.171.128.0/17"}, "--resource-cidr 127.171.128.0/17: overlaps --ingress-cidr 127.171.0.0/16"},
+		{[]string{"--ingress-cidr", "127.200.0.0/16"}, "--resource-cidr 127.200.0.0/13: overlaps --ingress-cidr 127.200.0.0/16"},
+		{[]string{"--node-ingress-prefix", "127.172.0.0/16", "--resource-cidr", "127.172.5.0/24"}, "--resource-cidr 127.172.5.0/24: overlaps --node-ingress-prefix 127.172.0.0/16"},
+	} {
+		serveRejects(t, tc.args, tc.want)
+	}
+	cmd := serveCommand()
+	if f := cmd.Flags().Lookup("resource-cidr"); f == nil || f.DefValue != "127.200.0.0/13" {
+		t.Fatalf("--resource-cidr: %+v, want a default of 127.200.0.0/13", f)
+	}
+	if !strings.Contains(cmd.Long, "--resource-cidr") {
+		t.Fatal("serve --help does not explain --resource-cidr")
+	}
+}

@@ -63,7 +63,7 @@ func (f *quotaFlag) Type() string { return "name=value" }
 
 func serveCommand() *cobra.Command {
 	cfg := app.Config{Quotas: model.Quotas{}, Outlier: app.DefaultOutlierDetection(), Version: version}
-	var logLevel, ingressCIDR, nodeIngress, ingressServer string
+	var logLevel, ingressCIDR, resourceCIDR, nodeIngress, ingressServer string
 	var gcFloorMiB uint64
 	var dnsf dnsFlags
 	var etcdf etcdFlags
@@ -108,6 +108,13 @@ address has in --ingress-cidr (127.171.0.5 with 127.172.0.0/16: 127.172.0.5),
 so that several data-plane nodes share one machine; P is as large as
 --ingress-cidr or larger. The API still reports the stored address
 (docs/deployment.md).
+
+Each resource configuration a VPC reaches (through a resource gateway) has an
+address of its own in that VPC: from --resource-cidr (default 127.200.0.0/13)
+for host-mode VPCs, from 129.224.0.0/17 inside a netns VPC's namespace. Clients
+resolve the resource association's generated name (or the configuration's
+custom name, with privateDnsEnabled) at the VPC's DNS and connect to that
+address and the configuration's port (docs/resources.md).
 
 Network-namespace VPCs ('trellis vpc create VPC --mode netns --cidr 10.0.0.0/16')
 need Linux and this server running as root: each is a network namespace
@@ -169,6 +176,13 @@ and exits.`,
 				return fmt.Errorf("--ingress-cidr %q: want an IPv4 loopback prefix such as 127.171.0.0/16", ingressCIDR)
 			}
 			cfg.IngressPrefix = p.Masked()
+			if cmd.Flags().Changed("resource-cidr") {
+				rp, err := netip.ParsePrefix(resourceCIDR)
+				if err != nil || !rp.Addr().Is4() || !rp.Addr().IsLoopback() {
+					return fmt.Errorf("--resource-cidr %q: want an IPv4 loopback prefix such as 127.200.0.0/13", resourceCIDR)
+				}
+				cfg.ResourcePrefix = rp.Masked() // app checks the rest
+			}
 			if nodeIngress != "" {
 				np, err := netip.ParsePrefix(nodeIngress)
 				if err != nil {
@@ -256,6 +270,7 @@ and exits.`,
 	f.DurationVar(&cfg.DrainTime, "drain-time", time.Minute, "how long a deregistered target stays DRAINING")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long SIGTERM waits for in-flight requests")
 	f.StringVar(&ingressCIDR, "ingress-cidr", "127.171.0.0/16", "loopback range from which each host-mode VPC gets its ingress address (the data plane listens on ADDRESS:PORT for every listener port the VPC reaches)")
+	f.StringVar(&resourceCIDR, "resource-cidr", "127.200.0.0/13", "loopback range from which each host-mode VPC gets one address per resource configuration it reaches (the data plane listens on ADDRESS:PORT for each of its ports; the VPC's DNS answers the configuration's names with it); must not overlap --ingress-cidr; with --node-ingress-prefix, give each node its own (unset there: host-mode VPCs reach no resources; see docs/resources.md)")
 	f.StringVar(&nodeIngress, "node-ingress-prefix", "", "serve each host-mode VPC at the address with the same offset in this prefix as its ingress address has in --ingress-cidr, so that several data-plane nodes share a machine (the API still reports the stored address; default: the stored address; see docs/deployment.md)")
 	f.StringVar(&cfg.DomainVerificationResolver, "domain-verification-resolver", "", "DNS server (IP:PORT) that domain verifications ask for their TXT record (default: none; the administrator verifies with POST /trellis/v1/domainverifications/ID/verify; see docs/resources.md)")
 	f.DurationVar(&cfg.RequestTimeout, "request-timeout", time.Minute, "how long the data plane waits for a target's response headers before answering 504")

@@ -20,6 +20,11 @@ func snraObj(d service.SNRADetail) obj {
 	if c := d.Config; c != nil {
 		o["resourceConfigurationId"], o["resourceConfigurationArn"], o["resourceConfigurationName"] = c.ID, c.ARN, c.Name
 	}
+	if e := d.DNS; e != nil {
+		// Get and List answer it (the SDK's output shapes); Create's
+		// output has no dnsEntry.
+		o["dnsEntry"] = obj{"domainName": e.DomainName, "hostedZoneId": e.HostedZoneID}
+	}
 	return o
 }
 

@@ -308,6 +308,19 @@ func TestServiceNetworkResourceAssociationsSDK(t *testing.T) {
 	if len(l.Items) != 2 || *l.Items[1].ResourceConfigurationId != *child.Id || !*l.Items[1].IsManagedAssociation {
 		t.Fatalf("list with children: %+v", l.Items)
 	}
+	// Generated names (Lattice's shape): the association's under
+	// vpc-lattice-rsc, each child one label below it.
+	gen := *a.Id + "." + *grp.Id + "."
+	zone := ".vpc-lattice-rsc.us-east-1.on.aws"
+	if e := got.DnsEntry; e == nil || !strings.HasPrefix(*e.DomainName, gen) || !strings.HasSuffix(*e.DomainName, zone) || *e.HostedZoneId == "" {
+		t.Fatalf("get dnsEntry: %+v", e)
+	}
+	if e := l.Items[0].DnsEntry; e == nil || *e.DomainName != *got.DnsEntry.DomainName || *e.HostedZoneId != *got.DnsEntry.HostedZoneId {
+		t.Fatalf("list dnsEntry: %+v", e)
+	}
+	if e := l.Items[1].DnsEntry; e == nil || *e.DomainName != *child.Id+"."+*got.DnsEntry.DomainName {
+		t.Fatalf("child dnsEntry: %+v", e)
+	}
 
 	// The associated configuration and network stay.
 	_, err = c.DeleteResourceConfiguration(ctx, &vpclattice.DeleteResourceConfigurationInput{ResourceConfigurationIdentifier: grp.Id})

@@ -92,6 +92,14 @@ type Config struct {
 	// nodes can share a machine. The API keeps reporting the stored
 	// address. Unset: the stored address (docs/deployment.md).
 	NodeIngressPrefix netip.Prefix
+	// ResourcePrefix (serve --resource-cidr) is where this node's data
+	// plane gives host-mode VPCs the addresses of the resource
+	// configurations they reach, one per (VPC, configuration). Unset:
+	// snapshot.DefaultResourcePrefix (127.200.0.0/13), or with
+	// NodeIngressPrefix none (each node sharing a machine needs its own;
+	// docs/resources.md). It must not overlap IngressPrefix or
+	// NodeIngressPrefix.
+	ResourcePrefix netip.Prefix
 	// RequestTimeout is how long the data plane waits for a target's
 	// response headers before answering 504 (default 60s).
 	RequestTimeout time.Duration
@@ -258,6 +266,9 @@ func Start(ctx context.Context, cfg Config) (*App, error) {
 		ingressPrefix = service.DefaultIngressPrefix
 	}
 	if err := checkNodeIngressPrefix(cfg.NodeIngressPrefix, ingressPrefix); err != nil {
+		return nil, err
+	}
+	if err := checkResourcePrefix(cfg.ResourcePrefix, ingressPrefix, cfg.NodeIngressPrefix); err != nil {
 		return nil, err
 	}
 	if err := cfg.DNS.validate(ingressPrefix); err != nil {

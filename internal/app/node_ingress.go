@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	"github.com/trellis-net/trellis/internal/service"
+	"github.com/trellis-net/trellis/internal/snapshot"
 )
 
 // ingressPrefixOf is the installation's host-mode ingress range: the one
@@ -44,6 +45,29 @@ func checkNodeIngressPrefix(node, installation netip.Prefix) error {
 		if node.Overlaps(p) {
 			return fmt.Errorf("--node-ingress-prefix %s: overlaps %s, where no ingress can listen", node, p)
 		}
+	}
+	return nil
+}
+
+// checkResourcePrefix refuses a --resource-cidr that is not an IPv4
+// loopback prefix (host-mode VPCs reach resources on this machine's
+// loopback, as their ingress) of at most /30, or that overlaps the ingress
+// range or the node's ingress range: a resource address must never be a
+// VPC's ingress address. Unset is fine (the default range).
+func checkResourcePrefix(res, ingress, node netip.Prefix) error {
+	if !res.IsValid() {
+		res = snapshot.DefaultResourcePrefix
+		if node.IsValid() {
+			return nil // host-mode VPCs get no resources on this node
+		}
+	}
+	switch {
+	case !res.Addr().Is4() || !res.Addr().IsLoopback() || res.Bits() < 8 || res.Bits() > 30:
+		return fmt.Errorf("--resource-cidr %s: want an IPv4 loopback prefix of /8 to /30 such as %s", res, snapshot.DefaultResourcePrefix)
+	case res.Overlaps(ingress):
+		return fmt.Errorf("--resource-cidr %s: overlaps --ingress-cidr %s; resources need addresses no VPC ingress uses", res, ingress)
+	case node.IsValid() && res.Overlaps(node):
+		return fmt.Errorf("--resource-cidr %s: overlaps --node-ingress-prefix %s; resources need addresses no VPC ingress uses", res, node)
 	}
 	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/netip"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -13,9 +15,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
+	mdns "github.com/miekg/dns"
 
 	"github.com/trellis-net/trellis/internal/app"
 	"github.com/trellis-net/trellis/internal/app/apptest"
+	"github.com/trellis-net/trellis/internal/snapshot"
 )
 
 // tcpEcho is a TCP server on a loopback address that echoes each line
@@ -84,18 +88,48 @@ func roundTrip(addr string) error {
 	return nil
 }
 
+// resolveA asks the DNS server at addr for name's A record until it has
+// one (or within passes), and returns it.
+func resolveA(t *testing.T, addr, name string, within time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		m := new(mdns.Msg)
+		m.SetQuestion(mdns.Fqdn(name), mdns.TypeA)
+		r, _, err := (&mdns.Client{Timeout: time.Second}).Exchange(m, addr)
+		got := ""
+		if err == nil {
+			got = answerOf(r)
+		}
+		if got != "" && r.Rcode == mdns.RcodeSuccess {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s at %s: %q %v, want an A record within %v", name, addr, got, err, within)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // TestResourceTCPThroughGateway: a SINGLE IP resource configuration (a TCP
 // server on 127.0.0.1) behind a resource gateway in a host-mode VPC,
 // associated with a network: a client VPC associated with that network
-// reaches it on its ingress at the configuration's port, bytes and
-// half-close relayed; a VPC of another network does not; deleting the
-// resource association closes the port.
+// resolves the association's generated name (and, privateDnsEnabled, the
+// custom domain) to the configuration's own address from --resource-cidr,
+// and reaches it there, bytes and half-close relayed, although a service
+// listener uses the same port; a VPC of another network gets NXDOMAIN;
+// deleting the resource association closes the socket.
 func TestResourceTCPThroughGateway(t *testing.T) {
 	const port = 15432
 	up := testUpstream(t)
 	dnsPort := freeDNSPort(t)
 	w := newWorld(t, apptest.Options{DNS: app.DNSConfig{Port: dnsPort, Upstreams: []string{up}, TTL: 3 * time.Second}})
 	tcpEcho(t, fmt.Sprintf("127.0.0.1:%d", port))
+	// A service listener on the resource's port: every VPC listens on it
+	// at its ingress address, which no longer keeps the resource out.
+	need(w.c.CreateListener(ctx, &vpclattice.CreateListenerInput{ServiceIdentifier: w.svc.Id, Name: aws.String("same-port"),
+		Protocol: types.ListenerProtocolHttp, Port: aws.Int32(port), DefaultAction: &types.RuleActionMemberFixedResponse{
+			Value: types.FixedResponseAction{StatusCode: aws.Int32(404)}}})).ok(t)
 	const rgwVPC = "vpc-000000000000000e1"
 	if st := w.native("PUT", "/trellis/v1/vpcs/"+rgwVPC, nil); st != 201 && st != 200 {
 		t.Fatalf("PUT vpc: %d", st)
@@ -108,6 +142,8 @@ func TestResourceTCPThroughGateway(t *testing.T) {
 			Value: types.IpResource{IpAddress: aws.String("127.0.0.1")}}})).ok(t)
 	assoc := need(w.c.CreateServiceNetworkResourceAssociation(ctx, &vpclattice.CreateServiceNetworkResourceAssociationInput{
 		ServiceNetworkIdentifier: w.sn.Id, ResourceConfigurationIdentifier: cfg.Id, PrivateDnsEnabled: aws.Bool(true)})).ok(t)
+	gen := aws.ToString(need(w.c.GetServiceNetworkResourceAssociation(ctx, &vpclattice.GetServiceNetworkResourceAssociationInput{
+		ServiceNetworkResourceAssociationIdentifier: assoc.Id})).ok(t).DnsEntry.DomainName)
 	acct := w.s.Account
 	need(w.c.CreateAccessLogSubscription(ctx, &vpclattice.CreateAccessLogSubscriptionInput{ResourceIdentifier: w.sn.Arn,
 		ServiceNetworkLogType: types.ServiceNetworkLogTypeResource,
@@ -117,10 +153,20 @@ func TestResourceTCPThroughGateway(t *testing.T) {
 	client := w.clientVPC("vpc-00000000000000001", w.sn.Id)
 	other := need(w.c.CreateServiceNetwork(ctx, &vpclattice.CreateServiceNetworkInput{Name: aws.String("other")})).ok(t)
 	outsider := w.clientVPC("vpc-00000000000000002", other.Id)
-	clientAddr := net.JoinHostPort(client, fmt.Sprint(port))
+
+	// The client VPC's resolver answers the generated name and the custom
+	// domain with the configuration's address: its own, not the ingress.
+	_, dnsAddr := vpcDNS(t, w.s, "vpc-00000000000000001")
+	dnsServer := net.JoinHostPort(dnsAddr, fmt.Sprint(dnsPort))
+	rsrc := resolveA(t, dnsServer, gen, 5*time.Second)
+	if a, err := netip.ParseAddr(rsrc); err != nil || !snapshot.DefaultResourcePrefix.Contains(a) || rsrc == client {
+		t.Fatalf("%s answers %s: want an address of %v other than the ingress %s", gen, rsrc, snapshot.DefaultResourcePrefix, client)
+	}
+	waitAnswer(t, dnsServer, "db.orders.internal", rsrc, 5*time.Second)
+	clientAddr := net.JoinHostPort(rsrc, fmt.Sprint(port))
 
 	var last error
-	eventually(t, 5*time.Second, "the resource port of the client VPC", func() bool { last = roundTrip(clientAddr); return last == nil })
+	eventually(t, 5*time.Second, "the resource socket of the client VPC", func() bool { last = roundTrip(clientAddr); return last == nil })
 	for i := range 5 {
 		if err := roundTrip(clientAddr); err != nil {
 			t.Fatalf("connection %d: %v", i, err)
@@ -128,7 +174,7 @@ func TestResourceTCPThroughGateway(t *testing.T) {
 	}
 	// One VpcLatticeResourceAccessLogs record per connection (the first
 	// ones may have come while the port opened: at least 6), to the
-	// RESOURCE subscription only.
+	// RESOURCE subscription only, destinationIpPort the resource's address.
 	glob := filepath.Join(w.s.DataDir, "accesslogs", "cloudwatch", acct, "us-east-1", "%2Flattice%2Fresources", *w.sn.Id+".log")
 	var recs []map[string]any
 	eventually(t, 5*time.Second, "the resource access log records", func() bool {
@@ -147,24 +193,27 @@ func TestResourceTCPThroughGateway(t *testing.T) {
 	if svcRecs, _ := filepath.Glob(filepath.Join(w.s.DataDir, "accesslogs", "cloudwatch", acct, "us-east-1", "%2Flattice%2Fservices", "*")); len(svcRecs) != 0 {
 		t.Fatalf("a SERVICE subscription got resource records: %v", svcRecs)
 	}
+	// The listener on the same port answers HTTP at the ingress address
+	// (Lattice's 404 for a request that names no service).
+	if resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + net.JoinHostPort(client, fmt.Sprint(port)) + "/"); err != nil {
+		t.Fatalf("the listener on the resource's port: %v", err)
+	} else {
+		resp.Body.Close()
+	}
 
-	// The client VPC's resolver answers the configuration's custom domain
-	// with its ingress address; the other VPC's does not.
-	_, dnsAddr := vpcDNS(t, w.s, "vpc-00000000000000001")
-	waitAnswer(t, net.JoinHostPort(dnsAddr, fmt.Sprint(dnsPort)), "db.orders.internal", client, 5*time.Second)
+	// The VPC of another network: both names are NXDOMAIN (Trellis's own,
+	// not forwarded), and its ingress has no socket on that port but the
+	// listener's.
 	_, dnsOut := vpcDNS(t, w.s, "vpc-00000000000000002")
-	// (Not a name Trellis owns there: forwarded, the test's upstream
-	// answers NXDOMAIN.)
 	waitAnswer(t, net.JoinHostPort(dnsOut, fmt.Sprint(dnsPort)), "db.orders.internal", "NXDOMAIN", 5*time.Second)
-	// The VPC of another network has no socket on that port.
-	if c, err := net.DialTimeout("tcp", net.JoinHostPort(outsider, fmt.Sprint(port)), time.Second); err == nil {
-		c.Close()
-		t.Fatal("a VPC of another network connects to the resource port")
+	waitAnswer(t, net.JoinHostPort(dnsOut, fmt.Sprint(dnsPort)), gen, "NXDOMAIN", 5*time.Second)
+	if err := roundTrip(net.JoinHostPort(outsider, fmt.Sprint(port))); err == nil {
+		t.Fatal("a VPC of another network reaches the resource at its ingress")
 	}
 
 	need(w.c.DeleteServiceNetworkResourceAssociation(ctx, &vpclattice.DeleteServiceNetworkResourceAssociationInput{
 		ServiceNetworkResourceAssociationIdentifier: assoc.Id})).ok(t)
-	eventually(t, 5*time.Second, "the resource port to close", func() bool {
+	eventually(t, 5*time.Second, "the resource socket to close", func() bool {
 		c, err := net.DialTimeout("tcp", clientAddr, time.Second)
 		if err == nil {
 			c.Close()
@@ -178,7 +227,8 @@ func TestResourceTCPThroughGateway(t *testing.T) {
 // admitted address round-trips, one from another address gets no byte and
 // the resource sees no connection.
 func TestResourceSecurityGroups(t *testing.T) {
-	w := newWorld(t, apptest.Options{})
+	dnsPort := freeDNSPort(t)
+	w := newWorld(t, apptest.Options{DNS: app.DNSConfig{Port: dnsPort}})
 	port := freeLoopbackPort(t)
 	var accepted atomic.Int64
 	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
@@ -206,15 +256,18 @@ func TestResourceSecurityGroups(t *testing.T) {
 		Type: types.ResourceConfigurationTypeSingle, ResourceGatewayIdentifier: gw.Id, PortRanges: []string{fmt.Sprint(port)},
 		ResourceConfigurationDefinition: &types.ResourceConfigurationDefinitionMemberIpResource{
 			Value: types.IpResource{IpAddress: aws.String("127.0.0.1")}}})).ok(t)
-	need(w.c.CreateServiceNetworkResourceAssociation(ctx, &vpclattice.CreateServiceNetworkResourceAssociationInput{
+	assoc := need(w.c.CreateServiceNetworkResourceAssociation(ctx, &vpclattice.CreateServiceNetworkResourceAssociationInput{
 		ServiceNetworkIdentifier: w.sn.Id, ResourceConfigurationIdentifier: cfg.Id})).ok(t)
+	gen := aws.ToString(need(w.c.GetServiceNetworkResourceAssociation(ctx, &vpclattice.GetServiceNetworkResourceAssociationInput{
+		ServiceNetworkResourceAssociationIdentifier: assoc.Id})).ok(t).DnsEntry.DomainName)
 	rules := map[string]any{"vpcId": vpc, "ingress": []map[string]any{{"protocol": "tcp", "fromPort": port, "toPort": port, "cidr": "127.0.0.2/32"}}}
 	if st := w.native("PUT", "/trellis/v1/security-groups/"+sg, rules); st != 201 {
 		t.Fatalf("PUT security group: %d", st)
 	}
 	need(w.c.CreateServiceNetworkVpcAssociation(ctx, &vpclattice.CreateServiceNetworkVpcAssociationInput{
 		ServiceNetworkIdentifier: w.sn.Id, VpcIdentifier: aws.String(vpc), SecurityGroupIds: []string{sg}})).ok(t)
-	addr := net.JoinHostPort(w.ingress(vpc), fmt.Sprint(port))
+	_, dnsAddr := vpcDNS(t, w.s, vpc)
+	addr := net.JoinHostPort(resolveA(t, net.JoinHostPort(dnsAddr, fmt.Sprint(dnsPort)), gen, 5*time.Second), fmt.Sprint(port))
 	echo := func(src string) string {
 		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 2 * time.Second}
 		c, err := d.Dial("tcp", addr)

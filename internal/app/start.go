@@ -201,7 +201,8 @@ func (a *App) startSnapshot(p *startParts) error {
 	watcher := &watch.Watcher{Store: a.store, Holder: holder, Logger: cfg.Logger, Cache: p.cache, FromCache: p.offline != nil,
 		Options: snapshot.Options{Region: cfg.Region, DrainTime: drain, Roots: []model.AccessKey{{ID: root.AccessKeyID,
 			Secret: root.SecretAccessKey, PrincipalARN: root.PrincipalARN(), Account: root.Account, Status: "Active"}}, AdminAccount: root.Account,
-			IngressPrefix: ingressPrefixOf(cfg), NodeIngressPrefix: cfg.NodeIngressPrefix}}
+			IngressPrefix: ingressPrefixOf(cfg), NodeIngressPrefix: cfg.NodeIngressPrefix, ResourcePrefix: cfg.ResourcePrefix,
+			DNSToken: p.token}}
 	// The namespaces of netns VPCs follow the snapshot first; the proxy,
 	// the checker and DNS follow the namespaces (vpcnet.Runner), so that a
 	// VPC's namespace exists before they open sockets in it.

@@ -1,6 +1,10 @@
 package model
 
-import "time"
+import (
+	"net/netip"
+	"strings"
+	"time"
+)
 
 // Resource gateways and resource configurations (reference §2.1 "NEWER"):
 // how a service network reaches a TCP resource (an IP address, a DNS name or
@@ -114,4 +118,38 @@ type DomainVerification struct {
 	TXTName          string     `json:"txtName"`
 	TXTValue         string     `json:"txtValue"`
 	LastVerifiedTime *time.Time `json:"lastVerifiedTime,omitempty"`
+}
+
+// NetnsResourcePrefix is where a network-namespace VPC reaches the
+// resource configurations of its network: each (VPC, configuration) pair
+// gets an address of it, local inside the VPC's namespace (a `local`
+// route for the whole prefix on lo), so that a resource never shares an
+// address with the service listeners or another resource. Lattice answers
+// resource names with addresses of a range of its own for VPC resources;
+// 129.224.0.0/17 is the range given for them (unverified: it is not in the
+// reference). A netns VPC's cidrBlocks may not overlap it.
+var NetnsResourcePrefix = netip.MustParsePrefix("129.224.0.0/17")
+
+// ResourceDNSZone is the zone of the generated DNS names of a region's
+// resource associations (Lattice: vpc-lattice-rsc.REGION.on.aws), not
+// fully qualified.
+func ResourceDNSZone(region string) string {
+	return "vpc-lattice-rsc." + strings.ToLower(region) + ".on.aws"
+}
+
+// ResourceDNSName is the generated DNS name of the service-network
+// resource association snraID of configuration rcfgID, in Lattice's shape
+// SNRA-ID.RCFG-ID.TOKEN.vpc-lattice-rsc.REGION.on.aws (token: the
+// installation's DNS token, as in service names). A GROUP's association
+// names each CHILD one label deeper: ResourceChildDNSName.
+func ResourceDNSName(snraID, rcfgID, token, region string) string {
+	return snraID + "." + rcfgID + "." + token + "." + ResourceDNSZone(region)
+}
+
+// ResourceChildDNSName is the name of a GROUP association's CHILD
+// configuration childID: CHILD-ID.<the association's name>. Lattice gives
+// every child its own name under the group's association; the reference
+// does not spell it, so this shape is Trellis's (docs/resources.md).
+func ResourceChildDNSName(childID, associationName string) string {
+	return childID + "." + associationName
 }

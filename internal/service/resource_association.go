@@ -33,6 +33,24 @@ type SNRADetail struct {
 	// Managed is a CHILD's association that its GROUP's brings along
 	// (ListServiceNetworkResourceAssociations includeChildren).
 	Managed bool
+	// DNS is the association's generated name (a managed item's: its
+	// CHILD's under the group association's), which every VPC of the
+	// network resolves to its address of the configuration.
+	DNS *model.DNSEntry
+}
+
+// snraDNS is the generated name of association a for configuration rc
+// (a CHILD of a's GROUP when managed), in Lattice's shape
+// (model.ResourceDNSName), in the hosted zone of service names.
+func (s *Service) snraDNS(a *model.ServiceNetworkResourceAssociation, rc *model.ResourceConfiguration, managed bool) *model.DNSEntry {
+	name := model.ResourceDNSName(a.ID, a.ResourceConfigurationID, s.cfg.DNSToken, s.cfg.Region)
+	if managed {
+		if rc == nil {
+			return nil
+		}
+		name = model.ResourceChildDNSName(rc.ID, name)
+	}
+	return &model.DNSEntry{DomainName: name, HostedZoneID: s.HostedZoneID()}
 }
 
 func snraEnds(a *model.ServiceNetworkResourceAssociation) []string {
@@ -129,7 +147,7 @@ func (s *Service) snraDetail(tx store.ReadTx, a *model.ServiceNetworkResourceAss
 		return SNRADetail{}, err
 	}
 	rc, err := getJSON[model.ResourceConfiguration](tx, pfxResourceConfig+a.ResourceConfigurationID)
-	return SNRADetail{ServiceNetworkResourceAssociation: a, Network: sn, Config: rc}, err
+	return SNRADetail{ServiceNetworkResourceAssociation: a, Network: sn, Config: rc, DNS: s.snraDNS(a, rc, false)}, err
 }
 
 func (s *Service) loadSNRA(tx store.ReadTx, c model.Caller, ident string) (*model.ServiceNetworkResourceAssociation, error) {
@@ -229,7 +247,8 @@ func (s *Service) ListServiceNetworkResourceAssociations(ctx context.Context, in
 				if err != nil || ch == nil {
 					return err == nil, err
 				}
-				out = append(out, SNRADetail{ServiceNetworkResourceAssociation: a, Network: d.Network, Config: ch, Managed: true})
+				out = append(out, SNRADetail{ServiceNetworkResourceAssociation: a, Network: d.Network, Config: ch, Managed: true,
+					DNS: s.snraDNS(a, ch, true)})
 				return true, nil
 			}); err != nil {
 				return err

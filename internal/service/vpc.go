@@ -201,7 +201,7 @@ func blocksNote(blocks []string) string {
 // validCIDRBlocks checks a netns VPC's blocks: 1 to MaxCIDRBlocks IPv4 or
 // IPv6 prefixes, each its canonical network address (a namespace makes
 // the whole block local: 10.0.1.0/16 would be ambiguous), none repeated,
-// none overlapping the ingress range or loopback. Overlapping another
+// none overlapping the ingress range, the resource range or loopback. Overlapping another
 // VPC's blocks is allowed: each namespace is its own network.
 func validCIDRBlocks(v *model.Validator, in []string) []string {
 	if len(in) == 0 || len(in) > MaxCIDRBlocks {
@@ -228,6 +228,13 @@ func validCIDRBlocks(v *model.Validator, in []string) []string {
 		if p.Bits() == 0 || p.Overlaps(NetnsIngressPrefix) || p.Overlaps(netip.MustParsePrefix("127.0.0.0/8")) ||
 			p.Overlaps(netip.MustParsePrefix("::1/128")) {
 			v.Addf(field, "%s %s overlaps the default route, loopback or the ingress range %s", field, b, NetnsIngressPrefix)
+			continue
+		}
+		if p.Overlaps(model.NetnsResourcePrefix) {
+			// Inside the namespace, that range holds the addresses of the
+			// resource configurations the VPC reaches (docs/resources.md).
+			v.Addf(field, "%s %s overlaps %s, where a netns VPC reaches resource configurations; cidrBlocks must not overlap it",
+				field, b, model.NetnsResourcePrefix)
 			continue
 		}
 		for _, q := range seen {

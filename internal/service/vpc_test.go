@@ -133,6 +133,8 @@ func TestNetnsVPCDeclaration(t *testing.T) {
 		{"netns", []string{"10.0.0.0/16", "10.0.128.0/17"}, "cidrBlocks[1]"},
 		{"netns", []string{"169.254.0.0/16"}, "cidrBlocks[0]"},
 		{"netns", []string{"127.0.0.0/8"}, "cidrBlocks[0]"},
+		{"netns", []string{"10.0.0.0/16", "129.224.64.0/18"}, "cidrBlocks[1] 129.224.64.0/18 overlaps 129.224.0.0/17"},
+		{"netns", []string{"129.0.0.0/8"}, "overlaps 129.224.0.0/17"},
 		{"netns", []string{"0.0.0.0/0"}, "cidrBlocks[0]"},
 		{"netns", []string{"10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16", "10.4.0.0/16", "10.5.0.0/16", "10.6.0.0/16"}, "1 to 5"},
 		{"host", []string{"10.0.0.0/16"}, "cidrBlocks"},

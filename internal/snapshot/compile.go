@@ -80,6 +80,15 @@ type Options struct {
 	// (NodeIngress). Ingress, DNS answers and everything that reads the
 	// snapshot use that address; the API reports the stored one.
 	IngressPrefix, NodeIngressPrefix netip.Prefix
+	// ResourcePrefix (serve --resource-cidr) is where host-mode VPCs get
+	// the addresses of the resource configurations they reach, one per
+	// (VPC, configuration); unset: DefaultResourcePrefix, or with
+	// NodeIngressPrefix none (resources.go). netns VPCs use
+	// model.NetnsResourcePrefix inside their namespaces.
+	ResourcePrefix netip.Prefix
+	// DNSToken is the installation's DNS token, part of the generated names
+	// of resource associations (model.ResourceDNSName); empty: none.
+	DNSToken string
 }
 
 // Compile turns a state into a snapshot. It is a pure function: the same
@@ -269,7 +278,7 @@ func compile(st *State, o Options) (*Snapshot, map[string]*Service, []string) {
 		snap.ByIngress[addr] = cv
 	}
 	compileDNS(snap, services)
-	rsrcWarn := compileResources(st, snap, networkOf, allPorts)
+	rsrcWarn := compileResources(st, snap, networkOf, o)
 	snap.Services = TableOf(services)
 	snap.Identities, snap.Warnings = compileIdentities(st, o)
 	var certWarn []string

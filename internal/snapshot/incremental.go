@@ -63,9 +63,9 @@ type Incremental struct {
 	byDomain map[string]map[string]bool // custom domain -> the services that hold it
 	certWarn []string
 	vpcWarn  []string // the VPCs left out by --node-ingress-prefix (node_ingress.go)
-	// rsrcWarn: the resource ports left out (resources.go); they depend
-	// only on what a change compiled incrementally keeps (the listener
-	// port set; resource, network and VPC tables are Change.Other).
+	// rsrcWarn: the resources left out (resources.go); they depend only
+	// on what a change compiled incrementally keeps (resource, network and
+	// VPC tables are Change.Other).
 	rsrcWarn []string
 	// Fulls counts the full compiles (for tests).
 	Fulls int
@@ -285,7 +285,8 @@ func (c *Incremental) incremental(st *State, ch *Change, lk Lookup, o Options) (
 		}
 	}
 
-	snap := &Snapshot{Revision: st.Revision, Region: o.Region, DNSZone: prev.DNSZone, Certificates: prev.Certificates}
+	snap := &Snapshot{Revision: st.Revision, Region: o.Region, DNSZone: prev.DNSZone, Certificates: prev.Certificates,
+		ResourceDNSZone: prev.ResourceDNSZone, ResourceNames: prev.ResourceNames}
 	if snap.Region != prev.Region {
 		return nil, nil, nil, false
 	}

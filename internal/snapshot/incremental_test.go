@@ -120,13 +120,22 @@ func incrementalEqualsCompile(t *testing.T, seed uint64) {
 	}
 	st.AuthPolicies = append(st.AuthPolicies, &model.AuthPolicy{ResourceID: st.ServiceNetworks[0].ID, Policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}`})
 	base := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
-	o := snapshot.Options{Region: "us-east-1", DrainTime: time.Minute, Now: base}
+	o := snapshot.Options{Region: "us-east-1", DrainTime: time.Minute, Now: base, DNSToken: "0123abc"}
 	nodePrefix := seed%2 == 1
 	if nodePrefix {
 		// A node serving its own ingress range (--node-ingress-prefix),
-		// with a VPC it cannot place (a warning every snapshot carries).
+		// with a VPC it cannot place (a warning every snapshot carries),
+		// and its own resource range.
 		o.IngressPrefix, o.NodeIngressPrefix = netip.MustParsePrefix("127.171.0.0/16"), netip.MustParsePrefix("127.181.0.0/16")
+		o.ResourcePrefix = netip.MustParsePrefix("127.210.0.0/16")
 		st.VPCs = append(slices.Clone(st.VPCs), &model.VPC{ID: "vpc-0000000000000000f", Account: acct, Mode: model.VPCModeHost, IngressAddress: "127.99.0.1"})
+	}
+	// Two netns VPCs: resource addresses of their own, per namespace.
+	st.VPCs = slices.Clone(st.VPCs)
+	for i := 2; i < 4; i++ {
+		v := *st.VPCs[i]
+		v.Mode, v.IngressAddress, v.CIDRBlocks = model.VPCModeNetns, fmt.Sprintf("169.254.171.%d", i), []string{"10.0.0.0/16"}
+		st.VPCs[i] = &v
 	}
 	// Resources: their changes are Change.Other; the other changes keep them.
 	addResources(st)
@@ -299,7 +308,8 @@ func incrementalEqualsCompile(t *testing.T, seed uint64) {
 		if round == 0 && (want.VPCs["vpc-00000000000000001"].Hosts.Len() == 0 || want.VPCs["vpc-00000000000000001"].ServiceNetwork.AuthPolicy == "") {
 			t.Fatal("the VPCs reach no services: the test would not cover their host tables")
 		}
-		if round == 0 && len(want.VPCs["vpc-00000000000000001"].Resources) == 0 {
+		if round == 0 && (len(want.VPCs["vpc-00000000000000001"].Resources) == 0 || len(want.VPCs["vpc-00000000000000003"].Resources) == 0 ||
+			want.VPCs["vpc-00000000000000001"].ResourceDNS.Len() == 0) {
 			t.Fatal("the VPCs reach no resources: the test would not cover them")
 		}
 		if round == 0 && nodePrefix && (want.VPCs["vpc-00000000000000001"].Ingress != netip.MustParseAddr("127.181.0.1") || len(want.Warnings) == 0) {

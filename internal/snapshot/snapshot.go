@@ -48,6 +48,14 @@ type Snapshot struct {
 	// names, lowercased and fully qualified, reachable or not (dns.go).
 	DNSZone      string
 	ServiceNames Table[*Service]
+	// ResourceDNSZone is the zone of the resource associations' generated
+	// names (model.ResourceDNSZone of Region, fully qualified);
+	// ResourceNames maps every name of a resource association (generated,
+	// and privateDnsEnabled custom ones), reached from a VPC or not, to its
+	// configuration's ID (resources.go): a VPC's resolver answers NXDOMAIN
+	// for those it does not reach.
+	ResourceDNSZone string
+	ResourceNames   Table[string]
 	// Certificates maps an ACM certificate's ARN to its key pair, parsed
 	// once when loaded (certificates.go), for the HTTPS listeners.
 	Certificates map[string]*tls.Certificate
@@ -117,11 +125,13 @@ type VPC struct {
 	// names of Hosts, answered with Ingress (dns.go).
 	DNS Table[*DNSRecord]
 	// Resources are the resource configuration ports the VPC reaches
-	// through its network, by port (resources.go): the ingress listens on
-	// Ingress:Port for each and relays TCP to the resource.
+	// through its network, by address then port (resources.go): each
+	// configuration has an address of its own in the VPC, and the ingress
+	// listens on Addr:Port for each and relays TCP to the resource.
 	Resources []*Resource
-	// ResourceDNS answers the names of Resources (privateDnsEnabled), by
-	// lowercased fully qualified name, after DNS (a service's name wins).
+	// ResourceDNS answers the names of Resources (generated, and custom
+	// with privateDnsEnabled) with their Addr, by lowercased fully
+	// qualified name, after DNS (a service's name wins).
 	ResourceDNS Table[*DNSRecord]
 }
 

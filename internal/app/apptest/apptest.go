@@ -85,6 +85,8 @@ type Options struct {
 	// IngressPrefix and NodeIngressPrefix are app.Config's (default
 	// 127.171.0.0/16 and none).
 	IngressPrefix, NodeIngressPrefix netip.Prefix
+	// ResourcePrefix is app.Config's (default 127.200.0.0/13).
+	ResourcePrefix netip.Prefix
 	// DomainVerificationResolver and DomainVerificationInterval are
 	// app.Config's.
 	DomainVerificationResolver string
@@ -111,7 +113,38 @@ func StartWith(t testing.TB, o Options) *Server {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	a, err := app.Start(context.Background(), app.Config{DataDir: dir, APIAddr: "127.0.0.1:0", Quotas: o.Quotas,
-		HealthCheckSecond: o.HealthCheckSecond, RequestTimeout: o.RequestTimeout, AccessLogS3Interval: o.AccessLogS3Interval, Outlier: o.Outlier, DNS: o.DNS, CACertFile: o.CACertFile, CAKeyFile: o.CAKeyFile, DisableFunctionHost: o.DisableFunctionHost, LambdaEndpoint: o.LambdaEndpoint, MetricsAddr: o.MetricsAddr, OTLPEndpoint: o.OTLPEndpoint, TraceSample: o.TraceSample, CanaryStats: o.CanaryStats, CanaryTick: o.CanaryTick, TrafficWindow: o.TrafficWindow, AccessLogTaps: o.AccessLogTaps, Store: o.Store, Etcd: o.Etcd, NodeName: o.NodeName, Roles: o.Roles, ClusterTTL: o.ClusterTTL, HealthFlushInterval: o.HealthFlushInterval, SweepInterval: o.SweepInterval, DrainTime: o.DrainTime, IngressPrefix: o.IngressPrefix, NodeIngressPrefix: o.NodeIngressPrefix, DomainVerificationResolver: o.DomainVerificationResolver, DomainVerificationInterval: o.DomainVerificationInterval, Console: o.Console, Getenv: env, Logger: logger})
+		HealthCheckSecond:          o.HealthCheckSecond,
+		RequestTimeout:             o.RequestTimeout,
+		AccessLogS3Interval:        o.AccessLogS3Interval,
+		Outlier:                    o.Outlier,
+		DNS:                        o.DNS,
+		CACertFile:                 o.CACertFile,
+		CAKeyFile:                  o.CAKeyFile,
+		DisableFunctionHost:        o.DisableFunctionHost,
+		LambdaEndpoint:             o.LambdaEndpoint,
+		MetricsAddr:                o.MetricsAddr,
+		OTLPEndpoint:               o.OTLPEndpoint,
+		TraceSample:                o.TraceSample,
+		CanaryStats:                o.CanaryStats,
+		CanaryTick:                 o.CanaryTick,
+		TrafficWindow:              o.TrafficWindow,
+		AccessLogTaps:              o.AccessLogTaps,
+		Store:                      o.Store,
+		Etcd:                       o.Etcd,
+		NodeName:                   o.NodeName,
+		Roles:                      o.Roles,
+		ClusterTTL:                 o.ClusterTTL,
+		HealthFlushInterval:        o.HealthFlushInterval,
+		SweepInterval:              o.SweepInterval,
+		DrainTime:                  o.DrainTime,
+		IngressPrefix:              o.IngressPrefix,
+		NodeIngressPrefix:          o.NodeIngressPrefix,
+		ResourcePrefix:             o.ResourcePrefix,
+		DomainVerificationResolver: o.DomainVerificationResolver,
+		DomainVerificationInterval: o.DomainVerificationInterval,
+		Console:                    o.Console,
+		Getenv:                     env,
+		Logger:                     logger})
 	if err != nil {
 		t.Fatalf("start trellis: %v", err)
 	}

@@ -18,7 +18,7 @@ type ResourceEntry struct {
 	SourceVPCARN             string
 	ResourceConfigurationARN string
 	Source                   netip.AddrPort // the client
-	Destination              netip.AddrPort // the client VPC's ingress address and port it connected to
+	Destination              netip.AddrPort // the resource configuration's address in the client VPC and the port it connected to
 	Gateway                  netip.AddrPort // the local end of the connection to the resource
 	Resource                 netip.AddrPort // the resource's address and port; zero when none was reached
 }

@@ -58,7 +58,11 @@ func classify(snap *snapshot.Snapshot, vpc *snapshot.VPC, name []byte) (Verdict,
 	if r := vpc.ResourceDNS.GetBytes(name); r != nil {
 		return Reachable, r
 	}
-	if snap.ServiceNames.GetBytes(name) != nil || inZone(name, snap.DNSZone) {
+	// A service's or a resource association's name the VPC does not
+	// reach, or any name under Lattice's zones: NXDOMAIN, never forwarded
+	// (the public resolvers' answer would be wrong).
+	if snap.ServiceNames.GetBytes(name) != nil || inZone(name, snap.DNSZone) ||
+		snap.ResourceNames.GetBytes(name) != "" || inZone(name, snap.ResourceDNSZone) {
 		return NotReachable, nil
 	}
 	return Forward, nil

@@ -17,15 +17,19 @@ type Lookup struct {
 	// Rcode is NOERROR, NXDOMAIN or REFUSED; FORWARDED when the name goes
 	// to the upstream resolvers (whose answer this does not ask for).
 	Rcode string `json:"rcode"`
-	// Addresses answered (A or AAAA): the VPC's ingress address.
+	// Addresses answered (A or AAAA): the VPC's ingress address, or for a
+	// resource's name the resource's address in the VPC.
 	Addresses []netip.Addr `json:"addresses,omitempty"`
 	TTL       int          `json:"ttl,omitempty"`
 	// ServiceID/ServiceArn and ServiceNetworkID name what made the answer.
-	ServiceID        string   `json:"serviceId,omitempty"`
-	ServiceArn       string   `json:"serviceArn,omitempty"`
-	ServiceNetworkID string   `json:"serviceNetworkId,omitempty"`
-	Upstreams        []string `json:"upstreams,omitempty"`
-	Reason           string   `json:"reason"`
+	ServiceID        string `json:"serviceId,omitempty"`
+	ServiceArn       string `json:"serviceArn,omitempty"`
+	ServiceNetworkID string `json:"serviceNetworkId,omitempty"`
+	// ResourceConfigurationID names the resource configuration of a
+	// resource association's name.
+	ResourceConfigurationID string   `json:"resourceConfigurationId,omitempty"`
+	Upstreams               []string `json:"upstreams,omitempty"`
+	Reason                  string   `json:"reason"`
 }
 
 // LookupName says how the resolver of vpc (in snap) answers name, as the
@@ -43,9 +47,11 @@ func lookup(snap *snapshot.Snapshot, vpc *snapshot.VPC, name string, upstreams [
 		out.Rcode = mdns.RcodeToString[mdns.RcodeSuccess]
 		out.Addresses, out.TTL = []netip.Addr{rec.Addr}, int(ttl)
 		if r := rec.Resource; r != nil {
-			// A resource configuration's name (privateDnsEnabled).
-			out.Reason = fmt.Sprintf("resource configuration %s is reachable through service network %s (its resource association); answered with VPC %s's ingress address",
-				r.ConfigurationID, r.Network.ID, vpc.ID)
+			// A resource association's name (generated, or custom with
+			// privateDnsEnabled).
+			out.ResourceConfigurationID, out.ServiceNetworkID = r.ConfigurationID, r.Network.ID
+			out.Reason = fmt.Sprintf("resource configuration %s is reachable through service network %s (resource association %s); answered with its address in VPC %s",
+				r.ConfigurationID, r.Network.ID, r.AssociationID, vpc.ID)
 			break
 		}
 		out.ServiceID, out.ServiceArn = rec.Service.ID, rec.Service.ARN
@@ -64,6 +70,11 @@ func lookup(snap *snapshot.Snapshot, vpc *snapshot.VPC, name string, upstreams [
 				out.Reason = fmt.Sprintf("service %s is not reachable: it is not associated with service network %s, VPC %s's network",
 					svc.ID, vpc.ServiceNetwork.ID, vpc.ID)
 			}
+		} else if cfg := snap.ResourceNames.Get(name); cfg != "" {
+			out.ResourceConfigurationID = cfg
+			out.Reason = fmt.Sprintf("resource configuration %s is not reachable: VPC %s's service network has no resource association bringing it", cfg, vpc.ID)
+		} else if inZone([]byte(name), snap.ResourceDNSZone) {
+			out.Reason = fmt.Sprintf("no resource association has this name in the Lattice zone %s", snap.ResourceDNSZone)
 		} else {
 			out.Reason = fmt.Sprintf("no service has this name in the Lattice zone %s", snap.DNSZone)
 		}

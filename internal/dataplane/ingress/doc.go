@@ -8,8 +8,10 @@
 // dispatched (dispatch.go): cleartext HTTP/1.x to the h1 server, HTTP/2
 // (cleartext with prior knowledge, or ALPN "h2" after TLS termination) to
 // the h2 server (net/http's with Config.StdH2), TLS passthrough to its
-// relay; a resource port (snapshot.VPC.Resources) hands every admitted
-// connection to Config.Resources as raw TCP (resource.go). Every request
+// relay; a resource socket — at the resource configuration's own address
+// in the VPC (snapshot.Resource.Addr, never the ingress address), one per
+// port — hands every admitted connection to Config.Resources as raw TCP,
+// with the address and port it was accepted at (resource.go). Every request
 // goes to the http.Handler that Config.Handler gives for the socket's VPC
 // and port: that is all the attribution a request gets, never anything in
 // the request itself.

@@ -168,11 +168,12 @@ func wanted(snap *snapshot.Snapshot, nets vpcnet.Lookup, resources bool) map[soc
 		if !resources {
 			continue
 		}
-		// Resource ports never share a port with a listener (the compile
-		// leaves such a resource port out, with a warning).
+		// Each resource configuration has its own address in the VPC
+		// (snapshot.Resource.Addr), never the ingress address: one socket
+		// per address and port, which tells the configuration.
 		for _, r := range vpc.Resources {
-			if r.Port > 0 && r.Port <= 65535 {
-				want[sockKey{vpc: vpc.ID, addr: netip.AddrPortFrom(vpc.Ingress, uint16(r.Port)), resource: true}] = struct{}{}
+			if r.Port > 0 && r.Port <= 65535 && r.Addr.IsValid() && r.Addr != vpc.Ingress {
+				want[sockKey{vpc: vpc.ID, addr: netip.AddrPortFrom(r.Addr, uint16(r.Port)), resource: true}] = struct{}{}
 			}
 		}
 	}
@@ -257,7 +258,7 @@ func (in *Ingress) open(ctx context.Context, k sockKey) (*socket, error) {
 	}
 	port := int(k.addr.Port())
 	if k.resource {
-		return in.serve(k, ln, newResourceServer(in.cfg.Resources, k.vpc, port)), nil
+		return in.serve(k, ln, newResourceServer(in.cfg.Resources, k.vpc, k.addr)), nil
 	}
 	h := in.cfg.Handler(k.vpc, port)
 	var rejected func(int, netip.AddrPort, int64)

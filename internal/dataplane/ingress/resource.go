@@ -5,16 +5,17 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 )
 
 // Resources relays the TCP connections of resource configuration ports
 // (snapshot.VPC.Resources; internal/dataplane/passthrough's ServeResource).
 type Resources interface {
-	// ServeResource relays c, accepted on port of the VPC's ingress, to
-	// the resource the VPC reaches on that port, until it is over, and
-	// closes c. Cancelling ctx closes it.
-	ServeResource(ctx context.Context, c net.Conn, vpcID string, port int)
+	// ServeResource relays c, accepted at addr (a resource address of the
+	// VPC and one of its ports), to the resource the VPC reaches there,
+	// until it is over, and closes c. Cancelling ctx closes it.
+	ServeResource(ctx context.Context, c net.Conn, vpcID string, addr netip.AddrPort)
 }
 
 // resourceServer serves one resource socket: every connection the
@@ -24,7 +25,7 @@ type Resources interface {
 type resourceServer struct {
 	res   Resources
 	vpcID string
-	port  int
+	addr  netip.AddrPort
 
 	ctx    context.Context // ends on Close: relayed connections are closed
 	cancel context.CancelFunc
@@ -33,9 +34,9 @@ type resourceServer struct {
 	ln     net.Listener
 }
 
-func newResourceServer(res Resources, vpcID string, port int) *resourceServer {
+func newResourceServer(res Resources, vpcID string, addr netip.AddrPort) *resourceServer {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &resourceServer{res: res, vpcID: vpcID, port: port, ctx: ctx, cancel: cancel}
+	return &resourceServer{res: res, vpcID: vpcID, addr: addr, ctx: ctx, cancel: cancel}
 }
 
 func (s *resourceServer) Serve(ln net.Listener) error {
@@ -57,7 +58,7 @@ func (s *resourceServer) Serve(ln net.Listener) error {
 		s.conns.Add(1)
 		go func() {
 			defer s.conns.Done()
-			s.res.ServeResource(s.ctx, c, s.vpcID, s.port)
+			s.res.ServeResource(s.ctx, c, s.vpcID, s.addr)
 		}()
 	}
 }

@@ -23,7 +23,8 @@
 //
 // ServeResource (resource.go) relays the TCP connections of resource
 // configuration ports the same way, to the resource dialed from its
-// gateway VPC's network.
+// gateway VPC's network; the address and port a connection was accepted at
+// name the configuration (snapshot.FindResource).
 //
 // It imports snapshot, route, upstream, vpcnet, accesslog and tlspeek; it
 // must not import proxy, ingress, store, service or api.

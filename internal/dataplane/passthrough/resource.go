@@ -25,35 +25,21 @@ const DefaultResourceIdleTimeout = 350 * time.Second
 const maxResourceAddrs = 3
 
 // ResourceLogger receives one record per resource connection, for the
-// RESOURCE subscriptions of its network (accesslog.Logger has this
+// RESOURCE subscriptions and the taps of its network (accesslog.Logger has this
 // method); Config.AccessLog is used when it has it.
 type ResourceLogger interface {
 	LogResource(e *accesslog.ResourceEntry, subs []*snapshot.LogSubscription)
 }
 
-// FindResource returns the resource the VPC reaches on port, or nil.
-// vpc.Resources is sorted by port and short (≤ 64 per configuration).
-func FindResource(vpc *snapshot.VPC, port int) *snapshot.Resource {
-	if vpc == nil {
-		return nil
-	}
-	for _, r := range vpc.Resources {
-		if r.Port == port {
-			return r
-		}
-	}
-	return nil
-}
-
-// ServeResource relays c, a connection accepted on port of the ingress of
-// the VPC vpcID, to the resource the VPC reaches on that port
+// ServeResource relays c, a connection accepted at addr (a resource
+// address and port of the VPC vpcID), to the resource the VPC reaches there
 // (snapshot.VPC.Resources), dialed from the network of the resource
 // gateway's VPC within DialTimeout. A DNS resource's name is resolved at
 // each connection (the host's resolver: a network-namespace gateway VPC
 // dials the addresses it gets). It returns when the connection is over,
 // and closes c; cancelling ctx closes it. Bytes and half-closes are relayed
 // as for passthrough.
-func (p *Proxy) ServeResource(ctx context.Context, c net.Conn, vpcID string, port int) {
+func (p *Proxy) ServeResource(ctx context.Context, c net.Conn, vpcID string, addr netip.AddrPort) {
 	defer c.Close()
 	start := time.Now()
 	snap := p.cfg.Holder.Load()
@@ -61,16 +47,18 @@ func (p *Proxy) ServeResource(ctx context.Context, c net.Conn, vpcID string, por
 		return
 	}
 	vpc := snap.VPCs[vpcID]
-	r := FindResource(vpc, port)
+	r := snapshot.FindResource(vpc, addr.Addr(), int(addr.Port()))
 	var entry *accesslog.ResourceEntry
 	if r == nil {
-		// The port is no longer the resource's (a snapshot swap between
-		// accept and now): nothing is dialed.
+		// The address and port are no longer a resource's (a snapshot swap
+		// between accept and now): nothing is dialed.
 		return
 	}
 	// One record per connection, reached or not (resourceIpPort "-"
-	// then), written when it ends.
-	if rl, ok := p.cfg.AccessLog.(ResourceLogger); ok && len(r.Network.ResourceAccessLogs) > 0 {
+	// then), written when it ends: for the network's RESOURCE
+	// subscriptions, and for its live taps (`trellis logs tail`) even
+	// without any.
+	if rl, ok := p.cfg.AccessLog.(ResourceLogger); ok && (len(r.Network.ResourceAccessLogs) > 0 || p.cfg.AccessLog.Tapped("", r.Network.ARN)) {
 		e := &accesslog.ResourceEntry{Start: start, ServiceNetworkARN: r.Network.ARN, AssociationID: r.AssociationID,
 			SourceVPCARN: vpc.ARN, ResourceConfigurationARN: r.ConfigurationARN,
 			Source: peerAddr(c), Destination: localAddr(c)}
@@ -82,7 +70,7 @@ func (p *Proxy) ServeResource(ctx context.Context, c net.Conn, vpcID string, por
 		entry.Gateway, entry.Resource = localAddr(up), peerAddr(up)
 	}
 	if up == nil {
-		p.log.Debug("resource unreachable", "vpc", vpcID, "port", port, "resource", r.ConfigurationID)
+		p.log.Debug("resource unreachable", "vpc", vpcID, "addr", addr.String(), "resource", r.ConfigurationID)
 		return
 	}
 	defer up.Close()

@@ -21,8 +21,8 @@ import (
 
 // Runner keeps one network namespace per netns VPC of the snapshot:
 // it creates (or, after a restart, adopts — workloads inside keep running)
-// each VPC's namespace with its CIDR blocks local and its ingress/DNS
-// address on lo, and removes the namespaces (NamePrefix only) of VPCs that
+// each VPC's namespace with its CIDR blocks and the resource range
+// (model.NetnsResourcePrefix) local and its ingress/DNS address on lo, and removes the namespaces (NamePrefix only) of VPCs that
 // left the snapshot. Its Lookup gives the data plane each VPC's Net.
 //
 // The proxy, health checker and DNS follow the runner (Subscribe), not the
@@ -100,8 +100,17 @@ func wanted(snap *snapshot.Snapshot) map[string]want {
 		if v == nil || v.Mode != model.VPCModeNetns || v.NetnsName == "" || !v.Ingress.IsValid() {
 			continue
 		}
+		// The resource range is local too, as the blocks are: each
+		// resource configuration the VPC reaches listens at an address of
+		// it (snapshot.Resource.Addr) and clients connect there. A VPC
+		// stored with a block overlapping it reaches no resources (the
+		// compile says so) and keeps its blocks as they are.
+		blocks := slices.Clone(v.CIDRBlocks)
+		if !slices.ContainsFunc(blocks, model.NetnsResourcePrefix.Overlaps) {
+			blocks = append(blocks, model.NetnsResourcePrefix)
+		}
 		out[id] = want{name: v.NetnsName, cfg: netns.Config{
-			CIDRBlocks:  slices.Clone(v.CIDRBlocks),
+			CIDRBlocks:  blocks,
 			Addresses:   []netip.Prefix{netip.PrefixFrom(v.Ingress, v.Ingress.BitLen())},
 			Nameservers: []netip.Addr{v.Ingress},
 		}}

@@ -118,6 +118,18 @@ func TestRunnerFollowsTheSnapshot(t *testing.T) {
 	if got := dial(n); got != "ok" {
 		t.Fatalf("dial inside: %s", got)
 	}
+	// So is every address of the resource range (a resource
+	// configuration's socket in the VPC), without configuring it.
+	rln, err := n.Listen(context.Background(), "tcp", "129.224.77.5:0")
+	if err != nil {
+		t.Fatalf("listen on a resource address inside: %v", err)
+	}
+	rc, err := n.Dial(context.Background(), new(net.Dialer), "tcp", rln.Addr().String())
+	if err != nil {
+		t.Fatalf("dial a resource address inside: %v", err)
+	}
+	rc.Close()
+	rln.Close()
 	if err := r.Sync(); err != nil || r.Lookup(vpc) != n {
 		t.Fatalf("a second sync changed the Net: %v", err)
 	}
