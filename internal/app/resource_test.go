@@ -123,7 +123,8 @@ func TestResourceTCPThroughGateway(t *testing.T) {
 	const port = 15432
 	up := testUpstream(t)
 	dnsPort := freeDNSPort(t)
-	w := newWorld(t, apptest.Options{DNS: app.DNSConfig{Port: dnsPort, Upstreams: []string{up}, TTL: 3 * time.Second}})
+	w := newWorld(t, apptest.Options{DNS: app.DNSConfig{Port: dnsPort, Upstreams: []string{up}, TTL: 3 * time.Second},
+		MetricsAddr: "127.0.0.1:0"})
 	tcpEcho(t, fmt.Sprintf("127.0.0.1:%d", port))
 	// A service listener on the resource's port: every VPC listens on it
 	// at its ingress address, which no longer keeps the resource out.
@@ -189,6 +190,23 @@ func TestResourceTCPThroughGateway(t *testing.T) {
 			r["gatewayIpPort"] == "-" || r["sourceIpPort"] == "-" || r["eventTimestamp"] == "-" {
 			t.Fatalf("record %v", r)
 		}
+	}
+	// The resource metrics count every connection (reached) and its bytes
+	// ("select 1\n" out, "echo:select 1\nbye\n" back), and none is open.
+	mf := scrape(t, w.s.App.MetricsAddr())
+	reached := series(mf, "trellis_resource_connections_total", map[string]string{"resource_configuration": *cfg.Id,
+		"service_network": *w.sn.Id, "result": "reached"})
+	if reached == nil || reached.GetCounter().GetValue() != float64(len(recs)) {
+		t.Fatalf("trellis_resource_connections_total reached = %v, want %d (one per record)", reached, len(recs))
+	}
+	for dir, per := range map[string]int{"to_resource": 9, "to_client": 18} {
+		b := series(mf, "trellis_resource_bytes_total", map[string]string{"resource_configuration": *cfg.Id, "direction": dir})
+		if b == nil || b.GetCounter().GetValue() != float64(per*len(recs)) {
+			t.Fatalf("trellis_resource_bytes_total %s = %v, want %d", dir, b, per*len(recs))
+		}
+	}
+	if a := series(mf, "trellis_resource_active_connections", map[string]string{"resource_configuration": *cfg.Id}); a == nil || a.GetGauge().GetValue() != 0 {
+		t.Fatalf("trellis_resource_active_connections = %v, want 0", a)
 	}
 	if svcRecs, _ := filepath.Glob(filepath.Join(w.s.DataDir, "accesslogs", "cloudwatch", acct, "us-east-1", "%2Flattice%2Fservices", "*")); len(svcRecs) != 0 {
 		t.Fatalf("a SERVICE subscription got resource records: %v", svcRecs)

@@ -441,7 +441,11 @@ func (a *App) startProxy(p *startParts, invoker functionInvoker) (*proxy.Proxy, 
 	// installation CA's for generated names, ACM's for custom domains);
 	// TLS_PASSTHROUGH listeners: relayed by SNI without terminating.
 	term := tlsterm.New(tlsterm.Config{Holder: holder, CA: a.ca, Logger: cfg.Logger})
-	pass := passthrough.New(passthrough.Config{Holder: holder, Picker: p.picker, Net: nets.Lookup, AccessLog: a.alog, Logger: cfg.Logger, Auth: p.authz})
+	passCfg := passthrough.Config{Holder: holder, Picker: p.picker, Net: nets.Lookup, AccessLog: a.alog, Logger: cfg.Logger, Auth: p.authz}
+	if met != nil {
+		passCfg.Resources = met.Resources
+	}
+	pass := passthrough.New(passCfg)
 	icfg := ingress.Config{Holder: holder, Handler: px.Handler, Rejected: px.Rejected, AfterSync: px.Forget,
 		Net: nets.Lookup, Logger: cfg.Logger, StdServer: cfg.StdHTTPServer, StdH2: cfg.StdH2Server, TLS: term.Config, Passthrough: pass, Resources: pass}
 	if met != nil {

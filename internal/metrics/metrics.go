@@ -25,6 +25,7 @@ type Metrics struct {
 	Health    *Health
 	DNS       *DNS
 	Functions *Functions
+	Resources *Resources
 	// Conns counts client connections (the ingress's ConnObserver) and
 	// connections to targets (the proxy's TargetConns).
 	Conns *Conns
@@ -44,6 +45,7 @@ func New() *Metrics {
 	m.Snapshot.conns = m.Conns
 	m.DNS = newDNS(reg)
 	m.Functions = newFunctions(reg)
+	m.Resources = newResources(reg)
 	return m
 }
 

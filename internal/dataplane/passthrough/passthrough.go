@@ -73,6 +73,9 @@ type Config struct {
 	// ResourceIdleTimeout is IdleTimeout for resource connections
 	// (ServeResource); default DefaultResourceIdleTimeout.
 	ResourceIdleTimeout time.Duration
+	// Resources observes resource connections (internal/metrics); nil
+	// observes none.
+	Resources ResourceObserver
 	// PassiveDownFor is how long a target that refused a connection stays
 	// out of rotation (see proxy.Config.PassiveDownFor).
 	PassiveDownFor time.Duration

@@ -24,6 +24,14 @@ const DefaultResourceIdleTimeout = 350 * time.Second
 // tries, as maxTargets does for targets.
 const maxResourceAddrs = 3
 
+// ResourceObserver is told of every resource connection: when it starts
+// (accepted, its resource found) and when it ends, whether the resource
+// was reached, and the bytes relayed each way.
+type ResourceObserver interface {
+	ResourceConnOpened(r *snapshot.Resource)
+	ResourceConnClosed(r *snapshot.Resource, reached bool, toResource, toClient int64)
+}
+
 // ResourceLogger receives one record per resource connection, for the
 // RESOURCE subscriptions and the taps of its network (accesslog.Logger has this
 // method); Config.AccessLog is used when it has it.
@@ -65,6 +73,12 @@ func (p *Proxy) ServeResource(ctx context.Context, c net.Conn, vpcID string, add
 		entry = e
 		defer func() { rl.LogResource(e, r.Network.ResourceAccessLogs) }()
 	}
+	var reached bool
+	var toResource, toClient int64
+	if o := p.cfg.Resources; o != nil {
+		o.ResourceConnOpened(r)
+		defer func() { o.ResourceConnClosed(r, reached, toResource, toClient) }()
+	}
 	up := p.dialResource(ctx, r)
 	if up != nil && entry != nil {
 		entry.Gateway, entry.Resource = localAddr(up), peerAddr(up)
@@ -74,11 +88,12 @@ func (p *Proxy) ServeResource(ctx context.Context, c net.Conn, vpcID string, add
 		return
 	}
 	defer up.Close()
+	reached = true
 	rel := &relay{client: c, target: up, idle: p.cfg.ResourceIdleTimeout, capAt: start.Add(100 * 365 * 24 * time.Hour)}
 	rel.last.Store(time.Now().UnixNano())
 	stop := context.AfterFunc(ctx, rel.abort)
 	defer stop()
-	rel.run()
+	toResource, toClient = rel.run()
 }
 
 // dialResource connects to r from its gateway's VPC network.
