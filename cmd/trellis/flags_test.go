@@ -118,7 +118,9 @@ func TestNodeIngressPrefixFlag(t *testing.T) {
 
 // A --resource-cidr that is not an IPv4 loopback prefix, or overlaps the
 // ingress range or the node's, is refused before anything starts, naming
-// the flag; the help documents it.
+// the flag; the help documents it. (Left unset, a default that would
+// overlap refuses nothing: host-mode VPCs then reach no resources, and the
+// snapshot says so; internal/snapshot's TestResourcePrefixDefaultOverlap.)
 func TestResourceCIDRFlag(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -128,7 +130,7 @@ func TestResourceCIDRFlag(t *testing.T) {
 		{[]string{"--resource-cidr", "10.0.0.0/16"}, `--resource-cidr "10.0.0.0/16": want an IPv4 loopback prefix`},
 		{[]string{"--resource-cidr", "127.9.0.0/31"}, "--resource-cidr 127.9.0.0/31: want an IPv4 loopback prefix of /8 to /30"},
 		{[]string{"--resource-cidr", "127.171.128.0/17"}, "--resource-cidr 127.171.128.0/17: overlaps --ingress-cidr 127.171.0.0/16"},
-		{[]string{"--ingress-cidr", "127.200.0.0/16"}, "--resource-cidr 127.200.0.0/13: overlaps --ingress-cidr 127.200.0.0/16"},
+		{[]string{"--ingress-cidr", "127.200.0.0/16", "--resource-cidr", "127.200.0.0/13"}, "--resource-cidr 127.200.0.0/13: overlaps --ingress-cidr 127.200.0.0/16"},
 		{[]string{"--node-ingress-prefix", "127.172.0.0/16", "--resource-cidr", "127.172.5.0/24"}, "--resource-cidr 127.172.5.0/24: overlaps --node-ingress-prefix 127.172.0.0/16"},
 	} {
 		serveRejects(t, tc.args, tc.want)

@@ -53,13 +53,14 @@ func checkNodeIngressPrefix(node, installation netip.Prefix) error {
 // loopback prefix (host-mode VPCs reach resources on this machine's
 // loopback, as their ingress) of at most /30, or that overlaps the ingress
 // range or the node's ingress range: a resource address must never be a
-// VPC's ingress address. Unset is fine (the default range).
+// VPC's ingress address. Unset is fine: the default range, or none when it
+// would overlap (snapshot's resourcePrefix).
 func checkResourcePrefix(res, ingress, node netip.Prefix) error {
 	if !res.IsValid() {
-		res = snapshot.DefaultResourcePrefix
-		if node.IsValid() {
-			return nil // host-mode VPCs get no resources on this node
-		}
+		// Unset, and the default would overlap a VPC range: host-mode VPCs
+		// get no resources (the snapshot warns, naming the flag), but the
+		// node starts as it did before resources had addresses.
+		return nil
 	}
 	switch {
 	case !res.Addr().Is4() || !res.Addr().IsLoopback() || res.Bits() < 8 || res.Bits() > 30:

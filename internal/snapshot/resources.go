@@ -99,6 +99,13 @@ func resourcePrefix(o Options) (netip.Prefix, string) {
 		return netip.Prefix{}, fmt.Sprintf("host-mode VPCs reach no resource configurations on this node: with --node-ingress-prefix %s, give each node its own --resource-cidr",
 			o.NodeIngressPrefix)
 	}
+	if DefaultResourcePrefix.Overlaps(o.IngressPrefix) {
+		// An installation whose --ingress-cidr lies in the default range
+		// (a valid choice before resources had addresses) keeps starting;
+		// its host-mode VPCs reach resources once it names a range apart.
+		return netip.Prefix{}, fmt.Sprintf("host-mode VPCs reach no resource configurations: --ingress-cidr %s overlaps the default --resource-cidr %s; give --resource-cidr a range apart",
+			o.IngressPrefix, DefaultResourcePrefix)
+	}
 	return DefaultResourcePrefix, ""
 }
 
