@@ -210,10 +210,11 @@ try {
 
   step('edit the rule\'s match: path prefix /api → exact /v2/orders, priority 10 → 20, method GET');
   await recap.getByRole('button', { name: 'Edit match of rule api' }).click();
-  f = await submit('Match of rule api', [['Priority', '20'], ['Method (optional)', 'GET'], ['Path match', 'exact'], ['Path', '/v2/orders']], 'Save match');
+  f = await submit('Match of rule api', [['Priority', '20'], ['Method (optional)', 'GET'], ['Path match', 'exact'], ['Path', '/v2/orders'],
+    ['Header matches (one a line: NAME exact|prefix|contains VALUE)', 'x-env exact canary']], 'Save match');
   await until('the recap with the new match', async () => {
     const t = await textOf(recap);
-    return /Priority 20/.test(t) && /GET, path = \/v2\/orders/.test(t) && !/path starts with \/api/.test(t);
+    return /Priority 20/.test(t) && /GET, path = \/v2\/orders, header x-env = canary/.test(t) && !/path starts with \/api/.test(t);
   });
   step('a bad priority shows the API\'s message');
   await recap.getByRole('button', { name: 'Edit match of rule api' }).click();
@@ -252,7 +253,26 @@ try {
   await expectDone(f, /Created orders-db \(rcfg-/);
   const rcfgId = (await textOf(f.getByRole('status'))).match(/\((rcfg-[0-9a-z]+)\)/)[1];
   await page.getByRole('link', { name: 'orders-db', exact: true }).waitFor();
+  step('resources: a GROUP and a CHILD with a DNS definition');
+  f = await submit('Create resource configuration', [['Configuration name', 'replicas'], ['Configuration type', 'GROUP'],
+    ['Resource gateway', rgwId], ['Port ranges (comma-separated: N or N-M)', '15433-15434']], 'Create resource configuration');
+  await expectDone(f, /Created replicas \(rcfg-/);
+  const groupId = (await textOf(f.getByRole('status'))).match(/\((rcfg-[0-9a-z]+)\)/)[1];
+  await page.getByRole('link', { name: 'replicas', exact: true }).waitFor();
+  f = await submit('Create resource configuration', [['Configuration name', 'replica-1'], ['Configuration type', 'CHILD'],
+    ['Group', groupId], ['Definition', 'dns'], ['Domain name', 'replica-1.db.example']], 'Create resource configuration');
+  await expectDone(f, /Created replica-1 \(rcfg-/);
+  step('the gateway in use is not deleted: the API\'s message');
+  await page.getByRole('button', { name: 'Delete resource gateway db-gw' }).click();
+  const gwErr = await textOf(await until('the gateway delete error', async () => {
+    const a = page.getByRole('table', { name: 'Resource gateways' }).getByRole('alert');
+    return (await a.count()) && a;
+  }));
+  if (!/ConflictException/.test(gwErr)) throw new Error('deleting a gateway in use shown as: ' + gwErr);
   await shot('05c-resources');
+  await page.getByRole('link', { name: 'replicas', exact: true }).first().click();
+  await until('the group page with its child', async () => /replica-1/.test(await textOf(page.getByRole('main')))
+    && /15433-15434/.test(await textOf(page.getByRole('main'))));
 
   // 6. Make it callable: the service and the VPC in the network.
   step('associate the service and the VPC');
@@ -370,6 +390,20 @@ try {
     const t = await textOf(shareCard);
     return t.includes(netArn) && t.includes(OTHER) && /ASSOCIATING/.test(t);
   });
+  step('add a principal to the share, remove it; a bad principal shows RAM\'s message');
+  f = await submit('Add principals to share console-share', [['Account IDs to add', '222233334444']], 'Add principals');
+  await expectDone(f, /Added/);
+  await until('the added principal', async () => (await textOf(shareCard)).includes('222233334444'));
+  await shareCard.getByRole('button', { name: 'Remove 222233334444 from share console-share' }).click();
+  await until('the principal removed', async () => !(await textOf(shareCard)).includes('222233334444'));
+  f = await submit('Add principals to share console-share', [['Account IDs to add', 'arn:aws:iam::222233334444:role/x']], 'Add principals');
+  const ramErr = await textOf(await until('the RAM error', async () => {
+    const a = f.getByRole('alert');
+    return (await a.count()) && a;
+  }));
+  if (!/InvalidParameterException/.test(ramErr)) throw new Error('a bad principal shown as: ' + ramErr);
+  step('RAM message: ' + ramErr);
+  await shareCard.scrollIntoViewIfNeeded();
   await shot('09c-sharing-owner');
   outcome.networkArn = netArn;
 

@@ -133,8 +133,8 @@ export function fmtTime(t) {
 
 export function StatusBadge({ status }) {
   const s = String(status || '');
-  const cls = /HEALTHY|ACTIVE|Active|PROMOTED|RUNNING/.test(s) && !/UNHEALTHY/.test(s) ? 'good'
-    : /UNHEALTHY|FAILED|ROLLED_BACK|ABORTED/.test(s) ? 'bad' : 'neutral';
+  const cls = (/HEALTHY|ACTIVE|Active|PROMOTED|RUNNING/.test(s) && !/UNHEALTHY/.test(s)) || /^(ASSOCIATED|ACCEPTED)$/.test(s) ? 'good'
+    : /UNHEALTHY|FAILED|ROLLED_BACK|ABORTED|^REJECTED$/.test(s) ? 'bad' : 'neutral';
   return <span class={'badge ' + cls}>{s}</span>;
 }
 
