@@ -462,6 +462,19 @@ try {
     await shot(name);
   }
 
+  step('the simulator page: a draft network policy on a network of auth type NONE is not evaluated');
+  const sim2 = form('Would this caller be allowed?');
+  await sim2.getByLabel('Source VPC').fill(VPC);
+  await sim2.getByLabel('Service (name, ID, ARN or host name)').fill(svcId);
+  await sim2.getByLabel('Caller principal ARN').fill('arn:aws:iam::000000000000:role/reader');
+  await sim2.getByText('Draft policies (optional)').click();
+  await sim2.getByLabel('Draft service network auth policy').fill(JSON.stringify({ Statement: [{ Effect: 'Deny', Principal: '*',
+    Action: 'vpc-lattice-svcs:Invoke', Resource: '*' }] }));
+  await sim2.getByRole('button', { name: 'Simulate', exact: true }).click();
+  const result2 = page.getByRole('region', { name: 'Simulation result' });
+  await until('the NONE note', async () => /Service network \(draft policy\): NotEvaluated/.test(await textOf(result2))
+    && /draft policy is not evaluated/.test(await textOf(result2)) && /ALLOW/.test(await textOf(result2)));
+
   // 13. Another account sees none of this account's resources.
   step('sign out, sign in as the other account');
   await page.getByRole('button', { name: 'Sign out' }).click();

@@ -83,8 +83,10 @@ function pretty(s) {
 const DRAFT_ACTION = 'Simulate with this draft';
 
 // Simulator asks the server what the data plane would decide. With draft
-// ({level, text}), a second button sends text() as that level's draft.
-export function Simulator({ service = '', draft }) {
+// ({level, text}), a second button sends text() as that level's draft; with
+// draftFields, the form itself has a draft field per level (left empty: the
+// live policy).
+export function Simulator({ service = '', draft, draftFields }) {
   const [result, setResult] = useState(null);
   const resultId = useId('sim');
   return (
@@ -109,6 +111,12 @@ export function Simulator({ service = '', draft }) {
         if (draft && action === DRAFT_ACTION) {
           body[draft.level === 'service' ? 'serviceAuthPolicy' : 'serviceNetworkAuthPolicy'] = draft.text();
         }
+        if (draftFields) {
+          for (const k of ['serviceAuthPolicy', 'serviceNetworkAuthPolicy']) {
+            const text = String(f.get(k) || '');
+            if (text.trim()) body[k] = text;
+          }
+        }
         setResult(null);
         const r = await native('POST', 'auth/simulate', body);
         setResult(r);
@@ -127,6 +135,17 @@ export function Simulator({ service = '', draft }) {
           <Field label="Source IP" name="sourceIp" placeholder="for aws:SourceIp conditions" />
         </div>
         <Field label="Headers (name=value, one a line)" name="headers" as="textarea" rows={2} />
+        {draftFields && (
+          <details>
+            <summary>Draft policies (optional): simulate as if these were saved</summary>
+            <div class="grid2">
+              <Field label="Draft service network auth policy" name="serviceNetworkAuthPolicy" as="textarea" rows={6} spellcheck={false} class="mono"
+                hint="replaces the live network policy for this simulation only; nothing is saved" />
+              <Field label="Draft service auth policy" name="serviceAuthPolicy" as="textarea" rows={6} spellcheck={false} class="mono"
+                hint="replaces the live service policy for this simulation only; nothing is saved" />
+            </div>
+          </details>
+        )}
       </Form>
       <div id={resultId} aria-live="polite">{result && <SimResult r={result} />}</div>
     </div>
