@@ -382,7 +382,7 @@ try {
   step('share the network with the other account');
   const netArn = 'arn:aws:vpc-lattice:us-east-1:000000000000:servicenetwork/' + netHref.split('/').pop();
   await go('/sharing');
-  f = await submit('Create resource share', [['Share name', 'console-share'], ['Resource ARNs (one a line)', netArn],
+  f = await submit('Create resource share', [['Share name', 'console-share'], ['Resource to share', netArn],
     ['Principals (account IDs, one a line)', OTHER]], 'Create share');
   await expectDone(f, /Created share console-share/);
   const shareCard = page.getByRole('article', { name: 'Share console-share' });

@@ -45,7 +45,7 @@ function page(route) {
     case 'target-groups': return parts[1] ? <TargetGroupPage id={parts[1]} /> : <TargetGroupsPage />;
     case 'vpcs': return <VpcsPage />;
     case 'resources': return parts[1] ? <ConfigurationPage id={parts[1]} /> : <ResourcesPage />;
-    case 'sharing': return <SharingPage />;
+    case 'sharing': return <SharingPage resource={q.get('resource') || ''} />;
     case 'traffic': return <TrafficPage />;
     case 'simulate': return <SimulatePage service={q.get('service') || ''} />;
     case 'identities': return <IdentitiesPage />;

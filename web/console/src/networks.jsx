@@ -62,6 +62,7 @@ export function NetworkPage({ id }) {
           <dt>ARN</dt><dd class="mono">{n.arn}</dd>
           <dt>Auth type</dt><dd>{n.authType}</dd>
           <dt>Created</dt><dd>{fmtTime(n.createdAt)}</dd>
+          <dt>Sharing</dt><dd><A href={'/sharing?resource=' + encodeURIComponent(n.arn)}>Share with other accounts (RAM)</A></dd>
         </dl>
       )}
       {n && (

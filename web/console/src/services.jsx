@@ -136,6 +136,7 @@ export function ServicePage({ id }) {
           {s.customDomainName && <><dt>Custom domain</dt><dd class="mono">{s.customDomainName}</dd></>}
           <dt>Auth type</dt><dd>{s.authType}</dd>
           <dt>Status</dt><dd><StatusBadge status={s.status} /></dd>
+          <dt>Sharing</dt><dd><A href={'/sharing?resource=' + encodeURIComponent(s.arn)}>Share with other accounts (RAM)</A></dd>
           <dt>Networks</dt><dd>{(assocs.data || []).map((a) => <A href={'/networks/' + a.serviceNetworkId} class="chip">{a.serviceNetworkName}</A>)}
             {assocs.data && assocs.data.length === 0 && <span class="muted">none: associate it with a service network to make it callable</span>}</dd>
         </dl>

@@ -2,7 +2,7 @@
 // resources and principals, which it adds and removes), the shares other
 // accounts made with it, and the invitations it received (Accept / Reject).
 // Every call is the RAM API, signed for "ram" by the SDK's RAM client.
-import { ramCall } from './aws.js';
+import { call, current, ramCall } from './aws.js';
 import { Action, ErrorBox, Field, Form, Loading, StatusBadge, fmtTime, listAll, useAsync } from './ui.jsx';
 
 const lines = (v) => String(v || '').split(/[\s,]+/).filter(Boolean);
@@ -19,8 +19,24 @@ async function loadOwned() {
   return live.map((s) => ({ ...s, principals: of(principals, s.resourceShareArn), resources: of(resources, s.resourceShareArn) }));
 }
 
-export function SharingPage() {
+// SharingPage; resource (an ARN, from a network's or a service's "Share"
+// link) starts the create form with it.
+export function SharingPage({ resource = '' }) {
   const owned = useAsync(loadOwned, []);
+  // What the account may share, to pick from (services by ARN in the text
+  // field: an installation may have thousands).
+  const mine = useAsync(async () => {
+    const [nets, cfgs] = await Promise.all([
+      listAll((nextToken) => call('ListServiceNetworks', { maxResults: 100, nextToken })),
+      listAll((nextToken) => call('ListResourceConfigurations', { maxResults: 100, nextToken })),
+    ]);
+    // Lists include what is shared with the account: only its own can be shared.
+    const own = (x) => String(x.arn || '').split(':')[4] === current()?.account;
+    return [
+      ...nets.filter(own).map((n) => ({ arn: n.arn, label: 'service network ' + n.name })),
+      ...cfgs.filter((c) => own(c) && c.type !== 'CHILD').map((c) => ({ arn: c.arn, label: `resource configuration ${c.name} (${c.type})` })),
+    ];
+  }, []);
   const invitations = useAsync(() => listAll((nextToken) => ramCall('GetResourceShareInvitations', { nextToken }), 'resourceShareInvitations'), []);
   const shared = useAsync(async () => {
     const [shares, resources] = await Promise.all([
@@ -100,6 +116,8 @@ export function SharingPage() {
       <Form title="Create resource share" submit="Create share" onSubmit={async (f) => {
         const input = { name: String(f.get('name')).trim(), allowExternalPrincipals: f.get('external') === 'on' };
         const resourceArns = lines(f.get('resources'));
+        const picked = String(f.get('pick') || '');
+        if (picked && !resourceArns.includes(picked)) resourceArns.unshift(picked);
         if (resourceArns.length) input.resourceArns = resourceArns;
         const principals = lines(f.get('principals'));
         if (principals.length) input.principals = principals;
@@ -108,8 +126,12 @@ export function SharingPage() {
         return `Created share ${r.resourceShare?.name} (${r.resourceShare?.resourceShareArn}).`;
       }}>
         <Field label="Share name" name="name" required />
+        <Field label="Resource to share" name="pick" as="select">
+          <option value="">(none: ARNs below)</option>
+          {(mine.data || []).map((r) => <option value={r.arn}>{r.label}</option>)}
+        </Field>
         <Field label="Resource ARNs (one a line)" name="resources" as="textarea" rows={2} spellcheck={false} class="mono"
-          hint="service networks, services or resource configurations of this account" />
+          defaultValue={resource} hint="service networks, services or resource configurations of this account" />
         <Field label="Principals (account IDs, one a line)" name="principals" as="textarea" rows={2} spellcheck={false} class="mono"
           hint="12-digit account IDs, or your organization (o-…)" />
         <label class="check"><input type="checkbox" name="external" defaultChecked /> Allow principals outside your organization (they get an invitation)</label>
