@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -81,6 +82,19 @@ func TestSimulateDraftPolicy(t *testing.T) {
 	bad := want(t, "bad draft", simulate("GET", map[string]any{"serviceAuthPolicy": `{"Version":"2012-10-17"}`}), 400, "ValidationException").obj(t)
 	if fl, _ := bad["fieldList"].([]any); len(fl) != 1 || fl[0].(map[string]any)["name"] != "serviceAuthPolicy" {
 		t.Fatalf("bad draft: %v", bad)
+	}
+
+	// A draft is refused exactly as PutAuthPolicy refuses the same text (the
+	// message names the draft's member instead of "policy").
+	for _, doc := range []string{"", "{", `{"Version":"2012-10-17"}`, `{"Statement":[{"Effect":"Maybe","Principal":"*","Action":"*","Resource":"*"}]}`,
+		`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*","Condition":{"StringEqualz":{"a":"b"}}}]}`,
+		`{"Statement":[],"Pad":"` + strings.Repeat("x", 10*1024) + `"}`} {
+		_, err := c.PutAuthPolicy(ctx, &vpclattice.PutAuthPolicyInput{ResourceIdentifier: svc.Id, Policy: aws.String(doc)})
+		putMsg := wantAPIError(t, err, "ValidationException").ErrorMessage()
+		sim := want(t, "draft "+doc, simulate("GET", map[string]any{"serviceAuthPolicy": doc}), 400, "ValidationException").obj(t)
+		if got := strings.ReplaceAll(sim["message"].(string), "serviceAuthPolicy", "policy"); got != putMsg {
+			t.Errorf("draft %.40q: simulate says %q, PutAuthPolicy %q", doc, sim["message"], putMsg)
+		}
 	}
 
 	// Nothing was stored.
