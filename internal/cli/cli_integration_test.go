@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -678,6 +680,33 @@ func TestCLIAuthSimulate(t *testing.T) {
 	if !strings.Contains(out, "allowed") {
 		t.Fatalf("simulate GET:\n%s", out)
 	}
+	// A draft of the service's policy that allows POST: the simulation says
+	// allowed, marks the level, and the live policy still denies POST.
+	draft := filepath.Join(t.TempDir(), "draft.json")
+	const draftDoc = `{"Statement":[{"Sid":"Writers","Effect":"Allow","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"*"}]}`
+	if err := os.WriteFile(draft, []byte(draftDoc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	simPost := []string{"auth", "simulate", "--source-vpc", "vpc-0000000000000000c", "--service", "simsvc", "--method", "POST", "--path", "/orders"}
+	out = c.text(append(simPost, "--service-policy-file", draft)...)
+	if !strings.Contains(out, "Service [draft policy]") || !strings.Contains(out, "Allow by Writers") || !strings.Contains(out, "allowed") {
+		t.Fatalf("simulate POST with a draft:\n%s", out)
+	}
+	res := runCLI(draftDoc, append([]string{"--endpoint", c.endpoint, "--region", c.srv.Region}, append(simPost, "--service-policy-file", "-", "--output", "json")...)...)
+	if res.err != nil || !strings.Contains(res.stdout, `"draft": true`) || !strings.Contains(res.stdout, `"allowed": true`) {
+		t.Fatalf("simulate with a draft on stdin: %v\n%s%s", res.err, res.stdout, res.stderr)
+	}
+	if out := c.text(simPost...); !strings.Contains(out, "denied") || strings.Contains(out, "draft") {
+		t.Fatalf("simulate POST after the drafts (the live policy):\n%s", out)
+	}
+	if err := os.WriteFile(draft, []byte(`{"Version":"2012-10-17"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if res := c.exec(append(simPost, "--network-policy-file", draft)...); res.err == nil ||
+		!strings.Contains(res.stderr, "ValidationException") || !strings.Contains(res.stderr, "serviceNetworkAuthPolicy") {
+		t.Fatalf("a bad draft: %v\n%s%s", res.err, res.stdout, res.stderr)
+	}
+
 	c.ok("vpc", "put", "vpc-0000000000000000d")
 	time.Sleep(100 * time.Millisecond) // the data plane's snapshot follows the store within milliseconds
 	js := c.ok("auth", "simulate", "--source-vpc", "vpc-0000000000000000d", "--service", "simsvc", "--output", "json")

@@ -27,6 +27,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ram"
+	ramtypes "github.com/aws/aws-sdk-go-v2/service/ram/types"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 )
 
@@ -130,6 +132,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 		"ARTIFACTS_DIR="+artifacts,
 		"BULK_SERVICE=bulk-0777",
 		"CHROMIUM="+chromium,
+		"OTHER_ACCOUNT_ID="+otherAccount,
 	)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -141,6 +144,43 @@ func TestConsoleEndToEnd(t *testing.T) {
 	}
 	if drv.sent() == 0 {
 		t.Fatal("the script never asked for data-plane requests")
+	}
+	checkOutcome(ctx, t, api, out.String(), otherKey, otherSecret)
+}
+
+// checkOutcome checks through the API what the script did in the browser:
+// simulating draft policies stored none of them (the live auth policy is
+// the one saved), and the invitation the second account accepted made it a
+// principal of the share.
+func checkOutcome(ctx context.Context, t *testing.T, api, log, otherKey, otherSecret string) {
+	t.Helper()
+	var res struct{ ServiceID, NetworkARN string }
+	_, line, ok := strings.Cut(log, "RESULT ")
+	line, _, _ = strings.Cut(line, "\n")
+	if !ok || json.Unmarshal([]byte(line), &res) != nil || res.ServiceID == "" || res.NetworkARN == "" {
+		t.Fatalf("no RESULT line from e2e.mjs (%q)", line)
+	}
+	lattice := vpclattice.New(vpclattice.Options{Region: "us-east-1", BaseEndpoint: aws.String(api),
+		Credentials: credentials.NewStaticCredentialsProvider(rootKey, rootSecret, "")})
+	p, err := lattice.GetAuthPolicy(ctx, &vpclattice.GetAuthPolicyInput{ResourceIdentifier: aws.String(res.ServiceID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if live := aws.ToString(p.Policy); !strings.Contains(live, "role/reader") || strings.Contains(live, "OnlyWriters") {
+		t.Fatalf("the live auth policy after the draft simulations: %s", live)
+	}
+	other := ram.New(ram.Options{Region: "us-east-1", BaseEndpoint: aws.String(api),
+		Credentials: credentials.NewStaticCredentialsProvider(otherKey, otherSecret, "")})
+	res2, err := other.ListResources(ctx, &ram.ListResourcesInput{ResourceOwner: ramtypes.ResourceOwnerOtherAccounts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range res2.Resources {
+		found = found || aws.ToString(r.Arn) == res.NetworkARN
+	}
+	if !found {
+		t.Fatalf("%s does not see %s shared with it", otherAccount, res.NetworkARN)
 	}
 }
 

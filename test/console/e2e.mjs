@@ -4,7 +4,9 @@
 // CONSOLE_URL, ACCESS_KEY_ID/SECRET_ACCESS_KEY (root of the default account),
 // OTHER_ACCESS_KEY_ID/OTHER_SECRET_ACCESS_KEY (a second account), TARGET_ADDR
 // (a real HTTP target on 127.0.0.1), DRIVER_URL (sends data-plane requests
-// on request), ARTIFACTS_DIR (screenshots), BULK_SERVICE, CHROMIUM.
+// on request), ARTIFACTS_DIR (screenshots), BULK_SERVICE, CHROMIUM, and
+// OTHER_ACCOUNT_ID (the second account's ID). It prints a last line
+// "RESULT {json}" with what the Go side checks through the API afterwards.
 import { chromium } from 'playwright-core';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +20,9 @@ const URL_ = env('CONSOLE_URL');
 const ART = env('ARTIFACTS_DIR');
 const [targetIp, targetPort] = env('TARGET_ADDR').split(':');
 const VPC = 'vpc-0c0501e0000000001';
+const OTHER = env('OTHER_ACCOUNT_ID');
+const RESOURCE_PORT = '15432';
+const outcome = {};
 const LISTENER_PORT = '8080';
 mkdirSync(ART, { recursive: true });
 rmSync(join(ART, 'failure.png'), { force: true });
@@ -203,11 +208,71 @@ try {
     return /blue 90%/.test(t) && /green 10%/.test(t);
   });
 
+  step('edit the rule\'s match: path prefix /api → exact /v2/orders, priority 10 → 20, method GET');
+  await recap.getByRole('button', { name: 'Edit match of rule api' }).click();
+  f = await submit('Match of rule api', [['Priority', '20'], ['Method (optional)', 'GET'], ['Path match', 'exact'], ['Path', '/v2/orders'],
+    ['Header matches (one a line: NAME exact|prefix|contains VALUE)', 'x-env exact canary']], 'Save match');
+  await until('the recap with the new match', async () => {
+    const t = await textOf(recap);
+    return /Priority 20/.test(t) && /GET, path = \/v2\/orders, header x-env = canary/.test(t) && !/path starts with \/api/.test(t);
+  });
+  step('a bad priority shows the API\'s message');
+  await recap.getByRole('button', { name: 'Edit match of rule api' }).click();
+  f = await submit('Match of rule api', [['Priority', '0']], 'Save match');
+  const prioErr = await textOf(await until('the priority error', async () => {
+    const a = f.getByRole('alert');
+    return (await a.count()) && a;
+  }));
+  if (!/ValidationException/.test(prioErr) || !/priority/i.test(prioErr)) throw new Error('bad priority shown as: ' + prioErr);
+  await f.getByRole('button', { name: 'Cancel' }).click();
+  await recap.scrollIntoViewIfNeeded();
+  await shot('05b-rule-match-edited');
+
   step('watch the target become HEALTHY (the group is in use now)');
   await recap.getByRole('link', { name: 'blue' }).first().click();
   const targets = page.getByRole('table', { name: 'Targets and their health' });
   await until('HEALTHY in the targets table', async () => (await targets.getByText('HEALTHY', { exact: true }).count()) > 0, 30000);
   await shot('04-target-group-health');
+
+  // 5b. A resource gateway in the VPC and a SINGLE configuration behind it.
+  step('resources: a gateway, a configuration (and the API\'s message for a bad port range)');
+  await go('/resources');
+  f = await submit('Create resource gateway', [['Gateway name', 'db-gw'], ['Gateway VPC ID', VPC]], 'Create resource gateway');
+  await expectDone(f, /Created db-gw \(rgw-/);
+  const rgwId = (await textOf(f.getByRole('status'))).match(/\((rgw-[0-9a-z]+)\)/)[1];
+  await page.getByRole('cell', { name: 'db-gw', exact: true }).waitFor();
+  f = await submit('Create resource configuration', [['Configuration name', 'orders-db'], ['Resource gateway', rgwId],
+    ['Port ranges (comma-separated: N or N-M)', '99999'], ['IP address', targetIp]], 'Create resource configuration');
+  const rcErr = await textOf(await until('the port range error', async () => {
+    const a = f.getByRole('alert');
+    return (await a.count()) && a;
+  }));
+  if (!/ValidationException/.test(rcErr)) throw new Error('bad port range shown as: ' + rcErr);
+  step('validation message: ' + rcErr);
+  f = await submit('Create resource configuration', [['Port ranges (comma-separated: N or N-M)', RESOURCE_PORT]], 'Create resource configuration');
+  await expectDone(f, /Created orders-db \(rcfg-/);
+  const rcfgId = (await textOf(f.getByRole('status'))).match(/\((rcfg-[0-9a-z]+)\)/)[1];
+  await page.getByRole('link', { name: 'orders-db', exact: true }).waitFor();
+  step('resources: a GROUP and a CHILD with a DNS definition');
+  f = await submit('Create resource configuration', [['Configuration name', 'replicas'], ['Configuration type', 'GROUP'],
+    ['Resource gateway', rgwId], ['Port ranges (comma-separated: N or N-M)', '15433-15434']], 'Create resource configuration');
+  await expectDone(f, /Created replicas \(rcfg-/);
+  const groupId = (await textOf(f.getByRole('status'))).match(/\((rcfg-[0-9a-z]+)\)/)[1];
+  await page.getByRole('link', { name: 'replicas', exact: true }).waitFor();
+  f = await submit('Create resource configuration', [['Configuration name', 'replica-1'], ['Configuration type', 'CHILD'],
+    ['Group', groupId], ['Definition', 'dns'], ['Domain name', 'replica-1.db.example']], 'Create resource configuration');
+  await expectDone(f, /Created replica-1 \(rcfg-/);
+  step('the gateway in use is not deleted: the API\'s message');
+  await page.getByRole('button', { name: 'Delete resource gateway db-gw' }).click();
+  const gwErr = await textOf(await until('the gateway delete error', async () => {
+    const a = page.getByRole('table', { name: 'Resource gateways' }).getByRole('alert');
+    return (await a.count()) && a;
+  }));
+  if (!/ConflictException/.test(gwErr)) throw new Error('deleting a gateway in use shown as: ' + gwErr);
+  await shot('05c-resources');
+  await page.getByRole('link', { name: 'replicas', exact: true }).first().click();
+  await until('the group page with its child', async () => /replica-1/.test(await textOf(page.getByRole('main')))
+    && /15433-15434/.test(await textOf(page.getByRole('main'))));
 
   // 6. Make it callable: the service and the VPC in the network.
   step('associate the service and the VPC');
@@ -217,7 +282,20 @@ try {
   f = await submit('Associate a VPC', [['VPC ID', VPC]], 'Associate VPC');
   await expectDone(f, /Associated/);
   await page.getByRole('cell', { name: VPC, exact: true }).waitFor();
+  step('associate the resource configuration with the network');
+  f = await submit('Associate a resource configuration', [['Resource configuration ID or ARN', rcfgId]], 'Associate resource');
+  await expectDone(f, /Associated \(snra-/);
+  const resAssoc = page.getByRole('table', { name: 'Resource associations' });
+  await until('the resource association in the table', async () => {
+    const t = await textOf(resAssoc);
+    return /orders-db/.test(t) && /ACTIVE/.test(t);
+  });
+  step('resource association: ' + (await textOf(resAssoc.getByRole('row').nth(1))).replace(/\s+/g, ' '));
+  await resAssoc.scrollIntoViewIfNeeded();
   await shot('06-network');
+  // The configuration's page shows the same association from its side.
+  await go('/resources/' + rcfgId);
+  await until('the association on the configuration page', async () => /console-net/.test(await textOf(page.getByRole('table', { name: 'Resource associations' }))));
 
   // 7. Live traffic and the access-log tail after real requests.
   step('start the tail, send requests through the data plane');
@@ -261,13 +339,73 @@ try {
   await sim.getByLabel('Path').fill('/orders');
   const result = page.getByRole('region', { name: 'Simulation result' });
   await until('a DENY from the simulator', async () => {
-    await sim.getByRole('button', { name: 'Simulate' }).click();
+    await sim.getByRole('button', { name: 'Simulate', exact: true }).click();
     await result.waitFor({ timeout: 5000 });
     return /DENY/.test(await textOf(result)) && /Service: (Deny|NoMatch)/.test(await textOf(result));
   }, 20000, 1000);
   step('simulator: ' + (await textOf(result.getByRole('status'))));
   await result.scrollIntoViewIfNeeded();
   await shot('09-policy-simulator');
+
+  // "Would reader be allowed if I saved this?": the live policy allows
+  // role/reader; a draft that allows only role/writer would deny it, and
+  // simulating the draft changes nothing.
+  step('simulate a draft that would deny a caller the live policy allows');
+  await sim.getByLabel('Caller principal ARN').fill('arn:aws:iam::000000000000:role/reader');
+  await until('an ALLOW for reader from the live policy', async () => {
+    await sim.getByRole('button', { name: 'Simulate', exact: true }).click();
+    await until('the simulation', async () => /Simulated: (allowed|denied)/.test(await textOf(sim.getByRole('status'))), 5000);
+    return /ALLOW/.test(await textOf(result));
+  }, 20000, 1000);
+  const draftPolicy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'OnlyWriters', Effect: 'Allow',
+    Principal: { AWS: ['arn:aws:iam::000000000000:role/writer'] }, Action: 'vpc-lattice-svcs:Invoke', Resource: '*' }] }, null, 2);
+  await form('Edit auth policy').getByLabel('Auth policy (JSON)').fill(draftPolicy);
+  await sim.getByRole('button', { name: 'Simulate with this draft' }).click();
+  await until('a DENY from the draft', async () => /Simulated with the draft: denied/.test(await textOf(sim.getByRole('status')))
+    && /Service \(draft policy\): NoMatch/.test(await textOf(result)));
+  await result.scrollIntoViewIfNeeded();
+  await shot('09b-policy-draft-simulation');
+  step('a bad draft shows the API\'s message naming the member');
+  await form('Edit auth policy').getByLabel('Auth policy (JSON)').fill('{"Version": "2012-10-17"}');
+  await sim.getByRole('button', { name: 'Simulate with this draft' }).click();
+  const draftErr = await textOf(await until('the bad draft error', async () => {
+    const a = sim.getByRole('alert');
+    return (await a.count()) && a;
+  }));
+  if (!/ValidationException/.test(draftErr) || !/serviceAuthPolicy/.test(draftErr)) throw new Error('bad draft shown as: ' + draftErr);
+  step('the live policy still allows reader');
+  await sim.getByRole('button', { name: 'Simulate', exact: true }).click();
+  await until('the live ALLOW again', async () => /Simulated: allowed/.test(await textOf(sim.getByRole('status'))) && /ALLOW/.test(await textOf(result)));
+  outcome.serviceId = svcId;
+
+  // 8b. Share the network with the other account (it accepts below).
+  step('share the network with the other account');
+  const netArn = 'arn:aws:vpc-lattice:us-east-1:000000000000:servicenetwork/' + netHref.split('/').pop();
+  await go('/sharing');
+  f = await submit('Create resource share', [['Share name', 'console-share'], ['Resource to share', netArn],
+    ['Principals (account IDs, one a line)', OTHER]], 'Create share');
+  await expectDone(f, /Created share console-share/);
+  const shareCard = page.getByRole('article', { name: 'Share console-share' });
+  await until('the share with its resource and principal', async () => {
+    const t = await textOf(shareCard);
+    return t.includes(netArn) && t.includes(OTHER) && /ASSOCIATING/.test(t);
+  });
+  step('add a principal to the share, remove it; a bad principal shows RAM\'s message');
+  f = await submit('Add principals to share console-share', [['Account IDs to add', '222233334444']], 'Add principals');
+  await expectDone(f, /Added/);
+  await until('the added principal', async () => (await textOf(shareCard)).includes('222233334444'));
+  await shareCard.getByRole('button', { name: 'Remove 222233334444 from share console-share' }).click();
+  await until('the principal removed', async () => !(await textOf(shareCard)).includes('222233334444'));
+  f = await submit('Add principals to share console-share', [['Account IDs to add', 'arn:aws:iam::222233334444:role/x']], 'Add principals');
+  const ramErr = await textOf(await until('the RAM error', async () => {
+    const a = f.getByRole('alert');
+    return (await a.count()) && a;
+  }));
+  if (!/InvalidParameterException/.test(ramErr)) throw new Error('a bad principal shown as: ' + ramErr);
+  step('RAM message: ' + ramErr);
+  await shareCard.scrollIntoViewIfNeeded();
+  await shot('09c-sharing-owner');
+  outcome.networkArn = netArn;
 
   // 9. 1,000 services: paging and search.
   step('services page: paging and search');
@@ -324,6 +462,19 @@ try {
     await shot(name);
   }
 
+  step('the simulator page: a draft network policy on a network of auth type NONE is not evaluated');
+  const sim2 = form('Would this caller be allowed?');
+  await sim2.getByLabel('Source VPC').fill(VPC);
+  await sim2.getByLabel('Service (name, ID, ARN or host name)').fill(svcId);
+  await sim2.getByLabel('Caller principal ARN').fill('arn:aws:iam::000000000000:role/reader');
+  await sim2.getByText('Draft policies (optional)').click();
+  await sim2.getByLabel('Draft service network auth policy').fill(JSON.stringify({ Statement: [{ Effect: 'Deny', Principal: '*',
+    Action: 'vpc-lattice-svcs:Invoke', Resource: '*' }] }));
+  await sim2.getByRole('button', { name: 'Simulate', exact: true }).click();
+  const result2 = page.getByRole('region', { name: 'Simulation result' });
+  await until('the NONE note', async () => /Service network \(draft policy\): NotEvaluated/.test(await textOf(result2))
+    && /draft policy is not evaluated/.test(await textOf(result2)) && /ALLOW/.test(await textOf(result2)));
+
   // 13. Another account sees none of this account's resources.
   step('sign out, sign in as the other account');
   await page.getByRole('button', { name: 'Sign out' }).click();
@@ -339,6 +490,14 @@ try {
   await page.getByText('No target groups yet.').waitFor();
   await shot('16-other-account');
 
+  step('the other account accepts the invitation and sees the shared network');
+  await go('/sharing');
+  await page.getByRole('button', { name: 'Accept invitation to console-share' }).click();
+  const sharedTable = page.getByRole('table', { name: 'Resources shared with this account' });
+  await until('the shared network', async () => (await textOf(sharedTable)).includes(outcome.networkArn));
+  await until('the invitation accepted', async () => /ACCEPTED/.test(await textOf(page.getByRole('table', { name: 'Invitations' }))));
+  await shot('17-sharing-accepted');
+
   if (consoleErrors.length) {
     // Failed API calls the pages show are logged by the browser as failed
     // resources; anything else is a bug of the page.
@@ -346,6 +505,7 @@ try {
     if (real.length) throw new Error('browser console errors:\n' + real.join('\n'));
   }
   step('all console checks passed');
+  console.log('RESULT ' + JSON.stringify(outcome));
 } catch (e) {
   await shot('failure').catch(() => {});
   console.error(e.stack || String(e));

@@ -5,6 +5,11 @@
 // type is AWS_IAM. An explicit deny anywhere wins; a level that is AWS_IAM
 // without a policy, or whose policy allows nothing, denies.
 //
+// Simulate (simulate.go) runs the same evaluation for a hypothetical
+// request, optionally with draft policies that stand in for the live ones
+// for that simulation only; drafts are checked as PutAuthPolicy checks a
+// policy and never stored.
+//
 // It reads only the snapshot (identities and compiled policies); it never
 // reads the store.
 package auth

@@ -26,6 +26,14 @@ type SimulateInput struct {
 	Service      string            `json:"service"` // ID, ARN, name, or a host name it answers to
 	SourceIP     string            `json:"sourceIp"`
 	Port         int               `json:"port"`
+
+	// Draft policies ("would this caller be allowed if I saved this?"):
+	// when set, the text replaces the live auth policy of that level for
+	// this simulation only. The level's auth type stays the live one, and
+	// nothing is stored. A draft is checked as PutAuthPolicy checks a
+	// policy, so a draft that simulates is one that can be saved.
+	ServiceAuthPolicy        *string `json:"serviceAuthPolicy,omitempty"`
+	ServiceNetworkAuthPolicy *string `json:"serviceNetworkAuthPolicy,omitempty"`
 }
 
 // LevelResult is one level's decision.
@@ -33,7 +41,8 @@ type LevelResult struct {
 	ARN        string                   `json:"arn"`
 	AuthType   string                   `json:"authType"`
 	Evaluated  bool                     `json:"evaluated"`
-	Decision   string                   `json:"decision"` // Allow, Deny, NoMatch, or "NotEvaluated" for auth type NONE
+	Decision   string                   `json:"decision"`        // Allow, Deny, NoMatch, or "NotEvaluated" for auth type NONE
+	Draft      bool                     `json:"draft,omitempty"` // the input's draft policy stood in for the live one
 	Statement  string                   `json:"decidingStatement,omitempty"`
 	Note       string                   `json:"note,omitempty"`
 	Statements []policy.StatementResult `json:"statements,omitempty"`
@@ -55,6 +64,14 @@ type SimulateOutput struct {
 // (without a signature: the principal is taken as authenticated).
 func Simulate(snap *snapshot.Snapshot, in SimulateInput) (SimulateOutput, error) {
 	out := SimulateOutput{Principal: "anonymous"}
+	netDraft, err := compileDraft("serviceNetworkAuthPolicy", in.ServiceNetworkAuthPolicy)
+	if err != nil {
+		return out, err
+	}
+	svcDraft, err := compileDraft("serviceAuthPolicy", in.ServiceAuthPolicy)
+	if err != nil {
+		return out, err
+	}
 	vpc := snap.VPCs[in.SourceVpc]
 	if vpc == nil {
 		return out, errNoVPC(in.SourceVpc)
@@ -118,12 +135,20 @@ func Simulate(snap *snapshot.Snapshot, in SimulateInput) (SimulateOutput, error)
 	}
 	out.Resource = q.Resource
 	out.Allowed = true
-	level := func(arn, authType string, p *policy.Policy, perr, words string) *LevelResult {
-		lr := &LevelResult{ARN: arn, AuthType: authType}
+	level := func(arn, authType string, p *policy.Policy, perr string, draft *policy.Policy, words string) *LevelResult {
+		lr := &LevelResult{ARN: arn, AuthType: authType, Draft: draft != nil}
 		if authType != model.AuthTypeAWSIAM {
 			lr.Decision = "NotEvaluated"
 			lr.Note = "auth type " + authType + ": every request passes this level"
+			if draft != nil {
+				// Lattice evaluates an auth policy only under AWS_IAM: a
+				// saved draft would be stored but not enforced.
+				lr.Note += "; the draft policy is not evaluated (it would be enforced only with auth type AWS_IAM)"
+			}
 			return lr
+		}
+		if draft != nil {
+			p, perr = draft, ""
 		}
 		lr.Evaluated = true
 		if p == nil {
@@ -156,13 +181,13 @@ func Simulate(snap *snapshot.Snapshot, in SimulateInput) (SimulateOutput, error)
 	}
 	if sn := vpc.ServiceNetwork; sn != nil {
 		q.ServiceNetworkARN = sn.ARN
-		out.ServiceNetwork = level(sn.ARN, sn.AuthType, sn.Policy, sn.PolicyError, "network-based")
+		out.ServiceNetwork = level(sn.ARN, sn.AuthType, sn.Policy, sn.PolicyError, netDraft, "network-based")
 	}
 	if out.Allowed {
-		out.Service = level(svc.ARN, svc.AuthType, svc.Policy, svc.PolicyError, "service-based")
+		out.Service = level(svc.ARN, svc.AuthType, svc.Policy, svc.PolicyError, svcDraft, "service-based")
 	} else {
 		out.Service = &LevelResult{ARN: svc.ARN, AuthType: svc.AuthType, Decision: "NotEvaluated",
-			Note: "the service network denied first"}
+			Draft: svcDraft != nil, Note: "the service network denied first"}
 	}
 	if out.Allowed {
 		out.Message = "allowed: the request reaches the service's rules"
@@ -173,6 +198,26 @@ func Simulate(snap *snapshot.Snapshot, in SimulateInput) (SimulateOutput, error)
 }
 
 var nowFunc = time.Now
+
+// compileDraft checks a draft auth policy exactly as PutAuthPolicy checks
+// a policy (the same document checks and size limit, then the same parser
+// the data plane compiles with), naming field in the error. A nil draft is
+// no draft.
+func compileDraft(field string, doc *string) (*policy.Policy, error) {
+	if doc == nil {
+		return nil, nil
+	}
+	var v model.Validator
+	model.CheckPolicyDocument(&v, field, *doc, model.MaxAuthPolicyLen)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	p, err := policy.Parse(*doc)
+	if err != nil {
+		return nil, model.Invalid(field, "%s is not a valid auth policy: %v", field, err)
+	}
+	return p, nil
+}
 
 // errNoVPC is the answer for a VPC the snapshot does not hold, or that the
 // caller may not see (another account's: GET /trellis/v1/vpcs/{id} answers

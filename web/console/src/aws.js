@@ -4,6 +4,12 @@
 // closes; "Sign out" clears them) and are never sent: only signatures are.
 import * as L from '@aws-sdk/client-vpc-lattice';
 import { STSClient, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+// RAM's commands one by one (not the whole client): only these are bundled.
+import {
+  RAMClient, AcceptResourceShareInvitationCommand, AssociateResourceShareCommand, CreateResourceShareCommand,
+  DeleteResourceShareCommand, DisassociateResourceShareCommand, GetResourceShareAssociationsCommand,
+  GetResourceShareInvitationsCommand, GetResourceSharesCommand, ListResourcesCommand, RejectResourceShareInvitationCommand,
+} from '@aws-sdk/client-ram';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { HttpRequest } from '@smithy/protocol-http';
 // A pure-JS SHA-256, not WebCrypto: crypto.subtle exists only in secure
@@ -22,6 +28,7 @@ const SERVICE = 'vpc-lattice';
 
 let session = null; // {accessKeyId, secretAccessKey, sessionToken, region, account, arn}
 let lattice = null;
+let ram = null;
 let signer = null;
 
 function credentialsOf(s) {
@@ -34,6 +41,10 @@ function build(s) {
   session = s;
   const creds = credentialsOf(s);
   lattice = new L.VPCLatticeClient({ region: s.region, endpoint: window.location.origin, credentials: creds, maxAttempts: 2 });
+  // Trellis serves RAM on the API address too (docs/ram.md), told apart by
+  // the signing name "ram". SHA-256 in JS, as for the signer below: the
+  // browser's WebCrypto is missing over plain http.
+  ram = new RAMClient({ region: s.region, endpoint: window.location.origin, credentials: creds, maxAttempts: 2, sha256: Sha256 });
   signer = new SignatureV4({ service: SERVICE, region: s.region, credentials: creds, sha256: Sha256 });
 }
 
@@ -64,7 +75,7 @@ export async function signIn({ accessKeyId, secretAccessKey, sessionToken, regio
 
 export function signOut() {
   sessionStorage.removeItem(KEY);
-  session = lattice = signer = null;
+  session = lattice = ram = signer = null;
 }
 
 // call sends one Lattice operation: call('ListServices', {maxResults: 50}).
@@ -72,6 +83,26 @@ export function call(op, input = {}) {
   const Cmd = L[op + 'Command'];
   if (!Cmd) throw new Error('unknown operation ' + op);
   return lattice.send(new Cmd(input));
+}
+
+const RAM_COMMANDS = {
+  AcceptResourceShareInvitation: AcceptResourceShareInvitationCommand,
+  AssociateResourceShare: AssociateResourceShareCommand,
+  CreateResourceShare: CreateResourceShareCommand,
+  DeleteResourceShare: DeleteResourceShareCommand,
+  DisassociateResourceShare: DisassociateResourceShareCommand,
+  GetResourceShareAssociations: GetResourceShareAssociationsCommand,
+  GetResourceShareInvitations: GetResourceShareInvitationsCommand,
+  GetResourceShares: GetResourceSharesCommand,
+  ListResources: ListResourcesCommand,
+  RejectResourceShareInvitation: RejectResourceShareInvitationCommand,
+};
+
+// ramCall sends one RAM operation: ramCall('GetResourceShares', {resourceOwner: 'SELF'}).
+export function ramCall(op, input = {}) {
+  const Cmd = RAM_COMMANDS[op];
+  if (!Cmd) throw new Error('unknown RAM operation ' + op);
+  return ram.send(new Cmd(input));
 }
 
 // NativeError is a Trellis-native API error in the AWS shape: the type from

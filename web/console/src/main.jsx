@@ -6,6 +6,8 @@ import { NetworksPage, NetworkPage } from './networks.jsx';
 import { ServicesPage, ServicePage } from './services.jsx';
 import { TargetGroupsPage, TargetGroupPage } from './targets.jsx';
 import { VpcsPage } from './vpcs.jsx';
+import { ResourcesPage, ConfigurationPage } from './resources.jsx';
+import { SharingPage } from './sharing.jsx';
 import { IdentitiesPage } from './identities.jsx';
 import { SimulatePage } from './simulate.jsx';
 import { TrafficPage } from './traffic.jsx';
@@ -15,6 +17,8 @@ const NAV = [
   ['/services', 'Services'],
   ['/target-groups', 'Target groups'],
   ['/vpcs', 'VPCs & security groups'],
+  ['/resources', 'Resources'],
+  ['/sharing', 'Sharing'],
   ['/traffic', 'Traffic & canaries'],
   ['/simulate', 'Policy simulator'],
   ['/identities', 'Identities'],
@@ -40,6 +44,8 @@ function page(route) {
     case 'services': return parts[1] ? <ServicePage id={parts[1]} /> : <ServicesPage />;
     case 'target-groups': return parts[1] ? <TargetGroupPage id={parts[1]} /> : <TargetGroupsPage />;
     case 'vpcs': return <VpcsPage />;
+    case 'resources': return parts[1] ? <ConfigurationPage id={parts[1]} /> : <ResourcesPage />;
+    case 'sharing': return <SharingPage resource={q.get('resource') || ''} />;
     case 'traffic': return <TrafficPage />;
     case 'simulate': return <SimulatePage service={q.get('service') || ''} />;
     case 'identities': return <IdentitiesPage />;

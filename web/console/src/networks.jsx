@@ -3,6 +3,7 @@
 import { call } from './aws.js';
 import { A, Action, ErrorBox, Field, Form, Loading, StatusBadge, fmtTime, listAll, useAsync } from './ui.jsx';
 import { PolicyEditor } from './policy.jsx';
+import { ResourceAssociations } from './resources.jsx';
 
 export function NetworksPage() {
   const nets = useAsync(() => listAll((nextToken) => call('ListServiceNetworks', { maxResults: 100, nextToken })), []);
@@ -61,6 +62,7 @@ export function NetworkPage({ id }) {
           <dt>ARN</dt><dd class="mono">{n.arn}</dd>
           <dt>Auth type</dt><dd>{n.authType}</dd>
           <dt>Created</dt><dd>{fmtTime(n.createdAt)}</dd>
+          <dt>Sharing</dt><dd><A href={'/sharing?resource=' + encodeURIComponent(n.arn)}>Share with other accounts (RAM)</A></dd>
         </dl>
       )}
       {n && (
@@ -133,8 +135,12 @@ export function NetworkPage({ id }) {
         <Field label="Security group IDs (optional, comma-separated)" name="securityGroups" />
       </Form>
 
+      <h2>Resource associations</h2>
+      <p class="muted">Resource configurations in this network: its VPCs reach them through their ingress (<A href="/resources">Resources</A>).</p>
+      <ResourceAssociations by={{ serviceNetworkIdentifier: id }} />
+
       <h2>Auth policy</h2>
-      <PolicyEditor resource={id} />
+      <PolicyEditor resource={id} level="serviceNetwork" />
 
       <AccessLogSubscriptions resource={id} logs={logs} />
 

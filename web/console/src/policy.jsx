@@ -1,7 +1,11 @@
 // The auth policy editor and the simulator: "would this caller be allowed?",
 // answered by POST /trellis/v1/auth/simulate — the data plane's own
-// evaluation on the live snapshot (docs/security.md), not a guess here.
-import { useState } from 'preact/hooks';
+// evaluation on the live snapshot (docs/security.md), not a guess here. The
+// editor's simulator can also run on the editor's unsaved text ("would this
+// caller be allowed if I saved this?"): the draft goes to the server as
+// serviceAuthPolicy or serviceNetworkAuthPolicy, is checked as
+// PutAuthPolicy would check it, and is never stored.
+import { useRef, useState } from 'preact/hooks';
 import { call, native } from './aws.js';
 import { ErrorBox, Field, Form, Loading, useAsync, useId } from './ui.jsx';
 
@@ -15,7 +19,10 @@ const EXAMPLE = JSON.stringify({
   }],
 }, null, 2);
 
-export function PolicyEditor({ resource }) {
+// PolicyEditor edits the auth policy of resource. level ("service" or
+// "serviceNetwork") says which policy a draft replaces in the simulator
+// under the editor; service fills the simulator's service field.
+export function PolicyEditor({ resource, level, service = '' }) {
   const pol = useAsync(async () => {
     try {
       return await call('GetAuthPolicy', { resourceIdentifier: resource });
@@ -25,8 +32,13 @@ export function PolicyEditor({ resource }) {
     }
   }, [resource]);
   const [parseError, setParseError] = useState('');
+  // The editor's text as typed (null: untouched since the policy loaded).
+  const draft = useRef(null);
+  const shown = useRef('');
   if (pol.loading && !pol.data) return <Loading what="auth policy" />;
   const current = pol.data?.policy ? pretty(pol.data.policy) : '';
+  if (shown.current !== current) { shown.current = current; draft.current = null; }
+  const draftText = () => (draft.current ?? (current || EXAMPLE));
   return (
     <div>
       <ErrorBox error={pol.error} />
@@ -42,7 +54,7 @@ export function PolicyEditor({ resource }) {
         return 'Policy saved: the data plane enforces it as soon as the snapshot is recompiled (a moment).';
       }}>
         <Field label="Auth policy (JSON)" name="policy" as="textarea" rows={14} spellcheck={false} class="mono"
-          defaultValue={current || EXAMPLE} key={current} />
+          defaultValue={current || EXAMPLE} key={current} onInput={(e) => { draft.current = e.currentTarget.value; }} />
         {parseError && <p class="warn">{parseError}</p>}
       </Form>
       {current && (
@@ -52,6 +64,14 @@ export function PolicyEditor({ resource }) {
           return 'Policy deleted.';
         }} />
       )}
+      {level && (
+        <>
+          <h3>Policy simulator</h3>
+          <p class="muted">“Simulate with this draft” evaluates the editor's unsaved text in place of the live
+            {level === 'service' ? ' service' : ' service network'} policy; nothing is saved. “Simulate” uses the live policies.</p>
+          <Simulator service={service} draft={{ level, text: draftText }} />
+        </>
+      )}
     </div>
   );
 }
@@ -60,12 +80,18 @@ function pretty(s) {
   try { return JSON.stringify(JSON.parse(s), null, 2); } catch { return s; }
 }
 
-export function Simulator({ service = '' }) {
+const DRAFT_ACTION = 'Simulate with this draft';
+
+// Simulator asks the server what the data plane would decide. With draft
+// ({level, text}), a second button sends text() as that level's draft; with
+// draftFields, the form itself has a draft field per level (left empty: the
+// live policy).
+export function Simulator({ service = '', draft, draftFields }) {
   const [result, setResult] = useState(null);
   const resultId = useId('sim');
   return (
     <div class="sim">
-      <Form title="Would this caller be allowed?" submit="Simulate" onSubmit={async (f) => {
+      <Form title="Would this caller be allowed?" submit="Simulate" more={draft ? [DRAFT_ACTION] : []} onSubmit={async (f, _, action) => {
         const headers = {};
         for (const line of String(f.get('headers') || '').split('\n')) {
           const i = line.indexOf('=');
@@ -82,10 +108,20 @@ export function Simulator({ service = '' }) {
           sourceIp: String(f.get('sourceIp') || '').trim(),
           port: Number(f.get('port') || 80),
         };
+        if (draft && action === DRAFT_ACTION) {
+          body[draft.level === 'service' ? 'serviceAuthPolicy' : 'serviceNetworkAuthPolicy'] = draft.text();
+        }
+        if (draftFields) {
+          for (const k of ['serviceAuthPolicy', 'serviceNetworkAuthPolicy']) {
+            const text = String(f.get(k) || '');
+            if (text.trim()) body[k] = text;
+          }
+        }
         setResult(null);
         const r = await native('POST', 'auth/simulate', body);
         setResult(r);
-        return 'Simulated: ' + (r.allowed ? 'allowed' : 'denied') + '.';
+        const used = r.service?.draft || r.serviceNetwork?.draft;
+        return 'Simulated' + (used ? ' with the draft' : '') + ': ' + (r.allowed ? 'allowed' : 'denied') + '.';
       }}>
         <div class="grid2">
           <Field label="Source VPC" name="sourceVpc" required placeholder="vpc-0123456789abcdef0" />
@@ -99,6 +135,17 @@ export function Simulator({ service = '' }) {
           <Field label="Source IP" name="sourceIp" placeholder="for aws:SourceIp conditions" />
         </div>
         <Field label="Headers (name=value, one a line)" name="headers" as="textarea" rows={2} />
+        {draftFields && (
+          <details>
+            <summary>Draft policies (optional): simulate as if these were saved</summary>
+            <div class="grid2">
+              <Field label="Draft service network auth policy" name="serviceNetworkAuthPolicy" as="textarea" rows={6} spellcheck={false} class="mono"
+                hint="replaces the live network policy for this simulation only; nothing is saved" />
+              <Field label="Draft service auth policy" name="serviceAuthPolicy" as="textarea" rows={6} spellcheck={false} class="mono"
+                hint="replaces the live service policy for this simulation only; nothing is saved" />
+            </div>
+          </details>
+        )}
       </Form>
       <div id={resultId} aria-live="polite">{result && <SimResult r={result} />}</div>
     </div>
@@ -117,7 +164,7 @@ function SimResult({ r }) {
       </dl>
       {[['serviceNetwork', 'Service network'], ['service', 'Service']].map(([k, title]) => r[k] && (
         <div class="level">
-          <h4>{title}: {r[k].decision} <span class="muted">(auth type {r[k].authType})</span></h4>
+          <h4>{title}{r[k].draft && ' (draft policy)'}: {r[k].decision} <span class="muted">(auth type {r[k].authType})</span></h4>
           <p class="mono small">{r[k].arn}</p>
           {r[k].decidingStatement && <p>Decided by statement <strong>{r[k].decidingStatement}</strong></p>}
           {r[k].note && <p class="muted">{r[k].note}</p>}

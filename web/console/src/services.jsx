@@ -4,7 +4,7 @@
 import { useState } from 'preact/hooks';
 import { call } from './aws.js';
 import { A, Action, ErrorBox, Field, Form, Loading, StatusBadge, fmtTime, listAll, useAsync } from './ui.jsx';
-import { PolicyEditor, Simulator } from './policy.jsx';
+import { PolicyEditor } from './policy.jsx';
 import { AccessLogSubscriptions } from './networks.jsx';
 import { ServiceTraffic, CanaryProgress, LogTail } from './traffic.jsx';
 
@@ -136,6 +136,7 @@ export function ServicePage({ id }) {
           {s.customDomainName && <><dt>Custom domain</dt><dd class="mono">{s.customDomainName}</dd></>}
           <dt>Auth type</dt><dd>{s.authType}</dd>
           <dt>Status</dt><dd><StatusBadge status={s.status} /></dd>
+          <dt>Sharing</dt><dd><A href={'/sharing?resource=' + encodeURIComponent(s.arn)}>Share with other accounts (RAM)</A></dd>
           <dt>Networks</dt><dd>{(assocs.data || []).map((a) => <A href={'/networks/' + a.serviceNetworkId} class="chip">{a.serviceNetworkName}</A>)}
             {assocs.data && assocs.data.length === 0 && <span class="muted">none: associate it with a service network to make it callable</span>}</dd>
         </dl>
@@ -171,9 +172,7 @@ export function ServicePage({ id }) {
           </Field>
         </Form>
       )}
-      <PolicyEditor resource={id} />
-      <h3>Policy simulator</h3>
-      <Simulator service={s ? s.id : id} />
+      <PolicyEditor resource={id} level="service" service={s ? s.id : id} />
 
       <AccessLogSubscriptions resource={id} logs={logs} />
 
@@ -248,6 +247,67 @@ function ActionView({ action, tgName, label, onSave }) {
   );
 }
 
+const HEADER_LINE = /^(\S+)\s+(exact|prefix|contains)\s+(.*)$/;
+
+function headerLines(h) {
+  return (h?.headerMatches || []).map((m) => {
+    const v = m.match || {};
+    const [op, val] = v.exact !== undefined ? ['exact', v.exact] : v.prefix !== undefined ? ['prefix', v.prefix] : ['contains', v.contains ?? ''];
+    return `${m.name} ${op} ${val}`;
+  }).join('\n');
+}
+
+// RuleMatchEditor edits a rule's match (path exact or prefix, method,
+// header matches) and priority through UpdateRule; the API judges them
+// and its message is what is shown.
+function RuleMatchEditor({ rule, onSave }) {
+  const [editing, setEditing] = useState(false);
+  const h = rule.match?.httpMatch || {};
+  const pm = h.pathMatch?.match || {};
+  const pathKind = pm.exact !== undefined ? 'exact' : pm.prefix !== undefined ? 'prefix' : '';
+  if (!editing) {
+    return <button type="button" class="small-btn" aria-label={'Edit match of rule ' + rule.name} onClick={() => setEditing(true)}>Edit match</button>;
+  }
+  return (
+    <Form title={'Match of rule ' + rule.name} submit="Save match" onSubmit={async (f) => {
+      const httpMatch = {};
+      const method = String(f.get('method') || '').trim();
+      if (method) httpMatch.method = method.toUpperCase();
+      const kind = String(f.get('pathKind') || '');
+      if (kind) {
+        httpMatch.pathMatch = { match: { [kind]: String(f.get('path') || '') }, caseSensitive: f.get('caseSensitive') === 'on' };
+      }
+      const headerMatches = [];
+      String(f.get('headers') || '').split('\n').map((x) => x.trim()).filter(Boolean).forEach((line, i) => {
+        const m = HEADER_LINE.exec(line);
+        if (!m) throw new Error(`header match line ${i + 1} (${line}): write NAME exact|prefix|contains VALUE`);
+        headerMatches.push({ name: m[1], match: { [m[2]]: m[3] } });
+      });
+      if (headerMatches.length) httpMatch.headerMatches = headerMatches;
+      await onSave({ priority: Number(f.get('priority')), match: { httpMatch } });
+      setEditing(false);
+      return 'Saved.';
+    }}>
+      <div class="row">
+        <Field label="Priority" name="priority" type="number" required defaultValue={String(rule.priority ?? '')} />
+        <Field label="Method (optional)" name="method" defaultValue={h.method || ''} placeholder="any" />
+      </div>
+      <div class="row">
+        <Field label="Path match" name="pathKind" as="select">
+          <option value="" selected={pathKind === ''}>any path</option>
+          <option value="exact" selected={pathKind === 'exact'}>exact</option>
+          <option value="prefix" selected={pathKind === 'prefix'}>prefix</option>
+        </Field>
+        <Field label="Path" name="path" defaultValue={pm.exact ?? pm.prefix ?? ''} placeholder="/api" />
+        <label class="check"><input type="checkbox" name="caseSensitive" defaultChecked={h.pathMatch?.caseSensitive !== false} /> Path case-sensitive</label>
+      </div>
+      <Field label="Header matches (one a line: NAME exact|prefix|contains VALUE)" name="headers" as="textarea" rows={2}
+        defaultValue={headerLines(h)} spellcheck={false} class="mono" />
+      <button type="button" onClick={() => setEditing(false)}>Cancel</button>
+    </Form>
+  );
+}
+
 function Recap({ listeners, tgName, onChange, serviceId }) {
   if (listeners.length === 0) return <p class="muted">No listeners: add one below.</p>;
   return (
@@ -266,6 +326,10 @@ function Recap({ listeners, tgName, onChange, serviceId }) {
                     await call('DeleteRule', { serviceIdentifier: serviceId, listenerIdentifier: l.id, ruleIdentifier: r.id }); onChange();
                   }} />
                 </div>
+                <RuleMatchEditor rule={r} onSave={async (input) => {
+                  await call('UpdateRule', { serviceIdentifier: serviceId, listenerIdentifier: l.id, ruleIdentifier: r.id, ...input });
+                  onChange();
+                }} />
                 <ActionView action={r.action} tgName={tgName} label={'rule ' + r.name} onSave={async (action) => {
                   await call('UpdateRule', { serviceIdentifier: serviceId, listenerIdentifier: l.id, ruleIdentifier: r.id, action });
                   onChange();

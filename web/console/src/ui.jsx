@@ -71,8 +71,10 @@ export function Field({ label, as = 'input', children, hint, ...props }) {
 }
 
 // Form wraps a create/edit form: it runs onSubmit, shows the API's own error
-// message when it fails, and a confirmation when it succeeds.
-export function Form({ title, submit, onSubmit, children, class: cls }) {
+// message when it fails, and a confirmation when it succeeds. more names
+// further submit buttons; onSubmit's third argument is the label of the
+// button that submitted.
+export function Form({ title, submit, more = [], onSubmit, children, class: cls }) {
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
   const [done, setDone] = useState('');
@@ -81,7 +83,7 @@ export function Form({ title, submit, onSubmit, children, class: cls }) {
     ev.preventDefault();
     setBusy(true); setError(null); setDone('');
     try {
-      const msg = await onSubmit(new FormData(ev.currentTarget), ev.currentTarget);
+      const msg = await onSubmit(new FormData(ev.currentTarget), ev.currentTarget, ev.submitter?.value || submit);
       setDone(msg || 'Done.');
     } catch (e) {
       setError(e);
@@ -94,7 +96,8 @@ export function Form({ title, submit, onSubmit, children, class: cls }) {
       <h3 id={headingId}>{title}</h3>
       {children}
       <div class="actions">
-        <button type="submit" disabled={busy}>{submit}</button>
+        <button type="submit" value={submit} disabled={busy}>{submit}</button>
+        {more.map((label) => <button type="submit" class="secondary" value={label} disabled={busy}>{label}</button>)}
       </div>
       <ErrorBox error={error} />
       {done && <p class="ok" role="status">{done}</p>}
@@ -130,8 +133,8 @@ export function fmtTime(t) {
 
 export function StatusBadge({ status }) {
   const s = String(status || '');
-  const cls = /HEALTHY|ACTIVE|Active|PROMOTED|RUNNING/.test(s) && !/UNHEALTHY/.test(s) ? 'good'
-    : /UNHEALTHY|FAILED|ROLLED_BACK|ABORTED/.test(s) ? 'bad' : 'neutral';
+  const cls = (/HEALTHY|ACTIVE|Active|PROMOTED|RUNNING/.test(s) && !/UNHEALTHY/.test(s)) || /^(ASSOCIATED|ACCEPTED)$/.test(s) ? 'good'
+    : /UNHEALTHY|FAILED|ROLLED_BACK|ABORTED|^REJECTED$/.test(s) ? 'bad' : 'neutral';
   return <span class={'badge ' + cls}>{s}</span>;
 }
 
