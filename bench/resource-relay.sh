@@ -24,7 +24,7 @@ CPU_LOAD=${CPU_LOAD:-1}
 API_PORT=${API_PORT:-18786}
 ECHO_PORT=${ECHO_PORT:-19701}
 HAPROXY_PORT=${HAPROXY_PORT:-19702}
-RES_PORT=${RES_PORT:-19703}
+DNS_PORT=${DNS_PORT:-19753}
 
 command -v haproxy >/dev/null || { echo "haproxy is needed (bash bench/install.sh)"; exit 1; }
 tmp=$(mktemp -d)
@@ -60,7 +60,7 @@ CFG
 taskset -c "$CPU_PROXY" haproxy -f "$tmp/haproxy.cfg" -db 2>"$tmp/haproxy.log" &
 pids+=($!)
 
-taskset -c "$CPU_PROXY" "$tmp/trellis" serve --data-dir "$tmp/data" --api-addr "127.0.0.1:$API_PORT" --dns-port 0 \
+taskset -c "$CPU_PROXY" "$tmp/trellis" serve --data-dir "$tmp/data" --api-addr "127.0.0.1:$API_PORT" --dns-port "$DNS_PORT" \
   2>"$tmp/trellis.log" &
 pids+=($!)
 for _ in $(seq 50); do [ -s "$tmp/data/credentials.json" ] && break; sleep 0.1; done
