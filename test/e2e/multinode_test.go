@@ -82,7 +82,7 @@ type mnCluster struct {
 }
 
 // startNodes starts n nodes on etcd c (node i serving 127.(201+i).0.0/16).
-// Every process is stopped when the test ends, failed or not, and a failed
+// Every process is killed when the test ends, failed or not, and a failed
 // test shows each node's log (serveproc.Start's cleanup, before etcdtest's:
 // cleanups run last-registered first).
 func startNodes(t testing.TB, c *etcdtest.Cluster, n int) *mnCluster {
@@ -105,7 +105,7 @@ func startNodes(t testing.TB, c *etcdtest.Cluster, n int) *mnCluster {
 			"--dns-port", "0"}
 		nd.Server = serveproc.Start(t, serveproc.Options{DataDir: filepath.Join(t.TempDir(), nd.name), Addr: addr,
 			Flags: flags, Env: []string{"TRELLIS_ROOT_ACCESS_KEY_ID=" + mnKeyID, "TRELLIS_ROOT_SECRET_ACCESS_KEY=" + mnSecret},
-			Name: nd.name})
+			Name: nd.name, KillAtEnd: true})
 		nd.c = client(addr, mnKeyID, mnSecret)
 		mc.nodes = append(mc.nodes, nd)
 	}

@@ -26,10 +26,11 @@ func serve(t testing.TB, dataDir, addr string, env ...string) *serveproc.Server 
 	return serveWith(t, dataDir, addr, nil, env...)
 }
 
-// serveWith starts `trellis serve` with extra flags.
+// serveWith starts `trellis serve` with extra flags. The process is killed
+// when the test ends: the tests that check graceful shutdown call Stop.
 func serveWith(t testing.TB, dataDir, addr string, flags []string, env ...string) *serveproc.Server {
 	t.Helper()
-	return serveproc.Start(t, serveproc.Options{DataDir: dataDir, Addr: addr, Flags: flags, Env: env})
+	return serveproc.Start(t, serveproc.Options{DataDir: dataDir, Addr: addr, Flags: flags, Env: env, KillAtEnd: true})
 }
 
 // client is a Lattice client that does not retry: a test sees the first

@@ -35,8 +35,10 @@ const (
 	service = "vpc-lattice"
 	// upTimeout bounds the wait for a started server's API.
 	upTimeout = 20 * time.Second
-	// stopTimeout bounds the wait for an exit after SIGTERM.
+	// stopTimeout bounds Stop's wait for an exit after SIGTERM.
 	stopTimeout = 20 * time.Second
+	// cleanupTimeout bounds the cleanup's wait after SIGTERM, before SIGKILL.
+	cleanupTimeout = 15 * time.Second
 	// tailBytes is how much of a server's log a failed test shows.
 	tailBytes = 16 << 10
 )
@@ -151,6 +153,11 @@ type Options struct {
 	Env []string
 	// Name labels the server in failure messages; "" is its address.
 	Name string
+	// KillAtEnd makes the cleanup send SIGKILL at once rather than
+	// SIGTERM first: for suites that check graceful shutdown with Stop
+	// themselves and should not wait for one after every test (a node
+	// whose etcd went away and came back can take many seconds to drain).
+	KillAtEnd bool
 }
 
 // Server is one running `trellis serve`.
@@ -169,8 +176,9 @@ type Server struct {
 
 // Start starts `trellis serve --data-dir D --api-addr A FLAGS...` and
 // returns once GET /trellis/health answers 200. When the test ends the
-// process gets SIGTERM, then SIGKILL if it has not exited in time; a failed
-// test shows the tail of its log.
+// process gets SIGTERM, then SIGKILL if it has not exited in time (or
+// SIGKILL at once: Options.KillAtEnd); a failed test shows the tail of its
+// log.
 func Start(t testing.TB, o Options) *Server {
 	t.Helper()
 	if o.Binary == "" {
@@ -200,10 +208,15 @@ func Start(t testing.TB, o Options) *Server {
 		select {
 		case <-s.done:
 		default:
+			if o.KillAtEnd {
+				_ = cmd.Process.Kill()
+				<-s.done
+				break
+			}
 			_ = cmd.Process.Signal(syscall.SIGTERM)
 			select {
 			case <-s.done:
-			case <-time.After(stopTimeout):
+			case <-time.After(cleanupTimeout):
 				_ = cmd.Process.Kill()
 				<-s.done
 			}

@@ -116,3 +116,22 @@ func TestBuffer(t *testing.T) {
 		t.Fatalf("Tail: %q %q", c.Tail(3), c.Tail(10))
 	}
 }
+
+// TestCleanup: a test's end stops its server with SIGTERM (a clean exit),
+// or with SIGKILL when Options.KillAtEnd says so.
+func TestCleanup(t *testing.T) {
+	for _, kill := range []bool{false, true} {
+		var s *Server
+		t.Run(fmt.Sprintf("KillAtEnd=%v", kill), func(t *testing.T) {
+			s = Start(t, Options{Flags: []string{"--ingress-cidr", "127.178.0.0/16", "--dns-port", "0"}, KillAtEnd: kill})
+		})
+		select {
+		case <-s.done:
+		default:
+			t.Fatalf("KillAtEnd=%v: the server runs on after its test", kill)
+		}
+		if killed := s.err != nil && strings.Contains(s.err.Error(), "killed"); killed != kill || (!kill && s.err != nil) {
+			t.Fatalf("KillAtEnd=%v: the server ended with %v", kill, s.err)
+		}
+	}
+}
