@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
 	"github.com/prometheus/common/expfmt"
@@ -569,8 +568,7 @@ func TestMultiNodeEtcdMemberKilled(t *testing.T) {
 		waitStatus(t, dpClient(), nd.ingress(t, stored), port, svcs[0].host, 200, 10*time.Second)
 	}
 	l := startLoad(addrs, port, svcs[0].host, 200)
-	retrying := vpclattice.New(vpclattice.Options{Region: "us-east-1", BaseEndpoint: aws.String(a.URL),
-		Credentials: credentials.NewStaticCredentialsProvider(mnKeyID, mnSecret, "")})
+	retrying := serveproc.Lattice(a.URL, mnKeyID, mnSecret)
 	w := newWrites()
 	stop := make(chan struct{})
 	wg := w.run(retrying, 1, stop)
@@ -707,8 +705,7 @@ func TestMultiNodeEtcdStopped(t *testing.T) {
 	}
 	// etcd is back: a write (the SDK retries while the nodes reconnect)
 	// is acknowledged and every node converges on it.
-	retrying := vpclattice.New(vpclattice.Options{Region: "us-east-1", BaseEndpoint: aws.String(a.URL),
-		Credentials: credentials.NewStaticCredentialsProvider(mnKeyID, mnSecret, ""), RetryMaxAttempts: 10})
+	retrying := serveproc.Lattice(a.URL, mnKeyID, mnSecret, func(o *vpclattice.Options) { o.RetryMaxAttempts = 10 })
 	ctx, cancel = context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	if err := setAction(ctx, retrying, svcs[1], forwardTo(svcs[1].tg)); err != nil {
