@@ -7,8 +7,6 @@ package console
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,11 +23,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ram"
 	ramtypes "github.com/aws/aws-sdk-go-v2/service/ram/types"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
+
+	"github.com/trellis-net/trellis/test/serveproc"
 )
 
 const (
@@ -58,6 +57,8 @@ func prerequisites() string {
 	return ""
 }
 
+func TestMain(m *testing.M) { os.Exit(serveproc.Main(m)) }
+
 func TestConsoleEndToEnd(t *testing.T) {
 	if why := prerequisites(); why != "" {
 		if os.Getenv("TRELLIS_CONSOLE_E2E") == "required" {
@@ -67,15 +68,15 @@ func TestConsoleEndToEnd(t *testing.T) {
 	}
 	// The build is outside the test's time budget: on a busy machine with
 	// a cold cache it takes what it takes.
-	bin := filepath.Join(t.TempDir(), "trellis")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/trellis").CombinedOutput(); err != nil {
-		t.Fatalf("build trellis: %v\n%s", err, out)
-	}
+	bin := serveproc.Binary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	addr := freeAddr(t)
-	srv := serve(t, bin, addr)
-	api := "http://" + addr
+	srv := serveproc.Start(t, serveproc.Options{Binary: bin,
+		// A range of its own, so that other tests' VPCs on this machine
+		// do not collide with this one's; no DNS (not needed here).
+		Flags: []string{"--ingress-cidr", "127.177.0.0/16", "--dns-port", "0", "--log-level", "warn"},
+		Env:   []string{"TRELLIS_ROOT_ACCESS_KEY_ID=" + rootKey, "TRELLIS_ROOT_SECRET_ACCESS_KEY=" + rootSecret}})
+	api := srv.URL
 
 	// A real target: answers every request, health checks included.
 	target := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -140,7 +141,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 	err = cmd.Run()
 	t.Logf("e2e.mjs:\n%s", out.String())
 	if err != nil {
-		t.Fatalf("e2e.mjs failed: %v (screenshots in %s)\nserver log:\n%s", err, artifacts, srv.log.String())
+		t.Fatalf("e2e.mjs failed: %v (screenshots in %s)\nserver log:\n%s", err, artifacts, srv.Log.String())
 	}
 	if drv.sent() == 0 {
 		t.Fatal("the script never asked for data-plane requests")
@@ -160,8 +161,7 @@ func checkOutcome(ctx context.Context, t *testing.T, api, log, otherKey, otherSe
 	if !ok || json.Unmarshal([]byte(line), &res) != nil || res.ServiceID == "" || res.NetworkARN == "" {
 		t.Fatalf("no RESULT line from e2e.mjs (%q)", line)
 	}
-	lattice := vpclattice.New(vpclattice.Options{Region: "us-east-1", BaseEndpoint: aws.String(api),
-		Credentials: credentials.NewStaticCredentialsProvider(rootKey, rootSecret, "")})
+	lattice := serveproc.Lattice(api, rootKey, rootSecret)
 	p, err := lattice.GetAuthPolicy(ctx, &vpclattice.GetAuthPolicyInput{ResourceIdentifier: aws.String(res.ServiceID)})
 	if err != nil {
 		t.Fatal(err)
@@ -184,84 +184,11 @@ func checkOutcome(ctx context.Context, t *testing.T, api, log, otherKey, otherSe
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-type server struct{ log *lockedBuffer }
-
-// serve starts `trellis serve` on addr with the root credentials and waits
-// until the API answers; the process is killed with the test.
-func serve(t *testing.T, bin, addr string) *server {
-	t.Helper()
-	cmd := exec.Command(bin, "serve", "--data-dir", t.TempDir(), "--api-addr", addr,
-		// A range of its own, so that other tests' VPCs on this machine
-		// do not collide with this one's; no DNS (not needed here).
-		"--ingress-cidr", "127.177.0.0/16", "--dns-port", "0", "--log-level", "warn")
-	cmd.Env = append(os.Environ(), "TRELLIS_ROOT_ACCESS_KEY_ID="+rootKey, "TRELLIS_ROOT_SECRET_ACCESS_KEY="+rootSecret)
-	s := &server{log: &lockedBuffer{}}
-	cmd.Stdout, cmd.Stderr = s.log, s.log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
-		if resp, err := http.Get("http://" + addr + "/trellis/health"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s
-			}
-		}
-		select {
-		case <-done:
-			t.Fatalf("trellis serve exited:\n%s", s.log.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	t.Fatalf("trellis serve did not come up:\n%s", s.log.String())
-	return nil
-}
-
 // createBulk creates bulkServices services through the API (in parallel:
 // the console's paging and search run against them, not their creation).
 func createBulk(ctx context.Context, t *testing.T, api string) {
 	t.Helper()
-	c := vpclattice.New(vpclattice.Options{Region: "us-east-1", BaseEndpoint: aws.String(api),
-		Credentials: credentials.NewStaticCredentialsProvider(rootKey, rootSecret, "")})
+	c := serveproc.Lattice(api, rootKey, rootSecret)
 	names := make(chan string)
 	errs := make(chan error, 8)
 	var wg sync.WaitGroup
@@ -296,32 +223,15 @@ func createBulk(ctx context.Context, t *testing.T, api string) {
 	t.Logf("created %d services in %v", bulkServices, time.Since(start).Round(time.Millisecond))
 }
 
-// signed sends a SigV4-signed Trellis-native call, as the CLI does.
+// signed sends a SigV4-signed Trellis-native call, as the CLI does, and
+// answers its JSON body; an answer of 300 or more is an error.
 func signed(ctx context.Context, api, key, secret, method, path string, body any) (map[string]any, error) {
-	var payload []byte
-	if body != nil {
-		payload, _ = json.Marshal(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, api+"/trellis/v1/"+path, bytes.NewReader(payload))
+	st, b, err := serveproc.Call(ctx, api, key, secret, method, path, body)
 	if err != nil {
 		return nil, err
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	sum := sha256.Sum256(payload)
-	if err := v4.NewSigner().SignHTTP(ctx, aws.Credentials{AccessKeyID: key, SecretAccessKey: secret}, req,
-		hex.EncodeToString(sum[:]), "vpc-lattice", "us-east-1", time.Now()); err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		return nil, fmt.Errorf("%s %s: %s %s", method, path, resp.Status, b)
+	if st >= 300 {
+		return nil, fmt.Errorf("%s %s: %d %s %s", method, path, st, http.StatusText(st), b)
 	}
 	var v map[string]any
 	if len(b) > 0 {

@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,9 +12,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
+
+	"github.com/trellis-net/trellis/test/serveproc"
 )
 
 // TestServeDataPlaneAndGracefulStop configures a service through the API of
@@ -25,7 +24,7 @@ import (
 // process exits 0.
 func TestServeDataPlaneAndGracefulStop(t *testing.T) {
 	dir := t.TempDir()
-	addr := freeAddr(t)
+	addr := serveproc.FreeAddr(t)
 	cmdEnv := []string{"TRELLIS_ROOT_ACCESS_KEY_ID=AKIAE2ETEST000000002", "TRELLIS_ROOT_SECRET_ACCESS_KEY=e2e-secret"}
 	srv := serveWith(t, dir, addr, []string{"--ingress-cidr", "127.172.0.0/16"}, cmdEnv...)
 	c := client(addr, "AKIAE2ETEST000000002", "e2e-secret")
@@ -86,7 +85,7 @@ func TestServeDataPlaneAndGracefulStop(t *testing.T) {
 	}()
 	time.Sleep(200 * time.Millisecond)
 	stopped := make(chan struct{})
-	go func() { srv.stop(t); close(stopped) }()
+	go func() { srv.Stop(t); close(stopped) }()
 	time.Sleep(200 * time.Millisecond)
 	close(release)
 	a := <-inflight
@@ -98,22 +97,15 @@ func TestServeDataPlaneAndGracefulStop(t *testing.T) {
 
 func vpcIngress(t testing.TB, addr, id, secret, vpcID string) string {
 	t.Helper()
-	req, _ := http.NewRequest("GET", "http://"+addr+"/trellis/v1/vpcs/"+vpcID, nil)
-	sum := sha256.Sum256(nil)
-	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: id, SecretAccessKey: secret},
-		req, hex.EncodeToString(sum[:]), "vpc-lattice", "us-east-1", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
+	st, b, err := serveproc.Call(context.Background(), "http://"+addr, id, secret, "GET", "vpcs/"+vpcID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
 	var v struct {
 		VpcID, Mode, IngressAddress string
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || v.Mode != "host" || v.VpcID != vpcID {
-		t.Fatalf("GET /trellis/v1/vpcs/%s: %d %+v %v", vpcID, resp.StatusCode, v, err)
+	if err := json.Unmarshal(b, &v); err != nil || v.Mode != "host" || v.VpcID != vpcID {
+		t.Fatalf("GET /trellis/v1/vpcs/%s: %d %+v %v", vpcID, st, v, err)
 	}
 	return v.IngressAddress
 }

@@ -11,13 +11,15 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/trellis-net/trellis/test/serveproc"
 )
 
 // TestServeMetrics runs the binary with --metrics-addr and reads the
 // request counts of a service from /metrics, as a Prometheus would.
 func TestServeMetrics(t *testing.T) {
 	dir := t.TempDir()
-	addr, metricsAddr := freeAddr(t), freeAddr(t)
+	addr, metricsAddr := serveproc.FreeAddr(t), serveproc.FreeAddr(t)
 	env := []string{"TRELLIS_ROOT_ACCESS_KEY_ID=AKIAE2ETEST000000003", "TRELLIS_ROOT_SECRET_ACCESS_KEY=e2e-secret"}
 	serveWith(t, dir, addr, []string{"--ingress-cidr", "127.173.0.0/16", "--metrics-addr", metricsAddr}, env...)
 	c := client(addr, "AKIAE2ETEST000000003", "e2e-secret")

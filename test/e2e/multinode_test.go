@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice/types"
 	"github.com/prometheus/common/expfmt"
@@ -30,6 +29,7 @@ import (
 
 	"github.com/trellis-net/trellis/internal/ca"
 	"github.com/trellis-net/trellis/internal/store/etcd/etcdtest"
+	"github.com/trellis-net/trellis/test/serveproc"
 )
 
 // The multi-node suite: several `trellis serve --store etcd` processes on
@@ -52,7 +52,7 @@ const (
 
 // mnNode is one `trellis serve` of a multi-node installation.
 type mnNode struct {
-	*server
+	*serveproc.Server
 	name        string
 	metricsAddr string
 	prefix      netip.Prefix // its --node-ingress-prefix
@@ -81,8 +81,9 @@ type mnCluster struct {
 }
 
 // startNodes starts n nodes on etcd c (node i serving 127.(201+i).0.0/16).
-// Every process is killed when the test ends, failed or not (serveWith's
-// cleanup, before etcdtest's: cleanups run last-registered first).
+// Every process is killed when the test ends, failed or not, and a failed
+// test shows each node's log (serveproc.Start's cleanup, before etcdtest's:
+// cleanups run last-registered first).
 func startNodes(t testing.TB, c *etcdtest.Cluster, n int) *mnCluster {
 	t.Helper()
 	caDir := t.TempDir()
@@ -91,9 +92,9 @@ func startNodes(t testing.TB, c *etcdtest.Cluster, n int) *mnCluster {
 	}
 	mc := &mnCluster{etcd: c}
 	for i := range n {
-		nd := &mnNode{name: fmt.Sprintf("node-%c", 'a'+i), metricsAddr: freeAddr(t),
+		nd := &mnNode{name: fmt.Sprintf("node-%c", 'a'+i), metricsAddr: serveproc.FreeAddr(t),
 			prefix: netip.MustParsePrefix(fmt.Sprintf("127.%d.0.0/16", 201+i))}
-		addr := freeAddr(t)
+		addr := serveproc.FreeAddr(t)
 		flags := []string{"--store", "etcd", "--etcd-endpoints", strings.Join(c.Endpoints(), ","),
 			"--ca-cert", filepath.Join(caDir, ca.CertFile), "--ca-key", filepath.Join(caDir, ca.KeyFile),
 			"--node-name", nd.name, "--metrics-addr", nd.metricsAddr,
@@ -101,18 +102,12 @@ func startNodes(t testing.TB, c *etcdtest.Cluster, n int) *mnCluster {
 			// No VPC DNS (it would want port 53 and resolv.conf): the data
 			// plane is called by address and Host header.
 			"--dns-port", "0"}
-		nd.server = serveWith(t, filepath.Join(t.TempDir(), nd.name), addr, flags,
-			"TRELLIS_ROOT_ACCESS_KEY_ID="+mnKeyID, "TRELLIS_ROOT_SECRET_ACCESS_KEY="+mnSecret)
+		nd.Server = serveproc.Start(t, serveproc.Options{DataDir: filepath.Join(t.TempDir(), nd.name), Addr: addr,
+			Flags: flags, Env: []string{"TRELLIS_ROOT_ACCESS_KEY_ID=" + mnKeyID, "TRELLIS_ROOT_SECRET_ACCESS_KEY=" + mnSecret},
+			Name: nd.name, KillAtEnd: true})
 		nd.c = client(addr, mnKeyID, mnSecret)
 		mc.nodes = append(mc.nodes, nd)
 	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			for _, nd := range mc.nodes {
-				t.Logf("%s log (last 4 KiB):\n%s", nd.name, lastBytes(nd.stderr.String(), 4096))
-			}
-		}
-	})
 	return mc
 }
 
@@ -121,15 +116,6 @@ func lastBytes(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
-}
-
-// kill stops a node with SIGKILL: no shutdown of any kind.
-func (n *mnNode) kill(t testing.TB) {
-	t.Helper()
-	if err := n.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-n.done
 }
 
 // revision is the store revision of the snapshot the node serves, read
@@ -207,7 +193,7 @@ func mnWorld(t testing.TB, nd *mnNode, backendPort, port int32, nsvc int) ([]*mn
 		need(c.CreateServiceNetworkServiceAssociation(ctx, &vpclattice.CreateServiceNetworkServiceAssociationInput{ServiceNetworkIdentifier: sn.Id, ServiceIdentifier: svc.Id})).ok(t)
 		out = append(out, &mnService{svc: svc, listener: l, tg: tg.Id, host: *svc.DnsEntry.DomainName})
 	}
-	return out, vpcIngress(t, nd.addr, mnKeyID, mnSecret, mnClientVPC)
+	return out, vpcIngress(t, nd.Addr, mnKeyID, mnSecret, mnClientVPC)
 }
 
 func fixed404() types.RuleAction {
@@ -307,7 +293,7 @@ func TestMultiNodePropagation(t *testing.T) {
 	const port = 18401
 	svcs, stored := mnWorld(t, a, newBackendServer(t), port, 3)
 	for _, nd := range mc.nodes {
-		if got := vpcIngress(t, nd.addr, mnKeyID, mnSecret, mnClientVPC); got != stored {
+		if got := vpcIngress(t, nd.Addr, mnKeyID, mnSecret, mnClientVPC); got != stored {
 			t.Fatalf("%s's API reports the VPC at %s, node A's at %s: the API must report the stored address", nd.name, got, stored)
 		}
 	}
@@ -529,7 +515,7 @@ func TestMultiNodeKilledDuringWrites(t *testing.T) {
 	for w.acked.Load() < 40 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	a.kill(t) // mid-stream: four writes are in flight
+	a.Kill(t) // mid-stream: four writes are in flight
 	close(stop)
 	wg.Wait()
 	if w.acked.Load() < 40 {
@@ -582,8 +568,7 @@ func TestMultiNodeEtcdMemberKilled(t *testing.T) {
 		waitStatus(t, dpClient(), nd.ingress(t, stored), port, svcs[0].host, 200, 10*time.Second)
 	}
 	l := startLoad(addrs, port, svcs[0].host, 200)
-	retrying := vpclattice.New(vpclattice.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + a.addr),
-		Credentials: credentials.NewStaticCredentialsProvider(mnKeyID, mnSecret, "")})
+	retrying := serveproc.Lattice(a.URL, mnKeyID, mnSecret)
 	w := newWrites()
 	stop := make(chan struct{})
 	wg := w.run(retrying, 1, stop)
@@ -720,8 +705,7 @@ func TestMultiNodeEtcdStopped(t *testing.T) {
 	}
 	// etcd is back: a write (the SDK retries while the nodes reconnect)
 	// is acknowledged and every node converges on it.
-	retrying := vpclattice.New(vpclattice.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + a.addr),
-		Credentials: credentials.NewStaticCredentialsProvider(mnKeyID, mnSecret, ""), RetryMaxAttempts: 10})
+	retrying := serveproc.Lattice(a.URL, mnKeyID, mnSecret, func(o *vpclattice.Options) { o.RetryMaxAttempts = 10 })
 	ctx, cancel = context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	if err := setAction(ctx, retrying, svcs[1], forwardTo(svcs[1].tg)); err != nil {

@@ -9,12 +9,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,15 +17,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-
 	"github.com/trellis-net/trellis/internal/api/apitest"
+	"github.com/trellis-net/trellis/test/serveproc"
 )
 
 const (
@@ -52,6 +43,8 @@ func skipOrFail(t *testing.T, format string, args ...any) {
 	t.Skip(msg + " (run `npm ci --prefix test/sdkjs`; TRELLIS_SDKJS_E2E=required makes this a failure)")
 }
 
+func TestMain(m *testing.M) { os.Exit(serveproc.Main(m)) }
+
 func TestEveryLatticeOperationRoundTripsWithJavaScriptSDK(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -67,17 +60,14 @@ func TestEveryLatticeOperationRoundTripsWithJavaScriptSDK(t *testing.T) {
 		skipOrFail(t, "test/sdkjs/node_modules has no @aws-sdk/client-vpc-lattice")
 	}
 
-	bin := filepath.Join(t.TempDir(), "trellis")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/trellis").CombinedOutput(); err != nil {
-		t.Fatalf("build trellis: %v\n%s", err, out)
-	}
-	addr := serve(t, bin)
-	endpoint := "http://" + addr
+	srv := serveproc.Start(t, serveproc.Options{Env: []string{"TRELLIS_ROOT_ACCESS_KEY_ID=" + accessKey,
+		"TRELLIS_ROOT_SECRET_ACCESS_KEY=" + secretKey, "TRELLIS_REGION=" + region}})
+	endpoint := srv.URL
 
 	// The VPC and security group the associations and the resource
 	// gateway name: Trellis-native resources, not Lattice operations.
-	put(t, endpoint, "/trellis/v1/vpcs/"+vpcID, map[string]any{"mode": "host"})
-	put(t, endpoint, "/trellis/v1/security-groups/"+sgID, map[string]any{"vpcId": vpcID,
+	put(t, endpoint, "vpcs/"+vpcID, map[string]any{"mode": "host"})
+	put(t, endpoint, "security-groups/"+sgID, map[string]any{"vpcId": vpcID,
 		"ingress": []map[string]any{{"protocol": "tcp", "fromPort": 80, "toPort": 80, "cidr": "10.0.0.0/8"}}})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -157,101 +147,15 @@ func minus(a, b []string) []string {
 	return out
 }
 
-// serve starts `trellis serve` on a free loopback port with known root
-// credentials and waits until its API answers.
-func serve(t *testing.T, bin string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.Command(bin, "serve", "--data-dir", t.TempDir(), "--api-addr", addr)
-	cmd.Env = append(os.Environ(), "TRELLIS_ROOT_ACCESS_KEY_ID="+accessKey, "TRELLIS_ROOT_SECRET_ACCESS_KEY="+secretKey,
-		"TRELLIS_REGION="+region)
-	// The server dies with the test binary, even when that is killed and
-	// runs no cleanup.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	var logs syncWriter
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("trellis serve log:\n%s", logs.String())
-		}
-	})
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		select {
-		case <-exited:
-			t.Fatalf("trellis serve exited:\n%s", logs.String())
-		default:
-		}
-		if resp, err := http.Get("http://" + addr + "/trellis/health"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return addr
-			}
-		}
-	}
-	t.Fatalf("trellis serve did not answer on %s:\n%s", addr, logs.String())
-	return ""
-}
-
 // put sends a SigV4-signed PUT with the root credentials to a native
-// endpoint and fails unless it answers 2xx.
+// endpoint (a path below /trellis/v1/) and fails unless it answers 2xx.
 func put(t *testing.T, endpoint, path string, body any) {
 	t.Helper()
-	b, err := json.Marshal(body)
+	st, out, err := serveproc.Call(context.Background(), endpoint, accessKey, secretKey, http.MethodPut, path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := http.NewRequest(http.MethodPut, endpoint+path, bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
+	if st/100 != 2 {
+		t.Fatalf("PUT %s: %d %s", path, st, out)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	sum := sha256.Sum256(b)
-	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: accessKey, SecretAccessKey: secretKey},
-		req, hex.EncodeToString(sum[:]), "vpc-lattice", region, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		t.Fatalf("PUT %s: %d %s", path, resp.StatusCode, out)
-	}
-}
-
-// syncWriter collects the server's output while the test reads it.
-type syncWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }
