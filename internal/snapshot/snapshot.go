@@ -131,7 +131,7 @@ type VPC struct {
 	// listens on Addr:Port for each and relays TCP to the resource.
 	Resources []*Resource
 	// ResourceDNS answers the names of Resources (generated, and custom
-	// with privateDnsEnabled) with their Addr, by lowercased fully
+	// ones the VPC association admits: privdns.go) with their Addr, by lowercased fully
 	// qualified name, after DNS (a service's name wins).
 	ResourceDNS Table[*DNSRecord]
 	// WithheldResourceNames are the custom names of resources the VPC
