@@ -217,9 +217,16 @@ func TestPostgresThroughResourceGateway(t *testing.T) {
 	}
 	gw := need(w.c.CreateResourceGateway(ctx, &vpclattice.CreateResourceGatewayInput{Name: aws.String("pg-gw"),
 		VpcIdentifier: aws.String(gwVPC), SubnetIds: []string{"subnet-0123456789abcdef0"}})).ok(t)
+	// The custom domain is verified (the administrator's verify), so the
+	// client VPC's association, with the default preference
+	// VERIFIED_DOMAINS_ONLY, answers it.
+	dv := need(w.c.StartDomainVerification(ctx, &vpclattice.StartDomainVerificationInput{DomainName: aws.String("orders.internal")})).ok(t)
+	if st := w.native("POST", "/trellis/v1/domainverifications/"+aws.ToString(dv.Id)+"/verify", nil); st != 200 {
+		t.Fatalf("verify: %d", st)
+	}
 	cfg := need(w.c.CreateResourceConfiguration(ctx, &vpclattice.CreateResourceConfigurationInput{Name: aws.String("orders-pg"),
 		Type: types.ResourceConfigurationTypeSingle, ResourceGatewayIdentifier: gw.Id, PortRanges: []string{strconv.Itoa(pgPort)},
-		Protocol: types.ProtocolTypeTcp, CustomDomainName: aws.String("pg.orders.internal"),
+		Protocol: types.ProtocolTypeTcp, CustomDomainName: aws.String("pg.orders.internal"), DomainVerificationIdentifier: dv.Id,
 		ResourceConfigurationDefinition: &types.ResourceConfigurationDefinitionMemberIpResource{Value: types.IpResource{IpAddress: aws.String("127.0.0.1")}}})).ok(t)
 	need(w.c.CreateAccessLogSubscription(ctx, &vpclattice.CreateAccessLogSubscriptionInput{ResourceIdentifier: w.sn.Arn,
 		ServiceNetworkLogType: types.ServiceNetworkLogTypeResource,

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -137,9 +138,13 @@ func TestResourceTCPThroughGateway(t *testing.T) {
 	}
 	gw := need(w.c.CreateResourceGateway(ctx, &vpclattice.CreateResourceGatewayInput{Name: aws.String("db-gw"),
 		VpcIdentifier: aws.String(rgwVPC), SubnetIds: []string{"subnet-0123456789abcdef0"}})).ok(t)
+	// The custom domain's verification, PENDING until the administrator
+	// verifies it below.
+	dv := need(w.c.StartDomainVerification(ctx, &vpclattice.StartDomainVerificationInput{DomainName: aws.String("orders.internal")})).ok(t)
 	cfg := need(w.c.CreateResourceConfiguration(ctx, &vpclattice.CreateResourceConfigurationInput{Name: aws.String("orders-db"),
 		Type: types.ResourceConfigurationTypeSingle, ResourceGatewayIdentifier: gw.Id, PortRanges: []string{fmt.Sprint(port)},
-		Protocol: types.ProtocolTypeTcp, CustomDomainName: aws.String("DB.orders.internal"), ResourceConfigurationDefinition: &types.ResourceConfigurationDefinitionMemberIpResource{
+		Protocol: types.ProtocolTypeTcp, CustomDomainName: aws.String("DB.orders.internal"), DomainVerificationIdentifier: dv.Id,
+		ResourceConfigurationDefinition: &types.ResourceConfigurationDefinitionMemberIpResource{
 			Value: types.IpResource{IpAddress: aws.String("127.0.0.1")}}})).ok(t)
 	assoc := need(w.c.CreateServiceNetworkResourceAssociation(ctx, &vpclattice.CreateServiceNetworkResourceAssociationInput{
 		ServiceNetworkIdentifier: w.sn.Id, ResourceConfigurationIdentifier: cfg.Id, PrivateDnsEnabled: aws.Bool(true)})).ok(t)
@@ -162,6 +167,19 @@ func TestResourceTCPThroughGateway(t *testing.T) {
 	rsrc := resolveA(t, dnsServer, gen, 5*time.Second)
 	if a, err := netip.ParseAddr(rsrc); err != nil || !snapshot.DefaultResourcePrefix.Contains(a) || rsrc == client {
 		t.Fatalf("%s answers %s: want an address of %v other than the ingress %s", gen, rsrc, snapshot.DefaultResourcePrefix, client)
+	}
+	// The client VPC's association has no dnsOptions: the default
+	// preference, VERIFIED_DOMAINS_ONLY, withholds the custom domain while
+	// its verification is PENDING (forwarded: the upstream's NXDOMAIN), and
+	// the lookup endpoint says why; once verified, it is answered.
+	waitAnswer(t, dnsServer, "db.orders.internal", "NXDOMAIN", 5*time.Second)
+	st, _, body := nativeCall(t, w.s, "GET", "/trellis/v1/dns/lookup?vpc=vpc-00000000000000001&name=db.orders.internal", nil)
+	if want := "preference VERIFIED_DOMAINS_ONLY (the default)"; st != 200 || !strings.Contains(string(body), want) ||
+		!strings.Contains(string(body), `"rcode":"FORWARDED"`) || !strings.Contains(string(body), "is PENDING, not VERIFIED") {
+		t.Fatalf("lookup db.orders.internal: %d %s; want FORWARDED, %q", st, body, want)
+	}
+	if st := w.native("POST", "/trellis/v1/domainverifications/"+aws.ToString(dv.Id)+"/verify", nil); st != 200 {
+		t.Fatalf("verify: %d", st)
 	}
 	waitAnswer(t, dnsServer, "db.orders.internal", rsrc, 5*time.Second)
 	clientAddr := net.JoinHostPort(rsrc, fmt.Sprint(port))

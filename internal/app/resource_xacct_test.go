@@ -24,7 +24,8 @@ import (
 // with A through RAM; A, the network owner, accepts and associates it with
 // its network by ARN; A shares the network with C, who accepts and
 // associates its VPC. C's VPC resolves the association's generated name to
-// the configuration's address in that VPC and reaches the database. When B
+// the configuration's address in that VPC and reaches the database, but
+// not B's unverified custom name (no DNS hijack across accounts). When B
 // deletes its share, A's association goes (RAM revocation) and C's VPC no
 // longer reaches it.
 func TestResourceSharedAcrossAccounts(t *testing.T) {
@@ -80,8 +81,11 @@ func TestResourceSharedAcrossAccounts(t *testing.T) {
 
 	// B: the gateway and the configuration, shared with A.
 	gw := need(lb.CreateResourceGateway(ctx, &vpclattice.CreateResourceGatewayInput{Name: aws.String("b-gw"), VpcIdentifier: aws.String(vpcB)})).ok(t)
+	// Its custom name is one B does not control (the upstream answers
+	// up.example): B has no verification of it.
 	cfg := need(lb.CreateResourceConfiguration(ctx, &vpclattice.CreateResourceConfigurationInput{Name: aws.String("b-db"),
 		Type: types.ResourceConfigurationTypeSingle, ResourceGatewayIdentifier: gw.Id, PortRanges: []string{fmt.Sprint(port)},
+		CustomDomainName:                aws.String("up.example"),
 		ResourceConfigurationDefinition: &types.ResourceConfigurationDefinitionMemberIpResource{Value: types.IpResource{IpAddress: aws.String("127.0.0.1")}}})).ok(t)
 	share := need(rb.CreateResourceShare(ctx, &ram.CreateResourceShareInput{Name: aws.String("db-to-a"),
 		ResourceArns: []string{*cfg.Arn}, Principals: []string{w.s.Account}})).ok(t).ResourceShare
@@ -93,7 +97,7 @@ func TestResourceSharedAcrossAccounts(t *testing.T) {
 	}
 	accept(ra)
 	assoc := need(w.c.CreateServiceNetworkResourceAssociation(ctx, &vpclattice.CreateServiceNetworkResourceAssociationInput{
-		ServiceNetworkIdentifier: w.sn.Id, ResourceConfigurationIdentifier: cfg.Arn})).ok(t)
+		ServiceNetworkIdentifier: w.sn.Id, ResourceConfigurationIdentifier: cfg.Arn, PrivateDnsEnabled: aws.Bool(true)})).ok(t)
 	gen := aws.ToString(need(w.c.GetServiceNetworkResourceAssociation(ctx, &vpclattice.GetServiceNetworkResourceAssociationInput{
 		ServiceNetworkResourceAssociationIdentifier: assoc.Id})).ok(t).DnsEntry.DomainName)
 
@@ -117,6 +121,10 @@ func TestResourceSharedAcrossAccounts(t *testing.T) {
 	})
 	rsrc := resolveA(t, dnsServer, gen, 5*time.Second)
 	addr := net.JoinHostPort(rsrc, fmt.Sprint(port))
+	// B's unverified custom name is not answered in C's VPC (its
+	// association has the default preference, VERIFIED_DOMAINS_ONLY):
+	// C resolves up.example as everyone does, not to B's resource.
+	waitAnswer(t, dnsServer, "up.example", "192.0.2.1", 5*time.Second)
 	var last error
 	eventually(t, 5*time.Second, "C reaches B's database through A's network", func() bool { last = roundTrip(addr); return last == nil })
 

@@ -304,6 +304,16 @@ func (s *Service) CreateServiceNetworkVpcAssociation(ctx context.Context, in Cre
 		if n := len(o.PrivateDNSSpecifiedDomains); n > 10 {
 			v.Addf("dnsOptions.privateDnsSpecifiedDomains", "privateDnsSpecifiedDomains must have at most 10 entries")
 		}
+		// Each entry is a domain name, matched exactly, or `*.suffix`
+		// matching any name under suffix (a wildcard only as the leading
+		// label): the snapshot compile matches resource names against them.
+		for i, d := range o.PrivateDNSSpecifiedDomains {
+			var dv model.Validator
+			if model.CheckDomainName(&dv, "dnsOptions.privateDnsSpecifiedDomains", d); dv.Err() != nil {
+				v.Addf("dnsOptions.privateDnsSpecifiedDomains", "privateDnsSpecifiedDomains[%d] must be a domain name, with a wildcard only as a leading *.", i)
+				break
+			}
+		}
 	}
 	model.CheckTags(&v, "tags", in.Tags)
 	model.CheckClientToken(&v, in.ClientToken)

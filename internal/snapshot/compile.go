@@ -42,6 +42,9 @@ type State struct {
 	ResourceGateways       []*model.ResourceGateway
 	ResourceConfigurations []*model.ResourceConfiguration
 	SNRAs                  []*model.ServiceNetworkResourceAssociation
+	// DomainVerifications decide which custom resource names a VPC
+	// association's private DNS preference admits (privdns.go).
+	DomainVerifications []*model.DomainVerification
 	// Pending, when set, fills tables the loader left out because only a
 	// full compile reads them (watch.Loader leaves Services, Listeners,
 	// Rules, TargetGroups, Targets and SNSAs: an incremental compile asks
@@ -278,7 +281,7 @@ func compile(st *State, o Options) (*Snapshot, map[string]*Service, []string) {
 		snap.ByIngress[addr] = cv
 	}
 	compileDNS(snap, services)
-	rsrcWarn := compileResources(st, snap, networkOf, o)
+	rsrcWarn := compileResources(st, snap, networkOf, assocOf, o)
 	snap.Services = TableOf(services)
 	snap.Identities, snap.Warnings = compileIdentities(st, o)
 	var certWarn []string

@@ -150,7 +150,7 @@ func incrementalEqualsCompile(t *testing.T, seed uint64) {
 	for round := range rounds {
 		ch := &snapshot.Change{}
 		for range 1 + pick(3) {
-			switch op := pick(12); {
+			switch op := pick(13); {
 			case op == 0 && len(st.Services) > 0: // change a service
 				s := *st.Services[pick(len(st.Services))]
 				s.AuthType = []string{model.AuthTypeNone, "AWS_IAM"}[pick(2)]
@@ -293,6 +293,11 @@ func incrementalEqualsCompile(t *testing.T, seed uint64) {
 				} else {
 					st.SNRAs = append(slices.Clone(st.SNRAs), a)
 				}
+				ch.Other = true
+			case op == 12 && pick(2) == 0: // a domain verification changes status (not incremental)
+				d := *st.DomainVerifications[0]
+				d.Status = []string{model.VerificationVerified, model.VerificationPending, model.VerificationTimedOut}[pick(3)]
+				st.DomainVerifications = []*model.DomainVerification{&d}
 				ch.Other = true
 			default: // time passes: drains end
 				o.Now = o.Now.Add(time.Duration(pick(40)) * time.Second)

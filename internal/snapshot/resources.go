@@ -52,10 +52,18 @@ type Resource struct {
 	IsDNS   bool
 	// Names are the names the client VPC's resolver answers with Addr
 	// (lowercased, not fully qualified): the association's generated name
-	// (for a CHILD, its own under its group's association), and when the
-	// association has privateDnsEnabled the configuration's
-	// customDomainName, else a DNS resource's domainName.
+	// (for a CHILD, its own under its group's association), and the
+	// custom name (CustomName) when the VPC association's private DNS
+	// settings admit it (privdns.go).
 	Names []string
+	// CustomName is the configuration's custom name, whether the VPC
+	// answers it or not: with the resource association's
+	// privateDnsEnabled, its customDomainName, else a DNS resource's
+	// domainName; "" when it has none. Unverified is "" when a VERIFIED
+	// domain verification of the configuration's owner covers it, else
+	// why none does.
+	CustomName string
+	Unverified string
 }
 
 // parsePortRanges returns the ports of a configuration's portRanges ("N"
@@ -114,11 +122,14 @@ func resourcePrefix(o Options) (netip.Prefix, string) {
 // GROUP whose CHILD configurations it brings, with an IP or DNS definition,
 // through an ACTIVE gateway in a known VPC. Each (VPC, configuration) gets
 // its own address (allocate), so no port is ever refused for being taken.
-// It fills Snapshot.ResourceNames with the names of every resource
-// association, reached or not. It depends on the networks, VPCs and the
-// resource tables only (and the options): an incremental compile (which
+// A VPC answers a configuration's custom name only when its VPC
+// association's private DNS settings admit it (privdns.go). It fills
+// Snapshot.ResourceNames with the generated names of every resource
+// association, reached or not, and the custom names a verified domain
+// covers. It depends on the networks, VPCs, VPC associations, domain
+// verifications and the resource tables only (and the options): an incremental compile (which
 // compiles everything when they change) keeps its result.
-func compileResources(st *State, snap *Snapshot, networkOf map[string]*ServiceNetwork, o Options) []string {
+func compileResources(st *State, snap *Snapshot, networkOf map[string]*ServiceNetwork, assocOf map[string]*model.ServiceNetworkVpcAssociation, o Options) []string {
 	snap.ResourceDNSZone = DNSFQDN(model.ResourceDNSZone(o.Region))
 	if len(st.ResourceConfigurations) == 0 || len(st.SNRAs) == 0 {
 		return nil
@@ -133,6 +144,10 @@ func compileResources(st *State, snap *Snapshot, networkOf map[string]*ServiceNe
 		if g.Status == model.StatusActive && knownVPC[g.VpcID] {
 			gws[g.ID] = g
 		}
+	}
+	dvs := make(map[string]*model.DomainVerification, len(st.DomainVerifications))
+	for _, d := range st.DomainVerifications {
+		dvs[d.ID] = d
 	}
 	cfgs := map[string]*model.ResourceConfiguration{}
 	children := map[string][]*model.ResourceConfiguration{}
@@ -204,12 +219,25 @@ func compileResources(st *State, snap *Snapshot, networkOf map[string]*ServiceNe
 		if e.name != "" {
 			names = append(names, e.name)
 		}
+		var custom, unverified string
 		if e.dns {
-			custom := strings.ToLower(e.cfg.CustomDomainName)
+			custom = strings.ToLower(e.cfg.CustomDomainName)
 			if custom == "" && isDNS {
 				custom = addr
 			}
-			if custom != "" && custom != e.name {
+			if custom == e.name {
+				custom = ""
+			}
+		}
+		if custom != "" {
+			// A CHILD proves its name through its GROUP's verification.
+			unverified = verification(dvs, e.cfg, e.ports, custom)
+			if unverified == "" {
+				// Trellis owns a verified name: a VPC that does not answer
+				// it gets NXDOMAIN. An unverified one is forwarded where it
+				// is not answered, so that a configuration (perhaps another
+				// account's) can neither answer nor black-hole a name its
+				// owner has not proved.
 				names = append(names, custom)
 			}
 		}
@@ -217,6 +245,9 @@ func compileResources(st *State, snap *Snapshot, networkOf map[string]*ServiceNe
 			if fq := DNSFQDN(n); allNames.Get(fq) == "" {
 				allNames.Set(fq, e.cfg.ID)
 			}
+		}
+		if len(names) > 0 && names[len(names)-1] == custom {
+			names = names[:len(names)-1] // admitted per VPC (admitName)
 		}
 		ports, ok := parsePortRanges(e.ports.PortRanges)
 		if !ok {
@@ -227,7 +258,7 @@ func compileResources(st *State, snap *Snapshot, networkOf map[string]*ServiceNe
 		for _, p := range ports {
 			byNetwork[e.sn] = append(byNetwork[e.sn], &Resource{ConfigurationID: e.cfg.ID, ConfigurationARN: e.cfg.ARN,
 				Name: e.cfg.Name, Account: e.cfg.Account, AssociationID: e.assoc, GatewayID: gw.ID, GatewayVPC: gw.VpcID,
-				Port: p, Address: addr, IsDNS: isDNS, Names: names})
+				Port: p, Address: addr, IsDNS: isDNS, Names: names, CustomName: custom, Unverified: unverified})
 		}
 	}
 	if t := allNames.Table(); t.Len() > 0 {
@@ -283,6 +314,24 @@ func compileResources(st *State, snap *Snapshot, networkOf map[string]*ServiceNe
 			addrs[c] = a
 		}
 		var names *TableEditor[*DNSRecord]
+		// Whether the VPC association admits each configuration's custom
+		// name (every port of a configuration has the same).
+		admitted := map[string]bool{}
+		for _, r := range byNetwork[sn.ID] {
+			if _, done := admitted[r.ConfigurationID]; done || r.CustomName == "" {
+				continue
+			}
+			reason := admitName(assocOf[id], r.CustomName, r.Unverified)
+			admitted[r.ConfigurationID] = reason == ""
+			if reason != "" {
+				if v.WithheldResourceNames == nil {
+					v.WithheldResourceNames = map[string]Withheld{}
+				}
+				if fq := DNSFQDN(r.CustomName); v.WithheldResourceNames[fq].ConfigurationID == "" {
+					v.WithheldResourceNames[fq] = Withheld{ConfigurationID: r.ConfigurationID, Reason: reason}
+				}
+			}
+		}
 		for _, r := range byNetwork[sn.ID] {
 			a, ok := addrs[r.ConfigurationID]
 			if !ok {
@@ -290,6 +339,9 @@ func compileResources(st *State, snap *Snapshot, networkOf map[string]*ServiceNe
 			}
 			rc := *r
 			rc.Network, rc.Addr = sn, a
+			if admitted[r.ConfigurationID] {
+				rc.Names = append(slices.Clip(r.Names), r.CustomName)
+			}
 			v.Resources = append(v.Resources, &rc)
 			// The first configuration in ARN order that names it holds a
 			// name; a service's name is answered before (dns.go). Every

@@ -39,9 +39,17 @@ func addResources(st *snapshot.State) {
 	ip := func(a string) *model.ResourceConfigurationDefinition {
 		return &model.ResourceConfigurationDefinition{IPResource: &model.IPResource{IPAddress: a}}
 	}
+	// example.com is verified: the custom names below are answered with
+	// the default preference (VERIFIED_DOMAINS_ONLY).
+	verified := func(c *model.ResourceConfiguration) *model.ResourceConfiguration {
+		c.DomainVerificationID = "dv-00000000000000001"
+		return c
+	}
+	st.DomainVerifications = append(st.DomainVerifications, &model.DomainVerification{Meta: model.Meta{ID: "dv-00000000000000001", Account: acct},
+		DomainName: "example.com", Status: model.VerificationVerified})
 	st.ResourceConfigurations = append(st.ResourceConfigurations,
-		withDomain(cfg("rcfg-00000000000000001", model.ResourceConfigurationTypeSingle, "", []string{"5432"}, ip("127.0.0.5")), "DB.example.com"),
-		cfg("rcfg-00000000000000002", model.ResourceConfigurationTypeGroup, "", []string{"6379-6380"}, nil),
+		verified(withDomain(cfg("rcfg-00000000000000001", model.ResourceConfigurationTypeSingle, "", []string{"5432"}, ip("127.0.0.5")), "DB.example.com")),
+		verified(cfg("rcfg-00000000000000002", model.ResourceConfigurationTypeGroup, "", []string{"6379-6380"}, nil)),
 		cfg("rcfg-00000000000000003", model.ResourceConfigurationTypeChild, "rcfg-00000000000000002", nil,
 			&model.ResourceConfigurationDefinition{DNSResource: &model.DNSResource{DomainName: "Cache.Example.com"}}),
 		cfg("rcfg-00000000000000004", model.ResourceConfigurationTypeSingle, "", []string{"80", "5432"}, ip("127.0.0.6")),

@@ -51,7 +51,8 @@ type Snapshot struct {
 	// ResourceDNSZone is the zone of the resource associations' generated
 	// names (model.ResourceDNSZone of Region, fully qualified);
 	// ResourceNames maps every name of a resource association (generated,
-	// and privateDnsEnabled custom ones), reached from a VPC or not, to its
+	// and privateDnsEnabled custom ones a verified domain covers:
+	// privdns.go), reached from a VPC or not, to its
 	// configuration's ID (resources.go): a VPC's resolver answers NXDOMAIN
 	// for those it does not reach.
 	ResourceDNSZone string
@@ -130,9 +131,15 @@ type VPC struct {
 	// listens on Addr:Port for each and relays TCP to the resource.
 	Resources []*Resource
 	// ResourceDNS answers the names of Resources (generated, and custom
-	// with privateDnsEnabled) with their Addr, by lowercased fully
+	// ones the VPC association admits: privdns.go) with their Addr, by lowercased fully
 	// qualified name, after DNS (a service's name wins).
 	ResourceDNS Table[*DNSRecord]
+	// WithheldResourceNames are the custom names of resources the VPC
+	// reaches that its VPC association's private DNS settings do not admit
+	// (privdns.go), by lowercased fully qualified name, with why: only
+	// `trellis dns lookup` reads it (the resolver answers such a name as
+	// one the VPC does not reach). nil when there are none.
+	WithheldResourceNames map[string]Withheld
 }
 
 // ServiceNetwork is a network with its auth settings.

@@ -70,6 +70,11 @@ func lookup(snap *snapshot.Snapshot, vpc *snapshot.VPC, name string, upstreams [
 				out.Reason = fmt.Sprintf("service %s is not reachable: it is not associated with service network %s, VPC %s's network",
 					svc.ID, vpc.ServiceNetwork.ID, vpc.ID)
 			}
+		} else if w, ok := vpc.WithheldResourceNames[name]; ok {
+			// A verified custom name the VPC reaches but its VPC
+			// association does not admit.
+			out.ResourceConfigurationID = w.ConfigurationID
+			out.Reason = fmt.Sprintf("resource configuration %s's custom name is not answered in VPC %s: %s", w.ConfigurationID, vpc.ID, w.Reason)
 		} else if cfg := snap.ResourceNames.Get(name); cfg != "" {
 			out.ResourceConfigurationID = cfg
 			out.Reason = fmt.Sprintf("resource configuration %s is not reachable: VPC %s's service network has no resource association bringing it", cfg, vpc.ID)
@@ -79,13 +84,21 @@ func lookup(snap *snapshot.Snapshot, vpc *snapshot.VPC, name string, upstreams [
 			out.Reason = fmt.Sprintf("no service has this name in the Lattice zone %s", snap.DNSZone)
 		}
 	default:
+		what := "not a service name"
+		if w, ok := vpc.WithheldResourceNames[name]; ok {
+			// An unverified custom name the VPC reaches but its VPC
+			// association does not admit: not Trellis's name, so it goes
+			// where any other name goes.
+			out.ResourceConfigurationID = w.ConfigurationID
+			what = fmt.Sprintf("resource configuration %s's custom name is not answered in VPC %s: %s", w.ConfigurationID, vpc.ID, w.Reason)
+		}
 		if len(upstreams) == 0 {
 			out.Rcode = mdns.RcodeToString[mdns.RcodeRefused]
-			out.Reason = "not a service name; no upstream resolvers are configured (--dns-upstream), so it is refused"
+			out.Reason = what + "; no upstream resolvers are configured (--dns-upstream), so it is refused"
 		} else {
 			out.Rcode = "FORWARDED"
 			out.Upstreams = upstreams
-			out.Reason = "not a service name: forwarded to the upstream resolvers"
+			out.Reason = what + ": forwarded to the upstream resolvers"
 		}
 	}
 	return out

@@ -289,6 +289,9 @@ func (l *Loader) init() {
 		tableFor(schema.ResourceGateway, func(s *snapshot.State) *[]*model.ResourceGateway { return &s.ResourceGateways }),
 		tableFor(schema.ResourceConfiguration, func(s *snapshot.State) *[]*model.ResourceConfiguration { return &s.ResourceConfigurations }),
 		tableFor(schema.SNRA, func(s *snapshot.State) *[]*model.ServiceNetworkResourceAssociation { return &s.SNRAs }),
+		// Domain verifications decide which custom resource names a VPC
+		// answers: a status change is Change.Other too.
+		tableFor(schema.DomainVerification, func(s *snapshot.State) *[]*model.DomainVerification { return &s.DomainVerifications }),
 	}
 }
 

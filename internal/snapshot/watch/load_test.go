@@ -87,7 +87,7 @@ func TestLoaderFollowsChangesLikeAFullLoad(t *testing.T) {
 	rng := rand.New(rand.NewPCG(15, 1))
 	prefixes := []string{schema.ServiceNetwork, schema.Service, schema.Listener, schema.Rule, schema.TargetGroup, schema.Target,
 		schema.SNSA, schema.SNVA, schema.AuthPolicy, schema.VPC, schema.Account, schema.Principal, schema.AccessKey,
-		schema.ALS, schema.SecurityGroup, schema.Instance, schema.LoadBalancer, schema.Name, schema.Count, schema.TGRef}
+		schema.ALS, schema.SecurityGroup, schema.Instance, schema.LoadBalancer, schema.DomainVerification, schema.Name, schema.Count, schema.TGRef}
 	value := func(p, id string) string {
 		switch p {
 		case schema.Name, schema.Count, schema.TGRef:
