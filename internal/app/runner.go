@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
+	"time"
 )
 
 // A runner is one long-running part of the App: the store, the snapshot
@@ -76,12 +78,14 @@ func (rs *runners) closeAll(ctx context.Context) error {
 	for i := len(rs.up) - 1; i >= 0; i-- {
 		s := rs.up[i]
 		s.cancel()
+		t0 := time.Now()
 		if s.close != nil {
 			if err := s.close(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", s.name, err))
 			}
 		}
 		s.loops.wg.Wait()
+		fmt.Fprintf(os.Stderr, "TIMING close %s %v\n", s.name, time.Since(t0))
 	}
 	rs.up = nil
 	return errors.Join(errs...)

@@ -143,7 +143,7 @@ func open(t *testing.T, cli *clientv3.Client, name string, roles cluster.Roles, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = e.Close() })
+	t.Cleanup(func() { _ = e.Close(context.Background()) })
 	return e
 }
 
@@ -212,7 +212,7 @@ func TestHealthAcrossNodes(t *testing.T) {
 
 	// a closes: its lease is revoked, its reports go at once.
 	start := time.Now()
-	if err := a.Close(); err != nil {
+	if err := a.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 5*time.Second, "a's report gone", func() bool { return status() == "UNAVAILABLE/" })
@@ -313,7 +313,7 @@ func TestElectionMoves(t *testing.T) {
 	first := current()
 	// Closed (revoked): the next one leads at once.
 	start := time.Now()
-	if err := nodes[first].Close(); err != nil {
+	if err := nodes[first].Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 5*time.Second, "a new leader", func() bool { l := current(); return l != "" && l != first })
@@ -471,7 +471,7 @@ func TestOpenWithEtcdAway(t *testing.T) {
 	}()
 	time.Sleep(100 * time.Millisecond)
 	start = time.Now()
-	if err := e.Close(); err != nil {
+	if err := e.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	<-done
