@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
-	"time"
 )
 
 // A runner is one long-running part of the App: the store, the snapshot
@@ -40,6 +38,26 @@ func (l *loops) Go(f func()) {
 	}()
 }
 
+// wait waits for the loops to return, or for ctx to end: false then.
+func (l *loops) wait(ctx context.Context) bool {
+	done := make(chan struct{})
+	go func() {
+		l.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		select {
+		case <-done: // returned as ctx ended
+			return true
+		default:
+			return false
+		}
+	}
+}
+
 // runners is the ordered list of the App's started runners.
 type runners struct {
 	up []*startedRunner
@@ -71,21 +89,24 @@ func (rs *runners) start(r runner) error {
 
 // closeAll closes the started runners, last started first: each one's
 // ctx is cancelled (its loops stop following changes), then it is closed
-// (bounded by ctx), then its loops are waited for. It returns every
+// (bounded by ctx), then its loops are waited for (also bounded by ctx:
+// the whole stop takes at most the shutdown timeout). It returns every
 // close's error, named.
 func (rs *runners) closeAll(ctx context.Context) error {
 	var errs []error
 	for i := len(rs.up) - 1; i >= 0; i-- {
 		s := rs.up[i]
 		s.cancel()
-		t0 := time.Now()
 		if s.close != nil {
 			if err := s.close(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", s.name, err))
 			}
 		}
-		s.loops.wg.Wait()
-		fmt.Fprintf(os.Stderr, "TIMING close %s %v\n", s.name, time.Since(t0))
+		if !s.loops.wait(ctx) {
+			// The stop is bounded by the shutdown timeout: a loop still
+			// running (stuck on a store call) ends when the store closes.
+			errs = append(errs, fmt.Errorf("%s: still running at the end of the shutdown timeout", s.name))
+		}
 	}
 	rs.up = nil
 	return errors.Join(errs...)
