@@ -479,3 +479,53 @@ func TestOpenWithEtcdAway(t *testing.T) {
 		t.Fatalf("Close took %v", d)
 	}
 }
+
+// TestCloseWithEtcdStopped: with etcd stopped, a candidate waiting in its
+// campaign and the leader both stop promptly (their Leads return, Close
+// returns) instead of waiting for etcd to withdraw, resign and revoke;
+// when etcd is back their keys expire with their leases.
+func TestCloseWithEtcdStopped(t *testing.T) {
+	c := etcdtest.Start(t)
+	cli := client(t, c)
+	var leads sync.WaitGroup
+	var nodes []*cluster.Etcd
+	var cancels []context.CancelFunc
+	for _, name := range []string{"a", "b"} {
+		// Clients of their own, as nodes have: the test's reads must not
+		// share their connection.
+		e := open(t, client(t, c), name, cluster.Roles{API: true}, nil, nil)
+		nodes = append(nodes, e)
+		lctx, lcancel := context.WithCancel(context.Background())
+		cancels = append(cancels, lcancel)
+		leads.Add(1)
+		go func() { defer leads.Done(); e.Lead(lctx, "x", func(ctx context.Context) { <-ctx.Done() }) }()
+	}
+	count := func(prefix string) int64 {
+		r, err := cli.Get(context.Background(), "/t/"+prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+		if err != nil {
+			return -1
+		}
+		return r.Count
+	}
+	eventually(t, 5*time.Second, "both standing", func() bool { return count("elections/x/") == 2 })
+
+	c.Members[0].Stop()
+	time.Sleep(500 * time.Millisecond)
+	start := time.Now()
+	for i := len(nodes) - 1; i >= 0; i-- { // the candidate first, as a node closes its Leads first
+		cancels[i]()
+	}
+	leads.Wait()
+	for _, e := range nodes {
+		if err := e.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("Leads and Close took %v with etcd stopped", d)
+	}
+	c.Members[0].Restart(t)
+	eventually(t, 8*time.Second, "their keys expired with the leases", func() bool {
+		return count("elections/") == 0 && count("nodes/") == 0
+	})
+}
