@@ -373,8 +373,10 @@ func (e *Etcd) Lead(ctx context.Context, name string, run func(ctx context.Conte
 			cancel()
 			stop()
 			if el != nil {
-				// Elected, but the lease went meanwhile: the key goes with it.
-				e.tidy(context.Background(), s, func(ctx context.Context) error { return el.Resign(ctx) })
+				// Elected, but the check failed (the lease went, or ctx
+				// ended meanwhile): withdraw, so that the next candidate
+				// need not wait out the TTL (skipped if the lease went).
+				_ = e.tidy(context.Background(), s, func(ctx context.Context) error { return el.Resign(ctx) })
 			}
 			if ctx.Err() != nil || e.ctx.Err() != nil {
 				return
@@ -395,7 +397,7 @@ func (e *Etcd) Lead(ctx context.Context, name string, run func(ctx context.Conte
 		if e.abandoned.Load() {
 			return
 		}
-		e.tidy(context.Background(), s, func(ctx context.Context) error { return el.Resign(ctx) })
+		_ = e.tidy(context.Background(), s, func(ctx context.Context) error { return el.Resign(ctx) })
 		e.log.Info("cluster: no longer the leader", "election", name)
 		if leader && !sleep(ctx, retryAfter) {
 			return
@@ -437,7 +439,7 @@ func (e *Etcd) campaign(ctx context.Context, s *concurrency.Session, pfx string)
 		rev = kvs[0].CreateRevision
 	}
 	if err := e.waitPredecessors(ctx, pfx, rev-1); err != nil {
-		e.tidy(context.Background(), s, func(ctx context.Context) error {
+		_ = e.tidy(context.Background(), s, func(ctx context.Context) error {
 			_, err := e.cli.Delete(ctx, key)
 			return err
 		})
