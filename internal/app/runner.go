@@ -38,6 +38,26 @@ func (l *loops) Go(f func()) {
 	}()
 }
 
+// wait waits for the loops to return, or for ctx to end: false then.
+func (l *loops) wait(ctx context.Context) bool {
+	done := make(chan struct{})
+	go func() {
+		l.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		select {
+		case <-done: // returned as ctx ended
+			return true
+		default:
+			return false
+		}
+	}
+}
+
 // runners is the ordered list of the App's started runners.
 type runners struct {
 	up []*startedRunner
@@ -69,7 +89,8 @@ func (rs *runners) start(r runner) error {
 
 // closeAll closes the started runners, last started first: each one's
 // ctx is cancelled (its loops stop following changes), then it is closed
-// (bounded by ctx), then its loops are waited for. It returns every
+// (bounded by ctx), then its loops are waited for (also bounded by ctx:
+// the whole stop takes at most the shutdown timeout). It returns every
 // close's error, named.
 func (rs *runners) closeAll(ctx context.Context) error {
 	var errs []error
@@ -81,7 +102,11 @@ func (rs *runners) closeAll(ctx context.Context) error {
 				errs = append(errs, fmt.Errorf("%s: %w", s.name, err))
 			}
 		}
-		s.loops.wg.Wait()
+		if !s.loops.wait(ctx) {
+			// The stop is bounded by the shutdown timeout: a loop still
+			// running (stuck on a store call) ends when the store closes.
+			errs = append(errs, fmt.Errorf("%s: still running at the end of the shutdown timeout", s.name))
+		}
 	}
 	rs.up = nil
 	return errors.Join(errs...)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -91,5 +92,30 @@ func TestStartFailureReleasesEverything(t *testing.T) {
 	}
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRunnersCloseBounded: a loop that does not return (stuck on a call to
+// a store that is away) holds closeAll up to ctx's end, not longer; the
+// runners before it are still closed, and the error names it.
+func TestRunnersCloseBounded(t *testing.T) {
+	var rs runners
+	var storeClosed atomic.Bool
+	release := make(chan struct{})
+	defer close(release)
+	_ = rs.start(runner{name: "store", close: func(context.Context) error { storeClosed.Store(true); return nil }})
+	_ = rs.start(runner{name: "elected-work", start: func(ctx context.Context, g *loops) error {
+		g.Go(func() { <-release })
+		return nil
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := rs.closeAll(ctx)
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("closeAll took %v with a 200ms bound", d)
+	}
+	if err == nil || !strings.Contains(err.Error(), "elected-work") || !storeClosed.Load() {
+		t.Fatalf("closeAll: %v, store closed %v", err, storeClosed.Load())
 	}
 }

@@ -146,7 +146,7 @@ func (a *App) startStore(ctx context.Context, p *startParts) error {
 	if err := a.openCluster(ctx, st, offline != nil); err != nil {
 		return err
 	}
-	_ = rs.start(runner{name: "cluster", close: func(context.Context) error { return a.cluster.Close() }})
+	_ = rs.start(runner{name: "cluster", close: a.cluster.Close})
 	var token string
 	if offline != nil {
 		token = offline.token

@@ -26,8 +26,9 @@ type Cluster interface {
 	// installation, this one included).
 	NodesByRole() map[string]int
 	// Close leaves the cluster: an Etcd node revokes its lease, so its
-	// registration, statuses and candidacies go at once.
-	Close() error
+	// registration, statuses and candidacies go at once (bounded by ctx;
+	// skipped when etcd is away: they then expire with the lease).
+	Close(ctx context.Context) error
 }
 
 // Election names.
@@ -80,7 +81,7 @@ func (l *Local) NodesByRole() map[string]int {
 }
 
 // Close does nothing.
-func (l *Local) Close() error { return nil }
+func (l *Local) Close(context.Context) error { return nil }
 
 // leaders records which elections a node leads.
 type leaders struct {

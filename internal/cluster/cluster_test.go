@@ -143,7 +143,7 @@ func open(t *testing.T, cli *clientv3.Client, name string, roles cluster.Roles, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = e.Close() })
+	t.Cleanup(func() { _ = e.Close(context.Background()) })
 	return e
 }
 
@@ -212,7 +212,7 @@ func TestHealthAcrossNodes(t *testing.T) {
 
 	// a closes: its lease is revoked, its reports go at once.
 	start := time.Now()
-	if err := a.Close(); err != nil {
+	if err := a.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 5*time.Second, "a's report gone", func() bool { return status() == "UNAVAILABLE/" })
@@ -313,7 +313,7 @@ func TestElectionMoves(t *testing.T) {
 	first := current()
 	// Closed (revoked): the next one leads at once.
 	start := time.Now()
-	if err := nodes[first].Close(); err != nil {
+	if err := nodes[first].Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 5*time.Second, "a new leader", func() bool { l := current(); return l != "" && l != first })
@@ -471,11 +471,61 @@ func TestOpenWithEtcdAway(t *testing.T) {
 	}()
 	time.Sleep(100 * time.Millisecond)
 	start = time.Now()
-	if err := e.Close(); err != nil {
+	if err := e.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	<-done
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("Close took %v", d)
 	}
+}
+
+// TestCloseWithEtcdStopped: with etcd stopped, a candidate waiting in its
+// campaign and the leader both stop promptly (their Leads return, Close
+// returns) instead of waiting for etcd to withdraw, resign and revoke;
+// when etcd is back their keys expire with their leases.
+func TestCloseWithEtcdStopped(t *testing.T) {
+	c := etcdtest.Start(t)
+	cli := client(t, c)
+	var leads sync.WaitGroup
+	var nodes []*cluster.Etcd
+	var cancels []context.CancelFunc
+	for _, name := range []string{"a", "b"} {
+		// Clients of their own, as nodes have: the test's reads must not
+		// share their connection.
+		e := open(t, client(t, c), name, cluster.Roles{API: true}, nil, nil)
+		nodes = append(nodes, e)
+		lctx, lcancel := context.WithCancel(context.Background())
+		cancels = append(cancels, lcancel)
+		leads.Add(1)
+		go func() { defer leads.Done(); e.Lead(lctx, "x", func(ctx context.Context) { <-ctx.Done() }) }()
+	}
+	count := func(prefix string) int64 {
+		r, err := cli.Get(context.Background(), "/t/"+prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+		if err != nil {
+			return -1
+		}
+		return r.Count
+	}
+	eventually(t, 5*time.Second, "both standing", func() bool { return count("elections/x/") == 2 })
+
+	c.Members[0].Stop()
+	time.Sleep(500 * time.Millisecond)
+	start := time.Now()
+	for i := len(nodes) - 1; i >= 0; i-- { // the candidate first, as a node closes its Leads first
+		cancels[i]()
+	}
+	leads.Wait()
+	for _, e := range nodes {
+		if err := e.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("Leads and Close took %v with etcd stopped", d)
+	}
+	c.Members[0].Restart(t)
+	eventually(t, 8*time.Second, "their keys expired with the leases", func() bool {
+		return count("elections/") == 0 && count("nodes/") == 0
+	})
 }

@@ -18,7 +18,10 @@
 //     the TTL etcd deletes every key attached to it, so its statuses vanish
 //     from the combined view and an election it held moves to another
 //     candidate. A node that closes revokes its lease, which does the same at
-//     once.
+//     once; closing only tidies, so it is bounded (tidyTimeout per call)
+//     and skipped while etcd is away, the keys then expiring with the
+//     lease. Its elections use etcd's election recipe with our own
+//     campaign (campaign), whose withdrawal on cancel is bounded too.
 //
 // Health keys are not store.Store keys: they live beside <prefix>kv/, never
 // move Trellis's revision and never trigger a snapshot compile. They are

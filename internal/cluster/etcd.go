@@ -12,6 +12,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
+	"google.golang.org/grpc/connectivity"
 )
 
 // DefaultTTL is the default lease TTL: how long a dead node's statuses
@@ -364,14 +365,19 @@ func (e *Etcd) Lead(ctx context.Context, name string, run func(ctx context.Conte
 			case <-lctx.Done():
 			}
 		}()
-		el := concurrency.NewElection(s, e.cfg.Prefix+"elections/"+name)
-		err := el.Campaign(lctx, e.cfg.Node.Name)
+		el, err := e.campaign(lctx, s, e.cfg.Prefix+"elections/"+name+"/")
 		if err == nil && !e.holds(lctx, el, s) {
 			err = errors.New("lease lost while campaigning")
 		}
 		if err != nil {
 			cancel()
 			stop()
+			if el != nil {
+				// Elected, but the check failed (the lease went, or ctx
+				// ended meanwhile): withdraw, so that the next candidate
+				// need not wait out the TTL (skipped if the lease went).
+				_ = e.tidy(context.Background(), s, func(ctx context.Context) error { return el.Resign(ctx) })
+			}
 			if ctx.Err() != nil || e.ctx.Err() != nil {
 				return
 			}
@@ -391,9 +397,7 @@ func (e *Etcd) Lead(ctx context.Context, name string, run func(ctx context.Conte
 		if e.abandoned.Load() {
 			return
 		}
-		rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_ = el.Resign(rctx)
-		rcancel()
+		_ = e.tidy(context.Background(), s, func(ctx context.Context) error { return el.Resign(ctx) })
 		e.log.Info("cluster: no longer the leader", "election", name)
 		if leader && !sleep(ctx, retryAfter) {
 			return
@@ -409,21 +413,155 @@ func (e *Etcd) holds(ctx context.Context, el *concurrency.Election, s *concurren
 	return err == nil && len(resp.Kvs) == 1 && clientv3.LeaseID(resp.Kvs[0].Lease) == s.Lease()
 }
 
-// Close leaves the cluster: it stops publishing and revokes the lease, so
-// this node's registration, statuses and candidacies are deleted at once.
-// Leads should have returned first (their resignations are then already
-// done).
-func (e *Etcd) Close() error {
+// campaign stands in the election whose keys are under pfx (etcd's
+// election recipe, as concurrency.Election.Campaign: a key under the lease,
+// then wait until every key created before it is deleted) and returns the
+// election once this node leads it. Unlike Campaign, a campaign whose ctx
+// ends withdraws within tidyTimeout, or not at all when etcd is away (the
+// key goes with the lease): Campaign withdraws with the client's context,
+// unbounded, which held a node that closed while etcd was away until etcd
+// came back.
+func (e *Etcd) campaign(ctx context.Context, s *concurrency.Session, pfx string) (*concurrency.Election, error) {
+	key := fmt.Sprintf("%s%x", pfx, s.Lease())
+	resp, err := e.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+		Then(clientv3.OpPut(key, e.cfg.Node.Name, clientv3.WithLease(s.Lease()))).
+		Else(clientv3.OpGet(key)).Commit()
+	if err != nil {
+		return nil, err
+	}
+	rev := resp.Header.Revision
+	if !resp.Succeeded {
+		// This lease's key from an earlier campaign: its place stands.
+		kvs := resp.Responses[0].GetResponseRange().Kvs
+		if len(kvs) != 1 {
+			return nil, errors.New("campaign key vanished")
+		}
+		rev = kvs[0].CreateRevision
+	}
+	if err := e.waitPredecessors(ctx, pfx, rev-1); err != nil {
+		_ = e.tidy(context.Background(), s, func(ctx context.Context) error {
+			_, err := e.cli.Delete(ctx, key)
+			return err
+		})
+		return nil, err
+	}
+	return concurrency.ResumeElection(s, pfx, key, rev), nil
+}
+
+// waitPredecessors returns when no key under pfx created at or before
+// maxRev is left: the candidates ahead of this one have resigned or lost
+// their leases.
+func (e *Etcd) waitPredecessors(ctx context.Context, pfx string, maxRev int64) error {
+	for {
+		resp, err := e.cli.Get(ctx, pfx, clientv3.WithPrefix(), clientv3.WithMaxCreateRev(maxRev),
+			clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortDescend), clientv3.WithLimit(1))
+		if err != nil {
+			return err
+		}
+		if len(resp.Kvs) == 0 {
+			return nil
+		}
+		if err := e.waitDeleted(ctx, string(resp.Kvs[0].Key), resp.Header.Revision); err != nil {
+			return err
+		}
+	}
+}
+
+// waitDeleted returns when key is deleted after rev.
+func (e *Etcd) waitDeleted(ctx context.Context, key string, rev int64) error {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var last clientv3.WatchResponse
+	for last = range e.cli.Watch(wctx, key, clientv3.WithRev(rev)) {
+		for _, ev := range last.Events {
+			if ev.Type == clientv3.EventTypeDelete {
+				return nil
+			}
+		}
+	}
+	if err := last.Err(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return errors.New("watch ended waiting for a candidate's key to go")
+}
+
+// tidyTimeout bounds each call that only tidies etcd on the way out
+// (revoking the lease, resigning, withdrawing a candidacy): what it
+// deletes is under the node's lease, so etcd deletes it anyway within the
+// TTL, and a node that stops must not wait longer for it.
+const tidyTimeout = time.Second
+
+// tidy runs a tidying call bounded by tidyTimeout and ctx; it skips it at
+// once when etcd is known away or s's lease is already lost (nothing left
+// to tidy: the keys went with it).
+func (e *Etcd) tidy(ctx context.Context, s *concurrency.Session, call func(ctx context.Context) error) error {
+	if s != nil {
+		select {
+		case <-s.Done():
+			return nil
+		default:
+		}
+	}
+	if !e.reachable() {
+		return errUnreachable
+	}
+	tctx, cancel := context.WithTimeout(ctx, tidyTimeout)
+	defer cancel()
+	return call(tctx)
+}
+
+// errUnreachable: a tidying call skipped, etcd being away.
+var errUnreachable = errors.New("etcd unreachable: left to expire with the lease")
+
+// reachable reports whether the client holds a ready connection to an etcd
+// member: when it does not (every endpoint down, or reconnecting after an
+// outage), a call would wait for one (etcd's client calls wait for ready)
+// until its deadline.
+func (e *Etcd) reachable() bool {
+	conn := e.cli.ActiveConnection()
+	return conn != nil && conn.GetState() == connectivity.Ready
+}
+
+// Close leaves the cluster: it stops publishing and following, then
+// revokes the lease, so this node's registration, statuses and candidacies
+// are deleted at once. The revocation only tidies (the keys expire with the
+// lease after the TTL anyway): it is bounded by ctx and tidyTimeout, and
+// skipped at once when etcd is away, so that a node stops promptly during
+// an outage; its keys then go after the TTL (docs/etcd.md). Leads should
+// have returned first (their resignations are then already done).
+func (e *Etcd) Close(ctx context.Context) error {
 	if e.done.Swap(true) {
 		return nil
 	}
-	var err error
-	if s := e.session(); s != nil {
-		err = s.Close() // revokes the lease
+	s := e.session()
+	lost := true
+	if s != nil {
+		select {
+		case <-s.Done():
+		default:
+			lost = false
+		}
 	}
+	// Stops the session's keepalives (its context is e.ctx), the
+	// publisher (a flush in flight is abandoned: the statuses it would
+	// write go with the lease), the watch and a join in progress.
 	e.cancel()
 	e.wg.Wait()
-	return err
+	if s == nil || lost {
+		return nil
+	}
+	s.Orphan()
+	err := e.tidy(ctx, nil, func(ctx context.Context) error {
+		_, err := e.cli.Revoke(ctx, s.Lease())
+		return err
+	})
+	if err != nil {
+		e.log.Warn("cluster: lease not revoked; this node's keys expire after the TTL", "err", err, "ttl", e.ttl)
+	}
+	return nil
 }
 
 // Abandon leaves as a node that died would: it stops renewing the lease

@@ -155,8 +155,7 @@ type Options struct {
 	Name string
 	// KillAtEnd makes the cleanup send SIGKILL at once rather than
 	// SIGTERM first: for suites that check graceful shutdown with Stop
-	// themselves and should not wait for one after every test (a node
-	// whose etcd went away and came back can take many seconds to drain).
+	// themselves and should not wait for one after every test.
 	KillAtEnd bool
 }
 

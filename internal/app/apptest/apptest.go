@@ -93,6 +93,9 @@ type Options struct {
 	DomainVerificationInterval time.Duration
 	// Console serves the web console under /console/ (serve --console).
 	Console bool
+	// ShutdownTimeout bounds App.Close (serve --shutdown-timeout; default
+	// app.Config's).
+	ShutdownTimeout time.Duration
 	// Logger receives the App's log (default: discarded).
 	Logger *slog.Logger
 }
@@ -143,6 +146,7 @@ func StartWith(t testing.TB, o Options) *Server {
 		DomainVerificationResolver: o.DomainVerificationResolver,
 		DomainVerificationInterval: o.DomainVerificationInterval,
 		Console:                    o.Console,
+		ShutdownTimeout:            o.ShutdownTimeout,
 		Getenv:                     env,
 		Logger:                     logger})
 	if err != nil {
