@@ -229,25 +229,23 @@ func compileResources(st *State, snap *Snapshot, networkOf map[string]*ServiceNe
 				custom = ""
 			}
 		}
+		// Trellis owns the generated name and a verified custom name: a
+		// VPC that does not answer one gets NXDOMAIN. An unverified one is
+		// forwarded where it is not answered, so that a configuration
+		// (perhaps another account's) can neither answer nor black-hole a
+		// name its owner has not proved. The custom name is admitted per
+		// VPC (admitName), so it is not in names.
+		owned := names
 		if custom != "" {
 			// A CHILD proves its name through its GROUP's verification.
-			unverified = verification(dvs, e.cfg, e.ports, custom)
-			if unverified == "" {
-				// Trellis owns a verified name: a VPC that does not answer
-				// it gets NXDOMAIN. An unverified one is forwarded where it
-				// is not answered, so that a configuration (perhaps another
-				// account's) can neither answer nor black-hole a name its
-				// owner has not proved.
-				names = append(names, custom)
+			if unverified = verification(dvs, e.cfg, e.ports, custom); unverified == "" {
+				owned = append(slices.Clip(names), custom)
 			}
 		}
-		for _, n := range names {
+		for _, n := range owned {
 			if fq := DNSFQDN(n); allNames.Get(fq) == "" {
 				allNames.Set(fq, e.cfg.ID)
 			}
-		}
-		if len(names) > 0 && names[len(names)-1] == custom {
-			names = names[:len(names)-1] // admitted per VPC (admitName)
 		}
 		ports, ok := parsePortRanges(e.ports.PortRanges)
 		if !ok {
